@@ -1,0 +1,145 @@
+-- Sync of the SSOT into the taxonomy tables: one function, one transaction, idempotent.
+-- `ops ssot sync` calls it with the parsed YAML; `ops ssot diff` calls it and rolls back, so drift
+-- is whatever a sync would change. Only real changes are counted, so a second sync reports zeros.
+
+CREATE FUNCTION ops.sync_ssot(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    changed jsonb := '{}';
+    n integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ops ssot sync'));
+
+    -- Destinations first (failure modes reference them); removals last.
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'destinations') AS x (name text, kind text, config jsonb)
+    ), upserted AS (
+        INSERT INTO ops.destinations AS d (name, kind, config)
+        SELECT w.name, w.kind, coalesce(w.config, '{}') FROM want w
+        ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config
+        WHERE (d.kind, d.config) IS DISTINCT FROM (excluded.kind, excluded.config)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('destinations_upserted', n);
+
+    WITH want AS (
+        SELECT value AS source, ordinality::integer AS position
+        FROM jsonb_array_elements_text(doc -> 'sources') WITH ORDINALITY
+    ), upserted AS (
+        INSERT INTO ops.sources AS s (source, position) SELECT w.source, w.position FROM want w
+        ON CONFLICT (source) DO UPDATE SET position = excluded.position
+        WHERE s.position IS DISTINCT FROM excluded.position
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('sources_upserted', n);
+    DELETE FROM ops.sources s WHERE NOT (doc -> 'sources') ? s.source;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('sources_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'failure_modes') AS x (
+            code text, position integer, title text, category text, severity text, retryable boolean,
+            http_status integer, ci_behavior text, description text, sources text[], phases text[],
+            runbook text, remediate_kind text, escalate_after_count integer, escalate_within interval,
+            escalate_destination text, aliases text[])
+    ), upserted AS (
+        INSERT INTO ops.failure_modes AS f (
+            code, position, title, category, severity, retryable, http_status, ci_behavior, description,
+            sources, phases, runbook, remediate_kind, escalate_after_count, escalate_within,
+            escalate_destination, aliases)
+        SELECT w.code, w.position, w.title, w.category, w.severity, w.retryable, w.http_status, w.ci_behavior,
+               coalesce(w.description, ''), coalesce(w.sources, '{}'), w.phases, w.runbook, w.remediate_kind,
+               w.escalate_after_count, w.escalate_within, w.escalate_destination, coalesce(w.aliases, '{}')
+        FROM want w
+        ON CONFLICT (code) DO UPDATE SET
+            position = excluded.position, title = excluded.title, category = excluded.category,
+            severity = excluded.severity, retryable = excluded.retryable, http_status = excluded.http_status,
+            ci_behavior = excluded.ci_behavior, description = excluded.description, sources = excluded.sources,
+            phases = excluded.phases, runbook = excluded.runbook, remediate_kind = excluded.remediate_kind,
+            escalate_after_count = excluded.escalate_after_count, escalate_within = excluded.escalate_within,
+            escalate_destination = excluded.escalate_destination, aliases = excluded.aliases
+        WHERE (f.position, f.title, f.category, f.severity, f.retryable, f.http_status, f.ci_behavior,
+               f.description, f.sources, f.phases, f.runbook, f.remediate_kind, f.escalate_after_count,
+               f.escalate_within, f.escalate_destination, f.aliases)
+              IS DISTINCT FROM
+              (excluded.position, excluded.title, excluded.category, excluded.severity, excluded.retryable,
+               excluded.http_status, excluded.ci_behavior, excluded.description, excluded.sources,
+               excluded.phases, excluded.runbook, excluded.remediate_kind, excluded.escalate_after_count,
+               excluded.escalate_within, excluded.escalate_destination, excluded.aliases)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('failure_modes_upserted', n);
+    DELETE FROM ops.failure_modes f
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'failure_modes') e WHERE e ->> 'code' = f.code);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('failure_modes_deleted', n);
+
+    -- Patterns have no identity of their own: remove what differs, insert what is missing.
+    CREATE TEMP TABLE want_patterns ON COMMIT DROP AS
+    SELECT fm ->> 'code' AS code, p.*
+    FROM jsonb_array_elements(doc -> 'failure_modes') fm
+    CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
+        position integer, kind text, pattern text, sources text[], phases text[], priority integer);
+    DELETE FROM ops.failure_mode_patterns p
+    WHERE NOT EXISTS (
+        SELECT FROM want_patterns w
+        WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
+          AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('patterns_deleted', n);
+    INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority)
+    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority
+    FROM want_patterns w
+    WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('patterns_inserted', n);
+    DROP TABLE want_patterns;
+
+    DELETE FROM ops.destinations d
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'destinations') e WHERE e ->> 'name' = d.name);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('destinations_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'redaction_rules')
+            AS x (name text, position integer, pattern text, replacement text, flags text)
+    ), upserted AS (
+        INSERT INTO ops.redaction_rules AS r (name, position, pattern, replacement, flags)
+        SELECT w.name, w.position, w.pattern, w.replacement, w.flags FROM want w
+        ON CONFLICT (name) DO UPDATE SET position = excluded.position, pattern = excluded.pattern,
+            replacement = excluded.replacement, flags = excluded.flags
+        WHERE (r.position, r.pattern, r.replacement, r.flags)
+              IS DISTINCT FROM (excluded.position, excluded.pattern, excluded.replacement, excluded.flags)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('redaction_rules_upserted', n);
+    DELETE FROM ops.redaction_rules r
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'redaction_rules') e WHERE e ->> 'name' = r.name);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('redaction_rules_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'files') AS x (name text, path text, sha256 text, detail jsonb)
+    ), upserted AS (
+        INSERT INTO ops.ssot_state AS s (name, path, sha256, detail, synced_at)
+        SELECT w.name, w.path, w.sha256, coalesce(w.detail, '{}'), now() FROM want w
+        ON CONFLICT (name) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256,
+            detail = excluded.detail, synced_at = excluded.synced_at
+        WHERE (s.path, s.sha256, s.detail) IS DISTINCT FROM (excluded.path, excluded.sha256, excluded.detail)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('files_changed', n);
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
+    'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns, '
+    'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has; returns the '
+    'number of rows changed per kind. Owner only: run by `ops ssot sync`.';

@@ -1,0 +1,328 @@
+"""The `ops` command line. Every command has --help; machine-read output has --json.
+
+Exit codes: 0 success; 1 a check failed, drift was found or something was not found; 2 usage error;
+3 the input was refused (the message names the field); 4 the database or another dependency is
+unavailable; 70 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from psycopg.rows import dict_row
+
+from worker import db, ingest, ssot
+from worker.demo import events as demo_events
+from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, OpsError, translate
+from worker.queries import q
+
+
+# -- output helpers ----------------------------------------------------------------------------------
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
+    cells = [[_fmt(r[c]).replace("\n", " ")[:width] for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def emit_json(value) -> None:
+    print(json.dumps(value, default=_fmt, ensure_ascii=False, indent=2))
+
+
+# -- db ----------------------------------------------------------------------------------------------
+
+def cmd_db(args) -> int:
+    if args.action == "up":
+        url = db.database_url()
+        with db.connect(url) as conn:
+            applied = db.migrate(conn)
+        print(f"database ready ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}); "
+              f"{len(applied)} migration(s) applied")
+    elif args.action == "down":
+        if os.environ.get("DATABASE_URL"):
+            raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster")
+        db.Cluster.default().stop()
+        print("embedded cluster stopped")
+    elif args.action == "migrate":
+        with db.connect() as conn:
+            applied = db.migrate(conn)
+        print(f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else ""))
+    elif args.action == "status":
+        with db.connect() as conn:
+            rows = db.status(conn)
+        if args.json:
+            emit_json(rows)
+        else:
+            print(table(rows, ["version", "name", "state"]))
+        return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
+    elif args.action == "url":
+        print(db.database_url())
+    elif args.action == "maintain":
+        with db.connect() as conn:
+            created = conn.execute("SELECT ops.ensure_error_event_partitions(%s)", (args.days_ahead,)).fetchone()[0]
+            dropped = 0
+            if args.retention_days:
+                dropped = conn.execute("SELECT ops.drop_error_event_partitions(make_interval(days => %s))",
+                                       (args.retention_days,)).fetchone()[0]
+            conn.commit()
+        print(f"partitions created: {created}, dropped: {dropped}")
+    return EXIT_OK
+
+
+# -- ssot --------------------------------------------------------------------------------------------
+
+def cmd_ssot(args) -> int:
+    with db.connect() as conn, translate():
+        if args.action == "check":
+            problems = ssot.check(conn)
+            for p in problems:
+                print(p, file=sys.stderr)
+            if not problems:
+                print("ssot ok")
+            return EXIT_FAILED if problems else EXIT_OK
+        try:
+            changes = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
+        except ssot.SsotInvalid as exc:
+            for p in exc.problems:
+                print(p, file=sys.stderr)
+            return EXIT_FAILED
+    if args.json:
+        emit_json(changes)
+    elif args.action == "sync":
+        total = sum(changes.values())
+        print(f"ssot synced: {total} change(s)" + ("" if not total else " — " + ", ".join(
+            f"{k} {v}" for k, v in changes.items() if v)))
+    else:
+        print("no drift" if not changes else "drift: " + ", ".join(f"{k} {v}" for k, v in changes.items()))
+    return EXIT_FAILED if args.action == "diff" and changes else EXIT_OK
+
+
+# -- ingest and classify -------------------------------------------------------------------------------
+
+def _inputs(args):
+    """Events from flags or from a JSON-lines file ('-' for stdin): (line, event | Refused)."""
+    if args.file:
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+        with stream:
+            yield from ingest.parse_lines(stream)
+        return
+    if args.message is None or args.source is None:
+        raise OpsError("give --source and --message, or --file (JSON lines; '-' for stdin)", exit_code=2)
+    context = None
+    if args.context:
+        try:
+            context = json.loads(args.context)
+        except json.JSONDecodeError as exc:
+            raise OpsError(f"--context is not valid JSON: {exc}", exit_code=EXIT_BAD_INPUT) from None
+    yield 0, ingest.event({"source": args.source, "message": args.message, "phase": args.phase,
+                           "top_frame": args.top_frame, "run_id": args.run_id,
+                           "correlation_id": args.correlation_id, "origin": args.origin, "context": context})
+
+
+def _split(items):
+    good, bad = [], []
+    for number, item in items:
+        (bad if isinstance(item, ingest.Refused) else good).append((number, item))
+    return good, [item for _, item in bad]
+
+
+def cmd_ingest(args) -> int:
+    good, refused = _split(_inputs(args))
+    with db.connect() as conn:
+        stored, refused_db = ingest.record_many(conn, good)
+    refused += refused_db
+    if args.json:
+        emit_json({"stored": stored, "refused": [r.__dict__ for r in refused]})
+    else:
+        for row in stored if len(stored) <= 20 else []:
+            print(f"event {row['event_id']}: {row['code']} (count {row['count']}, fingerprint {row['fingerprint'][:12]})")
+        if len(stored) > 20:
+            print(f"{len(stored)} events stored")
+    for r in refused:
+        where = f"line {r.line}: " if r.line else ""
+        print(f"refused: {where}{r.reason}", file=sys.stderr)
+    return EXIT_BAD_INPUT if refused else EXIT_OK
+
+
+def cmd_classify(args) -> int:
+    good, refused = _split(_inputs(args))
+    results = []
+    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        for number, ev in good:
+            row = cur.execute(q("errors", "classify_error"), ev).fetchone()
+            results.append({"line": number or None, **row})
+    if args.json:
+        emit_json(results if args.file else results[0] if results else None)
+    else:
+        for r in results:
+            prefix = f"line {r['line']}: " if r["line"] else ""
+            print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+    for r in refused:
+        print(f"refused: line {r.line}: {r.reason}", file=sys.stderr)
+    return EXIT_BAD_INPUT if refused else EXIT_OK
+
+
+def cmd_errors(args) -> int:
+    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(q("errors", "top_errors"), {"code": args.code, "limit": args.limit}).fetchall()
+    if args.json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            r["fingerprint"] = r["fingerprint"][:12]
+        print(table(rows, ["code", "count", "status", "source", "last_seen_at", "fingerprint", "sample_message"], 50))
+    return EXIT_OK
+
+
+# -- demo: the main job of `make run` ------------------------------------------------------------------
+
+def cmd_demo(args) -> int:
+    rng = random.Random(args.seed)
+    url = db.database_url()
+    with db.connect(url) as conn:
+        db.migrate(conn)
+        ssot.sync(conn)
+    with db.connect(url, autocommit=True) as listener, db.connect(url) as conn:
+        listener.execute("LISTEN ops_outbox")
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM ops.escalations").fetchone()[0]
+        conn.commit()
+        deadline = time.monotonic() + args.seconds
+        feed = demo_events(rng)
+        count = 0
+        print(f"demo feed: {args.events} events over at most {args.seconds:.0f}s (database {_safe(url)})\n")
+        while count < args.events and time.monotonic() < deadline:
+            row = ingest.record_one(conn, next(feed))
+            count += 1
+            if not args.quiet:
+                print(f"{count:4d}  {row['code']:<40} count={row['count']:<4} fp={row['fingerprint'][:10]}")
+            # The outbox notifies on insert. A notification is only a hint: read what is new since `last`.
+            if any(True for _ in listener.notifies(timeout=0)):
+                last = _print_escalations(conn, last)
+            time.sleep(args.delay)
+        last = _print_escalations(conn, last)
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(q("errors", "top_errors"), {"code": None, "limit": 12}).fetchall()
+        for r in rows:
+            r["fingerprint"] = r["fingerprint"][:10]
+        print("\ntop errors:\n" + table(rows, ["code", "count", "status", "source", "fingerprint", "sample_message"], 46))
+    return EXIT_OK
+
+
+def _print_escalations(conn, last: int) -> int:
+    with conn.cursor(row_factory=dict_row) as cur:
+        for e in cur.execute(q("errors", "new_escalations"), {"after": last}).fetchall():
+            print(f"  ⚑ escalation #{e['id']}: {e['code']} ({e['reason']}, count {e['count_at']}) → {e['destination']}")
+            for run in cur.execute(q("errors", "queued_agent_runs_for"), {"escalation_id": e["id"]}).fetchall():
+                print(f"    ↳ FixBot run #{run['id']} queued (variant {run['variant_id']}, PR-only)")
+            last = e["id"]
+    conn.commit()
+    return last
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+# -- parser ------------------------------------------------------------------------------------------
+
+def _event_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", help="producer (one of the SSOT sources, e.g. github_actions)")
+    p.add_argument("--message", help="the raw error text")
+    p.add_argument("--phase", help="phase of the producer, e.g. test, migrate, project-automation")
+    p.add_argument("--top-frame", help="top stack frame, if any")
+    p.add_argument("--run-id")
+    p.add_argument("--correlation-id")
+    p.add_argument("--origin", help="where it came from (host, workflow, function)")
+    p.add_argument("--context", help="JSON object with more detail")
+    p.add_argument("--file", help="JSON lines, one event per line ('-' for stdin)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("db", help="manage the database (embedded unless DATABASE_URL is set)")
+    p.add_argument("action", choices=["up", "down", "migrate", "status", "url", "maintain"],
+                   help="up: start (embedded) and migrate; down: stop the embedded cluster; migrate; status; "
+                        "url: print the URI in use; maintain: create partitions ahead, apply retention")
+    p.add_argument("--days-ahead", type=int, default=7, help="maintain: partitions to create ahead")
+    p.add_argument("--retention-days", type=int, help="maintain: drop partitions older than this")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("ssot", help="check, sync or diff the SSOT (ssot/) against the database")
+    p.add_argument("action", choices=["check", "sync", "diff"],
+                   help="check: file:line problems (exit 1); sync: write to the database; diff: exit 1 on drift")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ssot)
+
+    p = sub.add_parser("ingest", help="record errors through the pipeline")
+    _event_flags(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("classify", help="classify without storing (code, confidence, matched pattern)")
+    _event_flags(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("errors", help="top grouped errors")
+    p.add_argument("--code", help="only this code")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_errors)
+
+    p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
+    p.add_argument("--events", type=int, default=400)
+    p.add_argument("--seconds", type=float, default=45)
+    p.add_argument("--delay", type=float, default=0.05, help="seconds between events")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
+    p.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ssot.SsotInvalid as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except OpsError as exc:
+        print(f"ops: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
+        print(f"ops: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("OPS_DEBUG"):
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Connections, the embedded PostgreSQL cluster and migrations.
+
+With ``DATABASE_URL`` set, everything uses that server. Without it, a private cluster lives under
+``$OPS_HOME`` (default ``./.ops``): created with the machine's PostgreSQL 15 binaries, listening on
+127.0.0.1 and a private socket, password-protected (the generated password stays in ``$OPS_HOME``,
+mode 0600). PostgreSQL refuses to run as root, so when invoked as root the server runs as the
+``postgres`` OS user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+from worker import ROOT
+from worker.errors import OpsError, Unavailable
+
+SQL_DIR = ROOT / "sql"
+DATABASE = "ops"
+SUPERUSER = "postgres"
+MIGRATION_FILE = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
+
+
+def _bindir() -> Path:
+    explicit = os.environ.get("OPS_PG_BINDIR")
+    candidates = [Path(explicit)] if explicit else sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for path in candidates:
+        if (path / "pg_ctl").exists():
+            return path
+    raise Unavailable("PostgreSQL binaries not found (install postgresql-15, or set OPS_PG_BINDIR or DATABASE_URL)")
+
+
+@dataclass
+class Cluster:
+    """The embedded cluster under ``home``."""
+
+    home: Path
+
+    @classmethod
+    def default(cls) -> Cluster:
+        return cls(Path(os.environ.get("OPS_HOME", ROOT / ".ops")).resolve())
+
+    @property
+    def data(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.home / "cluster.json"
+
+    def settings(self) -> dict:
+        return json.loads(self.settings_file.read_text()) if self.settings_file.exists() else {}
+
+    def url(self, dbname: str = DATABASE) -> str:
+        s = self.settings()
+        if not s:
+            raise Unavailable(f"no embedded cluster in {self.home}: run `ops db up` (or set DATABASE_URL)")
+        return f"postgresql://{SUPERUSER}:{quote(s['password'], safe='')}@127.0.0.1:{s['port']}/{dbname}"
+
+    # -- running things as the cluster's OS user --------------------------------------------------
+    def _owner(self) -> str | None:
+        """The OS user the server runs as: ``postgres`` when we are root, else ourselves."""
+        return "postgres" if os.geteuid() == 0 else None
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(_bindir() / args[0]), *args[1:]]
+        owner = self._owner()
+        if owner:
+            cmd = ["runuser", "-u", owner, "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, check=check)
+
+    def _chown(self, path: Path) -> None:
+        owner = self._owner()
+        if owner:
+            entry = pwd.getpwnam(owner)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def running(self) -> bool:
+        if not (self.data / "PG_VERSION").exists():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.data), check=False).returncode == 0
+
+    def init(self, *, fast: bool = False) -> None:
+        """Create the cluster once. ``fast`` trades durability for speed (tests only)."""
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        for path in (self.data, self.socket_dir):
+            path.mkdir(mode=0o700, exist_ok=True)
+            self._chown(path)
+        password = secrets.token_urlsafe(24)
+        pwfile = self.home / "initdb.pw"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        self._chown(pwfile)
+        try:
+            result = self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=scram-sha-256",
+                               f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", check=False)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise OpsError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+        port = _free_port()
+        conf = [
+            f"port = {port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "max_connections = 200",
+            "shared_buffers = 128MB",
+            "log_min_messages = warning",
+        ]
+        if fast:
+            conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        with open(self.data / "postgresql.auto.conf", "a") as f:
+            f.write("\n".join(conf) + "\n")
+        self.settings_file.write_text(json.dumps({"port": port, "password": password}))
+        self.settings_file.chmod(0o600)
+
+    def start(self) -> None:
+        if self.running():
+            return
+        log = self.home / "postgres.log"
+        log.touch()
+        self._chown(log)
+        result = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log), check=False)
+        if result.returncode != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise Unavailable("PostgreSQL did not start: " + " | ".join(tail or [result.stderr.strip()]))
+        self._ensure_database()
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.running():
+            self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def _ensure_database(self) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url(*, start: bool = True) -> str:
+    """The URL in use: ``DATABASE_URL``, or the embedded cluster (started on demand)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    cluster = Cluster.default()
+    if start:
+        cluster.init()
+        cluster.start()
+    return cluster.url()
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url or database_url(), connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"database unavailable: {str(exc).strip().splitlines()[0]}") from exc
+
+
+# -- migrations ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def content(self) -> str:
+        return self.path.read_text()
+
+
+def migrations(directory: Path = SQL_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        m = MIGRATION_FILE.match(path.name)
+        if not m:
+            raise OpsError(f"{path}: migration files are named <14-digit version>_<name>.sql")
+        found.append(Migration(m.group(1), m.group(2), path))
+    return found
+
+
+def _same_content(statements: list[str], content: str) -> bool:
+    # We store a file as one statement; the Supabase CLI stores it split. Compare ignoring how.
+    if len(statements) == 1:
+        return statements[0] == content
+    squash = lambda s: re.sub(r"[\s;]+", "", s)  # noqa: E731
+    return squash("".join(statements)) == squash(content)
+
+
+def migrate(conn: psycopg.Connection, directory: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations in one transaction; return the versions applied.
+
+    Versions are recorded in ``supabase_migrations.schema_migrations`` (where the Supabase CLI keeps
+    them), so ``supabase db push`` recognises a database set up here. An applied file whose content
+    changed is refused: write a new migration instead.
+    """
+    applied_now = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('ops migrations'))")
+        conn.execute(
+            "CREATE SCHEMA IF NOT EXISTS supabase_migrations;"
+            "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations"
+            " (version text PRIMARY KEY, statements text[], name text)"
+        )
+        applied = dict(conn.execute("SELECT version, statements FROM supabase_migrations.schema_migrations").fetchall())
+        for m in migrations(directory):
+            content = m.content
+            if m.version in applied:
+                if not _same_content(applied[m.version] or [], content):
+                    raise OpsError(
+                        f"{m.path.name}: already applied with different content; "
+                        "applied migrations are immutable, add a new one instead"
+                    )
+                continue
+            conn.execute(content)
+            conn.execute(
+                "INSERT INTO supabase_migrations.schema_migrations (version, statements, name) VALUES (%s, %s, %s)",
+                (m.version, [content], m.name),
+            )
+            applied_now.append(m.version)
+    # Partitions are created ahead on every migrate (and by the worker), not only the first time.
+    conn.execute("SELECT ops.ensure_error_event_partitions()")
+    conn.commit()
+    return applied_now
+
+
+def status(conn: psycopg.Connection, directory: Path = SQL_DIR) -> list[dict]:
+    exists = conn.execute("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL").fetchone()[0]
+    applied = {}
+    if exists:
+        applied = dict(conn.execute("SELECT version, statements FROM supabase_migrations.schema_migrations").fetchall())
+    rows = []
+    for m in migrations(directory):
+        if m.version not in applied:
+            state = "pending"
+        elif _same_content(applied[m.version] or [], m.content):
+            state = "applied"
+        else:
+            state = "changed"
+        rows.append({"version": m.version, "name": m.name, "state": state})
+    return rows
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

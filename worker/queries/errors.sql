@@ -1,0 +1,35 @@
+-- name: record_error
+-- One event through the ingest API (named arguments are the contract).
+SELECT event_id, fingerprint, code, count
+FROM ops.record_error(source => %(source)s, message => %(message)s, phase => %(phase)s, top_frame => %(top_frame)s,
+                      run_id => %(run_id)s, correlation_id => %(correlation_id)s, origin => %(origin)s,
+                      context => %(context)s::jsonb, code_hint => %(code_hint)s);
+
+-- name: record_errors
+-- A batch in one statement: the aggregate trigger then upserts each fingerprint once.
+SELECT event_id, fingerprint, code, count FROM ops.record_errors(%(events)s::jsonb);
+
+-- name: classify_error
+-- Classification only; nothing is stored.
+SELECT code, confidence, matched_pattern FROM ops.classify_error(%(source)s, %(phase)s, ops.redact(%(message)s));
+
+-- name: top_errors
+-- The analysts' view, optionally for one code.
+SELECT code, count, status, source, phase, first_seen_at, last_seen_at, fingerprint, sample_message, runbook
+FROM ops.top_errors
+WHERE %(code)s::text IS NULL OR code = %(code)s
+LIMIT %(limit)s;
+
+-- name: new_escalations
+-- Escalations created after a given id (the demo prints them as they arrive).
+SELECT id, code, reason, destination, count_at, payload ->> 'title' AS title
+FROM ops.escalations
+WHERE id > %(after)s
+ORDER BY id;
+
+-- name: queued_agent_runs_for
+-- FixBot runs queued by one escalation.
+SELECT id, code, metadata ->> 'variant_id' AS variant_id
+FROM ops.agent_runs
+WHERE escalation_id = %(escalation_id)s
+ORDER BY id;

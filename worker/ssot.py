@@ -1,0 +1,331 @@
+"""The single source of truth: load, check and sync ssot/ into the database.
+
+The YAML files are the truth; the ``ops`` taxonomy tables hold a synced copy. ``check`` reports
+``file:line: message`` problems; ``sync`` calls ``ops.sync_ssot(doc)`` (idempotent, deletes what the
+YAML deleted); ``diff`` runs the same sync inside a transaction it rolls back, so drift is exactly
+what a sync would change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import psycopg
+import yaml
+
+from worker import ROOT
+
+TAXONOMY = Path("ssot/errors/failure_modes.yaml")
+REDACTION = Path("ssot/errors/redaction.yaml")
+DESTINATIONS = Path("ssot/destinations.yaml")
+FIXBOT_POLICY = Path("ssot/agents/fixbot_policy.yaml")
+TAXONOMY_SCHEMA = Path("ssot/schemas/failure_modes.schema.json")
+DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
+WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks).
+UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]")
+
+
+# -- YAML with line numbers ------------------------------------------------------------------------
+
+class LineDict(dict):
+    """A mapping that remembers the line of itself and of each key (1-based)."""
+
+    line = 0
+    key_lines: dict
+
+
+class LineList(list):
+    line = 0
+    item_lines: list
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and records line numbers."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = LineDict()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, "merge keys (<<) are not allowed", key_node.start_mark)
+            key = self.construct_object(key_node, deep=True)
+            if key in mapping:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
+
+    def construct_sequence(self, node, deep=False):
+        seq = LineList(self.construct_object(child, deep=True) for child in node.value)
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return seq
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class SsotInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def load_yaml(path: Path, root: Path = ROOT):
+    full = root / path
+    try:
+        return yaml.load(full.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe subclass)
+    except FileNotFoundError:
+        raise SsotInvalid([Problem(path, 0, "file not found")]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise SsotInvalid([Problem(path, line, f"{exc.problem or exc.context}")]) from None
+
+
+def line_of(data, path) -> int:
+    """The line of the deepest node along a JSON path that carries one."""
+    line = getattr(data, "line", 0)
+    node = data
+    for part in path:
+        if isinstance(node, LineDict) and part in node:
+            line = node.key_lines.get(part, line)
+        elif isinstance(node, LineList) and isinstance(part, int) and part < len(node):
+            line = node.item_lines[part]
+        else:
+            break
+        node = node[part]
+        line = getattr(node, "line", line) or line
+    return line
+
+
+# -- the document ----------------------------------------------------------------------------------
+
+@dataclass
+class Ssot:
+    root: Path
+    taxonomy: dict
+    redaction: dict
+    destinations: dict
+    policy: dict
+
+    @classmethod
+    def load(cls, root: Path = ROOT) -> Ssot:
+        problems, loaded = [], {}
+        for name, path in (("taxonomy", TAXONOMY), ("redaction", REDACTION), ("destinations", DESTINATIONS),
+                           ("policy", FIXBOT_POLICY)):
+            try:
+                loaded[name] = load_yaml(path, root)
+            except SsotInvalid as exc:
+                problems += exc.problems
+        if problems:
+            raise SsotInvalid(problems)
+        return cls(root=root, **loaded)
+
+    def sha256(self, path: Path) -> str:
+        return hashlib.sha256((self.root / path).read_bytes()).hexdigest()
+
+    def patterns(self, fm: dict):
+        """(index, kind, pattern, sources, phases, priority) for each pattern of a failure mode."""
+        for i, p in enumerate(fm["detect"]["patterns"]):
+            if isinstance(p, str):
+                yield i, "substring", p, None, None, 0
+            else:
+                kind = "regex" if "regex" in p else "substring"
+                yield i, kind, p[kind], p.get("sources"), p.get("phases"), p.get("priority", 0)
+
+    def document(self) -> dict:
+        """The argument of ops.sync_ssot(): everything the database keeps of the SSOT."""
+        modes = []
+        for position, fm in enumerate(self.taxonomy["failure_modes"], start=1):
+            esc = fm["escalate"]
+            within = None
+            if esc.get("within"):
+                amount, unit = esc["within"][:-1], esc["within"][-1]
+                within = f"{amount} {WITHIN_UNITS[unit]}"
+            modes.append({
+                "code": fm["code"], "position": position, "title": fm["title"], "category": fm["category"],
+                "severity": fm["severity"], "retryable": fm["retryable"], "http_status": fm["http_status"],
+                "ci_behavior": fm.get("ci_behavior"), "description": fm["description"].strip(),
+                "sources": list(fm["detect"]["sources"]), "phases": fm["detect"].get("phases"),
+                "runbook": fm["runbook"], "remediate_kind": fm["remediate"]["kind"],
+                "escalate_after_count": esc["after_count"], "escalate_within": within,
+                "escalate_destination": esc["destination"], "aliases": list(fm.get("aliases", [])),
+                "patterns": [
+                    {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
+                     "priority": priority}
+                    for i, kind, pattern, sources, phases, priority in self.patterns(fm)
+                ],
+            })
+        return {
+            "sources": list(self.taxonomy["sources"]),
+            "destinations": [
+                {"name": name, "kind": d["kind"], "config": {k: v for k, v in d.items() if k != "kind"}}
+                for name, d in self.destinations["destinations"].items()
+            ],
+            "failure_modes": modes,
+            "redaction_rules": [
+                {"name": r["name"], "position": i, "pattern": r["pattern"], "replacement": r["replacement"],
+                 "flags": r.get("flags", "g")}
+                for i, r in enumerate(self.redaction["rules"], start=1)
+            ],
+            "files": [
+                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY)},
+                {"name": "redaction", "path": str(REDACTION), "sha256": self.sha256(REDACTION)},
+                {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
+                {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
+                 "detail": {"default_variant": self.policy.get("default_variant", "baseline")}},
+            ],
+        }
+
+
+# -- check -----------------------------------------------------------------------------------------
+
+def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
+    """Every problem in the SSOT, as file:line messages. Regexes are compiled in PostgreSQL when a
+    connection is given (and always in Python)."""
+    try:
+        ssot = Ssot.load(root)
+    except SsotInvalid as exc:
+        return exc.problems
+    problems: list[Problem] = []
+    tax = ssot.taxonomy
+
+    def at(path, message, file=TAXONOMY, data=tax):
+        problems.append(Problem(file, line_of(data, path), message))
+
+    schema = json.loads((root / TAXONOMY_SCHEMA).read_text())
+    for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
+        where = "/".join(map(str, err.path)) or "(root)"
+        at(list(err.path), f"{where}: {err.message}")
+    if problems:
+        return problems  # the checks below assume the shape is right
+
+    sources = set(tax["sources"])
+    destinations = ssot.destinations.get("destinations") or {}
+    for name, d in destinations.items():
+        if not isinstance(d, dict) or d.get("kind") not in DESTINATION_KINDS:
+            at(["destinations", name], f"destination {name!r}: kind must be one of {sorted(DESTINATION_KINDS)}",
+               DESTINATIONS, ssot.destinations)
+        elif any(not k.endswith("_env") and k not in ("kind", "runner") for k in d):
+            at(["destinations", name], f"destination {name!r}: only kind, runner and *_env keys (names of "
+               "environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
+
+    seen: dict[str, int] = {}
+    regexes: list[tuple[list, str]] = []
+    for i, fm in enumerate(tax["failure_modes"]):
+        code = fm["code"]
+        if code in seen:
+            at(["failure_modes", i, "code"], f"duplicate code {code} (first at failure_modes[{seen[code]}])")
+        seen.setdefault(code, i)
+        expected = f"docs/runbooks/failures/{code}.md"
+        if fm["runbook"] != expected:
+            at(["failure_modes", i, "runbook"], f"{code}: runbook must be {expected}")
+        elif not (root / fm["runbook"]).is_file():
+            at(["failure_modes", i, "runbook"], f"{code}: runbook {fm['runbook']} does not exist")
+        for s in fm["detect"]["sources"]:
+            if s not in sources:
+                at(["failure_modes", i, "detect", "sources"], f"{code}: unknown source {s!r}")
+        dest = fm["escalate"]["destination"]
+        if dest not in destinations:
+            at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
+        if fm["remediate"]["kind"] == "fixbot" and destinations.get(dest, {}).get("kind") != "fixbot":
+            pass  # a fixbot remedy may still be announced elsewhere; the run is queued regardless
+        for j, kind, pattern, p_sources, _phases, _prio in ssot.patterns(fm):
+            path = ["failure_modes", i, "detect", "patterns", j]
+            for s in p_sources or []:
+                if s not in sources:
+                    at(path, f"{code}: pattern {j + 1}: unknown source {s!r}")
+            if kind == "regex":
+                regexes.append((path, pattern))
+                bad = UNPORTABLE_REGEX.search(pattern)
+                if bad:
+                    at(path, f"{code}: regex {pattern!r} uses {bad.group(0)!r}, which PostgreSQL and Python "
+                       "read differently (\\b is not a word boundary in PostgreSQL)")
+                try:
+                    if re.search(pattern, "", re.IGNORECASE):
+                        at(path, f"{code}: regex {pattern!r} matches the empty string")
+                except re.error as exc:
+                    at(path, f"{code}: regex {pattern!r} does not compile in Python: {exc}")
+    for s in sorted(sources):
+        if f"UNKNOWN.{s.upper()}" not in seen:
+            at(["sources"], f"missing fallback code UNKNOWN.{s.upper()} for source {s!r}")
+
+    rules = ssot.redaction.get("rules") or []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict) or not {"name", "pattern", "replacement"} <= rule.keys():
+            at(["rules", i], "a redaction rule needs name, pattern and replacement", REDACTION, ssot.redaction)
+        elif not rule.get("examples"):
+            at(["rules", i], f"redaction rule {rule['name']!r} needs examples that prove it", REDACTION, ssot.redaction)
+
+    if conn is not None:
+        problems += _check_in_postgres(conn, ssot, regexes)
+    return problems
+
+
+def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Problem]:
+    """Compile every taxonomy regex and redaction rule in PostgreSQL itself (in savepoints)."""
+    problems = []
+    with conn.transaction(force_rollback=True):
+        for path, pattern in regexes:
+            try:
+                with conn.transaction():
+                    if conn.execute("SELECT '' ~* %s", (pattern,)).fetchone()[0]:
+                        problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                                                f"regex {pattern!r} matches the empty string in PostgreSQL"))
+            except psycopg.Error as exc:
+                problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                                        f"regex {pattern!r} does not compile in PostgreSQL: {exc.diag.message_primary}"))
+        for i, rule in enumerate(ssot.redaction.get("rules") or []):
+            path = ["rules", i]
+            try:
+                with conn.transaction():
+                    for example in rule.get("examples", []):
+                        out = conn.execute("SELECT regexp_replace(%s, %s, %s, %s)",
+                                           (example, rule["pattern"], rule["replacement"],
+                                            rule.get("flags", "g"))).fetchone()[0]
+                        if out == example:
+                            problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                                                    f"redaction rule {rule['name']!r} leaves its example unchanged: {example!r}"))
+            except psycopg.Error as exc:
+                problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                                        f"redaction rule {rule['name']!r} does not compile in PostgreSQL: "
+                                        f"{exc.diag.message_primary}"))
+    return problems
+
+
+# -- sync and diff ---------------------------------------------------------------------------------
+
+def sync(conn: psycopg.Connection, root: Path = ROOT, *, dry_run: bool = False) -> dict:
+    """Make the database equal to the SSOT; return rows changed per kind. Refuses an invalid SSOT."""
+    problems = check(conn, root)
+    if problems:
+        raise SsotInvalid(problems)
+    doc = Ssot.load(root).document()
+    with conn.transaction(force_rollback=dry_run):
+        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+    return changes
+
+
+def diff(conn: psycopg.Connection, root: Path = ROOT) -> dict:
+    """What a sync would change (non-zero counts only); nothing is written."""
+    return {k: v for k, v in sync(conn, root, dry_run=True).items() if v}
