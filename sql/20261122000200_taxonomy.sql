@@ -57,18 +57,25 @@ CREATE TABLE ops.failure_mode_patterns (
     sources  text[],
     phases   text[],
     priority integer NOT NULL DEFAULT 0,
+    required_literals text[],
     CONSTRAINT failure_mode_patterns_code_position_key UNIQUE (code, position)
 );
 COMMENT ON TABLE ops.failure_mode_patterns IS
     'Detection patterns per code. Matching is case-insensitive; regexes use the syntax PostgreSQL ARE and Python re share.';
+COMMENT ON COLUMN ops.failure_mode_patterns.required_literals IS
+    'For a regex: lower-case literals of which every match contains one (computed by the sync from the regex). The '
+    'regex runs only when the message contains one of them: PostgreSQL caches only 32 compiled regexes per session.';
 
 CREATE TABLE ops.redaction_rules (
     name        text PRIMARY KEY,
     position    integer NOT NULL,
     pattern     text NOT NULL,
     replacement text NOT NULL,
-    flags       text NOT NULL DEFAULT 'g' CONSTRAINT redaction_rules_flags_known CHECK (flags IN ('g', 'gi'))
+    flags       text NOT NULL DEFAULT 'g' CONSTRAINT redaction_rules_flags_known CHECK (flags IN ('g', 'gi')),
+    prefilter   text[]
 );
+COMMENT ON COLUMN ops.redaction_rules.prefilter IS
+    'Lower-case substrings of which any text the rule can match contains one; the rule''s regex runs only then.';
 COMMENT ON TABLE ops.redaction_rules IS
     'Secret-redaction rules (ssot/errors/redaction.yaml), applied in position order by ops.redact() before anything is stored or hashed.';
 

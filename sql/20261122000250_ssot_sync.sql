@@ -84,16 +84,18 @@ BEGIN
     SELECT fm ->> 'code' AS code, p.*
     FROM jsonb_array_elements(doc -> 'failure_modes') fm
     CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
-        position integer, kind text, pattern text, sources text[], phases text[], priority integer);
+        position integer, kind text, pattern text, sources text[], phases text[], priority integer,
+        required_literals text[]);
     DELETE FROM ops.failure_mode_patterns p
     WHERE NOT EXISTS (
         SELECT FROM want_patterns w
         WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
-          AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases);
+          AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases
+          AND w.required_literals IS NOT DISTINCT FROM p.required_literals);
     GET DIAGNOSTICS n = ROW_COUNT;
     changed := changed || jsonb_build_object('patterns_deleted', n);
-    INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority)
-    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority
+    INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority, required_literals)
+    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals
     FROM want_patterns w
     WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -107,14 +109,14 @@ BEGIN
 
     WITH want AS (
         SELECT * FROM jsonb_to_recordset(doc -> 'redaction_rules')
-            AS x (name text, position integer, pattern text, replacement text, flags text)
+            AS x (name text, position integer, pattern text, replacement text, flags text, prefilter text[])
     ), upserted AS (
-        INSERT INTO ops.redaction_rules AS r (name, position, pattern, replacement, flags)
-        SELECT w.name, w.position, w.pattern, w.replacement, w.flags FROM want w
+        INSERT INTO ops.redaction_rules AS r (name, position, pattern, replacement, flags, prefilter)
+        SELECT w.name, w.position, w.pattern, w.replacement, w.flags, w.prefilter FROM want w
         ON CONFLICT (name) DO UPDATE SET position = excluded.position, pattern = excluded.pattern,
-            replacement = excluded.replacement, flags = excluded.flags
-        WHERE (r.position, r.pattern, r.replacement, r.flags)
-              IS DISTINCT FROM (excluded.position, excluded.pattern, excluded.replacement, excluded.flags)
+            replacement = excluded.replacement, flags = excluded.flags, prefilter = excluded.prefilter
+        WHERE (r.position, r.pattern, r.replacement, r.flags, r.prefilter)
+              IS DISTINCT FROM (excluded.position, excluded.pattern, excluded.replacement, excluded.flags, excluded.prefilter)
         RETURNING 1
     )
     SELECT count(*) INTO n FROM upserted;

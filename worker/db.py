@@ -225,6 +225,8 @@ def migrate(conn: psycopg.Connection, directory: Path = SQL_DIR) -> list[str]:
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('ops migrations'))")
+        # Never queue behind a long lock on a busy table: fail fast and let the operator retry.
+        conn.execute("SET LOCAL lock_timeout = '10s'; SET LOCAL statement_timeout = '10min'")
         conn.execute(
             "CREATE SCHEMA IF NOT EXISTS supabase_migrations;"
             "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations"

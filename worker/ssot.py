@@ -18,6 +18,13 @@ import jsonschema
 import psycopg
 import yaml
 
+try:  # Python's own regex parser: how the SSOT check reads a pattern's structure
+    import re._constants as sre_constants
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants
+    import sre_parse
+
 from worker import ROOT
 
 TAXONOMY = Path("ssot/errors/failure_modes.yaml")
@@ -118,6 +125,46 @@ def line_of(data, path) -> int:
     return line
 
 
+def required_literals(pattern: str, minimum: int = 2) -> list[str] | None:
+    """Lower-cased literals of which every match of ``pattern`` contains at least one, if found.
+
+    Read from Python's parse of the regex: a run of literals in a sequence, a group, a branch whose
+    every alternative has such a set (their union), or a repeat of at least once. The answer is
+    sound by construction. ops.classify_error runs a regex only when the message contains one of
+    its literals: PostgreSQL caches just 32 compiled regexes, and the taxonomy has more.
+    """
+
+    def needed(items) -> set[str] | None:
+        best: set[str] | None = None
+
+        def consider(candidate):
+            nonlocal best
+            if candidate and min(map(len, candidate)) >= minimum and (
+                    best is None or min(map(len, candidate)) > min(map(len, best))):
+                best = candidate
+
+        run: list[str] = []
+        for op, arg in list(items) + [(None, None)]:
+            if op is sre_constants.LITERAL:
+                run.append(chr(arg))
+                continue
+            if run:
+                consider({"".join(run).lower()})
+                run = []
+            if op is sre_constants.SUBPATTERN:
+                consider(needed(arg[-1]))
+            elif op is sre_constants.BRANCH:
+                alternatives = [needed(alt) for alt in arg[1]]
+                if all(alternatives):
+                    consider(set().union(*alternatives))
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
+                consider(needed(arg[2]))
+        return best
+
+    found = needed(sre_parse.parse(pattern, re.IGNORECASE).data)
+    return sorted(found) if found else None
+
+
 # -- the document ----------------------------------------------------------------------------------
 
 @dataclass
@@ -172,7 +219,7 @@ class Ssot:
                 "escalate_destination": esc["destination"], "aliases": list(fm.get("aliases", [])),
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
-                     "priority": priority}
+                     "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None}
                     for i, kind, pattern, sources, phases, priority in self.patterns(fm)
                 ],
             })
@@ -185,7 +232,7 @@ class Ssot:
             "failure_modes": modes,
             "redaction_rules": [
                 {"name": r["name"], "position": i, "pattern": r["pattern"], "replacement": r["replacement"],
-                 "flags": r.get("flags", "g")}
+                 "flags": r.get("flags", "g"), "prefilter": r.get("prefilter")}
                 for i, r in enumerate(self.redaction["rules"], start=1)
             ],
             "files": [
@@ -276,6 +323,14 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
             at(["rules", i], "a redaction rule needs name, pattern and replacement", REDACTION, ssot.redaction)
         elif not rule.get("examples"):
             at(["rules", i], f"redaction rule {rule['name']!r} needs examples that prove it", REDACTION, ssot.redaction)
+        elif rule.get("prefilter") is not None:
+            if not rule["prefilter"] or any(f != f.lower() or not f for f in rule["prefilter"]):
+                at(["rules", i], f"redaction rule {rule['name']!r}: prefilter is a list of lower-case substrings",
+                   REDACTION, ssot.redaction)
+            for example in rule["examples"]:
+                if not any(f in example.lower() for f in rule["prefilter"]):
+                    at(["rules", i], f"redaction rule {rule['name']!r}: example {example!r} contains none of the "
+                       "prefilter substrings, so the rule would never run on it", REDACTION, ssot.redaction)
 
     if conn is not None:
         problems += _check_in_postgres(conn, ssot, regexes)

@@ -1,0 +1,68 @@
+"""Test databases: a private cluster, one migrated and synced template, a clone per test.
+
+The cluster lives in ``$OPS_TEST_HOME`` (default ``.ops/test``), is created with durability off
+(tests only) and is reused between runs. Each session builds the template afresh from ``sql/`` and
+``ssot/`` with pytest-postgresql's janitor; each test gets its own database cloned from it
+(``CREATE DATABASE … TEMPLATE``), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from functools import cache
+from pathlib import Path
+
+import psycopg
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from worker import ROOT, db, ssot
+
+TEMPLATE = "ops_template"
+_counter = itertools.count()
+
+
+class TestDatabases:
+    def __init__(self) -> None:
+        self.cluster = db.Cluster(Path(os.environ.get("OPS_TEST_HOME", ROOT / ".ops" / "test")).resolve())
+        self.cluster.init(fast=True)
+        self.cluster.start()
+        s = self.cluster.settings()
+        self.port, self.password = s["port"], s["password"]
+        self._build_template()
+
+    def url(self, dbname: str) -> str:
+        return self.cluster.url(dbname)
+
+    def _janitor(self, dbname: str, template: str | None = None) -> DatabaseJanitor:
+        return DatabaseJanitor(user=db.SUPERUSER, host="127.0.0.1", port=self.port, password=self.password,
+                               dbname=dbname, template_dbname=template, version="15")
+
+    def _build_template(self) -> None:
+        janitor = self._janitor(TEMPLATE)
+        with contextlib.suppress(Exception):
+            janitor.drop()
+        janitor.init()
+        with psycopg.connect(self.url(TEMPLATE)) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
+            conn.commit()
+            db.migrate(conn)
+            ssot.sync(conn)
+
+    @contextlib.contextmanager
+    def clone(self, prefix: str = "t"):
+        """A fresh database cloned from the template; dropped afterwards. Yields its URL."""
+        name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+        janitor = self._janitor(name, TEMPLATE)
+        janitor.init()
+        try:
+            yield self.url(name)
+        finally:
+            janitor.drop()
+
+
+@cache
+def databases() -> TestDatabases:
+    return TestDatabases()

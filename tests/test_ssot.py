@@ -1,0 +1,158 @@
+"""ops ssot check | sync | diff against copies of the real SSOT with one thing broken each."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from worker import ROOT, ssot
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A copy of the SSOT and the runbooks that a test may break."""
+    for part in ("ssot", "docs/runbooks"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    return tmp_path
+
+
+def edit(tree: Path, rel: str, old: str, new: str, count: int = 1) -> None:
+    path = tree / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, count))
+
+
+def messages(problems) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def test_the_repository_ssot_is_valid(conn):
+    assert messages(ssot.check(conn)) == []
+
+
+def test_every_code_has_a_runbook_without_secrets():
+    tax = ssot.load_yaml(ssot.TAXONOMY)
+    for fm in tax["failure_modes"]:
+        text = (ROOT / fm["runbook"]).read_text()
+        assert fm["code"] in text.splitlines()[0], fm["runbook"]
+        for marker in ("ghp_", "xoxb-", "AKIA", "sk_live_", "-----BEGIN", "eyJhbGci"):
+            assert marker not in text, f"{fm['runbook']} contains {marker!r}"
+
+
+def test_duplicate_code_is_reported_with_its_line(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "code: DB.DEADLOCK", "code: DB.CONNECTION_LIMIT")
+    found = [m for m in messages(ssot.check(conn, tree)) if "duplicate code DB.CONNECTION_LIMIT" in m]
+    assert len(found) == 1
+    line = int(found[0].split(":")[1])
+    assert (tree / "ssot/errors/failure_modes.yaml").read_text().splitlines()[line - 1].strip().endswith(
+        "code: DB.CONNECTION_LIMIT")
+
+
+def test_duplicate_yaml_key_is_refused(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "    severity:", "    severity: low\n    severity:")
+    (problem,) = ssot.check(conn, tree)
+    assert "duplicate key 'severity'" in problem.message and problem.line > 0
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    (r"timeout\b", "which PostgreSQL and Python read differently"),
+    ("(unclosed", "does not compile in Python"),
+    ("x*", "matches the empty string"),
+    (r"a{2,1}", "does not compile"),
+])
+def test_bad_regexes_are_reported(conn, tree, pattern, expected):
+    edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", f"      patterns:\n        - regex: '{pattern}'\n")
+    assert any(expected in m for m in messages(ssot.check(conn, tree))), messages(ssot.check(conn, tree))
+
+
+def test_regex_valid_in_python_but_not_postgres_is_caught_by_postgres(conn, tree):
+    # Python accepts a lone '{' as a literal; PostgreSQL ARE rejects an unmatched brace quantifier.
+    edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", "      patterns:\n        - regex: 'x{1,'\n")
+    assert any("does not compile in PostgreSQL" in m for m in messages(ssot.check(conn, tree)))
+
+
+def test_missing_runbook_unknown_source_and_destination(conn, tree):
+    (tree / "docs/runbooks/failures/DB.DEADLOCK.md").unlink()
+    edit(tree, "ssot/errors/failure_modes.yaml", "destination: oncall", "destination: pager")
+    edit(tree, "ssot/errors/failure_modes.yaml", "sources: [", "sources: [mainframe, ")
+    found = messages(ssot.check(conn, tree))
+    assert any("DB.DEADLOCK.md does not exist" in m for m in found)
+    assert any("unknown destination 'pager'" in m for m in found)
+    assert any("unknown source 'mainframe'" in m for m in found)
+
+
+def test_missing_unknown_fallback(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "code: UNKNOWN.DNS", "code: UNKNOWN.DNS_X")
+    (tree / "docs/runbooks/failures/UNKNOWN.DNS.md").rename(tree / "docs/runbooks/failures/UNKNOWN.DNS_X.md")
+    edit(tree, "ssot/errors/failure_modes.yaml", "runbook: docs/runbooks/failures/UNKNOWN.DNS.md",
+         "runbook: docs/runbooks/failures/UNKNOWN.DNS_X.md")
+    assert any("missing fallback code UNKNOWN.DNS for source 'dns'" in m for m in messages(ssot.check(conn, tree)))
+
+
+def test_schema_violation_and_bad_code_format(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "severity: high", "severity: catastrophic")
+    edit(tree, "ssot/errors/failure_modes.yaml", "code: DB.DEADLOCK", "code: db.deadlock")
+    found = messages(ssot.check(conn, tree))
+    assert any("'catastrophic' is not one of" in m for m in found)
+    assert any("'db.deadlock' does not match" in m for m in found)
+    assert all(m.startswith("ssot/errors/failure_modes.yaml:") and int(m.split(":")[1]) > 0 for m in found)
+
+
+def test_redaction_rule_that_misses_its_example(conn, tree):
+    edit(tree, "ssot/errors/redaction.yaml", "pattern: '(AKIA|ASIA)[0-9A-Z]{16}'", "pattern: '(AKIA|ASIA)[0-9A-Z]{99}'")
+    assert any("aws_access_key_id" in m and "unchanged" in m for m in messages(ssot.check(conn, tree)))
+
+
+def test_secrets_in_destinations_are_refused(conn, tree):
+    edit(tree, "ssot/destinations.yaml", "    url_env: OPS_SLACK_WEBHOOK_URL", "    url: https://hooks.example/abc")
+    assert any("secrets never go in this file" in m for m in messages(ssot.check(conn, tree)))
+
+
+def test_sync_is_idempotent_and_deletes_what_the_yaml_deleted(conn, tree):
+    assert sum(ssot.sync(conn, tree).values()) == 0, "the template is synced from the same files"
+    assert ssot.diff(conn, tree) == {}
+    # Remove one code (and its runbook) from the YAML.
+    text = (tree / "ssot/errors/failure_modes.yaml").read_text()
+    start = text.index("  - code: TF.STATE_LOCKED")
+    end = text.index("  - code:", start + 10)
+    (tree / "ssot/errors/failure_modes.yaml").write_text(text[:start] + text[end:])
+    assert ssot.diff(conn, tree)["failure_modes_deleted"] == 1
+    assert conn.execute("SELECT count(*) FROM ops.failure_modes WHERE code = 'TF.STATE_LOCKED'").fetchone()[0] == 1, \
+        "diff writes nothing"
+    changes = ssot.sync(conn, tree)
+    assert changes["failure_modes_deleted"] == 1 and changes["files_changed"] == 1
+    assert conn.execute("SELECT count(*) FROM ops.failure_modes WHERE code = 'TF.STATE_LOCKED'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM ops.failure_mode_patterns WHERE code = 'TF.STATE_LOCKED'").fetchone()[0] == 0
+    assert sum(ssot.sync(conn, tree).values()) == 0
+    sha = conn.execute("SELECT sha256 FROM ops.ssot_state WHERE name = 'failure_modes'").fetchone()[0]
+    assert sha == ssot.Ssot.load(tree).sha256(ssot.TAXONOMY)
+
+
+def test_invalid_ssot_is_never_synced(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "severity: high", "severity: catastrophic")
+    with pytest.raises(ssot.SsotInvalid):
+        ssot.sync(conn, tree)
+
+
+def test_pattern_change_is_synced(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "        - ETIMEDOUT\n", "        - ETIMEDOUT\n        - zzq-new-timeout-phrase\n")
+    changes = ssot.sync(conn, tree)
+    assert changes["patterns_inserted"] >= 1
+    (code,) = conn.execute("SELECT code FROM ops.classify_error('ops', NULL, 'a zzq-new-timeout-phrase here')").fetchone()
+    assert code == "NET.TIMEOUT"
+
+
+def test_fallback_codes_have_no_patterns():
+    tax = ssot.load_yaml(ssot.TAXONOMY)
+    for fm in tax["failure_modes"]:
+        if fm["code"].startswith("UNKNOWN."):
+            assert fm["detect"]["patterns"] == [], fm["code"]
+
+
+def test_database_rejects_connection_to_wrong_place():
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect("postgresql://nobody@127.0.0.1:1/x", connect_timeout=2)
