@@ -2,12 +2,24 @@
 -- `ops ssot sync` calls it with the parsed YAML; `ops ssot diff` calls it and rolls back, so drift
 -- is whatever a sync would change. Only real changes are counted, so a second sync reports zeros.
 
+CREATE FUNCTION ops_private.ssot_patterns(doc jsonb)
+RETURNS TABLE (code text, "position" integer, kind text, pattern text, sources text[], phases text[], priority integer,
+               required_literals text[])
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT fm ->> 'code', p.position, p.kind, p.pattern, p.sources, p.phases, p.priority, p.required_literals
+    FROM jsonb_array_elements(doc -> 'failure_modes') fm
+    CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
+        position integer, kind text, pattern text, sources text[], phases text[], priority integer,
+        required_literals text[])
+$$;
+
 CREATE FUNCTION ops.sync_ssot(doc jsonb) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, ops
 AS $$
 DECLARE
-    changed jsonb := '{}';
+    changed jsonb := '{}'::jsonb;
     n integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ops ssot sync'));
@@ -80,15 +92,9 @@ BEGIN
     changed := changed || jsonb_build_object('failure_modes_deleted', n);
 
     -- Patterns have no identity of their own: remove what differs, insert what is missing.
-    CREATE TEMP TABLE want_patterns ON COMMIT DROP AS
-    SELECT fm ->> 'code' AS code, p.*
-    FROM jsonb_array_elements(doc -> 'failure_modes') fm
-    CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
-        position integer, kind text, pattern text, sources text[], phases text[], priority integer,
-        required_literals text[]);
     DELETE FROM ops.failure_mode_patterns p
     WHERE NOT EXISTS (
-        SELECT FROM want_patterns w
+        SELECT FROM ops_private.ssot_patterns(doc) w
         WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
           AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases
           AND w.required_literals IS NOT DISTINCT FROM p.required_literals);
@@ -96,11 +102,10 @@ BEGIN
     changed := changed || jsonb_build_object('patterns_deleted', n);
     INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority, required_literals)
     SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals
-    FROM want_patterns w
+    FROM ops_private.ssot_patterns(doc) w
     WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
     GET DIAGNOSTICS n = ROW_COUNT;
     changed := changed || jsonb_build_object('patterns_inserted', n);
-    DROP TABLE want_patterns;
 
     DELETE FROM ops.destinations d
     WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'destinations') e WHERE e ->> 'name' = d.name);

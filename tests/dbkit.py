@@ -37,7 +37,7 @@ class TestDatabases:
 
     def _janitor(self, dbname: str, template: str | None = None) -> DatabaseJanitor:
         return DatabaseJanitor(user=db.SUPERUSER, host="127.0.0.1", port=self.port, password=self.password,
-                               dbname=dbname, template_dbname=template, version="15")
+                               dbname=dbname, template_dbname=template)
 
     def _build_template(self) -> None:
         janitor = self._janitor(TEMPLATE)

@@ -78,7 +78,7 @@ def test_regex_valid_in_python_but_not_postgres_is_caught_by_postgres(conn, tree
 def test_missing_runbook_unknown_source_and_destination(conn, tree):
     (tree / "docs/runbooks/failures/DB.DEADLOCK.md").unlink()
     edit(tree, "ssot/errors/failure_modes.yaml", "destination: oncall", "destination: pager")
-    edit(tree, "ssot/errors/failure_modes.yaml", "sources: [", "sources: [mainframe, ")
+    edit(tree, "ssot/errors/failure_modes.yaml", "    detect:\n      sources: [", "    detect:\n      sources: [mainframe, ")
     found = messages(ssot.check(conn, tree))
     assert any("DB.DEADLOCK.md does not exist" in m for m in found)
     assert any("unknown destination 'pager'" in m for m in found)

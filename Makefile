@@ -1,0 +1,37 @@
+# The two commands: `make run` and `make test`. Both set up everything they need first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: run test setup system-deps venv lint bench clean
+
+run: setup
+	$(BIN)/ops db up
+	$(BIN)/ops ssot sync
+	$(BIN)/ops demo
+
+test: setup
+	@# pytest exits 5 when it collected nothing: that is a failure here, never green.
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+setup: system-deps venv
+
+system-deps:
+	@scripts/install-system-deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	-$(BIN)/ops db down
+	rm -rf .ops $(VENV)
