@@ -8,6 +8,7 @@ The cluster lives in ``$OPS_TEST_HOME`` (default ``.ops/test``), is created with
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
@@ -19,7 +20,6 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from worker import ROOT, db, ssot
 
-TEMPLATE = "ops_template"
 _counter = itertools.count()
 
 
@@ -30,7 +30,10 @@ class TestDatabases:
         self.cluster.start()
         s = self.cluster.settings()
         self.port, self.password = s["port"], s["password"]
+        # One template per session: concurrent test runs on one cluster never touch each other's.
+        self.template = f"ops_template_{os.getpid()}"
         self._build_template()
+        atexit.register(self._drop_template)
 
     def url(self, dbname: str) -> str:
         return self.cluster.url(dbname)
@@ -40,22 +43,26 @@ class TestDatabases:
                                dbname=dbname, template_dbname=template)
 
     def _build_template(self) -> None:
-        janitor = self._janitor(TEMPLATE)
+        janitor = self._janitor(self.template)
         with contextlib.suppress(Exception):
             janitor.drop()
         janitor.init()
-        with psycopg.connect(self.url(TEMPLATE)) as conn:
+        with psycopg.connect(self.url(self.template)) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
             conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
             conn.commit()
             db.migrate(conn)
             ssot.sync(conn)
 
+    def _drop_template(self) -> None:
+        with contextlib.suppress(Exception):
+            self._janitor(self.template).drop()
+
     @contextlib.contextmanager
     def clone(self, prefix: str = "t"):
         """A fresh database cloned from the template; dropped afterwards. Yields its URL."""
         name = f"{prefix}_{os.getpid()}_{next(_counter)}"
-        janitor = self._janitor(name, TEMPLATE)
+        janitor = self._janitor(name, self.template)
         janitor.init()
         try:
             yield self.url(name)
