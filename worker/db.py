@@ -102,6 +102,14 @@ class Cluster:
         if (self.data / "PG_VERSION").exists():
             return
         self.home.mkdir(parents=True, exist_ok=True)
+        owner = self._owner()
+        if owner and subprocess.run(["runuser", "-u", owner, "--", "test", "-w", str(self.home)],
+                                    capture_output=True).returncode != 0:
+            self._chown(self.home)
+            if subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(self.home)],
+                              capture_output=True).returncode != 0:
+                raise OpsError(f"the {owner} OS user cannot reach {self.home} (a parent folder is private); "
+                               "set OPS_HOME to a folder it can reach")
         for path in (self.data, self.socket_dir):
             path.mkdir(mode=0o700, exist_ok=True)
             self._chown(path)
