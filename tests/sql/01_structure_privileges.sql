@@ -5,10 +5,10 @@ SELECT plan(26);
 SELECT has_schema('ops', 'the ops schema exists');
 SELECT has_schema('ops_private', 'the private schema for internals exists');
 SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'failure_mode_patterns', 'redaction_rules',
-    'ssot_state', 'error_events', 'agent_errors', 'escalations', 'agent_runs'],
+    'ssot_state', 'error_events', 'agent_errors', 'escalations', 'agent_runs', 'work_items', 'github_issue_links'],
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
-    'pending_escalations'], 'ops holds exactly the analysts'' views');
+    'pending_escalations', 'dispatch_queue', 'dispatch_stats'], 'ops holds exactly the analysts'' views');
 SELECT columns_are('ops', 'agent_errors', ARRAY['fingerprint', 'fingerprint_version', 'code', 'source', 'phase',
     'count', 'first_seen_at', 'last_seen_at', 'status', 'confidence', 'matched_pattern', 'sample_message', 'top_frame',
     'last_event_id', 'last_run_id', 'last_correlation_id', 'window_started_at', 'window_count', 'regression_count',
