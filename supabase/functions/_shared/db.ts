@@ -1,0 +1,172 @@
+// The database side of the functions: one small postgres.js pool per isolate, ops.record_error,
+// the taxonomy (ops.failure_modes, cached) and the mapping of database errors to problems.
+import postgres from "postgres";
+import { type FailureMode, FALLBACK_MODES } from "./problem.ts";
+
+export interface RecordArgs {
+  source: string;
+  message: string;
+  phase?: string | null;
+  top_frame?: string | null;
+  run_id?: string | null;
+  correlation_id?: string | null;
+  origin?: string | null;
+  context?: unknown;
+  occurred_at?: string | null;
+  code_hint?: string | null;
+}
+
+export interface Recorded {
+  event_id: number;
+  fingerprint: string;
+  code: string;
+  count: number;
+}
+
+/** How a database error maps to an HTTP problem. */
+export type DbFailure =
+  | { kind: "unavailable"; retryable: boolean; message: string; code?: string }
+  | { kind: "bad_input"; column: string | null; message: string }
+  | { kind: "failure"; code: string; message: string }
+  | { kind: "internal"; message: string };
+
+const MODES_TTL_MS = 5 * 60_000;
+const OWN_RECORD_TIMEOUT_MS = 3_000;
+
+interface PgError {
+  code?: unknown;
+  column_name?: unknown;
+  message?: unknown;
+  severity?: unknown;
+}
+
+export function classifyDbError(e: unknown): DbFailure {
+  const err = (e ?? {}) as PgError;
+  const code = typeof err.code === "string" ? err.code : "";
+  const message = typeof err.message === "string" ? err.message : String(e);
+  const fromServer = typeof err.severity === "string" && /^[0-9A-Z]{5}$/.test(code);
+  if (!fromServer) {
+    // postgres.js and the runtime report unreachable servers with codes such as ECONNREFUSED,
+    // CONNECT_TIMEOUT, CONNECTION_CLOSED; everything not from the server is treated as "down".
+    return {
+      kind: "unavailable",
+      retryable: true,
+      message: `database unreachable (${code || "no code"})`,
+    };
+  }
+  if (code === "OP001" || code === "OP002" || code.startsWith("22")) {
+    const column = typeof err.column_name === "string" && err.column_name ? err.column_name : null;
+    return { kind: "bad_input", column, message };
+  }
+  if (code === "53300" || code === "53400") {
+    return { kind: "failure", code: "DB.CONNECTION_LIMIT", message };
+  }
+  if (code === "57014" || code === "55P03") {
+    return { kind: "failure", code: "DB.STATEMENT_TIMEOUT", message };
+  }
+  if (code === "40001" || code === "40P01") {
+    return { kind: "failure", code: "DB.DEADLOCK", message };
+  }
+  if (code.startsWith("08") || code.startsWith("57P") || code.startsWith("53")) {
+    return { kind: "unavailable", retryable: true, message: `database unavailable (${code})` };
+  }
+  if (code.startsWith("28") || code === "3D000") {
+    return {
+      kind: "unavailable",
+      retryable: false,
+      message: `the database refused the function's connection (${code})`,
+    };
+  }
+  return { kind: "internal", message: `database error ${code}` };
+}
+
+export class Database {
+  readonly sql: ReturnType<typeof postgres>;
+  #modes: Record<string, FailureMode> = { ...FALLBACK_MODES };
+  #modesAt = 0;
+
+  constructor(url: string, applicationName: string) {
+    this.sql = postgres(url, {
+      max: 3,
+      connect_timeout: 5,
+      idle_timeout: 20,
+      prepare: false, // works through Supavisor in transaction mode too
+      onnotice: () => {},
+      connection: { application_name: applicationName },
+    });
+  }
+
+  async record(a: RecordArgs): Promise<Recorded> {
+    const context = a.context === undefined || a.context === null
+      ? null
+      : JSON.stringify(a.context);
+    const rows = await this.sql`
+      SELECT event_id, fingerprint, code, count
+      FROM ops.record_error(source => ${a.source}, message => ${a.message}, phase => ${
+      a.phase ?? null
+    },
+                            top_frame => ${a.top_frame ?? null}, run_id => ${a.run_id ?? null},
+                            correlation_id => ${a.correlation_id ?? null}, origin => ${
+      a.origin ?? null
+    },
+                            context => ${context}::jsonb, occurred_at => ${
+      a.occurred_at ?? null
+    }::timestamptz,
+                            code_hint => ${a.code_hint ?? null})`;
+    const r = rows[0];
+    return {
+      event_id: Number(r.event_id),
+      fingerprint: String(r.fingerprint),
+      code: String(r.code),
+      count: Number(r.count),
+    };
+  }
+
+  /** Record the function's own failure; never throws, gives up after a few seconds. */
+  async recordOwn(a: RecordArgs): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.record(a),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timeout")), OWN_RECORD_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (e) {
+      console.error(`could not record own failure: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The taxonomy from ops.failure_modes (cached); the built-in fallback when it cannot be read. */
+  async modes(): Promise<Record<string, FailureMode>> {
+    if (Date.now() - this.#modesAt < MODES_TTL_MS) return this.#modes;
+    this.#modesAt = Date.now(); // also after a failure: do not hammer a sick database
+    try {
+      const rows = await this.sql<FailureMode[]>`
+        SELECT code, title, http_status, retryable FROM ops.failure_modes`;
+      const modes: Record<string, FailureMode> = { ...FALLBACK_MODES };
+      for (const r of rows) {
+        modes[r.code] = {
+          code: r.code,
+          title: r.title,
+          http_status: r.http_status === null ? null : Number(r.http_status),
+          retryable: Boolean(r.retryable),
+        };
+      }
+      this.#modes = modes;
+    } catch (e) {
+      console.error(`ops.failure_modes unreadable, using built-in modes: ${e}`);
+    }
+    return this.#modes;
+  }
+
+  cachedModes(): Record<string, FailureMode> {
+    return this.#modes;
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 1 });
+  }
+}

@@ -1,0 +1,231 @@
+// Problem Details (RFC 9457) for the Edge Functions: the TypeScript side of worker/problem.py.
+// The contract is ssot/schemas/problem.schema.json; docs/problem-details.md explains it.
+//
+// A taxonomy failure: type urn:ipai:failure:<CODE>, the failure mode's title and retryable, status =
+// its http_status or 500 where that is null. A generic request problem (bad-request,
+// method-not-allowed, payload-too-large, unsupported-media-type, service-unavailable) is not a
+// failure mode: type urn:ipai:problem:<name>, fixed title and status, code null.
+
+export const PROBLEM_MEDIA_TYPE = "application/problem+json";
+export const TYPE_PREFIX = "urn:ipai:failure:";
+export const GENERIC_TYPE_PREFIX = "urn:ipai:problem:";
+export const DEFAULT_STATUS = 500;
+const MAX_ID = 256;
+const MAX_DETAIL = 4096;
+
+export interface FailureMode {
+  code: string;
+  title: string;
+  http_status: number | null;
+  retryable: boolean;
+}
+
+/** The failure modes the functions emit themselves, for when the database cannot be read.
+ * A test compares them with ops.failure_modes. */
+export const FALLBACK_MODES: Record<string, FailureMode> = {
+  "ENV.KEY_MISSING": {
+    code: "ENV.KEY_MISSING",
+    title: "Required environment variable missing",
+    http_status: 503,
+    retryable: false,
+  },
+  "AUTH.INVALID_JWT": {
+    code: "AUTH.INVALID_JWT",
+    title: "JWT missing, expired or invalid",
+    http_status: 401,
+    retryable: false,
+  },
+  "AUTH.WEBHOOK_SIGNATURE_INVALID": {
+    code: "AUTH.WEBHOOK_SIGNATURE_INVALID",
+    title: "Webhook signature verification failed",
+    http_status: 401,
+    retryable: false,
+  },
+  "UNKNOWN.SUPABASE_FN": {
+    code: "UNKNOWN.SUPABASE_FN",
+    title: "Unclassified Supabase Edge Function error",
+    http_status: null,
+    retryable: false,
+  },
+};
+
+export const GENERIC = {
+  "bad-request": { title: "Bad request", status: 400 },
+  "method-not-allowed": { title: "Method not allowed", status: 405 },
+  "payload-too-large": { title: "Payload too large", status: 413 },
+  "unsupported-media-type": { title: "Unsupported media type", status: 415 },
+  "internal-error": { title: "Internal error", status: 500 },
+  "service-unavailable": { title: "Service unavailable", status: 503 },
+} as const;
+export type GenericName = keyof typeof GENERIC;
+
+export interface Occurrence {
+  instance?: string;
+  where?: string | null;
+  correlation_id?: string | null;
+  run_id?: string | null;
+}
+
+export type ProblemDocument = Record<string, unknown> & {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+};
+
+/** The extension member's name: OPS_PROBLEM_MEMBER (set from ssot/problem.yaml), default ipai. */
+export function extensionMember(env: (name: string) => string | undefined): string {
+  const name = env("OPS_PROBLEM_MEMBER")?.trim();
+  return name && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : "ipai";
+}
+
+/** PostgreSQL text cannot hold NUL; lone surrogates are not UTF-8. Both become visible marks. */
+export function cleanText(value: string): string {
+  return value.replaceAll("\u0000", "\u2400").toWellFormed();
+}
+
+function clip(value: unknown, limit = MAX_ID): string | null {
+  if (value === null || value === undefined) return null;
+  return cleanText(String(value)).slice(0, limit);
+}
+
+export function statusFor(mode: FailureMode): number {
+  return mode.http_status ?? DEFAULT_STATUS;
+}
+
+function envelope(
+  member: string,
+  type: string,
+  title: string,
+  status: number,
+  detail: string,
+  ext: { code: string | null; retryable: boolean },
+  occ: Occurrence,
+  extra: Record<string, unknown>,
+): ProblemDocument {
+  return {
+    ...extra,
+    type,
+    title,
+    status,
+    detail: clip(detail, MAX_DETAIL) ?? "",
+    instance: occ.instance || "about:blank",
+    [member]: {
+      code: ext.code,
+      retryable: ext.retryable,
+      where: clip(occ.where),
+      correlation_id: clip(occ.correlation_id),
+      run_id: clip(occ.run_id),
+    },
+  };
+}
+
+/** The envelope for a taxonomy failure; an unknown code falls back to UNKNOWN.SUPABASE_FN. */
+export function failure(
+  modes: Record<string, FailureMode>,
+  code: string,
+  detail: string,
+  occ: Occurrence = {},
+  member = "ipai",
+  extra: Record<string, unknown> = {},
+): ProblemDocument {
+  const mode = modes[code] ?? FALLBACK_MODES[code] ?? FALLBACK_MODES["UNKNOWN.SUPABASE_FN"];
+  return envelope(
+    member,
+    TYPE_PREFIX + mode.code,
+    mode.title,
+    statusFor(mode),
+    detail,
+    { code: mode.code, retryable: mode.retryable },
+    occ,
+    extra,
+  );
+}
+
+/** A generic request problem: not a failure mode, so code is null. */
+export function generic(
+  name: GenericName,
+  detail: string,
+  occ: Occurrence = {},
+  member = "ipai",
+  retryable = false,
+  extra: Record<string, unknown> = {},
+): ProblemDocument {
+  const spec = GENERIC[name];
+  return envelope(
+    member,
+    GENERIC_TYPE_PREFIX + name,
+    spec.title,
+    spec.status,
+    detail,
+    { code: null, retryable },
+    occ,
+    extra,
+  );
+}
+
+export function problemResponse(doc: ProblemDocument, headers: HeadersInit = {}): Response {
+  const h = new Headers(headers);
+  h.set("content-type", PROBLEM_MEDIA_TYPE);
+  h.set("cache-control", "no-store");
+  return new Response(JSON.stringify(doc), { status: doc.status, headers: h });
+}
+
+/** What a received problem document says, read leniently (RFC 9457: ignore unknown members and
+ * members of the wrong type; a missing type means about:blank). Never throws. */
+export interface ParsedProblem {
+  type: string;
+  title: string | null;
+  status: number | null;
+  detail: string | null;
+  instance: string | null;
+  code: string | null;
+  retryable: boolean | null;
+  where: string | null;
+  correlation_id: string | null;
+  run_id: string | null;
+  extensions: Record<string, unknown>;
+}
+
+const str = (v: unknown): string | null => typeof v === "string" ? v : null;
+
+export function parseProblem(doc: unknown, member = "ipai"): ParsedProblem {
+  const d = (doc !== null && typeof doc === "object" && !Array.isArray(doc))
+    ? doc as Record<string, unknown>
+    : {};
+  const status = d.status;
+  const ext = d[member];
+  const e = (ext !== null && typeof ext === "object" && !Array.isArray(ext))
+    ? ext as Record<string, unknown>
+    : {};
+  const type = str(d.type) ?? "about:blank";
+  let code = str(e.code);
+  if (code === null && type.startsWith(TYPE_PREFIX)) code = type.slice(TYPE_PREFIX.length) || null;
+  const extensions: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(d)) {
+    if (!["type", "title", "status", "detail", "instance", member].includes(k)) extensions[k] = v;
+  }
+  return {
+    type,
+    title: str(d.title),
+    status: Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599
+      ? status as number
+      : null,
+    detail: str(d.detail),
+    instance: str(d.instance),
+    code,
+    retryable: typeof e.retryable === "boolean" ? e.retryable : null,
+    where: str(e.where),
+    correlation_id: str(e.correlation_id),
+    run_id: str(e.run_id),
+    extensions,
+  };
+}
+
+/** One line for a parsed problem: title and detail (what ops.record_error stores as the message). */
+export function summary(p: ParsedProblem): string {
+  const parts = [p.title, p.detail].filter((x): x is string => !!x);
+  if (parts.length === 2 && parts[0] === parts[1]) parts.pop();
+  return parts.join(": ") || p.type;
+}

@@ -1,0 +1,344 @@
+// POST /ops-ingest-error: store one raw error or one Problem Details document through
+// ops.record_error and answer 202 {event_id, code, fingerprint, count}. Every failure is
+// application/problem+json (docs/problem-details.md lists them with the limits below).
+import { authenticate, AuthError } from "../_shared/auth.ts";
+import { classifyDbError, Database, type RecordArgs } from "../_shared/db.ts";
+import { cleanJson, depth, jsonMediaType, readLimited, TooLarge } from "../_shared/http.ts";
+import {
+  extensionMember,
+  failure,
+  FALLBACK_MODES,
+  generic,
+  type GenericName,
+  type Occurrence,
+  parseProblem,
+  PROBLEM_MEDIA_TYPE,
+  problemResponse,
+  summary,
+} from "../_shared/problem.ts";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_CONTEXT_DEPTH = 32;
+export const WHERE = "supabase_fn:ops-ingest-error";
+const PHASE = "ops-ingest-error";
+const RAW_FIELDS = new Set([
+  "source",
+  "message",
+  "phase",
+  "top_frame",
+  "run_id",
+  "correlation_id",
+  "where",
+  "origin",
+  "context",
+  "occurred_at",
+  "code",
+  "code_hint",
+]);
+const TEXT_FIELDS = ["phase", "top_frame", "where", "origin", "code", "code_hint"] as const;
+const ID_FIELDS = ["run_id", "correlation_id"] as const;
+
+export type Env = (name: string) => string | undefined;
+
+/** A refused request: a generic problem with the offending field named. */
+class Refusal extends Error {
+  constructor(readonly kind: GenericName, message: string, readonly field: string | null = null) {
+    super(message);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+function nonEmpty(v: unknown): v is string {
+  return typeof v === "string" && v.trim() !== "";
+}
+
+/** A raw error document → ops.record_error arguments (or a Refusal naming the field). */
+function fromRaw(doc: Record<string, unknown>): RecordArgs {
+  const unknown = Object.keys(doc).filter((k) => !RAW_FIELDS.has(k)).sort();
+  if (unknown.length) {
+    throw new Refusal(
+      "bad-request",
+      `unknown field(s): ${unknown.join(", ").slice(0, 200)}; allowed: ${
+        [...RAW_FIELDS].join(", ")
+      }`,
+      unknown[0].slice(0, 100),
+    );
+  }
+  if (!nonEmpty(doc.source)) {
+    throw new Refusal("bad-request", "source is required (a non-empty string)", "source");
+  }
+  if (!nonEmpty(doc.message)) {
+    throw new Refusal("bad-request", "message is required (a non-empty string)", "message");
+  }
+  for (const f of TEXT_FIELDS) {
+    if (doc[f] !== undefined && doc[f] !== null && typeof doc[f] !== "string") {
+      throw new Refusal("bad-request", `${f} must be a string`, f);
+    }
+  }
+  for (const f of ID_FIELDS) {
+    const v = doc[f];
+    if (v !== undefined && v !== null && typeof v !== "string" && typeof v !== "number") {
+      throw new Refusal("bad-request", `${f} must be a string or a number`, f);
+    }
+  }
+  let occurred: string | null = null;
+  if (doc.occurred_at !== undefined && doc.occurred_at !== null) {
+    const t = typeof doc.occurred_at === "string" ? Date.parse(doc.occurred_at) : NaN;
+    if (Number.isNaN(t)) {
+      throw new Refusal("bad-request", "occurred_at must be an ISO 8601 timestamp", "occurred_at");
+    }
+    occurred = new Date(t).toISOString();
+  }
+  if (doc.context !== undefined && depth(doc.context, MAX_CONTEXT_DEPTH) > MAX_CONTEXT_DEPTH) {
+    throw new Refusal(
+      "bad-request",
+      `context is nested deeper than ${MAX_CONTEXT_DEPTH} levels`,
+      "context",
+    );
+  }
+  const text = (v: unknown) =>
+    v === undefined || v === null ? null : cleanJson(String(v)) as string;
+  return {
+    source: text(doc.source)!,
+    message: text(doc.message)!,
+    phase: text(doc.phase),
+    top_frame: text(doc.top_frame),
+    run_id: text(doc.run_id),
+    correlation_id: text(doc.correlation_id),
+    origin: text(doc.where ?? doc.origin),
+    context: doc.context === undefined ? null : cleanJson(doc.context),
+    occurred_at: occurred,
+    code_hint: text(doc.code_hint ?? doc.code),
+  };
+}
+
+/** A Problem Details document → ops.record_error arguments. The source comes from ?source=, a
+ * top-level "source" member or the part of ipai.where before ":"; ipai.code is the code hint. */
+function fromProblem(doc: Record<string, unknown>, url: URL, member: string): RecordArgs {
+  if (depth(doc, MAX_CONTEXT_DEPTH + 1) > MAX_CONTEXT_DEPTH + 1) {
+    throw new Refusal(
+      "bad-request",
+      `the problem document is nested deeper than ${MAX_CONTEXT_DEPTH} levels`,
+      "context",
+    );
+  }
+  const p = parseProblem(cleanJson(doc), member);
+  const fromWhere = p.where && /^[a-z_]+:/.test(p.where) ? p.where.split(":")[0] : null;
+  const source = url.searchParams.get("source") ??
+    (typeof p.extensions.source === "string" ? p.extensions.source : null) ?? fromWhere;
+  if (!nonEmpty(source)) {
+    throw new Refusal(
+      "bad-request",
+      `source is required: pass ?source=, a "source" member or ${member}.where "<source>:<name>"`,
+      "source",
+    );
+  }
+  const phase = url.searchParams.get("phase") ??
+    (typeof p.extensions.phase === "string" ? p.extensions.phase : null);
+  const problem: Record<string, unknown> = { type: p.type };
+  for (const k of ["title", "status", "instance", "retryable"] as const) {
+    if (p[k] !== null) problem[k] = p[k];
+  }
+  if (Object.keys(p.extensions).length) problem.extensions = p.extensions;
+  return {
+    source: cleanJson(source) as string,
+    message: summary(p),
+    phase: phase === null ? null : cleanJson(phase) as string,
+    run_id: p.run_id,
+    correlation_id: p.correlation_id,
+    origin: p.where,
+    context: { problem },
+    code_hint: p.code,
+  };
+}
+
+function looksLikeProblem(doc: Record<string, unknown>, mediaType: string): boolean {
+  if (mediaType === PROBLEM_MEDIA_TYPE) return true;
+  return !("message" in doc) && ("type" in doc || "title" in doc || "detail" in doc);
+}
+
+export interface IngestHandler {
+  handle(req: Request): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function createIngestHandler(env: Env): IngestHandler {
+  const member = extensionMember(env);
+  let db: Database | null = null;
+  let dbUrl: string | undefined;
+
+  function database(url: string): Database {
+    if (!db || dbUrl !== url) {
+      db?.close().catch(() => {});
+      db = new Database(url, "ops-ingest-error");
+      dbUrl = url;
+    }
+    return db;
+  }
+
+  async function own(
+    d: Database | null,
+    code: string,
+    detail: string,
+    occ: Occurrence,
+    extraHeaders: HeadersInit = {},
+  ): Promise<Response> {
+    // The function's own failure: answered with the taxonomy's words, and recorded when possible.
+    const modes = d ? await d.modes() : FALLBACK_MODES;
+    const doc = failure(modes, code, detail, occ, member);
+    if (d) {
+      await d.recordOwn({
+        source: "supabase_fn",
+        phase: PHASE,
+        message: `${PHASE}: ${detail}`,
+        correlation_id: occ.correlation_id,
+        origin: WHERE,
+        code_hint: code,
+      });
+    }
+    return problemResponse(doc, extraHeaders);
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const occ: Occurrence = {
+      instance: url.pathname,
+      where: WHERE,
+      correlation_id: req.headers.get("x-correlation-id") ?? crypto.randomUUID(),
+      run_id: req.headers.get("x-run-id"),
+    };
+    const refuse = (r: Refusal, headers: HeadersInit = {}) =>
+      problemResponse(
+        generic(r.kind, r.message, occ, member, false, r.field ? { field: r.field } : {}),
+        headers,
+      );
+
+    if (req.method !== "POST") {
+      return refuse(new Refusal("method-not-allowed", `${req.method} is not allowed; use POST`), {
+        allow: "POST",
+      });
+    }
+    const url_ = env("SUPABASE_DB_URL")?.trim();
+    const secret = env("OPS_INGEST_SECRET");
+    if (!url_) {
+      return own(null, "ENV.KEY_MISSING", "SUPABASE_DB_URL is not set in this environment", occ);
+    }
+    let d: Database | null;
+    try {
+      d = database(url_);
+    } catch {
+      d = null;
+    }
+    if (!secret) {
+      return own(d, "ENV.KEY_MISSING", "OPS_INGEST_SECRET is not set in this environment", occ);
+    }
+    try {
+      await authenticate(req.headers.get("authorization"), secret, env("SUPABASE_JWT_SECRET"));
+    } catch (e) {
+      const detail = e instanceof AuthError ? e.message : "the bearer token could not be checked";
+      return own(d, "AUTH.INVALID_JWT", detail, occ, { "www-authenticate": 'Bearer realm="ops"' });
+    }
+
+    let args: RecordArgs;
+    try {
+      const mediaType = jsonMediaType(req.headers.get("content-type"));
+      if (!mediaType) {
+        throw new Refusal(
+          "unsupported-media-type",
+          "send application/json (a raw error) or application/problem+json",
+          "content-type",
+        );
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await readLimited(req, MAX_BODY_BYTES);
+      } catch (e) {
+        if (e instanceof TooLarge) {
+          throw new Refusal(
+            "payload-too-large",
+            `the body is larger than ${MAX_BODY_BYTES} bytes`,
+            "body",
+          );
+        }
+        throw new Refusal("bad-request", "the body could not be read", "body");
+      }
+      // Invalid UTF-8 is decoded with U+FFFD rather than refused: the error report still arrives.
+      const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new Refusal(
+          "bad-request",
+          text.trim() ? "the body is not valid JSON" : "the body is empty",
+          "body",
+        );
+      }
+      if (!isObject(doc)) {
+        throw new Refusal("bad-request", "the body must be a JSON object", "body");
+      }
+      args = looksLikeProblem(doc, mediaType) ? fromProblem(doc, url, member) : fromRaw(doc);
+    } catch (e) {
+      if (e instanceof Refusal) return refuse(e);
+      throw e;
+    }
+
+    if (!d) {
+      return problemResponse(
+        generic(
+          "service-unavailable",
+          "SUPABASE_DB_URL is not a usable connection string",
+          occ,
+          member,
+        ),
+      );
+    }
+    try {
+      const row = await d.record(args);
+      return new Response(JSON.stringify(row), {
+        status: 202,
+        headers: { "content-type": "application/json", "cache-control": "no-store" },
+      });
+    } catch (e) {
+      const f = classifyDbError(e);
+      switch (f.kind) {
+        case "bad_input":
+          return refuse(new Refusal("bad-request", f.message.slice(0, 300), f.column));
+        case "unavailable":
+          console.error(`ops-ingest-error: ${f.message}`);
+          return problemResponse(
+            generic("service-unavailable", f.message, occ, member, f.retryable),
+            f.retryable ? { "retry-after": "5" } : {},
+          );
+        case "failure":
+          return own(d, f.code, f.message.slice(0, 300), occ);
+        case "internal":
+          console.error(`ops-ingest-error: ${f.message}: ${e}`);
+          return own(d, "UNKNOWN.SUPABASE_FN", f.message, occ);
+      }
+    }
+  }
+
+  return {
+    async handle(req: Request): Promise<Response> {
+      try {
+        return await handle(req);
+      } catch (e) {
+        // Last resort: a problem document, never a stack trace.
+        console.error(`ops-ingest-error: unexpected ${e instanceof Error ? e.stack : e}`);
+        return problemResponse(
+          failure(db?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
+            instance: new URL(req.url).pathname,
+            where: WHERE,
+          }, member),
+        );
+      }
+    },
+    async close() {
+      await db?.close();
+      db = null;
+    },
+  };
+}

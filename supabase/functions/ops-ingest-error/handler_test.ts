@@ -1,0 +1,192 @@
+import { createIngestHandler, MAX_BODY_BYTES } from "./handler.ts";
+import {
+  assert,
+  assertEquals,
+  connect,
+  DB_URL,
+  envelopeErrors,
+  NO_DB,
+} from "../_shared/testing.ts";
+
+const SECRET = "test-ingest-secret";
+const URL_ = "http://localhost/ops-ingest-error";
+
+function env(vars: Record<string, string | undefined>) {
+  return (name: string) => vars[name];
+}
+
+function post(body: BodyInit | null, headers: Record<string, string> = {}, method = "POST") {
+  return new Request(URL_, {
+    method,
+    body,
+    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json", ...headers },
+  });
+}
+
+async function problem(res: Response, status: number) {
+  assertEquals(res.status, status, `status (${await res.clone().text()})`);
+  assertEquals(res.headers.get("content-type"), "application/problem+json");
+  const doc = await res.json();
+  assertEquals(envelopeErrors(doc), [], "the envelope is valid");
+  assertEquals(doc.status, status, "status member equals the HTTP status");
+  return doc;
+}
+
+Deno.test("missing configuration is ENV.KEY_MISSING 503", async () => {
+  const h = createIngestHandler(env({}));
+  const doc = await problem(await h.handle(post("{}")), 503);
+  assertEquals(doc.ipai.code, "ENV.KEY_MISSING");
+  assert(doc.detail.includes("SUPABASE_DB_URL"));
+  await h.close();
+});
+
+Deno.test("wrong method is 405 with Allow", async () => {
+  const h = createIngestHandler(env({}));
+  const res = await h.handle(new Request(URL_, { method: "GET" }));
+  assertEquals(res.headers.get("allow"), "POST");
+  const doc = await problem(res, 405);
+  assertEquals(doc.type, "urn:ipai:problem:method-not-allowed");
+  assertEquals(doc.ipai.code, null);
+});
+
+Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => {
+  const h = createIngestHandler(env({ SUPABASE_DB_URL: DB_URL, OPS_INGEST_SECRET: SECRET }));
+  const sql = connect();
+  try {
+    await t.step("a raw error is stored: 202 and a row", async () => {
+      const res = await h.handle(post(JSON.stringify({
+        source: "github_actions",
+        phase: "test",
+        message: "FATAL: sorry, too many clients already \u0000 here",
+        run_id: 1234,
+        where: "github:ci",
+        context: { job: "build" },
+      })));
+      assertEquals(res.status, 202);
+      const body = await res.json();
+      assertEquals(Object.keys(body).sort(), ["code", "count", "event_id", "fingerprint"]);
+      assertEquals(body.code, "DB.CONNECTION_LIMIT");
+      const rows =
+        await sql`SELECT message, run_id, origin FROM ops.error_events WHERE id = ${body.event_id}`;
+      assertEquals(rows.length, 1);
+      assert(rows[0].message.includes("\u2400"), "NUL is stored as U+2400");
+      assertEquals([rows[0].run_id, rows[0].origin], ["1234", "github:ci"]);
+    });
+
+    await t.step("a Problem Details document keeps its known code", async () => {
+      const res = await h.handle(post(
+        JSON.stringify({
+          type: "urn:ipai:failure:ENV.KEY_MISSING",
+          title: "Required environment variable missing",
+          status: 503,
+          detail: "PLANE_WEBHOOK_SECRET is not set in this environment",
+          instance: "/api/webhooks/plane",
+          ipai: {
+            code: "ENV.KEY_MISSING",
+            retryable: false,
+            where: "vercel:odooops-console",
+            correlation_id: "c-1",
+            run_id: "r-1",
+          },
+        }),
+        { "content-type": "application/problem+json" },
+      ));
+      assertEquals(res.status, 202);
+      const body = await res.json();
+      assertEquals(body.code, "ENV.KEY_MISSING");
+      const [row] = await sql`SELECT source, origin, correlation_id FROM ops.error_events
+                              WHERE id = ${body.event_id}`;
+      assertEquals([row.source, row.origin, row.correlation_id], [
+        "vercel",
+        "vercel:odooops-console",
+        "c-1",
+      ]);
+    });
+
+    await t.step("an unknown ipai.code is classified instead; no source is 400", async () => {
+      const doc = JSON.stringify({
+        detail: "connection refused",
+        ipai: { code: "NOPE.NOT_A_CODE" },
+      });
+      const ct = { "content-type": "application/problem+json" };
+      assertEquals((await problem(await h.handle(post(doc, ct)), 400)).field, "source");
+      const ok = await h.handle(
+        new Request(`${URL_}?source=ops`, {
+          method: "POST",
+          body: doc,
+          headers: { authorization: `Bearer ${SECRET}`, ...ct },
+        }),
+      );
+      assertEquals(ok.status, 202);
+      const body = await ok.json();
+      assert(body.code !== "NOPE.NOT_A_CODE");
+      const [row] = await sql`SELECT context->>'_claimed_code' AS claimed FROM ops.error_events
+                              WHERE id = ${body.event_id}`;
+      assertEquals(row.claimed, "NOPE.NOT_A_CODE");
+    });
+
+    await t.step("bad input is 400 naming the field", async () => {
+      for (
+        const [body, field] of [
+          ["{", "body"],
+          ["", "body"],
+          ["[1]", "body"],
+          ['{"message": "x"}', "source"],
+          ['{"source": 5, "message": "x"}', "source"],
+          ['{"source": "ops"}', "message"],
+          ['{"source": "ops", "message": "x", "phase": {}}', "phase"],
+          ['{"source": "ops", "message": "x", "colour": 1}', "colour"],
+          ['{"source": "nowhere", "message": "x"}', "source"],
+          [
+            `{"source": "ops", "message": "x", "context": ${"[".repeat(40)}${"]".repeat(40)}}`,
+            "context",
+          ],
+        ] as const
+      ) {
+        const doc = await problem(await h.handle(post(body)), 400);
+        assertEquals(doc.field, field, body.slice(0, 60));
+        assertEquals(doc.type, "urn:ipai:problem:bad-request");
+      }
+    });
+
+    await t.step("too large is 413, wrong media type 415", async () => {
+      const big = JSON.stringify({ source: "ops", message: "x".repeat(MAX_BODY_BYTES) });
+      await problem(await h.handle(post(big)), 413);
+      await problem(await h.handle(post("{}", { "content-type": "text/plain" })), 415);
+    });
+
+    await t.step("a bad token is AUTH.INVALID_JWT 401, and recorded", async () => {
+      const count = async () =>
+        (await sql`SELECT count(*)::int AS n FROM ops.error_events
+                   WHERE code = 'AUTH.INVALID_JWT' AND origin = 'supabase_fn:ops-ingest-error'`)[0]
+          .n;
+      const before = await count();
+      const res = await h.handle(post("{}", { authorization: "Bearer wrong" }));
+      assertEquals(res.headers.get("www-authenticate"), 'Bearer realm="ops"');
+      const doc = await problem(res, 401);
+      assertEquals(doc.ipai.code, "AUTH.INVALID_JWT");
+      assertEquals(await count(), before + 1);
+    });
+  } finally {
+    await sql.end();
+    await h.close();
+  }
+});
+
+Deno.test("a database that is down is 503, retryable", async () => {
+  const h = createIngestHandler(env({
+    SUPABASE_DB_URL: "postgresql://nobody:x@127.0.0.1:1/none",
+    OPS_INGEST_SECRET: SECRET,
+  }));
+  try {
+    const res = await h.handle(post(JSON.stringify({ source: "ops", message: "x" })));
+    const doc = await problem(res, 503);
+    assertEquals(doc.ipai.retryable, true);
+    assertEquals(res.headers.get("retry-after"), "5");
+    // the function's own failures use the taxonomy even without the database
+    const auth = await problem(await h.handle(post("{}", { authorization: "Bearer no" })), 401);
+    assertEquals(auth.title, "JWT missing, expired or invalid");
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,126 @@
+// POST /ops-webhook: the receiving end of the worker's webhook destination. Verifies the HMAC
+// signature (constant time), the timestamp (OPS_WEBHOOK_TOLERANCE seconds, default 300) and the
+// delivery id (refused if seen within the window) and answers 204. Otherwise
+// AUTH.WEBHOOK_SIGNATURE_INVALID (401) with a "reason" member; failures are recorded through
+// ops.record_error when SUPABASE_DB_URL is set.
+import { Database } from "../_shared/db.ts";
+import { readLimited, TooLarge } from "../_shared/http.ts";
+import {
+  extensionMember,
+  failure,
+  FALLBACK_MODES,
+  generic,
+  type Occurrence,
+  problemResponse,
+} from "../_shared/problem.ts";
+import { DEFAULT_TOLERANCE, ReplayCache, SignatureInvalid, verify } from "../_shared/signing.ts";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+export const WHERE = "supabase_fn:ops-webhook";
+const PHASE = "ops-webhook";
+
+export type Env = (name: string) => string | undefined;
+
+export interface WebhookHandler {
+  handle(req: Request): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function createWebhookHandler(env: Env, seen = new ReplayCache()): WebhookHandler {
+  const member = extensionMember(env);
+  let db: Database | null = null;
+
+  function database(): Database | null {
+    const url = env("SUPABASE_DB_URL")?.trim();
+    if (!url) return null;
+    try {
+      db ??= new Database(url, "ops-webhook");
+    } catch {
+      return null;
+    }
+    return db;
+  }
+
+  async function own(code: string, detail: string, occ: Occurrence, extra = {}): Promise<Response> {
+    const d = database();
+    const doc = failure(d ? await d.modes() : FALLBACK_MODES, code, detail, occ, member, extra);
+    await d?.recordOwn({
+      source: "supabase_fn",
+      phase: PHASE,
+      message: `${PHASE}: ${detail}`,
+      correlation_id: occ.correlation_id,
+      origin: WHERE,
+      code_hint: code,
+    });
+    return problemResponse(doc);
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const occ: Occurrence = {
+      instance: url.pathname,
+      where: WHERE,
+      correlation_id: req.headers.get("x-ops-delivery") ?? crypto.randomUUID(),
+      run_id: null,
+    };
+    if (req.method !== "POST") {
+      return problemResponse(
+        generic("method-not-allowed", `${req.method} is not allowed; use POST`, occ, member),
+        { allow: "POST" },
+      );
+    }
+    const secret = env("OPS_WEBHOOK_SECRET");
+    if (!secret) {
+      return own("ENV.KEY_MISSING", "OPS_WEBHOOK_SECRET is not set in this environment", occ);
+    }
+    let body: Uint8Array;
+    try {
+      body = await readLimited(req, MAX_BODY_BYTES);
+    } catch (e) {
+      const tooLarge = e instanceof TooLarge;
+      return problemResponse(
+        generic(
+          tooLarge ? "payload-too-large" : "bad-request",
+          tooLarge
+            ? `the body is larger than ${MAX_BODY_BYTES} bytes`
+            : "the body could not be read",
+          occ,
+          member,
+        ),
+      );
+    }
+    const tolerance = Number(env("OPS_WEBHOOK_TOLERANCE") ?? DEFAULT_TOLERANCE);
+    try {
+      await verify(secret, body, req.headers, {
+        tolerance: Number.isFinite(tolerance) && tolerance > 0 ? tolerance : DEFAULT_TOLERANCE,
+        seen,
+      });
+    } catch (e) {
+      if (e instanceof SignatureInvalid) {
+        return own("AUTH.WEBHOOK_SIGNATURE_INVALID", e.message, occ, { reason: e.reason });
+      }
+      throw e;
+    }
+    return new Response(null, { status: 204 });
+  }
+
+  return {
+    async handle(req: Request): Promise<Response> {
+      try {
+        return await handle(req);
+      } catch (e) {
+        console.error(`ops-webhook: unexpected ${e instanceof Error ? e.stack : e}`);
+        return problemResponse(
+          failure(db?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
+            instance: new URL(req.url).pathname,
+            where: WHERE,
+          }, member),
+        );
+      }
+    },
+    async close() {
+      await db?.close();
+      db = null;
+    },
+  };
+}
