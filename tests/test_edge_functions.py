@@ -1,0 +1,265 @@
+"""The Edge Functions (supabase/functions): deno check/lint/fmt, their own Deno tests against a real
+PostgreSQL, and the running ingest and webhook functions driven over HTTP from Python."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from worker import ROOT, problem, signing
+
+FUNCTIONS = ROOT / "supabase" / "functions"
+SECRET = "edge-test-secret"
+WEBHOOK_SECRET = "edge-test-webhook-secret"
+MAX_BODY = 256 * 1024
+
+
+def deno() -> str:
+    beside = Path(sys.executable).parent / "deno"
+    found = str(beside) if beside.exists() else shutil.which("deno")
+    assert found, "deno is a test dependency (PyPI package `deno`): pip install -e '.[test]'"
+    return found
+
+
+def deno_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SUPABASE_DB_URL", "OPS_INGEST_SECRET")}
+    env.update(DENO_DIR=str(ROOT / ".ops" / "deno"), NO_COLOR="1", DENO_NO_UPDATE_CHECK="1",
+               OPS_PROBLEM_MEMBER=problem.config().extension_member)
+    env.update(extra)
+    return env
+
+
+def run_deno(*args: str, timeout: int = 240, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([deno(), *args], cwd=FUNCTIONS, env=deno_env(**env), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["lint"], ["fmt", "--check"]], ids=["check", "lint", "fmt"])
+def test_deno_static_checks(command):
+    result = run_deno(*command)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deno_tests_against_postgres(db_url):
+    result = run_deno("test", "-A", "--no-prompt", ".", SUPABASE_DB_URL=db_url)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert " 0 failed" in output and "ignored" not in output.split("ok |")[-1], output[-2000:]
+
+
+# -- the running functions ----------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(function: str, **env: str):
+    """`deno run` the function's index.ts on a free 127.0.0.1 port; yields the port."""
+    port = free_port()
+    proc = subprocess.Popen([deno(), "run", "-A", "--no-prompt", f"{function}/index.ts"], cwd=FUNCTIONS,
+                            env=deno_env(PORT=str(port), HOST="127.0.0.1", **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{function} did not start: {proc.stderr.read().decode(errors='replace')}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+def request(port: int, body: bytes | None, *, method: str = "POST", path: str = "/ops-ingest-error",
+            content_type: str | None = "application/json", token: str | None = SECRET,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    h = dict(headers or {})
+    if content_type is not None:
+        h["Content-Type"] = content_type
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=h)
+        res = conn.getresponse()
+        return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read()
+    finally:
+        conn.close()
+
+
+def assert_problem(status: int, headers: dict[str, str], body: bytes) -> dict:
+    assert headers.get("content-type") == problem.MEDIA_TYPE, (status, body[:300])
+    doc = json.loads(body)
+    assert problem.validate(doc) == [], doc
+    assert doc["status"] == status, "the status member equals the HTTP status"
+    return doc
+
+
+@pytest.fixture(scope="module")
+def ingest(module_db_url):
+    with serve("ops-ingest-error", SUPABASE_DB_URL=module_db_url, OPS_INGEST_SECRET=SECRET) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def ingest_db(module_db_url):
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        yield c
+
+
+def test_a_raw_error_is_stored(ingest, ingest_db):
+    status, headers, body = request(ingest, json.dumps({
+        "source": "supabase_fn", "phase": "handler", "message": "Error: connect ECONNREFUSED 10.0.0.5:5432",
+        "top_frame": "at handler (index.ts:12:5)", "run_id": "r-1", "correlation_id": "c-1",
+        "where": "supabase_fn:checkout", "context": {"attempt": 2}}).encode())
+    assert status == 202, body
+    doc = json.loads(body)
+    assert set(doc) == {"event_id", "code", "fingerprint", "count"}
+    row = ingest_db.execute("SELECT source, code, fingerprint, origin FROM ops.error_events WHERE id = %s",
+                            (doc["event_id"],)).fetchone()
+    assert row == ("supabase_fn", doc["code"], doc["fingerprint"], "supabase_fn:checkout")
+
+
+def test_a_problem_document_is_stored_with_its_code(ingest, ingest_db):
+    envelope = problem.build("AUTH.SUPABASE.TOKEN_STALE", "the access token expired", instance="/deploy",
+                             where="github_actions:deploy", run_id="77")
+    status, _, body = request(ingest, problem.dumps(envelope), content_type=problem.MEDIA_TYPE)
+    assert status == 202, body
+    doc = json.loads(body)
+    assert doc["code"] == "AUTH.SUPABASE.TOKEN_STALE"
+    assert ingest_db.execute("SELECT source, run_id FROM ops.error_events WHERE id = %s",
+                             (doc["event_id"],)).fetchone() == ("github_actions", "77")
+
+
+@pytest.mark.parametrize(("kwargs", "status", "code_or_type"), [
+    ({"token": None}, 401, "urn:ipai:failure:AUTH.INVALID_JWT"),
+    ({"token": "wrong"}, 401, "urn:ipai:failure:AUTH.INVALID_JWT"),
+    ({"method": "GET", "body": None}, 405, "urn:ipai:problem:method-not-allowed"),
+    ({"method": "PUT"}, 405, "urn:ipai:problem:method-not-allowed"),
+    ({"content_type": "text/plain"}, 415, "urn:ipai:problem:unsupported-media-type"),
+    ({"body": b'{"message": "no source"}'}, 400, "urn:ipai:problem:bad-request"),
+    ({"body": b"x" * (MAX_BODY + 1)}, 413, "urn:ipai:problem:payload-too-large"),
+])
+def test_failures_are_problem_documents(ingest, kwargs, status, code_or_type):
+    kwargs = {"body": b'{"source": "ops", "message": "x"}', **kwargs}
+    got, headers, body = request(ingest, kwargs.pop("body"), **kwargs)
+    assert got == status, body
+    assert assert_problem(got, headers, body)["type"] == code_or_type
+
+
+def test_the_missing_field_is_named(ingest):
+    status, headers, body = request(ingest, b'{"source": "ops"}')
+    doc = assert_problem(status, headers, body)
+    assert status == 400 and doc["field"] == "message" and "message" in doc["detail"]
+
+
+def test_database_down_is_503_retryable():
+    with serve("ops-ingest-error", SUPABASE_DB_URL=f"postgresql://nobody:x@127.0.0.1:{free_port()}/none",
+               OPS_INGEST_SECRET=SECRET) as port:
+        status, headers, body = request(port, b'{"source": "ops", "message": "x"}')
+    doc = assert_problem(status, headers, body)
+    assert status == 503 and doc["ipai"]["retryable"] is True and headers.get("retry-after")
+
+
+def test_missing_configuration_is_env_key_missing():
+    with serve("ops-ingest-error") as port:
+        status, headers, body = request(port, b'{"source": "ops", "message": "x"}')
+    doc = assert_problem(status, headers, body)
+    assert (status, doc["ipai"]["code"]) == (503, "ENV.KEY_MISSING")
+    assert "SUPABASE_DB_URL" in doc["detail"]
+
+
+# -- the property: whatever arrives, the answer is a problem document or a stored 202 -----------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=5),
+    max_leaves=25)
+fields = st.sampled_from(["source", "message", "phase", "top_frame", "run_id", "correlation_id", "where",
+                          "context", "code", "type", "title", "detail", "status", "ipai"])
+raw_errors = st.fixed_dictionaries(
+    {"source": st.sampled_from(["ops", "supabase_fn", "vercel", "nowhere", "", " OPS "]) | st.text(max_size=5),
+     "message": st.text(min_size=0, max_size=300)},
+    optional={"phase": st.text(max_size=20) | st.none(), "run_id": st.text(max_size=20) | st.integers(),
+              "context": json_values, "where": st.text(max_size=30), "code": st.sampled_from(
+                  ["ENV.KEY_MISSING", "NOPE.X", ""])})
+deep = st.integers(min_value=1, max_value=5000).map(
+    lambda n: ('{"source":"ops","message":"deep","context":' + '{"a":' * n + "1" + "}" * n + "}").encode())
+huge = st.integers(min_value=MAX_BODY - 64, max_value=MAX_BODY * 3).map(
+    lambda n: b'{"source":"ops","message":"' + b"y" * n + b'"}')
+bodies = st.one_of(
+    raw_errors.map(lambda d: json.dumps(d).encode()),
+    st.dictionaries(fields, json_values, max_size=6).map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=300),
+    raw_errors.map(lambda d: json.dumps(d).encode().replace(b'"', b'"\xff\xc3', 1)),  # invalid UTF-8
+    raw_errors.map(lambda d: json.dumps(d, ensure_ascii=False).encode() + b"\x00"),
+    st.just(b'{"source":"ops","message":"nul \\u0000 and \\ud800 lone surrogate"}'),
+    deep, huge)
+content_types = st.sampled_from(["application/json", "application/problem+json", "application/json; charset=utf-8",
+                                 "text/plain", "application/x-www-form-urlencoded", "", None, "application/vnd.x+json",
+                                 "multipart/form-data; boundary=x"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                     HealthCheck.function_scoped_fixture])
+@given(body=bodies, content_type=content_types)
+def test_any_request_gets_a_problem_document_or_a_stored_202(ingest, ingest_db, body, content_type):
+    status, headers, payload = request(ingest, body, content_type=content_type)
+    assert status in (202, 400, 413, 415), (status, payload[:500])
+    if status == 202:
+        doc = json.loads(payload)
+        assert ingest_db.execute("SELECT count(*) FROM ops.error_events WHERE id = %s AND fingerprint = %s",
+                                 (doc["event_id"], doc["fingerprint"])).fetchone()[0] == 1
+    else:
+        assert_problem(status, headers, payload)
+
+
+# -- the webhook receiver checks what worker/signing.py signs -------------------------------------------
+
+def test_the_webhook_receiver_verifies_python_signatures():
+    with serve("ops-webhook", OPS_WEBHOOK_SECRET=WEBHOOK_SECRET) as port:
+        body = json.dumps({"escalation_id": 1, "code": "ENV.KEY_MISSING"}).encode()
+        headers = signing.sign(WEBHOOK_SECRET.encode(), body, "delivery-1")
+        ok = request(port, body, path="/ops-webhook", token=None, headers=headers)
+        assert ok[0] == 204, ok
+        for attempt, expected in [(dict(body=body, headers=headers), "replayed"),
+                                  (dict(body=body + b" ", headers=signing.sign(WEBHOOK_SECRET.encode(), body, "d-2")),
+                                   "bad_signature"),
+                                  (dict(body=body, headers=signing.sign(WEBHOOK_SECRET.encode(), body, "d-3",
+                                                                        int(time.time()) - 3600)), "expired"),
+                                  (dict(body=body, headers={}), "missing_header")]:
+            status, h, payload = request(port, attempt["body"], path="/ops-webhook", token=None,
+                                         headers=attempt["headers"])
+            doc = assert_problem(status, h, payload)
+            assert (status, doc["ipai"]["code"], doc["reason"]) == (401, "AUTH.WEBHOOK_SIGNATURE_INVALID", expected)
+
+
+def test_the_webhook_receiver_without_its_secret_is_env_key_missing():
+    with serve("ops-webhook") as port:
+        status, headers, body = request(port, b"{}", path="/ops-webhook", token=None)
+    assert (status, assert_problem(status, headers, body)["ipai"]["code"]) == (503, "ENV.KEY_MISSING")

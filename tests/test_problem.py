@@ -1,0 +1,188 @@
+"""The Problem Details envelope: RFC 9457's examples, every taxonomy code, lenient parsing, recording."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from worker import problem, ssot
+
+# RFC 9457 section 3 (and its 3.1.1 / RFC 7807 validation example), verbatim.
+OUT_OF_CREDIT = {
+    "type": "https://example.com/probs/out-of-credit",
+    "title": "You do not have enough credit.",
+    "detail": "Your current balance is 30, but that costs 50.",
+    "instance": "/account/12345/msgs/abc",
+    "balance": 30,
+    "accounts": ["/account/12345", "/account/67890"],
+}
+INVALID_PARAMS = {
+    "type": "https://example.net/validation-error",
+    "title": "Your request parameters didn't validate.",
+    "invalid-params": [
+        {"name": "age", "reason": "must be a positive integer"},
+        {"name": "color", "reason": "must be 'green', 'red' or 'blue'"},
+    ],
+}
+VALIDATION_ERRORS = {
+    "type": "https://example.net/validation-error",
+    "title": "Your request is not valid.",
+    "errors": [
+        {"detail": "must be a positive integer", "pointer": "#/age"},
+        {"detail": "must be 'green', 'red' or 'blue'", "pointer": "#/profile/color"},
+    ],
+}
+RFC_EXAMPLES = [OUT_OF_CREDIT, INVALID_PARAMS, VALIDATION_ERRORS]
+CODES = sorted(problem.taxonomy())
+
+
+def base_validator():
+    schema = problem.schema()
+    return jsonschema.Draft202012Validator({**schema, "allOf": [{"$ref": "#/$defs/problem_details"}]})
+
+
+def test_the_schema_is_valid_draft_2020_12():
+    jsonschema.Draft202012Validator.check_schema(problem.schema())
+
+
+@pytest.mark.parametrize("doc", RFC_EXAMPLES, ids=["out-of-credit", "invalid-params", "errors"])
+def test_rfc_examples_are_problem_details_but_not_our_envelope(doc):
+    assert list(base_validator().iter_errors(doc)) == []
+    errors = problem.validate(doc)
+    assert errors and any("ipai" in e for e in errors), "our envelope requires the extension member"
+
+
+def test_rfc_extensions_survive_parsing():
+    p = problem.parse(json.dumps(OUT_OF_CREDIT))
+    assert (p.type, p.title, p.status, p.instance) == (OUT_OF_CREDIT["type"], OUT_OF_CREDIT["title"], None,
+                                                       OUT_OF_CREDIT["instance"])
+    assert p.extensions == {"balance": 30, "accounts": ["/account/12345", "/account/67890"]}
+    assert problem.parse(INVALID_PARAMS).extensions["invalid-params"][0]["name"] == "age"
+    assert problem.parse({"title": "x"}).type == "about:blank", "RFC 9457 4.2.1: a missing type is about:blank"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_failure_mode_builds_a_valid_envelope(code):
+    mode = problem.taxonomy()[code]
+    doc = problem.build(code, "it broke", instance="/x", where="github_actions:ci", run_id="42")
+    assert problem.validate(doc) == []
+    assert doc["type"] == f"urn:ipai:failure:{code}"
+    assert doc["status"] == (mode.http_status if mode.http_status is not None else 500)
+    assert doc["ipai"] == {"code": code, "retryable": mode.retryable, "where": "github_actions:ci",
+                           "correlation_id": None, "run_id": "42"}
+
+
+def test_a_null_http_status_defaults_to_500():
+    assert problem.config().default_status == 500
+    nulls = [c for c, m in problem.taxonomy().items() if m.http_status is None]
+    assert nulls and all(problem.build(c, "x")["status"] == 500 for c in nulls)
+
+
+def test_the_database_copy_of_the_taxonomy_agrees(conn):
+    assert problem.taxonomy_from_db(conn) == problem.taxonomy()
+
+
+@pytest.mark.parametrize("name", sorted(problem.config().generic))
+def test_generic_problems_have_a_null_code(name):
+    doc = problem.generic(name, "detail", instance="/x")
+    assert problem.validate(doc) == []
+    assert doc["type"] == f"urn:ipai:problem:{name}" and doc["ipai"]["code"] is None
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda d: d.update(title="Something else"), "title"),
+    (lambda d: d.update(status=418), "status"),
+    (lambda d: d["ipai"].update(code="AUTH.INVALID_JWT"), "code"),
+    (lambda d: d["ipai"].update(retryable=True), "retryable"),
+    (lambda d: d.update(type="urn:ipai:failure:NOPE.NOT_A_CODE") or d["ipai"].update(code="NOPE.NOT_A_CODE"),
+     "not in the taxonomy"),
+    (lambda d: d.pop("ipai"), "ipai"),
+    (lambda d: d["ipai"].pop("run_id"), "run_id"),
+    (lambda d: d.update(type="https://example.com/x"), "type"),
+])
+def test_validate_catches_what_a_schema_alone_cannot(change, needle):
+    doc = problem.build("ENV.KEY_MISSING", "X is not set", instance="/x")
+    change(doc)
+    errors = problem.validate(doc)
+    assert errors and any(needle in e for e in errors), errors
+
+
+def test_detail_is_redacted_and_storable():
+    doc = problem.build("AUTH.INVALID_JWT", "token eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2ln and \x00 NUL",
+                        run_id="ghp_" + "a" * 36)
+    assert "eyJ" not in doc["detail"] and "[REDACTED" in doc["detail"] and "\u2400" in doc["detail"]
+    assert "ghp_" not in doc["ipai"]["run_id"]
+
+
+def test_python_redaction_changes_every_ssot_example():
+    for rule in ssot.load_yaml(ssot.REDACTION)["rules"]:
+        for example in rule["examples"]:
+            assert problem.redact(example) != example, rule["name"]
+
+
+def test_the_extension_member_can_be_renamed():
+    schema = problem.schema("acme")
+    doc = problem.build("ENV.KEY_MISSING", "x")
+    doc["acme"] = doc.pop("ipai")
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc)) == []
+    assert problem.parse(doc, member="acme").code == "ENV.KEY_MISSING"
+
+
+MALFORMED = [b"", b"{", b"\xff\xfe\x00", b"null", b"[]", b"42", b'"x"', b'{"status": "500"}',
+             b'{"type": 7, "title": {}, "ipai": []}', b'{"status": true, "ipai": {"code": 5, "retryable": "no"}}',
+             b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=20)
+problemish = st.fixed_dictionaries({}, optional={
+    "type": json_values, "title": json_values, "status": json_values, "detail": json_values,
+    "instance": json_values, "ipai": json_values | st.fixed_dictionaries({}, optional={
+        k: json_values for k in problem.EXTENSION_FIELDS})})
+
+
+@pytest.mark.parametrize("raw", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_documents_parse_without_raising(raw):
+    p = problem.parse(raw)
+    assert isinstance(p.type, str) and isinstance(p.summary, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=json_values | problemish, as_bytes=st.booleans())
+def test_parse_never_raises_and_keeps_only_well_typed_members(doc, as_bytes):
+    p = problem.parse(json.dumps(doc).encode() if as_bytes else doc)
+    assert isinstance(p.type, str)
+    assert p.status is None or (isinstance(p.status, int) and 100 <= p.status <= 599)
+    for value in (p.title, p.detail, p.instance, p.code, p.where, p.correlation_id, p.run_id):
+        assert value is None or isinstance(value, str)
+    assert p.retryable in (None, True, False)
+
+
+def test_a_received_problem_is_recorded_with_its_code(conn):
+    doc = problem.build("ENV.KEY_MISSING", "PLANE_WEBHOOK_SECRET is not set in this environment",
+                        instance="/api/webhooks/plane", where="vercel:odooops-console", correlation_id="c-1")
+    row = problem.record(conn, problem.dumps(doc), source="vercel", phase="runtime")
+    assert row["code"] == "ENV.KEY_MISSING" and row["count"] == 1
+    origin, correlation, context = conn.execute(
+        "SELECT origin, correlation_id, context FROM ops.error_events WHERE id = %s", (row["event_id"],)).fetchone()
+    assert (origin, correlation) == ("vercel:odooops-console", "c-1")
+    assert context["problem"]["type"] == "urn:ipai:failure:ENV.KEY_MISSING"
+
+
+def test_an_unknown_claimed_code_is_classified_and_kept_as_evidence(conn):
+    foreign = dict(OUT_OF_CREDIT, ipai={"code": "BILLING.OUT_OF_CREDIT"})
+    row = problem.record(conn, foreign, source="vercel")
+    assert row["code"] != "BILLING.OUT_OF_CREDIT"
+    claimed, context = conn.execute("SELECT context->>'_claimed_code', context FROM ops.error_events WHERE id = %s",
+                                    (row["event_id"],)).fetchone()
+    assert claimed == "BILLING.OUT_OF_CREDIT"
+    assert context["problem"]["extensions"]["balance"] == 30
+
+
+def test_a_malformed_document_is_still_recorded(conn):
+    row = problem.record(conn, b"\xff not json \x00", source="ops")
+    assert row["event_id"] and row["code"].startswith("UNKNOWN.")
