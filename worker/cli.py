@@ -246,6 +246,74 @@ def _safe(url: str) -> str:
     return url
 
 
+# -- worker, dispatch, fixbot --------------------------------------------------------------------------
+
+def cmd_worker(args) -> int:
+    from worker.dispatch.worker import Settings, Worker
+
+    settings = Settings(concurrency=args.concurrency, batch=args.batch, lease=args.lease, poll=args.poll,
+                        backoff_base=args.backoff_base, backoff_cap=args.backoff_cap,
+                        shutdown_timeout=args.shutdown_timeout, metrics_port=args.metrics_port, once=args.once)
+    return Worker(db.database_url(), settings, name=args.name).run()
+
+
+def cmd_dispatch(args) -> int:
+    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        if args.action == "list":
+            rows = cur.execute(q("dispatch", "queue"), {"state": args.state, "limit": args.limit}).fetchall()
+            if args.json:
+                emit_json(rows)
+            else:
+                print(table(rows, ["id", "code", "destination", "state", "attempts", "next_attempt_at", "last_error"], 60))
+            return EXIT_OK
+        if args.id is None:
+            raise OpsError("requeue needs an escalation id", exit_code=2)
+        row = cur.execute(q("dispatch", "requeue"), {"id": args.id}).fetchone()
+        conn.commit()
+    print(f"escalation {row['id']} requeued ({row['attempts']} attempts so far, up to {row['max_attempts']})")
+    return EXIT_OK
+
+
+def cmd_fixbot(args) -> int:
+    from worker import fixbot
+    from worker.dispatch.destinations.fixbot import record_verdict
+
+    try:
+        diff_text = sys.stdin.read() if args.diff == "-" else open(args.diff, encoding="utf-8", errors="replace").read()
+    except OSError as exc:
+        raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
+    policy = fixbot.Policy.load()
+    verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
+    if args.run is not None:
+        with db.connect(autocommit=True) as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+            run = cur.execute(q("dispatch", "agent_run"), {"id": args.run}).fetchone()
+            if run is None:
+                raise OpsError(f"no agent run {args.run}")
+            ctx = _Ctx(cur)
+            record_verdict(ctx, run, verdict, {"branch": args.head, "pr_url": args.pr_url})
+    if args.json:
+        emit_json(verdict)
+    else:
+        print("approved" if verdict["approved"] else "rejected")
+        for r in verdict["reasons"]:
+            print(f"  {r['code']}: {r['message']}")
+        for f in verdict["flags"]:
+            print(f"  flag: {f}")
+    return EXIT_OK if verdict["approved"] else EXIT_FAILED
+
+
+class _Ctx:
+    """The destinations' query interface over one cursor (for commands that reuse their code)."""
+
+    def __init__(self, cur) -> None:
+        self.cur = cur
+
+    def query_one(self, name: str, params: dict):
+        from collections import defaultdict
+
+        return self.cur.execute(q("dispatch", name), defaultdict(lambda: None, params)).fetchone()
+
+
 # -- parser ------------------------------------------------------------------------------------------
 
 def _event_flags(p: argparse.ArgumentParser) -> None:
@@ -302,6 +370,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="run the dispatch worker (LISTEN/NOTIFY + polling; SIGTERM stops it gracefully)")
+    p.add_argument("--name", help="worker name in claims and logs (default host:pid)")
+    p.add_argument("--concurrency", type=int, default=4, help="deliveries in parallel")
+    p.add_argument("--batch", type=int, default=10, help="escalations claimed per round trip")
+    p.add_argument("--lease", type=float, default=30.0, help="seconds a claim lasts without a heartbeat")
+    p.add_argument("--poll", type=float, default=5.0, help="seconds between polls when no notification comes")
+    p.add_argument("--backoff-base", type=float, default=1.0, help="first retry delay ceiling, seconds")
+    p.add_argument("--backoff-cap", type=float, default=300.0, help="largest retry delay, seconds")
+    p.add_argument("--shutdown-timeout", type=float, default=20.0, help="seconds to finish in-flight work on SIGTERM")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    p.add_argument("--once", action="store_true", help="drain what is due and exit")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("dispatch", help="the escalation queue: list it, requeue a dead escalation")
+    p.add_argument("action", choices=["list", "requeue"])
+    p.add_argument("id", nargs="?", type=int, help="requeue: the escalation id")
+    p.add_argument("--state", choices=["pending", "claimed", "delivered", "dead"])
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dispatch)
+
+    p = sub.add_parser("fixbot", help="FixBot governance")
+    fsub = p.add_subparsers(dest="fixbot_command", required=True)
+    v = fsub.add_parser("verify", help="check a patch against ssot/agents/fixbot_policy.yaml (exit 0 approved, 1 rejected)")
+    v.add_argument("--run", type=int, help="record the verdict on this ops.agent_runs row")
+    v.add_argument("--diff", required=True, help="unified diff file ('-' for stdin)")
+    v.add_argument("--head", help="the branch holding the change (never the default branch)")
+    v.add_argument("--base", help="the branch the pull request targets (default: the policy's default_branch)")
+    v.add_argument("--pr-url", help="the pull request, when already opened")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_fixbot)
     return top
 
 

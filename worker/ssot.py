@@ -273,8 +273,8 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
         if not isinstance(d, dict) or d.get("kind") not in DESTINATION_KINDS:
             at(["destinations", name], f"destination {name!r}: kind must be one of {sorted(DESTINATION_KINDS)}",
                DESTINATIONS, ssot.destinations)
-        elif any(not k.endswith("_env") and k not in ("kind", "runner") for k in d):
-            at(["destinations", name], f"destination {name!r}: only kind, runner and *_env keys (names of "
+        elif any(not k.endswith("_env") and k not in ("kind", "runner", "timeout_seconds") for k in d):
+            at(["destinations", name], f"destination {name!r}: only kind, runner, timeout_seconds and *_env keys (names of "
                "environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
 
     seen: dict[str, int] = {}

@@ -1,0 +1,194 @@
+"""The dispatch worker with real parts: worker subprocesses, a real HTTP receiver, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+
+import psycopg
+
+from tests.dispatch_kit import FAST, WorkerProcess, insert_escalations, states, wait_until
+from tests.receiver import Receiver
+
+SECRET = "test-secret"
+
+
+def webhook_env(receiver: Receiver, path: str = "/hook") -> dict:
+    return {"OPS_WEBHOOK_URL": receiver.url(path), "OPS_WEBHOOK_SECRET": SECRET}
+
+
+def test_three_workers_deliver_2000_exactly_once(db_url, tmp_path):
+    ids = insert_escalations(db_url, 2000)
+    with Receiver() as rx:
+        workers = [WorkerProcess(db_url, tmp_path / f"w{i}.log", *FAST, "--concurrency", "4", "--batch", "25",
+                                 env=webhook_env(rx)) for i in range(3)]
+        try:
+            wait_until(lambda: states(db_url).get("delivered") == 2000, 180, 0.5, "2000 deliveries")
+        finally:
+            codes = [w.stop() for w in workers]
+        assert codes == [0, 0, 0]
+        seen = rx.successes("/hook")
+        assert len(seen) == 2000 and set(seen.values()) == {1}, "each delivery id arrived exactly once"
+        assert rx.bad_signatures == 0, "every request carried a valid signature"
+        assert set(seen) == {f"esc-{i}" for i in ids}
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ops.escalations WHERE attempts <> 1 OR claims <> 1").fetchone()[0] == 0
+        by_worker = conn.execute("SELECT count(DISTINCT claimed_by) FROM ops.escalations").fetchone()[0]
+    assert by_worker == 3, "the work was shared"
+
+
+def test_sigkill_mid_delivery_loses_nothing(db_url, tmp_path):
+    ids = insert_escalations(db_url, 120)
+    lease = 2.0
+    with Receiver(delay=0.15) as rx:
+        env = webhook_env(rx)
+        for round_ in range(10):
+            with WorkerProcess(db_url, tmp_path / f"k{round_}.log", *FAST, "--concurrency", "4", env=env) as w:
+                before = len(rx.hits("/hook"))
+                wait_until(lambda: len(rx.hits("/hook")) > before, 30, 0.05, "a delivery in flight")
+                time.sleep(0.2)
+                w.kill()
+        killed_at = time.monotonic()
+        with psycopg.connect(db_url) as conn:
+            held = [r[0] for r in conn.execute("SELECT id FROM ops.escalations WHERE state = 'claimed'")]
+        with WorkerProcess(db_url, tmp_path / "final.log", *FAST, "--concurrency", "4", env=env) as final:
+            wait_until(lambda: states(db_url, held).get("delivered") == len(held), 60, 0.05, "rescued jobs")
+            recovered = time.monotonic() - killed_at
+            wait_until(lambda: states(db_url).get("delivered") == len(ids), 120, 0.2, "all deliveries")
+            assert final.stop() == 0
+        seen = rx.successes("/hook")
+    assert set(seen) == {f"esc-{i}" for i in ids}, "nothing was lost"
+    assert held, "the kills happened mid-delivery"
+    # A job whose worker died is rescued once its lease expires (plus one poll and start-up).
+    assert recovered < lease + 0.5 + 4.0, f"recovery took {recovered:.1f}s"
+    duplicates = {k: v for k, v in seen.items() if v > 1}
+    assert all(k in {f"esc-{i}" for i in ids} for k in duplicates), "duplicates only repeat a delivery id"
+    with psycopg.connect(db_url) as conn:
+        expired = conn.execute("""SELECT count(*) FROM ops.escalations, jsonb_array_elements(error_history) h
+                                  WHERE h ->> 'error' = 'lease expired'""").fetchone()[0]
+    assert expired >= len(held)
+
+
+def test_nothing_waits_for_a_notification(db_url, tmp_path):
+    """Escalations inserted while no worker runs, and NOTIFYs lost while the listener is down."""
+    first = insert_escalations(db_url, 20, tag="early")
+    with Receiver() as rx, WorkerProcess(db_url, tmp_path / "w.log", *FAST, env=webhook_env(rx)) as w:
+        wait_until(lambda: states(db_url, first).get("delivered") == 20, 15, 0.05, "backlog on start")
+        # Cut the LISTEN connection, insert while it is gone: the notification is lost for sure.
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            wait_until(lambda: conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                            "WHERE application_name = 'ops-worker-listen'").fetchall(), 5)
+        second = insert_escalations(db_url, 20, tag="late")
+        start = time.monotonic()
+        wait_until(lambda: states(db_url, second).get("delivered") == 20, 15, 0.05, "delivery after reconnect")
+        assert time.monotonic() - start < 0.5 + 0.5 + 3.0, "within one poll interval of reconnecting"
+        assert w.stop() == 0
+        assert any(e["event"] == "database_unavailable" for e in w.events())
+        assert sum(1 for e in w.events() if e["event"] == "listening") >= 2, "the listener reconnected"
+
+
+def test_retries_backoff_gone_and_retry_after(db_url, tmp_path):
+    with Receiver() as rx:
+        rx.scripts["/flaky"] = [(500, {}), (500, {}), (500, {})]
+        rx.scripts["/gone"] = [(410, {})]
+        rx.scripts["/limited"] = [(429, {"Retry-After": "2"})]
+        flaky = insert_escalations(db_url, 1, tag="flaky")
+        with WorkerProcess(db_url, tmp_path / "w1.log", *FAST, env=webhook_env(rx, "/flaky")) as w:
+            wait_until(lambda: states(db_url, flaky).get("delivered") == 1, 20, 0.05, "flaky delivery")
+            w.stop()
+        hits = rx.hits("/flaky")
+        assert [h["status"] for h in hits] == [500, 500, 500, 200], "delivered on the 4th attempt"
+        gaps = [b["at"] - a["at"] for a, b in zip(hits, hits[1:])]
+        assert all(g > 0 for g in gaps)
+        gone = insert_escalations(db_url, 1, tag="gone")
+        with WorkerProcess(db_url, tmp_path / "w2.log", *FAST, env=webhook_env(rx, "/gone")) as w:
+            wait_until(lambda: states(db_url, gone).get("dead") == 1, 20, 0.05, "dead letter")
+            w.stop()
+        assert len(rx.hits("/gone")) == 1, "410 is permanent: no retry"
+        limited = insert_escalations(db_url, 1, tag="limited")
+        with WorkerProcess(db_url, tmp_path / "w3.log", *FAST, env=webhook_env(rx, "/limited")) as w:
+            wait_until(lambda: states(db_url, limited).get("delivered") == 1, 20, 0.05, "after Retry-After")
+            w.stop()
+        first, second = rx.hits("/limited")
+        assert second["at"] - first["at"] >= 2.0, "Retry-After: 2 is honoured"
+    with psycopg.connect(db_url) as conn:
+        attempts, history = conn.execute("SELECT attempts, error_history FROM ops.escalations WHERE id = %s", flaky).fetchone()
+        assert attempts == 4 and [h["attempt"] for h in history] == [1, 2, 3]
+        state, last_error = conn.execute("SELECT state, last_error FROM ops.escalations WHERE id = %s", gone).fetchone()
+        assert state == "dead" and "410" in last_error
+        recorded = conn.execute("SELECT count(*) FROM ops.error_events WHERE code = 'OPS.DELIVERY_FAILED' "
+                                "AND (context ->> 'escalation_id')::bigint = %s", gone).fetchone()[0]
+        assert recorded == 1, "a dead delivery is recorded through the pipeline"
+    # `ops dispatch requeue` brings it back.
+    import subprocess, sys  # noqa: E401
+    env = {"DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "worker.cli", "dispatch", "requeue", str(gone[0])], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "requeued" in out.stdout
+    listed = json.loads(subprocess.run([sys.executable, "-m", "worker.cli", "dispatch", "list", "--json", "--state", "pending"],
+                                       env=env, capture_output=True, text=True).stdout)
+    assert [r["id"] for r in listed] == gone
+
+
+def test_missing_environment_variable_waits_and_is_recorded(db_url, tmp_path):
+    ids = insert_escalations(db_url, 3, destination="oncall")
+    with WorkerProcess(db_url, tmp_path / "w.log", *FAST, env={"OPS_SLACK_WEBHOOK_URL": ""}) as w:
+        with psycopg.connect(db_url) as conn:
+            wait_until(lambda: conn.execute("SELECT count(*) FROM ops.error_events WHERE code = 'ENV.KEY_MISSING' "
+                                            "AND message LIKE 'OPS_SLACK_WEBHOOK_URL is not set%'").fetchone()[0] >= 3, 15)
+        w.stop()
+    assert states(db_url, ids) == {"pending": 3}, "not dropped, not dead"
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT max(attempts) FROM ops.escalations WHERE id = ANY(%s)", (ids,)).fetchone()[0] == 0
+        conn.execute("UPDATE ops.escalations SET next_attempt_at = now() WHERE id = ANY(%s)", (ids,))
+        conn.commit()
+    with Receiver() as rx, WorkerProcess(db_url, tmp_path / "w2.log", *FAST,
+                                         env={"OPS_SLACK_WEBHOOK_URL": rx.url("/slack")}) as w:
+        wait_until(lambda: states(db_url, ids).get("delivered") == 3, 15, 0.05, "delivery once configured")
+        w.stop()
+        message = json.loads(rx.hits("/slack")[0]["body"])
+    assert "DB.DEADLOCK" in message["text"] and "docs/runbooks/failures/DB.DEADLOCK.md" in json.dumps(message["blocks"])
+
+
+def test_metrics_and_graceful_shutdown(db_url, tmp_path):
+    ids = insert_escalations(db_url, 6)
+    with Receiver(delay=1.0) as rx:
+        port = _free_port()
+        with WorkerProcess(db_url, tmp_path / "w.log", *FAST, "--lease", "10", "--concurrency", "2",
+                           "--metrics-port", str(port), env=webhook_env(rx)) as w:
+            wait_until(lambda: len(rx.hits("/hook")) >= 1, 15, 0.02, "deliveries in flight")
+            text = wait_until(lambda: _get(f"http://127.0.0.1:{port}/metrics"), 10)
+            for name in ("ops_dispatch_queue_depth", "ops_dispatch_oldest_pending_seconds", "ops_dispatch_deliveries_total",
+                         "ops_dispatch_lease_expiries_total", "ops_dispatch_dead", "ops_dispatch_latency_seconds_bucket"):
+                assert name in text, name
+            w.proc.send_signal(signal.SIGTERM)
+            assert w.proc.wait(15) == 0
+        # In-flight deliveries finished; nothing is left claimed; the rest is still pending for others.
+        assert "claimed" not in states(db_url, ids)
+        assert states(db_url, ids).get("delivered", 0) >= 2
+    with Receiver(delay=20) as rx, WorkerProcess(db_url, tmp_path / "w2.log", *FAST, env=webhook_env(rx)) as w:
+        wait_until(lambda: len(rx.hits("/hook")) >= 1 or None, 15, 0.02, "a slow delivery")
+        w.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        w.proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        assert w.proc.wait(5) == 128 + signal.SIGTERM, "a second signal exits at once"
+        assert time.monotonic() - start < 3
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+    except OSError:
+        return None

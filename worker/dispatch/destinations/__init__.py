@@ -1,0 +1,47 @@
+"""Destinations, one module per kind. Each exposes ``deliver(job, destination, ctx) -> dict``:
+it returns what the destination answered (stored as the escalation's result) or raises an outcome
+from worker.dispatch.outcomes. Deliveries carry the id ``esc-<id>`` so receivers can deduplicate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from worker.dispatch.outcomes import WaitForConfig
+
+
+@dataclass(frozen=True)
+class Destination:
+    name: str
+    kind: str
+    config: dict = field(default_factory=dict)
+
+    def env(self, key: str, *, required: bool = True) -> str | None:
+        """The value of the environment variable this destination names under ``key`` (e.g. url_env)."""
+        variable = self.config.get(key)
+        if not variable:
+            if required:
+                raise WaitForConfig(f"<{key} in ssot/destinations.yaml>", self.name)
+            return None
+        value = os.environ.get(variable)
+        if not value and required:
+            raise WaitForConfig(variable, self.name)
+        return value or None
+
+
+def delivery_id(job: dict) -> str:
+    return f"esc-{job['id']}"
+
+
+def summary(job: dict) -> str:
+    p = job["payload"]
+    return (f"[{job['code']}] {p.get('title')} — {job['reason']}, count {job['count_at']}, "
+            f"first seen {p.get('first_seen_at')}, last seen {p.get('last_seen_at')}")
+
+
+def handlers():
+    from worker.dispatch.destinations import fixbot, github_issue, slack, webhook, work_item
+
+    return {"webhook": webhook.deliver, "slack": slack.deliver, "work_item": work_item.deliver,
+            "github_issue": github_issue.deliver, "fixbot": fixbot.deliver}

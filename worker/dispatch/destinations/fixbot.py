@@ -1,0 +1,92 @@
+"""Dispatch a queued FixBot run (ops.agent_runs) to its runner, then hold the result to the policy.
+
+Runners:
+- ``github_dispatch``: a ``repository_dispatch`` event (event_type ``fixbot``) whose client_payload
+  carries the run; the workflow it starts reports back with ``ops fixbot verify``.
+- ``command``: a local executable (from the environment variable named by ``command_env``) that
+  reads the run as JSON on stdin and prints ``{"branch": ..., "diff": ..., "pr_url": ...}`` on
+  stdout. The worker verifies the diff against the policy before anything else happens: a rejected
+  patch is recorded (AGENT.FORBIDDEN_PATH, ...) and nothing more is dispatched for it.
+Nothing here writes to a default branch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+
+from worker import fixbot
+from worker.dispatch import http
+from worker.dispatch.destinations import Destination, delivery_id
+from worker.dispatch.outcomes import Permanent, Retry
+
+FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
+
+
+def run_document(run: dict, job: dict, policy: fixbot.Policy) -> dict:
+    prefix = policy.data.get("branch_prefix", "fixbot/")
+    return {
+        "run_id": run["id"], "code": run["code"], "fingerprint": run["fingerprint"],
+        "branch": f"{prefix}{run['id']}-{run['code'].lower().replace('.', '-')}",
+        "base": policy.default_branch, "pr_only": True,
+        "policy_ref": run["policy_ref"], "policy_sha256": run["policy_sha256"],
+        "runbook": job["payload"].get("runbook"), "evidence": run["evidence"],
+        "variant_id": (run["metadata"] or {}).get("variant_id"), "delivery_id": delivery_id(job),
+    }
+
+
+def deliver(job: dict, dest: Destination, ctx) -> dict:
+    run = ctx.query_one("agent_run_for_escalation", {"escalation_id": job["id"]})
+    if run is None:
+        return {"skipped": "no FixBot run for this escalation (one is already active for the fingerprint)"}
+    if run["status"] in FINISHED:
+        return {"run": run["id"], "status": run["status"]}
+    policy = fixbot.Policy.load()
+    doc = run_document(run, job, policy)
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
+    runner = dest.config.get("runner", "github_dispatch")
+    if runner == "github_dispatch":
+        repo, token = dest.env("repo_env"), dest.env("token_env")
+        api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+        http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
+                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"})
+        return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
+    if runner != "command":
+        raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
+    return _run_command(run, doc, dest, ctx, policy)
+
+
+def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Policy) -> dict:
+    command = shlex.split(dest.env("command_env"))
+    timeout = float(dest.config.get("timeout_seconds", 600))
+    try:
+        proc = subprocess.run(command, input=json.dumps(doc, default=str), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner timed out after {timeout:.0f}s"})
+        raise Retry(f"FixBot runner timed out after {timeout:.0f}s") from None
+    except OSError as exc:
+        raise Permanent(f"FixBot runner {command[0]!r} cannot start: {exc}") from None
+    if proc.returncode != 0:
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued",
+                                           "error": f"runner exited {proc.returncode}: {proc.stderr[-500:]}"})
+        raise Retry(f"FixBot runner exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    try:
+        result = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise Retry(f"FixBot runner printed no JSON result: {exc}") from None
+    verdict = fixbot.verify(result.get("diff", ""), policy, head=result.get("branch"), base=doc["base"])
+    return record_verdict(ctx, run, verdict, result)
+
+
+def record_verdict(ctx, run: dict, verdict: dict, result: dict) -> dict:
+    """Store the verdict on the run; a rejection is also recorded through the error pipeline."""
+    status = "succeeded" if verdict["approved"] else "rejected"
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": status, "verdict": json.dumps(verdict),
+                                       "branch": result.get("branch"), "pr_url": result.get("pr_url") if verdict["approved"] else None})
+    for reason in verdict["reasons"]:
+        ctx.query_one("record_run_error", {"message": reason["message"], "code_hint": reason["code"],
+                                           "run_id": str(run["id"]), "fingerprint": run["fingerprint"]})
+    return {"run": run["id"], "status": status, "reasons": [r["code"] for r in verdict["reasons"]]}

@@ -1,0 +1,279 @@
+"""The worker loop.
+
+Connection discipline: one dedicated autocommit connection LISTENs on ``ops_outbox`` (a wake-up
+hint, never a message); claims, completions and destination writes use short autocommit calls from
+a small pool. The outbox is drained on start, on every notification, on every reconnect and every
+poll interval, so a lost notification delays nothing by more than the interval. Deliveries run in
+a thread pool outside any transaction; a heartbeat thread extends their leases; any worker's
+reaper returns the leases of dead workers to the queue.
+
+Shutdown: the first SIGTERM/SIGINT stops claiming and lets in-flight deliveries finish for up to
+``shutdown_timeout`` seconds, then gives the rest back; a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from worker.dispatch import backoff
+from worker.dispatch.destinations import Destination, handlers
+from worker.dispatch.metrics import Metrics
+from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
+from worker.queries import q
+
+
+def log(event: str, **fields) -> None:
+    """One JSON object per line on stderr."""
+    record = {"ts": round(time.time(), 3), "event": event, **fields}
+    sys.stderr.write(json.dumps(record, default=str) + "\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Settings:
+    concurrency: int = 4
+    batch: int = 10
+    lease: float = 30.0
+    poll: float = 5.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+    shutdown_timeout: float = 20.0
+    metrics_port: int | None = None
+    once: bool = False
+
+
+class Worker:
+    def __init__(self, url: str, settings: Settings, name: str | None = None) -> None:
+        self.url = url
+        self.s = settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.metrics = Metrics()
+        self.pool = ConnectionPool(url, min_size=1, max_size=settings.concurrency + 2, open=False,
+                                   kwargs={"autocommit": True, "row_factory": dict_row,
+                                           "application_name": "ops-worker"},
+                                   check=ConnectionPool.check_connection, reconnect_timeout=3600)
+        self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="deliver")
+        self.inflight: dict[int, tuple[int, Future]] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.next_due = float("inf")
+        self.handlers = handlers()
+        self.destinations: dict[str, Destination] = {}
+
+    # -- database helpers ----------------------------------------------------------------------
+    def query(self, name: str, params: dict | None = None, *, subsystem: str = "dispatch") -> list[dict]:
+        with self.pool.connection() as conn:
+            return conn.execute(q(subsystem, name), defaultdict(lambda: None, params or {})).fetchall()
+
+    def query_one(self, name: str, params: dict | None = None) -> dict | None:
+        rows = self.query(name, params)
+        return rows[0] if rows else None
+
+    def _persist(self, name: str, params: dict, deadline: float) -> dict | None:
+        """A state change that must not be lost to a database blip: retry until the lease would expire."""
+        delay = 0.2
+        while True:
+            try:
+                return self.query_one(name, params)
+            except psycopg.OperationalError as exc:
+                if time.monotonic() + delay > deadline:
+                    log("persist_gave_up", query=name, error=str(exc).strip())
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    # -- one delivery ----------------------------------------------------------------------------
+    def _destination(self, name: str) -> Destination | None:
+        if name not in self.destinations:
+            self.destinations = {r["name"]: Destination(r["name"], r["kind"], r["config"] or {})
+                                 for r in self.query("destinations")}
+        return self.destinations.get(name)
+
+    def process(self, job: dict) -> None:
+        job_id, token = job["id"], job["claims"]
+        deadline = time.monotonic() + self.s.lease
+        outcome, fail = "delivered", None
+        try:
+            dest = self._destination(job["destination"])
+            if dest is None:
+                raise Permanent(f"unknown destination {job['destination']!r} (not in ssot/destinations.yaml)")
+            result = self.handlers[dest.kind](job, dest, self)
+            done = self._persist("complete", {"id": job_id, "token": token, "result": json.dumps(result, default=str)},
+                                 deadline)
+            outcome = "delivered" if done and done["completed"] else "fenced"
+        except WaitForConfig as exc:
+            outcome = "waiting"
+            self._persist("record_dispatch_error", {
+                "message": str(exc), "code_hint": "ENV.KEY_MISSING",
+                "context": json.dumps({"destination": job["destination"], "escalation_id": job_id})}, deadline)
+            delay = max(self.s.backoff_base, backoff.delay(job["claims"], self.s.backoff_base, self.s.backoff_cap))
+            fail = {"error": str(exc), "retry_after": delay, "permanent": False, "counts": False}
+        except Permanent as exc:
+            outcome, fail = "dead", {"error": str(exc), "retry_after": 0, "permanent": True, "counts": True}
+        except Retry as exc:
+            delay = max(exc.after or 0.0, backoff.delay(job["attempts"] + 1, self.s.backoff_base, self.s.backoff_cap))
+            outcome, fail = "retry", {"error": str(exc), "retry_after": delay, "permanent": False, "counts": True}
+        except Exception as exc:  # noqa: BLE001 - a bug in a destination must not kill the worker
+            log("delivery_crashed", id=job_id, error=repr(exc), trace=traceback.format_exc(limit=5))
+            delay = backoff.delay(job["attempts"] + 1, self.s.backoff_base, self.s.backoff_cap)
+            outcome, fail = "retry", {"error": f"internal error: {exc!r}", "retry_after": delay,
+                                      "permanent": False, "counts": True}
+        if fail is not None:
+            state = self._persist("fail", {"id": job_id, "token": token, **fail}, deadline)
+            outcome = state["state"] if state and outcome != "waiting" else outcome
+            if state and state["state"] == "pending":
+                self.next_due = min(self.next_due, time.monotonic() + fail["retry_after"])
+        self.metrics.deliveries.labels(job["destination"], outcome).inc()
+        log("delivery", id=job_id, claim=token, destination=job["destination"], code=job["code"], outcome=outcome,
+            error=(fail or {}).get("error"))
+
+    def _done(self, job_id: int, future: Future) -> None:
+        with self.lock:
+            self.inflight.pop(job_id, None)
+            self.metrics.in_flight.set(len(self.inflight))
+
+    # -- the loop --------------------------------------------------------------------------------
+    def drain(self) -> int:
+        claimed = 0
+        while not self.stopping.is_set():
+            with self.lock:
+                capacity = self.s.concurrency - len(self.inflight)
+                running = [f for _, f in self.inflight.values()]
+            if capacity <= 0:
+                wait(running, timeout=self.s.poll, return_when=FIRST_COMPLETED)
+                continue
+            jobs = self.query("claim", {"worker": self.name, "max_jobs": min(self.s.batch, capacity),
+                                        "lease": self.s.lease})
+            if not jobs:
+                break
+            for job in jobs:
+                self.metrics.latency.observe(max(0.0, float(job["latency_seconds"] or 0)))
+                future = self.executor.submit(self.process, job)
+                with self.lock:
+                    self.inflight[job["id"]] = (job["claims"], future)
+                    self.metrics.in_flight.set(len(self.inflight))
+                future.add_done_callback(lambda f, i=job["id"]: self._done(i, f))
+            claimed += len(jobs)
+        return claimed
+
+    def maintain(self) -> None:
+        reaped = self.query_one("reap")["reaped"]
+        if reaped:
+            self.metrics.lease_expiries.inc(reaped)
+            log("leases_reaped", count=reaped)
+        self.metrics.observe_stats(self.query_one("stats"))
+
+    def _heartbeat(self) -> None:
+        while not self.stopping.wait(self.s.lease / 3):
+            with self.lock:
+                held = [(i, t) for i, (t, _) in self.inflight.items()]
+            if held:
+                try:
+                    self.query("heartbeat", {"ids": [i for i, _ in held], "tokens": [t for _, t in held],
+                                             "lease": self.s.lease})
+                except psycopg.OperationalError as exc:
+                    log("heartbeat_failed", error=str(exc).strip())
+
+    def _listen(self) -> psycopg.Connection:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="ops-worker-listen")
+        conn.execute("LISTEN ops_outbox")
+        return conn
+
+    def _wait(self, listener: psycopg.Connection) -> bool:
+        """Wait up to the poll interval (or until a retry is due) for a notification; True if one came."""
+        start = time.monotonic()
+        while not self.stopping.is_set():
+            remaining = min(start + self.s.poll, self.next_due) - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Short slices keep signals responsive; notifies() raises if the connection died.
+            for _ in listener.notifies(timeout=min(remaining, 0.5), stop_after=1):
+                return True
+        return False
+
+    def run(self) -> int:
+        self._install_signals()
+        if self.s.metrics_port:
+            self.metrics.serve(self.s.metrics_port)
+        self.pool.open(wait=False)
+        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        log("worker_started", worker=self.name, **self.s.__dict__)
+        listener, reconnect_delay, last_partitions = None, 0.5, 0.0
+        while not self.stopping.is_set():
+            try:
+                if listener is None or listener.closed:
+                    listener = self._listen()
+                    log("listening", channel="ops_outbox")
+                    reconnect_delay = 0.5
+                self.next_due = float("inf")
+                self.maintain()
+                claimed = self.drain()
+                if time.monotonic() - last_partitions > 3600:
+                    self.query("ensure_partitions")
+                    last_partitions = time.monotonic()
+                if self.s.once:
+                    self._wait_inflight(self.s.shutdown_timeout)
+                    if not claimed:  # nothing was due any more
+                        break
+                    continue
+                woke = self._wait(listener)
+                if not woke:
+                    listener.execute("SELECT 1")  # liveness probe of the LISTEN connection
+            except psycopg.OperationalError as exc:
+                log("database_unavailable", error=str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc),
+                    retry_in=reconnect_delay)
+                if listener is not None:
+                    listener.close()
+                listener = None
+                self.stopping.wait(reconnect_delay)
+                reconnect_delay = min(reconnect_delay * 2, 10)
+        return self._shutdown(listener)
+
+    def _wait_inflight(self, timeout: float) -> list[Future]:
+        with self.lock:
+            running = [f for _, f in self.inflight.values()]
+        if running:
+            wait(running, timeout=timeout)
+        with self.lock:
+            return [f for _, f in self.inflight.values()]
+
+    def _shutdown(self, listener) -> int:
+        left = self._wait_inflight(self.s.shutdown_timeout)
+        with self.lock:
+            unfinished = list(self.inflight.items())
+        for job_id, (token, _) in unfinished:
+            try:
+                self.query("release", {"id": job_id, "token": token})
+            except psycopg.Error as exc:
+                log("release_failed", id=job_id, error=str(exc))
+        log("worker_stopped", worker=self.name, released=len(unfinished), unfinished=len(left))
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if listener is not None:
+            listener.close()
+        self.pool.close(timeout=2)
+        return 0
+
+    def _install_signals(self) -> None:
+        def handler(signum, _frame):
+            if self.stopping.is_set():
+                log("worker_killed", signal=signum)
+                os._exit(128 + signum)
+            log("worker_stopping", signal=signum)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,139 @@
+"""FixBot governance: check a produced patch against ssot/agents/fixbot_policy.yaml.
+
+PR-only: the head branch may never be the default branch. A path matching a forbidden glob is
+AGENT.FORBIDDEN_PATH; more files or changed lines than the limits is AGENT.PATCH_DIFF_TOO_LARGE;
+sensitive paths are flagged for review but allowed. Globs: ``*`` within a path segment, ``**``
+across segments, ``?`` one character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from worker import ROOT
+
+POLICY = Path("ssot/agents/fixbot_policy.yaml")
+
+
+@cache
+def _glob(pattern: str) -> re.Pattern:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(path: str, patterns) -> list[str]:
+    return [p for p in patterns if _glob(p).match(path)]
+
+
+@dataclass
+class Diff:
+    files: list[str] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+
+    @property
+    def changed_lines(self) -> int:
+        return self.added + self.removed
+
+
+def parse_diff(text: str) -> Diff:
+    """Files and changed lines of a unified diff (git or plain)."""
+    diff = Diff()
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        if path and path != "/dev/null" and path not in seen:
+            seen.add(path)
+            diff.files.append(path)
+
+    old = None
+    for line in text.splitlines():
+        if line.startswith("diff --git "):
+            m = re.match(r"diff --git a/(.*) b/(.*)$", line)
+            if m:
+                add(m.group(1))
+                add(m.group(2))
+        elif line.startswith("--- "):
+            old = line[4:].split("\t")[0]
+            old = old[2:] if old.startswith("a/") else old
+        elif line.startswith("+++ "):
+            new = line[4:].split("\t")[0]
+            new = new[2:] if new.startswith("b/") else new
+            add(old if new == "/dev/null" else new)
+            if new != "/dev/null" and old and old != "/dev/null":
+                add(old)
+        elif line.startswith("rename from ") or line.startswith("rename to "):
+            add(line.split(" ", 2)[2])
+        elif line.startswith("+") and not line.startswith("+++"):
+            diff.added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            diff.removed += 1
+    return diff
+
+
+@dataclass
+class Policy:
+    data: dict
+    sha256: str
+    path: str = str(POLICY)
+
+    @classmethod
+    def load(cls, root: Path = ROOT) -> Policy:
+        raw = (root / POLICY).read_bytes()
+        return cls(yaml.safe_load(raw), hashlib.sha256(raw).hexdigest())
+
+    @property
+    def default_branch(self) -> str:
+        return self.data.get("default_branch", "main")
+
+
+def verify(diff_text: str, policy: Policy, *, head: str | None, base: str | None = None) -> dict:
+    """The verdict: {approved, reasons: [{code, message}], flags, files, changed_lines, policy_sha256}."""
+    diff = parse_diff(diff_text)
+    reasons, flags = [], []
+    default = policy.default_branch
+    if head is None or head.strip() == "":
+        reasons.append({"code": "AGENT.DEFAULT_BRANCH_WRITE", "message": "no head branch given: FixBot works on a branch"})
+    elif head in (default, f"refs/heads/{default}") or (base is not None and head == base):
+        reasons.append({"code": "AGENT.DEFAULT_BRANCH_WRITE",
+                        "message": f"head branch {head} is the default branch: FixBot opens pull requests only"})
+    for path in diff.files:
+        hit = matches(path, policy.data.get("forbidden_paths", []))
+        if hit:
+            reasons.append({"code": "AGENT.FORBIDDEN_PATH", "message": f"patch touches forbidden path {path} ({hit[0]})"})
+        elif matches(path, policy.data.get("sensitive_paths", [])):
+            flags.append(f"sensitive path {path}")
+    limits = policy.data.get("limits", {})
+    if len(diff.files) > limits.get("max_files", 10**9):
+        reasons.append({"code": "AGENT.PATCH_DIFF_TOO_LARGE",
+                        "message": f"files_changed {len(diff.files)} exceeds limit {limits['max_files']}"})
+    if diff.changed_lines > limits.get("max_changed_lines", 10**9):
+        reasons.append({"code": "AGENT.PATCH_DIFF_TOO_LARGE",
+                        "message": f"changed_lines {diff.changed_lines} exceeds limit {limits['max_changed_lines']}"})
+    if not diff.files:
+        reasons.append({"code": "AGENT.PLAN_EMPTY", "message": "the patch changes no file"})
+    return {"approved": not reasons, "reasons": reasons, "flags": flags, "files": diff.files,
+            "changed_lines": diff.changed_lines, "head": head, "base": base or default,
+            "policy": policy.path, "policy_sha256": policy.sha256}
