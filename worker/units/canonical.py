@@ -1,0 +1,148 @@
+"""stratt-canonical-v1: the canonical serialisation of a unit and its Blake3 fingerprint.
+
+canonical(doc) = compact JSON, as ECMAScript ``JSON.stringify`` writes it, of the document with
+the top-level ``fingerprint`` dropped, null-valued keys removed recursively (empty lists and maps
+kept), every key and string NFC-normalised and keys sorted by UTF-16 code units. The fingerprint is
+``blake3:`` + the lowercase hex Blake3-256 of its UTF-8 bytes (no BOM, no trailing newline).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from decimal import Decimal
+
+import blake3
+
+from worker.units import yaml12
+
+VERSION = "stratt-canonical-v1"
+FINGERPRINT = re.compile(r"^blake3:[0-9a-f]{64}$")
+_MAX_SAFE = 2**53
+_encode_string = json.encoder.encode_basestring  # the C encoder; escapes exactly what JSON.stringify does
+
+
+class CanonicalError(ValueError):
+    pass
+
+
+def js_number(value: int | float) -> str:
+    """A number as ECMAScript's Number::toString prints it (the form JSON.stringify uses)."""
+    if isinstance(value, bool):
+        raise TypeError("booleans are not numbers here")
+    if isinstance(value, int):
+        if -_MAX_SAFE <= value <= _MAX_SAFE:
+            return str(value)
+        value = float(value)  # JavaScript holds every number as a double
+    if not math.isfinite(value):
+        raise CanonicalError(f"{value!r} has no JSON form")
+    if value == 0:
+        return "0"  # also -0
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest digits that round-trip, which is what ECMAScript requires too.
+    _, digits_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digits_tuple)).rstrip("0")
+    exponent += len("".join(map(str, digits_tuple))) - len(digits)
+    k = len(digits)
+    n = k + exponent  # value = 0.digits × 10^n
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        text = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + text
+
+
+def _utf16_key(text: str) -> bytes:
+    # Big-endian UTF-16 bytes compare exactly as the code units do.
+    return text.encode("utf-16-be", "surrogatepass")
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text) if not text.isascii() else text
+
+
+def normalize(value, top: bool = True):
+    """The document reduced to its canonical value (no nulls, NFC strings, keys in UTF-16 order)."""
+    if isinstance(value, dict):
+        items = {}
+        for key, item in value.items():
+            if top and key == "fingerprint":
+                continue
+            if item is None:
+                continue
+            key = _nfc(key)
+            if key in items:
+                raise CanonicalError(f"keys collide after NFC normalisation: {key!r}")
+            items[key] = normalize(item, False)
+        return {k: items[k] for k in sorted(items, key=_utf16_key)}
+    if isinstance(value, list):
+        return [normalize(item, False) for item in value]
+    if isinstance(value, str):
+        return _nfc(value)
+    return value
+
+
+def _dump(value, out: list) -> None:
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif value is None:  # only inside lists: JSON.stringify keeps null array items
+        out.append("null")
+    elif isinstance(value, (int, float)):
+        out.append(js_number(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_encode_string(key))
+            out.append(":")
+            _dump(item, out)
+        out.append("}")
+    elif isinstance(value, list):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _dump(item, out)
+        out.append("]")
+    else:
+        raise CanonicalError(f"cannot serialise {type(value).__name__}")
+
+
+def canonical_json(doc: dict) -> str:
+    """The canonical JSON text of a parsed document."""
+    if not isinstance(doc, dict):
+        raise CanonicalError("the root must be a mapping")
+    out: list[str] = []
+    _dump(normalize(doc), out)
+    return "".join(out)
+
+
+def canonical_bytes(doc: dict) -> bytes:
+    try:
+        return canonical_json(doc).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CanonicalError("the document holds a lone surrogate, which UTF-8 cannot encode") from exc
+
+
+def fingerprint_of(doc: dict) -> str:
+    return "blake3:" + blake3.blake3(canonical_bytes(doc)).hexdigest()
+
+
+def fingerprint_bytes(raw: bytes | str) -> str:
+    """Parse YAML (1.2 core schema) and fingerprint it."""
+    return fingerprint_of(yaml12.load(raw).data)

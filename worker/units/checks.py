@@ -1,0 +1,125 @@
+"""`stratt ci`: parse in Python, judge in SQL, return a report.
+
+Python finds and parses the files, fingerprints them and validates them against the JSON Schemas;
+the snapshot goes to the database in one call (``ops.begin_unit_ci``) and a second call
+(``ops.run_unit_checks``) runs the nine checks, records the run and returns its events.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from worker import __version__
+from worker.queries import q
+from worker.units import load, yaml12
+
+EXIT_OK, EXIT_BLOCKING, EXIT_TAMPERED, EXIT_BROKEN, EXIT_INFRA = 0, 1, 2, 3, 4
+EXIT_USAGE, EXIT_INTERNAL = 64, 70
+ALIASES = ("FM-01", "FM-02", "FM-03", "FM-04", "FM-05", "FM-06", "FM-07", "FM-09")
+
+
+class UsageError(Exception):
+    """Bad invocation (exit 64): no units found, unknown council, missing path, bad waivers file."""
+
+
+@dataclass
+class Report:
+    run_id: int | None
+    scope: str
+    council: str | None
+    paths: list[str]
+    exit_code: int
+    status: str
+    counts: dict
+    checks: list[dict] = field(default_factory=list)
+    findings: list[dict] = field(default_factory=list)
+    duration_ms: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "schema": "stratt-report/v1", "tool": {"name": "stratt", "version": __version__},
+            "run_id": self.run_id, "scope": self.scope, "council": self.council, "paths": self.paths,
+            "exit_code": self.exit_code, "status": self.status, "duration_ms": self.duration_ms,
+            "counts": self.counts, "checks": self.checks, "findings": self.findings, "error": self.error,
+        }
+
+
+def scope_of(council: str | None, paths: list[str]) -> str:
+    return "unit_ci|" + (council or "*") + "|" + ",".join(sorted(load.display_path(Path(p)) for p in paths))
+
+
+def load_waivers(path: str | None) -> list[dict]:
+    if not path:
+        return []
+    try:
+        doc = yaml12.load(Path(path).read_bytes()).data
+    except (OSError, yaml12.YamlError) as exc:
+        raise UsageError(f"waivers file {path}: {exc}") from exc
+    items = doc.get("waivers")
+    if not isinstance(items, list) or not all(isinstance(w, dict) for w in items):
+        raise UsageError(f"waivers file {path}: expected `waivers: [{{fingerprint, reason, owner, expires}}]`")
+    for w in items:
+        missing = [k for k in ("fingerprint", "reason", "owner", "expires") if not w.get(k)]
+        if missing:
+            raise UsageError(f"waivers file {path}: a waiver lacks {', '.join(missing)}")
+    return [{k: str(w[k]) for k in ("fingerprint", "reason", "owner", "expires")} for w in items]
+
+
+def baseline_rows(directory: str | None) -> list[dict]:
+    if not directory:
+        return []
+    snap = load.load([directory])
+    return [{"address": str(u.address), "name": u.address.name, "version": u.address.version,
+             "major": u.version.major, "minor": u.version.minor, "patch": u.version.patch, "doc": u.data}
+            for u in snap.units]
+
+
+def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
+           waivers: list[dict] | None = None) -> Report:
+    started = time.perf_counter()
+    try:
+        snap = load.load(paths)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    scope = scope_of(council, paths)
+    args = {
+        "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
+        "units": Jsonb(load.unit_rows(snap.units, snap.computed)), "councils": Jsonb(load.council_rows(snap.councils)),
+        "baselines": Jsonb(baseline_rows(against)), "problems": Jsonb(load.problem_rows(snap.problems)),
+        "parse_ms": int(snap.seconds * 1000),
+    }
+    with conn.cursor(row_factory=dict_row) as cur:
+        run_id = cur.execute(q("units", "begin_unit_ci"), args).fetchone()["begin_unit_ci"]
+        error = None
+        if not snap.units and not snap.problems:
+            error = f"found no units under {', '.join(map(str, paths))}"
+        elif council and council not in {c.id for c in snap.councils}:
+            known = ", ".join(sorted(c.id for c in snap.councils)) or "none"
+            error = f"council {council} is not defined under the paths (found: {known})"
+        if error:
+            cur.execute(q("units", "abort_unit_run"), {"run_id": run_id, "exit_code": EXIT_USAGE, "reason": error})
+            conn.commit()
+            return Report(run_id, scope, council, args["paths"], EXIT_USAGE, "error",
+                          {"files": snap.files, "units": 0, "councils": len(snap.councils)}, error=error)
+        events = cur.execute(q("units", "run_unit_checks"), {"run_id": run_id, "waivers": Jsonb(waivers or [])}).fetchall()
+        run = cur.execute(q("units", "maintenance_run"), {"run_id": run_id}).fetchone()
+    conn.commit()
+    checks = [{"alias": e["check_alias"], "code": e["code"], "outcome": e["outcome"], "severity": e["severity"],
+               "reason": e["message"]} for e in events if e["kind"] == "check"]
+    findings = [{"alias": e["check_alias"], "code": e["code"], "severity": e["severity"], "outcome": e["outcome"],
+                 "unit": e["unit_address"], "file": e["file"], "line": e["line"], "message": e["message"],
+                 "fix": e["fix"], "runbook": e["runbook"], "fingerprint": e["finding_fingerprint"],
+                 "details": e["details"]} for e in events if e["kind"] == "finding"]
+    counts = {"files": snap.files, "units": len(snap.units), "councils": len(snap.councils),
+              "invalid": len(snap.problems), "findings": run["findings_count"], "critical": run["critical_count"],
+              "blocking": run["blocking_count"], "warnings": run["warning_count"],
+              "waived": sum(f["outcome"] == "waived" for f in findings)}
+    return Report(run_id, scope, council, args["paths"], run["exit_code"], run["status"], counts, checks, findings,
+                  duration_ms=int((time.perf_counter() - started) * 1000))
