@@ -1,6 +1,8 @@
 // POST /ops-webhook: the receiving end of the worker's webhook destination. Verifies the HMAC
 // signature (constant time), the timestamp (OPS_WEBHOOK_TOLERANCE seconds, default 300) and the
-// delivery id (refused if seen within the window) and answers 204. Otherwise
+// delivery id, and answers 204. A delivery id already received within the window is answered 200
+// {"duplicate": true} and not processed again: the worker re-delivers with the same id after a
+// crash, and must learn that it arrived rather than retry or give up. Otherwise
 // AUTH.WEBHOOK_SIGNATURE_INVALID (401) with a "reason" member; failures are recorded through
 // ops.record_error when SUPABASE_DB_URL is set.
 import { Database } from "../_shared/db.ts";
@@ -96,6 +98,12 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
         seen,
       });
     } catch (e) {
+      if (e instanceof SignatureInvalid && e.reason === "replayed") {
+        return new Response(JSON.stringify({ duplicate: true, delivery_id: occ.correlation_id }), {
+          status: 200,
+          headers: { "content-type": "application/json" },
+        });
+      }
       if (e instanceof SignatureInvalid) {
         return own("AUTH.WEBHOOK_SIGNATURE_INVALID", e.message, occ, { reason: e.reason });
       }
