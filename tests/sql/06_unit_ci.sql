@@ -1,0 +1,66 @@
+-- Unit CI in SQL: the snapshot, the checks, the run record, convergence and the registry.
+BEGIN;
+SELECT plan(16);
+
+-- A tiny snapshot: a chain whose council protects BECK-02, who owns no step; a fragment in a cycle with itself.
+CREATE TEMP TABLE t_run AS
+SELECT ops.begin_unit_ci(kind => 'unit_ci', scope => 'pgtap', council => NULL, paths => ARRAY['pgtap'],
+    units => $$[
+      {"address": "strat://dev/chain/boot@1.0.0", "name": "strat://dev/chain/boot", "domain": "dev", "type": "chain",
+       "slug": "boot", "version": "1.0.0", "major": 1, "minor": 0, "patch": 0, "status": "draft",
+       "computed": "blake3:0000000000000000000000000000000000000000000000000000000000000000",
+       "council": "council/p", "file": "boot.yaml", "line": 1, "lines": {"steps": [12]},
+       "doc": {"council": "council/p", "composition": {"steps": [
+           {"id": "step-01", "unit": "strat://dev/fragment/self@0.1.0", "agent": "SOL-01", "requires": ["deploy"]}]}}},
+      {"address": "strat://dev/fragment/self@0.1.0", "name": "strat://dev/fragment/self", "domain": "dev",
+       "type": "fragment", "slug": "self", "version": "0.1.0", "major": 0, "minor": 1, "patch": 0, "status": "draft",
+       "computed": "blake3:1111111111111111111111111111111111111111111111111111111111111111",
+       "file": "self.yaml", "line": 1, "lines": {"imports": [7, 8]},
+       "doc": {"imports": ["strat://dev/fragment/self@0.1.0", "strat://dev/fragment/ghost@1.0.0"]}}
+    ]$$::jsonb,
+    councils => $$[{"id": "council/p", "domain": "dev", "version": "1.0.0", "file": "c.yaml", "line": 1,
+       "doc": {"agents": [{"designation": "SOL-01", "capabilities": ["plan"], "gate_authority": true},
+                          {"designation": "BECK-02", "capabilities": ["review", "deploy"]}],
+               "protectedAgents": {"dev": ["BECK-02"]}}}]$$::jsonb) AS id;
+
+SELECT is((SELECT count(*)::int FROM ops.unit_snapshot WHERE run_id = (SELECT id FROM t_run)), 2,
+    'ops.begin_unit_ci stores every unit of the snapshot in one call');
+SELECT is((SELECT count(*)::int FROM ops.unit_snapshot_edges WHERE run_id = (SELECT id FROM t_run)), 3,
+    'imports and step units become edges of the snapshot');
+SELECT is((SELECT line FROM ops.unit_snapshot_edges WHERE run_id = (SELECT id FROM t_run) AND to_address LIKE '%ghost%'), 8,
+    'each edge keeps the line of its reference');
+SELECT is_empty($$ SELECT * FROM ops.check_fingerprints((SELECT id FROM t_run)) $$,
+    'FM-01 finds nothing when no fingerprint is declared on draft units');
+SELECT is((SELECT message FROM ops.check_broken_imports((SELECT id FROM t_run))),
+    'strat://dev/fragment/self@0.1.0 imports strat://dev/fragment/ghost@1.0.0, which resolves to no unit in the paths or the registry',
+    'FM-02 names the importer and the address that resolves to nothing');
+SELECT is((SELECT details -> 'cycle' FROM ops.check_dag_cycles((SELECT id FROM t_run))),
+    '["strat://dev/fragment/self@0.1.0", "strat://dev/fragment/self@0.1.0"]'::jsonb,
+    'FM-03 reports a self-import as a closed path whose first node is its last');
+SELECT is((SELECT details -> 'blocked' FROM ops.check_dag_cycles((SELECT id FROM t_run))), '["strat://dev/fragment/ghost@1.0.0"]'::jsonb,
+    'FM-03 explains the leftover: what the cycle imports cannot be ordered either (the chain above it can)');
+SELECT is((SELECT details ->> 'agent' FROM ops.check_protected_agents((SELECT id FROM t_run))), 'BECK-02',
+    'FM-04 finds the protected agent that owns no step');
+SELECT is((SELECT details -> 'missing' FROM ops.check_capabilities((SELECT id FROM t_run))), '["deploy"]'::jsonb,
+    'FM-09 finds the capability the step requires and its agent lacks');
+SELECT is((SELECT details -> 'candidates' FROM ops.check_capabilities((SELECT id FROM t_run))), '["BECK-02"]'::jsonb,
+    'FM-09 names the agents that could own the step instead');
+SELECT is(ops_private.bump_kind(0, 3, 0, 0, 4, 0), 'major', 'at 0.x a minor bump counts as a major bump');
+SELECT is((SELECT array_agg(bump || ':' || change ORDER BY change) FROM ops_private.contract_changes(
+        '{"inputs": [{"name": "a", "type": "string"}], "outputs": [{"name": "o", "type": "string"}]}',
+        '{"inputs": [{"name": "b", "type": "int", "required": true}], "outputs": [{"name": "o", "type": "string"}, {"name": "p", "type": "x"}]}')),
+    ARRAY['major:input a removed', 'minor:new output p', 'major:new required input b'],
+    'contract changes are classified as major or minor');
+
+-- The whole run: exit code 3 (FM-02 outranks the blocking findings), snapshot dropped, convergence written.
+SELECT is((SELECT count(*)::int FROM ops.run_unit_checks((SELECT id FROM t_run)) WHERE kind = 'check'), 8,
+    'ops.run_unit_checks records one event per check');
+SELECT is((SELECT exit_code FROM ops.maintenance_runs WHERE id = (SELECT id FROM t_run)), 3,
+    'a broken import outranks a cycle and blocking findings: exit 3');
+SELECT is((SELECT count(*)::int FROM ops.convergence_findings WHERE scope = 'pgtap' AND status = 'open'), 4,
+    'every blocking or critical finding is an open convergence finding');
+SELECT throws_ok($$ SELECT ops.deprecate_unit('strat://dev/role/none@1.0.0', 'why') $$, 'OP004', NULL,
+    'deprecating a unit that was never published is refused');
+
+SELECT * FROM finish();
+ROLLBACK;
