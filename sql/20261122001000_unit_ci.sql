@@ -101,7 +101,7 @@ CREATE INDEX convergence_findings_open_idx ON ops.convergence_findings (scope) W
 
 -- ---------------------------------------------------------------------------------------- snapshot
 
-CREATE TABLE ops.unit_snapshot (
+CREATE UNLOGGED TABLE ops.unit_snapshot (
     run_id               bigint NOT NULL REFERENCES ops.maintenance_runs (id) ON DELETE CASCADE,
     address              text NOT NULL,
     name                 text NOT NULL,
@@ -125,9 +125,10 @@ CREATE TABLE ops.unit_snapshot (
 );
 COMMENT ON TABLE ops.unit_snapshot IS
     'The units a run parsed (one row each, the document as jsonb, line numbers in `lines`). Written by '
-    'ops.begin_unit_ci(), read by the checks, deleted when the run finishes.';
+    'ops.begin_unit_ci(), read by the checks, deleted when the run finishes. Unlogged: a snapshot is transient and '
+    'rebuilt by rerunning the scan, so it does not pay for WAL (a crash empties it, which only fails running scans).';
 
-CREATE TABLE ops.unit_snapshot_edges (
+CREATE UNLOGGED TABLE ops.unit_snapshot_edges (
     run_id       bigint NOT NULL,
     from_address text NOT NULL,
     to_address   text NOT NULL,
@@ -135,15 +136,14 @@ CREATE TABLE ops.unit_snapshot_edges (
     step_id      text,
     ord          integer NOT NULL,
     line         integer,
-    CONSTRAINT unit_snapshot_edges_pkey PRIMARY KEY (run_id, from_address, kind, ord),
-    CONSTRAINT unit_snapshot_edges_from_fkey FOREIGN KEY (run_id, from_address)
-        REFERENCES ops.unit_snapshot (run_id, address) ON DELETE CASCADE
+    CONSTRAINT unit_snapshot_edges_pkey PRIMARY KEY (run_id, from_address, kind, ord)
 );
 COMMENT ON TABLE ops.unit_snapshot_edges IS
-    'Every reference of a snapshot unit: its imports and, for chains, each step''s unit (kind = step).';
+    'Every reference of a snapshot unit: its imports and, for chains, each step''s unit (kind = step). Derived from '
+    'ops.unit_snapshot by ops.begin_unit_ci() and deleted with it (no foreign key: one statement each way, no per-row checks).';
 CREATE INDEX unit_snapshot_edges_target_idx ON ops.unit_snapshot_edges (run_id, to_address);
 
-CREATE TABLE ops.council_snapshot (
+CREATE UNLOGGED TABLE ops.council_snapshot (
     run_id     bigint NOT NULL REFERENCES ops.maintenance_runs (id) ON DELETE CASCADE,
     council_id text NOT NULL,
     domain     text,
@@ -155,7 +155,7 @@ CREATE TABLE ops.council_snapshot (
 );
 COMMENT ON TABLE ops.council_snapshot IS 'The councils a run parsed (agents, capabilities, protectedAgents) as jsonb.';
 
-CREATE TABLE ops.unit_baselines (
+CREATE UNLOGGED TABLE ops.unit_baselines (
     run_id  bigint NOT NULL REFERENCES ops.maintenance_runs (id) ON DELETE CASCADE,
     address text NOT NULL,
     name    text NOT NULL,
@@ -1193,6 +1193,7 @@ BEGIN
           FROM ops.maintenance_run_events e WHERE e.run_id = p_run AND e.kind = 'finding') c
     WHERE r.id = p_run;
 
+    DELETE FROM ops.unit_snapshot_edges s WHERE s.run_id = p_run;
     DELETE FROM ops.unit_snapshot s WHERE s.run_id = p_run;
     DELETE FROM ops.council_snapshot s WHERE s.run_id = p_run;
     DELETE FROM ops.unit_baselines s WHERE s.run_id = p_run;
@@ -1219,6 +1220,7 @@ BEGIN ATOMIC
         finished_at = clock_timestamp(), duration_ms = (extract(epoch FROM clock_timestamp() - r.started_at) * 1000)::integer,
         summary = r.summary || jsonb_build_object('error', reason)
     WHERE r.id = p_run;
+    DELETE FROM ops.unit_snapshot_edges s WHERE s.run_id = p_run;
     DELETE FROM ops.unit_snapshot s WHERE s.run_id = p_run;
     DELETE FROM ops.council_snapshot s WHERE s.run_id = p_run;
     DELETE FROM ops.unit_baselines s WHERE s.run_id = p_run;

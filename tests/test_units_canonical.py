@@ -168,3 +168,14 @@ def test_update_writes_only_the_fingerprint_and_keeps_crlf_and_bom(tmp_path):
     assert changed and raw.startswith(b"\xef\xbb\xbf") and b"\r\nfingerprint: " + fp.encode() + b"\r\n" in raw
     assert b"# comment" in raw and fingerprint_bytes(raw) == fp
     assert edit.update_file(path) == (False, fp)
+
+
+@given(docs)
+def test_the_fast_path_writes_exactly_what_the_javascript_writer_does(doc):
+    try:
+        value = canonical.normalize(doc)
+    except canonical.CanonicalError:
+        return
+    out: list[str] = []
+    canonical._dump(value, out)
+    assert canonical_json(doc) == "".join(out)

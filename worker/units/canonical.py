@@ -22,6 +22,7 @@ VERSION = "stratt-canonical-v1"
 FINGERPRINT = re.compile(r"^blake3:[0-9a-f]{64}$")
 _MAX_SAFE = 2**53
 _encode_string = json.encoder.encode_basestring  # the C encoder; escapes exactly what JSON.stringify does
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False).encode
 
 
 class CanonicalError(ValueError):
@@ -69,8 +70,12 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text) if not text.isascii() else text
 
 
-def normalize(value, top: bool = True):
-    """The document reduced to its canonical value (no nulls, NFC strings, keys in UTF-16 order)."""
+def normalize(value, top: bool = True, _numbers: list | None = None):
+    """The document reduced to its canonical value (no nulls, NFC strings, keys in UTF-16 order).
+
+    ``_numbers`` collects the numbers whose JavaScript form differs from Python's (floats, ints
+    beyond 2**53), so that documents without any can be written by the C JSON encoder.
+    """
     if isinstance(value, dict):
         items = {}
         for key, item in value.items():
@@ -81,12 +86,15 @@ def normalize(value, top: bool = True):
             key = _nfc(key)
             if key in items:
                 raise CanonicalError(f"keys collide after NFC normalisation: {key!r}")
-            items[key] = normalize(item, False)
+            items[key] = normalize(item, False, _numbers)
         return {k: items[k] for k in sorted(items, key=_utf16_key)}
     if isinstance(value, list):
-        return [normalize(item, False) for item in value]
+        return [normalize(item, False, _numbers) for item in value]
     if isinstance(value, str):
         return _nfc(value)
+    if _numbers is not None and (isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                                              and not -_MAX_SAFE <= value <= _MAX_SAFE)):
+        _numbers.append(value)
     return value
 
 
@@ -127,8 +135,13 @@ def canonical_json(doc: dict) -> str:
     """The canonical JSON text of a parsed document."""
     if not isinstance(doc, dict):
         raise CanonicalError("the root must be a mapping")
+    numbers: list = []
+    value = normalize(doc, True, numbers)
+    if not numbers:
+        # Strings, safe integers, booleans, lists and maps: the C encoder writes exactly what _dump would.
+        return _compact(value)
     out: list[str] = []
-    _dump(normalize(doc), out)
+    _dump(value, out)
     return "".join(out)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 
 from worker import ROOT
-from worker.units import canonical, yaml12
+from worker.units import canonical, fastschema, yaml12
 from worker.units.model import Address, Council, Problem, Unit, Version, consistency_problems
 
 SCHEMAS = ROOT / "ssot" / "schemas"
@@ -66,9 +66,16 @@ class Snapshot:
         return next((u for u in self.units if str(u.address) == address), None)
 
 
+@cache
+def fast_validator(kind: str):
+    return fastschema.compile_schema(json.loads((SCHEMAS / f"{kind}.schema.json").read_text()))
+
+
 def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Problem]:
-    v = validator(kind)
-    if v.is_valid(doc.data):
+    if fast_validator(kind)(doc.data):
+        return []
+    v = validator(kind)  # the messages come from jsonschema itself
+    if v.is_valid(doc.data):  # pragma: no cover - the two disagree: trust jsonschema, it is the reference
         return []
     out = []
     for err in sorted(v.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):

@@ -35,6 +35,7 @@ _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_SPECIAL_START = frozenset("0123456789+-.~nNtTfF")
 
 
 class YamlError(ValueError):
@@ -80,6 +81,8 @@ def _scalar(node: ScalarNode):
     if tag == STR:
         return value
     if tag == PLAIN:
+        if value and value[0] not in _SPECIAL_START:
+            return value  # most plain scalars are words: nothing in the core schema starts that way
         if _NULL.match(value):
             return None
         if value in _BOOL:
@@ -110,10 +113,10 @@ def _scalar(node: ScalarNode):
 
 def key_text(key) -> str:
     """A mapping key as JavaScript turns it into a property name."""
-    from worker.units.canonical import js_number
-
     if isinstance(key, str):
         return key
+    from worker.units.canonical import js_number
+
     if isinstance(key, bool):
         return "true" if key else "false"
     if key is None:
@@ -145,7 +148,7 @@ def _construct(node, path: tuple, lines: dict, depth: int = 0):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError("merge keys (<<) are not allowed; write the keys out", line)
             key = key_text(_scalar(key_node))
-            normal = unicodedata.normalize("NFC", key)
+            normal = key if key.isascii() else unicodedata.normalize("NFC", key)
             if normal in seen:
                 raise YamlError(f"duplicate key {key!r} (first at line {seen[normal]})", line)
             seen[normal] = line
