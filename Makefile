@@ -31,6 +31,7 @@ $(VENV)/.installed: pyproject.toml
 
 bench: setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/units.py
 
 clean:
 	-$(BIN)/ops db down

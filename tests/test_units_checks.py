@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_units_kit import FIXTURES, Tree, aliases, check_outcomes, ci, publish_rows
+from tests.units_kit import FIXTURES, Tree, aliases, check_outcomes, ci, publish_rows
 
 ORDER = ["FM-01", "FM-02", "FM-03", "FM-04", "FM-05", "FM-06", "FM-07", "FM-09"]
 

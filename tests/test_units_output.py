@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from tests.test_units_kit import FIXTURES, Tree, ci
+from tests.units_kit import FIXTURES, Tree, ci
 from worker import ROOT
 from worker.units import cli, report
 

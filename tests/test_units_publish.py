@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.test_units_kit import FIXTURES, Tree, aliases, ci
+from tests.units_kit import FIXTURES, Tree, aliases, ci
 from worker.units import cli, publish
 from worker.units.store import open_store
 

@@ -7,7 +7,7 @@ import datetime as dt
 import psycopg
 import pytest
 
-from tests.test_units_kit import Tree, aliases, check_outcomes, ci
+from tests.units_kit import Tree, aliases, check_outcomes, ci
 
 
 @pytest.fixture
@@ -124,3 +124,11 @@ def test_error_runs_are_recorded_too(db_url, tmp_path):
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT status, exit_code FROM ops.maintenance_runs WHERE id = %s",
                          (r.run_id,)).fetchone() == ("error", 64)
+
+
+def test_schema_failures_are_counted_through_the_pipeline(db_url, tree):
+    tree.write("broken", {"id": "strat://dev/task/broken@1.0", "type": "task"}, fingerprint=False)
+    ci(db_url, [tree.root])
+    with psycopg.connect(db_url) as c:
+        codes = [r[0] for r in c.execute("SELECT code FROM ops.error_events WHERE source = 'stratt'")]
+    assert codes and set(codes) == {"UNIT.SCHEMA_INVALID"}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_units_kit import FIXTURES
+from tests.units_kit import FIXTURES
 from worker import ROOT
 from worker.units import fastschema, yaml12
 
