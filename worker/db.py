@@ -9,7 +9,6 @@ mode 0600). PostgreSQL refuses to run as root, so when invoked as root the serve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pwd
@@ -278,6 +277,3 @@ def status(conn: psycopg.Connection, directory: Path = SQL_DIR) -> list[dict]:
         rows.append({"version": m.version, "name": m.name, "state": state})
     return rows
 
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

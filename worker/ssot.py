@@ -295,8 +295,6 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
         dest = fm["escalate"]["destination"]
         if dest not in destinations:
             at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
-        if fm["remediate"]["kind"] == "fixbot" and destinations.get(dest, {}).get("kind") != "fixbot":
-            pass  # a fixbot remedy may still be announced elsewhere; the run is queued regardless
         for j, kind, pattern, p_sources, _phases, _prio in ssot.patterns(fm):
             path = ["failure_modes", i, "detect", "patterns", j]
             for s in p_sources or []:
