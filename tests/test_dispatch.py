@@ -192,3 +192,33 @@ def _get(url: str) -> str | None:
             return resp.read().decode()
     except OSError:
         return None
+
+
+def test_the_worker_needs_nothing_but_the_worker_role(db_url, tmp_path):
+    """Least privilege end to end: a login that is only a member of ops_worker drains the outbox,
+    writes work items, records its own failures and reaps leases."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    role, password = f"worker_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE ops_worker")
+    try:
+        parts = urlsplit(db_url)
+        url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+        items = insert_escalations(db_url, 5, destination="work_queue", tag="wq")
+        waiting = insert_escalations(db_url, 2, destination="oncall", tag="oc")
+        with WorkerProcess(url, tmp_path / "w.log", *FAST, env={"OPS_SLACK_WEBHOOK_URL": ""}) as w:
+            wait_until(lambda: states(db_url, items).get("delivered") == 5, 20, 0.05, "work items as ops_worker")
+            with psycopg.connect(db_url) as conn:
+                wait_until(lambda: conn.execute("SELECT count(*) FROM ops.error_events WHERE code = 'ENV.KEY_MISSING'")
+                           .fetchone()[0] >= 2, 15)
+            assert w.stop() == 0
+        assert not [e for e in w.events() if e["event"] in ("delivery_crashed", "database_unavailable")]
+        assert states(db_url, waiting) == {"pending": 2}
+        with psycopg.connect(url) as conn, __import__("pytest").raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM ops.error_events")
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
