@@ -370,11 +370,14 @@ COMMENT ON FUNCTION ops.begin_unit_ci(text, text, text, text[], jsonb, jsonb, js
     'findings). Returns the run id for ops.run_unit_checks().';
 
 -- ---------------------------------------------------------------------------------------- the checks
--- Every check returns the same columns; `key` says what the finding is about, stably across runs.
+-- Every check returns the same columns, ops.unit_finding; `key` says what the finding is about, stably across runs.
+
+CREATE TYPE ops.unit_finding AS (alias text, code text, severity text, unit_address text, file text,
+                                         line integer, message text, fix text, key text, details jsonb);
+COMMENT ON TYPE ops.unit_finding IS 'One finding as every check returns it: the result type of every ops.check_* function.';
 
 CREATE FUNCTION ops.check_fingerprints(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT 'FM-01', 'UNIT.FINGERPRINT_TAMPER', 'critical', s.address, s.file, (s.lines ->> 'fingerprint')::integer,
@@ -411,8 +414,7 @@ COMMENT ON FUNCTION ops.check_fingerprints(bigint) IS
     'without a fingerprint, and any reference to a unit whose status is tampered.';
 
 CREATE FUNCTION ops.check_broken_imports(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT 'FM-02', 'UNIT.BROKEN_IMPORT', 'critical', s.address, s.file, e.line,
@@ -445,8 +447,7 @@ COMMENT ON FUNCTION ops.check_broken_imports(bigint) IS
     'registry, or to a tombstoned one. The finding lists the versions that do exist.';
 
 CREATE FUNCTION ops.check_dag_cycles(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ops
 AS $$
@@ -455,6 +456,7 @@ AS $$
 -- reported as a closed walk from its smallest address through every member and back, reached with
 -- breadth-first searches that visit neighbours in address order, so the report is deterministic.
 DECLARE
+    finding ops.unit_finding;
     names text[];
     src integer[];
     dst integer[];
@@ -658,25 +660,20 @@ BEGIN
         FROM ops_private.unit_graph(p_run) g JOIN ops.unit_snapshot s ON s.run_id = p_run AND s.address = g.from_address
         WHERE g.from_address = closed[1] AND g.to_address = closed[2]
         ORDER BY g.line NULLS LAST LIMIT 1;
-        alias := 'FM-03';
-        code := 'UNIT.DAG_CYCLE';
-        severity := 'critical';
-        unit_address := closed[1];
-        file := first_edge.file;
-        line := first_edge.line;
-        message := CASE WHEN array_length(closed, 1) = 2
-                        THEN format('%s references itself', closed[1])
-                        ELSE 'reference cycle: ' || array_to_string(closed, ' → ') END;
-        fix := format('remove one reference of the cycle (e.g. %s → %s) and release the unit that changed with a minor bump',
-                      closed[1], closed[2]);
-        key := array_to_string(ARRAY(SELECT names[x] FROM unnest(members) x), ',');
-        details := jsonb_build_object('cycle', to_jsonb(closed),
-                                      'members', to_jsonb(ARRAY(SELECT names[x] FROM unnest(members) x)),
-                                      'unordered', leftover, 'ordered', ordered, 'blocked', to_jsonb(blocked));
+        finding := ROW('FM-03', 'UNIT.DAG_CYCLE', 'critical', closed[1], first_edge.file, first_edge.line,
+            CASE WHEN array_length(closed, 1) = 2
+                 THEN format('%s references itself', closed[1])
+                 ELSE 'reference cycle: ' || array_to_string(closed, ' → ') END,
+            format('remove one reference of the cycle (e.g. %s → %s) and release the unit that changed with a minor bump',
+                   closed[1], closed[2]),
+            array_to_string(ARRAY(SELECT names[x] FROM unnest(members) x), ','),
+            jsonb_build_object('cycle', to_jsonb(closed),
+                               'members', to_jsonb(ARRAY(SELECT names[x] FROM unnest(members) x)),
+                               'unordered', leftover, 'ordered', ordered, 'blocked', to_jsonb(blocked)));
         -- Only cycles that touch the paths are ours to report; the registry alone is immutable.
         CONTINUE WHEN NOT EXISTS (SELECT FROM ops.unit_snapshot s WHERE s.run_id = p_run
                                   AND s.address = ANY (ARRAY(SELECT names[x] FROM unnest(members) x)));
-        RETURN NEXT;
+        RETURN NEXT finding;
     END LOOP;
 END
 $$;
@@ -686,8 +683,7 @@ COMMENT ON FUNCTION ops.check_dag_cycles(bigint) IS
     'last), with the units blocked behind cycles listed in details.blocked.';
 
 CREATE FUNCTION ops.check_protected_agents(p_run bigint, p_council text DEFAULT NULL)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT 'FM-04', 'UNIT.PROTECTED_AGENT_MISSING',
@@ -728,8 +724,7 @@ COMMENT ON FUNCTION ops.check_protected_agents(bigint, text) IS
     'protectedAgents[D], whatever the steps'' status. An override approved by a gate-authority agent makes it a warning.';
 
 CREATE FUNCTION ops.check_gates(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT 'FM-05', 'UNIT.GATE_REMOVED', 'blocking', s.address, s.file, (s.lines ->> 'composition')::integer,
@@ -859,8 +854,7 @@ COMMENT ON FUNCTION ops.unit_blast_radius(bigint, text) IS
     'whether it is a chain with a gate step and whether it involves a protected agent. p_run NULL: the registry only.';
 
 CREATE FUNCTION ops.check_contracts(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH diff AS (
@@ -907,8 +901,7 @@ COMMENT ON FUNCTION ops.check_contracts(bigint) IS
     'new output, new failure mode). Names the required version and the blast radius.';
 
 CREATE FUNCTION ops.check_draft_isolation(p_run bigint)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT 'FM-07', 'UNIT.DRAFT_ISOLATION', 'warning', s.address, s.file, e.line,
@@ -941,8 +934,7 @@ COMMENT ON FUNCTION ops.check_draft_isolation(bigint) IS
     'unit; referencing a deprecated unit is reported by the same check with its own message.';
 
 CREATE FUNCTION ops.check_capabilities(p_run bigint, p_council text DEFAULT NULL)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH chains AS (
@@ -1003,13 +995,8 @@ COMMENT ON FUNCTION ops.check_capabilities(bigint, text) IS
     'requires (the referenced task''s requires.capabilities plus the step''s own requires); also a chain whose '
     'council is not among the paths.';
 
-CREATE TYPE ops_private.unit_finding AS (alias text, code text, severity text, unit_address text, file text,
-                                         line integer, message text, fix text, key text, details jsonb);
-COMMENT ON TYPE ops_private.unit_finding IS 'One finding as every check returns it (used to read findings back from jsonb).';
-
 CREATE FUNCTION ops_private.run_check(p_alias text, p_run bigint, p_council text)
-RETURNS TABLE (alias text, code text, severity text, unit_address text, file text, line integer, message text,
-               fix text, key text, details jsonb)
+RETURNS SETOF ops.unit_finding
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT * FROM ops.check_fingerprints(p_run) WHERE p_alias = 'FM-01'
@@ -1104,7 +1091,7 @@ BEGIN
                    ELSE jsonb_build_object('waiver', jsonb_build_object('reason', w.reason, 'owner', w.owner,
                                                                        'expires', w.expires)) END
         FROM jsonb_array_elements(hits) WITH ORDINALITY AS j (doc, ord)
-        CROSS JOIN LATERAL jsonb_populate_record(NULL::ops_private.unit_finding, j.doc) AS f
+        CROSS JOIN LATERAL jsonb_populate_record(NULL::ops.unit_finding, j.doc) AS f
         LEFT JOIN ops.failure_modes fm ON fm.code = f.code
         LEFT JOIN LATERAL (
             SELECT x.fingerprint, x.reason, x.owner, x.expires

@@ -22,7 +22,7 @@ SELECT is(ops.redact('task-runner-abcdefghijklmnopqrstu finished'), 'task-runner
 
 -- Nothing secret reaches a table, whichever column carries it.
 SELECT lives_ok($$ INSERT INTO ops.error_events (source, message, top_frame, context, run_id)
-    VALUES ('ops', 'boom ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'at f (https://u:pw123456@h/x)',
+    VALUES ('ops', 'boom ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'at f (https://u:pw123456@h/x)', -- fake secrets, on purpose
             '{"headers": {"authorization": "Bearer abcdefghijklmnop"}, "DB_PASSWORD": "hunter2"}',
             'run password=zzz') $$, 'an event full of secrets is accepted');
 SELECT is_empty($$ SELECT 1 FROM ops.error_events e
