@@ -142,14 +142,21 @@ def test_missing_environment_variable_waits_and_is_recorded(db_url, tmp_path):
     assert states(db_url, ids) == {"pending": 3}, "not dropped, not dead"
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT max(attempts) FROM ops.escalations WHERE id = ANY(%s)", (ids,)).fetchone()[0] == 0
-        conn.execute("UPDATE ops.escalations SET next_attempt_at = now() WHERE id = ANY(%s)", (ids,))
+        # The missing key is itself a failure mode (3 within 1h): it escalated once, to the same on-call
+        # channel, and waits there too, so the person gets told once the channel works again.
+        meta = [r[0] for r in conn.execute("SELECT id FROM ops.escalations WHERE code = 'ENV.KEY_MISSING'")]
+        assert len(meta) == 1
+        conn.execute("UPDATE ops.escalations SET next_attempt_at = now() WHERE state = 'pending'")
         conn.commit()
     with Receiver() as rx, WorkerProcess(db_url, tmp_path / "w2.log", *FAST,
                                          env={"OPS_SLACK_WEBHOOK_URL": rx.url("/slack")}) as w:
-        wait_until(lambda: states(db_url, ids).get("delivered") == 3, 15, 0.05, "delivery once configured")
+        wait_until(lambda: states(db_url, ids + meta).get("delivered") == 4, 15, 0.05, "delivery once configured")
         w.stop()
-        message = json.loads(rx.hits("/slack")[0]["body"])
-    assert "DB.DEADLOCK" in message["text"] and "docs/runbooks/failures/DB.DEADLOCK.md" in json.dumps(message["blocks"])
+        messages = {json.loads(hit["body"])["text"].split("]")[0].lstrip("["): json.loads(hit["body"])
+                    for hit in rx.hits("/slack")}
+    assert sorted(messages) == ["DB.DEADLOCK", "ENV.KEY_MISSING"]
+    assert "docs/runbooks/failures/DB.DEADLOCK.md" in json.dumps(messages["DB.DEADLOCK"]["blocks"])
+    assert "OPS_SLACK_WEBHOOK_URL is not set" in json.dumps(messages["ENV.KEY_MISSING"]["blocks"])
 
 
 def test_metrics_and_graceful_shutdown(db_url, tmp_path):
