@@ -21,7 +21,7 @@ POLICY = fixbot.Policy.load()
 def diff_touching(*paths: str, lines: int = 1) -> str:
     out = []
     for p in paths:
-        out += [f"diff --git a/{p} b/{p}", f"--- a/{p}", f"+++ b/{p}", "@@ -1 +1 @@", "-old"] + ["+new"] * lines
+        out += [f"diff --git a/{p} b/{p}", f"--- a/{p}", f"+++ b/{p}", f"@@ -1 +1,{lines} @@", "-old"] + ["+new"] * lines
     return "\n".join(out) + "\n"
 
 
@@ -64,6 +64,26 @@ def test_diff_parsing_renames_and_deletions():
         """)
     d = fixbot.parse_diff(text)
     assert d.files == ["old.py", "new.py", "gone.txt"] and d.changed_lines == 2
+
+
+def test_diff_content_that_looks_like_headers_is_counted():
+    # A removed SQL comment "-- note" and an added "++counter" are content lines inside the hunk.
+    text = textwrap.dedent("""\
+        diff --git a/src/a.sql b/src/a.sql
+        --- a/src/a.sql
+        +++ b/src/a.sql
+        @@ -1,3 +1,3 @@
+         keep
+        --- note
+        -+++ old
+        +++counter
+        +--- new
+        """)
+    d = fixbot.parse_diff(text)
+    assert d.files == ["src/a.sql"] and (d.removed, d.added) == (2, 2)
+    # A hunk header that understates the change does not hide the extra lines.
+    lying = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n" + "+b\n" * 50
+    assert fixbot.parse_diff(lying).changed_lines == 51
 
 
 RUNNER = textwrap.dedent("""\
@@ -110,8 +130,9 @@ def test_command_runner_is_held_to_the_policy(db_url, tmp_path, touches, branch,
     runs = (tmp_path / "runs.jsonl").read_text().splitlines()
     assert len(runs) == 1, "the runner ran once, and nothing else was dispatched for it"
     doc = json.loads(runs[0])
-    assert doc["run_id"] == run_id and doc["pr_only"] is True and doc["base"] == "main"
-    assert doc["branch"].startswith("fixbot/") and doc["policy_sha256"] == POLICY.sha256
+    assert doc["run_id"] == run_id and doc["policy"]["pr_only"] is True and doc["base"] == "main"
+    assert doc["branch"].startswith("fixbot/") and doc["policy"]["sha256"] == POLICY.sha256
+    assert doc["policy"]["required_checks"] == POLICY.data["required_checks"]
     assert got == status and verdict["policy_sha256"] == POLICY.sha256
     with psycopg.connect(db_url) as conn:
         recorded = [r[0] for r in conn.execute("SELECT code FROM ops.error_events WHERE source = 'agent_runner'")]
@@ -141,7 +162,8 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
         assert posts == [("POST", "/repos/acme/app/issues"), ("POST", "/repos/acme/app/issues/7/comments"),
                          ("POST", "/repos/acme/app/dispatches")]
         dispatch = json.loads(api.hits("/repos/acme/app/dispatches")[0]["body"])
-        assert dispatch["event_type"] == "fixbot" and dispatch["client_payload"]["pr_only"] is True
+        assert dispatch["event_type"] == "fixbot" and dispatch["client_payload"]["policy"]["pr_only"] is True
+        assert len(dispatch["client_payload"]) <= 10, "GitHub refuses a client_payload with more than 10 members"
         assert dispatch["client_payload"]["code"] == "CI.TESTS_FAILED"
         issue = json.loads(api.hits("/repos/acme/app/issues")[-1]["body"])
         assert "docs/runbooks/failures/UNIT.CAPABILITY_MISSING.md" in issue["body"]
@@ -161,3 +183,57 @@ def test_fixbot_verify_cli_records_the_verdict(db_url, tmp_path):
     assert json.loads(result.stdout)["reasons"][0]["code"] == "AGENT.FORBIDDEN_PATH"
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT status FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()[0] == "rejected"
+
+
+def test_verify_takes_the_runs_branch_and_refuses_without_one(db_url, tmp_path):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        run_id = conn.execute("SELECT id FROM ops.agent_runs").fetchone()[0]
+    patch = tmp_path / "p.diff"
+    patch.write_text(diff_touching("src/app.py"))
+    env = {"DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
+
+    def verify(*extra):
+        return subprocess.run([sys.executable, "-m", "worker.cli", "fixbot", "verify", "--diff", str(patch), *extra],
+                              env=env, capture_output=True, text=True)
+
+    no_head = verify()
+    assert no_head.returncode == 2 and "--head is needed" in no_head.stderr
+    no_branch = verify("--run", str(run_id))
+    assert no_branch.returncode == 2 and f"agent run {run_id} has no branch yet" in no_branch.stderr
+    with psycopg.connect(db_url, autocommit=True) as conn:  # what dispatching the run records
+        conn.execute("SELECT ops.update_agent_run(%s, 'running', branch => 'fixbot/1-ci-lint-failed')", (run_id,))
+    approved = verify("--run", str(run_id))
+    assert approved.returncode == 0, approved.stderr
+    with psycopg.connect(db_url) as conn:
+        status, verdict = conn.execute("SELECT status, verdict FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()
+    assert status == "succeeded" and verdict["head"] == "fixbot/1-ci-lint-failed"
+
+
+def test_a_dead_dispatch_takes_its_run_along_and_requeue_brings_both_back(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        (esc_id, token), = conn.execute("SELECT id, claims FROM ops.claim_escalations('w', 10)").fetchall()
+        conn.execute("SELECT ops.update_agent_run(r.id, 'running') FROM ops.agent_runs r")
+        assert conn.execute("SELECT ops.fail_escalation(%s, %s, '422 Unprocessable Entity', permanent => true)",
+                            (esc_id, token)).fetchone()[0] == "dead"
+        status, error = conn.execute("SELECT status, last_error FROM ops.agent_runs").fetchone()
+        assert status == "dead" and "422" in error, "the fingerprint is not held by a run nobody will finish"
+        # Requeued by hand, the escalation brings its run back (no other run is active for the fingerprint).
+        conn.execute("SELECT ops.requeue_escalation(%s)", (esc_id,))
+        assert conn.execute("SELECT status FROM ops.agent_runs").fetchone()[0] == "queued"
+
+
+def test_runs_nobody_reports_on_expire(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        conn.execute("UPDATE ops.agent_runs SET status = 'running', updated_at = now() - interval '7 hours'")
+        assert conn.execute("SELECT ops.expire_agent_runs(interval '6 hours')").fetchone()[0] == 1
+        assert conn.execute("SELECT ops.expire_agent_runs(interval '6 hours')").fetchone()[0] == 0
+        status, error = conn.execute("SELECT status, last_error FROM ops.agent_runs").fetchone()
+        assert status == "failed" and "no result reported within 06:00:00" in error
+        code, = conn.execute("SELECT code FROM ops.error_events WHERE source = 'agent_runner'").fetchone()
+        assert code == "AGENT.RUN_TIMEOUT"
+        # The fingerprint is free again: one active run per fingerprint no longer blocks a new one.
+        conn.execute("INSERT INTO ops.agent_runs (fingerprint, code, policy_ref) SELECT fingerprint, code, policy_ref "
+                     "FROM ops.agent_runs")

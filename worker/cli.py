@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from worker import db, ingest, ssot
 from worker.demo import events as demo_events
-from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, OpsError, translate
+from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
 from worker.queries import q
 
 
@@ -253,7 +253,8 @@ def cmd_worker(args) -> int:
 
     settings = Settings(concurrency=args.concurrency, batch=args.batch, lease=args.lease, poll=args.poll,
                         backoff_base=args.backoff_base, backoff_cap=args.backoff_cap,
-                        shutdown_timeout=args.shutdown_timeout, metrics_port=args.metrics_port, once=args.once)
+                        shutdown_timeout=args.shutdown_timeout, metrics_port=args.metrics_port,
+                        metrics_host=args.metrics_host, once=args.once)
     return Worker(db.database_url(), settings, name=args.name).run()
 
 
@@ -283,14 +284,20 @@ def cmd_fixbot(args) -> int:
     except OSError as exc:
         raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
     policy = fixbot.Policy.load()
-    verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
-    if args.run is not None:
+    if args.run is None:
+        if not args.head:
+            raise OpsError("--head is needed without --run (the branch holding the change)", exit_code=EXIT_USAGE)
+        verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
+    else:
         with db.connect(autocommit=True) as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
             run = cur.execute(q("dispatch", "agent_run"), {"id": args.run}).fetchone()
             if run is None:
                 raise OpsError(f"no agent run {args.run}")
-            ctx = _Ctx(cur)
-            record_verdict(ctx, run, verdict, {"branch": args.head, "pr_url": args.pr_url})
+            head = args.head or run["branch"]  # the branch the run was dispatched to work on
+            if not head:
+                raise OpsError(f"agent run {args.run} has no branch yet: pass --head", exit_code=EXIT_USAGE)
+            verdict = fixbot.verify(diff_text, policy, head=head, base=args.base)
+            record_verdict(_Ctx(cur), run, verdict, {"branch": head, "pr_url": args.pr_url})
     if args.json:
         emit_json(verdict)
     else:
@@ -379,8 +386,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=5.0, help="seconds between polls when no notification comes")
     p.add_argument("--backoff-base", type=float, default=1.0, help="first retry delay ceiling, seconds")
     p.add_argument("--backoff-cap", type=float, default=300.0, help="largest retry delay, seconds")
-    p.add_argument("--shutdown-timeout", type=float, default=20.0, help="seconds to finish in-flight work on SIGTERM")
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    p.add_argument("--shutdown-timeout", type=float, default=20.0, help="seconds in-flight work may finish after SIGTERM; the rest is given back and the worker exits")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on --metrics-host:PORT")
+    p.add_argument("--metrics-host", default="127.0.0.1",
+                   help="address to serve metrics on (default 127.0.0.1; 0.0.0.0 for a scraper on another host)")
     p.add_argument("--once", action="store_true", help="drain what is due and exit")
     p.set_defaults(func=cmd_worker)
 
@@ -397,7 +406,8 @@ def parser() -> argparse.ArgumentParser:
     v = fsub.add_parser("verify", help="check a patch against ssot/agents/fixbot_policy.yaml (exit 0 approved, 1 rejected)")
     v.add_argument("--run", type=int, help="record the verdict on this ops.agent_runs row")
     v.add_argument("--diff", required=True, help="unified diff file ('-' for stdin)")
-    v.add_argument("--head", help="the branch holding the change (never the default branch)")
+    v.add_argument("--head", help="the branch holding the change, never the default branch "
+                                  "(default with --run: the branch the run was dispatched with)")
     v.add_argument("--base", help="the branch the pull request targets (default: the policy's default_branch)")
     v.add_argument("--pr-url", help="the pull request, when already opened")
     v.add_argument("--json", action="store_true")

@@ -58,8 +58,14 @@ class Diff:
         return self.added + self.removed
 
 
+HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
 def parse_diff(text: str) -> Diff:
-    """Files and changed lines of a unified diff (git or plain)."""
+    """Files and changed lines of a unified diff (git or plain). Inside a hunk, lines are counted by
+    the hunk header's lengths, so a removed line reading ``-- x`` or an added ``++ y`` is content,
+    not a file header. Outside a hunk every other +/- line still counts: a diff whose headers
+    understate its size cannot slip under the limits."""
     diff = Diff()
     seen: set[str] = set()
 
@@ -68,9 +74,25 @@ def parse_diff(text: str) -> Diff:
             seen.add(path)
             diff.files.append(path)
 
-    old = None
+    old, old_left, new_left = None, 0, 0
     for line in text.splitlines():
-        if line.startswith("diff --git "):
+        if old_left > 0 or new_left > 0:  # inside a hunk
+            tag = line[:1]
+            if tag == "-":
+                diff.removed += 1
+                old_left -= 1
+            elif tag == "+":
+                diff.added += 1
+                new_left -= 1
+            elif tag in (" ", ""):
+                old_left, new_left = old_left - 1, new_left - 1
+            # "\ No newline at end of file" takes no line of either side
+            continue
+        hunk = HUNK.match(line)
+        if hunk:
+            old_left = int(hunk.group(1)) if hunk.group(1) is not None else 1
+            new_left = int(hunk.group(2)) if hunk.group(2) is not None else 1
+        elif line.startswith("diff --git "):
             m = re.match(r"diff --git a/(.*) b/(.*)$", line)
             if m:
                 add(m.group(1))
@@ -86,9 +108,9 @@ def parse_diff(text: str) -> Diff:
                 add(old)
         elif line.startswith("rename from ") or line.startswith("rename to "):
             add(line.split(" ", 2)[2])
-        elif line.startswith("+") and not line.startswith("+++"):
+        elif line.startswith("+"):  # outside any hunk: a malformed diff still counts against the limit
             diff.added += 1
-        elif line.startswith("-") and not line.startswith("---"):
+        elif line.startswith("-"):
             diff.removed += 1
     return diff
 

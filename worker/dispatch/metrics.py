@@ -1,4 +1,4 @@
-"""Prometheus metrics of one worker process (prometheus_client), served on 127.0.0.1:--metrics-port."""
+"""Prometheus metrics of one worker process (prometheus_client), served on --metrics-host:--metrics-port."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ class Metrics:
                                   ["destination", "outcome"], registry=r)
         self.lease_expiries = Counter("ops_dispatch_lease_expiries", "Expired leases returned to the queue", registry=r)
         self.latency = Histogram("ops_dispatch_latency_seconds",
-                                 "From an escalation's creation (and its NOTIFY) to its claim by a worker",
+                                 "From an escalation becoming due (its creation and NOTIFY, a retry falling due, a reaped lease) to its claim",
                                  buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=r)
         self.in_flight = Gauge("ops_dispatch_in_flight", "Deliveries in progress in this worker", registry=r)
 
-    def serve(self, port: int) -> None:
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)
 
     def observe_stats(self, stats: dict) -> None:
         for state in ("pending", "claimed", "dead", "delivered"):

@@ -7,8 +7,12 @@ poll interval, so a lost notification delays nothing by more than the interval. 
 a thread pool outside any transaction; a heartbeat thread extends their leases; any worker's
 reaper returns the leases of dead workers to the queue.
 
+The reaper (expired leases, FixBot runs nobody reported on) and the queue metrics run at least every
+``lease / 2`` seconds, also while a backlog keeps the worker draining.
+
 Shutdown: the first SIGTERM/SIGINT stops claiming and lets in-flight deliveries finish for up to
-``shutdown_timeout`` seconds, then gives the rest back; a second signal exits at once.
+``shutdown_timeout`` seconds (their leases are still extended), then gives the rest back and exits
+without waiting for the threads still delivering; a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from worker import fixbot
 from worker.dispatch import backoff
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
@@ -53,6 +58,7 @@ class Settings:
     backoff_cap: float = 300.0
     shutdown_timeout: float = 20.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     once: bool = False
 
 
@@ -70,6 +76,9 @@ class Worker:
         self.inflight: dict[int, tuple[int, Future]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.finished = threading.Event()
+        self.last_maintained = float("-inf")
+        self.run_timeout = run_timeout_seconds()
         self.next_due = float("inf")
         self.handlers = handlers()
         self.destinations: dict[str, Destination] = {}
@@ -150,11 +159,12 @@ class Worker:
     def drain(self) -> int:
         claimed = 0
         while not self.stopping.is_set():
+            self._maybe_maintain()
             with self.lock:
                 capacity = self.s.concurrency - len(self.inflight)
                 running = [f for _, f in self.inflight.values()]
             if capacity <= 0:
-                wait(running, timeout=self.s.poll, return_when=FIRST_COMPLETED)
+                wait(running, timeout=min(self.s.poll, self.s.lease / 2), return_when=FIRST_COMPLETED)
                 continue
             jobs = self.query("claim", {"worker": self.name, "max_jobs": min(self.s.batch, capacity),
                                         "lease": self.s.lease})
@@ -175,10 +185,19 @@ class Worker:
         if reaped:
             self.metrics.lease_expiries.inc(reaped)
             log("leases_reaped", count=reaped)
+        expired = self.query_one("expire_agent_runs", {"run_timeout": self.run_timeout})["expired"]
+        if expired:
+            log("agent_runs_expired", count=expired)
         self.metrics.observe_stats(self.query_one("stats"))
+        self.last_maintained = time.monotonic()
+
+    def _maybe_maintain(self) -> None:
+        if time.monotonic() - self.last_maintained >= self.s.lease / 2:
+            self.maintain()
 
     def _heartbeat(self) -> None:
-        while not self.stopping.wait(self.s.lease / 3):
+        # Runs until the process has given back or finished everything, shutdown grace included.
+        while not self.finished.wait(self.s.lease / 3):
             with self.lock:
                 held = [(i, t) for i, (t, _) in self.inflight.items()]
             if held:
@@ -208,7 +227,7 @@ class Worker:
     def run(self) -> int:
         self._install_signals()
         if self.s.metrics_port:
-            self.metrics.serve(self.s.metrics_port)
+            self.metrics.serve(self.s.metrics_host, self.s.metrics_port)
         self.pool.open(wait=False)
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
         log("worker_started", worker=self.name, **self.s.__dict__)
@@ -260,11 +279,17 @@ class Worker:
                 self.query("release", {"id": job_id, "token": token})
             except psycopg.Error as exc:
                 log("release_failed", id=job_id, error=str(exc))
+        self.finished.set()
         log("worker_stopped", worker=self.name, released=len(unfinished), unfinished=len(left))
         self.executor.shutdown(wait=False, cancel_futures=True)
         if listener is not None:
             listener.close()
         self.pool.close(timeout=2)
+        if left:
+            # Threads still inside a delivery would hold the interpreter's exit until they return
+            # (up to a runner's timeout); their jobs were given back above, so leave now.
+            sys.stderr.flush()
+            os._exit(0)
         return 0
 
     def _install_signals(self) -> None:
@@ -277,3 +302,12 @@ class Worker:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+
+def run_timeout_seconds() -> float:
+    """The FixBot policy's run_timeout (e.g. ``6h``): how long a dispatched run may go without a result."""
+    value = str(fixbot.Policy.load().data.get("run_timeout", "6h"))
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit() or int(value[:-1]) == 0:
+        raise ValueError(f"ssot/agents/fixbot_policy.yaml: run_timeout {value!r} is not a duration like 30m, 6h or 1d")
+    return int(value[:-1]) * units[value[-1]]

@@ -1,6 +1,7 @@
 -- name: claim
--- Claim due escalations with a lease; each row's `claims` is the fence token.
-SELECT *, extract(epoch FROM claimed_at - created_at) AS latency_seconds
+-- Claim due escalations with a lease; each row's `claims` is the fence token. latency_seconds runs
+-- from when the row became due: created (and NOTIFY sent), its retry time, or its lease reaped.
+SELECT *, extract(epoch FROM claimed_at - greatest(created_at, next_attempt_at)) AS latency_seconds
 FROM ops.claim_escalations(%(worker)s, %(max_jobs)s, make_interval(secs => %(lease)s));
 
 -- name: heartbeat
@@ -23,6 +24,10 @@ SELECT ops.release_escalation(%(id)s, %(token)s) AS released;
 -- name: reap
 -- Return expired leases to the queue.
 SELECT ops.reap_expired_leases() AS reaped;
+
+-- name: expire_agent_runs
+-- Fail FixBot runs that have been running longer than the policy's run_timeout.
+SELECT ops.expire_agent_runs(make_interval(secs => %(run_timeout)s)) AS expired;
 
 -- name: stats
 -- Queue depth and oldest pending age, for the metrics.

@@ -26,12 +26,16 @@ FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
 
 
 def run_document(run: dict, job: dict, policy: fixbot.Policy) -> dict:
+    """What a runner receives. Ten top-level members at most: GitHub refuses a repository_dispatch
+    client_payload with more (HTTP 422), so the policy's terms travel as one object."""
     prefix = policy.data.get("branch_prefix", "fixbot/")
     return {
         "run_id": run["id"], "code": run["code"], "fingerprint": run["fingerprint"],
         "branch": f"{prefix}{run['id']}-{run['code'].lower().replace('.', '-')}",
-        "base": policy.default_branch, "pr_only": True,
-        "policy_ref": run["policy_ref"], "policy_sha256": run["policy_sha256"],
+        "base": policy.default_branch,
+        "policy": {"ref": run["policy_ref"], "sha256": run["policy_sha256"], "pr_only": True,
+                   "required_checks": policy.data.get("required_checks", []),
+                   "limits": policy.data.get("limits", {})},
         "runbook": job["payload"].get("runbook"), "evidence": run["evidence"],
         "variant_id": (run["metadata"] or {}).get("variant_id"), "delivery_id": delivery_id(job),
     }
