@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker import ROOT, problem, signing
+from tests.test_problem import nasty, postgres_redact
+from worker import ROOT, problem, signing, ssot
 
 FUNCTIONS = ROOT / "supabase" / "functions"
 SECRET = "edge-test-secret"
@@ -58,6 +59,36 @@ def test_deno_tests_against_postgres(db_url):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert " 0 failed" in output and "ignored" not in output.split("ok |")[-1], output[-2000:]
+
+
+# -- redaction: one set of rules, three engines ------------------------------------------------------
+
+def test_the_generated_typescript_files_are_current():
+    stale = problem.write_generated(check=True)
+    assert stale == [], (f"{', '.join(map(str, stale))} is out of date with the SSOT: run "
+                         "`.venv/bin/python -m worker.problem --write-redaction-rules` and commit the result")
+
+
+DENO_REDACT = ('import { redact } from "./_shared/redaction.ts";'
+               "const texts = JSON.parse(await new Response(Deno.stdin.readable).text());"
+               "console.log(JSON.stringify(texts.map(redact)));")
+
+
+def deno_redact(texts: list[str]) -> list[str]:
+    result = subprocess.run([deno(), "eval", "--ext=ts", DENO_REDACT], check=False, cwd=FUNCTIONS, env=deno_env(),
+                            input=json.dumps(texts), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(nasty, min_size=100, max_size=100))
+def test_typescript_python_and_postgres_redact_alike(conn, texts):
+    examples = [e for rule in ssot.load_yaml(ssot.REDACTION)["rules"] for e in rule["examples"]]
+    texts = examples + texts
+    in_postgres = postgres_redact(conn, texts)
+    assert deno_redact(texts) == in_postgres
+    assert [problem.redact(t) for t in texts] == in_postgres
 
 
 # -- the running functions ----------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from worker import problem, ssot
@@ -122,6 +123,79 @@ def test_python_redaction_changes_every_ssot_example():
     for rule in ssot.load_yaml(ssot.REDACTION)["rules"]:
         for example in rule["examples"]:
             assert problem.redact(example) != example, rule["name"]
+
+
+# Pieces of secrets and of the characters on which regex engines disagree (values are fake).
+FRAGMENTS = ["Bearer", "bearer", "TOKEN", "token", "basic", "password", "PASSWD", "api_key", "client-secret",
+             "service_role_key", "=", ":", "'", '"', " ", "\t", "\n", "\r\n", "\u00a0", "\u2007", "\u3000",
+             "\u2028", "\ufeff", "\u0085", "\u1680", "\u212a", "\u017f", "\u0130", "\U0001f600", "eyJhbGciOi",
+             "eyJyb2xlIj", ".", "abcdefghijklmnop", "0123456789", "_-", "sk-", "sk-ant-", "ghp_", "github_pat_",
+             "xoxb-", "sb_secret_", "sk_live_", "AKIA", "ABCDEFGHIJKLMNOP", "postgres://", "u:p", "@", "/",
+             "hooks.slack.com/services/", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
+             "$1", "$&", "\\1", "\\&", "\\", "&", ",", ";", "[REDACTED]"]
+
+
+def storable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor lone surrogates (the functions replace both first)."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
+nasty = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=4).filter(storable), max_size=12).map("".join)
+
+
+def postgres_redact(conn, texts: list[str]) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT ops.redact(t.x) FROM jsonb_array_elements_text(%s::jsonb) WITH ORDINALITY AS t (x, n) ORDER BY t.n",
+        (json.dumps(texts),))]
+
+
+def test_python_redaction_equals_postgres_on_every_example(conn):
+    examples = [e for rule in ssot.load_yaml(ssot.REDACTION)["rules"] for e in rule["examples"]]
+    assert [problem.redact(e) for e in examples] == postgres_redact(conn, examples)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(nasty, min_size=50, max_size=50))
+def test_python_redaction_equals_postgres_on_nasty_strings(conn, texts):
+    assert [problem.redact(t) for t in texts] == postgres_redact(conn, texts)
+
+
+def test_the_space_class_is_the_servers_own(conn):
+    """PostgreSQL's [[:space:]] (spelt out in problem.PG_SPACE for Python and TypeScript) in this server."""
+    chars = [chr(i) for i in range(1, 0x10000) if not 0xD800 <= i < 0xE000]
+    server = {r[0] for r in conn.execute("SELECT c FROM unnest(%s::text[]) c WHERE c ~ '^[[:space:]]$'", (chars,))}
+    ours = {c for c in chars if re.fullmatch(f"[{problem.PG_SPACE}]", c)}
+    assert server == ours
+
+
+SPACE = problem.PG_SPACE
+
+
+@pytest.mark.parametrize(("pattern", "python", "javascript"), [
+    ("a[[:space:]]+b", f"a[{SPACE}]+b", f"a[{SPACE}]+b"),
+    ("x\\s[^[:space:]@]$", f"x[{SPACE}][^{SPACE}@]\\Z", f"x[{SPACE}][^{SPACE}@]$"),
+    ("[]a-]\\.(?:b|c)[[:digit:]]", "[\\]a-]\\.(?:b|c)[0-9]", "[\\]a-]\\.(?:b|c)[0-9]"),
+])
+def test_postgres_patterns_are_translated(pattern, python, javascript):
+    assert (problem.portable_regex(pattern, "py"), problem.portable_regex(pattern, "js")) == (python, javascript)
+
+
+@pytest.mark.parametrize("pattern", ["\\bword\\b", "\\yword", "(a)\\1", "\\w+", "[[:alpha:]]", "a*?b", "(?i)x",
+                                     "(?<n>x)", "[[.a.]]", "[abc"])
+def test_patterns_whose_meaning_would_differ_are_refused(pattern):
+    with pytest.raises(problem.NotPortable):
+        problem.portable_regex(pattern)
+
+
+@pytest.mark.parametrize(("replacement", "parts"), [
+    ("[REDACTED]", ["[REDACTED]"]), ("\\1[REDACTED]@", [1, "[REDACTED]@"]), ("\\1\\2x", [1, 2, "x"]),
+    ("<\\&>", ["<", 0, ">"]), ("a\\\\b\\0\\x$1", ["a\\b\\0\\x$1"]), ("end\\", ["end\\"]),
+])
+def test_replacements_follow_postgres(replacement, parts, conn):
+    assert problem.replacement_parts(replacement) == parts
+    expected = conn.execute("SELECT regexp_replace('xaby', '(a)(b)', %s)", (replacement,)).fetchone()[0]
+    rule = problem.RedactionRule("t", re.compile("(a)(b)"), "", False, tuple(parts), None)
+    assert rule.apply("xaby") == expected
 
 
 def test_the_extension_member_can_be_renamed():

@@ -6,6 +6,8 @@
 // method-not-allowed, payload-too-large, unsupported-media-type, service-unavailable) is not a
 // failure mode: type urn:ipai:problem:<name>, fixed title and status, code null.
 
+import { redact } from "./redaction.ts";
+
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
 export const TYPE_PREFIX = "urn:ipai:failure:";
 export const GENERIC_TYPE_PREFIX = "urn:ipai:problem:";
@@ -85,9 +87,10 @@ export function cleanText(value: string): string {
   return value.replaceAll("\u0000", "\u2400").toWellFormed();
 }
 
+/** Storable, redacted (the SSOT rules, as ops.redact() applies them), then cut to the limit. */
 function clip(value: unknown, limit = MAX_ID): string | null {
   if (value === null || value === undefined) return null;
-  return cleanText(String(value)).slice(0, limit);
+  return redact(cleanText(String(value))).slice(0, limit).toWellFormed();
 }
 
 export function statusFor(mode: FailureMode): number {
