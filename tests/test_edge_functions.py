@@ -278,9 +278,15 @@ def test_the_webhook_receiver_verifies_python_signatures():
         headers = signing.sign(WEBHOOK_SECRET.encode(), body, "delivery-1")
         ok = request(port, body, path="/ops-webhook", token=None, headers=headers)
         assert ok[0] == 204, ok
-        # The same delivery again (a worker re-delivering after a crash): acknowledged, not processed twice.
-        again = request(port, body, path="/ops-webhook", token=None, headers=headers)
-        assert again[0] == 200 and json.loads(again[2])["duplicate"] is True
+        # The same bytes again: a replay.
+        status, h, payload = request(port, body, path="/ops-webhook", token=None, headers=headers)
+        doc = assert_problem(status, h, payload)
+        assert (status, doc["ipai"]["code"], doc["reason"]) == (401, "AUTH.WEBHOOK_SIGNATURE_INVALID", "replayed")
+        # The worker re-delivering after a crash signs afresh: acknowledged, not processed twice.
+        resigned = signing.sign(WEBHOOK_SECRET.encode(), body, "delivery-1")
+        assert resigned[signing.TIMESTAMP] != headers[signing.TIMESTAMP]
+        again = request(port, body, path="/ops-webhook", token=None, headers=resigned)
+        assert (again[0], json.loads(again[2])) == (200, {"duplicate": True, "delivery_id": "delivery-1"})
         for attempt, expected in [(dict(body=body + b" ", headers=signing.sign(WEBHOOK_SECRET.encode(), body, "d-2")),
                                    "bad_signature"),
                                   (dict(body=body, headers=signing.sign(WEBHOOK_SECRET.encode(), body, "d-3",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.signing import DELIVERY, SIGNATURE, TIMESTAMP, ReplayCache, SignatureInvalid, sign, verify
+from worker.signing import DELIVERY, SIGNATURE, TIMESTAMP, Delivery, ReplayCache, SignatureInvalid, sign, verify
 
 SECRET = b"whsec_test"
 NOW = 1_700_000_000
@@ -16,16 +16,16 @@ VECTOR = "v1=af727a81414381b98b7a793c50fd32fa0769d3888c5848bc3370777da1f15c49"
 
 def reason(body: bytes, headers, secret: bytes = SECRET, **kwargs) -> str:
     try:
-        verify(secret, body, headers, **kwargs)
+        delivery = verify(secret, body, headers, **kwargs)
     except SignatureInvalid as exc:
         return exc.reason
-    return "accepted"
+    return "duplicate" if delivery.duplicate else "accepted"
 
 
 def test_the_shared_vector():
     headers = sign(SECRET, b'{"id":1}', "d-1", NOW)
     assert headers == {TIMESTAMP: str(NOW), DELIVERY: "d-1", SIGNATURE: VECTOR}
-    assert reason(b'{"id":1}', headers, now=NOW + 10) == "accepted"
+    assert verify(SECRET, b'{"id":1}', headers, now=NOW + 10) == Delivery("d-1", NOW, duplicate=False)
 
 
 def test_header_names_are_case_insensitive():
@@ -62,26 +62,46 @@ def test_the_wrong_secret_is_refused():
     assert reason(b"x", sign(b"other", b"x", "d-1", NOW), now=NOW) == "bad_signature"
 
 
-def test_replays_are_refused_within_the_window_only():
+def test_a_replay_is_refused_but_a_fresh_re_delivery_is_a_duplicate():
     seen = ReplayCache()
+    first = sign(SECRET, b"x", "d-1", NOW)
+    assert reason(b"x", first, now=NOW, seen=seen) == "accepted"
+    assert reason(b"x", first, now=NOW + 5, seen=seen) == "replayed", "the same bytes again: a replay"
+    again = sign(SECRET, b"x", "d-1", NOW + 30)  # the sender re-delivering after a crash, signed afresh
+    assert reason(b"x", again, now=NOW + 30, seen=seen) == "duplicate"
+    assert reason(b"x", again, now=NOW + 31, seen=seen) == "replayed"
+    assert reason(b"x", first, now=NOW + 32, seen=seen) == "replayed", "an old attempt stays a replay"
+    assert reason(b"x", sign(SECRET, b"x", "d-2", NOW), now=NOW, seen=seen) == "accepted", "ids are independent"
+    # once the window has passed, the old timestamp is refused as expired, never accepted again
+    assert reason(b"x", first, now=NOW + 301, seen=seen) == "expired"
+
+
+def test_forgeries_never_enter_the_cache():
     headers = sign(SECRET, b"x", "d-1", NOW)
-    assert reason(b"x", headers, now=NOW, seen=seen) == "accepted"
-    assert reason(b"x", headers, now=NOW + 5, seen=seen) == "replayed"
     forged = {**headers, SIGNATURE: "v1=" + "0" * 64}
     assert reason(b"x", forged, now=NOW, seen=ReplayCache()) == "bad_signature"
-    # a forged request never enters the cache, so it cannot block the genuine delivery
     fresh = ReplayCache()
     reason(b"x", sign(b"attacker", b"x", "d-9", NOW), now=NOW, seen=fresh)
+    assert len(fresh) == 0
     assert reason(b"x", sign(SECRET, b"x", "d-9", NOW), now=NOW, seen=fresh) == "accepted"
+
+
+def test_sign_never_gives_a_delivery_id_the_same_timestamp_twice():
+    """A retry within the same second must reach the receiver as a re-delivery, not as a replay."""
+    seen = ReplayCache()
+    attempts = [sign(SECRET, b"x", "d-fast") for _ in range(3)]
+    assert len({a[TIMESTAMP] for a in attempts}) == 3
+    assert [reason(b"x", a, seen=seen) for a in attempts] == ["accepted", "duplicate", "duplicate"]
 
 
 def test_the_replay_cache_is_bounded_and_forgets_expired_ids():
     cache = ReplayCache(max_entries=3)
     for i in range(10):
-        assert cache.check_and_add(f"d-{i}", NOW + 300, NOW)
+        assert cache.remember(f"d-{i}", NOW, NOW + 300, NOW) == ReplayCache.NEW
     assert len(cache) <= 3
-    assert cache.check_and_add("d-9", NOW + 300, NOW) is False
-    assert cache.check_and_add("d-9", NOW + 900, NOW + 301), "expired ids are forgotten"
+    assert cache.remember("d-9", NOW, NOW + 300, NOW) == ReplayCache.REPLAYED
+    assert cache.remember("d-9", NOW + 1, NOW + 301, NOW) == ReplayCache.DUPLICATE
+    assert cache.remember("d-9", NOW, NOW + 300, NOW + 302) == ReplayCache.NEW, "expired ids are forgotten"
 
 
 def test_rotation_accepts_any_listed_signature():

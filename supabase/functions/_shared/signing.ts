@@ -4,6 +4,11 @@
 //   X-Ops-Signature: v1=<lowercase hex HMAC-SHA256(secret, "<timestamp>.<delivery id>.<raw body>")>
 // The delivery id cannot contain ".", so the signed string splits one way only. Several
 // comma-separated v1= values are allowed (secret rotation); one match is enough.
+//
+// Replay versus re-delivery: the sender signs every attempt afresh (never the same timestamp twice
+// for one delivery id), so with a ReplayCache a delivery id seen again with a timestamp already
+// accepted is a replay (SignatureInvalid "replayed"), and with a new valid signature it is the sender
+// re-delivering (duplicate: true; acknowledge it without processing it again).
 
 export const DEFAULT_TOLERANCE = 300;
 const DELIVERY_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -25,25 +30,32 @@ export class SignatureInvalid extends Error {
   }
 }
 
-/** Delivery ids accepted recently, each remembered until its timestamp leaves the window. In
- * memory, per isolate: the timestamp tolerance bounds what a replay to another isolate could do. */
+export type Seen = "new" | "duplicate" | "replayed";
+
+/** Delivery ids accepted recently, with the timestamps they were accepted with, each id remembered
+ * until its latest timestamp leaves the window. In memory, per isolate: the timestamp tolerance
+ * bounds what a replay to another isolate could do. Only verified deliveries enter it. */
 export class ReplayCache {
-  #expiry = new Map<string, number>();
+  #seen = new Map<string, { expiresAt: number; stamps: Set<number> }>();
   constructor(readonly maxEntries = 100_000) {}
 
-  checkAndAdd(deliveryId: string, expiresAt: number, now: number): boolean {
-    for (const [id, when] of this.#expiry) {
-      if (when > now && this.#expiry.size < this.maxEntries) break;
-      this.#expiry.delete(id);
+  remember(deliveryId: string, timestamp: number, expiresAt: number, now: number): Seen {
+    for (const [id, entry] of this.#seen) {
+      if (entry.expiresAt > now && this.#seen.size < this.maxEntries) break;
+      this.#seen.delete(id);
     }
-    if ((this.#expiry.get(deliveryId) ?? 0) > now) return false;
-    this.#expiry.delete(deliveryId);
-    this.#expiry.set(deliveryId, expiresAt);
-    return true;
+    const entry = this.#seen.get(deliveryId);
+    const stamps = entry && entry.expiresAt > now ? entry.stamps : new Set<number>();
+    if (stamps.has(timestamp)) return "replayed";
+    const known = stamps.size > 0;
+    stamps.add(timestamp);
+    this.#seen.delete(deliveryId); // re-insert: Map order is the eviction order
+    this.#seen.set(deliveryId, { expiresAt: Math.max(entry?.expiresAt ?? 0, expiresAt), stamps });
+    return known ? "duplicate" : "new";
   }
 
   get size(): number {
-    return this.#expiry.size;
+    return this.#seen.size;
   }
 }
 
@@ -86,7 +98,20 @@ function signedBytes(
   return concat(encoder.encode(`${timestamp}.${deliveryId}.`), body);
 }
 
-/** The three headers for one delivery of body. */
+const lastSigned = new Map<string, number>();
+
+/** Now, but later than any timestamp this isolate already signed the delivery id with. */
+function freshTimestamp(deliveryId: string): number {
+  const now = Math.trunc(Date.now() / 1000);
+  const ts = Math.max(now, (lastSigned.get(deliveryId) ?? now - 1) + 1);
+  lastSigned.delete(deliveryId);
+  lastSigned.set(deliveryId, ts);
+  if (lastSigned.size > 10_000) lastSigned.delete(lastSigned.keys().next().value!);
+  return ts;
+}
+
+/** The three headers for one attempt to deliver body; without timestamp, each call for the same
+ * delivery id gets a later timestamp than the last. */
 export async function sign(
   secret: string | Uint8Array,
   body: Uint8Array,
@@ -96,7 +121,7 @@ export async function sign(
   if (!DELIVERY_ID.test(deliveryId)) {
     throw new RangeError("deliveryId must be 1-128 characters of A-Z a-z 0-9 _ -");
   }
-  const ts = String(Math.trunc(timestamp ?? Date.now() / 1000));
+  const ts = String(Math.trunc(timestamp ?? freshTimestamp(deliveryId)));
   const key = await hmacKey(secret, "sign");
   const mac = await crypto.subtle.sign("HMAC", key, signedBytes(ts, deliveryId, body));
   return {
@@ -112,14 +137,15 @@ export interface VerifyOptions {
   seen?: ReplayCache;
 }
 
-/** Resolves if the headers sign body with secret, freshly and for the first time; otherwise
- * rejects with SignatureInvalid. crypto.subtle.verify compares in constant time. */
+/** Resolves if the headers sign body with secret freshly (and, with seen, are not a replay);
+ * otherwise rejects with SignatureInvalid. crypto.subtle.verify compares in constant time. With
+ * seen, a re-delivery of an id already accepted resolves with duplicate: true. */
 export async function verify(
   secret: string | Uint8Array,
   body: Uint8Array,
   headers: Headers,
   opts: VerifyOptions = {},
-): Promise<{ deliveryId: string; timestamp: number }> {
+): Promise<{ deliveryId: string; timestamp: number; duplicate: boolean }> {
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
   const now = opts.now ?? Date.now() / 1000;
   const ts = headers.get("x-ops-timestamp")?.trim();
@@ -157,8 +183,12 @@ export async function verify(
   if (!matched) {
     throw new SignatureInvalid("bad_signature", "X-Ops-Signature does not match the body");
   }
-  if (opts.seen && !opts.seen.checkAndAdd(deliveryId, timestamp + tolerance, now)) {
-    throw new SignatureInvalid("replayed", `delivery ${deliveryId} was already received`);
+  const seen = opts.seen?.remember(deliveryId, timestamp, timestamp + tolerance, now) ?? "new";
+  if (seen === "replayed") {
+    throw new SignatureInvalid(
+      "replayed",
+      `delivery ${deliveryId} with timestamp ${ts} was already received (a replay: a re-delivery is signed afresh)`,
+    );
   }
-  return { deliveryId, timestamp };
+  return { deliveryId, timestamp, duplicate: seen === "duplicate" };
 }

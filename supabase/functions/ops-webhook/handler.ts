@@ -1,10 +1,11 @@
 // POST /ops-webhook: the receiving end of the worker's webhook destination. Verifies the HMAC
 // signature (constant time), the timestamp (OPS_WEBHOOK_TOLERANCE seconds, default 300) and the
-// delivery id, and answers 204. A delivery id already received within the window is answered 200
-// {"duplicate": true} and not processed again: the worker re-delivers with the same id after a
-// crash, and must learn that it arrived rather than retry or give up. Otherwise
-// AUTH.WEBHOOK_SIGNATURE_INVALID (401) with a "reason" member; failures are recorded through
-// ops.record_error when SUPABASE_DB_URL is set.
+// delivery id, and answers 204. The worker re-delivers the same delivery id after a crash, signed
+// afresh: such a re-delivery of an id already received within the window is answered 200
+// {"duplicate": true} and not processed again (the worker must learn that it arrived rather than
+// retry or give up). The same id with a timestamp already accepted is a byte-identical copy, a
+// replay: 401 with reason "replayed". Failures are AUTH.WEBHOOK_SIGNATURE_INVALID (401) with a
+// "reason" member, recorded through ops.record_error when SUPABASE_DB_URL is set.
 import { Database } from "../_shared/db.ts";
 import { readLimited, TooLarge } from "../_shared/http.ts";
 import {
@@ -92,22 +93,23 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
       );
     }
     const tolerance = Number(env("OPS_WEBHOOK_TOLERANCE") ?? DEFAULT_TOLERANCE);
+    let delivery: Awaited<ReturnType<typeof verify>>;
     try {
-      await verify(secret, body, req.headers, {
+      delivery = await verify(secret, body, req.headers, {
         tolerance: Number.isFinite(tolerance) && tolerance > 0 ? tolerance : DEFAULT_TOLERANCE,
         seen,
       });
     } catch (e) {
-      if (e instanceof SignatureInvalid && e.reason === "replayed") {
-        return new Response(JSON.stringify({ duplicate: true, delivery_id: occ.correlation_id }), {
-          status: 200,
-          headers: { "content-type": "application/json" },
-        });
-      }
       if (e instanceof SignatureInvalid) {
         return own("AUTH.WEBHOOK_SIGNATURE_INVALID", e.message, occ, { reason: e.reason });
       }
       throw e;
+    }
+    if (delivery.duplicate) {
+      return new Response(JSON.stringify({ duplicate: true, delivery_id: delivery.deliveryId }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
     }
     return new Response(null, { status: 204 });
   }

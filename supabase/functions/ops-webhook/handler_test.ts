@@ -18,14 +18,17 @@ async function problem(res: Response, status: number) {
   return doc;
 }
 
-Deno.test("a signed delivery is processed once; repeats are acknowledged as duplicates; forgeries and stale ones are 401", async () => {
+Deno.test("a signed delivery is processed once; re-deliveries are duplicates; replays, forgeries and stale ones are 401", async () => {
   const h = createWebhookHandler((n) =>
     ({ OPS_WEBHOOK_SECRET: SECRET } as Record<string, string>)[n]
   );
-  assertEquals((await h.handle(await signed("d-1"))).status, 204);
-  const repeat = await h.handle(await signed("d-1"));
-  assertEquals(repeat.status, 200);
-  assertEquals((await repeat.json()).duplicate, true);
+  const now = Math.trunc(Date.now() / 1000);
+  assertEquals((await h.handle(await signed("d-1", now))).status, 204);
+  const replay = await problem(await h.handle(await signed("d-1", now)), 401);
+  assertEquals([replay.ipai.code, replay.reason], ["AUTH.WEBHOOK_SIGNATURE_INVALID", "replayed"]);
+  const redelivery = await h.handle(await signed("d-1", now + 1));
+  assertEquals(redelivery.status, 200);
+  assertEquals(await redelivery.json(), { duplicate: true, delivery_id: "d-1" });
   const stale = await problem(await h.handle(await signed("d-2", Date.now() / 1000 - 600)), 401);
   assertEquals(stale.reason, "expired");
   const req = await signed("d-3");
