@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from worker import ROOT
+from worker import ROOT, db
 
 OPS = [sys.executable, "-m", "worker.cli"]
 
@@ -106,13 +108,42 @@ def test_embedded_cluster_from_nothing():
     shutil.rmtree(home)
 
 
-def test_private_ops_home_gets_a_clear_error(tmp_path):
-    """As root the server runs as postgres, which cannot enter root's private folders: say so."""
-    env = {"OPS_HOME": str(tmp_path / "private")}
-    result = ops("db", "up", env=env)
-    if os.geteuid() == 0:
-        assert result.returncode == 1
-        assert "cannot reach" in result.stderr and "set OPS_HOME" in result.stderr
-    else:  # the server runs as this user, who can
-        assert result.returncode == 0, result.stderr
+def test_a_private_ops_home_works_as_root(tmp_path):
+    """As root the server runs as postgres, which cannot enter root's private folders (a checkout under
+    /root): its files go to a folder it owns, and everything works from the private home."""
+    home = tmp_path / "private" / ".ops"
+    (tmp_path / "private").mkdir(mode=0o700)
+    env = {"OPS_HOME": str(home)}
+    try:
+        up = ops("db", "up", env=env)
+        assert up.returncode == 0, up.stderr
+        assert ops("ssot", "sync", env=env).returncode == 0
+        assert ops("ingest", "--source", "ops", "--message", "hello from a private home", env=env).returncode == 0
+        server_root = Path(json.loads((home / "cluster.json").read_text())["server_root"])
+        if os.geteuid() == 0:
+            assert server_root.parent == Path(pwd.getpwnam("postgres").pw_dir) / "ops-clusters"
+            assert server_root.stat().st_uid == pwd.getpwnam("postgres").pw_uid
+        else:  # the server runs as this user, who can reach the folder
+            assert server_root == home
+        assert (server_root / "pg" / "PG_VERSION").exists()
+    finally:
         ops("db", "down", env=env)
+        db.Cluster(home).destroy()
+    assert not server_root.exists()
+
+def test_bad_bytes_and_bad_arguments_are_clear_refusals(db_url):
+    env = {"DATABASE_URL": db_url}
+    ops("ssot", "sync", env=env)
+    # Invalid UTF-8 on the command line (Python hands it over as surrogate escapes) becomes U+FFFD.
+    bad = subprocess.run([sys.executable, "-m", "worker.cli", "ingest", "--source", "ops", "--message",
+                          os.fsdecode(b"bad \xff\xfe bytes"), "--json"],
+                         env={**os.environ, **env}, capture_output=True, text=True)
+    assert bad.returncode == 0, bad.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT message FROM ops.error_events").fetchone()[0] == "bad \ufffd\ufffd bytes"
+    classify = ops("classify", "--source", "mainframe", "--message", "boom", env=env)
+    assert classify.returncode == 3 and "unknown source 'mainframe'" in classify.stderr
+    missing = ops("ingest", "--file", "/nonexistent/events.jsonl", env=env)
+    assert missing.returncode == 3 and "cannot read --file: No such file or directory" in missing.stderr
+    negative = ops("errors", "--limit", "-1", env=env)
+    assert negative.returncode == 2 and "must be at least 1" in negative.stderr

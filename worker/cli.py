@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
+import psycopg
 from psycopg.rows import dict_row
 
 from worker import db, ingest, ssot
@@ -41,6 +42,13 @@ def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def emit_json(value) -> None:
@@ -120,7 +128,10 @@ def cmd_ssot(args) -> int:
 def _inputs(args):
     """Events from flags or from a JSON-lines file ('-' for stdin): (line, event | Refused)."""
     if args.file:
-        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+        try:
+            stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+        except OSError as exc:
+            raise OpsError(f"cannot read --file: {exc.strerror}: {args.file}", exit_code=EXIT_BAD_INPUT) from None
         with stream:
             yield from ingest.parse_lines(stream)
         return
@@ -162,11 +173,25 @@ def cmd_ingest(args) -> int:
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
+def _known_sources(conn) -> set[str] | None:
+    """The sources ingest accepts, or None for a role that may not list them (the analyst's)."""
+    try:
+        with conn.transaction():
+            return {r[0] for r in conn.execute("SELECT source FROM ops.sources")}
+    except psycopg.errors.InsufficientPrivilege:
+        return None
+
+
 def cmd_classify(args) -> int:
     good, refused = _split(_inputs(args))
     results = []
     with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        sources = _known_sources(conn)
         for number, ev in good:
+            if sources is not None and ev["source"] not in sources:  # the same refusal as ingest (OP002)
+                refused.append(ingest.Refused(number, f"unknown source {ev['source']!r} "
+                                                      f"(known: {', '.join(sorted(sources))})"))
+                continue
             row = cur.execute(q("errors", "classify_error"), ev).fetchone()
             results.append({"line": number or None, **row})
     if args.json:
@@ -176,7 +201,7 @@ def cmd_classify(args) -> int:
             prefix = f"line {r['line']}: " if r["line"] else ""
             print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
     for r in refused:
-        print(f"refused: line {r.line}: {r.reason}", file=sys.stderr)
+        print(f"refused: {f'line {r.line}: ' if r.line else ''}{r.reason}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -366,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("errors", help="top grouped errors")
     p.add_argument("--code", help="only this code")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_positive, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_errors)
 
@@ -397,7 +422,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "requeue"])
     p.add_argument("id", nargs="?", type=int, help="requeue: the escalation id")
     p.add_argument("--state", choices=["pending", "claimed", "delivered", "dead"])
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispatch)
 

@@ -4,11 +4,14 @@ With ``DATABASE_URL`` set, everything uses that server. Without it, a private cl
 ``$OPS_HOME`` (default ``./.ops``): created with the machine's PostgreSQL 15 binaries, listening on
 127.0.0.1 and a private socket, password-protected (the generated password stays in ``$OPS_HOME``,
 mode 0600). PostgreSQL refuses to run as root, so when invoked as root the server runs as the
-``postgres`` OS user.
+``postgres`` OS user. If that user cannot enter ``$OPS_HOME`` (a checkout under root's private
+``/root``, say), the server's files (data, socket, log) go to a folder of its own under its home,
+``~postgres/ops-clusters/<hash of $OPS_HOME>``; ``$OPS_HOME/cluster.json`` records where.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -32,13 +35,17 @@ SUPERUSER = "postgres"
 MIGRATION_FILE = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
 
 
+PG_MAJOR = "15"
+
+
 def _bindir() -> Path:
+    """PostgreSQL 15's binaries (the version the project targets), even when others are installed."""
     explicit = os.environ.get("OPS_PG_BINDIR")
-    candidates = [Path(explicit)] if explicit else sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for path in candidates:
-        if (path / "pg_ctl").exists():
-            return path
-    raise Unavailable("PostgreSQL binaries not found (install postgresql-15, or set OPS_PG_BINDIR or DATABASE_URL)")
+    path = Path(explicit) if explicit else Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
+    if (path / "pg_ctl").exists():
+        return path
+    raise Unavailable(f"PostgreSQL {PG_MAJOR} binaries not found in {path} "
+                      f"(install postgresql-{PG_MAJOR}, or set OPS_PG_BINDIR or DATABASE_URL)")
 
 
 @dataclass
@@ -52,12 +59,28 @@ class Cluster:
         return cls(Path(os.environ.get("OPS_HOME", ROOT / ".ops")).resolve())
 
     @property
+    def server_root(self) -> Path:
+        """Where the server's own files live: ``home``, or a folder the server's OS user can reach."""
+        recorded = self.settings().get("server_root")
+        if recorded:
+            return Path(recorded)
+        owner = self._owner()
+        if owner is None or self._reachable(owner, self.home):
+            return self.home
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
+        return Path(pwd.getpwnam(owner).pw_dir) / "ops-clusters" / digest
+
+    @property
     def data(self) -> Path:
-        return self.home / "pg"
+        return self.server_root / "pg"
 
     @property
     def socket_dir(self) -> Path:
-        return self.home / "run"
+        return self.server_root / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.server_root / "postgres.log"
 
     @property
     def settings_file(self) -> Path:
@@ -84,6 +107,14 @@ class Cluster:
             cmd = ["runuser", "-u", owner, "--", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, check=check)
 
+    @staticmethod
+    def _reachable(owner: str, path: Path) -> bool:
+        """Whether ``owner`` can enter ``path`` (or, if it does not exist yet, its nearest parent)."""
+        while not path.exists():
+            path = path.parent
+        return subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(path)],
+                              capture_output=True).returncode == 0
+
     def _chown(self, path: Path) -> None:
         owner = self._owner()
         if owner:
@@ -101,19 +132,15 @@ class Cluster:
         if (self.data / "PG_VERSION").exists():
             return
         self.home.mkdir(parents=True, exist_ok=True)
-        owner = self._owner()
-        if owner and subprocess.run(["runuser", "-u", owner, "--", "test", "-w", str(self.home)],
-                                    capture_output=True).returncode != 0:
-            self._chown(self.home)
-            if subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(self.home)],
-                              capture_output=True).returncode != 0:
-                raise OpsError(f"the {owner} OS user cannot reach {self.home} (a parent folder is private); "
-                               "set OPS_HOME to a folder it can reach")
+        root = self.server_root
+        if root != self.home:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._chown(root)
         for path in (self.data, self.socket_dir):
             path.mkdir(mode=0o700, exist_ok=True)
             self._chown(path)
         password = secrets.token_urlsafe(24)
-        pwfile = self.home / "initdb.pw"
+        pwfile = root / "initdb.pw"
         pwfile.write_text(password + "\n")
         pwfile.chmod(0o600)
         self._chown(pwfile)
@@ -137,13 +164,13 @@ class Cluster:
             conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with open(self.data / "postgresql.auto.conf", "a") as f:
             f.write("\n".join(conf) + "\n")
-        self.settings_file.write_text(json.dumps({"port": port, "password": password}))
+        self.settings_file.write_text(json.dumps({"port": port, "password": password, "server_root": str(root)}))
         self.settings_file.chmod(0o600)
 
     def start(self) -> None:
         if self.running():
             return
-        log = self.home / "postgres.log"
+        log = self.log_file
         log.touch()
         self._chown(log)
         result = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log), check=False)
@@ -158,6 +185,7 @@ class Cluster:
 
     def destroy(self) -> None:
         self.stop("immediate")
+        shutil.rmtree(self.server_root, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def _ensure_database(self) -> None:

@@ -9,6 +9,7 @@ a batch that the database refuses is retried event by event so that only the bad
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -23,7 +24,19 @@ MAX_CONTEXT_DEPTH = 32
 BATCH = 500
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(value: str) -> str:
+    """Text PostgreSQL can store: NUL becomes ␀; bytes that were not UTF-8 become U+FFFD, whether
+    they came from the command line (Python keeps them as surrogate escapes) or from a JSON
+    ``\\ud800`` escape (a lone surrogate)."""
+    if _SURROGATE.search(value):
+        try:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            pass
+        value = _SURROGATE.sub("\ufffd", value)
     return value.replace("\x00", "\u2400")
 
 
@@ -92,8 +105,11 @@ def parse_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, dict | Refused]]
             continue
         try:
             doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except json.JSONDecodeError as exc:
             yield number, Refused(number, f"not valid JSON: {exc}")
+            continue
+        except RecursionError:
+            yield number, Refused(number, f"JSON nested too deeply to parse (context may nest {MAX_CONTEXT_DEPTH} levels)")
             continue
         if not isinstance(doc, dict):
             yield number, Refused(number, "each line must be a JSON object")

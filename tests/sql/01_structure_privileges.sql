@@ -1,6 +1,6 @@
 -- Structure, privileges, RLS and documentation of the ops schema.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT has_schema('ops', 'the ops schema exists');
 SELECT has_schema('ops_private', 'the private schema for internals exists');
@@ -27,10 +27,11 @@ SELECT has_function('ops', 'record_error',
 SELECT has_function('ops', 'error_fingerprint', ARRAY['text', 'text', 'text', 'text', 'text'],
     'ops.error_fingerprint(source, phase, code, message, top_frame) exists');
 
+SELECT ok(ops.ensure_error_event_partitions(40) > 0, 'maintenance creates partitions further ahead');
 SELECT is_empty($$
     SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
-$$, 'row level security is enabled on every table');
+$$, 'row level security is enabled on every table, partitions created later included');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
