@@ -155,13 +155,15 @@ def test_missing_environment_variable_waits_and_is_recorded(db_url, tmp_path):
         conn.execute("UPDATE ops.escalations SET next_attempt_at = now() WHERE state = 'pending'")
         conn.commit()
     with Receiver() as rx, WorkerProcess(db_url, tmp_path / "w2.log", *FAST,
-                                         env={"OPS_SLACK_WEBHOOK_URL": rx.url("/slack")}) as w:
+                                         env={"OPS_SLACK_WEBHOOK_URL": rx.url("/slack"),
+                                              "OPS_RUNBOOK_BASE_URL": "https://github.com/acme/ops/blob/main/"}) as w:
         wait_until(lambda: states(db_url, ids + meta).get("delivered") == 4, 15, 0.05, "delivery once configured")
         w.stop()
         messages = {json.loads(hit["body"])["text"].split("]")[0].lstrip("["): json.loads(hit["body"])
                     for hit in rx.hits("/slack")}
     assert sorted(messages) == ["DB.DEADLOCK", "ENV.KEY_MISSING"]
-    assert "docs/runbooks/failures/DB.DEADLOCK.md" in json.dumps(messages["DB.DEADLOCK"]["blocks"])
+    assert ("<https://github.com/acme/ops/blob/main/docs/runbooks/failures/DB.DEADLOCK.md|"
+            "docs/runbooks/failures/DB.DEADLOCK.md>") in json.dumps(messages["DB.DEADLOCK"]["blocks"]), "a link to click"
     assert "OPS_SLACK_WEBHOOK_URL is not set" in json.dumps(messages["ENV.KEY_MISSING"]["blocks"])
 
 

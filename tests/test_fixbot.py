@@ -154,6 +154,10 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
             conn.execute("SELECT ops.set_error_status(fingerprint, 'resolved') FROM ops.agent_errors WHERE code = 'UNIT.CAPABILITY_MISSING'")
             conn.execute("SELECT ops.record_error(source => 'stratt', phase => 'ci', message => 'FM-09 ✗ agent BECK-07 lacks capability deploy')")
             wait_until(lambda: states(db_url).get("delivered") == 2, 20, 0.1, "comment")
+            # The worker crashed after commenting, before recording it: the retry finds its own comment.
+            conn.execute("UPDATE ops.escalations SET state = 'pending', next_attempt_at = now() "
+                         "WHERE id = (SELECT max(id) FROM ops.escalations)")
+            wait_until(lambda: states(db_url).get("delivered") == 2, 20, 0.1, "the retried comment")
             # A fixbot code with the default github_dispatch runner: a repository_dispatch event.
             conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'test', message => 'FAILED tests/test_x.py::test_y - AssertionError')")
             wait_until(lambda: states(db_url).get("delivered") == 3, 20, 0.1, "dispatch")
@@ -165,6 +169,8 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
         assert dispatch["event_type"] == "fixbot" and dispatch["client_payload"]["policy"]["pr_only"] is True
         assert len(dispatch["client_payload"]) <= 10, "GitHub refuses a client_payload with more than 10 members"
         assert dispatch["client_payload"]["code"] == "CI.TESTS_FAILED"
+        assert conn.execute("SELECT result ->> 'action' FROM ops.escalations ORDER BY id").fetchall()[:2] == [
+            ("opened",), ("already commented",)]
         issue = json.loads(api.hits("/repos/acme/app/issues")[-1]["body"])
         assert "docs/runbooks/failures/UNIT.CAPABILITY_MISSING.md" in issue["body"]
         assert conn.execute("SELECT status FROM ops.agent_runs").fetchone()[0] == "running"

@@ -34,6 +34,13 @@ def delivery_id(job: dict) -> str:
     return f"esc-{job['id']}"
 
 
+def runbook_url(path: str | None) -> str | None:
+    """The runbook as a link people can click: ``$OPS_RUNBOOK_BASE_URL`` + path (e.g. the repository's
+    ``https://github.com/<org>/<repo>/blob/main/``), or None when that variable is unset."""
+    base = os.environ.get("OPS_RUNBOOK_BASE_URL")
+    return f"{base.rstrip('/')}/{path.lstrip('/')}" if base and path else None
+
+
 def summary(job: dict) -> str:
     p = job["payload"]
     return (f"[{job['code']}] {p.get('title')} — {job['reason']}, count {job['count_at']}, "

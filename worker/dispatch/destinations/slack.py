@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, summary
+from worker.dispatch.destinations import Destination, runbook_url, summary
 
 
 def message(job: dict) -> dict:
     p = job["payload"]
     sample = (p.get("sample_message") or "")[:500]
+    url = runbook_url(p.get("runbook"))
     fields = [
         f"*Code:* `{job['code']}` ({p.get('severity')})",
         f"*Count:* {job['count_at']} ({job['reason']})",
         f"*First seen:* {p.get('first_seen_at')}",
         f"*Last seen:* {p.get('last_seen_at')}",
         f"*Source:* {p.get('source')}" + (f" / {p.get('phase')}" if p.get("phase") else ""),
-        f"*Runbook:* `{p.get('runbook')}`",
+        f"*Runbook:* <{url}|{p.get('runbook')}>" if url else f"*Runbook:* `{p.get('runbook')}`",
     ]
     return {
         "text": summary(job),
