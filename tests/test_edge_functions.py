@@ -189,17 +189,18 @@ def test_a_problem_document_is_stored_with_its_code(ingest, ingest_db):
 @pytest.mark.parametrize(("kwargs", "status", "code_or_type"), [
     ({"token": None}, 401, "urn:ipai:failure:AUTH.INVALID_JWT"),
     ({"token": "wrong"}, 401, "urn:ipai:failure:AUTH.INVALID_JWT"),
-    ({"method": "GET", "body": None}, 405, "urn:ipai:problem:method-not-allowed"),
-    ({"method": "PUT"}, 405, "urn:ipai:problem:method-not-allowed"),
-    ({"content_type": "text/plain"}, 415, "urn:ipai:problem:unsupported-media-type"),
-    ({"body": b'{"message": "no source"}'}, 400, "urn:ipai:problem:bad-request"),
-    ({"body": b"x" * (MAX_BODY + 1)}, 413, "urn:ipai:problem:payload-too-large"),
+    ({"method": "GET", "body": None}, 405, "urn:ipai:failure:HTTP.METHOD_NOT_ALLOWED"),
+    ({"method": "PUT"}, 405, "urn:ipai:failure:HTTP.METHOD_NOT_ALLOWED"),
+    ({"content_type": "text/plain"}, 415, "urn:ipai:failure:HTTP.UNSUPPORTED_MEDIA_TYPE"),
+    ({"body": b'{"message": "no source"}'}, 400, "urn:ipai:failure:HTTP.BAD_REQUEST"),
+    ({"body": b"x" * (MAX_BODY + 1)}, 413, "urn:ipai:failure:HTTP.PAYLOAD_TOO_LARGE"),
 ])
 def test_failures_are_problem_documents(ingest, kwargs, status, code_or_type):
     kwargs = {"body": b'{"source": "ops", "message": "x"}', **kwargs}
     got, headers, body = request(ingest, kwargs.pop("body"), **kwargs)
     assert got == status, body
-    assert assert_problem(got, headers, body)["type"] == code_or_type
+    doc = assert_problem(got, headers, body)
+    assert doc["type"] == code_or_type and doc["ipai"]["code"] == code_or_type.rsplit(":", 1)[1]
 
 
 def test_the_missing_field_is_named(ingest):
@@ -213,7 +214,22 @@ def test_database_down_is_503_retryable():
                OPS_INGEST_SECRET=SECRET) as port:
         status, headers, body = request(port, b'{"source": "ops", "message": "x"}')
     doc = assert_problem(status, headers, body)
-    assert status == 503 and doc["ipai"]["retryable"] is True and headers.get("retry-after")
+    assert (status, doc["ipai"]["code"], doc["ipai"]["retryable"]) == (503, "DB.UNAVAILABLE", True)
+    assert headers.get("retry-after") == "5"
+
+
+@pytest.mark.parametrize("wrong", ["password", "dbname"])
+def test_a_database_that_refuses_the_login_is_503_not_retryable(module_db_url, wrong):
+    """A bad password or a database that does not exist: retrying cannot help, so no Retry-After."""
+    info = psycopg.conninfo.conninfo_to_dict(module_db_url)
+    info[wrong] = "not-the-" + wrong
+    url = f"postgresql://{info['user']}:{info['password']}@{info['host']}:{info['port']}/{info['dbname']}"
+    with serve("ops-ingest-error", SUPABASE_DB_URL=url, OPS_INGEST_SECRET=SECRET) as port:
+        status, headers, body = request(port, b'{"source": "ops", "message": "x"}')
+    doc = assert_problem(status, headers, body)
+    assert (status, doc["ipai"]["code"], doc["ipai"]["retryable"]) == (503, "DB.LOGIN_REJECTED", False)
+    assert "retry-after" not in headers
+    assert ("28P01" if wrong == "password" else "3D000") in doc["detail"]
 
 
 def test_missing_configuration_is_env_key_missing():

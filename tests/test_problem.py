@@ -87,11 +87,31 @@ def test_the_database_copy_of_the_taxonomy_agrees(conn):
     assert problem.taxonomy_from_db(conn) == problem.taxonomy()
 
 
-@pytest.mark.parametrize("name", sorted(problem.config().generic))
-def test_generic_problems_have_a_null_code(name):
-    doc = problem.generic(name, "detail", instance="/x")
+@pytest.mark.parametrize(("code", "status", "retryable"), [
+    ("HTTP.BAD_REQUEST", 400, False), ("HTTP.METHOD_NOT_ALLOWED", 405, False), ("HTTP.PAYLOAD_TOO_LARGE", 413, False),
+    ("HTTP.UNSUPPORTED_MEDIA_TYPE", 415, False), ("DB.UNAVAILABLE", 503, True), ("DB.LOGIN_REJECTED", 503, False),
+])
+def test_request_level_problems_are_taxonomy_failures(code, status, retryable):
+    doc = problem.build(code, "detail", instance="/x")
     assert problem.validate(doc) == []
-    assert doc["type"] == f"urn:ipai:problem:{name}" and doc["ipai"]["code"] is None
+    assert (doc["type"], doc["status"], doc["ipai"]["code"], doc["ipai"]["retryable"]) == (
+        f"urn:ipai:failure:{code}", status, code, retryable)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(type="urn:ipai:problem:bad-request") or d["ipai"].update(code=None),
+    lambda d: d["ipai"].update(code=None),
+], ids=["second-type-family", "null-code"])
+def test_every_envelope_names_a_code(change):
+    doc = problem.build("HTTP.BAD_REQUEST", "x")
+    change(doc)
+    assert problem.validate(doc)
+
+
+def test_foreign_documents_still_parse_leniently():
+    p = problem.parse({"type": "urn:ipai:problem:bad-request", "title": "Bad request", "status": 400,
+                       "ipai": {"code": None, "retryable": False}})
+    assert (p.type, p.status, p.code, p.retryable) == ("urn:ipai:problem:bad-request", 400, None, False)
 
 
 @pytest.mark.parametrize(("change", "needle"), [

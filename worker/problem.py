@@ -2,13 +2,13 @@
 
 The contract is ``ssot/schemas/problem.schema.json``; the settings are ``ssot/problem.yaml``.
 
-* A taxonomy failure has ``type`` ``urn:ipai:failure:<CODE>``, the failure mode's ``title`` and
-  ``retryable``, and ``status`` = the failure mode's ``http_status`` or, where that is null,
-  ``default_status`` (500).
-* A generic request problem that is not a failure mode (bad JSON, wrong method, too large, ...) has
-  ``type`` ``urn:ipai:problem:<name>`` with a fixed title and status, and ``ipai.code`` null. We do not
-  invent taxonomy codes for HTTP plumbing.
-* ``detail`` is redacted with the SSOT redaction rules before it leaves the process.
+* Every HTTP failure is a taxonomy failure: ``type`` ``urn:ipai:failure:<CODE>``, the failure mode's
+  ``title`` and ``retryable``, ``ipai.code`` the code, and ``status`` = the failure mode's
+  ``http_status`` or, where that is null, ``default_status`` (500). Request-level problems have codes
+  too (HTTP.BAD_REQUEST, HTTP.METHOD_NOT_ALLOWED, HTTP.PAYLOAD_TOO_LARGE, HTTP.UNSUPPORTED_MEDIA_TYPE,
+  DB.UNAVAILABLE, DB.LOGIN_REJECTED).
+* ``detail``, ``where``, ``correlation_id`` and ``run_id`` are redacted with the SSOT redaction rules
+  before they leave the process.
 
 Parsing never raises: a foreign or malformed document gives a :class:`Problem` with what could be
 read (RFC 9457: unknown members are ignored, members of the wrong type are ignored, a missing
@@ -42,9 +42,7 @@ MAX_DETAIL = 4096
 class Config:
     extension_member: str = "ipai"
     type_prefix: str = "urn:ipai:failure:"
-    generic_type_prefix: str = "urn:ipai:problem:"
     default_status: int = 500
-    generic: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,7 @@ def config(root: Path = ROOT) -> Config:
     doc = ssot.load_yaml(CONFIG, root)
     return Config(extension_member=str(doc.get("extension_member") or "ipai"),
                   type_prefix=str(doc.get("type_prefix") or "urn:ipai:failure:"),
-                  generic_type_prefix=str(doc.get("generic_type_prefix") or "urn:ipai:problem:"),
-                  default_status=int(doc.get("default_status") or 500),
-                  generic={str(k): dict(v) for k, v in (doc.get("generic") or {}).items()})
+                  default_status=int(doc.get("default_status") or 500))
 
 
 @cache
@@ -89,9 +85,6 @@ def schema(member: str | None = None, root: Path = ROOT) -> dict:
         env = doc["$defs"]["envelope"]
         env["required"] = [member if r == SCHEMA_MEMBER else r for r in env["required"]]
         env["properties"][member] = env["properties"].pop(SCHEMA_MEMBER)
-        for branch in ("then", "else"):
-            props = env[branch]["properties"]
-            props[member] = props.pop(SCHEMA_MEMBER)
     return doc
 
 
@@ -310,19 +303,6 @@ def build(code: str, detail: str, *, instance: str = "about:blank", where: str |
     return doc
 
 
-def generic(name: str, detail: str, *, instance: str = "about:blank", where: str | None = None,
-            correlation_id: str | None = None, run_id: str | None = None, retryable: bool = False,
-            extensions: Mapping[str, Any] | None = None) -> dict:
-    """A generic request problem (bad-request, method-not-allowed, ...): not a failure mode, code null."""
-    cfg = config()
-    spec = cfg.generic[name]
-    doc = dict(extensions or {})
-    doc.update({"type": cfg.generic_type_prefix + name, "title": spec["title"], "status": int(spec["status"]),
-                "detail": _clip(detail, MAX_DETAIL) or "", "instance": instance or "about:blank",
-                cfg.extension_member: _extension(None, retryable, where, correlation_id, run_id)})
-    return doc
-
-
 def dumps(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -402,29 +382,20 @@ def validate(doc: Any, *, modes: Mapping[str, FailureMode] | None = None, member
               for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
     if errors:
         return errors
-    cfg = config()
     ext = doc[member]
-    if doc["type"].startswith(cfg.type_prefix):
-        code = doc["type"][len(cfg.type_prefix):]
-        if ext["code"] != code:
-            errors.append(f"type names {code} but {member}.code is {ext['code']}")
-        mode = (modes if modes is not None else taxonomy()).get(code)
-        if mode is None:
-            errors.append(f"{code} is not in the taxonomy")
-        else:
-            if doc["title"] != mode.title:
-                errors.append(f"title must be the failure mode's title {mode.title!r}")
-            if doc["status"] != status_for(mode):
-                errors.append(f"status must be {status_for(mode)} for {code}")
-            if ext["retryable"] != mode.retryable:
-                errors.append(f"{member}.retryable must be {mode.retryable} for {code}")
+    code = doc["type"][len(config().type_prefix):]
+    if ext["code"] != code:
+        errors.append(f"type names {code} but {member}.code is {ext['code']}")
+    mode = (modes if modes is not None else taxonomy()).get(code)
+    if mode is None:
+        errors.append(f"{code} is not in the taxonomy")
     else:
-        name = doc["type"][len(cfg.generic_type_prefix):]
-        spec = cfg.generic.get(name)
-        if spec is None:
-            errors.append(f"unknown generic problem {name!r} (ssot/problem.yaml lists them)")
-        elif (doc["title"], doc["status"]) != (spec["title"], spec["status"]):
-            errors.append(f"{name} has title {spec['title']!r} and status {spec['status']}")
+        if doc["title"] != mode.title:
+            errors.append(f"title must be the failure mode's title {mode.title!r}")
+        if doc["status"] != status_for(mode):
+            errors.append(f"status must be {status_for(mode)} for {code}")
+        if ext["retryable"] != mode.retryable:
+            errors.append(f"{member}.retryable must be {mode.retryable} for {code}")
     return errors
 
 

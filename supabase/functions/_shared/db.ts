@@ -23,9 +23,10 @@ export interface Recorded {
   count: number;
 }
 
-/** How a database error maps to an HTTP problem. */
+/** How a database error maps to an HTTP problem. "unreachable": the function could not get a
+ * session (DB.UNAVAILABLE, retryable; DB.LOGIN_REJECTED, not), so it cannot record it either. */
 export type DbFailure =
-  | { kind: "unavailable"; retryable: boolean; message: string; code?: string }
+  | { kind: "unreachable"; code: "DB.UNAVAILABLE" | "DB.LOGIN_REJECTED"; message: string }
   | { kind: "bad_input"; column: string | null; message: string }
   | { kind: "failure"; code: string; message: string }
   | { kind: "internal"; message: string };
@@ -49,8 +50,8 @@ export function classifyDbError(e: unknown): DbFailure {
     // postgres.js and the runtime report unreachable servers with codes such as ECONNREFUSED,
     // CONNECT_TIMEOUT, CONNECTION_CLOSED; everything not from the server is treated as "down".
     return {
-      kind: "unavailable",
-      retryable: true,
+      kind: "unreachable",
+      code: "DB.UNAVAILABLE",
       message: `database unreachable (${code || "no code"})`,
     };
   }
@@ -68,12 +69,18 @@ export function classifyDbError(e: unknown): DbFailure {
     return { kind: "failure", code: "DB.DEADLOCK", message };
   }
   if (code.startsWith("08") || code.startsWith("57P") || code.startsWith("53")) {
-    return { kind: "unavailable", retryable: true, message: `database unavailable (${code})` };
-  }
-  if (code.startsWith("28") || code === "3D000") {
     return {
-      kind: "unavailable",
-      retryable: false,
+      kind: "unreachable",
+      code: "DB.UNAVAILABLE",
+      message: `database unavailable (${code})`,
+    };
+  }
+  if (code.startsWith("28") || code === "3D000" || code === "XX000" && /tenant/i.test(message)) {
+    // a bad password or role (28xxx), a database that does not exist (3D000), a pooler that does
+    // not know the tenant: retrying does not help until someone fixes SUPABASE_DB_URL
+    return {
+      kind: "unreachable",
+      code: "DB.LOGIN_REJECTED",
       message: `the database refused the function's connection (${code})`,
     };
   }

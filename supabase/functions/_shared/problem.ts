@@ -1,16 +1,14 @@
 // Problem Details (RFC 9457) for the Edge Functions: the TypeScript side of worker/problem.py.
 // The contract is ssot/schemas/problem.schema.json; docs/problem-details.md explains it.
 //
-// A taxonomy failure: type urn:ipai:failure:<CODE>, the failure mode's title and retryable, status =
-// its http_status or 500 where that is null. A generic request problem (bad-request,
-// method-not-allowed, payload-too-large, unsupported-media-type, service-unavailable) is not a
-// failure mode: type urn:ipai:problem:<name>, fixed title and status, code null.
-
+// Every failure is a taxonomy failure: type urn:ipai:failure:<CODE>, the failure mode's title and
+// retryable, status = its http_status or 500 where that is null. Request-level problems have codes
+// too (HTTP.BAD_REQUEST, HTTP.METHOD_NOT_ALLOWED, HTTP.PAYLOAD_TOO_LARGE,
+// HTTP.UNSUPPORTED_MEDIA_TYPE, DB.UNAVAILABLE, DB.LOGIN_REJECTED).
 import { redact } from "./redaction.ts";
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
 export const TYPE_PREFIX = "urn:ipai:failure:";
-export const GENERIC_TYPE_PREFIX = "urn:ipai:problem:";
 export const DEFAULT_STATUS = 500;
 const MAX_ID = 256;
 const MAX_DETAIL = 4096;
@@ -49,17 +47,46 @@ export const FALLBACK_MODES: Record<string, FailureMode> = {
     http_status: null,
     retryable: false,
   },
+  "HTTP.BAD_REQUEST": {
+    code: "HTTP.BAD_REQUEST",
+    title: "Request malformed or missing a required field",
+    http_status: 400,
+    retryable: false,
+  },
+  "HTTP.METHOD_NOT_ALLOWED": {
+    code: "HTTP.METHOD_NOT_ALLOWED",
+    title: "HTTP method not allowed",
+    http_status: 405,
+    retryable: false,
+  },
+  "HTTP.PAYLOAD_TOO_LARGE": {
+    code: "HTTP.PAYLOAD_TOO_LARGE",
+    title: "Request body or field too large",
+    http_status: 413,
+    retryable: false,
+  },
+  "HTTP.UNSUPPORTED_MEDIA_TYPE": {
+    code: "HTTP.UNSUPPORTED_MEDIA_TYPE",
+    title: "Request content type not supported",
+    http_status: 415,
+    retryable: false,
+  },
+  "DB.UNAVAILABLE": {
+    code: "DB.UNAVAILABLE",
+    title: "Database unreachable or not accepting connections",
+    http_status: 503,
+    retryable: true,
+  },
+  "DB.LOGIN_REJECTED": {
+    code: "DB.LOGIN_REJECTED",
+    title: "Database rejected the login (role, password, database or host)",
+    http_status: 503,
+    retryable: false,
+  },
 };
 
-export const GENERIC = {
-  "bad-request": { title: "Bad request", status: 400 },
-  "method-not-allowed": { title: "Method not allowed", status: 405 },
-  "payload-too-large": { title: "Payload too large", status: 413 },
-  "unsupported-media-type": { title: "Unsupported media type", status: 415 },
-  "internal-error": { title: "Internal error", status: 500 },
-  "service-unavailable": { title: "Service unavailable", status: 503 },
-} as const;
-export type GenericName = keyof typeof GENERIC;
+/** Seconds a client should wait before retrying a retryable failure (the Retry-After header). */
+export const RETRY_AFTER_SECONDS = 5;
 
 export interface Occurrence {
   instance?: string;
@@ -97,34 +124,9 @@ export function statusFor(mode: FailureMode): number {
   return mode.http_status ?? DEFAULT_STATUS;
 }
 
-function envelope(
-  member: string,
-  type: string,
-  title: string,
-  status: number,
-  detail: string,
-  ext: { code: string | null; retryable: boolean },
-  occ: Occurrence,
-  extra: Record<string, unknown>,
-): ProblemDocument {
-  return {
-    ...extra,
-    type,
-    title,
-    status,
-    detail: clip(detail, MAX_DETAIL) ?? "",
-    instance: occ.instance || "about:blank",
-    [member]: {
-      code: ext.code,
-      retryable: ext.retryable,
-      where: clip(occ.where),
-      correlation_id: clip(occ.correlation_id),
-      run_id: clip(occ.run_id),
-    },
-  };
-}
-
-/** The envelope for a taxonomy failure; an unknown code falls back to UNKNOWN.SUPABASE_FN. */
+/** The envelope for one occurrence of a taxonomy failure; an unknown code falls back to
+ * UNKNOWN.SUPABASE_FN. extra members (RFC 9457 extensions such as field, reason) come first, so
+ * they can never replace a standard member. */
 export function failure(
   modes: Record<string, FailureMode>,
   code: string,
@@ -134,44 +136,36 @@ export function failure(
   extra: Record<string, unknown> = {},
 ): ProblemDocument {
   const mode = modes[code] ?? FALLBACK_MODES[code] ?? FALLBACK_MODES["UNKNOWN.SUPABASE_FN"];
-  return envelope(
-    member,
-    TYPE_PREFIX + mode.code,
-    mode.title,
-    statusFor(mode),
-    detail,
-    { code: mode.code, retryable: mode.retryable },
-    occ,
-    extra,
-  );
+  return {
+    ...extra,
+    type: TYPE_PREFIX + mode.code,
+    title: mode.title,
+    status: statusFor(mode),
+    detail: clip(detail, MAX_DETAIL) ?? "",
+    instance: occ.instance || "about:blank",
+    [member]: {
+      code: mode.code,
+      retryable: mode.retryable,
+      where: clip(occ.where),
+      correlation_id: clip(occ.correlation_id),
+      run_id: clip(occ.run_id),
+    },
+  };
 }
 
-/** A generic request problem: not a failure mode, so code is null. */
-export function generic(
-  name: GenericName,
-  detail: string,
-  occ: Occurrence = {},
+/** The HTTP response for an envelope; a retryable failure carries Retry-After. */
+export function problemResponse(
+  doc: ProblemDocument,
+  headers: HeadersInit = {},
   member = "ipai",
-  retryable = false,
-  extra: Record<string, unknown> = {},
-): ProblemDocument {
-  const spec = GENERIC[name];
-  return envelope(
-    member,
-    GENERIC_TYPE_PREFIX + name,
-    spec.title,
-    spec.status,
-    detail,
-    { code: null, retryable },
-    occ,
-    extra,
-  );
-}
-
-export function problemResponse(doc: ProblemDocument, headers: HeadersInit = {}): Response {
+): Response {
   const h = new Headers(headers);
   h.set("content-type", PROBLEM_MEDIA_TYPE);
   h.set("cache-control", "no-store");
+  const ext = doc[member] as { retryable?: unknown } | undefined;
+  if (ext?.retryable === true && !h.has("retry-after")) {
+    h.set("retry-after", String(RETRY_AFTER_SECONDS));
+  }
   return new Response(JSON.stringify(doc), { status: doc.status, headers: h });
 }
 

@@ -1,10 +1,8 @@
 import {
   failure,
   FALLBACK_MODES,
-  GENERIC,
-  generic,
-  type GenericName,
   parseProblem,
+  problemResponse,
   statusFor,
   summary,
 } from "./problem.ts";
@@ -49,12 +47,32 @@ Deno.test("the built-in fallback modes agree with the database", { ignore: NO_DB
   }
 });
 
-Deno.test("generic problems are valid envelopes with a null code", () => {
-  for (const name of Object.keys(GENERIC) as GenericName[]) {
-    const doc = generic(name, "detail", { instance: "/x" });
-    assertEquals(envelopeErrors(doc), [], name);
-    assertEquals((doc.ipai as { code: unknown }).code, null);
+Deno.test("request-level problems are taxonomy failures with a code", () => {
+  for (
+    const [code, status] of [
+      ["HTTP.BAD_REQUEST", 400],
+      ["HTTP.METHOD_NOT_ALLOWED", 405],
+      ["HTTP.PAYLOAD_TOO_LARGE", 413],
+      ["HTTP.UNSUPPORTED_MEDIA_TYPE", 415],
+      ["DB.UNAVAILABLE", 503],
+      ["DB.LOGIN_REJECTED", 503],
+    ] as const
+  ) {
+    const doc = failure(FALLBACK_MODES, code, "detail", { instance: "/x" });
+    assertEquals(envelopeErrors(doc), [], code);
+    assertEquals([doc.type, doc.status, (doc.ipai as { code: unknown }).code], [
+      `urn:ipai:failure:${code}`,
+      status,
+      code,
+    ]);
   }
+});
+
+Deno.test("a retryable failure carries Retry-After, a permanent one does not", () => {
+  const down = problemResponse(failure(FALLBACK_MODES, "DB.UNAVAILABLE", "x"));
+  assertEquals(down.headers.get("retry-after"), "5");
+  const refused = problemResponse(failure(FALLBACK_MODES, "DB.LOGIN_REJECTED", "x"));
+  assertEquals(refused.headers.get("retry-after"), null);
 });
 
 Deno.test("a null http_status defaults to 500", () => {

@@ -8,8 +8,6 @@ import {
   extensionMember,
   failure,
   FALLBACK_MODES,
-  generic,
-  type GenericName,
   type Occurrence,
   parseProblem,
   PROBLEM_MEDIA_TYPE,
@@ -40,9 +38,9 @@ const ID_FIELDS = ["run_id", "correlation_id"] as const;
 
 export type Env = (name: string) => string | undefined;
 
-/** A refused request: a generic problem with the offending field named. */
+/** A refused request (a client mistake: answered, not recorded), with the offending field named. */
 class Refusal extends Error {
-  constructor(readonly kind: GenericName, message: string, readonly field: string | null = null) {
+  constructor(readonly code: string, message: string, readonly field: string | null = null) {
     super(message);
   }
 }
@@ -59,7 +57,7 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
   const unknown = Object.keys(doc).filter((k) => !RAW_FIELDS.has(k)).sort();
   if (unknown.length) {
     throw new Refusal(
-      "bad-request",
+      "HTTP.BAD_REQUEST",
       `unknown field(s): ${unknown.join(", ").slice(0, 200)}; allowed: ${
         [...RAW_FIELDS].join(", ")
       }`,
@@ -67,33 +65,37 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
     );
   }
   if (!nonEmpty(doc.source)) {
-    throw new Refusal("bad-request", "source is required (a non-empty string)", "source");
+    throw new Refusal("HTTP.BAD_REQUEST", "source is required (a non-empty string)", "source");
   }
   if (!nonEmpty(doc.message)) {
-    throw new Refusal("bad-request", "message is required (a non-empty string)", "message");
+    throw new Refusal("HTTP.BAD_REQUEST", "message is required (a non-empty string)", "message");
   }
   for (const f of TEXT_FIELDS) {
     if (doc[f] !== undefined && doc[f] !== null && typeof doc[f] !== "string") {
-      throw new Refusal("bad-request", `${f} must be a string`, f);
+      throw new Refusal("HTTP.BAD_REQUEST", `${f} must be a string`, f);
     }
   }
   for (const f of ID_FIELDS) {
     const v = doc[f];
     if (v !== undefined && v !== null && typeof v !== "string" && typeof v !== "number") {
-      throw new Refusal("bad-request", `${f} must be a string or a number`, f);
+      throw new Refusal("HTTP.BAD_REQUEST", `${f} must be a string or a number`, f);
     }
   }
   let occurred: string | null = null;
   if (doc.occurred_at !== undefined && doc.occurred_at !== null) {
     const t = typeof doc.occurred_at === "string" ? Date.parse(doc.occurred_at) : NaN;
     if (Number.isNaN(t)) {
-      throw new Refusal("bad-request", "occurred_at must be an ISO 8601 timestamp", "occurred_at");
+      throw new Refusal(
+        "HTTP.BAD_REQUEST",
+        "occurred_at must be an ISO 8601 timestamp",
+        "occurred_at",
+      );
     }
     occurred = new Date(t).toISOString();
   }
   if (doc.context !== undefined && depth(doc.context, MAX_CONTEXT_DEPTH) > MAX_CONTEXT_DEPTH) {
     throw new Refusal(
-      "bad-request",
+      "HTTP.BAD_REQUEST",
       `context is nested deeper than ${MAX_CONTEXT_DEPTH} levels`,
       "context",
     );
@@ -119,7 +121,7 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
 function fromProblem(doc: Record<string, unknown>, url: URL, member: string): RecordArgs {
   if (depth(doc, MAX_CONTEXT_DEPTH + 1) > MAX_CONTEXT_DEPTH + 1) {
     throw new Refusal(
-      "bad-request",
+      "HTTP.BAD_REQUEST",
       `the problem document is nested deeper than ${MAX_CONTEXT_DEPTH} levels`,
       "context",
     );
@@ -130,7 +132,7 @@ function fromProblem(doc: Record<string, unknown>, url: URL, member: string): Re
     (typeof p.extensions.source === "string" ? p.extensions.source : null) ?? fromWhere;
   if (!nonEmpty(source)) {
     throw new Refusal(
-      "bad-request",
+      "HTTP.BAD_REQUEST",
       `source is required: pass ?source=, a "source" member or ${member}.where "<source>:<name>"`,
       "source",
     );
@@ -198,7 +200,7 @@ export function createIngestHandler(env: Env): IngestHandler {
         code_hint: code,
       });
     }
-    return problemResponse(doc, extraHeaders);
+    return problemResponse(doc, extraHeaders, member);
   }
 
   async function handle(req: Request): Promise<Response> {
@@ -211,14 +213,23 @@ export function createIngestHandler(env: Env): IngestHandler {
     };
     const refuse = (r: Refusal, headers: HeadersInit = {}) =>
       problemResponse(
-        generic(r.kind, r.message, occ, member, false, r.field ? { field: r.field } : {}),
+        failure(
+          db?.cachedModes() ?? FALLBACK_MODES,
+          r.code,
+          r.message,
+          occ,
+          member,
+          r.field ? { field: r.field } : {},
+        ),
         headers,
+        member,
       );
 
     if (req.method !== "POST") {
-      return refuse(new Refusal("method-not-allowed", `${req.method} is not allowed; use POST`), {
-        allow: "POST",
-      });
+      return refuse(
+        new Refusal("HTTP.METHOD_NOT_ALLOWED", `${req.method} is not allowed; use POST`),
+        { allow: "POST" },
+      );
     }
     const url_ = env("SUPABASE_DB_URL")?.trim();
     const secret = env("OPS_INGEST_SECRET");
@@ -246,7 +257,7 @@ export function createIngestHandler(env: Env): IngestHandler {
       const mediaType = jsonMediaType(req.headers.get("content-type"));
       if (!mediaType) {
         throw new Refusal(
-          "unsupported-media-type",
+          "HTTP.UNSUPPORTED_MEDIA_TYPE",
           "send application/json (a raw error) or application/problem+json",
           "content-type",
         );
@@ -257,12 +268,12 @@ export function createIngestHandler(env: Env): IngestHandler {
       } catch (e) {
         if (e instanceof TooLarge) {
           throw new Refusal(
-            "payload-too-large",
+            "HTTP.PAYLOAD_TOO_LARGE",
             `the body is larger than ${MAX_BODY_BYTES} bytes`,
             "body",
           );
         }
-        throw new Refusal("bad-request", "the body could not be read", "body");
+        throw new Refusal("HTTP.BAD_REQUEST", "the body could not be read", "body");
       }
       // Invalid UTF-8 is decoded with U+FFFD rather than refused: the error report still arrives.
       const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
@@ -271,13 +282,13 @@ export function createIngestHandler(env: Env): IngestHandler {
         doc = JSON.parse(text);
       } catch {
         throw new Refusal(
-          "bad-request",
+          "HTTP.BAD_REQUEST",
           text.trim() ? "the body is not valid JSON" : "the body is empty",
           "body",
         );
       }
       if (!isObject(doc)) {
-        throw new Refusal("bad-request", "the body must be a JSON object", "body");
+        throw new Refusal("HTTP.BAD_REQUEST", "the body must be a JSON object", "body");
       }
       args = looksLikeProblem(doc, mediaType) ? fromProblem(doc, url, member) : fromRaw(doc);
     } catch (e) {
@@ -286,13 +297,11 @@ export function createIngestHandler(env: Env): IngestHandler {
     }
 
     if (!d) {
-      return problemResponse(
-        generic(
-          "service-unavailable",
-          "SUPABASE_DB_URL is not a usable connection string",
-          occ,
-          member,
-        ),
+      return own(
+        null,
+        "ENV.KEY_MISSING",
+        "SUPABASE_DB_URL is set but is not a usable connection string",
+        occ,
       );
     }
     try {
@@ -305,13 +314,11 @@ export function createIngestHandler(env: Env): IngestHandler {
       const f = classifyDbError(e);
       switch (f.kind) {
         case "bad_input":
-          return refuse(new Refusal("bad-request", f.message.slice(0, 300), f.column));
-        case "unavailable":
-          console.error(`ops-ingest-error: ${f.message}`);
-          return problemResponse(
-            generic("service-unavailable", f.message, occ, member, f.retryable),
-            f.retryable ? { "retry-after": "5" } : {},
-          );
+          return refuse(new Refusal("HTTP.BAD_REQUEST", f.message.slice(0, 300), f.column));
+        case "unreachable":
+          // no session, so nothing can be recorded: the platform's log is the record
+          console.error(`ops-ingest-error: ${f.code}: ${f.message}`);
+          return own(null, f.code, f.message, occ);
         case "failure":
           return own(d, f.code, f.message.slice(0, 300), occ);
         case "internal":

@@ -45,8 +45,8 @@ Deno.test("wrong method is 405 with Allow", async () => {
   const res = await h.handle(new Request(URL_, { method: "GET" }));
   assertEquals(res.headers.get("allow"), "POST");
   const doc = await problem(res, 405);
-  assertEquals(doc.type, "urn:ipai:problem:method-not-allowed");
-  assertEquals(doc.ipai.code, null);
+  assertEquals(doc.type, "urn:ipai:failure:HTTP.METHOD_NOT_ALLOWED");
+  assertEquals(doc.ipai.code, "HTTP.METHOD_NOT_ALLOWED");
 });
 
 Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => {
@@ -145,7 +145,7 @@ Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => 
       ) {
         const doc = await problem(await h.handle(post(body)), 400);
         assertEquals(doc.field, field, body.slice(0, 60));
-        assertEquals(doc.type, "urn:ipai:problem:bad-request");
+        assertEquals(doc.ipai.code, "HTTP.BAD_REQUEST");
       }
     });
 
@@ -173,7 +173,7 @@ Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => 
   }
 });
 
-Deno.test("a database that is down is 503, retryable", async () => {
+Deno.test("a database that is down is DB.UNAVAILABLE 503, retryable", async () => {
   const h = createIngestHandler(env({
     SUPABASE_DB_URL: "postgresql://nobody:x@127.0.0.1:1/none",
     OPS_INGEST_SECRET: SECRET,
@@ -181,7 +181,7 @@ Deno.test("a database that is down is 503, retryable", async () => {
   try {
     const res = await h.handle(post(JSON.stringify({ source: "ops", message: "x" })));
     const doc = await problem(res, 503);
-    assertEquals(doc.ipai.retryable, true);
+    assertEquals([doc.ipai.code, doc.ipai.retryable], ["DB.UNAVAILABLE", true]);
     assertEquals(res.headers.get("retry-after"), "5");
     // the function's own failures use the taxonomy even without the database
     const auth = await problem(await h.handle(post("{}", { authorization: "Bearer no" })), 401);

@@ -12,7 +12,6 @@ import {
   extensionMember,
   failure,
   FALLBACK_MODES,
-  generic,
   type Occurrence,
   problemResponse,
 } from "../_shared/problem.ts";
@@ -55,7 +54,16 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
       origin: WHERE,
       code_hint: code,
     });
-    return problemResponse(doc);
+    return problemResponse(doc, {}, member);
+  }
+
+  /** A client mistake: answered, not recorded. */
+  function refuse(code: string, detail: string, occ: Occurrence, headers: HeadersInit = {}) {
+    return problemResponse(
+      failure(db?.cachedModes() ?? FALLBACK_MODES, code, detail, occ, member),
+      headers,
+      member,
+    );
   }
 
   async function handle(req: Request): Promise<Response> {
@@ -67,10 +75,9 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
       run_id: null,
     };
     if (req.method !== "POST") {
-      return problemResponse(
-        generic("method-not-allowed", `${req.method} is not allowed; use POST`, occ, member),
-        { allow: "POST" },
-      );
+      return refuse("HTTP.METHOD_NOT_ALLOWED", `${req.method} is not allowed; use POST`, occ, {
+        allow: "POST",
+      });
     }
     const secret = env("OPS_WEBHOOK_SECRET");
     if (!secret) {
@@ -80,17 +87,9 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
     try {
       body = await readLimited(req, MAX_BODY_BYTES);
     } catch (e) {
-      const tooLarge = e instanceof TooLarge;
-      return problemResponse(
-        generic(
-          tooLarge ? "payload-too-large" : "bad-request",
-          tooLarge
-            ? `the body is larger than ${MAX_BODY_BYTES} bytes`
-            : "the body could not be read",
-          occ,
-          member,
-        ),
-      );
+      return e instanceof TooLarge
+        ? refuse("HTTP.PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`, occ)
+        : refuse("HTTP.BAD_REQUEST", "the body could not be read", occ);
     }
     const tolerance = Number(env("OPS_WEBHOOK_TOLERANCE") ?? DEFAULT_TOLERANCE);
     let delivery: Awaited<ReturnType<typeof verify>>;
