@@ -46,4 +46,6 @@ def test_worker_survives_a_database_restart(own_cluster, tmp_path):
         assert w.stop() == 0
         events = [e["event"] for e in w.events()]
         assert "database_unavailable" in events and events.count("listening") >= 2
+        lines = w.log_path.read_text().splitlines()
+        assert len(w.events()) == len(lines), "every log line is JSON, the pool's warnings included"
         assert len(rx.successes()) == 20

@@ -18,6 +18,7 @@ without waiting for the threads still delivering; a second signal exits at once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -46,6 +47,13 @@ def log(event: str, **fields) -> None:
     record = {"ts": round(time.time(), 3), "event": event, **fields}
     sys.stderr.write(json.dumps(record, default=str) + "\n")
     sys.stderr.flush()
+
+
+class _JsonLogHandler(logging.Handler):
+    """Libraries' log records (psycopg_pool's reconnection warnings) as the same JSON lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log("library_log", logger=record.name, level=record.levelname.lower(), message=record.getMessage())
 
 
 @dataclass
@@ -92,8 +100,10 @@ class Worker:
         rows = self.query(name, params)
         return rows[0] if rows else None
 
-    def _persist(self, name: str, params: dict, deadline: float) -> dict | None:
-        """A state change that must not be lost to a database blip: retry until the lease would expire."""
+    def _persist(self, name: str, params: dict) -> dict | None:
+        """A state change that must not be lost to a database blip: retry for up to a lease (the
+        heartbeat keeps the claim alive meanwhile; past that, the reaper gives the job to another)."""
+        deadline = time.monotonic() + self.s.lease
         delay = 0.2
         while True:
             try:
@@ -114,21 +124,19 @@ class Worker:
 
     def process(self, job: dict) -> None:
         job_id, token = job["id"], job["claims"]
-        deadline = time.monotonic() + self.s.lease
         outcome, fail = "delivered", None
         try:
             dest = self._destination(job["destination"])
             if dest is None:
                 raise Permanent(f"unknown destination {job['destination']!r} (not in ssot/destinations.yaml)")
             result = self.handlers[dest.kind](job, dest, self)
-            done = self._persist("complete", {"id": job_id, "token": token, "result": json.dumps(result, default=str)},
-                                 deadline)
+            done = self._persist("complete", {"id": job_id, "token": token, "result": json.dumps(result, default=str)})
             outcome = "delivered" if done and done["completed"] else "fenced"
         except WaitForConfig as exc:
             outcome = "waiting"
             self._persist("record_dispatch_error", {
                 "message": str(exc), "code_hint": "ENV.KEY_MISSING",
-                "context": json.dumps({"destination": job["destination"], "escalation_id": job_id})}, deadline)
+                "context": json.dumps({"destination": job["destination"], "escalation_id": job_id})})
             delay = max(self.s.backoff_base, backoff.delay(job["claims"], self.s.backoff_base, self.s.backoff_cap))
             fail = {"error": str(exc), "retry_after": delay, "permanent": False, "counts": False}
         except Permanent as exc:
@@ -142,7 +150,7 @@ class Worker:
             outcome, fail = "retry", {"error": f"internal error: {exc!r}", "retry_after": delay,
                                       "permanent": False, "counts": True}
         if fail is not None:
-            state = self._persist("fail", {"id": job_id, "token": token, **fail}, deadline)
+            state = self._persist("fail", {"id": job_id, "token": token, **fail})
             outcome = state["state"] if state and outcome != "waiting" else outcome
             if state and state["state"] == "pending":
                 self.next_due = min(self.next_due, time.monotonic() + fail["retry_after"])
@@ -226,6 +234,9 @@ class Worker:
 
     def run(self) -> int:
         self._install_signals()
+        library_log = logging.getLogger("psycopg")
+        library_log.handlers[:] = [_JsonLogHandler()]
+        library_log.propagate = False
         if self.s.metrics_port:
             self.metrics.serve(self.s.metrics_host, self.s.metrics_port)
         self.pool.open(wait=False)
