@@ -76,6 +76,7 @@ def test_drift_exits_1(db_url):
         conn.execute("UPDATE ops.failure_modes SET title = 'edited by hand' WHERE code = 'DB.DEADLOCK'")
     result = ops("ssot", "diff", url=db_url)
     assert result.returncode == 1 and "failure_modes_upserted 1" in result.stdout
+    assert "~ failure_modes DB.DEADLOCK: title \"edited by hand\" -> \"Database deadlock or serialization failure\"" in result.stdout
     assert ops("ssot", "sync", url=db_url).returncode == 0
     assert ops("ssot", "diff", url=db_url).returncode == 0
 

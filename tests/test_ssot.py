@@ -113,13 +113,14 @@ def test_secrets_in_destinations_are_refused(conn, tree):
 
 def test_sync_is_idempotent_and_deletes_what_the_yaml_deleted(conn, tree):
     assert sum(ssot.sync(conn, tree).values()) == 0, "the template is synced from the same files"
-    assert ssot.diff(conn, tree) == {}
+    assert ssot.diff(conn, tree).counts == {}
     # Remove one code (and its runbook) from the YAML.
     text = (tree / "ssot/errors/failure_modes.yaml").read_text()
     start = text.index("  - code: TF.STATE_LOCKED")
     end = text.index("  - code:", start + 10)
     (tree / "ssot/errors/failure_modes.yaml").write_text(text[:start] + text[end:])
-    assert ssot.diff(conn, tree)["failure_modes_deleted"] == 1
+    drift = ssot.diff(conn, tree)
+    assert drift.counts["failure_modes_deleted"] == 1 and "- failure_modes TF.STATE_LOCKED" in drift.rows
     assert conn.execute("SELECT count(*) FROM ops.failure_modes WHERE code = 'TF.STATE_LOCKED'").fetchone()[0] == 1, \
         "diff writes nothing"
     changes = ssot.sync(conn, tree)

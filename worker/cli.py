@@ -107,20 +107,28 @@ def cmd_ssot(args) -> int:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
         try:
-            changes = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
+            result = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
                 print(p, file=sys.stderr)
             return EXIT_FAILED
+    if args.action == "sync":
+        total = sum(result.values())
+        if args.json:
+            emit_json(result)
+        else:
+            print(f"ssot synced: {total} change(s)" + ("" if not total else " — " + ", ".join(
+                f"{k} {v}" for k, v in result.items() if v)))
+        return EXIT_OK
     if args.json:
-        emit_json(changes)
-    elif args.action == "sync":
-        total = sum(changes.values())
-        print(f"ssot synced: {total} change(s)" + ("" if not total else " — " + ", ".join(
-            f"{k} {v}" for k, v in changes.items() if v)))
+        emit_json({"counts": result.counts, "rows": result.rows})
+    elif not result.counts:
+        print("no drift")
     else:
-        print("no drift" if not changes else "drift: " + ", ".join(f"{k} {v}" for k, v in changes.items()))
-    return EXIT_FAILED if args.action == "diff" and changes else EXIT_OK
+        print("drift: " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+        for row in result.rows:
+            print(f"  {row}")
+    return EXIT_FAILED if result.counts else EXIT_OK
 
 
 # -- ingest and classify -------------------------------------------------------------------------------

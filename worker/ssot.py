@@ -379,6 +379,53 @@ def sync(conn: psycopg.Connection, root: Path = ROOT, *, dry_run: bool = False) 
     return changes
 
 
-def diff(conn: psycopg.Connection, root: Path = ROOT) -> dict:
-    """What a sync would change (non-zero counts only); nothing is written."""
-    return {k: v for k, v in sync(conn, root, dry_run=True).items() if v}
+# The synced tables, each with its key and the columns a difference in which is not drift.
+SYNCED = (("sources", "source", ()), ("destinations", "name", ()), ("failure_modes", "code", ()),
+          ("failure_mode_patterns", "code || '#' || position", ("id", "pattern_lower")),
+          ("redaction_rules", "name", ()))
+
+
+@dataclass
+class Drift:
+    """What a sync would change: rows changed per kind (non-zero only) and one line per row."""
+
+    counts: dict
+    rows: list[str]
+
+
+def _snapshot(conn: psycopg.Connection) -> dict[tuple[str, str], dict]:
+    out = {}
+    for table, key, ignored in SYNCED:
+        drop = "".join(f" - '{c}'" for c in ignored)
+        for k, row in conn.execute(f"SELECT {key}, to_jsonb(t){drop} FROM ops.{table} t"):  # noqa: S608 (constants)
+            out[(table, k)] = row
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
+    """What a sync would change, row by row; nothing is written (the sync runs and is rolled back)."""
+    problems = check(conn, root)
+    if problems:
+        raise SsotInvalid(problems)
+    doc = Ssot.load(root).document()
+    with conn.transaction(force_rollback=True):
+        before = _snapshot(conn)
+        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+        after = _snapshot(conn)
+    rows = []
+    for table, key in sorted(before.keys() | after.keys()):
+        old, new = before.get((table, key)), after.get((table, key))
+        if old is None:
+            rows.append(f"+ {table} {key}")
+        elif new is None:
+            rows.append(f"- {table} {key}")
+        elif old != new:
+            fields = sorted(f for f in old.keys() | new.keys() if old.get(f) != new.get(f))
+            rows.append(f"~ {table} {key}: " + "; ".join(
+                f"{f} {_short(old.get(f))} -> {_short(new.get(f))}" for f in fields))
+    return Drift({k: v for k, v in changes.items() if v}, rows)
