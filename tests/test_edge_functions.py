@@ -3,7 +3,10 @@ PostgreSQL, and the running ingest and webhook functions driven over HTTP from P
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -100,10 +103,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(function: str, **env: str):
+def serve(function: str, permissions: tuple[str, ...] = ("-A",), **env: str):
     """`deno run` the function's index.ts on a free 127.0.0.1 port; yields the port."""
     port = free_port()
-    proc = subprocess.Popen([deno(), "run", "-A", "--no-prompt", f"{function}/index.ts"], cwd=FUNCTIONS,
+    proc = subprocess.Popen([deno(), "run", *permissions, "--no-prompt", f"{function}/index.ts"], cwd=FUNCTIONS,
                             env=deno_env(PORT=str(port), HOST="127.0.0.1", **env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -238,6 +241,115 @@ def test_missing_configuration_is_env_key_missing():
     doc = assert_problem(status, headers, body)
     assert (status, doc["ipai"]["code"]) == (503, "ENV.KEY_MISSING")
     assert "SUPABASE_DB_URL" in doc["detail"]
+
+
+def test_a_missing_ingest_secret_is_env_key_missing_and_recorded(module_db_url, ingest_db):
+    before = own_failures(ingest_db, "ENV.KEY_MISSING")
+    with serve("ops-ingest-error", SUPABASE_DB_URL=module_db_url) as port:
+        status, headers, body = request(port, b'{"source": "ops", "message": "x"}')
+    doc = assert_problem(status, headers, body)
+    assert (status, doc["ipai"]["code"], doc["ipai"]["retryable"]) == (503, "ENV.KEY_MISSING", False)
+    assert "OPS_INGEST_SECRET" in doc["detail"] and SECRET not in body.decode()
+    assert own_failures(ingest_db, "ENV.KEY_MISSING") == before + 1
+
+
+def own_failures(conn, code: str, origin: str = "supabase_fn:ops-ingest-error") -> int:
+    return conn.execute("SELECT count(*) FROM ops.error_events WHERE code = %s AND origin = %s",
+                        (code, origin)).fetchone()[0]
+
+
+# -- bearer JWTs over real HTTP --------------------------------------------------------------------------
+
+JWT_SECRET = "edge-test-jwt-secret-at-least-32-characters"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims: dict, secret: str = JWT_SECRET, header: dict | None = None) -> str:
+    head = b64url(json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(mac)}"
+
+
+@pytest.fixture(scope="module")
+def ingest_with_jwts(module_db_url):
+    with serve("ops-ingest-error", SUPABASE_DB_URL=module_db_url, OPS_INGEST_SECRET=SECRET,
+               SUPABASE_JWT_SECRET=JWT_SECRET) as port:
+        yield port
+
+
+def test_a_valid_service_role_jwt_is_accepted(ingest_with_jwts):
+    token = jwt({"role": "service_role", "exp": int(time.time()) + 600})
+    status, _, body = request(ingest_with_jwts, b'{"source": "ops", "message": "jwt accepted"}', token=token)
+    assert status == 202, body
+
+
+@pytest.mark.parametrize(("token", "says"), [
+    (lambda: jwt({"role": "service_role", "exp": int(time.time()) - 10}), "expired"),
+    (lambda: jwt({"role": "service_role", "exp": int(time.time()) + 600}, secret="another-secret"), "signature"),
+    (lambda: jwt({"role": "anon", "exp": int(time.time()) + 600}), "role"),
+    (lambda: jwt({"role": "service_role"}), "expiry"),
+    (lambda: jwt({"role": "service_role", "exp": int(time.time()) + 600}, header={"alg": "none"}), "HS256"),
+    (lambda: jwt({"role": "service_role", "exp": int(time.time()) + 600})[:-3] + "A.B", "not"),
+    (lambda: "eyJhbGciOiJIUzI1NiJ9.e30", "not valid"),
+    (lambda: jwt({"role": "service_role", "exp": int(time.time()) + 600}).rsplit(".", 1)[0] + ".A", "base64url"),
+], ids=["expired", "bad-signature", "anon-role", "no-expiry", "alg-none", "malformed", "two-parts", "odd-base64"])
+def test_bad_and_expired_jwts_are_auth_invalid_jwt(ingest_with_jwts, ingest_db, token, says):
+    before = own_failures(ingest_db, "AUTH.INVALID_JWT")
+    status, headers, body = request(ingest_with_jwts, b'{"source": "ops", "message": "x"}', token=token())
+    doc = assert_problem(status, headers, body)
+    assert (status, doc["ipai"]["code"]) == (401, "AUTH.INVALID_JWT")
+    assert headers.get("www-authenticate", "").startswith("Bearer")
+    assert says in doc["detail"], doc["detail"]
+    assert "eyJ" not in body.decode(), "the token never comes back"
+    assert own_failures(ingest_db, "AUTH.INVALID_JWT") == before + 1
+
+
+# -- the catch-all: an unexpected exception is a 500 UNKNOWN.SUPABASE_FN, and recorded -------------------
+
+def test_an_unexpected_error_in_the_ingest_function_is_recorded(module_db_url, ingest_db):
+    """Deno refuses the function access to SUPABASE_JWT_SECRET: Deno.env.get throws (NotCapable)."""
+    before = own_failures(ingest_db, "UNKNOWN.SUPABASE_FN")
+    with serve("ops-ingest-error", ("-A", "--deny-env=SUPABASE_JWT_SECRET"),
+               SUPABASE_DB_URL=module_db_url, OPS_INGEST_SECRET=SECRET) as port:
+        status, headers, body = request(port, b'{"source": "ops", "message": "x"}',
+                                        headers={"X-Correlation-Id": "catch-all-1"})
+    doc = assert_problem(status, headers, body)
+    assert (status, doc["ipai"]["code"], doc["detail"]) == (500, "UNKNOWN.SUPABASE_FN", "unexpected error")
+    assert "SUPABASE_JWT_SECRET" not in body.decode(), "no internals in the answer"
+    assert own_failures(ingest_db, "UNKNOWN.SUPABASE_FN") == before + 1
+    message, correlation = ingest_db.execute(
+        "SELECT message, correlation_id FROM ops.error_events WHERE code = 'UNKNOWN.SUPABASE_FN' "
+        "AND origin = 'supabase_fn:ops-ingest-error' ORDER BY id DESC LIMIT 1").fetchone()
+    assert "SUPABASE_JWT_SECRET" in message and correlation == "catch-all-1"
+
+
+def test_an_unexpected_error_in_the_webhook_function_is_recorded(module_db_url, ingest_db):
+    """Deno refuses the function access to OPS_WEBHOOK_TOLERANCE, read after the body."""
+    origin = "supabase_fn:ops-webhook"
+    before = own_failures(ingest_db, "UNKNOWN.SUPABASE_FN", origin)
+    with serve("ops-webhook", ("-A", "--deny-env=OPS_WEBHOOK_TOLERANCE"),
+               SUPABASE_DB_URL=module_db_url, OPS_WEBHOOK_SECRET=WEBHOOK_SECRET) as port:
+        body = b'{"escalation_id": 1}'
+        status, headers, payload = request(port, body, path="/ops-webhook", token=None,
+                                           headers=signing.sign(WEBHOOK_SECRET.encode(), body, "catch-all-2"))
+    doc = assert_problem(status, headers, payload)
+    assert (status, doc["ipai"]["code"]) == (500, "UNKNOWN.SUPABASE_FN")
+    assert own_failures(ingest_db, "UNKNOWN.SUPABASE_FN", origin) == before + 1
+
+
+def test_a_message_over_the_byte_limit_is_413_naming_message(ingest):
+    limit = 64 * 1024
+    ok = request(ingest, json.dumps({"source": "ops", "message": "m" * limit}).encode())
+    assert ok[0] == 202, ok[2][:300]
+    for message in ("m" * (limit + 1), "\u00e9" * (limit // 2 + 1)):  # bytes of UTF-8, not characters
+        status, headers, body = request(ingest, json.dumps({"source": "ops", "message": message},
+                                                           ensure_ascii=False).encode())
+        doc = assert_problem(status, headers, body)
+        assert (status, doc["ipai"]["code"], doc["field"]) == (413, "HTTP.PAYLOAD_TOO_LARGE", "message")
 
 
 # -- the property: whatever arrives, the answer is a problem document or a stored 202 -----------------

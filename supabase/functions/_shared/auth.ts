@@ -27,7 +27,12 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
 function base64url(text: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AuthError("the token is not base64url");
   const b64 = text.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((text.length + 3) % 4);
-  const bin = atob(b64);
+  let bin: string;
+  try {
+    bin = atob(b64);
+  } catch {
+    throw new AuthError("the token is not base64url"); // e.g. a length that no encoding produces
+  }
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 

@@ -48,6 +48,8 @@ Deno.test("JWTs: signature, expiry, algorithm and role are checked", async () =>
   const none = await jwt({ role: "service_role", exp: now + 60 }, "s3cret", "none");
   assert((await refused(verifyJwt(none, "s3cret", now))).includes("HS256"));
   assert((await refused(verifyJwt("a.b.c", "s3cret", now))) !== "accepted");
+  const oddSignature = good.slice(0, good.lastIndexOf(".")) + ".A"; // no base64 has this length
+  assertEquals(await refused(verifyJwt(oddSignature, "s3cret", now)), "the token is not base64url");
   assert((await refused(verifyJwt("not a jwt", "s3cret", now))) !== "accepted");
 });
 

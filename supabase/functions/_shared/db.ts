@@ -87,6 +87,28 @@ export function classifyDbError(e: unknown): DbFailure {
   return { kind: "internal", message: `database error ${code}` };
 }
 
+/** What a function records about an unexpected exception (its catch-all answers
+ * UNKNOWN.SUPABASE_FN): the error's name and message (the database redacts them) and its first
+ * stack frame, never the whole stack. */
+export function unexpectedRecord(
+  phase: string,
+  origin: string,
+  e: unknown,
+  correlationId: string | null = null,
+): RecordArgs {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const frame = (err.stack ?? "").split("\n").map((l) => l.trim()).find((l) => l.startsWith("at "));
+  return {
+    source: "supabase_fn",
+    phase,
+    message: `${phase}: unexpected ${err.name}: ${err.message}`.slice(0, 4096),
+    top_frame: frame ?? null,
+    correlation_id: correlationId,
+    origin,
+    code_hint: "UNKNOWN.SUPABASE_FN",
+  };
+}
+
 export class Database {
   readonly sql: ReturnType<typeof postgres>;
   #modes: Record<string, FailureMode> = { ...FALLBACK_MODES };

@@ -2,7 +2,7 @@
 // ops.record_error and answer 202 {event_id, code, fingerprint, count}. Every failure is
 // application/problem+json (docs/problem-details.md lists them with the limits below).
 import { authenticate, AuthError } from "../_shared/auth.ts";
-import { classifyDbError, Database, type RecordArgs } from "../_shared/db.ts";
+import { classifyDbError, Database, type RecordArgs, unexpectedRecord } from "../_shared/db.ts";
 import { cleanJson, depth, jsonMediaType, readLimited, TooLarge } from "../_shared/http.ts";
 import {
   extensionMember,
@@ -17,6 +17,9 @@ import {
 
 export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_CONTEXT_DEPTH = 32;
+/** A message (or a problem document's title and detail) longer than this many UTF-8 bytes is
+ * refused (413 naming the field); the database keeps 32 KiB of a message (head and tail). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const WHERE = "supabase_fn:ops-ingest-error";
 const PHASE = "ops-ingest-error";
 const RAW_FIELDS = new Set([
@@ -52,6 +55,21 @@ function nonEmpty(v: unknown): v is string {
   return typeof v === "string" && v.trim() !== "";
 }
 
+const encoder = new TextEncoder();
+
+/** Refuses (413 naming the field) a message over MAX_MESSAGE_BYTES of UTF-8. */
+function limitMessage(text: string, field: string): void {
+  // a string of n UTF-16 units takes at most 3n bytes: measure only when it could be too long
+  if (text.length * 3 > MAX_MESSAGE_BYTES && encoder.encode(text).length > MAX_MESSAGE_BYTES) {
+    throw new Refusal(
+      "HTTP.PAYLOAD_TOO_LARGE",
+      `${field} is larger than ${MAX_MESSAGE_BYTES} bytes of UTF-8; send its head and tail, and ` +
+        "put bulky output behind a link in context",
+      field,
+    );
+  }
+}
+
 /** A raw error document → ops.record_error arguments (or a Refusal naming the field). */
 function fromRaw(doc: Record<string, unknown>): RecordArgs {
   const unknown = Object.keys(doc).filter((k) => !RAW_FIELDS.has(k)).sort();
@@ -70,6 +88,7 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
   if (!nonEmpty(doc.message)) {
     throw new Refusal("HTTP.BAD_REQUEST", "message is required (a non-empty string)", "message");
   }
+  limitMessage(doc.message, "message");
   for (const f of TEXT_FIELDS) {
     if (doc[f] !== undefined && doc[f] !== null && typeof doc[f] !== "string") {
       throw new Refusal("HTTP.BAD_REQUEST", `${f} must be a string`, f);
@@ -127,6 +146,8 @@ function fromProblem(doc: Record<string, unknown>, url: URL, member: string): Re
     );
   }
   const p = parseProblem(cleanJson(doc), member);
+  const longer = (p.title?.length ?? 0) > (p.detail?.length ?? 0) ? "title" : "detail";
+  limitMessage(summary(p), longer);
   const fromWhere = p.where && /^[a-z_]+:/.test(p.where) ? p.where.split(":")[0] : null;
   const source = url.searchParams.get("source") ??
     (typeof p.extensions.source === "string" ? p.extensions.source : null) ?? fromWhere;
@@ -248,8 +269,10 @@ export function createIngestHandler(env: Env): IngestHandler {
     try {
       await authenticate(req.headers.get("authorization"), secret, env("SUPABASE_JWT_SECRET"));
     } catch (e) {
-      const detail = e instanceof AuthError ? e.message : "the bearer token could not be checked";
-      return own(d, "AUTH.INVALID_JWT", detail, occ, { "www-authenticate": 'Bearer realm="ops"' });
+      if (!(e instanceof AuthError)) throw e; // our failure, not the caller's: the catch-all's
+      return own(d, "AUTH.INVALID_JWT", e.message, occ, {
+        "www-authenticate": 'Bearer realm="ops"',
+      });
     }
 
     let args: RecordArgs;
@@ -333,13 +356,19 @@ export function createIngestHandler(env: Env): IngestHandler {
       try {
         return await handle(req);
       } catch (e) {
-        // Last resort: a problem document, never a stack trace.
+        // Last resort: a problem document, never a stack trace; recorded when the database is
+        // reachable (recordOwn never throws and gives up after a few seconds).
         console.error(`ops-ingest-error: unexpected ${e instanceof Error ? e.stack : e}`);
+        const correlationId = req.headers.get("x-correlation-id") ?? crypto.randomUUID();
+        await db?.recordOwn(unexpectedRecord(PHASE, WHERE, e, correlationId));
         return problemResponse(
           failure(db?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
             instance: new URL(req.url).pathname,
             where: WHERE,
+            correlation_id: correlationId,
           }, member),
+          {},
+          member,
         );
       }
     },

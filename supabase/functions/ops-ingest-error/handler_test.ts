@@ -1,4 +1,4 @@
-import { createIngestHandler, MAX_BODY_BYTES } from "./handler.ts";
+import { createIngestHandler, MAX_BODY_BYTES, MAX_MESSAGE_BYTES } from "./handler.ts";
 import {
   assert,
   assertEquals,
@@ -155,6 +155,24 @@ Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => 
       await problem(await h.handle(post("{}", { "content-type": "text/plain" })), 415);
     });
 
+    await t.step("a message over MAX_MESSAGE_BYTES of UTF-8 is 413 naming message", async () => {
+      const raw = (message: string) => post(JSON.stringify({ source: "ops", message }));
+      assertEquals((await h.handle(raw("x".repeat(MAX_MESSAGE_BYTES)))).status, 202);
+      for (
+        const message of ["x".repeat(MAX_MESSAGE_BYTES + 1), "€".repeat(MAX_MESSAGE_BYTES / 3 + 1)]
+      ) {
+        const doc = await problem(await h.handle(raw(message)), 413);
+        assertEquals([doc.ipai.code, doc.field], ["HTTP.PAYLOAD_TOO_LARGE", "message"]);
+        assert(doc.detail.includes(String(MAX_MESSAGE_BYTES)), doc.detail);
+      }
+      const longDetail = JSON.stringify({ title: "t", detail: "d".repeat(MAX_MESSAGE_BYTES) });
+      const doc = await problem(
+        await h.handle(post(longDetail, { "content-type": "application/problem+json" })),
+        413,
+      );
+      assertEquals(doc.field, "detail");
+    });
+
     await t.step("a bad token is AUTH.INVALID_JWT 401, and recorded", async () => {
       const count = async () =>
         (await sql`SELECT count(*)::int AS n FROM ops.error_events
@@ -172,6 +190,34 @@ Deno.test("the ingest path against PostgreSQL", { ignore: NO_DB }, async (t) => 
     await h.close();
   }
 });
+
+Deno.test(
+  "an unexpected exception is 500 UNKNOWN.SUPABASE_FN, recorded",
+  { ignore: NO_DB },
+  async () => {
+    // The platform's environment accessor throws (as Deno.env.get does without permission).
+    const h = createIngestHandler((name) => {
+      if (name === "SUPABASE_JWT_SECRET") throw new Error("boom: environment unavailable");
+      return ({ SUPABASE_DB_URL: DB_URL, OPS_INGEST_SECRET: SECRET } as Record<string, string>)[
+        name
+      ];
+    });
+    const sql = connect();
+    try {
+      const count = async () =>
+        (await sql`SELECT count(*)::int AS n FROM ops.error_events WHERE code = 'UNKNOWN.SUPABASE_FN'
+                 AND origin = 'supabase_fn:ops-ingest-error' AND message LIKE '%boom%'`)[0].n;
+      const before = await count();
+      const res = await h.handle(post(JSON.stringify({ source: "ops", message: "x" })));
+      const doc = await problem(res, 500);
+      assertEquals([doc.ipai.code, doc.detail], ["UNKNOWN.SUPABASE_FN", "unexpected error"]);
+      assertEquals(await count(), before + 1);
+    } finally {
+      await sql.end();
+      await h.close();
+    }
+  },
+);
 
 Deno.test("a database that is down is DB.UNAVAILABLE 503, retryable", async () => {
   const h = createIngestHandler(env({

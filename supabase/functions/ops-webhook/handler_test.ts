@@ -68,3 +68,29 @@ Deno.test("signature failures are recorded through the pipeline", { ignore: NO_D
     await h.close();
   }
 });
+
+Deno.test(
+  "an unexpected exception is 500 UNKNOWN.SUPABASE_FN, recorded",
+  { ignore: NO_DB },
+  async () => {
+    const h = createWebhookHandler((name) => {
+      if (name === "OPS_WEBHOOK_TOLERANCE") throw new Error("boom: environment unavailable");
+      return ({ OPS_WEBHOOK_SECRET: SECRET, SUPABASE_DB_URL: DB_URL! } as Record<string, string>)[
+        name
+      ];
+    });
+    const sql = connect();
+    try {
+      const count = async () =>
+        (await sql`SELECT count(*)::int AS n FROM ops.error_events WHERE code = 'UNKNOWN.SUPABASE_FN'
+                 AND origin = 'supabase_fn:ops-webhook' AND message LIKE '%boom%'`)[0].n;
+      const before = await count();
+      const doc = await problem(await h.handle(await signed("d-boom")), 500);
+      assertEquals(doc.ipai.code, "UNKNOWN.SUPABASE_FN");
+      assertEquals(await count(), before + 1);
+    } finally {
+      await sql.end();
+      await h.close();
+    }
+  },
+);
