@@ -368,13 +368,18 @@ def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Pr
 
 # -- sync and diff ---------------------------------------------------------------------------------
 
-def sync(conn: psycopg.Connection, root: Path = ROOT, *, dry_run: bool = False) -> dict:
-    """Make the database equal to the SSOT; return rows changed per kind. Refuses an invalid SSOT."""
+def _document(conn: psycopg.Connection, root: Path) -> dict:
+    """The SSOT as the one JSON document ops.sync_ssot() takes; refuses an invalid SSOT."""
     problems = check(conn, root)
     if problems:
         raise SsotInvalid(problems)
-    doc = Ssot.load(root).document()
-    with conn.transaction(force_rollback=dry_run):
+    return Ssot.load(root).document()
+
+
+def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
+    """Make the database equal to the SSOT; return rows changed per kind."""
+    doc = _document(conn, root)
+    with conn.transaction():
         (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
     return changes
 
@@ -409,10 +414,7 @@ def _short(value) -> str:
 
 def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
     """What a sync would change, row by row; nothing is written (the sync runs and is rolled back)."""
-    problems = check(conn, root)
-    if problems:
-        raise SsotInvalid(problems)
-    doc = Ssot.load(root).document()
+    doc = _document(conn, root)
     with conn.transaction(force_rollback=True):
         before = _snapshot(conn)
         (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
