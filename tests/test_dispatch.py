@@ -278,8 +278,14 @@ def test_the_worker_needs_nothing_but_the_worker_role(db_url, tmp_path):
         url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
         items = insert_escalations(db_url, 5, destination="work_queue", tag="wq")
         waiting = insert_escalations(db_url, 2, destination="oncall", tag="oc")
-        with WorkerProcess(url, tmp_path / "w.log", *FAST, env={"OPS_SLACK_WEBHOOK_URL": ""}) as w:
+        # LISTEN goes over its own (direct) URI, here another login, so it can be told apart.
+        with WorkerProcess(url, tmp_path / "w.log", *FAST, "--listen-url", db_url,
+                           env={"OPS_SLACK_WEBHOOK_URL": ""}) as w:
             wait_until(lambda: states(db_url, items).get("delivered") == 5, 20, 0.05, "work items as ops_worker")
+            with psycopg.connect(db_url) as conn:
+                logins = dict(conn.execute("SELECT DISTINCT application_name, usename FROM pg_stat_activity "
+                                           "WHERE application_name LIKE 'ops-worker%'").fetchall())
+            assert logins == {"ops-worker": role, "ops-worker-listen": "postgres"}
             with psycopg.connect(db_url) as conn:
                 wait_until(lambda: conn.execute("SELECT count(*) FROM ops.error_events WHERE code = 'ENV.KEY_MISSING'")
                            .fetchone()[0] >= 2, 15)

@@ -288,7 +288,7 @@ def cmd_worker(args) -> int:
                         backoff_base=args.backoff_base, backoff_cap=args.backoff_cap,
                         shutdown_timeout=args.shutdown_timeout, metrics_port=args.metrics_port,
                         metrics_host=args.metrics_host, once=args.once)
-    return Worker(db.database_url(), settings, name=args.name).run()
+    return Worker(db.database_url(), settings, name=args.name, listen_url=args.listen_url).run()
 
 
 def cmd_dispatch(args) -> int:
@@ -423,6 +423,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on --metrics-host:PORT")
     p.add_argument("--metrics-host", default="127.0.0.1",
                    help="address to serve metrics on (default 127.0.0.1; 0.0.0.0 for a scraper on another host)")
+    p.add_argument("--listen-url", default=os.environ.get("OPS_LISTEN_DATABASE_URL"),
+                   help="a direct (not pooled) connection URI for LISTEN, when DATABASE_URL goes through a "
+                        "transaction-mode pooler (default $OPS_LISTEN_DATABASE_URL, else DATABASE_URL)")
     p.add_argument("--once", action="store_true", help="drain what is due and exit")
     p.set_defaults(func=cmd_worker)
 

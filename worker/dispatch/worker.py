@@ -1,8 +1,9 @@
 """The worker loop.
 
 Connection discipline: one dedicated autocommit connection LISTENs on ``ops_outbox`` (a wake-up
-hint, never a message); claims, completions and destination writes use short autocommit calls from
-a small pool. The outbox is drained on start, on every notification, on every reconnect and every
+hint, never a message), over ``listen_url`` when given: LISTEN needs a direct session, which a
+transaction-mode pooler does not keep; claims, completions and destination writes use short
+autocommit calls from a small pool over ``url``, which may go through such a pooler. The outbox is drained on start, on every notification, on every reconnect and every
 poll interval, so a lost notification delays nothing by more than the interval. Deliveries run in
 a thread pool outside any transaction; a heartbeat thread extends their leases; any worker's
 reaper returns the leases of dead workers to the queue.
@@ -71,8 +72,9 @@ class Settings:
 
 
 class Worker:
-    def __init__(self, url: str, settings: Settings, name: str | None = None) -> None:
+    def __init__(self, url: str, settings: Settings, name: str | None = None, listen_url: str | None = None) -> None:
         self.url = url
+        self.listen_url = listen_url or url
         self.s = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
@@ -216,7 +218,8 @@ class Worker:
                     log("heartbeat_failed", error=str(exc).strip())
 
     def _listen(self) -> psycopg.Connection:
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="ops-worker-listen")
+        conn = psycopg.connect(self.listen_url, autocommit=True, connect_timeout=10,
+                               application_name="ops-worker-listen")
         conn.execute("LISTEN ops_outbox")
         return conn
 
