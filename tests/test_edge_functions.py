@@ -69,7 +69,7 @@ def test_deno_tests_against_postgres(db_url):
 def test_the_generated_typescript_files_are_current():
     stale = problem.write_generated(check=True)
     assert stale == [], (f"{', '.join(map(str, stale))} is out of date with the SSOT: run "
-                         "`.venv/bin/python -m worker.problem --write-redaction-rules` and commit the result")
+                         "`.venv/bin/python -m worker.problem --write-generated` and commit the result")
 
 
 DENO_REDACT = ('import { redact } from "./_shared/redaction.ts";'
@@ -92,6 +92,37 @@ def test_typescript_python_and_postgres_redact_alike(conn, texts):
     in_postgres = postgres_redact(conn, texts)
     assert deno_redact(texts) == in_postgres
     assert [problem.redact(t) for t in texts] == in_postgres
+
+
+DENO_VALIDATE = ('import { validate } from "./_shared/problem.ts";'
+                 "const { docs, modes } = JSON.parse(await new Response(Deno.stdin.readable).text());"
+                 "console.log(JSON.stringify(docs.map((d) => validate(d, modes))));")
+
+
+def test_typescript_and_python_validate_alike():
+    """The shared validate() of _shared/problem.ts and worker.problem.validate agree on what is valid."""
+    modes = {c: {"code": m.code, "title": m.title, "http_status": m.http_status, "retryable": m.retryable}
+             for c, m in problem.taxonomy().items()}
+    good = [problem.build(c, "it broke", instance="/x", where="supabase_fn:t", run_id="1") for c in sorted(modes)]
+    bad = []
+    for change in (lambda d: d.update(title="Other"), lambda d: d.update(status=418),
+                   lambda d: d["ipai"].update(code="AUTH.INVALID_JWT"), lambda d: d["ipai"].update(retryable=False),
+                   lambda d: d["ipai"].update(code=None), lambda d: d.update(type="urn:ipai:problem:bad-request"),
+                   lambda d: d.update(instance="not a uri"), lambda d: d.pop("detail"),
+                   lambda d: d["ipai"].update(where="w" * 257), lambda d: d.update(status="503"),
+                   lambda d: d.update(type="urn:ipai:failure:NOPE.NOT_A_CODE") or d["ipai"].update(code="NOPE.NOT_A_CODE")):
+        doc = problem.build("DB.UNAVAILABLE", "x", instance="/x")
+        change(doc)
+        bad.append(doc)
+    docs = good + bad + [{}, [], "x", None, {"type": "https://example.com/probs/out-of-credit", "title": "t"}]
+    result = subprocess.run([deno(), "eval", "--ext=ts", DENO_VALIDATE], check=False, cwd=FUNCTIONS,
+                            env=deno_env(), input=json.dumps({"docs": docs, "modes": modes}), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    in_typescript = [not errors for errors in json.loads(result.stdout)]
+    in_python = [not problem.validate(d) for d in docs]
+    assert in_typescript == in_python
+    assert in_python == [True] * len(good) + [False] * (len(docs) - len(good))
 
 
 # -- the running functions ----------------------------------------------------------------------------

@@ -218,6 +218,18 @@ def test_replacements_follow_postgres(replacement, parts, conn):
     assert rule.apply("xaby") == expected
 
 
+@pytest.mark.parametrize(("value", "valid"), [
+    ("/account/12345/msgs/abc", True), ("about:blank", True), ("https://example.com/probs/x?a=b#c", True),
+    ("not a uri reference", False), ("http://[::1", False), ("%zz", False), ("<x>", False),
+])
+def test_format_uri_reference_is_checked(value, valid):
+    assert "uri-reference" in problem.format_checker().checkers, "pip install 'jsonschema[format-nongpl]'"
+    doc = problem.build("ENV.KEY_MISSING", "x", instance=value)
+    assert (problem.validate(doc) == []) is valid
+    checked = jsonschema.Draft202012Validator(base_validator().schema, format_checker=problem.format_checker())
+    assert checked.is_valid({"type": value}) is valid, "the RFC 9457 base schema checks it too"
+
+
 def test_the_extension_member_can_be_renamed():
     schema = problem.schema("acme")
     doc = problem.build("ENV.KEY_MISSING", "x")

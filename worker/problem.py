@@ -92,12 +92,13 @@ def schema(member: str | None = None, root: Path = ROOT) -> dict:
 #
 # ops.redact() in the database is the reference. The same rules run here and in the Edge Functions
 # (supabase/functions/_shared/redaction_rules.json, generated from the YAML by this module: `python -m
-# worker.problem --write-redaction-rules`). PostgreSQL ARE, Python re and JavaScript RegExp differ, so
+# worker.problem --write-generated`). PostgreSQL ARE, Python re and JavaScript RegExp differ, so
 # each pattern is translated token by token, and anything whose meaning differs is refused rather
 # than guessed: POSIX classes other than [:space:] and [:digit:], \w, word boundaries, back
 # references, non-greedy quantifiers (ARE's greediness rules are not Perl's), inline options.
 
 REDACTION_JSON = Path("supabase/functions/_shared/redaction_rules.json")
+SCHEMA_JSON = Path("supabase/functions/_shared/problem.schema.json")  # a generated copy of SCHEMA
 # [[:space:]] in a UTF-8 database (glibc iswspace): ASCII whitespace and the Unicode spaces that are
 # not no-break spaces. Python's and JavaScript's \s differ from it (and from each other), so the class
 # is spelt out; a test compares it with the server's own class.
@@ -260,7 +261,7 @@ def redact(text: str) -> str:
 
 def redaction_rules_json(root: Path = ROOT) -> str:
     """The content of supabase/functions/_shared/redaction_rules.json (the TypeScript copy)."""
-    doc = {"_generated": f"from {ssot.REDACTION} by `python -m worker.problem --write-redaction-rules`; "
+    doc = {"_generated": f"from {ssot.REDACTION} by `python -m worker.problem --write-generated`; "
                          "do not edit (tests/test_edge_functions.py fails when it is stale)",
            "rules": [{"name": r.name, "source": r.js_source, "flags": "gis" if r.ignore_case else "gs",
                       "replacement": list(r.replacement),
@@ -373,11 +374,22 @@ def parse(document: bytes | str | Mapping[str, Any] | Any, *, member: str | None
 
 # -- validating ---------------------------------------------------------------------------------------
 
+@cache
+def format_checker() -> jsonschema.FormatChecker:
+    """The schema's formats, checked. jsonschema skips a format it has no checker for, so refuse to run
+    without the one the schema uses (uri-reference needs rfc3986-validator: jsonschema[format-nongpl])."""
+    checker = jsonschema.FormatChecker()
+    if "uri-reference" not in checker.checkers:
+        raise RuntimeError("checking format uri-reference needs jsonschema[format-nongpl] "
+                           "(pip install 'jsonschema[format-nongpl]')")
+    return checker
+
+
 def validate(doc: Any, *, modes: Mapping[str, FailureMode] | None = None, member: str | None = None) -> list[str]:
     """Everything wrong with an envelope we emit (empty when valid): the schema, then the rules a schema
     cannot say (type names the code; title, status and retryable are the failure mode's)."""
     member = member or config().extension_member
-    validator = jsonschema.Draft202012Validator(schema(member), format_checker=jsonschema.FormatChecker())
+    validator = jsonschema.Draft202012Validator(schema(member), format_checker=format_checker())
     errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
               for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
     if errors:
@@ -424,10 +436,16 @@ def record(conn, document: bytes | str | Mapping[str, Any], *, source: str, phas
     return ingest.record_one(conn, ingest.event(raw))
 
 
+def schema_json(root: Path = ROOT) -> str:
+    """The content of supabase/functions/_shared/problem.schema.json: the one schema, copied where a
+    deployed function can import it (a function bundle cannot reach ssot/)."""
+    return json.dumps(json.loads((root / SCHEMA).read_text(encoding="utf-8")), indent=2, ensure_ascii=False) + "\n"
+
+
 def write_generated(root: Path = ROOT, *, check: bool = False) -> list[Path]:
     """Write (or with ``check``, only list) the generated TypeScript-side files that are out of date."""
     stale = []
-    for path, content in ((REDACTION_JSON, redaction_rules_json(root)),):
+    for path, content in ((REDACTION_JSON, redaction_rules_json(root)), (SCHEMA_JSON, schema_json(root))):
         full = root / path
         if not full.exists() or full.read_text(encoding="utf-8") != content:
             stale.append(path)
@@ -436,12 +454,12 @@ def write_generated(root: Path = ROOT, *, check: bool = False) -> list[Path]:
     return stale
 
 
-if __name__ == "__main__":  # python -m worker.problem --write-redaction-rules [--check]
+if __name__ == "__main__":  # python -m worker.problem --write-generated [--check]
     import sys
 
     args = set(sys.argv[1:])
-    if not args <= {"--write-redaction-rules", "--check"} or not args:
-        sys.exit("usage: python -m worker.problem --write-redaction-rules [--check]")
+    if not args <= {"--write-generated", "--check"} or "--write-generated" not in args:
+        sys.exit("usage: python -m worker.problem --write-generated [--check]")
     out_of_date = write_generated(check="--check" in args)
     for path in out_of_date:
         print(f"{path}: {'stale' if '--check' in args else 'written'}")

@@ -5,7 +5,12 @@
 // retryable, status = its http_status or 500 where that is null. Request-level problems have codes
 // too (HTTP.BAD_REQUEST, HTTP.METHOD_NOT_ALLOWED, HTTP.PAYLOAD_TOO_LARGE,
 // HTTP.UNSUPPORTED_MEDIA_TYPE, DB.UNAVAILABLE, DB.LOGIN_REJECTED).
+import { Ajv2020, type ValidateFunction } from "ajv/2020";
+import ajvFormats from "ajv-formats";
 import { redact } from "./redaction.ts";
+// A generated copy of ssot/schemas/problem.schema.json (a deployed function cannot read ssot/);
+// `python -m worker.problem --write-generated` writes it and a pytest fails when it is stale.
+import SCHEMA from "./problem.schema.json" with { type: "json" };
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
 export const TYPE_PREFIX = "urn:ipai:failure:";
@@ -225,4 +230,74 @@ export function summary(p: ParsedProblem): string {
   const parts = [p.title, p.detail].filter((x): x is string => !!x);
   if (parts.length === 2 && parts[0] === parts[1]) parts.pop();
   return parts.join(": ") || p.type;
+}
+
+// -- validating --------------------------------------------------------------------------------
+
+const SCHEMA_MEMBER = "ipai"; // the extension member's name as written in the schema file
+const validators = new Map<string, { envelope: ValidateFunction; base: ValidateFunction }>();
+
+interface SchemaDoc {
+  $id: string;
+  $defs: { envelope: { required: string[]; properties: Record<string, unknown> } };
+}
+
+/** The schema compiled (with the uri-reference format checked), with the extension member renamed
+ * when another name is configured, as worker/problem.py does. */
+function compiled(member: string) {
+  let v = validators.get(member);
+  if (!v) {
+    const schema = structuredClone(SCHEMA) as unknown as SchemaDoc;
+    if (member !== SCHEMA_MEMBER) {
+      const env = schema.$defs.envelope;
+      env.required = env.required.map((r) => r === SCHEMA_MEMBER ? member : r);
+      env.properties[member] = env.properties[SCHEMA_MEMBER];
+      delete env.properties[SCHEMA_MEMBER];
+    }
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajvFormats.default(ajv, ["uri-reference"]); // a CommonJS module: the plugin is its default
+    const envelope = ajv.compile(schema);
+    v = { envelope, base: ajv.getSchema(`${schema.$id}#/$defs/problem_details`)! };
+    validators.set(member, v);
+  }
+  return v;
+}
+
+/** Everything wrong with an envelope we emit (empty when valid): the schema, then what a schema
+ * cannot say: type names the code, and (given the taxonomy) the code exists and title, status and
+ * retryable are the failure mode's. The same checks as worker/problem.py's validate(). */
+export function validate(
+  doc: unknown,
+  modes?: Record<string, FailureMode>,
+  member = "ipai",
+): string[] {
+  const { envelope } = compiled(member);
+  if (!envelope(doc)) {
+    return (envelope.errors ?? []).map((e) => `${e.instancePath || "(root)"}: ${e.message}`);
+  }
+  const d = doc as ProblemDocument;
+  const ext = d[member] as { code: string; retryable: boolean };
+  const code = d.type.slice(TYPE_PREFIX.length);
+  const errors: string[] = [];
+  if (ext.code !== code) errors.push(`type names ${code} but ${member}.code is ${ext.code}`);
+  if (modes) {
+    const mode = modes[code];
+    if (!mode) {
+      errors.push(`${code} is not in the taxonomy`);
+    } else {
+      if (d.title !== mode.title) errors.push(`title must be the failure mode's title`);
+      if (d.status !== statusFor(mode)) {
+        errors.push(`status must be ${statusFor(mode)} for ${code}`);
+      }
+      if (ext.retryable !== mode.retryable) {
+        errors.push(`${member}.retryable must be ${mode.retryable} for ${code}`);
+      }
+    }
+  }
+  return errors;
+}
+
+/** Whether a document is RFC 9457 Problem Details at all (every member optional, well typed). */
+export function isProblemDetails(doc: unknown, member = "ipai"): boolean {
+  return compiled(member).base(doc) as boolean;
 }

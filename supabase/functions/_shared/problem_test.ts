@@ -5,6 +5,7 @@ import {
   problemResponse,
   statusFor,
   summary,
+  validate,
 } from "./problem.ts";
 import { Database } from "./db.ts";
 import {
@@ -26,7 +27,7 @@ Deno.test("every failure mode in ops.failure_modes gives a valid envelope", {
     assert(codes.length > 50, `expected the synced taxonomy, got ${codes.length} codes`);
     for (const code of codes) {
       const doc = failure(modes, code, "it broke", { instance: "/t", where: "supabase_fn:test" });
-      assertEquals(envelopeErrors(doc), [], code);
+      assertEquals(validate(doc, modes), [], code);
       assertEquals(doc.status, modes[code].http_status ?? 500, code);
       assertEquals(doc.type, `urn:ipai:failure:${code}`);
     }
@@ -130,4 +131,37 @@ Deno.test("parsing foreign or malformed documents never throws", () => {
   }
   assertEquals(parseProblem({ status: "500" }).status, null);
   assertEquals(parseProblem({ type: "urn:ipai:failure:ENV.KEY_MISSING" }).code, "ENV.KEY_MISSING");
+});
+
+Deno.test("validate() catches what a schema alone cannot, given the taxonomy", () => {
+  const cases: Array<[(d: Record<string, unknown>) => void, string]> = [
+    [(d) => d.title = "Something else", "title"],
+    [(d) => d.status = 418, "status"],
+    [(d) => (d.ipai as Record<string, unknown>).code = "AUTH.INVALID_JWT", "code"],
+    [(d) => (d.ipai as Record<string, unknown>).retryable = true, "retryable"],
+    [(d) => {
+      d.type = "urn:ipai:failure:NOPE.NOT_A_CODE";
+      (d.ipai as Record<string, unknown>).code = "NOPE.NOT_A_CODE";
+    }, "not in the taxonomy"],
+    [(d) => delete d.ipai, "ipai"],
+    [(d) => (d.ipai as Record<string, unknown>).code = null, "code"],
+    [(d) => d.type = "urn:ipai:problem:bad-request", "type"],
+    [(d) => d.instance = "not a uri reference", "uri-reference"],
+  ];
+  for (const [change, needle] of cases) {
+    const doc = failure(FALLBACK_MODES, "ENV.KEY_MISSING", "X is not set", { instance: "/x" });
+    change(doc);
+    const errors = validate(doc, FALLBACK_MODES);
+    assert(errors.some((e) => e.includes(needle)), `${needle}: ${JSON.stringify(errors)}`);
+  }
+  assertEquals(
+    validate(failure(FALLBACK_MODES, "ENV.KEY_MISSING", "x", {}, "acme"), FALLBACK_MODES, "acme"),
+    [],
+  );
+});
+
+Deno.test("format uri-reference is checked, in the RFC 9457 base schema too", () => {
+  assert(isProblemDetails({ type: "https://example.com/probs/x", instance: "/a/b?c#d" }));
+  assert(!isProblemDetails({ type: "not a uri" }));
+  assert(!isProblemDetails({ instance: "http://[::1" }));
 });

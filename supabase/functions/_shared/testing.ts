@@ -1,24 +1,14 @@
-// Test helpers: the one contract (ssot/schemas/problem.schema.json) compiled with Ajv, and a
-// connection to the test database that pytest passes in SUPABASE_DB_URL.
-import { Ajv2020 } from "ajv/2020";
+// Test helpers: the envelope check (the shared validate() of problem.ts, against the one schema),
+// and a connection to the test database that pytest passes in SUPABASE_DB_URL.
 import postgres from "postgres";
-
-const schemaUrl = new URL("../../../ssot/schemas/problem.schema.json", import.meta.url);
-const schema = JSON.parse(await Deno.readTextFile(schemaUrl));
-const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-const validateEnvelope = ajv.compile(schema);
-const validateBase = ajv.getSchema(`${schema.$id}#/$defs/problem_details`)!;
+import { isProblemDetails, validate } from "./problem.ts";
 
 /** Schema errors of an envelope (empty when valid). */
 export function envelopeErrors(doc: unknown): string[] {
-  return validateEnvelope(doc)
-    ? []
-    : (validateEnvelope.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
+  return validate(doc);
 }
 
-export function isProblemDetails(doc: unknown): boolean {
-  return validateBase(doc) as boolean;
-}
+export { isProblemDetails };
 
 export const DB_URL = Deno.env.get("SUPABASE_DB_URL");
 /** Tests that need PostgreSQL are skipped when SUPABASE_DB_URL is unset (pytest always sets it). */
