@@ -23,8 +23,10 @@ def webhook_env(receiver: Receiver, path: str = "/hook") -> dict:
 def test_three_workers_deliver_2000_exactly_once(db_url, tmp_path):
     ids = insert_escalations(db_url, 2000)
     with Receiver() as rx:
-        workers = [WorkerProcess(db_url, tmp_path / f"w{i}.log", *FAST, "--concurrency", "4", "--batch", "25",
-                                 env=webhook_env(rx)) for i in range(3)]
+        # A lease long enough that a stall of this busy 2-core machine cannot expire one: this test is
+        # about sharing without duplicates; rescue after a lease expires is the SIGKILL test's subject.
+        workers = [WorkerProcess(db_url, tmp_path / f"w{i}.log", *FAST, "--lease", "15", "--concurrency", "4",
+                                 "--batch", "25", env=webhook_env(rx)) for i in range(3)]
         try:
             wait_until(lambda: states(db_url).get("delivered") == 2000, 180, 0.5, "2000 deliveries")
         finally:
