@@ -231,6 +231,52 @@ def test_fm05_baseline_is_the_highest_published_version_below(db_url, tree, tmp_
     assert "strat://dev/chain/sol-1-boot@1.0.0" in findings(r, "FM-05")[0]["message"]
 
 
+def _renumber_with_a_new_step_before_the_gate(d):
+    steps = d["composition"]["steps"]
+    gate = steps.pop()
+    steps.append({"id": "step-03", "unit": "strat://dev/task/plan-boot@1.0.0", "agent": "SOL-01", "gate": False,
+                  "depends_on": ["step-02"]})
+    steps.append({**gate, "id": "step-04", "depends_on": ["step-03"]})
+
+
+def test_fm05_a_renumbered_gate_is_the_same_gate(db_url, tree, base):
+    """step-03 (BECK-02 reviews) becomes step-04 after a new step-03: no gate was removed."""
+    tree.edit("sol-1-boot", lambda d: (_bump("1.1.0")(d), _renumber_with_a_new_step_before_the_gate(d)))
+    r = ci(db_url, [tree.root], against=str(base.root))
+    assert "FM-05" not in aliases(r) and r.exit_code == 0
+
+
+def test_fm05_removing_one_of_two_identical_gates_is_a_removal(db_url, tree, base):
+    """Gates match one to one: the remaining step-03 cannot also stand in for the removed step-04."""
+    def two_gates(d):
+        d["composition"]["steps"].append({**d["composition"]["steps"][2], "id": "step-04", "depends_on": ["step-03"]})
+    base.edit("sol-1-boot", two_gates)
+    tree.edit("sol-1-boot", _bump("1.1.0"))  # the tree's chain has only step-03
+    r = ci(db_url, [tree.root], against=str(base.root))
+    f = findings(r, "FM-05")
+    assert [x["details"]["step"]["id"] for x in f] == ["step-04"] and "is gone" in f[0]["message"]
+    assert "restore step-04 (BECK-02 runs strat://dev/task/review-boot@1.0.0, gate: true)" in f[0]["fix"]
+
+
+def test_fm05_baseline_is_chosen_among_several_published_versions(db_url, tree, tmp_path):
+    """Published: 1.2.0, 1.9.0 (gate), 1.10.0 (no gate). 1.9.5 compares with 1.9.0; 1.11.0 with 1.10.0, not 1.9.0."""
+    def release(version, gate):
+        t = Tree(tmp_path / f"v{version}")
+        t.edit("sol-1-boot", lambda d: (_bump(version)(d), d["composition"]["steps"][2].update(gate=gate)))
+        for name in ("plan-boot", "write-code", "review-boot", "reviewer"):
+            t.remove(name)
+        publish_rows(db_url, t.root, tmp_path / "objects")
+
+    for version, gate in (("1.2.0", True), ("1.9.0", True), ("1.10.0", False)):
+        release(version, gate)
+    tree.edit("sol-1-boot", lambda d: (_bump("1.9.5")(d), d["composition"]["steps"][2].update(gate=False)))
+    f = findings(ci(db_url, [tree.root]), "FM-05")
+    assert len(f) == 1 and f[0]["details"]["baseline"] == "strat://dev/chain/sol-1-boot@1.9.0"
+    assert f[0]["details"]["required_version"] == "2.0.0"
+    tree.edit("sol-1-boot", _bump("1.11.0"))
+    assert "FM-05" not in aliases(ci(db_url, [tree.root]))  # 1.10.0 (numeric order, not text) had no gate
+
+
 # -- FM-06 --------------------------------------------------------------------------------------------
 
 def _contract(fn, version):
@@ -243,6 +289,7 @@ def _contract(fn, version):
 MAJOR_CHANGES = {
     "input removed": lambda c: c["inputs"].pop(0),
     "optional input made required": lambda c: c["inputs"][1].update(required=True) or c["inputs"][1].pop("default"),
+    "optional input made required, default kept": lambda c: c["inputs"][1].update(required=True),
     "new required input without default": lambda c: c["inputs"].append({"name": "token", "type": "string", "required": True}),
     "input type changed": lambda c: c["inputs"][0].update(type="url"),
     "output type changed": lambda c: c["outputs"][0].update(type="json"),
@@ -318,6 +365,48 @@ def test_fm07_draft_importer_is_not_flagged(db_url, tree):
     assert "FM-07" not in aliases(ci(db_url, [tree.root]), "warn")
 
 
+def test_fm07_stable_importing_a_review_unit(db_url, tree):
+    tree.write("helper", tree.unit("helper", type_="fragment", version="1.2.0", status="review"))
+    tree.edit("plan-boot", lambda d: d["imports"].append("strat://dev/fragment/helper@1.2.0"))
+    f = findings(ci(db_url, [tree.root]), "FM-07")
+    assert len(f) == 1 and f[0]["message"].endswith("which is review") and f[0]["details"]["target_status"] == "review"
+
+
+def test_fm07_a_pre_release_of_1_0_0_is_below_1_0_0(db_url, tree):
+    """Semver precedence: 1.0.0-alpha < 1.0.0. As a target it is pre-1.0; as an importer it is not 1.0.0 or later."""
+    tree.write("helper", tree.unit("helper", type_="fragment", version="1.0.0-alpha", status="stable"))
+    tree.edit("plan-boot", lambda d: d["imports"].append("strat://dev/fragment/helper@1.0.0-alpha"))
+    f = findings(ci(db_url, [tree.root]), "FM-07")
+    assert len(f) == 1 and "which is pre-1.0" in f[0]["message"]
+    assert "no stable 1.0.0+ version of strat://dev/fragment/helper exists: release it as 1.0.0" in f[0]["fix"]
+    tree.edit("plan-boot", lambda d: d["imports"].pop())
+    tree.write("user", tree.unit("user", type_="fragment", version="1.0.0-rc.1", status="review",
+                                 imports=["strat://dev/fragment/young@0.3.0"]))
+    tree.write("young", tree.unit("young", type_="fragment", version="0.3.0", status="review"))
+    assert "FM-07" not in aliases(ci(db_url, [tree.root]), "warn")  # a review 1.0.0-rc.1 is not yet 1.0.0
+    tree.edit("user", lambda d: (d.update(id="strat://dev/fragment/user@1.0.1-rc.1", version="1.0.1-rc.1")))
+    assert "FM-07" in aliases(ci(db_url, [tree.root]), "warn")  # 1.0.1-rc.1 is above 1.0.0
+
+
+def test_fm07_names_the_stable_version_to_import_instead(db_url, tree):
+    tree.write("helper-old", {**tree.unit("helper", type_="fragment", version="1.1.0", status="stable")})
+    tree.write("helper-new", {**tree.unit("helper", type_="fragment", version="2.0.0", status="draft")})
+    tree.edit("plan-boot", lambda d: d["imports"].append("strat://dev/fragment/helper@2.0.0"))
+    f = findings(ci(db_url, [tree.root]), "FM-07")[0]
+    assert f["fix"].startswith("reference strat://dev/fragment/helper@1.1.0 (the highest stable version")
+    assert f["details"]["use_instead"] == "strat://dev/fragment/helper@1.1.0"
+
+
+def test_fm07_deprecated_importers_at_1x_are_in_scope_draft_importers_are_not(db_url, tree):
+    """One importer scope for both messages, as the issue words it: stable, or 1.0.0+ and not draft."""
+    tree.write("helper", tree.unit("helper", type_="fragment", status="draft"))
+    tree.write("old", tree.unit("old", type_="fragment", status="deprecated", imports=["strat://dev/fragment/helper@1.0.0"]))
+    tree.write("scratch", tree.unit("scratch", type_="fragment", status="draft", imports=["strat://dev/fragment/old@1.0.0"]))
+    f = findings(ci(db_url, [tree.root]), "FM-07")
+    assert [(x["unit"], x["details"]["target"]) for x in f] == [
+        ("strat://dev/fragment/old@1.0.0", "strat://dev/fragment/helper@1.0.0")]
+
+
 # -- FM-09 --------------------------------------------------------------------------------------------
 
 def test_fm09_step_agent_not_in_council(db_url, tree):
@@ -374,3 +463,66 @@ def test_duplicate_keys_are_reported_with_their_line(db_url, tree):
     tree.path("dup").write_text("id: strat://dev/role/dup@1.0.0\ntype: role\ntype: role\n")
     f = findings(ci(db_url, [tree.root]), "SCHEMA")[0]
     assert f["line"] == 3 and "duplicate key" in f["message"]
+
+
+# -- every fix in version terms -----------------------------------------------------------------------
+
+def test_fix_fm01_missing_fingerprint_names_the_fingerprint_and_the_version(db_url, tree, tmp_path):
+    tree.edit("reviewer", lambda d: d.pop("fingerprint"), fingerprint=False)
+    f = findings(ci(db_url, [tree.root]), "FM-01")[0]
+    assert f["details"]["computed"] in f["fix"] and "keep version 1.0.0, which is not published yet" in f["fix"]
+    released = Tree(tmp_path / "released")
+    released.edit("reviewer", lambda d: d.update(persona="the released persona"))
+    publish_rows(db_url, released.root, tmp_path / "objects")
+    f = findings(ci(db_url, [tree.root]), "FM-01")[0]
+    assert "is published as blake3:" in f["fix"] and "set version 1.0.1" in f["fix"]
+
+
+def test_fix_fm01_mismatch_on_a_released_version_names_the_next_free_patch(db_url, tree, tmp_path):
+    publish_rows(db_url, tree.root, tmp_path / "objects")
+    tree.edit("plan-boot", lambda d: d.update(prompt_body="edited"), fingerprint=False)
+    f = findings(ci(db_url, [tree.root]), "FM-01")[0]
+    assert "set version 1.0.1 and run `stratt fingerprint --update" in f["fix"] and f["details"]["release_as"] == "1.0.1"
+
+
+def test_fix_fm04_names_the_step_to_restore_and_the_version(db_url, tree, tmp_path):
+    publish_rows(db_url, tree.root, tmp_path / "objects")
+    tree.edit("sol-1-boot", _drop_last_step)
+    f = findings(ci(db_url, [tree.root]), "FM-04")[0]
+    assert f["fix"].startswith("restore step-03 (BECK-02 runs strat://dev/task/review-boot@1.0.0, as in "
+                               "strat://dev/chain/sol-1-boot@1.0.0) and release it as 1.0.1 (1.0.0 is already released)")
+    assert "approved_by: one of BECK-02, SOL-01" in f["fix"]
+
+
+def _drop_last_step(d):
+    d["composition"]["steps"].pop()
+
+
+def test_fix_fm09_names_the_agents_and_the_council_version(db_url, tree):
+    tree.edit("sol-1-boot", lambda d: d["composition"]["steps"][1].update(agent="BECK-02"))
+    f = findings(ci(db_url, [tree.root]), "FM-09")[0]
+    assert f["fix"] == ("assign step-02 to ADA-03 or SOL-01 (has code) and keep version 1.0.0 (it is not released yet); "
+                        "or grant code to BECK-02 in council/pathfinder and release the council as 1.1.0")
+
+
+def test_fix_fm09_missing_council_says_what_to_pass(db_url, tree):
+    tree.remove("council")
+    f = [x for x in findings(ci(db_url, [tree.root]), "FM-09") if "not in the paths" in x["message"]][0]
+    assert "pass the directory that holds council/pathfinder to `stratt ci`" in f["fix"]
+
+
+def test_fix_fm07_deprecated_names_the_successor_version(db_url, tree):
+    tree.write("reviewer-2", {**tree.unit("reviewer", type_="role", version="2.0.0")})
+    tree.edit("reviewer", lambda d: d.update(status="deprecated"))
+    f = findings(ci(db_url, [tree.root]), "FM-07")[0]
+    assert f["fix"].startswith("reference strat://dev/role/reviewer@2.0.0 instead of strat://dev/role/reviewer@1.0.0 "
+                               "(the newest version that is not deprecated)")
+    tree.edit("reviewer", lambda d: d.update(deprecation={"successor": "strat://dev/role/critic@1.0.0"}))
+    assert "reference strat://dev/role/critic@1.0.0 instead" in findings(ci(db_url, [tree.root]), "FM-07")[0]["fix"]
+
+
+def test_fix_schema_names_the_schema_and_the_version(db_url, tree):
+    tree.edit("plan-boot", lambda d: d.update(slug="other-slug"))
+    f = findings(ci(db_url, [tree.root]), "SCHEMA")[0]
+    assert "ssot/schemas/unit.schema.json" in f["fix"] and f["fix"].endswith("keep version 1.0.0 (it is not released yet)")
+    assert f["runbook"] == "docs/runbooks/failures/UNIT.SCHEMA_INVALID.md"

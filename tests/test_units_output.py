@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-from tests.units_kit import FIXTURES, Tree, ci
+from tests.units_kit import FIXTURES, Tree, ci, publish_rows
 from worker import ROOT
-from worker.units import cli, report
+from worker.units import checks, cli, load, report
 
 
 @pytest.fixture
@@ -40,11 +43,40 @@ def test_json_matches_its_published_schema(failing):
     assert doc["exit_code"] == 1 and [c["alias"] for c in doc["checks"]][3] == "FM-04"
 
 
-def test_sarif_is_valid_against_the_sarif_subset_schema(failing):
-    """Validated against a SARIF 2.1.0 subset written from the spec (no package ships the official schema)."""
-    schema = json.loads((FIXTURES / "schemas/sarif-2.1.0-subset.schema.json").read_text())
+SARIF_SCHEMA = FIXTURES / "schemas" / "sarif-2.1.0-rtm.5.json"
+
+
+def sarif_validator():
+    """The official SARIF 2.1.0 schema, with the validator its own $schema names (draft-04)."""
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def test_the_vendored_sarif_schema_is_the_file_its_readme_names():
+    readme = (SARIF_SCHEMA.parent / "README.md").read_text()
+    assert hashlib.sha256(SARIF_SCHEMA.read_bytes()).hexdigest() in readme
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#" and "2.1.0-rtm.5" in schema["title"]
+    assert jsonschema.validators.validator_for(schema) is jsonschema.Draft4Validator
+
+
+def test_the_official_sarif_schema_rejects_what_github_would(failing):
+    """The validator is not a rubber stamp: a wrong version, a result without a message, an unknown level fail."""
+    validator = sarif_validator()
+    for breakage in (lambda d: d.update(version="2.0.0"),
+                     lambda d: d["runs"][0]["results"][0].pop("message"),
+                     lambda d: d["runs"][0]["results"][0].update(level="fatal"),
+                     lambda d: d["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"].update(startLine=0)):
+        doc = json.loads(report.sarif(failing))
+        breakage(doc)
+        assert not validator.is_valid(doc)
+
+
+def test_sarif_is_valid_against_the_official_sarif_2_1_0_schema(failing):
     doc = json.loads(report.sarif(failing))
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)
+    sarif_validator().validate(doc)
     run = doc["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert rule_ids == ["UNIT.PROTECTED_AGENT_MISSING", "UNIT.DRAFT_ISOLATION"]
@@ -53,6 +85,47 @@ def test_sarif_is_valid_against_the_sarif_subset_schema(failing):
     assert levels == {"UNIT.PROTECTED_AGENT_MISSING": "error", "UNIT.DRAFT_ISOLATION": "warning"}
     assert all(len(r["partialFingerprints"]["strattFinding/v1"]) == 64 for r in run["results"])
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in run["results"])
+
+
+def test_every_sarif_result_has_a_location_waivers_and_cycles_included(db_url, tmp_path):
+    """GitHub code scanning rejects results without a location: WAIVERS point at the waiver, FM-03 at a reference."""
+    t = Tree(tmp_path / "units")
+    t.write("a", t.unit("a", type_="fragment", imports=["strat://dev/fragment/b@1.0.0"]))
+    t.write("b", t.unit("b", type_="fragment", imports=["strat://dev/fragment/a@1.0.0"]))
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(f"waivers:\n  - {{fingerprint: '{'0' * 64}', reason: r, owner: o, expires: 2999-01-01}}\n"
+                       f"  - {{fingerprint: '{'1' * 64}', reason: r, owner: o, expires: 2020-01-01}}\n")
+    r = ci(db_url, [t.root], waivers=checks.load_waivers(str(waivers)))
+    doc = json.loads(report.sarif(r))
+    sarif_validator().validate(doc)
+    results = doc["runs"][0]["results"]
+    assert {x["ruleId"] for x in results} == {"UNIT.DAG_CYCLE", "UNIT.WAIVER_INVALID"}
+    assert all(x["locations"] for x in results)
+    where = {(x["ruleId"], x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+              x["locations"][0]["physicalLocation"]["region"]["startLine"]) for x in results}
+    waiver_file = Path(load.display_path(waivers)).as_posix()
+    assert ("UNIT.WAIVER_INVALID", waiver_file, 2) in where and ("UNIT.WAIVER_INVALID", waiver_file, 3) in where
+    fixes = {f["fingerprint"]: f["fix"] for f in r.findings if f["alias"] == "WAIVERS"}
+    assert fixes["1" * 64].startswith(f"in {load.display_path(waivers)}:3, set expires after ")
+    assert fixes["0" * 64].startswith(f"delete the waiver in {load.display_path(waivers)}:2: no finding of this run")
+    cycle = [x for x in results if x["ruleId"] == "UNIT.DAG_CYCLE"][0]["locations"][0]["physicalLocation"]
+    assert cycle["artifactLocation"]["uri"].endswith("/a.yaml") and cycle["region"]["startLine"] > 1
+
+
+def test_a_cycle_through_the_registry_is_located_in_the_scanned_file(db_url, tmp_path):
+    """The smallest member of the cycle lives only in the registry: the finding sits on the scanned unit's reference."""
+    reg, t = Tree(tmp_path / "registry"), Tree(tmp_path / "units")
+    for tree in (reg, t):
+        for name in ("plan-boot", "write-code", "sol-1-boot", "review-boot", "reviewer"):
+            tree.remove(name)
+    reg.write("a", reg.unit("a", type_="fragment", imports=["strat://dev/fragment/z@1.0.0"]))
+    publish_rows(db_url, reg.root, tmp_path / "objects")
+    t.write("z", t.unit("z", type_="fragment", imports=["strat://dev/fragment/a@1.0.0"]))
+    f = [f for f in ci(db_url, [t.root]).findings if f["alias"] == "FM-03"][0]
+    assert f["details"]["cycle"][0] == "strat://dev/fragment/a@1.0.0"
+    assert f["unit"] == "strat://dev/fragment/z@1.0.0" and f["file"].endswith("z.yaml") and f["line"] > 1
+    assert f["fix"].startswith("remove the reference strat://dev/fragment/z@1.0.0 → strat://dev/fragment/a@1.0.0 (")
+    assert f["fix"].endswith("and keep version 1.0.0 (it is not released yet)")
 
 
 def test_sarif_help_uri_points_at_github_in_actions(failing, monkeypatch):
@@ -74,6 +147,26 @@ def test_github_annotations_are_capped_with_the_rest_in_the_summary(db_url, tmp_
     assert "2 more finding(s) not annotated" in out
 
 
+def test_github_step_summary_gets_the_findings_beyond_the_cap(db_url, tmp_path, monkeypatch, capsys):
+    t = Tree(tmp_path / "units")
+    for i in range(12):
+        t.edit("plan-boot", lambda d, i=i: d["imports"].append(f"strat://dev/role/ghost-{i:02d}@1.0.0"))
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert cli.main(["ci", str(t.root), "--format", "github"]) == 3
+    annotated = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::error ")]
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## stratt ci — exit 3 (failed)")  # appended, not overwritten
+    assert "12 finding(s): 12 critical, 0 blocking, 0 warning(s), 0 waived; 10 annotated" in text
+    assert "| FM-02 Broken import | ✗ fail | 12 finding(s) |" in text
+    assert "### 2 finding(s) beyond the 10 annotations" in text
+    beyond = [line for line in text.splitlines() if line.startswith("| `") and "UNIT.BROKEN_IMPORT" in line]
+    assert [("ghost-10" in b, "ghost-11" in b) for b in beyond] == [(True, False), (False, True)]
+    assert not any("ghost-10" in a or "ghost-11" in a for a in annotated) and len(annotated) == 10
+
+
 def test_junit_and_markdown(failing):
     suite = ET.fromstring(report.junit(failing))
     assert suite.get("tests") == "8" and suite.get("failures") == "1"
@@ -81,13 +174,51 @@ def test_junit_and_markdown(failing):
     assert "| FM-04 Protected agent missing | ✗ fail |" in md
 
 
-def test_markdown_blast_radius_has_a_table_and_a_mermaid_graph(db_url, tmp_path):
+def _mermaid(md: str) -> list[str]:
+    return md.split("```mermaid\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def _edges(md: str) -> set[tuple[str, str, str]]:
+    """The graph's edges as (from address, label, to address)."""
+    lines = _mermaid(md)
+    names = {line.split("[", 1)[0].strip(): line.split('"')[1] for line in lines if '["' in line}
+    edges = [re.fullmatch(r"\s*(n\d+) -\.?->\|([^|]*)\| (n\d+)", line) for line in lines]
+    return {(names[m[1]], m[2], names[m[3]]) for m in edges if m}
+
+
+def test_markdown_blast_radius_draws_the_real_edges(db_url, tmp_path):
+    """reviewer ← review-boot (import) ← sol-1-boot (step-03): the chain does not point at reviewer itself."""
     base, t = Tree(tmp_path / "base"), Tree(tmp_path / "units")
-    t.edit("plan-boot", lambda d: (d.update(id="strat://dev/task/plan-boot@1.0.1", version="1.0.1"),
-                                   d["contract"]["outputs"].pop()))
-    t.edit("sol-1-boot", lambda d: d["composition"]["steps"][0].update(unit="strat://dev/task/plan-boot@1.0.1"))
+    base.edit("reviewer", lambda d: d.update(contract={"inputs": [{"name": "x", "type": "string"}], "outputs": []}))
+    t.edit("reviewer", lambda d: d.update(id="strat://dev/role/reviewer@1.0.1", version="1.0.1",
+                                          contract={"inputs": [], "outputs": []}))
+    t.edit("review-boot", lambda d: d.update(imports=["strat://dev/role/reviewer@1.0.1"]))
     md = report.markdown(ci(db_url, [t.root], against=str(base.root)))
-    assert "### Blast radius" in md and "```mermaid" in md and "strat://dev/chain/sol-1-boot@1.0.0" in md
+    assert "### Blast radius" in md
+    assert "| FM-06 | `strat://dev/role/reviewer@1.0.1` | 1 | 2 | 1 | 1 |" in md
+    assert "| `strat://dev/chain/sol-1-boot@1.0.0` | `strat://dev/role/reviewer@1.0.1` | 2 | yes | yes |" in md
+    assert _edges(md) == {
+        ("strat://dev/task/review-boot@1.0.0", "import", "strat://dev/role/reviewer@1.0.1"),
+        ("strat://dev/chain/sol-1-boot@1.0.0", "step-03", "strat://dev/task/review-boot@1.0.0"),
+    }
+    assert any(line.strip().startswith("class ") and line.strip().endswith(" changed") for line in _mermaid(md))
+
+
+def test_markdown_blast_radius_for_the_seed_card_pr_fm04_and_fm05(db_url):
+    """A run with only FM-04/FM-05 findings still gets the report: the chain, its dependents, the removed gate."""
+    r = ci(db_url, [FIXTURES / "sol-1-boot-pr"], council="council/pathfinder", against=str(FIXTURES / "pathfinder"))
+    assert {f["alias"] for f in r.findings} == {"FM-04", "FM-05"}
+    md = report.markdown(r)
+    assert "| FM-04 | `strat://dev/chain/sol-1-boot@1.1.0` | 0 | 0 | 0 | 0 |" in md
+    assert "| FM-05 | `strat://dev/chain/sol-1-boot@1.1.0` | 0 | 0 | 0 | 0 |" in md
+    assert _edges(md) == {("strat://dev/chain/sol-1-boot@1.1.0", "step-03 gate removed",
+                           "strat://dev/task/review-boot@1.0.0")}
+
+
+def test_markdown_without_fm04_to_fm06_findings_has_no_blast_radius(db_url, tmp_path):
+    t = Tree(tmp_path / "units")
+    t.edit("reviewer", lambda d: d.update(status="deprecated"))
+    assert "Blast radius" not in report.markdown(ci(db_url, [t.root]))
 
 
 # -- the command line ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from tests.units_kit import Tree, aliases, check_outcomes, ci
+from worker.units import cli, report
 
 
 @pytest.fixture
@@ -100,6 +101,37 @@ def test_a_valid_waiver_silences_a_blocking_finding(db_url, tree):
     assert r.counts["waived"] == 1
 
 
+def test_a_check_whose_findings_are_all_waived_is_not_a_failure(db_url, tree):
+    tree.edit("sol-1-boot", _drop_reviewer)
+    w = _waiver(ci(db_url, [tree.root]), "FM-04")
+    r = ci(db_url, [tree.root], waivers=[w])
+    fm04 = [c for c in r.checks if c["alias"] == "FM-04"][0]
+    assert (fm04["outcome"], fm04["severity"], fm04["reason"]) == ("pass", None, "1 finding(s), all waived")
+    assert report.text(r).splitlines()[4] == "FM-04 ✓ 1 finding(s), all waived"
+    with psycopg.connect(db_url) as c:
+        assert c.execute("SELECT outcome FROM ops.maintenance_run_events WHERE run_id = %s AND kind = 'check' "
+                         "AND check_alias = 'FM-04'", (r.run_id,)).fetchone() == ("pass",)
+        assert c.execute("SELECT status FROM ops.maintenance_runs WHERE id = %s", (r.run_id,)).fetchone() == ("passed",)
+
+
+def test_a_check_line_shows_its_worst_severity_not_its_first(db_url, tree):
+    """Two chains lack BECK-02: sol-1-boot (override: a warning, reported first) and zz-boot (blocking)."""
+    def overridden(d):
+        d["composition"]["steps"].pop()
+        d["overrides"] = [{"check": "FM-04", "agent": "BECK-02", "reason": "pairing", "approved_by": "SOL-01"}]
+    tree.edit("sol-1-boot", overridden)
+    zz = tree.read("sol-1-boot")
+    zz.update(id="strat://dev/chain/zz-boot@1.0.0", slug="zz-boot")
+    zz.pop("overrides")
+    tree.write("zz-boot", zz)
+    r = ci(db_url, [tree.root])
+    assert [f["severity"] for f in r.findings if f["alias"] == "FM-04"] == ["warning", "blocking"]
+    fm04 = [c for c in r.checks if c["alias"] == "FM-04"][0]
+    assert (fm04["outcome"], fm04["severity"], fm04["reason"]) == ("fail", "blocking", "1 finding(s), 1 warning(s)")
+    line = [x for x in report.text(r).splitlines() if x.startswith("FM-04 ")][0]
+    assert line.startswith("FM-04 ✗ blocking — strat://dev/chain/zz-boot@1.0.0 has no step") and line.endswith("(+1 more)")
+
+
 def test_an_expired_waiver_fails_the_run(db_url, tree):
     tree.edit("sol-1-boot", _drop_reviewer)
     w = _waiver(ci(db_url, [tree.root]), "FM-04", expires="2020-01-01")
@@ -117,6 +149,50 @@ def test_critical_findings_cannot_be_waived(db_url, tree):
     w = _waiver(ci(db_url, [tree.root]), "FM-02")
     r = ci(db_url, [tree.root], waivers=[w])
     assert r.exit_code == 3 and "cannot be waived" in [f for f in r.findings if f["alias"] == "WAIVERS"][0]["message"]
+
+
+def test_waivers_are_still_judged_when_files_fail_validation(db_url, tree):
+    """The FM checks are skipped, so an in-date waiver cannot be matched: reported, not dropped. Expired still fails."""
+    tree.edit("sol-1-boot", _drop_reviewer)
+    fm04 = _waiver(ci(db_url, [tree.root]), "FM-04")
+    tree.write("broken", {"id": "strat://dev/task/broken@1.0", "type": "task"}, fingerprint=False)
+    schema_fp = [f for f in ci(db_url, [tree.root]).findings if f["alias"] == "SCHEMA"][0]["fingerprint"]
+    expired = {**fm04, "fingerprint": "a" * 64, "expires": "2020-01-01"}
+    on_schema = {**fm04, "fingerprint": schema_fp}
+    r = ci(db_url, [tree.root], waivers=[fm04, expired, on_schema])
+    got = {f["fingerprint"]: (f["outcome"], f["severity"]) for f in r.findings if f["alias"] == "WAIVERS"}
+    assert got == {fm04["fingerprint"]: ("warn", "warning"), "a" * 64: ("fail", "blocking"),
+                   schema_fp: ("fail", "blocking")}
+    messages = " ".join(f["message"] for f in r.findings if f["alias"] == "WAIVERS")
+    assert "could not be matched: the FM checks were skipped" in messages and "expired on 2020-01-01" in messages
+    assert "targets a SCHEMA finding, which cannot be waived" in messages
+    waivers = [c for c in r.checks if c["alias"] == "WAIVERS"][0]
+    assert waivers["outcome"] == "fail" and "1 waiver(s) not judged" in waivers["reason"]
+    assert r.exit_code == 1
+
+
+def test_an_internal_error_after_the_run_began_is_still_recorded(db_url, tree):
+    """A waiver whose expiry is not a date (load_waivers refuses it; the API does not) breaks the checks in SQL."""
+    bad = {"fingerprint": "0" * 64, "reason": "r", "owner": "o", "expires": "someday"}
+    with pytest.raises(psycopg.errors.InvalidDatetimeFormat) as e:
+        ci(db_url, [tree.root], waivers=[bad])
+    assert any("recorded as error (exit 70)" in note for note in e.value.__notes__)
+    with psycopg.connect(db_url) as c:
+        run = c.execute("SELECT id, status, exit_code, summary ->> 'error', finished_at IS NOT NULL "
+                        "FROM ops.maintenance_runs ORDER BY id DESC LIMIT 1").fetchone()
+        events = c.execute("SELECT kind, check_alias, outcome FROM ops.maintenance_run_events WHERE run_id = %s",
+                           (run[0],)).fetchall()
+        left = c.execute("SELECT count(*) FROM ops.unit_snapshot WHERE run_id = %s", (run[0],)).fetchone()[0]
+    assert run[1:3] == ("error", 70) and run[3].startswith("internal error: InvalidDatetimeFormat") and run[4]
+    assert events == [("check", "RUN", "skipped")] and left == 0  # no half-written events, snapshot dropped
+
+
+def test_a_waiver_that_expires_on_an_impossible_date_is_a_usage_error(db_url, tree, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    waivers = tree.root.parent / "waivers.yaml"
+    waivers.write_text("waivers:\n  - {fingerprint: '" + "0" * 64 + "', reason: r, owner: o, expires: 2026-02-30}\n")
+    assert cli.main(["ci", str(tree.root), "--waivers", str(waivers)]) == 64  # the file is checked first
+    assert "expires must be a date" in capsys.readouterr().err
 
 
 def test_error_runs_are_recorded_too(db_url, tmp_path):

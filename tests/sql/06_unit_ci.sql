@@ -1,6 +1,6 @@
 -- Unit CI in SQL: the snapshot, the checks, the run record, convergence and the registry.
 BEGIN;
-SELECT plan(16);
+SELECT plan(24);
 
 -- A tiny snapshot: a chain whose council protects BECK-02, who owns no step; a fragment in a cycle with itself.
 CREATE TEMP TABLE t_run AS
@@ -52,6 +52,28 @@ SELECT is((SELECT array_agg(bump || ':' || change ORDER BY change) FROM ops_priv
     ARRAY['major:input a removed', 'minor:new output p', 'major:new required input b'],
     'contract changes are classified as major or minor');
 
+SELECT is((SELECT array_agg(bump || ':' || change) FROM ops_private.contract_changes(
+        '{"inputs": [{"name": "d", "type": "int", "required": false, "default": 1}]}',
+        '{"inputs": [{"name": "d", "type": "int", "required": true, "default": 1}]}')),
+    ARRAY['major:input d made required'],
+    'an optional input made required is major even when it keeps its default');
+SELECT is(ARRAY[ops_private.version_is_1_or_later('1.0.0-alpha'), ops_private.version_is_1_or_later('1.0.0'),
+                ops_private.version_is_1_or_later('1.0.1-rc.1'), ops_private.version_is_1_or_later('0.9.9'),
+                ops_private.version_is_1_or_later('2.0.0+build.7')],
+    ARRAY[false, true, true, false, true],
+    'versions compare with 1.0.0 by semver precedence: a pre-release of 1.0.0 is below it');
+SELECT is(ops_private.release_version((SELECT id FROM t_run), 'strat://dev/chain/boot', '1.0.0', 'patch'), '1.0.0',
+    'an unreleased version can carry a fix as it is');
+SELECT is(ops_private.next_council_version('1.4.2'), '1.5.0', 'a council with a granted capability ships as the next minor');
+SELECT is((SELECT fix FROM ops.check_capabilities((SELECT id FROM t_run))),
+    'assign step-01 to BECK-02 (has deploy) and keep version 1.0.0 (it is not released yet); or grant deploy to SOL-01 in council/p and release the council as 1.1.0',
+    'FM-09''s fix names the agent, the chain version and the council version');
+SELECT is((SELECT fix FROM ops.check_dag_cycles((SELECT id FROM t_run))),
+    'remove the reference strat://dev/fragment/self@0.1.0 → strat://dev/fragment/self@0.1.0 (self.yaml:7) and keep version 0.1.0 (it is not released yet)',
+    'FM-03''s fix names the reference to remove, where it is written and the version');
+SELECT is((SELECT details -> 'blast_radius' -> 'edges' FROM ops.check_protected_agents((SELECT id FROM t_run))), '[]'::jsonb,
+    'FM-04 carries the blast radius of the chain (nothing depends on it here)');
+
 -- The whole run: exit code 3 (FM-02 outranks the blocking findings), snapshot dropped, convergence written.
 SELECT is((SELECT count(*)::int FROM ops.run_unit_checks((SELECT id FROM t_run)) WHERE kind = 'check'), 8,
     'ops.run_unit_checks records one event per check');
@@ -59,6 +81,8 @@ SELECT is((SELECT exit_code FROM ops.maintenance_runs WHERE id = (SELECT id FROM
     'a broken import outranks a cycle and blocking findings: exit 3');
 SELECT is((SELECT count(*)::int FROM ops.convergence_findings WHERE scope = 'pgtap' AND status = 'open'), 4,
     'every blocking or critical finding is an open convergence finding');
+SELECT is((SELECT severity FROM ops.maintenance_run_events WHERE run_id = (SELECT id FROM t_run) AND kind = 'check'
+            AND check_alias = 'FM-03'), 'critical', 'a failing check records the worst severity of its findings');
 SELECT throws_ok($$ SELECT ops.deprecate_unit('strat://dev/role/none@1.0.0', 'why') $$, 'OP004', NULL,
     'deprecating a unit that was never published is refused');
 

@@ -7,6 +7,8 @@ the snapshot goes to the database in one call (``ops.begin_unit_ci``) and a seco
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from worker.units import load, yaml12
 
 EXIT_OK, EXIT_BLOCKING, EXIT_TAMPERED, EXIT_BROKEN, EXIT_INFRA = 0, 1, 2, 3, 4
 EXIT_USAGE, EXIT_INTERNAL = 64, 70
+_FINDING = re.compile(r"^[0-9a-f]{64}$")
 ALIASES = ("FM-01", "FM-02", "FM-03", "FM-04", "FM-05", "FM-06", "FM-07", "FM-09")
 
 
@@ -56,20 +59,32 @@ def scope_of(council: str | None, paths: list[str]) -> str:
 
 
 def load_waivers(path: str | None) -> list[dict]:
+    """The waivers file as ops.run_unit_checks takes it: each waiver with the file and line it is written on."""
     if not path:
         return []
     try:
-        doc = yaml12.load(Path(path).read_bytes()).data
+        doc = yaml12.load(Path(path).read_bytes())
     except (OSError, yaml12.YamlError) as exc:
         raise UsageError(f"waivers file {path}: {exc}") from exc
-    items = doc.get("waivers")
+    items = doc.data.get("waivers")
     if not isinstance(items, list) or not all(isinstance(w, dict) for w in items):
         raise UsageError(f"waivers file {path}: expected `waivers: [{{fingerprint, reason, owner, expires}}]`")
-    for w in items:
-        missing = [k for k in ("fingerprint", "reason", "owner", "expires") if not w.get(k)]
+    file = load.display_path(Path(path))
+    out = []
+    for i, w in enumerate(items):
+        line = doc.line("waivers", i)
+        missing = [k for k in ("fingerprint", "reason", "owner", "expires") if w.get(k) in (None, "")]
         if missing:
-            raise UsageError(f"waivers file {path}: a waiver lacks {', '.join(missing)}")
-    return [{k: str(w[k]) for k in ("fingerprint", "reason", "owner", "expires")} for w in items]
+            raise UsageError(f"{file}:{line}: a waiver lacks {', '.join(missing)}")
+        if not _FINDING.match(str(w["fingerprint"])):
+            raise UsageError(f"{file}:{line}: fingerprint must be the 64 hex digits a report prints after `finding:` "
+                             "(quoted, so YAML keeps it a string)")
+        try:
+            dt.date.fromisoformat(str(w["expires"]))
+        except ValueError:
+            raise UsageError(f"{file}:{line}: expires must be a date, YYYY-MM-DD") from None
+        out.append({**{k: str(w[k]) for k in ("fingerprint", "reason", "owner", "expires")}, "file": file, "line": line})
+    return out
 
 
 def baseline_rows(directory: str | None) -> list[dict]:
@@ -79,6 +94,24 @@ def baseline_rows(directory: str | None) -> list[dict]:
     return [{"address": str(u.address), "name": u.address.name, "version": u.address.version,
              "major": u.version.major, "minor": u.version.minor, "patch": u.version.patch, "doc": u.data}
             for u in snap.units]
+
+
+def _record_internal_error(conn: psycopg.Connection, run_id: int, exc: BaseException) -> None:
+    """End a run that broke after it began as an error (exit 70), in a transaction of its own.
+
+    The checks' transaction is rolled back (no half-written events); the run row, committed when the run
+    began, is closed with the reason. If even that fails (the database is gone), the original error wins.
+    """
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    reason = f"internal error: {type(exc).__name__}: {first_line}"
+    try:
+        conn.rollback()
+        conn.execute(q("units", "abort_unit_run"), {"run_id": run_id, "exit_code": EXIT_INTERNAL, "reason": reason})
+        conn.commit()
+    except psycopg.Error as nested:
+        exc.add_note(f"stratt: could not record run {run_id} as failed: {nested}")
+    else:
+        exc.add_note(f"stratt: run {run_id} recorded as error (exit {EXIT_INTERNAL})")
 
 
 def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
@@ -97,6 +130,7 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
     }
     with conn.cursor(row_factory=dict_row) as cur:
         run_id = cur.execute(q("units", "begin_unit_ci"), args).fetchone()["begin_unit_ci"]
+        conn.commit()  # the run row exists from here on, whatever happens next
         error = None
         if not snap.units and not snap.problems:
             error = f"found no units under {', '.join(map(str, paths))}"
@@ -108,9 +142,14 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
             conn.commit()
             return Report(run_id, scope, council, args["paths"], EXIT_USAGE, "error",
                           {"files": snap.files, "units": 0, "councils": len(snap.councils)}, error=error)
-        events = cur.execute(q("units", "run_unit_checks"), {"run_id": run_id, "waivers": Jsonb(waivers or [])}).fetchall()
-        run = cur.execute(q("units", "maintenance_run"), {"run_id": run_id}).fetchone()
-    conn.commit()
+        try:
+            events = cur.execute(q("units", "run_unit_checks"),
+                                 {"run_id": run_id, "waivers": Jsonb(waivers or [])}).fetchall()
+            run = cur.execute(q("units", "maintenance_run"), {"run_id": run_id}).fetchone()
+            conn.commit()
+        except BaseException as exc:  # also an interrupt: the run must not stay `running`
+            _record_internal_error(conn, run_id, exc)
+            raise
     checks = [{"alias": e["check_alias"], "code": e["code"], "outcome": e["outcome"], "severity": e["severity"],
                "reason": e["message"]} for e in events if e["kind"] == "check"]
     findings = [{"alias": e["check_alias"], "code": e["code"], "severity": e["severity"], "outcome": e["outcome"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -105,6 +106,10 @@ def cmd_ci(args) -> int:
     with db.connect() as conn:
         rep = checks.run_ci(conn, args.paths, council=args.council, against=args.against, waivers=waivers)
     _out(report.render(rep, args.format), args.output)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if args.format == "github" and summary:  # the findings beyond the annotation cap go to the job summary
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(report.github_step_summary(rep))
     if rep.error and args.format != "text":
         print(f"stratt ci: error: {rep.error}", file=sys.stderr)
     return rep.exit_code

@@ -33,12 +33,18 @@ def _where(f: dict) -> str:
     return f.get("unit") or "-"
 
 
+SEVERITY_RANK = {"critical": 0, "blocking": 1, "infrastructure": 2, "warning": 3}
+
+
 def _check_line(report: Report, c: dict) -> str:
+    """One line per check. Its outcome and severity come from the database (worst finding not waived);
+    the message shown is that of the first finding with that severity."""
     mine = [f for f in report.findings if f["alias"] == c["alias"] and f["outcome"] != "waived"]
     if c["outcome"] in ("pass", "skipped") or not mine:
         return f"{c['alias']} {SYMBOL.get(c['outcome'], '?')} {c['reason']}"
+    worst = min(mine, key=lambda f: SEVERITY_RANK.get(f["severity"], 9))
     more = f" (+{len(mine) - 1} more)" if len(mine) > 1 else ""
-    return f"{c['alias']} {SYMBOL[c['outcome']]} {c['severity'] or 'warning'} — {mine[0]['message']}{more}"
+    return f"{c['alias']} {SYMBOL[c['outcome']]} {c['severity'] or worst['severity']} — {worst['message']}{more}"
 
 
 def text(report: Report) -> str:
@@ -82,6 +88,19 @@ def _help_uri(runbook: str) -> str:
     return (ROOT / runbook.split("#")[0]).resolve().as_uri()
 
 
+def _location(report: Report, f: dict) -> tuple[str, int]:
+    """Where a SARIF result points (GitHub code scanning rejects results without a location).
+
+    Every check finding has the file and line of the unit that must change (FM-03: the first reference of the
+    cycle made by a scanned file; FM-02/FM-07: the importer's reference to the registry unit); WAIVERS
+    findings point at the waiver in the waivers file. A finding without a file (a waiver handed over without
+    one through the API) points at the first scanned path, line 1.
+    """
+    if f.get("file"):
+        return f["file"], max(1, int(f.get("line") or 1))
+    return (report.paths[0] if report.paths else "."), 1
+
+
 def sarif(report: Report) -> str:
     rules, index = [], {}
     for f in report.findings:
@@ -108,10 +127,10 @@ def sarif(report: Report) -> str:
         }
         if f["outcome"] == "waived":
             result["suppressions"] = [{"kind": "external", "justification": f["details"].get("waiver", {}).get("reason", "")}]
-        if f.get("file"):
-            result["locations"] = [{"physicalLocation": {
-                "artifactLocation": {"uri": Path(f["file"]).as_posix(), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": max(1, int(f["line"] or 1))}}}]
+        file, line = _location(report, f)
+        result["locations"] = [{"physicalLocation": {
+            "artifactLocation": {"uri": Path(file).as_posix(), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line}}}]
         results.append(result)
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -171,6 +190,28 @@ def github(report: Report) -> str:
     return "\n".join(lines)
 
 
+def github_step_summary(report: Report) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the verdict, the check table and every finding the annotations left out."""
+    if report.error:
+        return markdown(report)
+    actionable = [f for f in report.findings if f["outcome"] in ("fail", "warn")]
+    rest = actionable[GITHUB_ANNOTATION_CAP:]
+    n = report.counts
+    tally = (f"{n['units']} unit(s), {n['councils']} council(s); {n.get('findings', 0)} finding(s): "
+             f"{n.get('critical', 0)} critical, {n.get('blocking', 0)} blocking, {n.get('warnings', 0)} warning(s), "
+             f"{n.get('waived', 0)} waived; {min(len(actionable), GITHUB_ANNOTATION_CAP)} annotated. Run {report.run_id}.")
+    out = [f"## stratt ci — exit {report.exit_code} ({report.status})", "", tally, "",
+           "| check | result | detail |", "|---|---|---|"]
+    out += [f"| {c['alias']} {TITLES.get(c['alias'], '')} | {SYMBOL.get(c['outcome'], '?')} {c['outcome']} | {_md(c['reason'])} |"
+            for c in report.checks]
+    if rest:
+        out += ["", f"### {len(rest)} finding(s) beyond the {GITHUB_ANNOTATION_CAP} annotations", "",
+                "| where | code | severity | message | fix |", "|---|---|---|---|---|"]
+        out += [f"| `{_md(_where(f))}` | {f['code']} ({f['alias']}) | {f['severity']} | {_md(f['message'])} | {_md(f['fix'])} |"
+                for f in rest]
+    return "\n".join(out) + "\n"
+
+
 def _md(value) -> str:
     return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
 
@@ -187,27 +228,71 @@ def markdown(report: Report) -> str:
         out += ["", "### Findings", "", "| where | code | severity | message | fix |", "|---|---|---|---|---|"]
         out += [f"| `{_md(_where(f))}` | [{f['code']}]({f['runbook']}) ({f['alias']}) | {f['severity']} | {_md(f['message'])} | {_md(f['fix'])} |"
                 for f in report.findings]
-    radius = [f for f in report.findings if f["details"].get("blast_radius")]
-    if radius:
-        out += ["", "### Blast radius", "", "| unit | direct | transitive | gate-bearing | protected |", "|---|---|---|---|---|"]
-        for f in radius:
-            b = f["details"]["blast_radius"]
-            out.append(f"| `{f['unit']}` | {b['direct']} | {b['transitive']} | {b['gate_bearing']} | {b['protected']} |")
-        out += ["", "```mermaid", "graph RL"]
-        ids: dict[str, str] = {}
-
-        def node(name: str) -> str:
-            if name not in ids:
-                ids[name] = f"n{len(ids)}"
-            return ids[name]
-
-        edges = []
-        for f in radius:
-            src = node(f["unit"])
-            for dep in f["details"]["blast_radius"].get("dependents", []):
-                edges.append(f"    {node(dep)} --> {src}")
-        out += [f'    {i}["{name.replace(chr(34), "")}"]' for name, i in ids.items()]
-        out += edges
-        out += [f"    style {node(f['unit'])} fill:#fecaca" for f in radius]
-        out.append("```")
+    out += _blast_radius(report)
     return "\n".join(out) + "\n"
+
+
+BLAST_ALIASES = ("FM-04", "FM-05", "FM-06")
+
+
+def _blast_radius(report: Report) -> list[str]:
+    """Tables and a Mermaid graph of what depends on the units FM-04/05/06 found, with the real references."""
+    hits = [f for f in report.findings if f["alias"] in BLAST_ALIASES and f["details"].get("blast_radius") is not None]
+    if not hits:
+        return []
+    out = ["", "### Blast radius", "",
+           "| finding | unit | direct | transitive | gate-bearing | protected |", "|---|---|---|---|---|---|"]
+    for f in hits:
+        b = f["details"]["blast_radius"]
+        out.append(f"| {f['alias']} | `{f['unit']}` | {b['direct']} | {b['transitive']} | {b['gate_bearing']} | {b['protected']} |")
+    units = list(dict.fromkeys(f["unit"] for f in hits))
+    radius = {f["unit"]: f["details"]["blast_radius"] for f in hits}
+    rows = [(u, d) for u in units for d in radius[u]["dependents"]]
+    if rows:
+        cut = [f"{radius[u]['listed']} nearest of {radius[u]['transitive']} dependents of `{u}`" for u in units
+               if radius[u].get("listed", radius[u]["transitive"]) < radius[u]["transitive"]]
+        if cut:
+            out += ["", "Listed and drawn: the " + "; the ".join(cut) + "."]
+        out += ["", "| dependent | of | depth | gate-bearing | protected |", "|---|---|---|---|---|"]
+        out += [f"| `{d['address']}` | `{u}` | {d['depth']} | {'yes' if d['gate_bearing'] else ''} | "
+                f"{'yes' if d['protected'] else ''} |" for u, d in rows]
+    ids: dict[str, str] = {}
+
+    def node(address: str) -> str:
+        if address not in ids:
+            ids[address] = f"n{len(ids)}"
+        return ids[address]
+
+    for u in units:
+        node(u)
+    edges = []
+    for u in units:
+        for e in radius[u]["edges"]:
+            line = f"    {node(e['from'])} -->|{_mermaid_label(e['step'] or e['kind'])}| {node(e['to'])}"
+            if line not in edges:
+                edges.append(line)
+    for f in hits:  # a removed gate: the reference that is gone, dashed
+        step = f["details"].get("step") if f["alias"] == "FM-05" else None
+        if step and f["details"].get("removed") and step.get("unit"):
+            edges.append(f"    {node(f['unit'])} -.->|{_mermaid_label(step.get('id', 'step'))} gate removed| {node(step['unit'])}")
+        elif step:
+            edges.append(f"    {node(f['unit'])} -.->|{_mermaid_label(step.get('id', 'step'))} no longer a gate| {node(step['unit'])}")
+    flags = {d["address"]: d for u in units for d in radius[u]["dependents"]}
+    out += ["", "```mermaid", "flowchart LR"]
+    out += [f'    {i}["{address.replace(chr(34), "")}"]' for address, i in ids.items()]
+    out += edges
+    out += ["    classDef changed fill:#fecaca,stroke:#b91c1c", "    classDef gate stroke:#b45309,stroke-width:3px",
+            "    classDef protected fill:#fef3c7"]
+    out.append("    class " + ",".join(node(u) for u in units) + " changed")
+    gates = [ids[a] for a, d in flags.items() if d["gate_bearing"] and a in ids and a not in units]
+    protected = [ids[a] for a, d in flags.items() if d["protected"] and a in ids and a not in units]
+    if gates:
+        out.append("    class " + ",".join(gates) + " gate")
+    if protected:
+        out.append("    class " + ",".join(protected) + " protected")
+    out.append("```")
+    return out
+
+
+def _mermaid_label(text: str) -> str:
+    return "".join(c for c in str(text) if c.isalnum() or c in " -_.@/")
