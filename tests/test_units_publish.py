@@ -121,6 +121,9 @@ def test_a_fault_on_the_second_of_three_writes_publishes_nothing_and_records_fm0
                                                                                   monkeypatch, capsys):
     client, bucket = s3
     t = _three_units(tmp_path)
+    t.edit("alpha", lambda d: d.pop("fingerprint"), fingerprint=False)  # publish would write it...
+    t.edit("beta", lambda d: d.update(fingerprint="blake3:" + "0" * 64), fingerprint=False)  # ...and fix this one
+    before = {p.name: p.read_bytes() for p in t.root.iterdir()}
     # Files are published in path order: alpha, beta, reviewer. Beta is the second write.
     proxy = FaultProxy(moto, fail_on="/units/dev/fragment/beta/")
     monkeypatch.setenv("DATABASE_URL", db_url)
@@ -133,6 +136,7 @@ def test_a_fault_on_the_second_of_three_writes_publishes_nothing_and_records_fm0
     assert any("/alpha/" in p for p in proxy.puts) and any("/beta/" in p for p in proxy.puts)
     assert not any("/reviewer/" in p for p in proxy.puts)  # the third write never happened
     assert _keys(client, bucket) == []  # alpha, written first, was removed again
+    assert {p.name: p.read_bytes() for p in t.root.iterdir()} == before  # the fingerprint commit rolled back too
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM ops.published_units").fetchone()[0] == 0
         run = conn.execute("SELECT id, kind, status, exit_code FROM ops.maintenance_runs").fetchone()
@@ -151,9 +155,12 @@ def test_a_published_version_is_immutable(db_url, tmp_path):
         assert publish.publish(conn, [str(t.root)], open_store(store)).exit_code == 0
         again = publish.publish(conn, [str(t.root)], open_store(store))
         assert again.exit_code == 0 and len(again.unchanged) == 3 and again.published == []
-        t.edit("alpha", lambda d: d["meta"].update(title="changed"))
+        t.edit("alpha", lambda d: d["meta"].update(title="changed"), fingerprint=False)  # stale fingerprint line
+        t.edit("beta", lambda d: d.pop("fingerprint"), fingerprint=False)
+        before = {p.name: p.read_bytes() for p in t.root.iterdir()}
         refused = publish.publish(conn, [str(t.root)], open_store(store))
     assert refused.exit_code == 1 and "immutable" in refused.messages[0]
+    assert refused.updated_files == [] and {p.name: p.read_bytes() for p in t.root.iterdir()} == before
 
 
 def test_publish_writes_the_fingerprint_into_the_file(db_url, tmp_path):

@@ -1,10 +1,11 @@
 """`stratt publish` and `stratt verify`: all-or-nothing writes to the object store, then one transaction.
 
-The order matters: objects first, registry last. If any object write fails, the objects this batch
-wrote are removed and nothing is recorded as published (an FM-08 event and an
-INFRA.R2.PUBLISH_FAILED error are recorded instead). If the registry transaction fails, the objects
-are removed too. A published version is immutable: a different fingerprint for it is refused
-before anything is written.
+The order matters: objects first, registry last, the files' fingerprint lines after both. If any
+object write fails, the objects this batch wrote are removed and nothing is recorded as published (an
+FM-08 event and an INFRA.R2.PUBLISH_FAILED error are recorded instead). If the registry transaction
+fails, the objects are removed too. A published version is immutable: a different fingerprint for it
+is refused before anything is written. Whenever a publish fails or is refused, the unit files are left
+byte for byte as they were: the fingerprint commit rolls back with the rest.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def publish(conn: psycopg.Connection, paths: list[str], store) -> PublishResult:
         result.messages.append(f"found no units under {', '.join(map(str, paths))}")
         return result
 
-    # Fingerprint with --update semantics: the stored object carries its own fingerprint.
-    batch = []
+    # Fingerprint with --update semantics, in memory: the stored object carries its own fingerprint, and the
+    # files get it only once the batch is published (a refused or failed publish leaves them as they were).
+    batch, rewrites = [], []
     for unit in snap.units:
-        changed, fp = edit.update_file(unit.path)
-        if changed:
-            result.updated_files.append(load.display_path(unit.path))
-        data = unit.path.read_bytes()
+        raw = unit.path.read_bytes()
+        data, fp = edit.with_fingerprint(raw)
+        if data != raw:
+            rewrites.append((unit.path, raw, data))
         row = load.unit_rows([unit], {str(unit.address): fp})[0]
         row["doc"] = yaml12.load(data).data
         row["object_key"] = object_key(unit.address.domain, unit.address.type, unit.address.slug, unit.address.version)
@@ -68,6 +70,9 @@ def publish(conn: psycopg.Connection, paths: list[str], store) -> PublishResult:
     conn.commit()
     todo = [(row, data) for row, data in batch if row["address"] not in existing]
     result.unchanged = [row["address"] for row, _ in batch if row["address"] in existing]
+    if not todo:
+        _write_fingerprints(rewrites, result)
+        return result
 
     written: list[str] = []
     try:
@@ -99,7 +104,18 @@ def publish(conn: psycopg.Connection, paths: list[str], store) -> PublishResult:
                                "the objects written were removed")
         return result
     result.published = [row["address"] for row, _ in todo]
+    _write_fingerprints(rewrites, result)
     return result
+
+
+def _write_fingerprints(rewrites: list, result: PublishResult) -> None:
+    """Write the fingerprint line into the files of a published batch (what was published is what they hold)."""
+    for path, raw, data in rewrites:
+        if path.read_bytes() != raw:  # edited while we published: leave it to `stratt fingerprint --update`
+            result.messages.append(f"{load.display_path(path)} changed during publish; fingerprint not written")
+            continue
+        path.write_bytes(data)
+        result.updated_files.append(load.display_path(path))
 
 
 def _roll_back(store, written: list[str], result: PublishResult) -> None:
