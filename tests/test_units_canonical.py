@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
 import unicodedata
+from pathlib import Path
 
 import blake3
 import pytest
@@ -179,3 +187,49 @@ def test_the_fast_path_writes_exactly_what_the_javascript_writer_does(doc):
     out: list[str] = []
     canonical._dump(value, out)
     assert canonical_json(doc) == "".join(out)
+
+
+# -- numbers against the reference: JavaScript's own JSON.stringify (Deno) -----------------------------
+
+def _deno() -> str:
+    beside = Path(sys.executable).parent / "deno"
+    found = str(beside) if beside.exists() else shutil.which("deno")
+    assert found, "deno is a test dependency (PyPI package `deno`): pip install -e '.[test]'"
+    return found
+
+
+def _numbers() -> list[int | float]:
+    """Edge cases of Number::toString plus a few hundred seeded doubles spread over every exponent."""
+    edges = [0, 0.0, -0.0, 1, -1, 0.1, 0.2, 0.1 + 0.2, 1 / 3, 2 / 3, 100, 1e20, 1e21, 1e22, 123456789012345680000.0,
+             1e-6, 1e-7, 1.5e-7, 0.000001, 0.0000001, 123e-20, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+             2**53, 2**53 - 1, 2**53 + 1, -(2**53) - 1, 2**64, 12345678901234567890, -12345678901234567890, 2**70 + 1,
+             9007199254740993.0, 4.35, 0.5, 1.005, 1e15 + 0.3, 1e16, 123456789.125, -2.5e-5, 99.99999999999999,
+             999999999999999900000.0, 1e-5, 9.999999999999999e20]
+    rng = random.Random(20261122)
+    doubles = []
+    while len(doubles) < 300:
+        x = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        if math.isfinite(x):
+            doubles.append(x)
+    decimals = [round(rng.uniform(-1e6, 1e6), rng.randint(0, 9)) for _ in range(100)]
+    return edges + doubles + decimals + [rng.randint(-(2**80), 2**80) for _ in range(50)]
+
+
+def test_numbers_print_exactly_as_javascript_json_stringify_does(tmp_path):
+    numbers = _numbers()
+    # repr() round-trips a double exactly; JavaScript's Number() reads it back to the same double (and rounds
+    # integers beyond 2**53 the same way float() does).
+    (tmp_path / "in.txt").write_text("\n".join(repr(float(n)) if isinstance(n, float) else str(n) for n in numbers))
+    script = tmp_path / "stringify.js"
+    script.write_text(
+        'const lines = Deno.readTextFileSync(Deno.args[0]).split("\\n");\n'
+        'const nums = lines.map(Number);\n'
+        'console.log(nums.map((n) => JSON.stringify(n)).join("\\n"));\n'
+        'console.log(JSON.stringify({k: nums}));\n')
+    env = {**os.environ, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1", "DENO_DIR": str(tmp_path / "deno")}
+    out = subprocess.run([_deno(), "run", "--quiet", f"--allow-read={tmp_path}", str(script), str(tmp_path / "in.txt")],
+                         capture_output=True, text=True, env=env, timeout=120, check=True).stdout.splitlines()
+    assert len(out) == len(numbers) + 1 and len(numbers) >= 450
+    mismatches = [(n, js_number(n), js) for n, js in zip(numbers, out) if js_number(n) != js]
+    assert mismatches == []
+    assert canonical_json({"k": numbers}) == out[-1]  # the document writer, not only the number formatter
