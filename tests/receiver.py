@@ -73,8 +73,10 @@ class Receiver:
                         if r["path"] == path and r["method"] == "POST"]
         if path.endswith("/issues") and body:
             return {"number": 7, "html_url": "http://127.0.0.1/issues/7"}
-        if path.endswith("/issues"):
-            return []
+        if path.endswith("/issues"):  # a search: the issues opened so far (all number 7)
+            with self.lock:
+                return [{"number": 7, "html_url": "http://127.0.0.1/issues/7", "body": json.loads(r["body"])["body"]}
+                        for r in self.requests if r["path"] == path and r["method"] == "POST"]
         return {"ok": True}
 
     def url(self, path: str = "/hook") -> str:

@@ -236,13 +236,15 @@ def test_sigterm_gives_back_slow_work_and_exits_within_the_bound(db_url, tmp_pat
 def test_leases_are_extended_during_the_shutdown_grace(db_url, tmp_path):
     """A delivery longer than the lease, still finishing after SIGTERM, is not rescued by another worker."""
     ids = insert_escalations(db_url, 1)
-    with Receiver(delay=4) as rx:
-        with WorkerProcess(db_url, tmp_path / "a.log", *FAST, "--shutdown-timeout", "10", env=webhook_env(rx)) as a:
+    lease = ["--lease", "4"]  # heartbeats every 1.3 s; the delivery takes more than twice the lease
+    with Receiver(delay=9) as rx:
+        with WorkerProcess(db_url, tmp_path / "a.log", *FAST, *lease, "--shutdown-timeout", "20",
+                           env=webhook_env(rx)) as a:
             wait_until(lambda: rx.requests or None, 15, 0.02, "the delivery in flight")
             a.proc.send_signal(signal.SIGTERM)
-            with WorkerProcess(db_url, tmp_path / "b.log", *FAST, env=webhook_env(rx)) as b:
-                assert a.proc.wait(20) == 0
-                time.sleep(1.5)  # a reaper's round (lease / 2) after A finished
+            with WorkerProcess(db_url, tmp_path / "b.log", *FAST, *lease, env=webhook_env(rx)) as b:
+                assert a.proc.wait(30) == 0
+                time.sleep(2.5)  # a reaper's round (lease / 2) after A finished
                 b.stop()
         assert states(db_url, ids) == {"delivered": 1}
         assert rx.successes("/hook") == {f"esc-{ids[0]}": 1}, "delivered once: B never took it over"

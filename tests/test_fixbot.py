@@ -81,9 +81,18 @@ def test_diff_content_that_looks_like_headers_is_counted():
         """)
     d = fixbot.parse_diff(text)
     assert d.files == ["src/a.sql"] and (d.removed, d.added) == (2, 2)
+    assert not d.malformed
     # A hunk header that understates the change does not hide the extra lines.
     lying = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n" + "+b\n" * 50
-    assert fixbot.parse_diff(lying).changed_lines == 51
+    assert fixbot.parse_diff(lying).changed_lines == 51 and fixbot.parse_diff(lying).malformed
+    # One that overstates it does not swallow the next file, with or without a git header.
+    for header in ("diff --git a/.github/workflows/deploy.yml b/.github/workflows/deploy.yml\n", ""):
+        hiding = ("--- a/ok.txt\n+++ b/ok.txt\n@@ -1,100 +1,100 @@\n-a\n+b\n" + header +
+                  "--- a/.github/workflows/deploy.yml\n+++ b/.github/workflows/deploy.yml\n@@ -1 +1 @@\n-x\n+y\n")
+        verdict = fixbot.verify(hiding, POLICY, head="fixbot/1")
+        assert verdict["files"] == ["ok.txt", ".github/workflows/deploy.yml"], header
+        assert [r["code"] for r in verdict["reasons"]] == ["AGENT.FORBIDDEN_PATH"]
+        assert any("hunk headers do not match" in f for f in verdict["flags"])
 
 
 RUNNER = textwrap.dedent("""\
@@ -158,6 +167,12 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
             conn.execute("UPDATE ops.escalations SET state = 'pending', next_attempt_at = now() "
                          "WHERE id = (SELECT max(id) FROM ops.escalations)")
             wait_until(lambda: states(db_url).get("delivered") == 2, 20, 0.1, "the retried comment")
+            # It crashed after opening the issue, before linking it: the retry finds the issue it opened.
+            conn.execute("DELETE FROM ops.github_issue_links")
+            conn.execute("UPDATE ops.escalations SET state = 'pending', next_attempt_at = now() "
+                         "WHERE id = (SELECT min(id) FROM ops.escalations)")
+            wait_until(lambda: states(db_url).get("delivered") == 2, 20, 0.1, "the retried opening")
+            assert conn.execute("SELECT issue_number FROM ops.github_issue_links").fetchone() == (7,)
             # A fixbot code with the default github_dispatch runner: a repository_dispatch event.
             conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'test', message => 'FAILED tests/test_x.py::test_y - AssertionError')")
             wait_until(lambda: states(db_url).get("delivered") == 3, 20, 0.1, "dispatch")
@@ -171,7 +186,7 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
         assert dispatch["client_payload"]["code"] == "CI.TESTS_FAILED"
         assert conn.execute("SELECT result ->> 'action' FROM ops.escalations ORDER BY id").fetchall()[:2] == [
             ("opened",), ("already commented",)]
-        issue = json.loads(api.hits("/repos/acme/app/issues")[-1]["body"])
+        issue = json.loads([h for h in api.hits("/repos/acme/app/issues") if h["method"] == "POST"][-1]["body"])
         assert "docs/runbooks/failures/UNIT.CAPABILITY_MISSING.md" in issue["body"]
         assert conn.execute("SELECT status FROM ops.agent_runs").fetchone()[0] == "running"
 
@@ -191,29 +206,30 @@ def test_fixbot_verify_cli_records_the_verdict(db_url, tmp_path):
         assert conn.execute("SELECT status FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()[0] == "rejected"
 
 
-def test_verify_takes_the_runs_branch_and_refuses_without_one(db_url, tmp_path):
+def test_verify_needs_the_head_and_flags_a_branch_other_than_the_runs(db_url, tmp_path):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
         run_id = conn.execute("SELECT id FROM ops.agent_runs").fetchone()[0]
+        # what dispatching the run records
+        conn.execute("SELECT ops.update_agent_run(%s, 'running', branch => 'fixbot/1-ci-lint-failed')", (run_id,))
     patch = tmp_path / "p.diff"
     patch.write_text(diff_touching("src/app.py"))
     env = {"DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
 
     def verify(*extra):
-        return subprocess.run([sys.executable, "-m", "worker.cli", "fixbot", "verify", "--diff", str(patch), *extra],
-                              env=env, capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "worker.cli", "fixbot", "verify", "--diff", str(patch), "--json",
+                               *extra], env=env, capture_output=True, text=True)
 
-    no_head = verify()
+    # Only the branch the change is really on proves PR-only; the run's planned branch does not.
+    no_head = verify("--run", str(run_id))
     assert no_head.returncode == 2 and "--head is needed" in no_head.stderr
-    no_branch = verify("--run", str(run_id))
-    assert no_branch.returncode == 2 and f"agent run {run_id} has no branch yet" in no_branch.stderr
-    with psycopg.connect(db_url, autocommit=True) as conn:  # what dispatching the run records
-        conn.execute("SELECT ops.update_agent_run(%s, 'running', branch => 'fixbot/1-ci-lint-failed')", (run_id,))
-    approved = verify("--run", str(run_id))
-    assert approved.returncode == 0, approved.stderr
+    elsewhere = verify("--run", str(run_id), "--head", "fixbot/other")
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert json.loads(elsewhere.stdout)["flags"] == [
+        "head fixbot/other is not the branch the run was dispatched with (fixbot/1-ci-lint-failed)"]
     with psycopg.connect(db_url) as conn:
         status, verdict = conn.execute("SELECT status, verdict FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()
-    assert status == "succeeded" and verdict["head"] == "fixbot/1-ci-lint-failed"
+    assert status == "succeeded" and verdict["head"] == "fixbot/other"
 
 
 def test_a_dead_dispatch_takes_its_run_along_and_requeue_brings_both_back(db_url):
@@ -243,3 +259,20 @@ def test_runs_nobody_reports_on_expire(db_url):
         # The fingerprint is free again: one active run per fingerprint no longer blocks a new one.
         conn.execute("INSERT INTO ops.agent_runs (fingerprint, code, policy_ref) SELECT fingerprint, code, policy_ref "
                      "FROM ops.agent_runs")
+
+
+def test_a_finished_run_is_final_and_requeue_respects_an_active_run(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        (esc_id, token), = conn.execute("SELECT id, claims FROM ops.claim_escalations('w', 10)").fetchall()
+        run_id, fingerprint = conn.execute("SELECT id, fingerprint FROM ops.agent_runs").fetchone()
+        conn.execute("SELECT ops.fail_escalation(%s, %s, 'gone', permanent => true)", (esc_id, token))
+        # A late report on the dead run is refused, not written over it.
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT ops.update_agent_run(%s, 'succeeded')", (run_id,))
+        assert refused.value.sqlstate == "OP005" and "already dead" in str(refused.value)
+        # Meanwhile a new occurrence queued another run for the same fingerprint: requeue keeps the old one dead.
+        conn.execute("INSERT INTO ops.agent_runs (fingerprint, code, policy_ref) VALUES (%s, 'CI.LINT_FAILED', 'p')",
+                      (fingerprint,))
+        assert conn.execute("SELECT (ops.requeue_escalation(%s)).state", (esc_id,)).fetchone()[0] == "pending"
+        assert conn.execute("SELECT status FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()[0] == "dead"

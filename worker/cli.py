@@ -316,21 +316,19 @@ def cmd_fixbot(args) -> int:
         diff_text = sys.stdin.read() if args.diff == "-" else open(args.diff, encoding="utf-8", errors="replace").read()
     except OSError as exc:
         raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
+    if not args.head:
+        raise OpsError("--head is needed: the branch the change is on (it may never be the default branch)",
+                       exit_code=EXIT_USAGE)
     policy = fixbot.Policy.load()
-    if args.run is None:
-        if not args.head:
-            raise OpsError("--head is needed without --run (the branch holding the change)", exit_code=EXIT_USAGE)
-        verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
-    else:
+    verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
+    if args.run is not None:
         with db.connect(autocommit=True) as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
             run = cur.execute(q("dispatch", "agent_run"), {"id": args.run}).fetchone()
             if run is None:
                 raise OpsError(f"no agent run {args.run}")
-            head = args.head or run["branch"]  # the branch the run was dispatched to work on
-            if not head:
-                raise OpsError(f"agent run {args.run} has no branch yet: pass --head", exit_code=EXIT_USAGE)
-            verdict = fixbot.verify(diff_text, policy, head=head, base=args.base)
-            record_verdict(_Ctx(cur), run, verdict, {"branch": head, "pr_url": args.pr_url})
+            if run["branch"] and run["branch"] != args.head:
+                verdict["flags"].append(f"head {args.head} is not the branch the run was dispatched with ({run['branch']})")
+            record_verdict(_Ctx(cur), run, verdict, {"branch": args.head, "pr_url": args.pr_url})
     if args.json:
         emit_json(verdict)
     else:
@@ -442,8 +440,7 @@ def parser() -> argparse.ArgumentParser:
     v = fsub.add_parser("verify", help="check a patch against ssot/agents/fixbot_policy.yaml (exit 0 approved, 1 rejected)")
     v.add_argument("--run", type=int, help="record the verdict on this ops.agent_runs row")
     v.add_argument("--diff", required=True, help="unified diff file ('-' for stdin)")
-    v.add_argument("--head", help="the branch holding the change, never the default branch "
-                                  "(default with --run: the branch the run was dispatched with)")
+    v.add_argument("--head", help="the branch the change is on; never the default branch (required)")
     v.add_argument("--base", help="the branch the pull request targets (default: the policy's default_branch)")
     v.add_argument("--pr-url", help="the pull request, when already opened")
     v.add_argument("--json", action="store_true")

@@ -69,4 +69,6 @@ def translate() -> Iterator[None]:
             raise BadInput(describe(exc)) from exc
         if state == "OP004":
             raise NotFound(describe(exc)) from exc
+        if state == "OP005":  # a finished agent run is final
+            raise OpsError(describe(exc)) from exc
         raise

@@ -52,6 +52,7 @@ class Diff:
     files: list[str] = field(default_factory=list)
     added: int = 0
     removed: int = 0
+    malformed: bool = False  # hunk headers that do not match their content
 
     @property
     def changed_lines(self) -> int:
@@ -62,10 +63,15 @@ HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
 def parse_diff(text: str) -> Diff:
-    """Files and changed lines of a unified diff (git or plain). Inside a hunk, lines are counted by
-    the hunk header's lengths, so a removed line reading ``-- x`` or an added ``++ y`` is content,
-    not a file header. Outside a hunk every other +/- line still counts: a diff whose headers
-    understate its size cannot slip under the limits."""
+    """Files and changed lines of a unified diff (git or plain).
+
+    Inside a hunk, lines are counted by the hunk header's lengths, so a removed line reading ``-- x``
+    or an added ``++ y`` is content, not a file header. A diff whose hunk headers do not match their
+    content cannot hide anything: a header that understates its hunk leaves the rest counted as
+    changed lines; one that overstates it ends at the next line that cannot be hunk content (a
+    ``diff --git``, ``@@`` or ``--- ``/``+++ `` file header), which is then read as a header; either
+    way ``malformed`` is set.
+    """
     diff = Diff()
     seen: set[str] = set()
 
@@ -74,20 +80,25 @@ def parse_diff(text: str) -> Diff:
             seen.add(path)
             diff.files.append(path)
 
+    lines = text.splitlines()
     old, old_left, new_left = None, 0, 0
-    for line in text.splitlines():
+    for i, line in enumerate(lines):
         if old_left > 0 or new_left > 0:  # inside a hunk
-            tag = line[:1]
-            if tag == "-":
-                diff.removed += 1
-                old_left -= 1
-            elif tag == "+":
-                diff.added += 1
-                new_left -= 1
-            elif tag in (" ", ""):
-                old_left, new_left = old_left - 1, new_left - 1
-            # "\ No newline at end of file" takes no line of either side
-            continue
+            if _ends_hunk(line, lines[i + 1:i + 3]):
+                diff.malformed = True
+                old_left = new_left = 0
+            else:
+                tag = line[:1]
+                if tag == "-":
+                    diff.removed += 1
+                    old_left -= 1
+                elif tag == "+":
+                    diff.added += 1
+                    new_left -= 1
+                elif tag in (" ", ""):
+                    old_left, new_left = old_left - 1, new_left - 1
+                # "\ No newline at end of file" takes no line of either side
+                continue
         hunk = HUNK.match(line)
         if hunk:
             old_left = int(hunk.group(1)) if hunk.group(1) is not None else 1
@@ -110,9 +121,22 @@ def parse_diff(text: str) -> Diff:
             add(line.split(" ", 2)[2])
         elif line.startswith("+"):  # outside any hunk: a malformed diff still counts against the limit
             diff.added += 1
+            diff.malformed = True
         elif line.startswith("-"):
             diff.removed += 1
+            diff.malformed = True
+    if old_left > 0 or new_left > 0:
+        diff.malformed = True
     return diff
+
+
+def _ends_hunk(line: str, following: list[str]) -> bool:
+    """Whether a line met while a hunk still expects lines cannot be part of it."""
+    if line[:1] not in ("+", "-", " ", "\\", ""):
+        return True  # "diff --git", "@@", "index ...", "rename ...": a header
+    # "--- a/x" + "+++ b/x" + "@@": the next file's header, after a hunk that overstated its length
+    return (line.startswith("--- ") and len(following) == 2 and following[0].startswith("+++ ")
+            and following[1].startswith("@@"))
 
 
 @dataclass
@@ -154,6 +178,8 @@ def verify(diff_text: str, policy: Policy, *, head: str | None, base: str | None
     if diff.changed_lines > limits.get("max_changed_lines", 10**9):
         reasons.append({"code": "AGENT.PATCH_DIFF_TOO_LARGE",
                         "message": f"changed_lines {diff.changed_lines} exceeds limit {limits['max_changed_lines']}"})
+    if diff.malformed:
+        flags.append("hunk headers do not match their content (git apply would refuse this patch)")
     if not diff.files:
         reasons.append({"code": "AGENT.PLAN_EMPTY", "message": "the patch changes no file"})
     return {"approved": not reasons, "reasons": reasons, "flags": flags, "files": diff.files,

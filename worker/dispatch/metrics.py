@@ -17,7 +17,7 @@ class Metrics:
                                   ["destination", "outcome"], registry=r)
         self.lease_expiries = Counter("ops_dispatch_lease_expiries", "Expired leases returned to the queue", registry=r)
         self.latency = Histogram("ops_dispatch_latency_seconds",
-                                 "From an escalation becoming due (its creation and NOTIFY, a retry falling due, a reaped lease) to its claim",
+                                 "From an escalation falling due (its creation and NOTIFY, or its retry time) to its claim",
                                  buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=r)
         self.in_flight = Gauge("ops_dispatch_in_flight", "Deliveries in progress in this worker", registry=r)
 

@@ -79,7 +79,9 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
         self.pool = ConnectionPool(url, min_size=1, max_size=settings.concurrency + 2, open=False,
-                                   kwargs={"autocommit": True, "row_factory": dict_row,
+                                   # no server-side prepared statements: a transaction-mode pooler
+                                   # (PgBouncer, Supavisor) may hand each call another backend
+                                   kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None,
                                            "application_name": "ops-worker"},
                                    check=ConnectionPool.check_connection, reconnect_timeout=3600)
         self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="deliver")
@@ -227,7 +229,7 @@ class Worker:
         """Wait up to the poll interval (or until a retry is due) for a notification; True if one came."""
         start = time.monotonic()
         while not self.stopping.is_set():
-            remaining = min(start + self.s.poll, self.next_due) - time.monotonic()
+            remaining = min(start + self.s.poll, self.next_due, self.last_maintained + self.s.lease / 2) - time.monotonic()
             if remaining <= 0:
                 return False
             # Short slices keep signals responsive; notifies() raises if the connection died.
@@ -253,7 +255,7 @@ class Worker:
                     log("listening", channel="ops_outbox")
                     reconnect_delay = 0.5
                 self.next_due = float("inf")
-                self.maintain()
+                self._maybe_maintain()
                 claimed = self.drain()
                 if time.monotonic() - last_partitions > 3600:
                     self.query("ensure_partitions")

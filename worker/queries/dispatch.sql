@@ -1,6 +1,7 @@
 -- name: claim
 -- Claim due escalations with a lease; each row's `claims` is the fence token. latency_seconds runs
--- from when the row became due: created (and NOTIFY sent), its retry time, or its lease reaped.
+-- from when the row fell due: created (and NOTIFY sent) or its retry time; a reaped job counts from
+-- when it first fell due, so the time a dead worker held it shows.
 SELECT *, extract(epoch FROM claimed_at - greatest(created_at, next_attempt_at)) AS latency_seconds
 FROM ops.claim_escalations(%(worker)s, %(max_jobs)s, make_interval(secs => %(lease)s));
 

@@ -57,6 +57,11 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         existing = _list(found)
         if existing:
             number = existing[0]["number"]
+            if f"delivery:{delivery_id(job)} -->" in (existing[0].get("body") or ""):
+                # this very delivery opened it, then the worker died before recording the link
+                ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo,
+                                                    "issue_number": number, "url": existing[0].get("html_url")})
+                return {"issue": number, "action": "opened"}
     if number is None:
         _, created = http.request("POST", f"{_api()}/repos/{repo}/issues", json.dumps(
             {"title": summary(job)[:250], "body": body(job), "labels": ["ops", label, job["code"]]}).encode(), headers)
