@@ -34,6 +34,33 @@ export type DbFailure =
 const MODES_TTL_MS = 5 * 60_000;
 const OWN_RECORD_TIMEOUT_MS = 3_000;
 
+/** At most `burst` recordings per code per `windowMs` in one isolate. The functions record failures
+ * an unauthenticated caller can provoke (a bad token, a bad signature, a replay); without a bound,
+ * anyone could turn requests into rows. What is held back is counted, and the next recording of the
+ * code carries that count (`context.suppressed`), so the totals stay honest. */
+export class OwnFailureLimiter {
+  #windows = new Map<string, { start: number; used: number; suppressed: number }>();
+
+  constructor(readonly burst = 30, readonly windowMs = 60_000) {}
+
+  /** null: hold this one back; otherwise record it, with how many were held back before it. */
+  take(code: string, now = Date.now()): { suppressed: number } | null {
+    let w = this.#windows.get(code);
+    if (!w || now - w.start >= this.windowMs) {
+      w = { start: now, used: 0, suppressed: w?.suppressed ?? 0 };
+      this.#windows.set(code, w);
+    }
+    if (w.used >= this.burst) {
+      w.suppressed += 1;
+      return null;
+    }
+    w.used += 1;
+    const suppressed = w.suppressed;
+    w.suppressed = 0;
+    return { suppressed };
+  }
+}
+
 interface PgError {
   code?: unknown;
   column_name?: unknown;
@@ -113,6 +140,7 @@ export class Database {
   readonly sql: ReturnType<typeof postgres>;
   #modes: Record<string, FailureMode> = { ...FALLBACK_MODES };
   #modesAt = 0;
+  readonly limiter = new OwnFailureLimiter();
 
   constructor(url: string, applicationName: string) {
     this.sql = postgres(url, {
@@ -151,12 +179,18 @@ export class Database {
     };
   }
 
-  /** Record the function's own failure; never throws, gives up after a few seconds. */
+  /** Record the function's own failure; never throws, gives up after a few seconds, and keeps to
+   * the per-code bound of `limiter`. */
   async recordOwn(a: RecordArgs): Promise<void> {
+    const allowed = this.limiter.take(a.code_hint ?? "");
+    if (!allowed) return;
+    const record = allowed.suppressed
+      ? { ...a, context: { ...(a.context as object ?? {}), suppressed: allowed.suppressed } }
+      : a;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        this.record(a),
+        this.record(record),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error("timeout")), OWN_RECORD_TIMEOUT_MS);
         }),
