@@ -8,7 +8,12 @@
 --   backoff actually applied can be read back.
 -- * An escalation that goes dead takes its still-active run with it (`dead`, with the last error).
 -- * Requeueing that escalation by hand brings the run back to `queued`, unless another run for the
---   fingerprint became active meanwhile.
+--   fingerprint is active (or becomes active concurrently: the unique index says so, and the
+--   escalation is requeued all the same while its old run stays dead).
+-- * A finished run (succeeded, failed, rejected, dead, cancelled) is final: a late report, such as
+--   `ops fixbot verify --run` after the reaper failed the run, is refused (SQLSTATE OP005) instead
+--   of silently rewriting history. Requeueing is the one way back, and it does not use
+--   ops.update_agent_run().
 -- * ops.expire_agent_runs() fails runs left `running` longer than the policy's run timeout (a
 --   github_dispatch workflow that never called `ops fixbot verify`); the worker's reaper calls it.
 
@@ -80,11 +85,13 @@ BEGIN
         RAISE EXCEPTION 'escalation % is not dead (only dead escalations can be requeued)', requeue_escalation.id
             USING ERRCODE = 'OP004';
     END IF;
-    UPDATE ops.agent_runs r
-    SET status = 'queued', finished_at = NULL, updated_at = now()
-    WHERE r.escalation_id = esc.id AND r.status = 'dead'
-      AND NOT EXISTS (SELECT FROM ops.agent_runs o
-                      WHERE o.fingerprint = r.fingerprint AND o.status IN ('queued', 'claimed', 'running'));
+    BEGIN
+        UPDATE ops.agent_runs r
+        SET status = 'queued', finished_at = NULL, updated_at = now()
+        WHERE r.escalation_id = esc.id AND r.status = 'dead';
+    EXCEPTION WHEN unique_violation THEN
+        NULL;  -- another run for the fingerprint is active: it does the work, this one stays dead
+    END;
     RETURN esc;
 END
 $$;
@@ -150,3 +157,40 @@ $$;
 COMMENT ON FUNCTION ops.reap_expired_leases() IS
     'Returns escalations whose lease expired (their worker died or hung) to the queue, at their old place (they were '
     'due when claimed, so they go before what arrived since); returns how many.';
+
+CREATE OR REPLACE FUNCTION ops.update_agent_run(id bigint, status text, verdict jsonb DEFAULT NULL, branch text DEFAULT NULL,
+                                                pr_url text DEFAULT NULL, error text DEFAULT NULL)
+RETURNS ops.agent_runs
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    run ops.agent_runs;
+BEGIN
+    SELECT * INTO run FROM ops.agent_runs r WHERE r.id = update_agent_run.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no agent run %', update_agent_run.id USING ERRCODE = 'OP004';
+    END IF;
+    IF run.status IN ('succeeded', 'failed', 'rejected', 'dead', 'cancelled') THEN
+        RAISE EXCEPTION 'agent run % is already % (%): a finished run is not changed', run.id, run.status,
+                        coalesce(run.last_error, 'no error')
+            USING ERRCODE = 'OP005';
+    END IF;
+    UPDATE ops.agent_runs r
+    SET status = update_agent_run.status,
+        verdict = coalesce(update_agent_run.verdict, r.verdict),
+        branch = coalesce(update_agent_run.branch, r.branch),
+        pr_url = coalesce(update_agent_run.pr_url, r.pr_url),
+        last_error = coalesce(left(ops.redact(update_agent_run.error), 2000), r.last_error),
+        attempts = r.attempts + (update_agent_run.status IN ('running', 'claimed'))::integer,
+        updated_at = now(),
+        finished_at = CASE WHEN update_agent_run.status IN ('succeeded', 'failed', 'rejected', 'dead', 'cancelled')
+                           THEN now() END
+    WHERE r.id = update_agent_run.id
+    RETURNING r.* INTO run;
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION ops.update_agent_run(bigint, text, jsonb, text, text, text) IS
+    'Moves a FixBot run along (queued, running, succeeded, failed, rejected, ...), recording verdict, branch and PR. '
+    'A finished run is final: changing it raises OP005.';
