@@ -1,7 +1,7 @@
 // The database side of the functions: one small postgres.js pool per isolate, ops.record_error,
 // the taxonomy (ops.failure_modes, cached) and the mapping of database errors to problems.
 import postgres from "postgres";
-import { type FailureMode, FALLBACK_MODES } from "./problem.ts";
+import { failure, type FailureMode, FALLBACK_MODES, problemResponse } from "./problem.ts";
 
 export interface RecordArgs {
   source: string;
@@ -114,26 +114,37 @@ export function classifyDbError(e: unknown): DbFailure {
   return { kind: "internal", message: `database error ${code}` };
 }
 
-/** What a function records about an unexpected exception (its catch-all answers
- * UNKNOWN.SUPABASE_FN): the error's name and message (the database redacts them) and its first
- * stack frame, never the whole stack. */
-export function unexpectedRecord(
-  phase: string,
-  origin: string,
+/** The catch-all of a function: an unexpected exception is answered `500 UNKNOWN.SUPABASE_FN` with
+ * `detail: "unexpected error"`, never a stack trace, and recorded when a database is at hand (the
+ * error's name and message, which the database redacts, and its first stack frame). Logged first,
+ * so nothing is lost if recording fails too; recordOwn never throws and gives up after a few seconds. */
+export async function answerUnexpected(
   e: unknown,
-  correlationId: string | null = null,
-): RecordArgs {
+  req: Request,
+  d: Database | null,
+  fn: { name: string; phase: string; where: string; correlationId: string; member: string },
+): Promise<Response> {
   const err = e instanceof Error ? e : new Error(String(e));
+  console.error(`${fn.name}: unexpected ${err.stack ?? err.message}`);
   const frame = (err.stack ?? "").split("\n").map((l) => l.trim()).find((l) => l.startsWith("at "));
-  return {
+  await d?.recordOwn({
     source: "supabase_fn",
-    phase,
-    message: `${phase}: unexpected ${err.name}: ${err.message}`.slice(0, 4096),
+    phase: fn.phase,
+    message: `${fn.phase}: unexpected ${err.name}: ${err.message}`.slice(0, 4096),
     top_frame: frame ?? null,
-    correlation_id: correlationId,
-    origin,
+    correlation_id: fn.correlationId,
+    origin: fn.where,
     code_hint: "UNKNOWN.SUPABASE_FN",
-  };
+  });
+  return problemResponse(
+    failure(d?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
+      instance: new URL(req.url).pathname,
+      where: fn.where,
+      correlation_id: fn.correlationId,
+    }, fn.member),
+    {},
+    fn.member,
+  );
 }
 
 export class Database {

@@ -2,7 +2,7 @@
 // ops.record_error and answer 202 {event_id, code, fingerprint, count}. Every failure is
 // application/problem+json (docs/problem-details.md lists them with the limits below).
 import { authenticate, AuthError } from "../_shared/auth.ts";
-import { classifyDbError, Database, type RecordArgs, unexpectedRecord } from "../_shared/db.ts";
+import { answerUnexpected, classifyDbError, Database, type RecordArgs } from "../_shared/db.ts";
 import { cleanJson, depth, jsonMediaType, readLimited, TooLarge } from "../_shared/http.ts";
 import {
   extensionMember,
@@ -356,20 +356,13 @@ export function createIngestHandler(env: Env): IngestHandler {
       try {
         return await handle(req);
       } catch (e) {
-        // Last resort: a problem document, never a stack trace; recorded when the database is
-        // reachable (recordOwn never throws and gives up after a few seconds).
-        console.error(`ops-ingest-error: unexpected ${e instanceof Error ? e.stack : e}`);
-        const correlationId = req.headers.get("x-correlation-id") ?? crypto.randomUUID();
-        await db?.recordOwn(unexpectedRecord(PHASE, WHERE, e, correlationId));
-        return problemResponse(
-          failure(db?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
-            instance: new URL(req.url).pathname,
-            where: WHERE,
-            correlation_id: correlationId,
-          }, member),
-          {},
+        return await answerUnexpected(e, req, db, {
+          name: "ops-ingest-error",
+          phase: PHASE,
+          where: WHERE,
+          correlationId: req.headers.get("x-correlation-id") ?? crypto.randomUUID(),
           member,
-        );
+        });
       }
     },
     async close() {

@@ -6,7 +6,7 @@
 // retry or give up). The same id with a timestamp already accepted is a byte-identical copy, a
 // replay: 401 with reason "replayed". Failures are AUTH.WEBHOOK_SIGNATURE_INVALID (401) with a
 // "reason" member, recorded through ops.record_error when SUPABASE_DB_URL is set.
-import { Database, unexpectedRecord } from "../_shared/db.ts";
+import { answerUnexpected, Database } from "../_shared/db.ts";
 import { readLimited, TooLarge } from "../_shared/http.ts";
 import {
   extensionMember,
@@ -118,24 +118,17 @@ export function createWebhookHandler(env: Env, seen = new ReplayCache()): Webhoo
       try {
         return await handle(req);
       } catch (e) {
-        // Last resort: a problem document, never a stack trace; recorded when the database is
-        // reachable (recordOwn never throws and gives up after a few seconds).
-        console.error(`ops-webhook: unexpected ${e instanceof Error ? e.stack : e}`);
-        const correlationId = req.headers.get("x-ops-delivery") ?? crypto.randomUUID();
         let d: Database | null = null;
         try {
           d = database();
         } catch { /* the environment itself may be what failed */ }
-        await d?.recordOwn(unexpectedRecord(PHASE, WHERE, e, correlationId));
-        return problemResponse(
-          failure(d?.cachedModes() ?? FALLBACK_MODES, "UNKNOWN.SUPABASE_FN", "unexpected error", {
-            instance: new URL(req.url).pathname,
-            where: WHERE,
-            correlation_id: correlationId,
-          }, member),
-          {},
+        return await answerUnexpected(e, req, d, {
+          name: "ops-webhook",
+          phase: PHASE,
+          where: WHERE,
+          correlationId: req.headers.get("x-ops-delivery") ?? crypto.randomUUID(),
           member,
-        );
+        });
       }
     },
     async close() {
