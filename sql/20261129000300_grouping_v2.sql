@@ -344,3 +344,36 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
 REVOKE ALL ON FUNCTION ops.regroup_errors(boolean), ops_private.regroup_plan() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version() TO ops_ingest, ops_worker, ops_analyst;
+
+-- ops.redact reads at most 65536 characters: the ingest trigger never passes more (it slices long
+-- messages first), and a direct 10 MB call must not cost seconds. A longer argument is cut and marked.
+CREATE OR REPLACE FUNCTION ops.redact(message text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    max_length constant integer := 65536;
+    rule record;
+    result text := left(message, max_length);
+    lowered text := lower(result);
+BEGIN
+    IF result IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR rule IN SELECT r.pattern, r.replacement, r.flags, r.prefilter FROM ops.redaction_rules r ORDER BY r.position LOOP
+        -- The prefilter spares the regex (and a slot in the 32-entry regex cache) on most messages.
+        IF rule.prefilter IS NULL OR EXISTS (SELECT FROM unnest(rule.prefilter) f WHERE strpos(lowered, f) > 0) THEN
+            result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
+        END IF;
+    END LOOP;
+    IF length(message) > max_length THEN
+        result := result || format(E'\n[… %s characters cut before redaction …]', length(message) - max_length);
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION ops.redact(text) IS
+    'Replaces secrets (tokens, keys, JWTs, passwords, credentials in URLs, PEM private keys, webhook URLs) with '
+    '[REDACTED:<rule>] markers, using ops.redaction_rules in order. Applied to every message, top frame and context '
+    'before storage or hashing. Reads at most 65536 characters; a longer argument is cut there and ends with a '
+    '"[… N characters cut before redaction …]" marker (the ingest trigger slices long messages before calling it).';

@@ -1,6 +1,6 @@
 -- Grouping version 2: what normalization replaces, what it keeps, and regrouping old rows.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -43,6 +43,9 @@ SELECT is(ops.normalize_message('request to https://api.openai.com/v1/chat/compl
     'a URL loses its path and query');
 SELECT is(ops.normalize_message('timeout after 30s on run 1234'), 'timeout after <dur> on run <n>', 'other numbers still become placeholders');
 SELECT is(length(ops.normalize_message(repeat('a1 ', 4000000))) < 200000, true, 'a 12 MB argument is cut before the regexes run');
+
+SELECT is(right(ops.redact(repeat('x', 70000) || ' ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), 43), '[… 4505 characters cut before redaction …]',
+    'redact reads at most 65536 characters of a direct argument and says what it cut');
 
 -- Fingerprints carry version 2.
 SELECT is(ops.current_fingerprint_version(), 2::smallint, 'the current fingerprint version is 2');
