@@ -82,6 +82,10 @@ BEGIN
                         '<dur>', 'g');
     m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+', '<n>', 'g');
     m := replace(m, keep, '');
+    -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
+    -- and bullet characters, a bare severity word) differ between two pastes of one failure.
+    m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
+                        '', 'gn');
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
@@ -90,7 +94,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'parts with placeholders - URL path and query (<path>; scheme, host and port kept), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
     'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
-    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; lower-cases and collapses white space. '
+    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; drops log decorations at the start of each line '
+    '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE OR REPLACE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
