@@ -125,6 +125,24 @@ def line_of(data, path) -> int:
     return line
 
 
+def literal_characters(pattern: str) -> set[str]:
+    """Every character a regex spells literally (outside bracket expressions)."""
+
+    def walk(items):
+        for op, arg in items:
+            if op is sre_constants.LITERAL:
+                yield chr(arg)
+            elif op is sre_constants.SUBPATTERN:
+                yield from walk(arg[-1])
+            elif op is sre_constants.BRANCH:
+                for alternative in arg[1]:
+                    yield from walk(alternative)
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                yield from walk(arg[2])
+
+    return set(walk(sre_parse.parse(pattern).data))
+
+
 def required_literals(pattern: str, minimum: int = 2) -> list[str] | None:
     """Lower-cased literals of which every match of ``pattern`` contains at least one, if found.
 
@@ -236,7 +254,10 @@ class Ssot:
                 for i, r in enumerate(self.redaction["rules"], start=1)
             ],
             "files": [
-                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY)},
+                # The wrapper-line regexes ride on the taxonomy file's sync record (ops.ssot_state.detail),
+                # where ops_private.wrapper_regex() reads them.
+                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY),
+                 "detail": {"wrappers": list(self.taxonomy.get("wrappers") or [])}},
                 {"name": "redaction", "path": str(REDACTION), "sha256": self.sha256(REDACTION)},
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
@@ -309,8 +330,25 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
                 try:
                     if re.search(pattern, "", re.IGNORECASE):
                         at(path, f"{code}: regex {pattern!r} matches the empty string")
+                    elif literal_characters(pattern) & set("_-"):
+                        at(path, f"{code}: regex {pattern!r} spells '_' or '-' literally, but it is matched "
+                           "against the canonical form, where runs of '_', '-' and blanks are one space: write ' '")
                 except re.error as exc:
                     at(path, f"{code}: regex {pattern!r} does not compile in Python: {exc}")
+    for k, wrapper in enumerate(tax.get("wrappers") or []):
+        path = ["wrappers", k]
+        regexes.append((path, wrapper))
+        bad = UNPORTABLE_REGEX.search(wrapper)
+        if bad:
+            at(path, f"wrapper {wrapper!r} uses {bad.group(0)!r}, which PostgreSQL and Python read differently")
+        try:
+            if re.search(wrapper, "", re.IGNORECASE | re.MULTILINE):
+                at(path, f"wrapper {wrapper!r} matches the empty string")
+            elif literal_characters(wrapper) & set("_-"):
+                at(path, f"wrapper {wrapper!r} spells '_' or '-' literally; lines are compared in canonical form: "
+                   "write ' '")
+        except re.error as exc:
+            at(path, f"wrapper {wrapper!r} does not compile in Python: {exc}")
     for s in sorted(sources):
         if f"UNKNOWN.{s.upper()}" not in seen:
             at(["sources"], f"missing fallback code UNKNOWN.{s.upper()} for source {s!r}")
@@ -386,7 +424,7 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
 
 # The synced tables, each with its key and the columns a difference in which is not drift.
 SYNCED = (("sources", "source", ()), ("destinations", "name", ()), ("failure_modes", "code", ()),
-          ("failure_mode_patterns", "code || '#' || position", ("id", "pattern_lower")),
+          ("failure_mode_patterns", "code || '#' || position", ("id", "pattern_lower", "pattern_canonical", "specificity")),
           ("redaction_rules", "name", ()))
 
 
