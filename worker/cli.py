@@ -214,6 +214,8 @@ def cmd_classify(args) -> int:
 
 
 def cmd_errors(args) -> int:
+    if getattr(args, "action", None) == "regroup":
+        return cmd_errors_regroup(args)
     with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q("errors", "top_errors"), {"code": args.code, "limit": args.limit}).fetchall()
     if args.json:
@@ -222,6 +224,28 @@ def cmd_errors(args) -> int:
         for r in rows:
             r["fingerprint"] = r["fingerprint"][:12]
         print(table(rows, ["code", "count", "status", "source", "last_seen_at", "fingerprint", "sample_message"], 50))
+    return EXIT_OK
+
+
+def cmd_errors_regroup(args) -> int:
+    """`ops errors regroup [--apply]`: groups written under an older fingerprint version, moved under the
+    current one (ops.regroup_errors). A dry run by default; counts and history are kept."""
+    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(q("errors", "regroup_errors"), {"apply": args.apply}).fetchall()
+        conn.commit()
+    if args.json:
+        emit_json({"applied": args.apply, "moves": rows})
+        return EXIT_OK
+    if not rows:
+        print("nothing to regroup: every group has the current fingerprint version")
+        return EXIT_OK
+    for r in rows:
+        r["old_fingerprint"], r["new_fingerprint"] = r["old_fingerprint"][:12], r["new_fingerprint"][:12]
+    print(table(rows, ["old_fingerprint", "new_fingerprint", "code", "events", "count_moved"], 40))
+    old, new = len({r["old_fingerprint"] for r in rows}), len({r["new_fingerprint"] for r in rows})
+    verb = "moved" if args.apply else "would move"
+    print(f"{verb} {old} group(s) into {new} group(s), {sum(r['count_moved'] for r in rows)} occurrence(s)"
+          + ("" if args.apply else "; run again with --apply to do it"))
     return EXIT_OK
 
 
@@ -395,11 +419,17 @@ def parser() -> argparse.ArgumentParser:
     _event_flags(p)
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("errors", help="top grouped errors")
+    p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
     p.add_argument("--limit", type=_positive, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_errors)
+    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}")
+    r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
+                              "(dry run unless --apply); counts, history and escalations are kept")
+    r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_errors)
 
     p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
     p.add_argument("--events", type=int, default=400)

@@ -33,3 +33,8 @@ SELECT id, code, metadata ->> 'variant_id' AS variant_id
 FROM ops.agent_runs
 WHERE escalation_id = %(escalation_id)s
 ORDER BY id;
+
+-- name: regroup_errors
+-- Moves groups of older fingerprint versions under the current normalization (dry run unless apply).
+SELECT old_fingerprint, new_fingerprint, code, events, count_moved
+FROM ops.regroup_errors(dry_run => NOT %(apply)s);
