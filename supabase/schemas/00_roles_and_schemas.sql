@@ -21,16 +21,20 @@ BEGIN
     END LOOP;
 END
 $roles$;
+
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE SCHEMA IF NOT EXISTS ops_private;
+
 COMMENT ON SCHEMA ops IS
     'Agent reliability system: failure-mode taxonomy, error ingest, dedupe, escalation outbox. '
     'Producers call ops.record_error(); analysts read the views; tables are private.';
 COMMENT ON SCHEMA ops_private IS
     'Internals of the ops schema (trigger functions, helpers). Not an API; granted to nobody.';
+
 REVOKE ALL ON SCHEMA ops FROM PUBLIC;
 REVOKE ALL ON SCHEMA ops_private FROM PUBLIC;
 GRANT USAGE ON SCHEMA ops TO ops_ingest, ops_analyst, ops_worker;
+
 -- Functions created from now on are not executable by PUBLIC unless granted explicitly.
 ALTER DEFAULT PRIVILEGES IN SCHEMA ops REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA ops_private REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

@@ -75,10 +75,10 @@ CREATE TABLE ops.redaction_rules (
     flags       text NOT NULL DEFAULT 'g' CONSTRAINT redaction_rules_flags_known CHECK (flags IN ('g', 'gi')),
     prefilter   text[]
 );
-COMMENT ON COLUMN ops.redaction_rules.prefilter IS
-    'Lower-case substrings of which any text the rule can match contains one; the rule''s regex runs only then.';
 COMMENT ON TABLE ops.redaction_rules IS
     'Secret-redaction rules (ssot/errors/redaction.yaml), applied in position order by ops.redact() before anything is stored or hashed.';
+COMMENT ON COLUMN ops.redaction_rules.prefilter IS
+    'Lower-case substrings of which any text the rule can match contains one; the rule''s regex runs only then.';
 
 CREATE TABLE ops.ssot_state (
     name      text PRIMARY KEY,

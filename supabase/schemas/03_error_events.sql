@@ -2,6 +2,7 @@
 -- anything outside the daily ones), and the functions that create and retire the daily partitions.
 
 CREATE SEQUENCE ops.error_events_id_seq AS bigint;
+
 CREATE TABLE ops.error_events (
     id                  bigint NOT NULL DEFAULT nextval('ops.error_events_id_seq'),
     received_at         timestamptz NOT NULL DEFAULT now(),
@@ -24,6 +25,7 @@ CREATE TABLE ops.error_events (
     CONSTRAINT error_events_pkey PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
 ALTER SEQUENCE ops.error_events_id_seq OWNED BY ops.error_events.id;
+
 COMMENT ON TABLE ops.error_events IS
     'Raw error occurrences, redacted and classified on insert, append-only, partitioned by day. INSERT here or call '
     'ops.record_error(): both redact, classify, fingerprint, count into ops.agent_errors and escalate.';
@@ -32,7 +34,9 @@ COMMENT ON COLUMN ops.error_events.message IS
 COMMENT ON COLUMN ops.error_events.message_length IS 'Length in characters of the message as received, before truncation.';
 COMMENT ON COLUMN ops.error_events.code IS
     'Failure-mode code: from ops.classify_error(), or the code given by the producer when it exists in the taxonomy.';
+
 CREATE TABLE ops_private.error_events_default PARTITION OF ops.error_events DEFAULT;
+
 CREATE INDEX error_events_fingerprint_received_idx ON ops.error_events (fingerprint, received_at);
 CREATE INDEX error_events_code_received_idx ON ops.error_events (code, received_at);
 

@@ -29,19 +29,19 @@ CREATE TABLE ops.escalations (
     error_history    jsonb NOT NULL DEFAULT '[]',
     created_at       timestamptz NOT NULL DEFAULT now(),
     delivered_at     timestamptz,
-    claims integer NOT NULL DEFAULT 0,
-    max_attempts integer NOT NULL DEFAULT 10 CONSTRAINT escalations_max_attempts_positive CHECK (max_attempts > 0),
-    claimed_at timestamptz,
-    result jsonb
+    claims           integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL DEFAULT 10 CONSTRAINT escalations_max_attempts_positive CHECK (max_attempts > 0),
+    claimed_at       timestamptz,
+    result           jsonb
 );
 COMMENT ON TABLE ops.escalations IS
     'The outbox: one row per threshold crossing or regression (dedupe_key makes each crossing unique). The worker '
     'claims pending rows with SKIP LOCKED and delivers them to `destination`. Inserting notifies channel ops_outbox.';
-CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX escalations_claimed_lease_idx ON ops.escalations (lease_expires_at) WHERE state = 'claimed';
 COMMENT ON COLUMN ops.escalations.claims IS 'Times claimed; the current value is the fence token of the claim in force.';
 COMMENT ON COLUMN ops.escalations.attempts IS 'Delivery attempts made (a wait for configuration does not count).';
 COMMENT ON COLUMN ops.escalations.result IS 'What the destination returned on success (ids, URLs), for the record.';
+CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX escalations_claimed_lease_idx ON ops.escalations (lease_expires_at) WHERE state = 'claimed';
 
 CREATE TABLE ops.agent_runs (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -64,17 +64,17 @@ CREATE TABLE ops.agent_runs (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
-    branch text,
-    pr_url text
+    branch           text,
+    pr_url           text
 );
 COMMENT ON TABLE ops.agent_runs IS
     'FixBot dispatch records. Queued by the ingest trigger for codes with remediate.kind fixbot; at most one active run '
     'per fingerprint. metadata->>''variant_id'' names the ablation variant.';
+COMMENT ON COLUMN ops.agent_runs.branch IS 'The branch FixBot worked on; never the default branch.';
+COMMENT ON COLUMN ops.agent_runs.pr_url IS 'The pull request FixBot opened (PR-only: nothing is pushed to the default branch).';
 CREATE UNIQUE INDEX agent_runs_one_active_per_fingerprint ON ops.agent_runs (fingerprint)
     WHERE status IN ('queued', 'claimed', 'running');
 CREATE INDEX agent_runs_queued_idx ON ops.agent_runs (next_attempt_at) WHERE status = 'queued';
-COMMENT ON COLUMN ops.agent_runs.branch IS 'The branch FixBot worked on; never the default branch.';
-COMMENT ON COLUMN ops.agent_runs.pr_url IS 'The pull request FixBot opened (PR-only: nothing is pushed to the default branch).';
 
 -- NOTIFY is a wake-up, not a message: one payload-free notification per statement that inserted rows
 -- (PostgreSQL also folds identical notifications within a transaction).

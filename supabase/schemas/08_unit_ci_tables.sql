@@ -214,6 +214,7 @@ CREATE FUNCTION ops_private.unit_name(address text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN split_part(address, '@', 1);
 COMMENT ON FUNCTION ops_private.unit_name(text) IS 'strat://d/t/slug@1.2.3 -> strat://d/t/slug.';
+
 -- Blast radius in time proportional to the radius, not to the registry: each BFS level looks up the
 -- references to the frontier's names through an index on the target's name, instead of scanning every
 -- edge of the run and the registry (10,000 units, 100 findings: 95 s of blast radius became about 3 s).
