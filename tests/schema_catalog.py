@@ -39,7 +39,8 @@ def _acl(kind: str) -> str:
     )
 
 
-_REL_ACL = _acl("CASE c.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END").format(col="c.relacl", owner="c.relowner")
+_REL_ACL = _acl("CASE c.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END").format(
+    col="c.relacl", owner="c.relowner")
 
 
 def _q(conn: psycopg.Connection, sql: str, *params) -> list[tuple]:
@@ -124,12 +125,14 @@ def describe(conn: psycopg.Connection) -> dict[str, str]:
         put(f"{key} columns", "\n".join(a for a, *_ in cols))
         for attname, typ, notnull, default, identity, generated, colcomment, colacl in cols:
             put(f"column {nsp}.{name}.{attname}",
-                f"type {typ}{' NOT NULL' if notnull else ''}\ndefault {default}\nidentity {identity!r} generated {generated!r}"
+                f"type {typ}{' NOT NULL' if notnull else ''}\ndefault {default}"
+                f"\nidentity {identity!r} generated {generated!r}"
                 f"\ncomment {colcomment!r}\nprivileges {colacl}")
         for conname, condef in _q(conn, """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
                                            WHERE conrelid = %s ORDER BY 1""", oid):
             put(f"constraint {nsp}.{name}.{conname}", condef)
-        for tgname, tgdef, tgenabled in _q(conn, """SELECT tgname, pg_get_triggerdef(oid), tgenabled::text FROM pg_trigger
+        for tgname, tgdef, tgenabled in _q(conn, """SELECT tgname, pg_get_triggerdef(oid), tgenabled::text
+                                                   FROM pg_trigger
                                                    WHERE tgrelid = %s AND NOT tgisinternal ORDER BY 1""", oid):
             put(f"trigger {nsp}.{name}.{tgname}", f"{tgdef}\nenabled {tgenabled}")
         for polname, cmd, permissive, roles, qual, check in _q(conn, """
@@ -175,7 +178,8 @@ def describe(conn: psycopg.Connection) -> dict[str, str]:
             WHERE n.nspname = ANY(%s) AND t.typtype IN ('c', 'e', 'd', 'r') AND t.typelem = 0
               AND (c.oid IS NULL OR c.relkind = 'c')
             ORDER BY 1, 2""", schemas):
-        put(f"type {nsp}.{name}", f"kind {typtype} owner {owner}\nprivileges {acl}\ncomment {comment!r}\n{detail or ''}")
+        put(f"type {nsp}.{name}",
+            f"kind {typtype} owner {owner}\nprivileges {acl}\ncomment {comment!r}\n{detail or ''}")
 
     # -- extensions installed into our schemas, event triggers are not used
     for ext, nsp in _q(conn, """SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n
@@ -185,7 +189,8 @@ def describe(conn: psycopg.Connection) -> dict[str, str]:
     # -- the roles the schema creates (cluster-wide, so both builds see the same; listed for completeness)
     for role, login, members in _q(conn, """
             SELECT r.rolname, r.rolcanlogin,
-                   (SELECT string_agg(m.member::regrole::text, ', ' ORDER BY m.member::regrole::text) FROM pg_auth_members m WHERE m.roleid = r.oid)
+                   (SELECT string_agg(m.member::regrole::text, ', ' ORDER BY m.member::regrole::text)
+                    FROM pg_auth_members m WHERE m.roleid = r.oid)
             FROM pg_roles r WHERE r.rolname IN ('ops_ingest', 'ops_analyst', 'ops_worker', 'anon', 'authenticated',
                                                 'service_role') ORDER BY 1"""):
         put(f"role {role}", f"login {login}\nmembers {members}")

@@ -77,7 +77,8 @@ def test_a_new_migration_is_reported_with_the_command_that_lands_it(tmp_path):
     sql_dir, listing = _copy(tmp_path)
     (sql_dir / "29991231000000_extra.sql").write_text("CREATE TABLE ops.extra_for_test (id int);\n")
     assert problems(sql_dir, listing) == [
-        "29991231000000_extra.sql: not landed yet; once it is final, run: scripts/land-migrations 29991231000000_extra.sql"]
+        "29991231000000_extra.sql: not landed yet; once it is final, run: "
+        "scripts/land-migrations 29991231000000_extra.sql"]
     result = subprocess.run([sys.executable, str(SCRIPT), "--sql-dir", str(sql_dir), "--list", str(listing),
                              "29991231000000_extra.sql"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -31,8 +31,7 @@ def apply_schema(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> None
             try:
                 conn.execute(path.read_text())
             except psycopg.Error as exc:
-                raise AssertionError(f"{path.relative_to(directory.parent.parent) if directory == SCHEMA_DIR else path.name}"
-                                     f" does not apply: {exc}") from exc
+                raise AssertionError(f"{path} does not apply: {exc}") from exc
     conn.commit()
 
 
@@ -96,13 +95,17 @@ def test_a_missing_grant_and_column_comment_are_named(dbs, migrations_catalog, t
     copy = tmp_path / "schemas"
     shutil.copytree(SCHEMA_DIR, copy)
     priv = copy / "12_privileges.sql"
-    priv.write_text(priv.read_text().replace("GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer) TO ops_worker;\n", ""))
+    grant = "GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer) TO ops_worker;\n"
+    assert grant in priv.read_text()
+    priv.write_text(priv.read_text().replace(grant, ""))
     views = copy / "07_views.sql"
-    views.write_text(views.read_text().replace(
-        "COMMENT ON COLUMN ops.top_errors.count IS 'Occurrences.';", "COMMENT ON COLUMN ops.top_errors.count IS 'How often.';"))
+    comment = "COMMENT ON COLUMN ops.top_errors.count IS 'Occurrences.';"
+    assert comment in views.read_text()
+    views.write_text(views.read_text().replace(comment, comment.replace("Occurrences.", "How often.")))
     problems = schema_catalog.diff(migrations_catalog, catalog_from_schema(dbs, copy))
     heads = [p.split("\n")[0] for p in problems]
-    assert heads == ["column ops.top_errors.count: differs", "function ops.ensure_error_event_partitions(days_ahead integer): differs"]
+    assert heads == ["column ops.top_errors.count: differs",
+                     "function ops.ensure_error_event_partitions(days_ahead integer): differs"]
     removed = [line.strip() for line in problems[1].splitlines() if line.strip().startswith("-privileges")]
     assert len(removed) == 1 and "ops_worker=EXECUTE" in removed[0], problems[1]
     assert "-comment 'Occurrences.'" in problems[0] and "+comment 'How often.'" in problems[0], problems[0]
