@@ -40,6 +40,9 @@ CREATE POLICY error_events_ingest_insert ON ops.error_events FOR INSERT TO ops_i
 GRANT SELECT ON ops.sources TO ops_ingest, ops_worker;
 CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker USING (true);
 
+GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text)
+      TO ops_ingest, ops_worker, ops_analyst;
+
 -- Analysts: the views and the pure functions.
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,
                 ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats TO ops_analyst;
