@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -40,7 +39,7 @@ from worker.dispatch import backoff
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
-from worker.queries import q
+from worker.queries import execute
 
 
 def log(event: str, **fields) -> None:
@@ -98,7 +97,7 @@ class Worker:
     # -- database helpers ----------------------------------------------------------------------
     def query(self, name: str, params: dict | None = None, *, subsystem: str = "dispatch") -> list[dict]:
         with self.pool.connection() as conn:
-            return conn.execute(q(subsystem, name), defaultdict(lambda: None, params or {})).fetchall()
+            return execute(conn, subsystem, name, params).fetchall()
 
     def query_one(self, name: str, params: dict | None = None) -> dict | None:
         rows = self.query(name, params)

@@ -14,7 +14,7 @@ import os
 from datetime import timedelta, timezone
 
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id, runbook_url, summary
+from worker.dispatch.destinations.base import Destination, delivery_id, runbook_url, summary
 
 
 def _api() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, runbook_url, summary
+from worker.dispatch.destinations.base import Destination, runbook_url, summary
 
 
 def message(job: dict) -> dict:

@@ -6,7 +6,7 @@ import json
 
 from worker import signing
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id
+from worker.dispatch.destinations.base import Destination, delivery_id
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
