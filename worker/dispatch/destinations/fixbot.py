@@ -56,7 +56,8 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         repo, token = dest.env("repo_env"), dest.env("token_env")
         api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
         http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
-                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"})
+                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
+                       destination=dest.name)
         return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
     if runner != "command":
         raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")

@@ -30,5 +30,5 @@ def message(job: dict) -> dict:
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
-    status, _ = http.post_json(dest.env("url_env"), message(job))
+    status, _ = http.post_json(dest.env("url_env"), message(job), destination=dest.name)
     return {"status": status}
