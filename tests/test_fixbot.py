@@ -63,7 +63,7 @@ def test_diff_parsing_renames_and_deletions():
         -b
         """)
     d = fixbot.parse_diff(text)
-    assert d.files == ["old.py", "new.py", "gone.txt"] and d.changed_lines == 2
+    assert sorted(d.files) == ["gone.txt", "new.py", "old.py"] and d.changed_lines == 2
 
 
 def test_diff_content_that_looks_like_headers_is_counted():
@@ -81,18 +81,18 @@ def test_diff_content_that_looks_like_headers_is_counted():
         """)
     d = fixbot.parse_diff(text)
     assert d.files == ["src/a.sql"] and (d.removed, d.added) == (2, 2)
-    assert not d.malformed
-    # A hunk header that understates the change does not hide the extra lines.
+    # A hunk header that understates the change: git applies what the header says and ignores the rest,
+    # so that is what is counted.
     lying = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n" + "+b\n" * 50
-    assert fixbot.parse_diff(lying).changed_lines == 51 and fixbot.parse_diff(lying).malformed
-    # One that overstates it does not swallow the next file, with or without a git header.
+    assert fixbot.parse_diff(lying).changed_lines == 1 + 1
+    # One that overstates it cannot swallow the next file: git calls it corrupt, and it is rejected.
     for header in ("diff --git a/.github/workflows/deploy.yml b/.github/workflows/deploy.yml\n", ""):
         hiding = ("--- a/ok.txt\n+++ b/ok.txt\n@@ -1,100 +1,100 @@\n-a\n+b\n" + header +
                   "--- a/.github/workflows/deploy.yml\n+++ b/.github/workflows/deploy.yml\n@@ -1 +1 @@\n-x\n+y\n")
         verdict = fixbot.verify(hiding, POLICY, head="fixbot/1")
-        assert verdict["files"] == ["ok.txt", ".github/workflows/deploy.yml"], header
-        assert [r["code"] for r in verdict["reasons"]] == ["AGENT.FORBIDDEN_PATH"]
-        assert any("hunk headers do not match" in f for f in verdict["flags"])
+        assert not verdict["approved"], header
+        assert [r["code"] for r in verdict["reasons"]] == ["AGENT.PATCH_UNPARSEABLE"], verdict
+        assert "corrupt patch" in verdict["reasons"][0]["message"]
 
 
 RUNNER = textwrap.dedent("""\

@@ -358,7 +358,12 @@ def cmd_fixbot(args) -> int:
     from worker.dispatch.destinations.fixbot import record_verdict
 
     try:
-        diff_text = sys.stdin.read() if args.diff == "-" else open(args.diff, encoding="utf-8", errors="replace").read()
+        # Bytes, as git reads them: a path that is not UTF-8 must not be changed before it is checked.
+        if args.diff == "-":
+            diff_text = sys.stdin.buffer.read()
+        else:
+            with open(args.diff, "rb") as f:
+                diff_text = f.read()
     except OSError as exc:
         raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
     if not args.head:
