@@ -42,29 +42,40 @@ def run_document(run: dict, job: dict, policy: fixbot.Policy) -> dict:
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
+    """Dispatch the escalation's run. The run stays ``queued`` until it is really dispatched: the
+    destination's configuration (environment variables, runner kind) is resolved first, so a missing
+    variable (WaitForConfig) neither marks the run ``running`` nor spends one of its attempts; a
+    dispatch that fails puts it back to ``queued`` with the error."""
     run = ctx.query_one("agent_run_for_escalation", {"escalation_id": job["id"]})
     if run is None:
         return {"skipped": "no FixBot run for this escalation (one is already active for the fingerprint)"}
     if run["status"] in FINISHED:
         return {"run": run["id"], "status": run["status"]}
-    policy = fixbot.Policy.load()
-    doc = run_document(run, job, policy)
-    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
     runner = dest.config.get("runner", "github_dispatch")
     if runner == "github_dispatch":
         repo, token = dest.env("repo_env"), dest.env("token_env")
-        api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    elif runner == "command":
+        command = shlex.split(dest.env("command_env"))
+    else:
+        raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
+    policy = fixbot.Policy.load()
+    doc = run_document(run, job, policy)
+    if runner == "command":
+        return _run_command(run, doc, command, dest, ctx, policy)
+    api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
+    try:
         http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
                        {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"})
-        return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
-    if runner != "command":
-        raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
-    return _run_command(run, doc, dest, ctx, policy)
+    except Exception as exc:
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"dispatch failed: {exc}"})
+        raise
+    return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
 
 
-def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Policy) -> dict:
-    command = shlex.split(dest.env("command_env"))
+def _run_command(run: dict, doc: dict, command: list[str], dest: Destination, ctx, policy: fixbot.Policy) -> dict:
     timeout = float(dest.config.get("timeout_seconds", 600))
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
     try:
         proc = subprocess.run(command, input=json.dumps(doc, default=str), capture_output=True, text=True,
                               timeout=timeout)
@@ -72,6 +83,7 @@ def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Po
         ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner timed out after {timeout:.0f}s"})
         raise Retry(f"FixBot runner timed out after {timeout:.0f}s") from None
     except OSError as exc:
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner cannot start: {exc}"})
         raise Permanent(f"FixBot runner {command[0]!r} cannot start: {exc}") from None
     if proc.returncode != 0:
         ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued",
@@ -80,6 +92,7 @@ def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Po
     try:
         result = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner printed no JSON: {exc}"})
         raise Retry(f"FixBot runner printed no JSON result: {exc}") from None
     verdict = fixbot.verify(result.get("diff", ""), policy, head=result.get("branch"), base=doc["base"])
     return record_verdict(ctx, run, verdict, result)
