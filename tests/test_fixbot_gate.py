@@ -161,6 +161,8 @@ def test_dot_components_and_git_internals_are_refused(patch, problem):
     # a symlink whose target is a binary patch
     "diff --git a/docs/l b/docs/l\nnew file mode 120000\nindex 0000000..e69de29\nGIT binary patch\nliteral 0\nHcmV?d00001\n\n"
     "literal 0\nHcmV?d00001\n\n",
+    # a runner's JSON with a lone surrogate: no bytes at all
+    "--- a/src/a.py\n+++ b/src/a.py\n@@ -1 +1 @@\n-a\n+\ud800\n",
 ])
 def test_a_header_that_cannot_be_parsed_is_rejected_never_approved(patch):
     verdict = fixbot.verify(patch, POLICY, head="fixbot/1")

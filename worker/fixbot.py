@@ -117,7 +117,12 @@ def _git_numstat(patch: bytes, *, reverse: bool = False) -> tuple[list[tuple[str
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "GIT_CONFIG_NOSYSTEM": "1",
                "GIT_CEILING_DIRECTORIES": tmp, "LC_ALL": "C"}
         args = ["git", "apply", "--numstat", "-z"] + (["-R"] if reverse else []) + ["-"]
-        proc = subprocess.run(args, input=patch, capture_output=True, cwd=tmp, env=env, timeout=GIT_TIMEOUT)
+        try:
+            proc = subprocess.run(args, input=patch, capture_output=True, cwd=tmp, env=env, timeout=GIT_TIMEOUT)
+        except FileNotFoundError:
+            raise RuntimeError("git is not installed: the FixBot gate reads patches with `git apply`") from None
+        except subprocess.TimeoutExpired:
+            return [], f"git apply took longer than {GIT_TIMEOUT}s to read the patch"
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         return [], "; ".join(message[:3]) or f"git apply exited {proc.returncode}"
@@ -204,8 +209,12 @@ def parse_diff(text: str | bytes) -> Diff:
     order; ``added``/``removed`` are git's counts (binary files count no lines). ``error`` is set when
     git cannot parse the patch, or when a file's header cannot be matched to exactly one file git read.
     """
-    patch = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     diff = Diff()
+    try:
+        patch = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    except UnicodeEncodeError as exc:  # a lone surrogate from JSON: no bytes git could read
+        diff.error = f"the patch is not text git can read ({exc.reason} at character {exc.start})"
+        return diff
     if not patch.strip():
         diff.empty = True
         return diff
