@@ -4,10 +4,12 @@ forbidden folder) and one sibling per kind, then a property over generated patch
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -267,3 +269,18 @@ def test_property_any_patch_git_applies_that_touches_a_forbidden_path_is_refused
     if any(is_forbidden(p) for p in touched):
         assert not verdict["approved"], (ops, patch, verdict)
         assert set(codes(verdict)) & {"AGENT.FORBIDDEN_PATH", "AGENT.PATCH_UNPARSEABLE"}, verdict
+
+
+def test_the_issues_example_through_ops_fixbot_verify(repo, tmp_path):
+    repo.write("sql/données.sql", "drop table t;\n")
+    patch_file = tmp_path / "p.diff"
+    patch_file.write_bytes(repo.patch())
+    env = {"PATH": os.environ["PATH"]}
+    result = subprocess.run([sys.executable, "-m", "worker.cli", "fixbot", "verify", "--diff", str(patch_file),
+                             "--head", "fixbot/3-x", "--json"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stderr
+    out = json.loads(result.stdout)
+    assert out["files"] == ["sql/données.sql"] and out["reasons"][0]["code"] == "AGENT.FORBIDDEN_PATH"
+    wrong_branch = subprocess.run([sys.executable, "-m", "worker.cli", "fixbot", "verify", "--diff", str(patch_file),
+                                   "--head", "hotfix/3"], capture_output=True, text=True, env=env)
+    assert wrong_branch.returncode == 1 and "branch_prefix fixbot/" in wrong_branch.stdout
