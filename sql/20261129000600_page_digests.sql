@@ -336,3 +336,23 @@ COMMENT ON FUNCTION ops.seal_page_digest(bigint, integer) IS
 REVOKE ALL ON FUNCTION ops.seal_page_digest(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.seal_page_digest(bigint, integer) TO ops_worker;
 REVOKE ALL ON FUNCTION ops_private.duration_interval(text), ops_private.page_digest_rule(text, text) FROM PUBLIC;
+
+-- A digest waits for its window to close on purpose: its age counts from then, not from its creation,
+-- so a 10-minute window does not look like a stuck queue in ops_dispatch_oldest_pending_seconds.
+CREATE OR REPLACE VIEW ops.dispatch_stats AS
+SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+       count(*) FILTER (WHERE state = 'claimed') AS claimed,
+       count(*) FILTER (WHERE state = 'dead') AS dead,
+       count(*) FILTER (WHERE state = 'delivered') AS delivered,
+       coalesce(extract(epoch FROM now() - min(CASE WHEN reason = 'digest'
+                                                    THEN least(greatest(created_at, (payload ->> 'window_end')::timestamptz), now())
+                                                    ELSE created_at END) FILTER (WHERE state = 'pending')), 0)::double precision
+           AS oldest_pending_seconds
+FROM ops.escalations;
+COMMENT ON VIEW ops.dispatch_stats IS
+    'Queue depth by state and the age of the oldest pending escalation (the worker''s metrics); a digest''s age '
+    'counts from the end of its window.';
+COMMENT ON COLUMN ops.dispatch_stats.oldest_pending_seconds IS
+    'Age in seconds of the oldest pending escalation (a digest: since its window closed; 0 while it is open).';
+COMMENT ON COLUMN ops.pending_escalations.reason IS
+    'threshold, window, regression, manual, or digest (crossings a page budget held back in one window).';

@@ -1,7 +1,7 @@
 -- Page budgets: a digest per destination (and code), enforced at escalation time; exactly one page or
 -- one digest line per crossing.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 -- A host name with no digits (digits are normalized away, letters are kept): one fingerprint per host.
 CREATE FUNCTION pg_temp.host(i integer) RETURNS text LANGUAGE sql IMMUTABLE
@@ -56,6 +56,10 @@ SELECT is((SELECT next_attempt_at FROM ops.escalations WHERE reason = 'digest'),
           (SELECT window_end FROM ops.page_windows), 'the digest falls due when the window closes');
 SELECT is((SELECT payload -> 'page_window' ->> 'max_pages' FROM ops.escalations WHERE code = 'DNS.RECORD_MISSING'
            AND reason = 'window'), '1', 'the page says which budget it belongs to');
+
+UPDATE ops.escalations SET created_at = now() - interval '1 hour' WHERE reason = 'digest';
+SELECT is((SELECT oldest_pending_seconds FROM ops.dispatch_stats), 0::double precision,
+    'a digest waiting for its window to close does not count as an old pending escalation');
 
 -- Later statements in the same window join the same digest.
 INSERT INTO ops.error_events (source, message)
