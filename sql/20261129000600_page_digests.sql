@@ -356,3 +356,5 @@ COMMENT ON COLUMN ops.dispatch_stats.oldest_pending_seconds IS
     'Age in seconds of the oldest pending escalation (a digest: since its window closed; 0 while it is open).';
 COMMENT ON COLUMN ops.pending_escalations.reason IS
     'threshold, window, regression, manual, or digest (crossings a page budget held back in one window).';
+COMMENT ON COLUMN ops.dispatch_queue.reason IS
+    'threshold, window, regression, manual, or digest (crossings a page budget held back in one window).';
