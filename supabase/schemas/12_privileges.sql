@@ -57,7 +57,8 @@ GRANT EXECUTE ON FUNCTION ops.claim_escalations(text, integer, interval), ops.he
     ops.complete_escalation(bigint, integer, jsonb), ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
     ops.release_escalation(bigint, integer), ops.reap_expired_leases(), ops.requeue_escalation(bigint),
     ops.create_work_item(bigint), ops.link_github_issue(text, text, integer, text),
-    ops.update_agent_run(bigint, text, jsonb, text, text, text), ops.expire_agent_runs(interval) TO ops_worker;
+    ops.update_agent_run(bigint, text, jsonb, text, text, text), ops.expire_agent_runs(interval),
+    ops.seal_page_digest(bigint, integer) TO ops_worker;
 CREATE POLICY escalations_worker ON ops.escalations FOR ALL TO ops_worker USING (true) WITH CHECK (true);
 CREATE POLICY agent_runs_worker ON ops.agent_runs FOR ALL TO ops_worker USING (true) WITH CHECK (true);
 CREATE POLICY failure_modes_worker_read ON ops.failure_modes FOR SELECT TO ops_worker USING (true);

@@ -150,6 +150,14 @@ class Worker:
                                  for r in self.query("destinations")}
         return self.destinations.get(name)
 
+    def _seal_digest(self, job: dict) -> dict | None:
+        """A digest's final list (ops.seal_page_digest waits for anyone still adding to its window, then
+        freezes it); None when the claim was lost."""
+        row = self.query_one("seal_page_digest", {"id": job["id"], "token": job["claims"]})
+        if row is None or row["payload"] is None:
+            return None
+        return {**job, "payload": row["payload"], "count_at": row["payload"].get("similar_groups", 0)}
+
     def process(self, job: dict) -> None:
         job_id, token = job["id"], job["claims"]
         outcome, fail = "delivered", None
@@ -157,9 +165,14 @@ class Worker:
             dest = self._destination(job["destination"])
             if dest is None:
                 raise Permanent(f"unknown destination {job['destination']!r} (not in ssot/destinations.yaml)")
-            result = self.handlers[dest.kind](job, dest, self)
-            done = self._persist("complete", {"id": job_id, "token": token, "result": json.dumps(result, default=str)})
-            outcome = "delivered" if done and done["completed"] else "fenced"
+            sealed = self._seal_digest(job) if job["reason"] == "digest" else job
+            if sealed is None:
+                outcome = "fenced"
+            else:
+                result = self.handlers[dest.kind](sealed, dest, self)
+                done = self._persist("complete", {"id": job_id, "token": token,
+                                                  "result": json.dumps(result, default=str)})
+                outcome = "delivered" if done and done["completed"] else "fenced"
         except WaitForConfig as exc:
             outcome = "waiting"
             self._persist("record_dispatch_error", {

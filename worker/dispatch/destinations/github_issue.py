@@ -14,7 +14,36 @@ import os
 from datetime import timedelta, timezone
 
 from worker.dispatch import http
-from worker.dispatch.destinations.base import Destination, delivery_id, runbook_url, summary
+from worker.dispatch.destinations.base import (Destination, budget_note, delivery_id, digest_headline, is_digest,
+                                               one_line, runbook_url, summary)
+
+BODY_LIMIT = 60_000  # GitHub refuses an issue or comment body over 65,536 characters
+
+
+def code_span(text: str) -> str:
+    """Producer text as an inline code span it cannot leave: backticks replaced by a look-alike. Inside
+    the span, @mentions, #references and <!-- markers --> are literal text on GitHub."""
+    return "`" + (text.replace("`", "\u02cb") or " ") + "`"
+
+
+def digest_body(job: dict) -> str:
+    """A digest: +N similar groups, one list item per group (highest count first) while the body fits."""
+    p = job["payload"]
+    groups = p.get("groups") or []
+    head = [f"**{digest_headline(job)}**", "",
+            f"{p.get('window_crossings')} threshold crossings in the window: the first "
+            f"{(p.get('window_crossings') or 0) - len(groups)} paged, these were held back.", ""]
+    tail = ["", f"<!-- ops-fingerprint:{job['fingerprint']} delivery:{delivery_id(job)} -->"]
+    lines, size = [], sum(len(x) + 1 for x in head + tail)
+    for i, g in enumerate(groups):
+        line = (f"- {code_span(g.get('code') or '')} ×{g.get('count')} · {code_span(g.get('source') or '')}"
+                f" · {code_span((g.get('fingerprint') or '')[:16])} — {code_span(one_line(g.get('sample_message'), 200))}")
+        if size + len(line) + 1 > BODY_LIMIT - 100:
+            lines.append(f"- …and {len(groups) - i} more (escalation {job['id']}'s payload has the full list)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(head + lines + tail)
 
 
 def _api() -> str:
@@ -27,8 +56,11 @@ def _headers(token: str) -> dict[str, str]:
 
 
 def body(job: dict) -> str:
+    if is_digest(job):
+        return digest_body(job)
     p = job["payload"]
     url = runbook_url(p.get("runbook"))
+    note = budget_note(job)
     return "\n".join([
         f"**{job['code']}** — {p.get('title')}", "",
         f"- reason: {job['reason']}, count {job['count_at']}",
@@ -36,6 +68,7 @@ def body(job: dict) -> str:
         f"- source: {p.get('source')} {p.get('phase') or ''}",
         f"- runbook: [{p.get('runbook')}]({url})" if url else f"- runbook: `{p.get('runbook')}`", "",
         "```", (p.get("sample_message") or "")[:2000], "```", "",
+        *([f"_{note}_", ""] if note else []),
         f"<!-- ops-fingerprint:{job['fingerprint']} delivery:{delivery_id(job)} -->",
     ])
 
