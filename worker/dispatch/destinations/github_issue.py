@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta, timezone
+from urllib.parse import quote
 
 from worker.dispatch import http
 from worker.dispatch.destinations import Destination, delivery_id, runbook_url, summary
+from worker.render import github_code_block, github_inline_code, github_markdown_text, terminal
+
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%-._~"  # RFC 3986 reserved and unreserved: kept; spaces, <, >, ` encoded
 
 
 def _api() -> str:
@@ -26,17 +30,29 @@ def _headers(token: str) -> dict[str, str]:
             "X-GitHub-Api-Version": "2022-11-28"}
 
 
+def marker(job: dict) -> str:
+    """The HTML comment that marks this delivery in an issue or comment body: the last line of
+    :func:`body`. Rendered content never contains ``<!--`` or ``-->`` (worker/render.py), so only the
+    worker writes one."""
+    return f"<!-- ops-fingerprint:{job['fingerprint']} delivery:{delivery_id(job)} -->"
+
+
 def body(job: dict) -> str:
+    """The issue or comment text (GitHub Markdown). Every stored value is rendered inert: no mention,
+    link, HTML or comment marker from a producer; the sample in a fence it cannot close."""
     p = job["payload"]
     url = runbook_url(p.get("runbook"))
+    t = lambda v: github_markdown_text(v, limit=500)  # noqa: E731
+    path = github_inline_code(p.get("runbook"), limit=500)
+    runbook = f"- runbook: [{path}](<{quote(url, safe=_URL_SAFE)}>)" if url else f"- runbook: {path}"
     return "\n".join([
-        f"**{job['code']}** — {p.get('title')}", "",
-        f"- reason: {job['reason']}, count {job['count_at']}",
-        f"- first seen {p.get('first_seen_at')}, last seen {p.get('last_seen_at')}",
-        f"- source: {p.get('source')} {p.get('phase') or ''}",
-        f"- runbook: [{p.get('runbook')}]({url})" if url else f"- runbook: `{p.get('runbook')}`", "",
-        "```", (p.get("sample_message") or "")[:2000], "```", "",
-        f"<!-- ops-fingerprint:{job['fingerprint']} delivery:{delivery_id(job)} -->",
+        f"**{t(job['code'])}** — {t(p.get('title'))}", "",
+        f"- reason: {t(job['reason'])}, count {t(job['count_at'])}",
+        f"- first seen {t(p.get('first_seen_at'))}, last seen {t(p.get('last_seen_at'))}",
+        f"- source: {t(p.get('source'))} {t(p.get('phase') or '')}",
+        runbook, "",
+        github_code_block((p.get("sample_message") or "")[:2000]), "",
+        marker(job),
     ])
 
 
@@ -57,14 +73,14 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         existing = _list(found)
         if existing:
             number = existing[0]["number"]
-            if f"delivery:{delivery_id(job)} -->" in (existing[0].get("body") or ""):
+            if marker(job) in (existing[0].get("body") or ""):
                 # this very delivery opened it, then the worker died before recording the link
                 ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo,
                                                     "issue_number": number, "url": existing[0].get("html_url")})
                 return {"issue": number, "action": "opened"}
     if number is None:
         _, created = http.request("POST", f"{_api()}/repos/{repo}/issues", json.dumps(
-            {"title": summary(job)[:250], "body": body(job), "labels": ["ops", label, job["code"]]}).encode(), headers)
+            {"title": terminal(summary(job), limit=250), "body": body(job), "labels": ["ops", label, job["code"]]}).encode(), headers)
         issue = json.loads(created)
         ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo,
                                             "issue_number": issue["number"], "url": issue.get("html_url")})
@@ -72,8 +88,7 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
     comments = f"{_api()}/repos/{repo}/issues/{number}/comments"
     since = (job["created_at"] - timedelta(minutes=5)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     _, listed = http.request("GET", f"{comments}?since={since}&per_page=100", None, headers)
-    marker = f"delivery:{delivery_id(job)} -->"
-    if any(marker in (c.get("body") or "") for c in _list(listed)):
+    if any(marker(job) in (c.get("body") or "") for c in _list(listed)):
         return {"issue": number, "action": "already commented"}
     http.request("POST", comments, json.dumps({"body": body(job)}).encode(), headers)
     ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo, "issue_number": number, "url": None})
