@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from worker import db, ingest, ssot
+from worker.logsafe import mask_password
+from worker.render import terminal
 from worker.demo import events as demo_events
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
 from worker.queries import q
@@ -38,7 +41,9 @@ def _fmt(value) -> str:
 
 
 def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
-    cells = [[_fmt(r[c]).replace("\n", " ")[:width] for c in columns] for r in rows]
+    """Rows as an aligned text table; every cell through render.terminal (controls and bidi characters
+    shown visibly, one line) and cut to ``width`` characters."""
+    cells = [[terminal(_fmt(r[c]), limit=width) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -51,8 +56,14 @@ def _positive(text: str) -> int:
     return value
 
 
+# Characters JSON may carry raw that a terminal would act on (C1 controls, bidi and other format
+# characters, line/paragraph separators): printed as \uXXXX escapes, the same JSON value.
+_JSON_INVISIBLE = re.compile("[\u0080-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
 def emit_json(value) -> None:
-    print(json.dumps(value, default=_fmt, ensure_ascii=False, indent=2))
+    text = json.dumps(value, default=_fmt, ensure_ascii=False, indent=2)
+    print(_JSON_INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -82,7 +93,8 @@ def cmd_db(args) -> int:
             print(table(rows, ["version", "name", "state"]))
         return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
     elif args.action == "url":
-        print(db.database_url())
+        url = db.database_url()
+        print(url if args.show_password else mask_password(url))
     elif args.action == "maintain":
         with db.connect() as conn:
             created = conn.execute("SELECT ops.ensure_error_event_partitions(%s)", (args.days_ahead,)).fetchone()[0]
@@ -102,7 +114,7 @@ def cmd_ssot(args) -> int:
         if args.action == "check":
             problems = ssot.check(conn)
             for p in problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             if not problems:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
@@ -110,7 +122,7 @@ def cmd_ssot(args) -> int:
             result = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             return EXIT_FAILED
     if args.action == "sync":
         total = sum(result.values())
@@ -177,7 +189,7 @@ def cmd_ingest(args) -> int:
             print(f"{len(stored)} events stored")
     for r in refused:
         where = f"line {r.line}: " if r.line else ""
-        print(f"refused: {where}{r.reason}", file=sys.stderr)
+        print(f"refused: {where}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -207,9 +219,9 @@ def cmd_classify(args) -> int:
     else:
         for r in results:
             prefix = f"line {r['line']}: " if r["line"] else ""
-            print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+            print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
-        print(f"refused: {f'line {r.line}: ' if r.line else ''}{r.reason}", file=sys.stderr)
+        print(f"refused: {f'line {r.line}: ' if r.line else ''}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -272,11 +284,7 @@ def _print_escalations(conn, last: int) -> int:
 
 def _safe(url: str) -> str:
     """The URL without its password, for printing."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    return mask_password(url)
 
 
 # -- worker, dispatch, fixbot --------------------------------------------------------------------------
@@ -334,9 +342,9 @@ def cmd_fixbot(args) -> int:
     else:
         print("approved" if verdict["approved"] else "rejected")
         for r in verdict["reasons"]:
-            print(f"  {r['code']}: {r['message']}")
+            print(f"  {r['code']}: {terminal(r['message'])}")
         for f in verdict["flags"]:
-            print(f"  flag: {f}")
+            print(f"  flag: {terminal(f)}")
     return EXIT_OK if verdict["approved"] else EXIT_FAILED
 
 
@@ -378,6 +386,8 @@ def parser() -> argparse.ArgumentParser:
                         "url: print the URI in use; maintain: create partitions ahead, apply retention")
     p.add_argument("--days-ahead", type=int, default=7, help="maintain: partitions to create ahead")
     p.add_argument("--retention-days", type=int, help="maintain: drop partitions older than this")
+    p.add_argument("--show-password", action="store_true",
+                   help="url: print the password too (masked as *** by default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
@@ -456,12 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
     except OpsError as exc:
-        print(f"ops: {exc}", file=sys.stderr)
+        print(f"ops: {terminal(exc, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
-        print(f"ops: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
         if os.environ.get("OPS_DEBUG"):
             raise
         return EXIT_INTERNAL

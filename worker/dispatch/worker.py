@@ -40,12 +40,14 @@ from worker.dispatch import backoff
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
+from worker.logsafe import RedactFilter, redact_value
 from worker.queries import q
 
 
 def log(event: str, **fields) -> None:
-    """One JSON object per line on stderr."""
-    record = {"ts": round(time.time(), 3), "event": event, **fields}
+    """One JSON object per line on stderr, every string in it redacted with the SSOT rules (as
+    ops.redact does), so a secret in an error message or a library's warning never reaches the log."""
+    record = {"ts": round(time.time(), 3), "event": event, **redact_value(fields)}
     sys.stderr.write(json.dumps(record, default=str) + "\n")
     sys.stderr.flush()
 
@@ -240,7 +242,9 @@ class Worker:
     def run(self) -> int:
         self._install_signals()
         library_log = logging.getLogger("psycopg")
-        library_log.handlers[:] = [_JsonLogHandler()]
+        handler = _JsonLogHandler()
+        handler.addFilter(RedactFilter())
+        library_log.handlers[:] = [handler]
         library_log.propagate = False
         if self.s.metrics_port:
             self.metrics.serve(self.s.metrics_host, self.s.metrics_port)
