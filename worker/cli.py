@@ -18,8 +18,10 @@ from psycopg.rows import dict_row
 
 from worker import cluster, db, demo, ingest, migrations, ssot
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
+from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
+from worker.render import terminal
 
 
 # -- argument helpers --------------------------------------------------------------------------------
@@ -58,7 +60,8 @@ def cmd_db(args) -> int:
             print(table(rows, ["version", "name", "state"]))
         return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
     elif args.action == "url":
-        print(db.database_url())
+        url = db.database_url()
+        print(url if args.show_password else mask_password(url))
     elif args.action == "maintain":
         return _maintain(args)
     return EXIT_OK
@@ -111,7 +114,7 @@ def cmd_ssot(args) -> int:
         if args.action == "check":
             problems = ssot.check(conn)
             for p in problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             if not problems:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
@@ -119,7 +122,7 @@ def cmd_ssot(args) -> int:
             result = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             return EXIT_FAILED
     if args.action == "sync":
         total = sum(result.values())
@@ -186,7 +189,7 @@ def cmd_ingest(args) -> int:
             print(f"{len(stored)} events stored")
     for r in refused:
         where = f"line {r.line}: " if r.line else ""
-        print(f"refused: {where}{r.reason}", file=sys.stderr)
+        print(f"refused: {where}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -216,9 +219,9 @@ def cmd_classify(args) -> int:
     else:
         for r in results:
             prefix = f"line {r['line']}: " if r["line"] else ""
-            print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+            print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
-        print(f"refused: {f'line {r.line}: ' if r.line else ''}{r.reason}", file=sys.stderr)
+        print(f"refused: {f'line {r.line}: ' if r.line else ''}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -312,9 +315,9 @@ def cmd_fixbot(args) -> int:
     else:
         print("approved" if verdict["approved"] else "rejected")
         for r in verdict["reasons"]:
-            print(f"  {r['code']}: {r['message']}")
+            print(f"  {r['code']}: {terminal(r['message'])}")
         for f in verdict["flags"]:
-            print(f"  flag: {f}")
+            print(f"  flag: {terminal(f)}")
     return EXIT_OK if verdict["approved"] else EXIT_FAILED
 
 
@@ -358,6 +361,8 @@ def parser() -> argparse.ArgumentParser:
                         "older daily partitions are dropped")
     p.add_argument("--dry-run", action="store_true", help="maintain: list what would be dropped, change nothing")
     p.add_argument("--yes", action="store_true", help="maintain: confirm --retention-days 0")
+    p.add_argument("--show-password", action="store_true",
+                   help="url: print the password too (masked as *** by default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
@@ -437,12 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
     except OpsError as exc:
-        print(f"ops: {exc}", file=sys.stderr)
+        print(f"ops: {terminal(exc, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
-        print(f"ops: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
         if os.environ.get("OPS_DEBUG"):
             raise
         return EXIT_INTERNAL

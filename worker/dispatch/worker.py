@@ -40,6 +40,7 @@ from worker.dispatch import backoff, http
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
+from worker.logsafe import RedactFilter
 from worker.queries import execute
 
 
@@ -69,6 +70,7 @@ class _Stderr(logging.StreamHandler):
 
 _HANDLER = _Stderr()
 _HANDLER.setFormatter(_JsonLines(json_default=str))
+_HANDLER.addFilter(RedactFilter())  # every string field redacted with the SSOT rules, as ops.redact does
 _LOG = logging.getLogger("ops.worker")
 _LOG.handlers[:] = [_HANDLER]
 _LOG.setLevel(logging.INFO)
@@ -77,7 +79,8 @@ _LOG.propagate = False
 
 def log(event: str, **fields) -> None:
     """One JSON object per line on stderr: ``{"ts": ..., "event": event, **fields}`` (values JSON can't
-    hold are written as str())."""
+    hold are written as str()); every string in it redacted with the SSOT rules (RedactFilter), so a
+    secret in an error message or a library's warning never reaches the log."""
     _LOG.info({"event": event, **fields})
 
 
