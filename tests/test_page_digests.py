@@ -19,6 +19,7 @@ from pathlib import Path
 import jsonschema
 import psycopg
 import pytest
+from markdown_it import MarkdownIt
 
 from tests.dispatch_kit import FAST, WorkerProcess, wait_until
 from tests.receiver import Receiver
@@ -310,7 +311,10 @@ def test_hostile_samples_stay_text_in_slack_and_github():
     assert listing.count("`") % 2 == 0 and "```" not in listing, "the sample cannot close its code span"
     body = github_issue.body(_digest_job(groups))
     sample_line = next(line for line in body.splitlines() if "evil.example.com" in line)
-    assert sample_line.count("`") == 8 and "```" not in sample_line, "every sample stays inside its own code span"
+    inline = MarkdownIt("commonmark").parseInline(sample_line)[0].children
+    assert {t.type for t in inline} <= {"text", "code_inline"}, "no link, HTML or emphasis from the sample"
+    assert [t.content for t in inline if "evil.example.com" in t.content and t.type == "code_inline"], \
+        "the sample stays inside its own code span"
     assert body.count("<!-- ops-fingerprint:") == 1 + sample_line.count("<!-- ops-fingerprint:")
     assert body.rstrip().endswith("delivery:esc-42 -->"), "the real delivery marker is the last line"
     assert "⏎ second line" in sample_line, "a line break cannot start a new Markdown block"

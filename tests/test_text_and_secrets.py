@@ -157,12 +157,11 @@ def test_a_failing_slack_delivery_logs_and_stores_no_webhook_path(db_url, tmp_pa
 
 def test_the_worker_log_is_redacted_with_the_ssot_rules(tmp_path):
     """Every record, whatever its source: a message quoting a token or a URL with a password."""
-    code = ("import logging; from worker.dispatch.worker import log, _JsonLogHandler; "
-            "from worker.logsafe import RedactFilter; "
+    code = ("import logging; from worker.dispatch.worker import log, _HANDLER; "
             "log('delivery', error='POST https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX failed', "
             "nested={'url': 'postgresql://app:hunter2@db.example:5432/ops'}); "
-            "h = _JsonLogHandler(); h.addFilter(RedactFilter()); lg = logging.getLogger('psycopg.pool'); "
-            "lg.handlers[:] = [h]; lg.propagate = False; "
+            "lg = logging.getLogger('psycopg.pool'); "
+            "lg.handlers[:] = [_HANDLER]; lg.propagate = False; "
             "lg.warning('reconnect to %s failed', 'postgresql://app:hunter2@db.example/ops')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     lines = [json.loads(line) for line in result.stderr.splitlines()]
