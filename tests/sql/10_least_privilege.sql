@@ -37,7 +37,7 @@ SELECT set_eq($$
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_worker', p.oid, 'EXECUTE')
 $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
-          'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)',
+          'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)',
           'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
@@ -57,7 +57,7 @@ $$, ARRAY['ops.classify_error(text,text,text)', 'ops.redact(text)'],
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
-          'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)',
+          'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)']) AS f
     JOIN pg_proc p ON p.oid = f::regprocedure
