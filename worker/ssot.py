@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import psycopg
 import yaml
 
@@ -268,6 +267,8 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         problems.append(Diagnostic(file, line_of(data, path), message))
 
     schema = json.loads((root / TAXONOMY_SCHEMA).read_text())
+    import jsonschema  # here, not at the top: with its format checkers it costs ~2 s, and every ops command imports this module
+
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
         where = "/".join(map(str, err.path)) or "(root)"
         at(list(err.path), f"{where}: {err.message}")
@@ -355,6 +356,8 @@ def _check_digest(root: Path, ssot: Ssot, name: str, d: dict, codes: set[str]) -
 
     schema = json.loads((root / DESTINATIONS_SCHEMA).read_text())
     digest_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/digest"}
+    import jsonschema  # lazily, as above
+
     errors = sorted(jsonschema.Draft202012Validator(digest_schema).iter_errors(d["digest"]), key=lambda e: list(e.path))
     for err in errors:
         at(list(err.path), err.message)
