@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,18 @@ def line_of(data, path) -> int:
         node = node[part]
         line = getattr(node, "line", line) or line
     return line
+
+
+_CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζηικμνορτυχ", "abekmhopctxyijsdqwvhabezhikmnoptyx")
+_FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+def canonical_text(text: str) -> str:
+    """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
+    lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
+    space, CR LF and CR to LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _FOLDED.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(_CONFUSABLES))
 
 
 def literal_characters(pattern: str) -> set[str]:
