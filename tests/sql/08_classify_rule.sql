@@ -35,7 +35,7 @@ VALUES ('TEST.FAMILY', 1, 'substring', 'qzx_deadline', 50),
        ('TEST.FAMILY', 2, 'substring', 'qzx cause line', 0);
 
 SELECT is((SELECT specificity FROM ops.failure_mode_patterns WHERE code = 'TEST.LONG'), 21,
-    'a substring''s specificity is its canonical length (a generated column)');
+    'a substring''s specificity is its canonical length (set by a trigger when the pattern is stored)');
 SELECT is((SELECT pattern_canonical FROM ops.failure_mode_patterns WHERE code = 'TEST.SCOPED'), 'qzx provider',
     'substring patterns are stored in canonical form too');
 
