@@ -10,39 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
-import time
 from collections.abc import Sequence
-from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import db, ingest, ssot
-from worker.demo import events as demo_events
+from worker import cluster, db, demo, ingest, migrations, ssot
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
-from worker.queries import q
+from worker.output import emit_json, table
+from worker.queries import execute, q
 
 
-# -- output helpers ----------------------------------------------------------------------------------
-
-def _fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
-    cells = [[_fmt(r[c]).replace("\n", " ")[:width] for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
-
+# -- argument helpers --------------------------------------------------------------------------------
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -51,31 +31,27 @@ def _positive(text: str) -> int:
     return value
 
 
-def emit_json(value) -> None:
-    print(json.dumps(value, default=_fmt, ensure_ascii=False, indent=2))
-
-
 # -- db ----------------------------------------------------------------------------------------------
 
 def cmd_db(args) -> int:
     if args.action == "up":
         url = db.database_url()
         with db.connect(url) as conn:
-            applied = db.migrate(conn)
+            applied = migrations.migrate(conn)
         print(f"database ready ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}); "
               f"{len(applied)} migration(s) applied")
     elif args.action == "down":
         if os.environ.get("DATABASE_URL"):
             raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster")
-        db.Cluster.default().stop()
+        cluster.Cluster.default().stop()
         print("embedded cluster stopped")
     elif args.action == "migrate":
         with db.connect() as conn:
-            applied = db.migrate(conn)
+            applied = migrations.migrate(conn)
         print(f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else ""))
     elif args.action == "status":
         with db.connect() as conn:
-            rows = db.status(conn)
+            rows = migrations.status(conn)
         if args.json:
             emit_json(rows)
         else:
@@ -85,11 +61,11 @@ def cmd_db(args) -> int:
         print(db.database_url())
     elif args.action == "maintain":
         with db.connect() as conn:
-            created = conn.execute("SELECT ops.ensure_error_event_partitions(%s)", (args.days_ahead,)).fetchone()[0]
+            created = execute(conn, "partitions", "ensure_partitions_ahead", {"days_ahead": args.days_ahead}).fetchone()[0]
             dropped = 0
             if args.retention_days:
-                dropped = conn.execute("SELECT ops.drop_error_event_partitions(make_interval(days => %s))",
-                                       (args.retention_days,)).fetchone()[0]
+                dropped = execute(conn, "partitions", "drop_partitions_older_than",
+                                  {"retention_days": args.retention_days}).fetchone()[0]
             conn.commit()
         print(f"partitions created: {created}, dropped: {dropped}")
     return EXIT_OK
@@ -185,7 +161,7 @@ def _known_sources(conn) -> set[str] | None:
     """The sources ingest accepts, or None for a role that may not list them (the analyst's)."""
     try:
         with conn.transaction():
-            return {r[0] for r in conn.execute("SELECT source FROM ops.sources")}
+            return {r[0] for r in execute(conn, "errors", "known_sources")}
     except psycopg.errors.InsufficientPrivilege:
         return None
 
@@ -269,55 +245,7 @@ def cmd_errors(args) -> int:
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    rng = random.Random(args.seed)
-    url = db.database_url()
-    with db.connect(url) as conn:
-        db.migrate(conn)
-        ssot.sync(conn)
-    with db.connect(url, autocommit=True) as listener, db.connect(url) as conn:
-        listener.execute("LISTEN ops_outbox")
-        last = conn.execute("SELECT coalesce(max(id), 0) FROM ops.escalations").fetchone()[0]
-        conn.commit()
-        deadline = time.monotonic() + args.seconds
-        feed = demo_events(rng)
-        count = 0
-        print(f"demo feed: {args.events} events over at most {args.seconds:.0f}s (database {_safe(url)})\n")
-        while count < args.events and time.monotonic() < deadline:
-            row = ingest.record_one(conn, next(feed))
-            count += 1
-            if not args.quiet:
-                print(f"{count:4d}  {row['code']:<40} count={row['count']:<4} fp={row['fingerprint'][:10]}")
-            # The outbox notifies on insert. A notification is only a hint: read what is new since `last`.
-            if any(True for _ in listener.notifies(timeout=0)):
-                last = _print_escalations(conn, last)
-            time.sleep(args.delay)
-        last = _print_escalations(conn, last)
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(q("errors", "top_errors"), {"code": None, "limit": 12}).fetchall()
-        for r in rows:
-            r["fingerprint"] = r["fingerprint"][:10]
-        print("\ntop errors:\n" + table(rows, ["code", "count", "status", "source", "fingerprint", "sample_message"], 46))
-    return EXIT_OK
-
-
-def _print_escalations(conn, last: int) -> int:
-    with conn.cursor(row_factory=dict_row) as cur:
-        for e in cur.execute(q("errors", "new_escalations"), {"after": last}).fetchall():
-            print(f"  ⚑ escalation #{e['id']}: {e['code']} ({e['reason']}, count {e['count_at']}) → {e['destination']}")
-            for run in cur.execute(q("errors", "queued_agent_runs_for"), {"escalation_id": e["id"]}).fetchall():
-                print(f"    ↳ FixBot run #{run['id']} queued (variant {run['variant_id']}, PR-only)")
-            last = e["id"]
-    conn.commit()
-    return last
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for printing."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    return demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet)
 
 
 # -- worker, dispatch, fixbot --------------------------------------------------------------------------
@@ -388,9 +316,7 @@ class _Ctx:
         self.cur = cur
 
     def query_one(self, name: str, params: dict):
-        from collections import defaultdict
-
-        return self.cur.execute(q("dispatch", name), defaultdict(lambda: None, params)).fetchone()
+        return execute(self.cur, "dispatch", name, params).fetchone()
 
 
 # -- parser ------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import subprocess
 
 from worker import fixbot
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id
+from worker.dispatch.destinations.base import Destination, delivery_id
 from worker.dispatch.outcomes import Permanent, Retry
 
 FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
@@ -49,13 +49,15 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         return {"run": run["id"], "status": run["status"]}
     policy = fixbot.Policy.load()
     doc = run_document(run, job, policy)
-    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "verdict": None, "branch": doc["branch"],
+                                       "pr_url": None, "error": None})
     runner = dest.config.get("runner", "github_dispatch")
     if runner == "github_dispatch":
         repo, token = dest.env("repo_env"), dest.env("token_env")
         api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
         http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
-                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"})
+                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
+                       destination=dest.name)
         return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
     if runner != "command":
         raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
@@ -69,13 +71,14 @@ def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Po
         proc = subprocess.run(command, input=json.dumps(doc, default=str), capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner timed out after {timeout:.0f}s"})
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "verdict": None, "branch": None,
+                                           "pr_url": None, "error": f"runner timed out after {timeout:.0f}s"})
         raise Retry(f"FixBot runner timed out after {timeout:.0f}s") from None
     except OSError as exc:
         raise Permanent(f"FixBot runner {command[0]!r} cannot start: {exc}") from None
     if proc.returncode != 0:
-        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued",
-                                           "error": f"runner exited {proc.returncode}: {proc.stderr[-500:]}"})
+        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "verdict": None, "branch": None,
+                                           "pr_url": None, "error": f"runner exited {proc.returncode}: {proc.stderr[-500:]}"})
         raise Retry(f"FixBot runner exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
     try:
         result = json.loads(proc.stdout)
@@ -89,7 +92,8 @@ def record_verdict(ctx, run: dict, verdict: dict, result: dict) -> dict:
     """Store the verdict on the run; a rejection is also recorded through the error pipeline."""
     status = "succeeded" if verdict["approved"] else "rejected"
     ctx.query_one("update_agent_run", {"id": run["id"], "status": status, "verdict": json.dumps(verdict),
-                                       "branch": result.get("branch"), "pr_url": result.get("pr_url") if verdict["approved"] else None})
+                                       "branch": result.get("branch"), "pr_url": result.get("pr_url") if verdict["approved"] else None,
+                                       "error": None})
     for reason in verdict["reasons"]:
         ctx.query_one("record_run_error", {"message": reason["message"], "code_hint": reason["code"],
                                            "run_id": str(run["id"]), "fingerprint": run["fingerprint"]})
