@@ -40,7 +40,7 @@ def test_usage_errors_exit_2():
 
 
 def test_ingest_classify_errors_and_db_commands(db_url):
-    assert ops("db", "url", url=db_url).stdout.strip() == db_url
+    assert ops("db", "url", "--show-password", url=db_url).stdout.strip() == db_url
     status = ops("db", "status", "--json", url=db_url)
     assert status.returncode == 0 and {r["state"] for r in json.loads(status.stdout)} == {"applied"}
     assert ops("ssot", "check", url=db_url).returncode == 0

@@ -18,8 +18,10 @@ from psycopg.rows import dict_row
 
 from worker import cluster, db, demo, ingest, migrations, ssot
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
+from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
+from worker.render import terminal
 
 
 # -- argument helpers --------------------------------------------------------------------------------
@@ -58,16 +60,50 @@ def cmd_db(args) -> int:
             print(table(rows, ["version", "name", "state"]))
         return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
     elif args.action == "url":
-        print(db.database_url())
+        url = db.database_url()
+        print(url if args.show_password else mask_password(url))
     elif args.action == "maintain":
-        with db.connect() as conn:
-            created = execute(conn, "partitions", "ensure_partitions_ahead", {"days_ahead": args.days_ahead}).fetchone()[0]
-            dropped = 0
-            if args.retention_days:
-                dropped = execute(conn, "partitions", "drop_partitions_older_than",
-                                  {"retention_days": args.retention_days}).fetchone()[0]
+        return _maintain(args)
+    return EXIT_OK
+
+
+def _maintain(args) -> int:
+    """Partitions ahead, then retention. A typo destroys nothing: --retention-days below 0 is a usage
+    error, 0 needs --yes, today's and future partitions never go (SQL enforces all three again), and
+    --dry-run lists what would go without changing anything."""
+    days = args.retention_days
+    if days is not None and days < 0:
+        raise OpsError(f"--retention-days must be 0 or more (days of events to keep), not {days}", exit_code=EXIT_USAGE)
+    if days == 0 and not (args.yes or args.dry_run):
+        raise OpsError("--retention-days 0 drops every partition before today: add --yes to mean it "
+                       "(or --dry-run to see what would go)", exit_code=EXIT_USAGE)
+    if args.days_ahead < 0:
+        raise OpsError(f"--days-ahead must be 0 or more, not {args.days_ahead}", exit_code=EXIT_USAGE)
+    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        created = None
+        if not args.dry_run:
+            created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
+        parts = []
+        if days is not None:
+            parts = cur.execute(q("maintenance", "drop_partitions"), {
+                "retention_days": days, "confirm_zero": bool(args.yes or args.dry_run), "dry_run": bool(args.dry_run)}).fetchall()
+        if args.dry_run:
+            conn.rollback()
+        else:
             conn.commit()
-        print(f"partitions created: {created}, dropped: {dropped}")
+    if args.json:
+        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created,
+                   "partitions": [{"partition": p["partition_name"], "day": p["day"].isoformat(), "rows": p["row_count"],
+                                   "dropped": p["dropped"]} for p in parts]})
+        return EXIT_OK
+    verb = "would drop" if args.dry_run else "dropped"
+    for p in parts:
+        print(f"{verb} {p['partition_name']} ({p['day']}, {p['row_count']} rows)")
+    rows = sum(p["row_count"] for p in parts)
+    if args.dry_run:
+        print(f"dry run: {len(parts)} partition(s) ({rows} rows) would be dropped; nothing changed")
+    else:
+        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)")
     return EXIT_OK
 
 
@@ -78,7 +114,7 @@ def cmd_ssot(args) -> int:
         if args.action == "check":
             problems = ssot.check(conn)
             for p in problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             if not problems:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
@@ -86,7 +122,7 @@ def cmd_ssot(args) -> int:
             result = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             return EXIT_FAILED
     if args.action == "sync":
         total = sum(result.values())
@@ -153,7 +189,7 @@ def cmd_ingest(args) -> int:
             print(f"{len(stored)} events stored")
     for r in refused:
         where = f"line {r.line}: " if r.line else ""
-        print(f"refused: {where}{r.reason}", file=sys.stderr)
+        print(f"refused: {where}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -224,9 +260,9 @@ def cmd_classify(args) -> int:
                 _print_explanation(r)
                 continue
             prefix = f"line {r['line']}: " if r["line"] else ""
-            print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+            print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
-        print(f"refused: {f'line {r.line}: ' if r.line else ''}{r.reason}", file=sys.stderr)
+        print(f"refused: {f'line {r.line}: ' if r.line else ''}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
@@ -270,10 +306,22 @@ def cmd_dispatch(args) -> int:
                 print(table(rows, ["id", "code", "destination", "state", "attempts", "next_attempt_at", "last_error"], 60))
             return EXIT_OK
         if args.id is None:
-            raise OpsError("requeue needs an escalation id", exit_code=2)
+            raise OpsError("requeue needs an escalation id (see `ops dispatch list --state dead`)", exit_code=EXIT_USAGE)
+        if args.id < 1:
+            raise OpsError(f"the escalation id must be a positive integer, not {args.id}", exit_code=EXIT_USAGE)
+        if args.dry_run:
+            row = cur.execute(q("dispatch", "escalation"), {"id": args.id}).fetchone()
+            if row is None:
+                raise OpsError(f"no escalation {args.id} (see `ops dispatch list`)")
+            if row["state"] != "dead":
+                raise OpsError(f"escalation {args.id} is {row['state']}, not dead: only dead escalations can be requeued")
+            print(f"would requeue escalation {row['id']} ({row['code']} to {row['destination']}, "
+                  f"{row['attempts']} attempts so far); nothing changed")
+            return EXIT_OK
         row = cur.execute(q("dispatch", "requeue"), {"id": args.id}).fetchone()
         conn.commit()
-    print(f"escalation {row['id']} requeued ({row['attempts']} attempts so far, up to {row['max_attempts']})")
+    print(f"escalation {row['id']} ({row['code']} to {row['destination']}) requeued "
+          f"({row['attempts']} attempts so far, up to {row['max_attempts']})")
     return EXIT_OK
 
 
@@ -282,7 +330,12 @@ def cmd_fixbot(args) -> int:
     from worker.dispatch.destinations.fixbot import record_verdict
 
     try:
-        diff_text = sys.stdin.read() if args.diff == "-" else open(args.diff, encoding="utf-8", errors="replace").read()
+        # Bytes, as git reads them: a path that is not UTF-8 must not be changed before it is checked.
+        if args.diff == "-":
+            diff_text = sys.stdin.buffer.read()
+        else:
+            with open(args.diff, "rb") as f:
+                diff_text = f.read()
     except OSError as exc:
         raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
     if not args.head:
@@ -303,9 +356,9 @@ def cmd_fixbot(args) -> int:
     else:
         print("approved" if verdict["approved"] else "rejected")
         for r in verdict["reasons"]:
-            print(f"  {r['code']}: {r['message']}")
+            print(f"  {r['code']}: {terminal(r['message'])}")
         for f in verdict["flags"]:
-            print(f"  flag: {f}")
+            print(f"  flag: {terminal(f)}")
     return EXIT_OK if verdict["approved"] else EXIT_FAILED
 
 
@@ -344,7 +397,13 @@ def parser() -> argparse.ArgumentParser:
                    help="up: start (embedded) and migrate; down: stop the embedded cluster; migrate; status; "
                         "url: print the URI in use; maintain: create partitions ahead, apply retention")
     p.add_argument("--days-ahead", type=int, default=7, help="maintain: partitions to create ahead")
-    p.add_argument("--retention-days", type=int, help="maintain: drop partitions older than this")
+    p.add_argument("--retention-days", type=int,
+                   help="maintain: keep this many days of events (0 or more; 0 keeps only today and needs --yes); "
+                        "older daily partitions are dropped")
+    p.add_argument("--dry-run", action="store_true", help="maintain: list what would be dropped, change nothing")
+    p.add_argument("--yes", action="store_true", help="maintain: confirm --retention-days 0")
+    p.add_argument("--show-password", action="store_true",
+                   help="url: print the password too (masked as *** by default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
@@ -399,6 +458,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dispatch", help="the escalation queue: list it, requeue a dead escalation")
     p.add_argument("action", choices=["list", "requeue"])
     p.add_argument("id", nargs="?", type=int, help="requeue: the escalation id")
+    p.add_argument("--dry-run", action="store_true", help="requeue: show what would be requeued, change nothing")
     p.add_argument("--state", choices=["pending", "claimed", "delivered", "dead"])
     p.add_argument("--limit", type=_positive, default=50)
     p.add_argument("--json", action="store_true")
@@ -425,12 +485,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
     except OpsError as exc:
-        print(f"ops: {exc}", file=sys.stderr)
+        print(f"ops: {terminal(exc, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
-        print(f"ops: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
         if os.environ.get("OPS_DEBUG"):
             raise
         return EXIT_INTERNAL

@@ -1,6 +1,6 @@
 -- Redaction before storage; normalization and fingerprints that group what is one error.
 BEGIN;
-SELECT plan(29);
+SELECT plan(35);
 
 SELECT unalike(ops.redact('push failed: token ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), '%ghp_a%', 'GitHub classic tokens are redacted');
 SELECT unalike(ops.redact('auth github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'), '%github_pat_1%', 'GitHub fine-grained tokens are redacted');
@@ -17,6 +17,19 @@ SELECT is(ops.redact('could not connect to postgres://app:s3cr3t@db.internal:543
     'could not connect to postgres://app:[REDACTED]@db.internal:5432/app', 'a URL keeps its user, host and path');
 SELECT unalike(ops.redact(E'-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----'), '%MIIEvQ%', 'PEM private keys are redacted');
 SELECT unalike(ops.redact('key=sb_secret_abcdefghijklmnopqrst'), '%abcdefghijklmnopqrst%', 'Supabase secret keys are redacted');
+SELECT is(ops.redact('could not connect to postgresql://app:p@ss@db.internal:5432/app'),
+    'could not connect to postgresql://app:[REDACTED]@db.internal:5432/app', 'a raw @ inside a URL password leaks nothing after it');
+SELECT is(ops.redact('could not translate host name "ss@db.example.com" to address: Name or service not known'),
+    'could not translate host name "[REDACTED]@db.example.com" to address: Name or service not known',
+    'libpq''s host name holding a password tail keeps only the host');
+SELECT is(ops.redact('fatal: https://x-access-token:ghs_abcdefghijklmnopqrstuvwxyz0123@github.com/acme/app.git not found'),
+    'fatal: https://x-access-token:[REDACTED]@github.com/acme/app.git not found',
+    'an x-access-token URL loses its token but keeps host and path');
+SELECT unalike(ops.redact('POST https://discord.com/api/webhooks/1234567890/abcdefghijklmnopqrstuvwxyzABCDEF01 failed'), '%abcdefghijk%',
+    'Discord webhook URLs are redacted');
+SELECT unalike(ops.redact('https://hooks.slack.com/workflows/T0000000/A0000000/123456789/abcdefghijklmnopqrstuvwx'), '%abcdefghijk%',
+    'Slack workflow webhook URLs are redacted');
+SELECT is(ops.redact('password=p@ss@word!'), 'password=[REDACTED]', 'an assignment''s value is redacted whole, @ and all');
 SELECT is(ops.redact('Authorization header required'), 'Authorization header required', 'ordinary words are left alone');
 SELECT is(ops.redact('task-runner-abcdefghijklmnopqrstu finished'), 'task-runner-abcdefghijklmnopqrstu finished', '"sk-" inside a word is not a key');
 

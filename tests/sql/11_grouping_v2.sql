@@ -1,0 +1,77 @@
+-- Grouping version 2: what normalization replaces, what it keeps, and regrouping old rows.
+BEGIN;
+SELECT plan(25);
+
+-- Opaque ids real producers print become one placeholder each, so they do not split a group.
+SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
+          ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CTZq9d1YxVb7Pw3Lk2MnR'),
+    'Anthropic request ids (req_<base62>) do not split one error');
+SELECT is(ops.normalize_message('tool_use ids were found without tool_result blocks: toolu_01A09q90qw90lq917835lq9'),
+          ops.normalize_message('tool_use ids were found without tool_result blocks: toolu_01Bx7PqRsTuVwXyZaBcDeFgHi'),
+    'tool-use ids (toolu_<base62>) do not split one error');
+SELECT is(ops.normalize_message('FUNCTION_INVOCATION_TIMEOUT iad1::abcde-1700000000000-0123456789ab'),
+          ops.normalize_message('FUNCTION_INVOCATION_TIMEOUT sfo1::x7k2p-1690000000001-fedcba987654'),
+    'Vercel region-scoped request ids do not split one error');
+SELECT is(ops.normalize_message('deployment dpl_3X8mBq9ZpQrT4vW failed'), ops.normalize_message('deployment dpl_9Yz2KqLm4NpQ7rS failed'),
+    'prefixed deployment ids (dpl_<id>) do not split one error');
+SELECT is(ops.normalize_message('object 123456789012 missing'), ops.normalize_message('object 1a3b5c7d9e0f missing'),
+    'a hex id without a letter gets the same placeholder as its lettered siblings');
+SELECT is(ops.normalize_message('host key ab:cd:ef:01:23:45:67:89 changed'), ops.normalize_message('host key 10:32:54:76:98:ba:dc:fe changed'),
+    'colon-separated hex groups do not split one error');
+SELECT is(ops.normalize_message('token 8f3KzQ1pLm9Xv2Bn7Yc4Rt6W rejected'), ops.normalize_message('token Q9w8E7r6T5y4U3i2O1pAsDfG rejected'),
+    'long tokens mixing letters and digits do not split one error');
+SELECT is(ops.normalize_message(U&'\0421annot connect to the database'), ops.normalize_message('Cannot connect to the database'),
+    'a Cyrillic look-alike letter does not split one error');
+SELECT is(ops.normalize_message(U&'conn\200Bection refused'), ops.normalize_message('connection refused'),
+    'a zero-width character does not split one error');
+SELECT is(ops.normalize_message(U&'\FF25RROR: disk full'), ops.normalize_message('ERROR: disk full'),
+    'full-width letters fold (NFKC)');
+
+-- Meaning is kept.
+SELECT isnt(ops.normalize_message('Process completed with exit code 128.'), ops.normalize_message('Process completed with exit code 1.'),
+    'exit codes are kept');
+SELECT isnt(ops.normalize_message('The server responded with 503'), ops.normalize_message('The server responded with 429'),
+    'HTTP statuses in prose are kept');
+SELECT isnt(ops.normalize_message('Request rejected (429)'), ops.normalize_message('Request rejected (503)'),
+    'HTTP statuses in parentheses are kept');
+SELECT isnt(ops.normalize_message('killed by signal 9'), ops.normalize_message('killed by signal 15'), 'signal numbers are kept');
+SELECT isnt(ops.normalize_message('request to https://api.openai.com/v1/chat/completions failed, reason: getaddrinfo ENOTFOUND'),
+            ops.normalize_message('request to https://app.example.com/v1/chat/completions failed, reason: getaddrinfo ENOTFOUND'),
+    'a URL keeps its host: a third-party API and your own host stay apart');
+SELECT is(ops.normalize_message('request to https://api.openai.com/v1/chat/completions?x=1 failed'),
+          ops.normalize_message('request to https://api.openai.com/v1/embeddings failed'),
+    'a URL loses its path and query');
+SELECT is(ops.normalize_message('timeout after 30s on run 1234'), 'timeout after <dur> on run <n>', 'other numbers still become placeholders');
+SELECT is(length(ops.normalize_message(repeat('a1 ', 4000000))) < 200000, true, 'a 12 MB argument is cut before the regexes run');
+
+SELECT is(right(ops.redact(repeat('x', 70000) || ' ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), 42), '[… 4505 characters cut before redaction …]',
+    'redact reads at most 65536 characters of a direct argument and says what it cut');
+
+-- Fingerprints carry version 2.
+SELECT is(ops.current_fingerprint_version(), 2::smallint, 'the current fingerprint version is 2');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v2 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v2 probe 42'), 2::smallint,
+    'new groups are stamped with version 2');
+
+-- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
+SELECT set_config('ops.maintenance', 'on', true);
+INSERT INTO ops.error_events (source, message) VALUES ('agent_runner', 'overloaded req_011CSHoEeqs5C35K2UUqR7Fy'),
+    ('agent_runner', 'overloaded req_011CSHoEeqs5C35K2UUqR7Fy'), ('agent_runner', 'overloaded req_011CTZq9d1YxVb7Pw3Lk2MnR');
+UPDATE ops.error_events SET fingerprint = 'v1-' || md5(message), fingerprint_version = 1 WHERE message LIKE 'overloaded req_%';
+SELECT set_config('ops.maintenance', 'off', true);
+DELETE FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%';
+INSERT INTO ops.agent_errors (fingerprint, fingerprint_version, code, source, count, first_seen_at, last_seen_at, sample_message, status)
+SELECT 'v1-' || md5(message), 1, min(code), 'agent_runner', count(*) + 5, min(received_at) - interval '1 day', max(received_at),
+       message, 'resolved'
+FROM ops.error_events WHERE message LIKE 'overloaded req_%' GROUP BY message;
+
+SELECT is((SELECT count(*) FROM ops.regroup_errors()), 2::bigint, 'a dry run plans both old groups');
+SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1), 2::bigint, 'a dry run changes nothing');
+SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
+    'regrouping moves every count, including events retention already dropped');
+SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
+    $$ VALUES (1::bigint, 13::numeric, 2::smallint) $$,
+    'the two old groups are one version-2 group holding their summed count; aliases point old to new');
+
+SELECT * FROM finish();
+ROLLBACK;
