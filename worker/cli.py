@@ -202,6 +202,40 @@ def _known_sources(conn) -> set[str] | None:
         return None
 
 
+# The classification rule, in the order ops.classify_candidates() applies it (docs/classification.md).
+CLASSIFY_RULE = (
+    "1 source: a code that lists the event's source beats one that does not",
+    "2 cause: a match outside wrapper text (e.g. 'Process completed with exit code 1') beats one only inside it",
+    "3 restricted: a pattern restricted by phase (2) and/or source (1) beats an unrestricted one",
+    "4 scope: a code scoped to the source (lists at most half of all sources) beats a cross-source family",
+    "5 specificity: more literal text that every match contains",
+    "6 priority: the pattern's explicit priority",
+    "7 order: YAML order of the code, then of the pattern",
+)
+SCOPE_NAMES = {2: "scoped to the source", 1: "cross-source family", 0: "does not list the source"}
+
+
+def _print_explanation(r: dict) -> None:
+    prefix = f"line {r['line']}: " if r["line"] else ""
+    print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+    if not r["candidates"]:
+        print("  no pattern matched: UNKNOWN.<SOURCE> (triage it: a new phrasing of a code, or a new code)")
+        return
+    print("  rule (first difference decides):")
+    for step in CLASSIFY_RULE:
+        print(f"    {step}")
+    print(f"  {len(r['candidates'])} candidate(s):")
+    for c in r["candidates"]:
+        where = f"line {c['line_number']}: {c['line'].strip()[:100]!r}" if c["line_number"] else "across lines"
+        restricted = {0: "no", 1: "source", 2: "phase", 3: "phase+source"}[c["restriction"]]
+        print(f"  #{c['rank']} {c['code']}  {c['kind']} {c['pattern']!r}")
+        print(f"      matched {where}")
+        print(f"      source listed {'yes' if c['scope'] else 'no'} · cause {'yes' if c['on_cause'] else 'no (wrapper only)'} · "
+              f"restricted {restricted} · scope {SCOPE_NAMES[c['scope']]} · specificity {c['specificity']} · "
+              f"priority {c['priority']} · order {c['code_position']}.{c['pattern_position']}")
+        print(f"      {'WINNER' if c['rank'] == 1 else 'lost on ' + c['decided_by']}")
+
+
 def cmd_classify(args) -> int:
     good, refused = _split(_inputs(args))
     results = []
@@ -213,11 +247,18 @@ def cmd_classify(args) -> int:
                                                       f"(known: {', '.join(sorted(sources))})"))
                 continue
             row = cur.execute(q("errors", "classify_error"), ev).fetchone()
-            results.append({"line": number or None, **row})
+            result = {"line": number or None, **row}
+            if args.explain:
+                result["rule"] = list(CLASSIFY_RULE)
+                result["candidates"] = cur.execute(q("errors", "classify_candidates"), ev).fetchall()
+            results.append(result)
     if args.json:
         emit_json(results if args.file else results[0] if results else None)
     else:
         for r in results:
+            if args.explain:
+                _print_explanation(r)
+                continue
             prefix = f"line {r['line']}: " if r["line"] else ""
             print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
@@ -378,6 +419,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="classify without storing (code, confidence, matched pattern)")
     _event_flags(p)
+    p.add_argument("--explain", action="store_true",
+                   help="also list every candidate pattern that matched and the rule step that chose the winner")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("errors", help="top grouped errors")

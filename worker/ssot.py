@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,36 @@ def line_of(data, path) -> int:
     return line
 
 
+_CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζηικμνορτυχ", "abekmhopctxyijsdqwvhabezhikmnoptyx")
+_FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+def canonical_text(text: str) -> str:
+    """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
+    lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
+    space, CR LF and CR to LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _FOLDED.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(_CONFUSABLES))
+
+
+def literal_characters(pattern: str) -> set[str]:
+    """Every character a regex spells literally (outside bracket expressions)."""
+
+    def walk(items):
+        for op, arg in items:
+            if op is sre_constants.LITERAL:
+                yield chr(arg)
+            elif op is sre_constants.SUBPATTERN:
+                yield from walk(arg[-1])
+            elif op is sre_constants.BRANCH:
+                for alternative in arg[1]:
+                    yield from walk(alternative)
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                yield from walk(arg[2])
+
+    return set(walk(sre_parse.parse(pattern).data))
+
+
 def required_literals(pattern: str, minimum: int = 2) -> list[str] | None:
     """Lower-cased literals of which every match of ``pattern`` contains at least one, if found.
 
@@ -242,7 +273,10 @@ class Ssot:
                 for i, r in enumerate(self.redaction["rules"], start=1)
             ],
             "files": [
-                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY)},
+                # The wrapper-line regexes ride on the taxonomy file's sync record (ops.ssot_state.detail),
+                # where ops_private.wrapper_regex() reads them.
+                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY),
+                 "detail": {"wrappers": list(self.taxonomy.get("wrappers") or [])}},
                 {"name": "redaction", "path": str(REDACTION), "sha256": self.sha256(REDACTION)},
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
@@ -319,8 +353,25 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                 try:
                     if re.search(pattern, "", re.IGNORECASE):
                         at(path, f"{code}: regex {pattern!r} matches the empty string")
+                    elif literal_characters(pattern) & set("_-"):
+                        at(path, f"{code}: regex {pattern!r} spells '_' or '-' literally, but it is matched "
+                           "against the canonical form, where runs of '_', '-' and blanks are one space: write ' '")
                 except re.error as exc:
                     at(path, f"{code}: regex {pattern!r} does not compile in Python: {exc}")
+    for k, wrapper in enumerate(tax.get("wrappers") or []):
+        path = ["wrappers", k]
+        regexes.append((path, wrapper))
+        bad = UNPORTABLE_REGEX.search(wrapper)
+        if bad:
+            at(path, f"wrapper {wrapper!r} uses {bad.group(0)!r}, which PostgreSQL and Python read differently")
+        try:
+            if re.search(wrapper, "", re.IGNORECASE | re.MULTILINE):
+                at(path, f"wrapper {wrapper!r} matches the empty string")
+            elif literal_characters(wrapper) & set("_-"):
+                at(path, f"wrapper {wrapper!r} spells '_' or '-' literally; lines are compared in canonical form: "
+                   "write ' '")
+        except re.error as exc:
+            at(path, f"wrapper {wrapper!r} does not compile in Python: {exc}")
     for s in sorted(sources):
         if f"UNKNOWN.{s.upper()}" not in seen:
             at(["sources"], f"missing fallback code UNKNOWN.{s.upper()} for source {s!r}")

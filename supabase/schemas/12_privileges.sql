@@ -29,6 +29,8 @@ $rls$;
 GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text),
                           ops.record_errors(jsonb),
                           ops.classify_error(text, text, text),
+                          ops.classify_candidates(text, text, text, boolean),
+                          ops.canonical_text(text),
                           ops.redact(text),
                           ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text)
@@ -45,7 +47,8 @@ CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker U
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,
                 ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
-                          ops.error_fingerprint(text, text, text, text, text), ops.redact(text)
+                          ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
+                          ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them

@@ -41,19 +41,19 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)',
           'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
-          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.redact(text)'],
+          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
     'ops_worker calls exactly the outbox protocol, the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_ingest', p.oid, 'EXECUTE')
 $$, ARRAY['ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
-          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.redact(text)'],
+          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
     'ops_ingest calls exactly the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
-$$, ARRAY['ops.classify_error(text,text,text)', 'ops.redact(text)'],
-    'ops_analyst calls only the pure SECURITY DEFINER functions (classify, and redact for `ops classify`)');
+$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
+    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`)');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',

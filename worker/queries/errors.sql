@@ -13,6 +13,18 @@ SELECT event_id, fingerprint, code, count FROM ops.record_errors(%(events)s::jso
 -- Classification only; nothing is stored.
 SELECT code, confidence, matched_pattern FROM ops.classify_error(%(source)s, %(phase)s, ops.redact(%(message)s));
 
+-- name: classify_batch
+-- Many events classified in one statement, in input order (the real-world measure); nothing is stored.
+SELECT c.code FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x (doc, n)
+CROSS JOIN LATERAL ops.classify_error(x.doc ->> 'source', x.doc ->> 'phase', x.doc ->> 'message') c
+ORDER BY x.n;
+
+-- name: classify_candidates
+-- Every pattern that matched, ranked by the classification rule (rank 1 is what classify_error returns).
+SELECT rank, code, kind, pattern, line_number, line, on_cause, restriction, scope, specificity, priority,
+       code_position, pattern_position, decided_by
+FROM ops.classify_candidates(%(source)s, %(phase)s, ops.redact(%(message)s));
+
 -- name: top_errors
 -- The analysts' view, optionally for one code.
 SELECT code, count, status, source, phase, first_seen_at, last_seen_at, fingerprint, sample_message, runbook
