@@ -5,16 +5,16 @@
 --
 -- The rule (also in ssot/errors/failure_modes.yaml, README and docs/classification.md): among the
 -- patterns that match, the winner is the first by
---   1. cause     a match on a root-cause line beats a match found only on wrapper lines
---                ("Build error occurred", "Process completed with exit code 1", ...; the SSOT's `wrappers:`);
---   2. restricted  a pattern restricted by phase (2) and/or source (1) beats an unrestricted one (DESIGN);
---   3. scope     a code scoped to the event's source (its detect.sources lists the source and at most half
---                of all sources) beats a cross-source family (lists more than half), which beats a code
---                that does not list the source at all;
---   4. specificity  the pattern with more literal text that every match must contain (substring: its
---                canonical length; regex: literal characters on every path, +1 per ^/$ anchor);
---   5. priority  the pattern's explicit `priority`;
---   6. YAML order of the code, then of the pattern.
+--   1. source      a code whose detect.sources lists the event's source beats one that does not (a fallback);
+--   2. cause       a match outside wrapper text beats one found only inside it ("Build error occurred",
+--                  "Process completed with exit code 1", "supabase db push failed:", ...; the SSOT's `wrappers:`);
+--   3. restricted  a pattern restricted by phase (2) and/or source (1) beats an unrestricted one (DESIGN);
+--   4. scope       a code scoped to the source (it lists at most half of all sources) beats a cross-source
+--                  family (it lists more than half);
+--   5. specificity the pattern with more literal text that every match must contain (substring: its
+--                  canonical length; regex: literal characters on every path, +1 per ^/$ anchor);
+--   6. priority    the pattern's explicit `priority`;
+--   7. YAML order of the code, then of the pattern.
 
 -- ---------------------------------------------------------------------------------------------- text
 
@@ -46,8 +46,8 @@ DECLARE
     cur integer := 0;          -- running total of the current alternative
     last integer := 0;         -- what the last atom added (undone by an optional quantifier)
     best integer;              -- shortest finished alternative of the current group (NULL: none yet)
-    s_cur integer[] := '{}';   -- stacks of the enclosing groups' state
-    s_best integer[] := '{}';
+    s_cur integer[] := '{}'::integer[];   -- stacks of the enclosing groups' state
+    s_best integer[] := '{}'::integer[];
     depth integer := 0;
     val integer;
 BEGIN
@@ -118,20 +118,38 @@ $$;
 COMMENT ON FUNCTION ops_private.regex_literal_length(text) IS
     'Specificity of a regex (text -> integer >= 0): the number of literal characters every match must contain '
     '(shortest alternative of each group; optional atoms, bracket expressions, "." and class escapes count 0; '
-    '^ and $ count 1). Immutable: a generated column of ops.failure_mode_patterns.';
+    '^ and $ count 1). Immutable; used by the trigger that fills ops.failure_mode_patterns.specificity.';
 
--- Per-pattern facts, computed when the sync stores a pattern (generated columns: ops.sync_ssot is unchanged).
+-- Per-pattern facts, computed when the sync stores a pattern (a trigger: ops.sync_ssot is unchanged).
 ALTER TABLE ops.failure_mode_patterns
-    ADD COLUMN pattern_canonical text
-        GENERATED ALWAYS AS (CASE WHEN kind = 'substring' THEN ops.canonical_text(pattern) END) STORED,
-    ADD COLUMN specificity integer
-        GENERATED ALWAYS AS (CASE WHEN kind = 'substring' THEN length(ops.canonical_text(pattern))
-                                  ELSE ops_private.regex_literal_length(pattern) END) STORED;
+    ADD COLUMN pattern_canonical text,
+    ADD COLUMN specificity integer;
 COMMENT ON COLUMN ops.failure_mode_patterns.pattern_canonical IS
-    'A substring pattern in ops.canonical_text() form (what the message''s canonical form is searched for); NULL for a regex.';
+    'A substring pattern in ops.canonical_text() form (what the message''s canonical form is searched for); NULL for a regex. '
+    'Set by trigger failure_mode_patterns_facts.';
 COMMENT ON COLUMN ops.failure_mode_patterns.specificity IS
     'Literal characters every match contains (substring: canonical length; regex: ops_private.regex_literal_length). '
-    'Rule 4 of the classification precedence.';
+    'Step 5 of the classification rule. Set by trigger failure_mode_patterns_facts.';
+
+CREATE FUNCTION ops_private.failure_mode_pattern_facts() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    NEW.pattern_canonical := CASE WHEN NEW.kind = 'substring' THEN ops.canonical_text(NEW.pattern) END;
+    NEW.specificity := CASE WHEN NEW.kind = 'substring' THEN length(ops.canonical_text(NEW.pattern))
+                            ELSE ops_private.regex_literal_length(NEW.pattern) END;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ops_private.failure_mode_pattern_facts() IS
+    'BEFORE INSERT/UPDATE trigger of ops.failure_mode_patterns: derives pattern_canonical and specificity from kind and '
+    'pattern, so the facts classification ranks by are computed once per pattern, at sync time.';
+CREATE TRIGGER failure_mode_patterns_facts
+    BEFORE INSERT OR UPDATE OF kind, pattern ON ops.failure_mode_patterns
+    FOR EACH ROW EXECUTE FUNCTION ops_private.failure_mode_pattern_facts();
+-- Rows synced before this migration (a few hundred): derive their facts once.
+UPDATE ops.failure_mode_patterns SET pattern = pattern;
 
 CREATE FUNCTION ops_private.wrapper_regex() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -147,7 +165,7 @@ COMMENT ON FUNCTION ops_private.wrapper_regex() IS
 
 -- ------------------------------------------------------------------------------------ candidates
 
-CREATE FUNCTION ops.classify_candidates(source text, phase text, message text)
+CREATE FUNCTION ops.classify_candidates(source text, phase text, message text, with_lines boolean DEFAULT true)
 RETURNS TABLE (rank integer, code text, kind text, pattern text, line_number integer, line text,
                on_cause boolean, restriction integer, scope integer, specificity integer, priority integer,
                code_position integer, pattern_position integer, decided_by text)
@@ -219,38 +237,41 @@ BEGIN
                first_value(f.scope) OVER w AS w_scope, first_value(f.specificity) OVER w AS w_specificity,
                first_value(f.priority) OVER w AS w_priority, first_value(f.code) OVER w AS w_code
         FROM facts f
-        WINDOW w AS (ORDER BY f.on_cause DESC, f.restriction DESC, f.scope DESC, f.specificity DESC, f.priority DESC,
-                              f.code_position, f.pattern_position)
+        WINDOW w AS (ORDER BY f.scope > 0 DESC, f.on_cause DESC, f.restriction DESC, f.scope DESC, f.specificity DESC,
+                              f.priority DESC, f.code_position, f.pattern_position)
     )
     SELECT r.rank::integer, r.code, r.kind, r.pattern, l.n::integer, l.original, r.on_cause, r.restriction, r.scope,
            r.specificity, r.priority, r.code_position, r.pattern_position,
            CASE WHEN r.rank = 1 THEN 'winner'
-                WHEN r.on_cause IS DISTINCT FROM r.w_cause THEN '1 cause: the winner matched a root-cause line, this only wrapper lines'
-                WHEN r.restriction <> r.w_restriction THEN '2 restricted: the winner''s pattern is restricted by phase/source more'
-                WHEN r.scope <> r.w_scope THEN '3 scope: the winner''s code is scoped closer to the event''s source'
-                WHEN r.specificity <> r.w_specificity THEN '4 specificity: the winner''s pattern has more literal text'
-                WHEN r.priority <> r.w_priority THEN '5 priority: the winner''s pattern has a higher priority'
-                WHEN r.code = r.w_code THEN '6 order: an earlier pattern of the same code matched'
-                ELSE '6 order: the winner''s code comes first in YAML order' END
+                WHEN (r.scope > 0) <> (r.w_scope > 0) THEN '1 source: the winner''s code lists the event''s source, this code does not'
+                WHEN r.on_cause IS DISTINCT FROM r.w_cause THEN '2 cause: the winner matched outside wrapper text, this only inside it'
+                WHEN r.restriction <> r.w_restriction THEN '3 restricted: the winner''s pattern is restricted by phase/source more'
+                WHEN r.scope <> r.w_scope THEN '4 scope: the winner''s code is scoped to the source, this one is a cross-source family'
+                WHEN r.specificity <> r.w_specificity THEN '5 specificity: the winner''s pattern has more literal text'
+                WHEN r.priority <> r.w_priority THEN '6 priority: the winner''s pattern has a higher priority'
+                WHEN r.code = r.w_code THEN '7 order: an earlier pattern of the same code matched'
+                ELSE '7 order: the winner''s code comes first in YAML order' END
     FROM ranked r
     -- The first single line the pattern matches (NULL when it matches only across lines).
     LEFT JOIN LATERAL (
         SELECT t.n, split_part(capped, E'\n', t.n::integer) AS original
         FROM regexp_split_to_table(canon, E'\n') WITH ORDINALITY AS t (l, n)
-        WHERE CASE WHEN r.kind = 'substring' THEN strpos(t.l, r.pattern_canonical) > 0 ELSE t.l ~* r.pattern END
+        WHERE classify_candidates.with_lines
+          AND CASE WHEN r.kind = 'substring' THEN strpos(t.l, r.pattern_canonical) > 0 ELSE t.l ~* r.pattern END
         ORDER BY (r.on_cause AND t.l <> split_part(cause, E'\n', t.n::integer)), t.n
         LIMIT 1
     ) l ON true
     ORDER BY r.rank;
 END
 $$;
-COMMENT ON FUNCTION ops.classify_candidates(text, text, text) IS
+COMMENT ON FUNCTION ops.classify_candidates(text, text, text, boolean) IS
     'Every taxonomy pattern that matches an event, ranked by the classification rule: rows (rank 1 = the winner, code, '
     'kind, pattern, line_number/line = first single line it matches (1-based, NULL if it spans lines), on_cause, '
-    'restriction (2 phase + 1 source), scope (2 source-scoped code, 1 cross-source family, 0 source not listed), '
+    'restriction (2 phase + 1 source), scope (2 source-scoped code, 1 cross-source family, 0 code does not list the source), '
     'specificity (literal characters), priority, code_position, pattern_position, decided_by = the rule step that '
-    'puts the winner ahead of this row). Reads the first and last 16 KiB of message only. ops.classify_error takes '
-    'its answer from rank 1; no rows means UNKNOWN.<SOURCE>.';
+    'puts the winner ahead of this row). with_lines false skips finding the line (line_number/line NULL; the ranking '
+    'is the same). Reads the first and last 16 KiB of message only. ops.classify_error takes its answer from rank 1 '
+    '(without lines); no rows means UNKNOWN.<SOURCE>.';
 
 CREATE OR REPLACE FUNCTION ops.classify_error(source text, phase text, message text)
 RETURNS TABLE (code text, confidence real, matched_pattern text)
@@ -263,7 +284,7 @@ BEGIN
     -- trigger calls this once per row. The ranking is ops.classify_candidates' (one rule, one place).
     RETURN QUERY
     WITH candidates AS (
-        SELECT * FROM ops.classify_candidates(classify_error.source, classify_error.phase, classify_error.message)
+        SELECT * FROM ops.classify_candidates(classify_error.source, classify_error.phase, classify_error.message, false)
     ), best AS (
         SELECT c.*, (SELECT count(DISTINCT c2.code) FROM candidates c2) AS codes_matched
         FROM candidates c
@@ -283,12 +304,15 @@ END
 $$;
 COMMENT ON FUNCTION ops.classify_error(text, text, text) IS
     'Classifies one message: exactly one row (code, confidence, matched_pattern), the rank-1 row of '
-    'ops.classify_candidates(). Precedence rule: (1) a match on a root-cause line beats one only on wrapper lines, '
-    '(2) phase/source-restricted patterns first (phase weighs more), (3) a code scoped to the event''s source beats a '
-    'cross-source family, which beats a code not listing the source, (4) more literal text (specificity), (5) higher '
-    'priority, (6) YAML order. Matching is on ops.canonical_text() of the first and last 16 KiB. Confidence: 0.9 for a '
+    'ops.classify_candidates(). Precedence rule: (1) a code listing the event''s source beats one that does not, '
+    '(2) a match outside wrapper text beats one only inside it, (3) phase/source-restricted patterns first (phase weighs '
+    'more), (4) a code scoped to the source beats a cross-source family, (5) more literal text (specificity), (6) higher '
+    'priority, (7) YAML order. Matching is on ops.canonical_text() of the first and last 16 KiB. Confidence: 0.9 for a '
     'regex match, 0.8 for a substring, +0.05 per phase or source restriction that matched, -0.1 when other codes '
     'matched too; no match gives UNKNOWN.<SOURCE> with confidence 0 and a NULL pattern.';
 
-GRANT EXECUTE ON FUNCTION ops.classify_candidates(text, text, text), ops.canonical_text(text)
+REVOKE ALL ON FUNCTION ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text),
+                       ops_private.regex_literal_length(text), ops_private.wrapper_regex(),
+                       ops_private.failure_mode_pattern_facts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_ingest, ops_worker, ops_analyst;

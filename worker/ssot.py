@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import psycopg
 import yaml
 
@@ -26,13 +26,17 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse
 
 from worker import ROOT
+from worker.queries import execute
 
 TAXONOMY = Path("ssot/errors/failure_modes.yaml")
 REDACTION = Path("ssot/errors/redaction.yaml")
 DESTINATIONS = Path("ssot/destinations.yaml")
 FIXBOT_POLICY = Path("ssot/agents/fixbot_policy.yaml")
 TAXONOMY_SCHEMA = Path("ssot/schemas/failure_modes.schema.json")
+DESTINATIONS_SCHEMA = Path("ssot/schemas/destinations.schema.json")
 DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
+# Kinds that page a person, and so may carry a digest (a page budget per window).
+DIGEST_KINDS = {"webhook", "slack", "github_issue"}
 WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks).
 UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]")
@@ -82,7 +86,10 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 
 
 @dataclass(frozen=True)
-class Problem:
+class Diagnostic:
+    """Something wrong in an SSOT file, at ``path:line`` (line 0: the whole file). Not an RFC 9457
+    document (that is worker.problem.ProblemDocument)."""
+
     path: Path
     line: int
     message: str
@@ -92,7 +99,7 @@ class Problem:
 
 
 class SsotInvalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Diagnostic]) -> None:
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
 
@@ -102,11 +109,11 @@ def load_yaml(path: Path, root: Path = ROOT):
     try:
         return yaml.load(full.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe subclass)
     except FileNotFoundError:
-        raise SsotInvalid([Problem(path, 0, "file not found")]) from None
+        raise SsotInvalid([Diagnostic(path, 0, "file not found")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise SsotInvalid([Problem(path, line, f"{exc.problem or exc.context}")]) from None
+        raise SsotInvalid([Diagnostic(path, line, f"{exc.problem or exc.context}")]) from None
 
 
 def line_of(data, path) -> int:
@@ -123,6 +130,18 @@ def line_of(data, path) -> int:
         node = node[part]
         line = getattr(node, "line", line) or line
     return line
+
+
+_CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζηικμνορτυχ", "abekmhopctxyijsdqwvhabezhikmnoptyx")
+_FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+def canonical_text(text: str) -> str:
+    """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
+    lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
+    space, CR LF and CR to LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _FOLDED.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(_CONFUSABLES))
 
 
 def literal_characters(pattern: str) -> set[str]:
@@ -268,20 +287,22 @@ class Ssot:
 
 # -- check -----------------------------------------------------------------------------------------
 
-def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
+def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic]:
     """Every problem in the SSOT, as file:line messages. Regexes are compiled in PostgreSQL when a
     connection is given (and always in Python)."""
     try:
         ssot = Ssot.load(root)
     except SsotInvalid as exc:
         return exc.problems
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     tax = ssot.taxonomy
 
     def at(path, message, file=TAXONOMY, data=tax):
-        problems.append(Problem(file, line_of(data, path), message))
+        problems.append(Diagnostic(file, line_of(data, path), message))
 
     schema = json.loads((root / TAXONOMY_SCHEMA).read_text())
+    import jsonschema  # here, not at the top: with its format checkers it costs ~2 s, and every ops command imports this module
+
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
         where = "/".join(map(str, err.path)) or "(root)"
         at(list(err.path), f"{where}: {err.message}")
@@ -294,9 +315,11 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
         if not isinstance(d, dict) or d.get("kind") not in DESTINATION_KINDS:
             at(["destinations", name], f"destination {name!r}: kind must be one of {sorted(DESTINATION_KINDS)}",
                DESTINATIONS, ssot.destinations)
-        elif any(not k.endswith("_env") and k not in ("kind", "runner", "timeout_seconds") for k in d):
-            at(["destinations", name], f"destination {name!r}: only kind, runner, timeout_seconds and *_env keys (names of "
-               "environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
+        elif any(not k.endswith("_env") and k not in ("kind", "runner", "timeout_seconds", "digest") for k in d):
+            at(["destinations", name], f"destination {name!r}: only kind, runner, timeout_seconds, digest and *_env keys "
+               "(names of environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
+        elif "digest" in d:
+            problems += _check_digest(root, ssot, name, d, {fm["code"] for fm in tax["failure_modes"]})
 
     seen: dict[str, int] = {}
     regexes: list[tuple[list, str]] = []
@@ -373,32 +396,64 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
     return problems
 
 
-def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Problem]:
+def _check_digest(root: Path, ssot: Ssot, name: str, d: dict, codes: set[str]) -> list[Diagnostic]:
+    """A destination's digest (page budget): its shape (ssot/schemas/destinations.schema.json), a kind that
+    pages a person, known codes, and a window for every budget."""
+    out: list[Diagnostic] = []
+
+    def at(path, message):
+        out.append(Diagnostic(DESTINATIONS, line_of(ssot.destinations, ["destinations", name, "digest", *path]),
+                           f"destination {name!r}: digest{''.join(f'.{p}' for p in path)}: {message}"))
+
+    schema = json.loads((root / DESTINATIONS_SCHEMA).read_text())
+    digest_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/digest"}
+    import jsonschema  # lazily, as above
+
+    errors = sorted(jsonschema.Draft202012Validator(digest_schema).iter_errors(d["digest"]), key=lambda e: list(e.path))
+    for err in errors:
+        at(list(err.path), err.message)
+    if errors:
+        return out
+    digest = d["digest"]
+    if d["kind"] not in DIGEST_KINDS:
+        at([], f"only destinations that page a person ({', '.join(sorted(DIGEST_KINDS))}) take a digest, "
+               f"not kind {d['kind']!r}")
+    if "window" not in digest and "codes" not in digest:
+        at([], "needs a window (e.g. window: 10m), or per-code budgets under codes")
+    for code, budget in (digest.get("codes") or {}).items():
+        if code not in codes:
+            at(["codes", code], f"unknown code {code}")
+        elif "window" not in budget and "window" not in digest:
+            at(["codes", code], "needs a window: neither this entry nor the digest has one")
+    return out
+
+
+def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Diagnostic]:
     """Compile every taxonomy regex and redaction rule in PostgreSQL itself (in savepoints)."""
     problems = []
     with conn.transaction(force_rollback=True):
         for path, pattern in regexes:
             try:
                 with conn.transaction():
-                    if conn.execute("SELECT '' ~* %s", (pattern,)).fetchone()[0]:
-                        problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                    if execute(conn, "ssot", "regex_matches_empty", {"pattern": pattern}).fetchone()[0]:
+                        problems.append(Diagnostic(TAXONOMY, line_of(ssot.taxonomy, path),
                                                 f"regex {pattern!r} matches the empty string in PostgreSQL"))
             except psycopg.Error as exc:
-                problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                problems.append(Diagnostic(TAXONOMY, line_of(ssot.taxonomy, path),
                                         f"regex {pattern!r} does not compile in PostgreSQL: {exc.diag.message_primary}"))
         for i, rule in enumerate(ssot.redaction.get("rules") or []):
             path = ["rules", i]
             try:
                 with conn.transaction():
                     for example in rule.get("examples", []):
-                        out = conn.execute("SELECT regexp_replace(%s, %s, %s, %s)",
-                                           (example, rule["pattern"], rule["replacement"],
-                                            rule.get("flags", "g"))).fetchone()[0]
+                        out = execute(conn, "ssot", "redact_example", {
+                            "example": example, "pattern": rule["pattern"], "replacement": rule["replacement"],
+                            "flags": rule.get("flags", "g")}).fetchone()[0]
                         if out == example:
-                            problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                            problems.append(Diagnostic(REDACTION, line_of(ssot.redaction, path),
                                                     f"redaction rule {rule['name']!r} leaves its example unchanged: {example!r}"))
             except psycopg.Error as exc:
-                problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                problems.append(Diagnostic(REDACTION, line_of(ssot.redaction, path),
                                         f"redaction rule {rule['name']!r} does not compile in PostgreSQL: "
                                         f"{exc.diag.message_primary}"))
     return problems
@@ -418,14 +473,8 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
     """Make the database equal to the SSOT; return rows changed per kind."""
     doc = _document(conn, root)
     with conn.transaction():
-        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+        (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
     return changes
-
-
-# The synced tables, each with its key and the columns a difference in which is not drift.
-SYNCED = (("sources", "source", ()), ("destinations", "name", ()), ("failure_modes", "code", ()),
-          ("failure_mode_patterns", "code || '#' || position", ("id", "pattern_lower", "pattern_canonical", "specificity")),
-          ("redaction_rules", "name", ()))
 
 
 @dataclass
@@ -437,12 +486,8 @@ class Drift:
 
 
 def _snapshot(conn: psycopg.Connection) -> dict[tuple[str, str], dict]:
-    out = {}
-    for table, key, ignored in SYNCED:
-        drop = "".join(f" - '{c}'" for c in ignored)
-        for k, row in conn.execute(f"SELECT {key}, to_jsonb(t){drop} FROM ops.{table} t"):  # noqa: S608 (constants)
-            out[(table, k)] = row
-    return out
+    """Every synced row, by (table, key); the query (ssot.snapshot) names the tables and their keys."""
+    return {(table, key): row for table, key, row in execute(conn, "ssot", "snapshot").fetchall()}
 
 
 def _short(value) -> str:
@@ -455,7 +500,7 @@ def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
     doc = _document(conn, root)
     with conn.transaction(force_rollback=True):
         before = _snapshot(conn)
-        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+        (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
         after = _snapshot(conn)
     rows = []
     for table, key in sorted(before.keys() | after.keys()):

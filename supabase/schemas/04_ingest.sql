@@ -139,6 +139,38 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION ops_private.duration_interval(duration text) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN duration ~ '^[1-9][0-9]{0,6}[smhd]$'
+            THEN make_interval(secs => left(duration, -1)::double precision
+                 * CASE right(duration, 1) WHEN 's' THEN 1 WHEN 'm' THEN 60 WHEN 'h' THEN 3600 ELSE 86400 END)
+       END;
+COMMENT ON FUNCTION ops_private.duration_interval(text) IS
+    'A duration as written in the SSOT (<1-9999999><s|m|h|d>, e.g. 10m) -> interval; NULL for anything else '
+    '(ops ssot check refuses such values before they reach the database).';
+
+CREATE FUNCTION ops_private.page_digest_rule(destination text, code text,
+                                             OUT scope text, OUT window_length interval, OUT max_pages integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+AS $$
+    SELECT CASE WHEN o.rule IS NOT NULL OR coalesce(d.rule ->> 'per', 'code') = 'code'
+                THEN page_digest_rule.code ELSE '*' END,
+           ops_private.duration_interval(coalesce(o.rule ->> 'window', d.rule ->> 'window')),
+           CASE WHEN coalesce(o.rule ->> 'max_pages', d.rule ->> 'max_pages', '1') ~ '^[1-9][0-9]{0,5}$'
+                THEN coalesce(o.rule ->> 'max_pages', d.rule ->> 'max_pages', '1')::integer END
+    FROM ops.destinations x
+    CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(x.config -> 'digest') = 'object' THEN x.config -> 'digest' END) AS d (rule)
+    CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(d.rule -> 'codes' -> page_digest_rule.code) = 'object'
+                                    THEN d.rule -> 'codes' -> page_digest_rule.code END) AS o (rule)
+    WHERE x.name = page_digest_rule.destination
+      AND (o.rule IS NOT NULL OR d.rule ? 'window')
+$$;
+COMMENT ON FUNCTION ops_private.page_digest_rule(text, text) IS
+    'The page budget for a code at a destination, from ops.destinations.config -> digest: (scope, window_length, '
+    'max_pages); scope is the code (per: code, the default, or an entry under codes) or * (per: destination). '
+    'All NULL when the destination has no digest for the code, or its values are malformed (then it pages as before).';
+
 CREATE FUNCTION ops_private.tg_error_events__aggregate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -223,6 +255,71 @@ BEGIN
              u.status = 'regressed')
         ) AS r (reason, dedupe_key, fires)
         WHERE r.fires
+    ), ruled AS (
+        -- The destination's page budget for the code, if any (FixBot codes are never held back).
+        SELECT c.*, g.scope, g.window_length, g.max_pages,
+               date_bin(g.window_length, now(), timestamptz '2000-01-01 00:00:00+00') AS window_start,
+               (g.scope IS NOT NULL AND g.window_length IS NOT NULL AND g.max_pages IS NOT NULL) AS limited
+        FROM crossings c
+        LEFT JOIN LATERAL ops_private.page_digest_rule(c.escalate_destination, c.code) AS g
+            ON c.remediate_kind IS DISTINCT FROM 'fixbot'
+    ), ranked AS (
+        SELECT r.*,
+               row_number() OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start
+                                  ORDER BY r.dedupe_key) AS rank_in_batch,
+               count(*) OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start) AS batch_crossings
+        FROM ruled r
+    ), windows AS (
+        -- One upsert per window: the row lock makes concurrent statements take their places in turn.
+        INSERT INTO ops.page_windows AS w (destination, scope, window_start, window_end, max_pages, crossings)
+        SELECT r.escalate_destination, r.scope, r.window_start, r.window_start + min(r.window_length),
+               min(r.max_pages), count(*)
+        FROM ranked r
+        WHERE r.limited
+        GROUP BY r.escalate_destination, r.scope, r.window_start
+        ORDER BY r.escalate_destination, r.scope, r.window_start
+        ON CONFLICT (destination, scope, window_start) DO UPDATE SET crossings = w.crossings + excluded.crossings
+        RETURNING w.id, w.destination, w.scope, w.window_start, w.window_end, w.max_pages, w.crossings, w.sealed_at
+    ), decided AS (
+        -- Crossings before this statement's = total - this statement's; the first max_pages of a window
+        -- page, and so does any crossing that finds its window's digest already sealed.
+        SELECT r.*, w.id AS window_id, w.window_end,
+               (w.id IS NULL OR w.sealed_at IS NOT NULL
+                OR w.crossings - r.batch_crossings + r.rank_in_batch <= w.max_pages) AS paged
+        FROM ranked r
+        LEFT JOIN windows w ON r.limited AND w.destination = r.escalate_destination AND w.scope = r.scope
+                           AND w.window_start = r.window_start
+    ), held AS (
+        INSERT INTO ops.page_window_items (dedupe_key, window_id, fingerprint, code, reason, count_at, payload)
+        SELECT d.dedupe_key, d.window_id, d.fingerprint, d.code, d.reason, d.count,
+               jsonb_build_object(
+                   'code', d.code, 'title', d.title, 'severity', d.severity, 'reason', d.reason, 'count', d.count,
+                   'first_seen_at', d.first_seen_at, 'last_seen_at', d.last_seen_at, 'source', d.source,
+                   'phase', d.phase, 'sample_message', d.sample_message, 'runbook', d.runbook,
+                   'fingerprint', d.fingerprint)
+        FROM decided d
+        WHERE NOT d.paged
+        ORDER BY d.dedupe_key
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING window_id
+    ), digests AS (
+        -- The window's digest: one escalation, due when the window closes (exactly one: the dedupe key).
+        INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload,
+                                     next_attempt_at)
+        SELECT 'digest:' || d.window_id, 'digest:' || d.window_id, min(d.code), 'digest', d.escalate_destination, 0,
+               jsonb_build_object(
+                   'title', CASE WHEN d.scope = '*' THEN 'Similar errors held back by the page budget'
+                                 ELSE min(d.title) END,
+                   'code', CASE WHEN d.scope = '*' THEN NULL ELSE d.scope END,
+                   'scope', d.scope, 'window_id', d.window_id, 'window_start', d.window_start,
+                   'window_end', d.window_end, 'max_pages', min(d.max_pages),
+                   'severity', max(d.severity), 'runbook', CASE WHEN d.scope = '*' THEN NULL ELSE min(d.runbook) END),
+               d.window_end
+        FROM decided d
+        WHERE NOT d.paged
+        GROUP BY d.window_id, d.escalate_destination, d.scope, d.window_start, d.window_end
+        ORDER BY d.window_id
+        ON CONFLICT (dedupe_key) DO NOTHING
     ), escalated AS (
         INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload)
         SELECT c.dedupe_key, c.fingerprint, c.code, c.reason, c.escalate_destination, c.count,
@@ -234,7 +331,11 @@ BEGIN
                    'top_frame', c.top_frame, 'runbook', c.runbook, 'retryable', c.retryable,
                    'remediate_kind', c.remediate_kind, 'last_event_id', c.last_event_id,
                    'last_run_id', c.last_run_id, 'fingerprint', c.fingerprint)
-        FROM crossings c
+               || CASE WHEN c.window_id IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('page_window', jsonb_build_object(
+                           'id', c.window_id, 'window_end', c.window_end, 'max_pages', c.max_pages)) END
+        FROM decided c
+        WHERE c.paged
         ORDER BY c.dedupe_key
         ON CONFLICT (dedupe_key) DO NOTHING
         RETURNING id, fingerprint, code, payload
@@ -251,6 +352,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
+    'AFTER INSERT statement trigger on ops.error_events: upserts ops.agent_errors once per fingerprint, writes one '
+    'escalation per threshold/window crossing or regression (unique dedupe key), queues FixBot runs, and holds '
+    'back crossings past a destination''s page budget (config.digest) into that window''s digest '
+    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end).';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__prepare();

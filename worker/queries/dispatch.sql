@@ -5,6 +5,10 @@
 SELECT *, extract(epoch FROM claimed_at - greatest(created_at, next_attempt_at)) AS latency_seconds
 FROM ops.claim_escalations(%(worker)s, %(max_jobs)s, make_interval(secs => %(lease)s));
 
+-- name: seal_page_digest
+-- Freeze a claimed digest escalation's list of held-back groups; payload NULL when the claim was lost.
+SELECT ops.seal_page_digest(%(id)s, %(token)s) AS payload;
+
 -- name: heartbeat
 -- Extend the leases of in-flight jobs still held under their tokens.
 SELECT ops.heartbeat_escalations(%(ids)s, %(tokens)s, make_interval(secs => %(lease)s)) AS extended;
@@ -87,5 +91,12 @@ ORDER BY id DESC
 LIMIT %(limit)s;
 
 -- name: requeue
--- `ops dispatch requeue ID`.
-SELECT id, state, attempts, max_attempts FROM ops.requeue_escalation(%(id)s);
+-- `ops dispatch requeue ID`: OP004 for an unknown id, OPD04 for an escalation that is not dead.
+SELECT id, code, destination, state, attempts, max_attempts FROM ops.requeue_escalation(%(id)s);
+
+-- name: escalation
+-- One escalation as `ops dispatch list` shows it (`ops dispatch requeue ID --dry-run`).
+SELECT id, code, destination, reason, state, attempts, max_attempts, next_attempt_at, last_error, agent_run_id,
+       agent_run_status
+FROM ops.dispatch_queue
+WHERE id = %(id)s;

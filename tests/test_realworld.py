@@ -1,0 +1,47 @@
+"""Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml).
+
+Every message goes through the real ops.classify_error on one read-only database. The figures are
+printed (run with -s to see them): per split and per source n and accuracy, and the confusion
+pairs. The test split's accuracy has a floor; the dev split is where patterns are tuned.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from worker import realworld
+
+FLOOR = 0.95
+MESSAGES = realworld.load()
+
+
+@pytest.fixture(scope="module")
+def figures(module_db_url):
+    with psycopg.connect(module_db_url) as conn:
+        result = realworld.measure(conn, MESSAGES)
+    print("\n" + realworld.text(result))
+    return result
+
+
+def test_corpus_has_both_splits_and_every_source():
+    assert {m.split for m in MESSAGES} == {"dev", "test"}
+    assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
+
+
+def test_labels_are_taxonomy_codes(module_db_url):
+    with psycopg.connect(module_db_url) as conn:
+        codes = {r[0] for r in conn.execute("SELECT code FROM ops.failure_modes")}
+    assert sorted({m.expected for m in MESSAGES} - codes) == [], "every label is a code of the taxonomy"
+
+
+def test_test_split_accuracy_floor(figures):
+    test = figures["test"]
+    assert test.n > 0
+    assert test.accuracy >= FLOOR, f"test accuracy {test.accuracy:.3f} < {FLOOR}; pairs: {test.pairs.most_common()}"
+
+
+def test_dev_split_accuracy_floor(figures):
+    dev = figures["dev"]
+    assert dev.n > 0
+    assert dev.accuracy >= FLOOR, f"dev accuracy {dev.accuracy:.3f} < {FLOOR}; pairs: {dev.pairs.most_common()}"
