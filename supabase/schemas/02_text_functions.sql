@@ -35,18 +35,21 @@ COMMENT ON FUNCTION ops.redact(text) IS
 CREATE FUNCTION ops.fold_text(message text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 RETURN translate(
-    regexp_replace(normalize(message, NFKC),
+    regexp_replace(normalize(left(message, 65536), NFKC),
                    -- zero-width space/joiners, word joiner, BOM, soft hyphen; bidi embeddings, overrides, isolates
                    U&'[\200B-\200D\2060\FEFF\00AD\202A-\202E\2066-\2069\200E\200F]', '', 'g'),
     -- Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
     U&'\0410\0412\0415\041A\041C\041D\041E\0420\0421\0422\0425\0423\0430\0435\043E\0440\0441\0443\0445\0456\0458\0455\0501\051B\051D\0406\0408\0405\04CF'
     || U&'\0391\0392\0395\0396\0397\0399\039A\039C\039D\039F\03A1\03A4\03A5\03A7\03BF',
     'ABEKMHOPCTXYaeopcyxijsdqwIJSl'
-    || 'ABEZHIKMNOPTYXo');
+    || 'ABEZHIKMNOPTYXo')
+    || CASE WHEN length(message) > 65536
+            THEN format(E'\n[… %s characters cut before folding …]', length(message) - 65536) ELSE '' END;
 COMMENT ON FUNCTION ops.fold_text(text) IS
     'Folds text before classification and normalization: Unicode NFKC (full-width and compatibility forms), removes '
     'zero-width characters, soft hyphens and bidi controls, and maps the Cyrillic and Greek letters that look like '
-    'Latin ones to Latin (a subset of Unicode TR39 confusables). Case is kept. text -> text; NULL for NULL.';
+    'Latin ones to Latin (a subset of Unicode TR39 confusables). Case is kept. Reads at most 65536 characters; a longer '
+    'argument is cut there and ends with a "[… N characters cut before folding …]" marker. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.normalize_message(message text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
