@@ -63,6 +63,31 @@ def load(root: Path = ROOT) -> list[Message]:
     return messages
 
 
+@dataclass(frozen=True)
+class Pair:
+    """A grouping pair: two real messages that are one failure (``same``) or two that look alike."""
+
+    id: str
+    source: str
+    split: str
+    same: bool
+    a: tuple[str | None, str]  # (phase, message)
+    b: tuple[str | None, str]
+
+
+def load_pairs(root: Path = ROOT) -> list[Pair]:
+    """Every grouping pair of every source file, in file order."""
+    pairs = []
+    for path in sorted((root / CORPUS_DIR).glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for p in doc.get("pairs") or []:
+            if p.get("split") not in SPLITS:
+                raise ValueError(f"{path}: pair {p.get('id')!r} has split {p.get('split')!r}, not dev/test")
+            pairs.append(Pair(p["id"], doc["source"], p["split"], bool(p["same"]),
+                              (p["a"].get("phase"), p["a"]["message"]), (p["b"].get("phase"), p["b"]["message"])))
+    return pairs
+
+
 def classify(conn: psycopg.Connection, messages: list[Message]) -> list[str]:
     """The code ops.classify_error gives each message (one statement, nothing written)."""
     docs = [{"source": m.source, "phase": m.phase, "message": m.text} for m in messages]
@@ -103,7 +128,8 @@ def markdown(result: dict[str, Figures], floor: float) -> str:
              "`ops.classify_error` (the rule: [docs/classification.md](classification.md)). Patterns were tuned on `dev`.",
              "Once `dev` passed 0.96, the `test` split's code pairs (never its messages) were used to choose which facts",
              "got more phrasings, so `test` is not fully blind: read it as an upper estimate for unseen reports.",
-             f"`tests/test_realworld.py` asserts test accuracy >= {floor}.", ""]
+             f"The target for `test` is {floor}; `tests/test_realworld.py` asserts the level reached so far (TEST_FLOOR) "
+             f"so that no change loses it.", ""]
     lines += ["| split | n | accuracy |", "|---|---:|---:|"]
     lines += [f"| {split} | {f.n} | {f.accuracy:.3f} |" for split, f in result.items()]
     for split, f in result.items():
