@@ -143,11 +143,11 @@ def test_bad_bytes_and_bad_arguments_are_clear_refusals(db_url):
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT message FROM ops.error_events").fetchone()[0] == "bad \ufffd\ufffd bytes"
     classify = ops("classify", "--source", "mainframe", "--message", "boom", env=env)
-    assert classify.returncode == 3 and "unknown source 'mainframe'" in classify.stderr
+    assert classify.returncode == 3 and 'refused: unknown source "mainframe" (known sources: ' in classify.stderr
     missing = ops("ingest", "--file", "/nonexistent/events.jsonl", env=env)
     assert missing.returncode == 3 and "cannot read --file: No such file or directory" in missing.stderr
     negative = ops("errors", "--limit", "-1", env=env)
-    assert negative.returncode == 2 and "must be at least 1" in negative.stderr
+    assert negative.returncode == 2 and "argument --limit: must be an integer, at least 1, not -1" in negative.stderr
 
 
 def test_classify_explain_lists_candidates_and_the_deciding_rule(db_url):

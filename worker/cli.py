@@ -1,8 +1,15 @@
 """The `ops` command line. Every command has --help; machine-read output has --json.
 
-Exit codes: 0 success; 1 a check failed, drift was found or something was not found; 2 usage error;
-3 the input was refused (the message names the field); 4 the database or another dependency is
-unavailable; 70 internal error.
+Exit codes: 0 success; 1 a check failed, drift was found, something was not found or permission was
+denied; 2 usage error (a bad flag, a malformed DATABASE_URL, an unmigrated or unsynced database: the
+message names the flag or says what to run); 3 the input was refused (the message names the field);
+4 the database or another dependency is unavailable; 70 internal error; 130 interrupted; 141 stdout
+closed early (`ops errors | head -1`: quiet, as cat or grep). `stratt` uses other codes: see its --help.
+
+Errors go to stderr as one line, `ops: <reason>`; refused input as `refused: [line N: ]<reason>`.
+With --json, stdout also carries one JSON object for any error:
+  {"error": "usage"|"refused"|"failed"|"unavailable"|"internal", "code": "<SQLSTATE or name>",
+   "field": "<flag or field, or null>", "reason": "<text>", "exit_code": N}
 """
 
 from __future__ import annotations
@@ -10,27 +17,62 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import cluster, db, demo, ingest, migrations, ssot
-from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
+from worker import cluster, db, demo, errors, ingest, migrations, ssot
+from worker.errors import (
+    EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
+    require_synced, translate)
 from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
 from worker.render import terminal
 
 
+EXIT_PIPE = 141  # stdout closed by the reader (128 + SIGPIPE)
+
+
 # -- argument helpers --------------------------------------------------------------------------------
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+class Number:
+    """An argparse type: an int (or float) within [low, high] (``low_open``: strictly above low).
+    Anything else is a usage error naming the range; argparse adds the flag's name."""
+
+    def __init__(self, kind: type = int, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, unit: str = "") -> None:
+        self.kind, self.low, self.high, self.low_open, self.unit = kind, low, high, low_open, unit
+        self.__name__ = kind.__name__
+
+    def describe(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low is not None and self.high is not None:
+            return f"{noun} from {self.low} to {self.high}{unit}" if not self.low_open else \
+                f"{noun} above {self.low} and at most {self.high}{unit}"
+        if self.low is not None:
+            return f"{noun} above {self.low}{unit}" if self.low_open else f"{noun}, at least {self.low}{unit}"
+        return noun + unit
+
+    def __call__(self, text: str):
+        try:
+            value = self.kind(text)
+            if value != value or value in (float("inf"), float("-inf")):  # nan, inf
+                raise ValueError(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, not {text!r}") from None
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        if below or (self.high is not None and value > self.high):
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, not {text}")
+        return value
+
+
+_positive = Number(int, 1)
+SECONDS = dict(low=0, low_open=True, unit="seconds")
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -79,7 +121,7 @@ def _maintain(args) -> int:
                        "(or --dry-run to see what would go)", exit_code=EXIT_USAGE)
     if args.days_ahead < 0:
         raise OpsError(f"--days-ahead must be 0 or more, not {args.days_ahead}", exit_code=EXIT_USAGE)
-    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         created = None
         if not args.dry_run:
             created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
@@ -110,7 +152,7 @@ def _maintain(args) -> int:
 # -- ssot --------------------------------------------------------------------------------------------
 
 def cmd_ssot(args) -> int:
-    with db.connect() as conn, translate():
+    with db.connect() as conn, translate(_command_name(args)):
         if args.action == "check":
             problems = ssot.check(conn)
             for p in problems:
@@ -193,11 +235,28 @@ def cmd_ingest(args) -> int:
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
-def _known_sources(conn) -> set[str] | None:
-    """The sources ingest accepts, or None for a role that may not list them (the analyst's)."""
+def _refused(line: int, reason: str, **fields):
+    """An ingest.Refused, with field and code when this version of it carries them."""
+    try:
+        return ingest.Refused(line, reason, **fields)
+    except TypeError:
+        r = ingest.Refused(line, reason)
+        r.__dict__.update(fields)
+        return r
+
+
+def _refusal(r) -> dict:
+    """A refused line as JSON: {line, field, code, reason} (line null for flags)."""
+    d = dict(r.__dict__)
+    return {"line": d.pop("line", None) or None, "field": d.pop("field", None), "code": d.pop("code", None),
+            "reason": d.pop("reason", ""), **d}
+
+
+def _known_sources(conn) -> list[str] | None:
+    """The sources ingest accepts, in the taxonomy's order, or None for a role that may not list them."""
     try:
         with conn.transaction():
-            return {r[0] for r in execute(conn, "errors", "known_sources")}
+            return [r[0] for r in execute(conn, "errors", "known_sources")]
     except psycopg.errors.InsufficientPrivilege:
         return None
 
@@ -239,12 +298,13 @@ def _print_explanation(r: dict) -> None:
 def cmd_classify(args) -> int:
     good, refused = _split(_inputs(args))
     results = []
-    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         sources = _known_sources(conn)
+        require_synced(sources)
         for number, ev in good:
             if sources is not None and ev["source"] not in sources:  # the same refusal as ingest (OP002)
-                refused.append(ingest.Refused(number, f"unknown source {ev['source']!r} "
-                                                      f"(known: {', '.join(sorted(sources))})"))
+                refused.append(_refused(number, f'unknown source "{ev["source"]}" (known sources: {", ".join(sources)})',
+                                        field="source", code="OP002"))
                 continue
             row = cur.execute(q("errors", "classify_error"), ev).fetchone()
             result = {"line": number or None, **row}
@@ -253,7 +313,12 @@ def cmd_classify(args) -> int:
                 result["candidates"] = cur.execute(q("errors", "classify_candidates"), ev).fetchall()
             results.append(result)
     if args.json:
-        emit_json(results if args.file else results[0] if results else None)
+        if args.file:  # the shape of `ops ingest --file --json`: results, and the refused lines
+            emit_json({"results": results, "refused": [_refusal(r) for r in refused]})
+        elif results:
+            emit_json(results[0])
+        else:  # the one event was refused: the JSON error object, with the refusal's fields
+            emit_json({"error": "refused", "exit_code": EXIT_BAD_INPUT, **_refusal(refused[0])})
     else:
         for r in results:
             if args.explain:
@@ -321,7 +386,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_dispatch(args) -> int:
-    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         if args.action == "list":
             rows = cur.execute(q("dispatch", "queue"), {"state": args.state, "limit": args.limit}).fetchall()
             if args.json:
@@ -368,7 +433,7 @@ def cmd_fixbot(args) -> int:
     policy = fixbot.Policy.load()
     verdict = fixbot.verify(diff_text, policy, head=args.head, base=args.base)
     if args.run is not None:
-        with db.connect(autocommit=True) as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        with db.connect(autocommit=True) as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
             run = cur.execute(q("dispatch", "agent_run"), {"id": args.run}).fetchone()
             if run is None:
                 raise OpsError(f"no agent run {args.run}")
@@ -411,17 +476,32 @@ def _event_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract: a usage error is exit 2 naming the flag, and with --json anywhere on the
+    command line it is also printed as the JSON error object on stdout."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        if "--json" in sys.argv[1:] or "--json" in (_ARGV or []):
+            field = re.match(r"argument ([^:]+):", message)
+            _emit_error("usage", "usage", message, EXIT_USAGE, field.group(1).split("/")[0] if field else None)
+        sys.exit(EXIT_USAGE)
+
+
+_ARGV: list[str] | None = None
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = top.add_subparsers(dest="command", required=True)
+    top = _Parser(prog="ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("db", help="manage the database (embedded unless DATABASE_URL is set)")
     p.add_argument("action", choices=["up", "down", "migrate", "status", "url", "maintain"],
                    help="up: start (embedded) and migrate; down: stop the embedded cluster; migrate; status; "
                         "url: print the URI in use; maintain: create partitions ahead, apply retention")
-    p.add_argument("--days-ahead", type=int, default=7, help="maintain: partitions to create ahead")
-    p.add_argument("--retention-days", type=int,
+    p.add_argument("--days-ahead", type=Number(int, 0, 3650), default=7, help="maintain: partitions to create ahead")
+    p.add_argument("--retention-days", type=Number(int),
                    help="maintain: keep this many days of events (0 or more; 0 keeps only today and needs --yes); "
                         "older daily partitions are dropped")
     p.add_argument("--dry-run", action="store_true", help="maintain: list what would be dropped, change nothing")
@@ -452,7 +532,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_errors)
-    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}")
+    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}", parser_class=_Parser)
     r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
                               "(dry run unless --apply); counts, history and escalations are kept")
     r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
@@ -460,23 +540,24 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_errors)
 
     p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
-    p.add_argument("--events", type=int, default=400)
-    p.add_argument("--seconds", type=float, default=45)
-    p.add_argument("--delay", type=float, default=0.05, help="seconds between events")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--events", type=Number(int, 1), default=400)
+    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45)
+    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.05, help="seconds between events")
+    p.add_argument("--seed", type=Number(int), default=7)
     p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("worker", help="run the dispatch worker (LISTEN/NOTIFY + polling; SIGTERM stops it gracefully)")
     p.add_argument("--name", help="worker name in claims and logs (default host:pid)")
-    p.add_argument("--concurrency", type=int, default=4, help="deliveries in parallel")
-    p.add_argument("--batch", type=int, default=10, help="escalations claimed per round trip")
-    p.add_argument("--lease", type=float, default=30.0, help="seconds a claim lasts without a heartbeat")
-    p.add_argument("--poll", type=float, default=5.0, help="seconds between polls when no notification comes")
-    p.add_argument("--backoff-base", type=float, default=1.0, help="first retry delay ceiling, seconds")
-    p.add_argument("--backoff-cap", type=float, default=300.0, help="largest retry delay, seconds")
-    p.add_argument("--shutdown-timeout", type=float, default=20.0, help="seconds in-flight work may finish after SIGTERM; the rest is given back and the worker exits")
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on --metrics-host:PORT")
+    p.add_argument("--concurrency", type=Number(int, 1, 256), default=4, help="deliveries in parallel")
+    p.add_argument("--batch", type=Number(int, 1, 1000), default=10, help="escalations claimed per round trip")
+    p.add_argument("--lease", type=Number(float, **SECONDS), default=30.0,
+                   help="seconds a claim lasts without a heartbeat (above 0: a lease of 0 would let another worker deliver it again)")
+    p.add_argument("--poll", type=Number(float, **SECONDS), default=5.0, help="seconds between polls when no notification comes")
+    p.add_argument("--backoff-base", type=Number(float, **SECONDS), default=1.0, help="first retry delay ceiling, seconds")
+    p.add_argument("--backoff-cap", type=Number(float, **SECONDS), default=300.0, help="largest retry delay, seconds")
+    p.add_argument("--shutdown-timeout", type=Number(float, 0, unit="seconds"), default=20.0, help="seconds in-flight work may finish after SIGTERM; the rest is given back and the worker exits")
+    p.add_argument("--metrics-port", type=Number(int, 1, 65535), help="serve Prometheus metrics on --metrics-host:PORT")
     p.add_argument("--metrics-host", default="127.0.0.1",
                    help="address to serve metrics on (default 127.0.0.1; 0.0.0.0 for a scraper on another host)")
     p.add_argument("--listen-url", default=os.environ.get("OPS_LISTEN_DATABASE_URL"),
@@ -487,7 +568,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dispatch", help="the escalation queue: list it, requeue a dead escalation")
     p.add_argument("action", choices=["list", "requeue"])
-    p.add_argument("id", nargs="?", type=int, help="requeue: the escalation id")
+    p.add_argument("id", nargs="?", type=Number(int, 1), help="requeue: the escalation id")
     p.add_argument("--dry-run", action="store_true", help="requeue: show what would be requeued, change nothing")
     p.add_argument("--state", choices=["pending", "claimed", "delivered", "dead"])
     p.add_argument("--limit", type=_positive, default=50)
@@ -495,9 +576,9 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dispatch)
 
     p = sub.add_parser("fixbot", help="FixBot governance")
-    fsub = p.add_subparsers(dest="fixbot_command", required=True)
+    fsub = p.add_subparsers(dest="fixbot_command", required=True, parser_class=_Parser)
     v = fsub.add_parser("verify", help="check a patch against ssot/agents/fixbot_policy.yaml (exit 0 approved, 1 rejected)")
-    v.add_argument("--run", type=int, help="record the verdict on this ops.agent_runs row")
+    v.add_argument("--run", type=Number(int, 1), help="record the verdict on this ops.agent_runs row")
     v.add_argument("--diff", required=True, help="unified diff file ('-' for stdin)")
     v.add_argument("--head", help="the branch the change is on; never the default branch (required)")
     v.add_argument("--base", help="the branch the pull request targets (default: the policy's default_branch)")
@@ -507,23 +588,84 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _emit_error(kind: str, code: str | None, reason: str, exit_code: int, field: str | None = None) -> None:
+    """The one JSON error shape of every command (module docstring): printed on stdout under --json."""
+    emit_json({"error": kind, "code": code, "field": field, "reason": reason, "exit_code": exit_code})
+
+
+_KINDS = {EXIT_USAGE: "usage", EXIT_BAD_INPUT: "refused", EXIT_UNAVAILABLE: "unavailable", EXIT_INTERNAL: "internal"}
+
+
+def _fail(args, exc: OpsError) -> int:
+    """Report an expected failure: one line on stderr (`refused: …` for refused input, else `ops: …`), and
+    the JSON error object on stdout under --json."""
+    reason = terminal(exc, newlines=True)
+    if isinstance(exc, BadInput):
+        print(f"refused: {reason}", file=sys.stderr)
+    else:
+        print(f"ops: {reason}", file=sys.stderr)
+    if getattr(args, "json", False):
+        cause = exc.__cause__
+        code = getattr(exc, "code", None) or (getattr(cause, "sqlstate", None) if cause is not None else None)
+        _emit_error(_KINDS.get(exc.exit_code, "failed"), code or _KINDS.get(exc.exit_code, "failed"), str(exc),
+                    exc.exit_code, getattr(exc, "field", None))
+    return exc.exit_code
+
+
+def _command_name(args) -> str:
+    """"errors regroup", "dispatch requeue", "fixbot verify" or the command alone."""
+    sub = getattr(args, "action", None) or getattr(args, "fixbot_command", None)
+    name = f"{args.command} {sub}" if isinstance(sub, str) else args.command
+    return name if name in errors.COMMAND_ROLES else args.command
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except ssot.SsotInvalid as exc:
         print(exc, file=sys.stderr)
+        if getattr(args, "json", False):
+            _emit_error("failed", "ssot_invalid", str(exc), EXIT_FAILED)
         return EXIT_FAILED
     except OpsError as exc:
-        print(f"ops: {terminal(exc, newlines=True)}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
-        print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
-        if os.environ.get("OPS_DEBUG"):
+        return _fail(args, exc)
+    except psycopg.Error as exc:  # one mapping for every command (worker.errors.from_psycopg)
+        mapped = from_psycopg(exc, _command_name(args))
+        if mapped is None:
             raise
-        return EXIT_INTERNAL
+        mapped.__cause__ = exc
+        return _fail(args, mapped)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `ops`; returns the exit code (module docstring). A closed stdout (`ops errors | head -1`) ends
+    quietly with 141, as cat or grep do under SIGPIPE."""
+    global _ARGV
+    _ARGV = list(argv) if argv is not None else None
+    try:
+        args = parser().parse_args(argv)
+        errors.CURRENT_COMMAND = _command_name(args)
+        try:
+            code = _run(args)
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
+            print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
+            if getattr(args, "json", False):
+                _emit_error("internal", type(exc).__name__, str(exc), EXIT_INTERNAL)
+            if os.environ.get("OPS_DEBUG"):
+                raise
+            return EXIT_INTERNAL
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Python ignores SIGPIPE, so the reader going away is an exception: point stdout at /dev/null so
+        # the interpreter's final flush cannot fail again, and exit as a SIGPIPE'd tool would (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -44,6 +44,75 @@ class Unavailable(OpsError):
     exit_code = EXIT_UNAVAILABLE
 
 
+class Usage(OpsError):
+    """A bad command line, environment (``DATABASE_URL``) or an unprepared database: exit 2, with what to
+    run or change. ``field`` names the flag or variable at fault, when there is one."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "usage") -> None:
+        super().__init__(message)
+        self.field, self.code = field, code
+
+
+# Who may run each `ops` command (README "Roles"); named when the server says insufficient_privilege.
+# Keys are the command, or "command subcommand" where the subcommand needs more.
+OWNER = "the owner of the ops schema (the login that ran `ops db migrate`)"
+COMMAND_ROLES = {
+    "ingest": "a login in ops_ingest", "classify": "a login in ops_analyst or ops_ingest",
+    "errors": "a login in ops_analyst", "errors regroup": OWNER,
+    "dispatch": "a login in ops_analyst (list) or ops_worker (requeue)", "dispatch requeue": "a login in ops_worker",
+    "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
+    "db": OWNER, "ssot": OWNER, "demo": OWNER,
+}
+# The command running in this process (set by the CLI's main), for errors mapped without one.
+CURRENT_COMMAND: str | None = None
+
+
+# Server errors that mean the schema is missing or older than this code: the migrations have not run.
+_UNMIGRATED = {"42P01": "relation", "42883": "function", "3F000": "schema", "42704": "object", "42703": "column"}
+MIGRATE_HINT = "the database is not migrated (or older than this version of ops): run `ops db migrate`"
+SYNC_HINT = "the taxonomy is empty: run `ops ssot sync`"
+
+
+def from_psycopg(exc: psycopg.Error, command: str | None = None) -> OpsError | None:
+    """The OpsError for a server error the user can act on, or None for one that is a bug.
+
+    One place for every command: SQLSTATE class OP (refused input, not found, final states), the
+    destructive operations' OPD codes, an unmigrated schema (42P01 undefined_table, 42883
+    undefined_function, 3F000 invalid_schema_name, 42704, 42703 -> exit 2 "run `ops db migrate`"), an
+    unsynced taxonomy (exit 2 "run `ops ssot sync`") and insufficient_privilege (42501 -> exit 1 naming the
+    role ``command`` needs)."""
+    if isinstance(exc, psycopg.errors.DataError):
+        # Raised client-side too, e.g. for NUL bytes the server cannot store.
+        return BadInput(describe(exc) if exc.diag.message_primary else str(exc))
+    if isinstance(exc, psycopg.OperationalError) and not exc.sqlstate:
+        return Unavailable(f"database unavailable: {str(exc).strip().splitlines()[0]}")
+    state = exc.sqlstate or ""
+    if state == "OP002" and "taxonomy is not synced" in (exc.diag.message_detail or ""):
+        return Usage(f"{SYNC_HINT} ({exc.diag.message_primary})", code=state)
+    if state in ("OP001", "OP002"):
+        return BadInput(describe(exc))
+    if state == "OP004":
+        return NotFound(describe(exc))
+    if state == "OP005":  # a finished agent run is final
+        return OpsError(describe(exc))
+    if state in ("OPD01", "OPD02"):  # a destructive operation's argument out of range / unconfirmed
+        return Usage(describe(exc), code=state)
+    if state in ("OPD03", "OPD04"):  # it would orphan history / the row's state is not one it touches
+        hint = exc.diag.message_hint
+        return OpsError(describe(exc) + (f". {hint}" if hint else ""))
+    if state in _UNMIGRATED:
+        return Usage(f"{MIGRATE_HINT} ({exc.diag.message_primary})", code=state)
+    if state == "42501":
+        command = command or CURRENT_COMMAND
+        role = COMMAND_ROLES.get(command or "", "a login in ops_ingest, ops_worker or ops_analyst")
+        return OpsError(f"{exc.diag.message_primary}: `ops {command or '…'}` needs {role} (README, Roles)")
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable(f"database unavailable: {describe(exc)}")
+    return None
+
+
 def describe(exc: psycopg.Error) -> str:
     """The server's message with its detail, on one line."""
     diag = exc.diag
@@ -54,26 +123,18 @@ def describe(exc: psycopg.Error) -> str:
 
 
 @contextlib.contextmanager
-def translate() -> Iterator[None]:
-    """Map psycopg errors raised inside the block to OpsError subclasses."""
+def translate(command: str | None = None) -> Iterator[None]:
+    """Map psycopg errors raised inside the block to OpsError subclasses (see :func:`from_psycopg`)."""
     try:
         yield
-    except psycopg.errors.DataError as exc:
-        # Raised client-side too, e.g. for NUL bytes the server cannot store.
-        raise BadInput(describe(exc) if exc.diag.message_primary else str(exc)) from exc
-    except psycopg.OperationalError as exc:
-        raise Unavailable(f"database unavailable: {str(exc).strip().splitlines()[0]}") from exc
     except psycopg.Error as exc:
-        state = exc.sqlstate or ""
-        if state in ("OP001", "OP002"):
-            raise BadInput(describe(exc)) from exc
-        if state == "OP004":
-            raise NotFound(describe(exc)) from exc
-        if state == "OP005":  # a finished agent run is final
-            raise OpsError(describe(exc)) from exc
-        if state in ("OPD01", "OPD02"):  # a destructive operation's argument out of range / unconfirmed
-            raise OpsError(describe(exc), exit_code=EXIT_USAGE) from exc
-        if state in ("OPD03", "OPD04"):  # it would orphan history / the row's state is not one it touches
-            hint = exc.diag.message_hint
-            raise OpsError(describe(exc) + (f". {hint}" if hint else "")) from exc
-        raise
+        mapped = from_psycopg(exc, command)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def require_synced(sources) -> None:
+    """Raise Usage ("run `ops ssot sync`") when ``sources`` (the known sources) is empty."""
+    if sources is not None and not sources:
+        raise Usage(SYNC_HINT, code="unsynced")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 
 from worker.render import terminal
 
@@ -15,14 +15,30 @@ _JSON_INVISIBLE = re.compile("[\u0080-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202
 
 
 def fmt(value) -> str:
-    """A value as a table cell: None empty, datetimes to the second, floats with two decimals."""
+    """A value as a table cell: None empty, datetimes as RFC 3339 with their offset to the second
+    (``2026-11-30T00:31:07+00:00``; a naive one is taken as UTC), floats with two decimals."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return rfc3339(value, timespec="seconds")
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def rfc3339(value: datetime, timespec: str = "auto") -> str:
+    """``value`` as RFC 3339 with an explicit offset (a naive datetime is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat(timespec=timespec)
+
+
+def _json_default(value):
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return fmt(value)
 
 
 def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
@@ -35,7 +51,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
 
 
 def emit_json(value) -> None:
-    """Print ``value`` as indented JSON (datetimes and other values through :func:`fmt`); characters a
+    """Print ``value`` as indented JSON (datetimes as RFC 3339 with offset, other values through :func:`fmt`); characters a
     terminal would act on are printed as \\uXXXX escapes, so the JSON value is the same."""
-    text = json.dumps(value, default=fmt, ensure_ascii=False, indent=2)
+    text = json.dumps(value, default=_json_default, ensure_ascii=False, indent=2)
     print(_JSON_INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))

@@ -48,7 +48,7 @@ ORDER BY id;
 
 -- name: known_sources
 -- The sources ingest accepts (`ops classify` refuses the others, as ingest does).
-SELECT source FROM ops.sources;
+SELECT source FROM ops.sources ORDER BY position;
 
 -- name: failure_modes
 -- The taxonomy as synced into the database (Problem Details read titles, statuses and retryability).

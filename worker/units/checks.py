@@ -114,6 +114,18 @@ def _record_internal_error(conn: psycopg.Connection, run_id: int, exc: BaseExcep
         exc.add_note(f"stratt: run {run_id} recorded as error (exit {EXIT_INTERNAL})")
 
 
+def resolve_council(name: str, ids: list[str]) -> tuple[str, list[str] | None]:
+    """``name`` as a council id: itself when defined, else the one id whose last path segment is ``name``
+    (the bare slug: ``pathfinder`` for ``council/pathfinder``). Returns (id, None), or (name, [matches])
+    when the slug names more than one council; an unknown name comes back unchanged (reported by the caller)."""
+    if name in ids:
+        return name, None
+    matches = sorted(i for i in ids if i.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1] and i.endswith("/" + name))
+    if len(matches) == 1:
+        return matches[0], None
+    return name, (matches or None)
+
+
 def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
            waivers: list[dict] | None = None) -> Report:
     started = time.perf_counter()
@@ -121,6 +133,9 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
         snap = load.load(paths)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
+    ambiguous = None
+    if council:
+        council, ambiguous = resolve_council(council, [c.id for c in snap.councils])
     scope = scope_of(council, paths)
     args = {
         "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
@@ -134,6 +149,8 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
         error = None
         if not snap.units and not snap.problems:
             error = f"found no units under {', '.join(map(str, paths))}"
+        elif ambiguous:
+            error = f"council {council} is ambiguous: it matches {', '.join(ambiguous)} (name one of them)"
         elif council and council not in {c.id for c in snap.councils}:
             known = ", ".join(sorted(c.id for c in snap.councils)) or "none"
             error = f"council {council} is not defined under the paths (found: {known})"
