@@ -151,6 +151,25 @@ def test_unmigrated_then_unsynced_database_says_what_to_run(empty_db):
     assert ops("classify", "--source", "ops", "--message", "x", url=empty_db).returncode == 0
 
 
+def test_worker_on_an_unmigrated_database_says_migrate_and_logs_rfc3339(empty_db):
+    result = ops("worker", "--once", url=empty_db)
+    assert result.returncode == 2 and "run `ops db migrate`" in result.stderr, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert lines and all(RFC3339.match(line["ts"]) for line in lines), lines
+
+
+def test_stratt_keeps_its_own_usage_code_for_a_bad_database_url():
+    """`stratt`'s 2 means tampered: a malformed DATABASE_URL is its usage error, 64, and --format json
+    gets the JSON error object."""
+    env = {**os.environ, "DATABASE_URL": "postgresql://app:hunter2@db.example:abc/ops"}
+    result = subprocess.run([sys.executable, "-m", "worker.units.cli", "ci", str(FIXTURES / "pathfinder"),
+                             "--format", "json"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 64, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["error"] == "usage" and doc["field"] == "DATABASE_URL" and doc["exit_code"] == 64
+    assert "the port 'abc'" in doc["reason"] and "hunter2" not in result.stdout + result.stderr
+
+
 # -- a closed stdout ---------------------------------------------------------------------------------
 
 def _many_groups(db_url, n=400):

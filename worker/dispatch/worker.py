@@ -29,6 +29,7 @@ import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import psycopg
 from psycopg.rows import dict_row
@@ -41,11 +42,13 @@ from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
 from worker.logsafe import RedactFilter
+from worker.output import rfc3339
 from worker.queries import execute
 
 
 class _JsonLines(JsonFormatter):
-    """python-json-logger, shaped as our lines: ``{"ts": <unix seconds, 3 decimals>, "event": ..., **fields}``.
+    """python-json-logger, shaped as our lines: ``{"ts": <RFC 3339 UTC, milliseconds>, "event": ..., **fields}``
+    (``"ts": "2026-11-30T00:31:07.123+00:00"``).
     A library's record (psycopg_pool's reconnection warnings) becomes event ``library_log`` with its
     logger, level and message."""
 
@@ -53,7 +56,13 @@ class _JsonLines(JsonFormatter):
         if not message_dict:
             message_dict = {"event": "library_log", "logger": record.name, "level": record.levelname.lower(),
                             "message": record.getMessage()}
-        log_data.update({"ts": round(record.created, 3), **message_dict})
+        ts = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        log_data.update({"ts": ts, **message_dict})
+
+
+def _json_value(value) -> str:
+    """A value JSON cannot hold: a datetime as RFC 3339 with its offset, anything else as str()."""
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
 
 
 class _Stderr(logging.StreamHandler):
@@ -69,7 +78,7 @@ class _Stderr(logging.StreamHandler):
 
 
 _HANDLER = _Stderr()
-_HANDLER.setFormatter(_JsonLines(json_default=str))
+_HANDLER.setFormatter(_JsonLines(json_default=_json_value))
 _HANDLER.addFilter(RedactFilter())  # every string field redacted with the SSOT rules, as ops.redact does
 _LOG = logging.getLogger("ops.worker")
 _LOG.handlers[:] = [_HANDLER]

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from worker import db
-from worker.errors import OpsError, Unavailable
+from worker.errors import OpsError, Unavailable, Usage, from_psycopg
 from worker.queries import q
 from worker.render import terminal
 from worker.units import canonical, checks, edit, load, publish, report, yaml12
@@ -225,19 +225,38 @@ COMMANDS = {"ci": cmd_ci, "validate": cmd_validate, "fingerprint": cmd_fingerpri
             "verify": cmd_verify, "impact": cmd_impact, "deprecate": cmd_deprecate}
 
 
+def _error(args, kind: str, code: int, exc, sqlstate: str | None = None) -> int:
+    """One line on stderr, `stratt <command>: <reason>`; with --json or --format json also `ops`'s JSON
+    error object on stdout ({error, code, field, reason, exit_code})."""
+    print(f"stratt {args.command}: {exc}", file=sys.stderr)
+    if getattr(args, "json", False) or getattr(args, "format", None) == "json":
+        print(json.dumps({"error": kind, "code": sqlstate or kind, "field": getattr(exc, "field", None),
+                          "reason": str(exc), "exit_code": code}))
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except (checks.UsageError, FileNotFoundError, ValueError) as exc:
-        print(f"stratt {args.command}: {exc}", file=sys.stderr)
-        return checks.EXIT_USAGE
+        try:
+            code = COMMANDS[args.command](args)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
+        except psycopg.Error as exc:  # the mapping `ops` uses (unmigrated, unsynced, privilege)
+            mapped = from_psycopg(exc, None)
+            if mapped is None:
+                raise
+            raise mapped from exc
+    except (checks.UsageError, FileNotFoundError, ValueError, Usage) as exc:
+        # Usage (a malformed DATABASE_URL, an unmigrated database) is ops's exit 2; here 2 means tampered
+        return _error(args, "usage", checks.EXIT_USAGE, exc, getattr(exc.__cause__, "sqlstate", None))
     except (Unavailable, StoreError, psycopg.OperationalError) as exc:
-        print(f"stratt {args.command}: {exc}", file=sys.stderr)
-        return checks.EXIT_INFRA
+        return _error(args, "unavailable", checks.EXIT_INFRA, exc)
     except OpsError as exc:
-        print(f"stratt {args.command}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _error(args, "failed", exc.exit_code, exc, getattr(exc.__cause__, "sqlstate", None))
+    except BrokenPipeError:  # stdout closed by its reader: quiet, as `ops` (141)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception:  # noqa: BLE001 - the documented internal-error exit, with the trace for a bug report
         traceback.print_exc()
         return checks.EXIT_INTERNAL
