@@ -305,3 +305,42 @@ def test_resolve_council_names_every_match_when_ambiguous():
     assert checks.resolve_council("nope", ids) == ("nope", None)
     assert checks.resolve_council("pathfinder", ["council/pathfinder", "team/council/pathfinder"]) == (
         "pathfinder", ["council/pathfinder", "team/council/pathfinder"])
+
+
+# -- --json prints JSON, whatever happens ---------------------------------------------------------------
+
+# Values for the flags a command cannot run without (a new required flag must be added here).
+REQUIRED = {"--diff": "/dev/null", "--head": "fixbot/try", "--source": "ops", "--message": "boom", "id": "1"}
+
+
+def _json_invocations():
+    """Every command with --json, with each choice of its positional arguments: (argv)."""
+    for path, p in _commands(cli.parser()):
+        options = {s for a in p._actions for s in a.option_strings}
+        if "--json" not in options:
+            continue
+        variants = [list(path)]
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.option_strings:
+                continue
+            if action.choices:
+                variants = [v + [c] for v in variants for c in action.choices]
+            elif action.dest in REQUIRED:
+                variants = [v + [REQUIRED[action.dest]] for v in variants]
+        extra = [x for a in p._actions if a.option_strings and (a.required or a.option_strings[0] in ("--source", "--message", "--head"))
+                 for x in (a.option_strings[0], REQUIRED[a.option_strings[0]])]
+        for v in variants:
+            yield pytest.param(v + extra, id=" ".join(v))
+
+
+@pytest.mark.parametrize("argv", list(_json_invocations()))
+@pytest.mark.parametrize("url", [UNREACHABLE, "postgresql://app:hunter2@db.example:abc/ops"], ids=["down", "malformed"])
+def test_json_always_prints_json(argv, url):
+    """Property: every command that takes --json prints JSON on stdout whatever happens (here: the
+    database is unreachable, or DATABASE_URL is malformed), and an error exit carries the error object."""
+    result = ops(*argv, "--json", url=url)
+    doc = json.loads(result.stdout)  # raises if not JSON
+    if result.returncode not in (0, 1) or isinstance(doc, dict) and "error" in doc:
+        assert doc["exit_code"] == result.returncode and doc["reason"], doc
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr

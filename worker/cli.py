@@ -82,17 +82,26 @@ def cmd_db(args) -> int:
         url = db.database_url()
         with db.connect(url) as conn:
             applied = migrations.migrate(conn)
-        print(f"database ready ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}); "
-              f"{len(applied)} migration(s) applied")
+        where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded"
+        if args.json:
+            emit_json({"database": where, "applied": applied})
+        else:
+            print(f"database ready ({where}); {len(applied)} migration(s) applied")
     elif args.action == "down":
         if os.environ.get("DATABASE_URL"):
-            raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster")
+            raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster", exit_code=EXIT_USAGE)
         cluster.Cluster.default().stop()
-        print("embedded cluster stopped")
+        if args.json:
+            emit_json({"stopped": "embedded"})
+        else:
+            print("embedded cluster stopped")
     elif args.action == "migrate":
-        with db.connect() as conn:
+        with db.connect() as conn, translate(_command_name(args)):
             applied = migrations.migrate(conn)
-        print(f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else ""))
+        if args.json:
+            emit_json({"applied": applied})
+        else:
+            print(f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else ""))
     elif args.action == "status":
         with db.connect() as conn:
             rows = migrations.status(conn)
@@ -103,7 +112,11 @@ def cmd_db(args) -> int:
         return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
     elif args.action == "url":
         url = db.database_url()
-        print(url if args.show_password else mask_password(url))
+        shown = url if args.show_password else mask_password(url)
+        if args.json:
+            emit_json({"url": shown})
+        else:
+            print(shown)
     elif args.action == "maintain":
         return _maintain(args)
     return EXIT_OK
@@ -157,7 +170,9 @@ def cmd_ssot(args) -> int:
             problems = ssot.check(conn)
             for p in problems:
                 print(terminal(p, newlines=True), file=sys.stderr)
-            if not problems:
+            if args.json:
+                emit_json({"ok": not problems, "problems": [str(p) for p in problems]})
+            elif not problems:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
         try:
@@ -165,6 +180,8 @@ def cmd_ssot(args) -> int:
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
                 print(terminal(p, newlines=True), file=sys.stderr)
+            if args.json:
+                _emit_error("failed", "ssot_invalid", "; ".join(str(p) for p in exc.problems), EXIT_FAILED)
             return EXIT_FAILED
     if args.action == "sync":
         total = sum(result.values())
@@ -600,7 +617,7 @@ def _fail(args, exc: OpsError) -> int:
     """Report an expected failure: one line on stderr (`refused: …` for refused input, else `ops: …`), and
     the JSON error object on stdout under --json."""
     reason = terminal(exc, newlines=True)
-    if isinstance(exc, BadInput):
+    if isinstance(exc, BadInput) or exc.exit_code == EXIT_BAD_INPUT:  # exit 3 is always "refused: …"
         print(f"refused: {reason}", file=sys.stderr)
     else:
         print(f"ops: {reason}", file=sys.stderr)
