@@ -344,3 +344,10 @@ def test_json_always_prints_json(argv, url):
         assert doc["exit_code"] == result.returncode and doc["reason"], doc
     assert "hunter2" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_malformed_listen_url_is_named_before_anything_starts():
+    result = ops("worker", "--once", "--listen-url", "postgresql://app:hunter2@db.example:99999/ops", url=UNREACHABLE)
+    assert result.returncode == 2
+    assert "--listen-url is malformed: the port '99999' is not a number from 1 to 65535" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -399,7 +399,10 @@ def cmd_worker(args) -> int:
                         backoff_base=args.backoff_base, backoff_cap=args.backoff_cap,
                         shutdown_timeout=args.shutdown_timeout, metrics_port=args.metrics_port,
                         metrics_host=args.metrics_host, once=args.once)
-    return Worker(db.database_url(), settings, name=args.name, listen_url=args.listen_url).run()
+    if args.listen_url:
+        db.check_url(args.listen_url, "--listen-url")
+    url = db.database_url()
+    return Worker(url, settings, name=args.name, listen_url=args.listen_url).run()
 
 
 def cmd_dispatch(args) -> int:
