@@ -65,7 +65,7 @@ def translate() -> Iterator[None]:
         raise Unavailable(f"database unavailable: {str(exc).strip().splitlines()[0]}") from exc
     except psycopg.Error as exc:
         state = exc.sqlstate or ""
-        if state in ("OP001", "OP002"):
+        if state in ("OP001", "OP002", "OP006"):  # missing/blank/bad field, unknown source, reserved source
             raise BadInput(describe(exc)) from exc
         if state == "OP004":
             raise NotFound(describe(exc)) from exc

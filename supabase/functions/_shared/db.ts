@@ -82,7 +82,7 @@ export function classifyDbError(e: unknown): DbFailure {
       message: `database unreachable (${code || "no code"})`,
     };
   }
-  if (code === "OP001" || code === "OP002" || code.startsWith("22")) {
+  if (code === "OP001" || code === "OP002" || code === "OP006" || code.startsWith("22")) {
     const column = typeof err.column_name === "string" && err.column_name ? err.column_name : null;
     return { kind: "bad_input", column, message };
   }
