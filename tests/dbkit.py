@@ -59,6 +59,17 @@ class TestDatabases:
             self._janitor(self.template).drop()
 
     @contextlib.contextmanager
+    def empty(self, prefix: str = "e"):
+        """A fresh empty database (nothing applied); dropped afterwards. Yields its URL."""
+        name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+        janitor = self._janitor(name)
+        janitor.init()
+        try:
+            yield self.url(name)
+        finally:
+            janitor.drop()
+
+    @contextlib.contextmanager
     def clone(self, prefix: str = "t"):
         """A fresh database cloned from the template; dropped afterwards. Yields its URL."""
         name = f"{prefix}_{os.getpid()}_{next(_counter)}"

@@ -1,0 +1,239 @@
+-- Taxonomy and SSOT sync: the tables `ops ssot sync` fills from ssot/ (sources, destinations,
+-- failure modes and their patterns, redaction rules, file hashes) and the one function that makes
+-- them equal to an SSOT document in one transaction.
+
+CREATE TABLE ops.sources (
+    source   text PRIMARY KEY CONSTRAINT sources_name_format CHECK (source ~ '^[a-z][a-z0-9_]*$'),
+    position integer NOT NULL
+);
+COMMENT ON TABLE ops.sources IS 'Producers that may record errors (SSOT `sources:`). An event from any other source is refused.';
+
+CREATE TABLE ops.destinations (
+    name   text PRIMARY KEY,
+    kind   text NOT NULL CONSTRAINT destinations_kind_known
+           CHECK (kind IN ('webhook', 'slack', 'work_item', 'github_issue', 'fixbot')),
+    config jsonb NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE ops.destinations IS
+    'Escalation destinations (ssot/destinations.yaml). config names environment variables; it never holds a secret.';
+
+CREATE TABLE ops.failure_modes (
+    code                 text PRIMARY KEY
+                         CONSTRAINT failure_modes_code_format CHECK (code ~ '^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$'),
+    position             integer NOT NULL,
+    title                text NOT NULL,
+    category             text NOT NULL,
+    severity             text NOT NULL CONSTRAINT failure_modes_severity_known
+                         CHECK (severity IN ('critical', 'high', 'medium', 'low')),
+    retryable            boolean NOT NULL,
+    http_status          integer CONSTRAINT failure_modes_http_status_range CHECK (http_status BETWEEN 400 AND 599),
+    ci_behavior          text CONSTRAINT failure_modes_ci_behavior_known
+                         CHECK (ci_behavior IN ('blocking', 'non_blocking', 'non_blocking_until_fixed')),
+    description          text NOT NULL DEFAULT '',
+    sources              text[] NOT NULL DEFAULT '{}',
+    phases               text[],
+    runbook              text NOT NULL,
+    remediate_kind       text NOT NULL CONSTRAINT failure_modes_remediate_kind_known
+                         CHECK (remediate_kind IN ('checklist', 'fixbot', 'guardrail')),
+    escalate_after_count integer NOT NULL CONSTRAINT failure_modes_escalate_after_positive CHECK (escalate_after_count > 0),
+    escalate_within      interval,
+    escalate_destination text NOT NULL REFERENCES ops.destinations (name),
+    aliases              text[] NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE ops.failure_modes IS
+    'One row per taxonomy code, synced from ssot/errors/failure_modes.yaml. `position` is the YAML order (a tie-breaker in classification).';
+COMMENT ON COLUMN ops.failure_modes.phases IS
+    'When set, every pattern of this code matches only events whose phase is in this list.';
+COMMENT ON COLUMN ops.failure_modes.escalate_within IS
+    'NULL: escalate once when the lifetime count reaches escalate_after_count. Set: escalate when that many events '
+    'arrive within one window (a tumbling window that opens at the first event after the previous one closed).';
+
+CREATE TABLE ops.failure_mode_patterns (
+    id       integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code     text NOT NULL REFERENCES ops.failure_modes (code) ON DELETE CASCADE,
+    position integer NOT NULL,
+    kind     text NOT NULL CONSTRAINT failure_mode_patterns_kind_known CHECK (kind IN ('substring', 'regex')),
+    pattern  text NOT NULL CONSTRAINT failure_mode_patterns_pattern_not_empty CHECK (pattern <> ''),
+    pattern_lower text GENERATED ALWAYS AS (lower(pattern)) STORED,
+    sources  text[],
+    phases   text[],
+    priority integer NOT NULL DEFAULT 0,
+    required_literals text[],
+    CONSTRAINT failure_mode_patterns_code_position_key UNIQUE (code, position)
+);
+COMMENT ON TABLE ops.failure_mode_patterns IS
+    'Detection patterns per code. Matching is case-insensitive; regexes use the syntax PostgreSQL ARE and Python re share.';
+COMMENT ON COLUMN ops.failure_mode_patterns.required_literals IS
+    'For a regex: lower-case literals of which every match contains one (computed by the sync from the regex). The '
+    'regex runs only when the message contains one of them: PostgreSQL caches only 32 compiled regexes per session.';
+
+CREATE TABLE ops.redaction_rules (
+    name        text PRIMARY KEY,
+    position    integer NOT NULL,
+    pattern     text NOT NULL,
+    replacement text NOT NULL,
+    flags       text NOT NULL DEFAULT 'g' CONSTRAINT redaction_rules_flags_known CHECK (flags IN ('g', 'gi')),
+    prefilter   text[]
+);
+COMMENT ON TABLE ops.redaction_rules IS
+    'Secret-redaction rules (ssot/errors/redaction.yaml), applied in position order by ops.redact() before anything is stored or hashed.';
+COMMENT ON COLUMN ops.redaction_rules.prefilter IS
+    'Lower-case substrings of which any text the rule can match contains one; the rule''s regex runs only then.';
+
+CREATE TABLE ops.ssot_state (
+    name      text PRIMARY KEY,
+    sha256    text NOT NULL,
+    path      text NOT NULL,
+    synced_at timestamptz NOT NULL DEFAULT now(),
+    detail    jsonb NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE ops.ssot_state IS 'SHA-256 of each SSOT file as last synced; `ops ssot diff` compares against it.';
+
+CREATE FUNCTION ops_private.ssot_patterns(doc jsonb)
+RETURNS TABLE (code text, "position" integer, kind text, pattern text, sources text[], phases text[], priority integer,
+               required_literals text[])
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT fm ->> 'code', p.position, p.kind, p.pattern, p.sources, p.phases, p.priority, p.required_literals
+    FROM jsonb_array_elements(doc -> 'failure_modes') fm
+    CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
+        position integer, kind text, pattern text, sources text[], phases text[], priority integer,
+        required_literals text[])
+$$;
+
+CREATE FUNCTION ops.sync_ssot(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    changed jsonb := '{}'::jsonb;
+    n integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ops ssot sync'));
+
+    -- Destinations first (failure modes reference them); removals last.
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'destinations') AS x (name text, kind text, config jsonb)
+    ), upserted AS (
+        INSERT INTO ops.destinations AS d (name, kind, config)
+        SELECT w.name, w.kind, coalesce(w.config, '{}') FROM want w
+        ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config
+        WHERE (d.kind, d.config) IS DISTINCT FROM (excluded.kind, excluded.config)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('destinations_upserted', n);
+
+    WITH want AS (
+        SELECT value AS source, ordinality::integer AS position
+        FROM jsonb_array_elements_text(doc -> 'sources') WITH ORDINALITY
+    ), upserted AS (
+        INSERT INTO ops.sources AS s (source, position) SELECT w.source, w.position FROM want w
+        ON CONFLICT (source) DO UPDATE SET position = excluded.position
+        WHERE s.position IS DISTINCT FROM excluded.position
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('sources_upserted', n);
+    DELETE FROM ops.sources s WHERE NOT (doc -> 'sources') ? s.source;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('sources_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'failure_modes') AS x (
+            code text, position integer, title text, category text, severity text, retryable boolean,
+            http_status integer, ci_behavior text, description text, sources text[], phases text[],
+            runbook text, remediate_kind text, escalate_after_count integer, escalate_within interval,
+            escalate_destination text, aliases text[])
+    ), upserted AS (
+        INSERT INTO ops.failure_modes AS f (
+            code, position, title, category, severity, retryable, http_status, ci_behavior, description,
+            sources, phases, runbook, remediate_kind, escalate_after_count, escalate_within,
+            escalate_destination, aliases)
+        SELECT w.code, w.position, w.title, w.category, w.severity, w.retryable, w.http_status, w.ci_behavior,
+               coalesce(w.description, ''), coalesce(w.sources, '{}'), w.phases, w.runbook, w.remediate_kind,
+               w.escalate_after_count, w.escalate_within, w.escalate_destination, coalesce(w.aliases, '{}')
+        FROM want w
+        ON CONFLICT (code) DO UPDATE SET
+            position = excluded.position, title = excluded.title, category = excluded.category,
+            severity = excluded.severity, retryable = excluded.retryable, http_status = excluded.http_status,
+            ci_behavior = excluded.ci_behavior, description = excluded.description, sources = excluded.sources,
+            phases = excluded.phases, runbook = excluded.runbook, remediate_kind = excluded.remediate_kind,
+            escalate_after_count = excluded.escalate_after_count, escalate_within = excluded.escalate_within,
+            escalate_destination = excluded.escalate_destination, aliases = excluded.aliases
+        WHERE (f.position, f.title, f.category, f.severity, f.retryable, f.http_status, f.ci_behavior,
+               f.description, f.sources, f.phases, f.runbook, f.remediate_kind, f.escalate_after_count,
+               f.escalate_within, f.escalate_destination, f.aliases)
+              IS DISTINCT FROM
+              (excluded.position, excluded.title, excluded.category, excluded.severity, excluded.retryable,
+               excluded.http_status, excluded.ci_behavior, excluded.description, excluded.sources,
+               excluded.phases, excluded.runbook, excluded.remediate_kind, excluded.escalate_after_count,
+               excluded.escalate_within, excluded.escalate_destination, excluded.aliases)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('failure_modes_upserted', n);
+    DELETE FROM ops.failure_modes f
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'failure_modes') e WHERE e ->> 'code' = f.code);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('failure_modes_deleted', n);
+
+    -- Patterns have no identity of their own: remove what differs, insert what is missing.
+    DELETE FROM ops.failure_mode_patterns p
+    WHERE NOT EXISTS (
+        SELECT FROM ops_private.ssot_patterns(doc) w
+        WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
+          AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases
+          AND w.required_literals IS NOT DISTINCT FROM p.required_literals);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('patterns_deleted', n);
+    INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority, required_literals)
+    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals
+    FROM ops_private.ssot_patterns(doc) w
+    WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('patterns_inserted', n);
+
+    DELETE FROM ops.destinations d
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'destinations') e WHERE e ->> 'name' = d.name);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('destinations_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'redaction_rules')
+            AS x (name text, position integer, pattern text, replacement text, flags text, prefilter text[])
+    ), upserted AS (
+        INSERT INTO ops.redaction_rules AS r (name, position, pattern, replacement, flags, prefilter)
+        SELECT w.name, w.position, w.pattern, w.replacement, w.flags, w.prefilter FROM want w
+        ON CONFLICT (name) DO UPDATE SET position = excluded.position, pattern = excluded.pattern,
+            replacement = excluded.replacement, flags = excluded.flags, prefilter = excluded.prefilter
+        WHERE (r.position, r.pattern, r.replacement, r.flags, r.prefilter)
+              IS DISTINCT FROM (excluded.position, excluded.pattern, excluded.replacement, excluded.flags, excluded.prefilter)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('redaction_rules_upserted', n);
+    DELETE FROM ops.redaction_rules r
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'redaction_rules') e WHERE e ->> 'name' = r.name);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed || jsonb_build_object('redaction_rules_deleted', n);
+
+    WITH want AS (
+        SELECT * FROM jsonb_to_recordset(doc -> 'files') AS x (name text, path text, sha256 text, detail jsonb)
+    ), upserted AS (
+        INSERT INTO ops.ssot_state AS s (name, path, sha256, detail, synced_at)
+        SELECT w.name, w.path, w.sha256, coalesce(w.detail, '{}'), now() FROM want w
+        ON CONFLICT (name) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256,
+            detail = excluded.detail, synced_at = excluded.synced_at
+        WHERE (s.path, s.sha256, s.detail) IS DISTINCT FROM (excluded.path, excluded.sha256, excluded.detail)
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM upserted;
+    changed := changed || jsonb_build_object('files_changed', n);
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
+    'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns, '
+    'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has; returns the '
+    'number of rows changed per kind. Owner only: run by `ops ssot sync`.';

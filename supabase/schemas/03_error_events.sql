@@ -1,0 +1,104 @@
+-- Error events: the raw occurrences, append-only, partitioned by day (a default partition catches
+-- anything outside the daily ones), and the functions that create and retire the daily partitions.
+
+CREATE SEQUENCE ops.error_events_id_seq AS bigint;
+
+CREATE TABLE ops.error_events (
+    id                  bigint NOT NULL DEFAULT nextval('ops.error_events_id_seq'),
+    received_at         timestamptz NOT NULL DEFAULT now(),
+    occurred_at         timestamptz,
+    source              text NOT NULL,
+    phase               text,
+    message             text NOT NULL,
+    top_frame           text,
+    run_id              text,
+    correlation_id      text,
+    origin              text,
+    context             jsonb NOT NULL DEFAULT '{}',
+    message_length      integer,
+    truncated           boolean NOT NULL DEFAULT false,
+    code                text,
+    confidence          real,
+    matched_pattern     text,
+    fingerprint         text,
+    fingerprint_version smallint,
+    CONSTRAINT error_events_pkey PRIMARY KEY (id, received_at)
+) PARTITION BY RANGE (received_at);
+ALTER SEQUENCE ops.error_events_id_seq OWNED BY ops.error_events.id;
+
+COMMENT ON TABLE ops.error_events IS
+    'Raw error occurrences, redacted and classified on insert, append-only, partitioned by day. INSERT here or call '
+    'ops.record_error(): both redact, classify, fingerprint, count into ops.agent_errors and escalate.';
+COMMENT ON COLUMN ops.error_events.message IS
+    'Redacted message. Above 32768 characters the middle is cut out and replaced by a "[… N characters truncated …]" marker.';
+COMMENT ON COLUMN ops.error_events.message_length IS 'Length in characters of the message as received, before truncation.';
+COMMENT ON COLUMN ops.error_events.code IS
+    'Failure-mode code: from ops.classify_error(), or the code given by the producer when it exists in the taxonomy.';
+
+CREATE TABLE ops_private.error_events_default PARTITION OF ops.error_events DEFAULT;
+
+CREATE INDEX error_events_fingerprint_received_idx ON ops.error_events (fingerprint, received_at);
+CREATE INDEX error_events_code_received_idx ON ops.error_events (code, received_at);
+
+CREATE FUNCTION ops.ensure_error_event_partitions(days_ahead integer DEFAULT 7)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    day date;
+    part text;
+    created integer := 0;
+BEGIN
+    -- One maintainer at a time; ingest keeps running (it only takes the default partition's lock briefly).
+    PERFORM pg_advisory_xact_lock(hashtext('ops.error_events partitions'));
+    FOR day IN SELECT generate_series(current_date - 1, current_date + days_ahead, interval '1 day')::date LOOP
+        part := 'error_events_' || to_char(day, 'YYYYMMDD');
+        CONTINUE WHEN to_regclass(format('ops_private.%I', part)) IS NOT NULL;
+        EXECUTE format('CREATE TABLE ops_private.%I (LIKE ops.error_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+        EXECUTE format('ALTER TABLE ops_private.%I ENABLE ROW LEVEL SECURITY', part);
+        PERFORM set_config('ops.maintenance', 'on', true);
+        EXECUTE format(
+            'WITH moved AS (DELETE FROM ops_private.error_events_default WHERE received_at >= %L AND received_at < %L RETURNING *) '
+            'INSERT INTO ops_private.%I SELECT * FROM moved', day, day + 1, part);
+        PERFORM set_config('ops.maintenance', 'off', true);
+        EXECUTE format('ALTER TABLE ops.error_events ATTACH PARTITION ops_private.%I FOR VALUES FROM (%L) TO (%L)',
+                       part, day, day + 1);
+        created := created + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION ops.ensure_error_event_partitions(integer) IS
+    'Creates the daily partitions of ops.error_events (row level security on, like every table) from yesterday to '
+    'days_ahead days from now, moving any rows the default partition holds for those days. Idempotent; returns how '
+    'many partitions it created. Run by migrate, the worker and `ops db maintain`.';
+
+CREATE FUNCTION ops.drop_error_event_partitions(older_than interval DEFAULT interval '90 days')
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    part record;
+    dropped integer := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ops.error_events partitions'));
+    FOR part IN
+        SELECT c.relname
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'ops.error_events'::regclass
+          AND c.relname ~ '^error_events_[0-9]{8}$'
+          AND to_date(substr(c.relname, 14), 'YYYYMMDD') + 1 <= (now() - older_than)::date
+    LOOP
+        EXECUTE format('DROP TABLE ops_private.%I', part.relname);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION ops.drop_error_event_partitions(interval) IS
+    'Retention: drops daily partitions of ops.error_events whose whole day is older than older_than. Returns how many it dropped.';
+
+SELECT ops.ensure_error_event_partitions();

@@ -1,0 +1,337 @@
+-- Outbox and dispatch: the escalation outbox and FixBot agent runs the ingest trigger queues, the
+-- NOTIFY that wakes the worker, and the functions the worker (worker/dispatch/) calls: claiming with
+-- leases, fenced completion, retries, dead letters, requeue, agent-run progress and expiry.
+--
+-- Fencing: every claim increments `claims` and hands it to the worker as its token. Completion,
+-- failure, heartbeat and release all require the token, so a worker whose lease expired and whose
+-- job was re-claimed by another cannot overwrite the newer attempt's result.
+-- `attempts` counts real delivery attempts (a destination that is not configured yet waits
+-- without spending them); at max_attempts a failure is final (`dead`).
+-- A finished agent run (succeeded, failed, rejected, dead, cancelled) is final (SQLSTATE OP005);
+-- requeueing its escalation is the one way back.
+
+CREATE TABLE ops.escalations (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedupe_key       text NOT NULL CONSTRAINT escalations_dedupe_key_key UNIQUE,
+    fingerprint      text NOT NULL,
+    code             text NOT NULL,
+    reason           text NOT NULL CONSTRAINT escalations_reason_known CHECK (reason IN ('threshold', 'window', 'regression', 'manual')),
+    destination      text NOT NULL,
+    count_at         bigint NOT NULL,
+    payload          jsonb NOT NULL,
+    state            text NOT NULL DEFAULT 'pending' CONSTRAINT escalations_state_known
+                     CHECK (state IN ('pending', 'claimed', 'delivered', 'dead')),
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    lease_expires_at timestamptz,
+    claimed_by       text,
+    last_error       text,
+    error_history    jsonb NOT NULL DEFAULT '[]',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    delivered_at     timestamptz,
+    claims           integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL DEFAULT 10 CONSTRAINT escalations_max_attempts_positive CHECK (max_attempts > 0),
+    claimed_at       timestamptz,
+    result           jsonb
+);
+COMMENT ON TABLE ops.escalations IS
+    'The outbox: one row per threshold crossing or regression (dedupe_key makes each crossing unique). The worker '
+    'claims pending rows with SKIP LOCKED and delivers them to `destination`. Inserting notifies channel ops_outbox.';
+COMMENT ON COLUMN ops.escalations.claims IS 'Times claimed; the current value is the fence token of the claim in force.';
+COMMENT ON COLUMN ops.escalations.attempts IS 'Delivery attempts made (a wait for configuration does not count).';
+COMMENT ON COLUMN ops.escalations.result IS 'What the destination returned on success (ids, URLs), for the record.';
+CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX escalations_claimed_lease_idx ON ops.escalations (lease_expires_at) WHERE state = 'claimed';
+
+CREATE TABLE ops.agent_runs (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    fingerprint      text NOT NULL,
+    code             text NOT NULL,
+    escalation_id    bigint REFERENCES ops.escalations (id),
+    status           text NOT NULL DEFAULT 'queued' CONSTRAINT agent_runs_status_known
+                     CHECK (status IN ('queued', 'claimed', 'running', 'succeeded', 'failed', 'rejected', 'dead', 'cancelled')),
+    policy_ref       text NOT NULL,
+    policy_sha256    text,
+    evidence         jsonb NOT NULL DEFAULT '{}',
+    metadata         jsonb NOT NULL DEFAULT '{}',
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    lease_expires_at timestamptz,
+    claimed_by       text,
+    last_error       text,
+    error_history    jsonb NOT NULL DEFAULT '[]',
+    verdict          jsonb,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz,
+    branch           text,
+    pr_url           text
+);
+COMMENT ON TABLE ops.agent_runs IS
+    'FixBot dispatch records. Queued by the ingest trigger for codes with remediate.kind fixbot; at most one active run '
+    'per fingerprint. metadata->>''variant_id'' names the ablation variant.';
+COMMENT ON COLUMN ops.agent_runs.branch IS 'The branch FixBot worked on; never the default branch.';
+COMMENT ON COLUMN ops.agent_runs.pr_url IS 'The pull request FixBot opened (PR-only: nothing is pushed to the default branch).';
+CREATE UNIQUE INDEX agent_runs_one_active_per_fingerprint ON ops.agent_runs (fingerprint)
+    WHERE status IN ('queued', 'claimed', 'running');
+CREATE INDEX agent_runs_queued_idx ON ops.agent_runs (next_attempt_at) WHERE status = 'queued';
+
+-- NOTIFY is a wake-up, not a message: one payload-free notification per statement that inserted rows
+-- (PostgreSQL also folds identical notifications within a transaction).
+CREATE FUNCTION ops_private.tg_outbox__notify() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM inserted) THEN
+        PERFORM pg_notify('ops_outbox', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tg_escalations__90_notify AFTER INSERT ON ops.escalations
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_outbox__notify();
+
+CREATE TRIGGER tg_agent_runs__90_notify AFTER INSERT ON ops.agent_runs
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_outbox__notify();
+
+CREATE FUNCTION ops.claim_escalations(worker text, max_jobs integer DEFAULT 10, lease interval DEFAULT interval '30 seconds')
+RETURNS SETOF ops.escalations
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+    UPDATE ops.escalations e
+    SET state = 'claimed', claims = e.claims + 1, claimed_by = worker, claimed_at = now(),
+        lease_expires_at = now() + lease
+    WHERE e.id IN (
+        SELECT s.id FROM ops.escalations s
+        WHERE s.state = 'pending' AND s.next_attempt_at <= now()
+        ORDER BY s.next_attempt_at, s.id
+        FOR UPDATE SKIP LOCKED
+        LIMIT max_jobs)
+    RETURNING e.*
+$$;
+COMMENT ON FUNCTION ops.claim_escalations(text, integer, interval) IS
+    'Claims up to max_jobs due escalations for a worker (FOR UPDATE SKIP LOCKED: concurrent workers never get the same '
+    'row), with a lease. Each returned row''s `claims` is the fence token for complete/fail/heartbeat/release.';
+
+CREATE FUNCTION ops.heartbeat_escalations(ids bigint[], tokens integer[], lease interval DEFAULT interval '30 seconds')
+RETURNS integer
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+    WITH extended AS (
+        UPDATE ops.escalations e SET lease_expires_at = now() + lease
+        FROM unnest(ids, tokens) AS t (id, token)
+        WHERE e.id = t.id AND e.claims = t.token AND e.state = 'claimed'
+        RETURNING 1)
+    SELECT count(*)::integer FROM extended
+$$;
+COMMENT ON FUNCTION ops.heartbeat_escalations(bigint[], integer[], interval) IS
+    'Extends the leases of in-flight escalations still held under the given tokens; returns how many were extended.';
+
+CREATE FUNCTION ops.complete_escalation(id bigint, token integer, result jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    UPDATE ops.escalations e
+    SET state = 'delivered', delivered_at = now(), attempts = e.attempts + 1, lease_expires_at = NULL,
+        result = complete_escalation.result
+    WHERE e.id = complete_escalation.id AND e.claims = token AND e.state = 'claimed';
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION ops.complete_escalation(bigint, integer, jsonb) IS
+    'Marks a claimed escalation delivered. Fenced: false (and no change) when the claim was lost to another worker.';
+
+CREATE FUNCTION ops.fail_escalation(id bigint, token integer, error text, retry_after interval DEFAULT NULL,
+                                               permanent boolean DEFAULT false, counts boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    esc ops.escalations;
+    next_state text;
+BEGIN
+    SELECT * INTO esc FROM ops.escalations e
+    WHERE e.id = fail_escalation.id AND e.claims = token AND e.state = 'claimed'
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'fenced';
+    END IF;
+    next_state := CASE
+        WHEN permanent OR (counts AND esc.attempts + 1 >= esc.max_attempts) THEN 'dead'
+        ELSE 'pending' END;
+    UPDATE ops.escalations e
+    SET state = next_state,
+        attempts = e.attempts + counts::integer,
+        next_attempt_at = now() + coalesce(retry_after, interval '0'),
+        lease_expires_at = NULL,
+        last_error = left(ops.redact(error), 2000),
+        error_history = e.error_history || jsonb_build_array(jsonb_build_object(
+            'at', now(), 'attempt', e.attempts + counts::integer, 'claim', token, 'worker', e.claimed_by,
+            'error', left(ops.redact(error), 2000), 'permanent', permanent, 'counted', counts,
+            'retry_at', CASE WHEN next_state = 'pending' THEN now() + coalesce(retry_after, interval '0') END))
+    WHERE e.id = fail_escalation.id;
+    IF next_state = 'dead' THEN
+        UPDATE ops.agent_runs r
+        SET status = 'dead', last_error = left(ops.redact(error), 2000), updated_at = now(), finished_at = now()
+        WHERE r.escalation_id = esc.id AND r.status IN ('queued', 'claimed', 'running');
+        -- The system's own failure goes through the pipeline like any other.
+        PERFORM ops.record_error(
+            source => 'ops', phase => 'dispatch', code_hint => 'OPS.DELIVERY_FAILED',
+            message => format('escalation to %s for %s dead after %s attempt(s): %s',
+                              esc.destination, esc.code, esc.attempts + counts::integer, left(error, 500)),
+            context => jsonb_build_object('escalation_id', esc.id, 'destination', esc.destination,
+                                          'fingerprint', esc.fingerprint));
+    END IF;
+    RETURN next_state;
+END
+$$;
+COMMENT ON FUNCTION ops.fail_escalation(bigint, integer, text, interval, boolean, boolean) IS
+    'Records a failed delivery. Retries after retry_after unless permanent or out of attempts, in which case the row is '
+    'dead, keeps its error history, its still-active FixBot run (if any) becomes dead too, and an OPS.DELIVERY_FAILED '
+    'error is recorded. counts => false (a destination waiting for configuration) does not spend an attempt. Returns '
+    'the new state, or ''fenced'' when the claim was lost.';
+
+CREATE FUNCTION ops.release_escalation(id bigint, token integer)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    UPDATE ops.escalations e SET state = 'pending', lease_expires_at = NULL, next_attempt_at = now()
+    WHERE e.id = release_escalation.id AND e.claims = token AND e.state = 'claimed';
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION ops.release_escalation(bigint, integer) IS
+    'Gives a claimed escalation back to the queue untouched (graceful shutdown). Fenced like completion.';
+
+CREATE FUNCTION ops.reap_expired_leases()
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    reaped integer;
+BEGIN
+    UPDATE ops.escalations e
+    SET state = 'pending', lease_expires_at = NULL,
+        error_history = e.error_history || jsonb_build_array(jsonb_build_object(
+            'at', now(), 'claim', e.claims, 'worker', e.claimed_by, 'error', 'lease expired'))
+    WHERE e.id IN (SELECT s.id FROM ops.escalations s
+                   WHERE s.state = 'claimed' AND s.lease_expires_at < now()
+                   FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS reaped = ROW_COUNT;
+    RETURN reaped;
+END
+$$;
+COMMENT ON FUNCTION ops.reap_expired_leases() IS
+    'Returns escalations whose lease expired (their worker died or hung) to the queue, at their old place (they were '
+    'due when claimed, so they go before what arrived since); returns how many.';
+
+CREATE FUNCTION ops.requeue_escalation(id bigint)
+RETURNS ops.escalations
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    esc ops.escalations;
+BEGIN
+    UPDATE ops.escalations e
+    SET state = 'pending', next_attempt_at = now(), max_attempts = e.attempts + 10, lease_expires_at = NULL,
+        error_history = e.error_history || jsonb_build_array(jsonb_build_object('at', now(), 'error', 'requeued by hand'))
+    WHERE e.id = requeue_escalation.id AND e.state = 'dead'
+    RETURNING e.* INTO esc;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'escalation % is not dead (only dead escalations can be requeued)', requeue_escalation.id
+            USING ERRCODE = 'OP004';
+    END IF;
+    BEGIN
+        UPDATE ops.agent_runs r
+        SET status = 'queued', finished_at = NULL, updated_at = now()
+        WHERE r.escalation_id = esc.id AND r.status = 'dead';
+    EXCEPTION WHEN unique_violation THEN
+        NULL;  -- another run for the fingerprint is active: it does the work, this one stays dead
+    END;
+    RETURN esc;
+END
+$$;
+COMMENT ON FUNCTION ops.requeue_escalation(bigint) IS
+    'Brings a dead escalation back to the queue with ten more attempts, keeping its error history. Its FixBot run, '
+    'dead with it, is queued again unless another run for the same fingerprint is active.';
+
+CREATE FUNCTION ops.update_agent_run(id bigint, status text, verdict jsonb DEFAULT NULL, branch text DEFAULT NULL,
+                                                pr_url text DEFAULT NULL, error text DEFAULT NULL)
+RETURNS ops.agent_runs
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    run ops.agent_runs;
+BEGIN
+    SELECT * INTO run FROM ops.agent_runs r WHERE r.id = update_agent_run.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no agent run %', update_agent_run.id USING ERRCODE = 'OP004';
+    END IF;
+    IF run.status IN ('succeeded', 'failed', 'rejected', 'dead', 'cancelled') THEN
+        RAISE EXCEPTION 'agent run % is already % (%): a finished run is not changed', run.id, run.status,
+                        coalesce(run.last_error, 'no error')
+            USING ERRCODE = 'OP005';
+    END IF;
+    UPDATE ops.agent_runs r
+    SET status = update_agent_run.status,
+        verdict = coalesce(update_agent_run.verdict, r.verdict),
+        branch = coalesce(update_agent_run.branch, r.branch),
+        pr_url = coalesce(update_agent_run.pr_url, r.pr_url),
+        last_error = coalesce(left(ops.redact(update_agent_run.error), 2000), r.last_error),
+        attempts = r.attempts + (update_agent_run.status IN ('running', 'claimed'))::integer,
+        updated_at = now(),
+        finished_at = CASE WHEN update_agent_run.status IN ('succeeded', 'failed', 'rejected', 'dead', 'cancelled')
+                           THEN now() END
+    WHERE r.id = update_agent_run.id
+    RETURNING r.* INTO run;
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION ops.update_agent_run(bigint, text, jsonb, text, text, text) IS
+    'Moves a FixBot run along (queued, running, succeeded, failed, rejected, ...), recording verdict, branch and PR. '
+    'A finished run is final: changing it raises OP005.';
+
+CREATE FUNCTION ops.expire_agent_runs(run_timeout interval)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    expired ops.agent_runs;
+    n integer := 0;
+BEGIN
+    FOR expired IN
+        UPDATE ops.agent_runs r
+        SET status = 'failed', updated_at = now(), finished_at = now(),
+            last_error = format('no result reported within %s of dispatch', run_timeout)
+        WHERE r.id IN (SELECT s.id FROM ops.agent_runs s
+                       WHERE s.status = 'running' AND s.updated_at < now() - run_timeout
+                       FOR UPDATE SKIP LOCKED)
+        RETURNING r.*
+    LOOP
+        n := n + 1;
+        PERFORM ops.record_error(
+            source => 'agent_runner', phase => 'dispatch', code_hint => 'AGENT.RUN_TIMEOUT',
+            message => format('FixBot run %s for %s: no result reported within %s of dispatch',
+                              expired.id, expired.code, run_timeout),
+            run_id => expired.id::text,
+            context => jsonb_build_object('fingerprint', expired.fingerprint, 'agent_run_id', expired.id));
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ops.expire_agent_runs(interval) IS
+    'Fails FixBot runs left running longer than run_timeout (a runner that never reported back), freeing their '
+    'fingerprint for a later run; each is recorded through the pipeline. Returns how many. Called by the reaper.';
