@@ -26,14 +26,18 @@ $rls$;
 
 -- Producers: record errors, nothing else; they may read the known sources, so a client can refuse an
 -- unknown source before it asks (`ops classify` does, like ingest).
-GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text),
+GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text),
                           ops.record_errors(jsonb),
+                          ops.is_blank(text),
+                          ops.context_depth_exceeds(jsonb, integer),
+                          ops.internal_sources(),
                           ops.classify_error(text, text, text),
                           ops.redact(text),
                           ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text)
       TO ops_ingest, ops_worker;
-GRANT INSERT (source, message, phase, top_frame, run_id, correlation_id, origin, context, occurred_at, code)
+GRANT INSERT (source, message, phase, top_frame, run_id, correlation_id, origin, context, occurred_at, code,
+               event_key)
       ON ops.error_events TO ops_ingest, ops_worker;
 GRANT USAGE ON SEQUENCE ops.error_events_id_seq TO ops_ingest, ops_worker;
 CREATE POLICY error_events_ingest_insert ON ops.error_events FOR INSERT TO ops_ingest, ops_worker WITH CHECK (true);
@@ -46,13 +50,14 @@ GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors,
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text)
       TO ops_analyst;
+GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
 
 -- The worker: the outbox, agent runs, the taxonomy it formats messages from, partition upkeep, and the
 -- dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations' writes, agent runs).
 GRANT SELECT, UPDATE ON ops.escalations, ops.agent_runs TO ops_worker;
 GRANT SELECT ON ops.failure_modes, ops.destinations, ops.agent_errors, ops.ssot_state TO ops_worker;
 GRANT SELECT ON ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats, ops.github_issue_links TO ops_worker;
-GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer) TO ops_worker;
+GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer), ops.prune_event_keys() TO ops_worker;
 GRANT EXECUTE ON FUNCTION ops.claim_escalations(text, integer, interval), ops.heartbeat_escalations(bigint[], integer[], interval),
     ops.complete_escalation(bigint, integer, jsonb), ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
     ops.release_escalation(bigint, integer), ops.reap_expired_leases(), ops.requeue_escalation(bigint),
