@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from worker import db, ssot
+from worker import db, migrations, ssot
 from worker.demo import events
 
 RAW_CLASSIFY = """
@@ -62,7 +62,7 @@ def main() -> None:
     doc = json.dumps(rows)
 
     with scratch_database() as url, psycopg.connect(url, autocommit=True) as conn:
-        db.migrate(conn)
+        migrations.migrate(conn)
         ssot.sync(conn)
         conn.execute("CREATE TABLE floor (LIKE ops.error_events INCLUDING DEFAULTS)")
         results = {

@@ -18,14 +18,14 @@ from pathlib import Path
 import psycopg
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from worker import ROOT, db, ssot
+from worker import ROOT, cluster, migrations, ssot
 
 _counter = itertools.count()
 
 
 class TestDatabases:
     def __init__(self) -> None:
-        self.cluster = db.Cluster(Path(os.environ.get("OPS_TEST_HOME", ROOT / ".ops" / "test")).resolve())
+        self.cluster = cluster.Cluster(Path(os.environ.get("OPS_TEST_HOME", ROOT / ".ops" / "test")).resolve())
         self.cluster.init(fast=True)
         self.cluster.start()
         s = self.cluster.settings()
@@ -39,7 +39,7 @@ class TestDatabases:
         return self.cluster.url(dbname)
 
     def _janitor(self, dbname: str, template: str | None = None) -> DatabaseJanitor:
-        return DatabaseJanitor(user=db.SUPERUSER, host="127.0.0.1", port=self.port, password=self.password,
+        return DatabaseJanitor(user=cluster.SUPERUSER, host="127.0.0.1", port=self.port, password=self.password,
                                dbname=dbname, template_dbname=template)
 
     def _build_template(self) -> None:
@@ -51,7 +51,7 @@ class TestDatabases:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
             conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
             conn.commit()
-            db.migrate(conn)
+            migrations.migrate(conn)
             ssot.sync(conn)
 
     def _drop_template(self) -> None:

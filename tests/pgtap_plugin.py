@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.db import _bindir
+from worker.cluster import _bindir
 
 TAP_LINE = re.compile(r"^(not ok|ok) (\d+)(?: - (.*))?$")
 PLAN_LINE = re.compile(r"^1\.\.(\d+)$")

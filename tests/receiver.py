@@ -48,7 +48,8 @@ class Receiver:
                     status, headers = script.pop(0) if script else (200, {})
                     receiver.requests.append({"path": path, "method": self.command, "at": time.monotonic(),
                                               "delivery": self.headers.get(signing.DELIVERY), "body": body,
-                                              "status": status, "signature_ok": ok})
+                                              "status": status, "signature_ok": ok,
+                                              "peer": self.client_address})  # one per TCP connection
                     if not ok:
                         receiver.bad_signatures += 1
                 if receiver.delay:  # recorded on arrival, answered after the delay

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from worker import ROOT, db
+from worker import ROOT, cluster
 
 OPS = [sys.executable, "-m", "worker.cli"]
 
@@ -129,7 +129,7 @@ def test_a_private_ops_home_works_as_root(tmp_path):
         assert (server_root / "pg" / "PG_VERSION").exists()
     finally:
         ops("db", "down", env=env)
-        db.Cluster(home).destroy()
+        cluster.Cluster(home).destroy()
     assert not server_root.exists()
 
 def test_bad_bytes_and_bad_arguments_are_clear_refusals(db_url):

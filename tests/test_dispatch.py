@@ -42,6 +42,19 @@ def test_three_workers_deliver_2000_exactly_once(db_url, tmp_path):
     assert by_worker == 3, "the work was shared"
 
 
+def test_deliveries_to_one_destination_reuse_a_pooled_connection(db_url, tmp_path):
+    """httpx, one client per destination with HTTP/1.1 keep-alive: 30 deliveries by one worker with
+    --concurrency 1 arrive over one or two TCP connections, not one connection per request."""
+    ids = insert_escalations(db_url, 30)
+    with Receiver() as rx:
+        with WorkerProcess(db_url, tmp_path / "w.log", *FAST, "--concurrency", "1", env=webhook_env(rx)) as w:
+            wait_until(lambda: states(db_url, ids).get("delivered") == 30, 60, 0.05, "30 deliveries")
+            assert w.stop() == 0
+        hits = rx.hits("/hook")
+    assert len(hits) == 30
+    assert len({h["peer"] for h in hits}) <= 2, "connections were reused (keep-alive), not one per request"
+
+
 def test_sigkill_mid_delivery_loses_nothing(db_url, tmp_path):
     ids = insert_escalations(db_url, 120)
     lease = 2.0

@@ -13,18 +13,19 @@ import pytest
 
 from tests.dispatch_kit import FAST, WorkerProcess, insert_escalations, states, wait_until
 from tests.receiver import Receiver
-from worker import ROOT, db, ssot
+from worker import ROOT, migrations, ssot
+from worker.cluster import Cluster
 
 
 @pytest.fixture
 def own_cluster():
     (ROOT / ".ops").mkdir(exist_ok=True)
     home = tempfile.mkdtemp(prefix="restart-", dir=ROOT / ".ops")
-    cluster = db.Cluster(__import__("pathlib").Path(home))
+    cluster = Cluster(__import__("pathlib").Path(home))
     cluster.init(fast=True)
     cluster.start()
     with psycopg.connect(cluster.url()) as conn:
-        db.migrate(conn)
+        migrations.migrate(conn)
         ssot.sync(conn)
     yield cluster
     cluster.destroy()

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_problem import nasty, postgres_redact
-from worker import ROOT, problem, signing, ssot
+from worker import ROOT, generated, problem, signing, ssot
 
 FUNCTIONS = ROOT / "supabase" / "functions"
 SECRET = "edge-test-secret"
@@ -67,9 +67,9 @@ def test_deno_tests_against_postgres(db_url):
 # -- redaction: one set of rules, three engines ------------------------------------------------------
 
 def test_the_generated_typescript_files_are_current():
-    stale = problem.write_generated(check=True)
+    stale = generated.write_generated(check=True)
     assert stale == [], (f"{', '.join(map(str, stale))} is out of date with the SSOT: run "
-                         "`.venv/bin/python -m worker.problem --write-generated` and commit the result")
+                         "`.venv/bin/python -m worker.generated --write-generated` and commit the result")
 
 
 DENO_REDACT = ('import { redact } from "./_shared/redaction.ts";'

@@ -63,7 +63,7 @@ def test_diff_parsing_renames_and_deletions():
         -b
         """)
     d = fixbot.parse_diff(text)
-    assert d.files == ["old.py", "new.py", "gone.txt"] and d.changed_lines == 2
+    assert sorted(d.files) == ["gone.txt", "new.py", "old.py"] and d.changed_lines == 2
 
 
 def test_diff_content_that_looks_like_headers_is_counted():
@@ -81,18 +81,18 @@ def test_diff_content_that_looks_like_headers_is_counted():
         """)
     d = fixbot.parse_diff(text)
     assert d.files == ["src/a.sql"] and (d.removed, d.added) == (2, 2)
-    assert not d.malformed
-    # A hunk header that understates the change does not hide the extra lines.
+    # A hunk header that understates the change: git applies what the header says and ignores the rest,
+    # so that is what is counted.
     lying = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n" + "+b\n" * 50
-    assert fixbot.parse_diff(lying).changed_lines == 51 and fixbot.parse_diff(lying).malformed
-    # One that overstates it does not swallow the next file, with or without a git header.
+    assert fixbot.parse_diff(lying).changed_lines == 1 + 1
+    # One that overstates it cannot swallow the next file: git calls it corrupt, and it is rejected.
     for header in ("diff --git a/.github/workflows/deploy.yml b/.github/workflows/deploy.yml\n", ""):
         hiding = ("--- a/ok.txt\n+++ b/ok.txt\n@@ -1,100 +1,100 @@\n-a\n+b\n" + header +
                   "--- a/.github/workflows/deploy.yml\n+++ b/.github/workflows/deploy.yml\n@@ -1 +1 @@\n-x\n+y\n")
         verdict = fixbot.verify(hiding, POLICY, head="fixbot/1")
-        assert verdict["files"] == ["ok.txt", ".github/workflows/deploy.yml"], header
-        assert [r["code"] for r in verdict["reasons"]] == ["AGENT.FORBIDDEN_PATH"]
-        assert any("hunk headers do not match" in f for f in verdict["flags"])
+        assert not verdict["approved"], header
+        assert [r["code"] for r in verdict["reasons"]] == ["AGENT.PATCH_UNPARSEABLE"], verdict
+        assert "corrupt patch" in verdict["reasons"][0]["message"]
 
 
 RUNNER = textwrap.dedent("""\
@@ -276,3 +276,50 @@ def test_a_finished_run_is_final_and_requeue_respects_an_active_run(db_url):
                       (fingerprint,))
         assert conn.execute("SELECT (ops.requeue_escalation(%s)).state", (esc_id,)).fetchone()[0] == "pending"
         assert conn.execute("SELECT status FROM ops.agent_runs WHERE id = %s", (run_id,)).fetchone()[0] == "dead"
+
+
+@pytest.mark.parametrize("runner", ["command", "github_dispatch"])
+def test_a_run_stays_queued_while_its_destination_is_unconfigured(db_url, tmp_path, runner):
+    # The issue's example: with its environment variable missing, the run went `running` and its
+    # attempts rose on every poll (17 in six minutes) until the reaper would fail it as a timeout.
+    env = setup_command_runner(db_url, tmp_path, "src/app.py")
+    configured = {"OPS_FIXBOT_COMMAND": env.pop("OPS_FIXBOT_COMMAND")}
+    if runner == "github_dispatch":
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("""UPDATE ops.destinations SET config = '{"runner": "github_dispatch", "repo_env": "OPS_FIXBOT_REPO",
+                            "token_env": "OPS_FIXBOT_TEST_TOKEN"}' WHERE name = 'fixbot'""")
+    unset = {"OPS_FIXBOT_COMMAND": "", "OPS_FIXBOT_REPO": "", "OPS_FIXBOT_TEST_TOKEN": ""}
+
+    def waits() -> int:
+        with psycopg.connect(db_url) as conn:
+            return conn.execute("SELECT coalesce(sum(count), 0) FROM ops.agent_errors WHERE code = 'ENV.KEY_MISSING'").fetchone()[0]
+
+    with WorkerProcess(db_url, tmp_path / "w.log", *FAST, env={**env, **unset}) as w:
+        wait_until(lambda: waits() >= 5, 30, 0.1, "five polls that find the destination unconfigured")
+        w.stop()
+    with psycopg.connect(db_url) as conn:
+        status, attempts, error = conn.execute("SELECT status, attempts, last_error FROM ops.agent_runs").fetchone()
+        esc_state, esc_attempts = conn.execute("SELECT state, attempts FROM ops.escalations").fetchone()
+    assert (status, attempts) == ("queued", 0), "never marked running, no attempt spent, while nothing was dispatched"
+    assert (esc_state, esc_attempts) == ("pending", 0)
+    assert not (tmp_path / "runs.jsonl").exists(), "the runner never ran"
+    if runner == "github_dispatch":
+        return
+    # Configured, the same run is dispatched once and finishes.
+    with WorkerProcess(db_url, tmp_path / "w2.log", *FAST, env={**env, **configured}) as w:
+        wait_until(lambda: run_row(db_url)[0][1] == "succeeded", 30, 0.1, "the run dispatched")
+        w.stop()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT attempts FROM ops.agent_runs").fetchone()[0] == 1
+
+
+def test_a_failed_dispatch_puts_the_run_back_in_the_queue(db_url, tmp_path):
+    with Receiver() as api, psycopg.connect(db_url, autocommit=True) as conn:
+        api.scripts["/repos/acme/app/dispatches"] = [(503, {})] * 50
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        env = {"OPS_GITHUB_API_URL": api.url(""), "OPS_FIXBOT_REPO": "acme/app", "GITHUB_TOKEN": "test-token"}
+        with WorkerProcess(db_url, tmp_path / "w.log", *FAST, env=env) as w:
+            wait_until(lambda: len(api.hits("/repos/acme/app/dispatches")) >= 2, 30, 0.1, "two dispatch attempts")
+            w.stop()
+        status, error = conn.execute("SELECT status, last_error FROM ops.agent_runs").fetchone()
+    assert status == "queued" and "dispatch failed" in error, "a dispatch GitHub refused did not start the run"

@@ -11,7 +11,7 @@ import pglast
 import psycopg
 import pytest
 
-from worker import ROOT, db
+from worker import ROOT, migrations
 from worker.errors import OpsError
 
 
@@ -22,7 +22,7 @@ def test_supabase_migrations_are_the_sql_folder():
 
 
 def test_migration_names_follow_the_supabase_convention():
-    versions = [m.version for m in db.migrations()]
+    versions = [m.version for m in migrations.migrations()]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
 
 
@@ -66,10 +66,10 @@ def test_plpgsql_check_finds_no_errors(conn):
 
 
 def test_rerunning_migrations_is_a_no_op(conn):
-    assert db.migrate(conn) == []
-    assert all(r["state"] == "applied" for r in db.status(conn))
+    assert migrations.migrate(conn) == []
+    assert all(r["state"] == "applied" for r in migrations.status(conn))
     versions = conn.execute("SELECT count(*) FROM supabase_migrations.schema_migrations").fetchone()[0]
-    assert versions == len(db.migrations())
+    assert versions == len(migrations.migrations())
 
 
 def test_a_changed_applied_migration_is_refused(conn, tmp_path):
@@ -78,16 +78,16 @@ def test_a_changed_applied_migration_is_refused(conn, tmp_path):
     first = sorted(copy.glob("*.sql"))[2]
     first.write_text(first.read_text() + "\n-- an edit after the fact\n")
     with pytest.raises(OpsError, match=rf"{first.name}: already applied with different content"):
-        db.migrate(conn, copy)
-    assert [r["state"] for r in db.status(conn, copy)].count("changed") == 1
+        migrations.migrate(conn, copy)
+    assert [r["state"] for r in migrations.status(conn, copy)].count("changed") == 1
 
 
 def test_a_new_migration_is_applied_once(conn, tmp_path):
     copy = tmp_path / "sql"
     shutil.copytree(ROOT / "sql", copy)
     (copy / "29991231000000_extra.sql").write_text("CREATE TABLE ops.extra_for_test (id int);\n")
-    assert db.migrate(conn, copy) == ["29991231000000"]
-    assert db.migrate(conn, copy) == []
+    assert migrations.migrate(conn, copy) == ["29991231000000"]
+    assert migrations.migrate(conn, copy) == []
     name = conn.execute("SELECT name FROM supabase_migrations.schema_migrations WHERE version = '29991231000000'").fetchone()[0]
     assert name == "extra"
 
@@ -104,7 +104,7 @@ def test_concurrent_migrations_serialise(dbs):
         def run():
             try:
                 with psycopg.connect(url) as c:
-                    results.append(db.migrate(c))
+                    results.append(migrations.migrate(c))
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -114,4 +114,4 @@ def test_concurrent_migrations_serialise(dbs):
         for t in threads:
             t.join()
         assert errors == []
-        assert sorted(len(r) for r in results) == [0, len(db.migrations())]
+        assert sorted(len(r) for r in results) == [0, len(migrations.migrations())]

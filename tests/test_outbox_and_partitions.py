@@ -40,6 +40,7 @@ def test_partitions_ahead_default_rows_moved_and_retention(conn):
     assert conn.execute("SELECT ops.ensure_error_event_partitions(21)").fetchone()[0] == 0, "idempotent"
     # Retention drops whole partitions: yesterday's goes with a 0-day retention, today's stays.
     conn.execute("INSERT INTO ops.error_events (source, message, received_at) VALUES ('ops', 'old', now() - interval '1 day')")
-    assert conn.execute("SELECT ops.drop_error_event_partitions(interval '0 days')").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM ops.drop_error_event_partitions(interval '0 days', confirm_zero => true)"
+                        ).fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM ops.error_events WHERE message = 'old'").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM ops.error_events WHERE message = 'future'").fetchone()[0] == 1

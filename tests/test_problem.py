@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker import problem, ssot
+from worker import pgregex, problem, redaction, ssot, taxonomy
 
 # RFC 9457 section 3 (and its 3.1.1 / RFC 7807 validation example), verbatim.
 OUT_OF_CREDIT = {
@@ -84,7 +84,7 @@ def test_a_null_http_status_defaults_to_500():
 
 
 def test_the_database_copy_of_the_taxonomy_agrees(conn):
-    assert problem.taxonomy_from_db(conn) == problem.taxonomy()
+    assert taxonomy.taxonomy_from_db(conn) == problem.taxonomy()
 
 
 @pytest.mark.parametrize(("code", "status", "retryable"), [
@@ -181,14 +181,14 @@ def test_python_redaction_equals_postgres_on_nasty_strings(conn, texts):
 
 
 def test_the_space_class_is_the_servers_own(conn):
-    """PostgreSQL's [[:space:]] (spelt out in problem.PG_SPACE for Python and TypeScript) in this server."""
+    """PostgreSQL's [[:space:]] (spelt out in pgregex.PG_SPACE for Python and TypeScript) in this server."""
     chars = [chr(i) for i in range(1, 0x10000) if not 0xD800 <= i < 0xE000]
     server = {r[0] for r in conn.execute("SELECT c FROM unnest(%s::text[]) c WHERE c ~ '^[[:space:]]$'", (chars,))}
-    ours = {c for c in chars if re.fullmatch(f"[{problem.PG_SPACE}]", c)}
+    ours = {c for c in chars if re.fullmatch(f"[{pgregex.PG_SPACE}]", c)}
     assert server == ours
 
 
-SPACE = problem.PG_SPACE
+SPACE = pgregex.PG_SPACE
 
 
 @pytest.mark.parametrize(("pattern", "python", "javascript"), [
@@ -197,14 +197,14 @@ SPACE = problem.PG_SPACE
     ("[]a-]\\.(?:b|c)[[:digit:]]", "[\\]a-]\\.(?:b|c)[0-9]", "[\\]a-]\\.(?:b|c)[0-9]"),
 ])
 def test_postgres_patterns_are_translated(pattern, python, javascript):
-    assert (problem.portable_regex(pattern, "py"), problem.portable_regex(pattern, "js")) == (python, javascript)
+    assert (pgregex.portable_regex(pattern, "py"), pgregex.portable_regex(pattern, "js")) == (python, javascript)
 
 
 @pytest.mark.parametrize("pattern", ["\\bword\\b", "\\yword", "(a)\\1", "\\w+", "[[:alpha:]]", "a*?b", "(?i)x",
                                      "(?<n>x)", "[[.a.]]", "[abc"])
 def test_patterns_whose_meaning_would_differ_are_refused(pattern):
-    with pytest.raises(problem.NotPortable):
-        problem.portable_regex(pattern)
+    with pytest.raises(pgregex.NotPortable):
+        pgregex.portable_regex(pattern)
 
 
 @pytest.mark.parametrize(("replacement", "parts"), [
@@ -212,9 +212,9 @@ def test_patterns_whose_meaning_would_differ_are_refused(pattern):
     ("<\\&>", ["<", 0, ">"]), ("a\\\\b\\0\\x$1", ["a\\b\\0\\x$1"]), ("end\\", ["end\\"]),
 ])
 def test_replacements_follow_postgres(replacement, parts, conn):
-    assert problem.replacement_parts(replacement) == parts
+    assert pgregex.replacement_parts(replacement) == parts
     expected = conn.execute("SELECT regexp_replace('xaby', '(a)(b)', %s)", (replacement,)).fetchone()[0]
-    rule = problem.RedactionRule("t", re.compile("(a)(b)"), "", False, tuple(parts), None)
+    rule = redaction.RedactionRule("t", re.compile("(a)(b)"), "", False, tuple(parts), None)
     assert rule.apply("xaby") == expected
 
 

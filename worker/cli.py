@@ -10,39 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import db, ingest, ssot
-from worker.demo import events as demo_events
+from worker import cluster, db, demo, ingest, migrations, ssot
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
-from worker.queries import q
+from worker.output import emit_json, table
+from worker.queries import execute, q
 
 
-# -- output helpers ----------------------------------------------------------------------------------
-
-def _fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def table(rows: Sequence[dict], columns: Sequence[str], width: int = 60) -> str:
-    cells = [[_fmt(r[c]).replace("\n", " ")[:width] for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
-
+# -- argument helpers --------------------------------------------------------------------------------
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -58,31 +39,27 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def emit_json(value) -> None:
-    print(json.dumps(value, default=_fmt, ensure_ascii=False, indent=2))
-
-
 # -- db ----------------------------------------------------------------------------------------------
 
 def cmd_db(args) -> int:
     if args.action == "up":
         url = db.database_url()
         with db.connect(url) as conn:
-            applied = db.migrate(conn)
+            applied = migrations.migrate(conn)
         print(f"database ready ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}); "
               f"{len(applied)} migration(s) applied")
     elif args.action == "down":
         if os.environ.get("DATABASE_URL"):
             raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster")
-        db.Cluster.default().stop()
+        cluster.Cluster.default().stop()
         print("embedded cluster stopped")
     elif args.action == "migrate":
         with db.connect() as conn:
-            applied = db.migrate(conn)
+            applied = migrations.migrate(conn)
         print(f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else ""))
     elif args.action == "status":
         with db.connect() as conn:
-            rows = db.status(conn)
+            rows = migrations.status(conn)
         if args.json:
             emit_json(rows)
         else:
@@ -91,14 +68,47 @@ def cmd_db(args) -> int:
     elif args.action == "url":
         print(db.database_url())
     elif args.action == "maintain":
-        with db.connect() as conn:
-            created = conn.execute("SELECT ops.ensure_error_event_partitions(%s)", (args.days_ahead,)).fetchone()[0]
-            dropped = 0
-            if args.retention_days:
-                dropped = conn.execute("SELECT ops.drop_error_event_partitions(make_interval(days => %s))",
-                                       (args.retention_days,)).fetchone()[0]
+        return _maintain(args)
+    return EXIT_OK
+
+
+def _maintain(args) -> int:
+    """Partitions ahead, then retention. A typo destroys nothing: --retention-days below 0 is a usage
+    error, 0 needs --yes, today's and future partitions never go (SQL enforces all three again), and
+    --dry-run lists what would go without changing anything."""
+    days = args.retention_days
+    if days is not None and days < 0:
+        raise OpsError(f"--retention-days must be 0 or more (days of events to keep), not {days}", exit_code=EXIT_USAGE)
+    if days == 0 and not (args.yes or args.dry_run):
+        raise OpsError("--retention-days 0 drops every partition before today: add --yes to mean it "
+                       "(or --dry-run to see what would go)", exit_code=EXIT_USAGE)
+    if args.days_ahead < 0:
+        raise OpsError(f"--days-ahead must be 0 or more, not {args.days_ahead}", exit_code=EXIT_USAGE)
+    with db.connect() as conn, translate(), conn.cursor(row_factory=dict_row) as cur:
+        created = None
+        if not args.dry_run:
+            created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
+        parts = []
+        if days is not None:
+            parts = cur.execute(q("maintenance", "drop_partitions"), {
+                "retention_days": days, "confirm_zero": bool(args.yes or args.dry_run), "dry_run": bool(args.dry_run)}).fetchall()
+        if args.dry_run:
+            conn.rollback()
+        else:
             conn.commit()
-        print(f"partitions created: {created}, dropped: {dropped}")
+    if args.json:
+        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created,
+                   "partitions": [{"partition": p["partition_name"], "day": p["day"].isoformat(), "rows": p["row_count"],
+                                   "dropped": p["dropped"]} for p in parts]})
+        return EXIT_OK
+    verb = "would drop" if args.dry_run else "dropped"
+    for p in parts:
+        print(f"{verb} {p['partition_name']} ({p['day']}, {p['row_count']} rows)")
+    rows = sum(p["row_count"] for p in parts)
+    if args.dry_run:
+        print(f"dry run: {len(parts)} partition(s) ({rows} rows) would be dropped; nothing changed")
+    else:
+        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)")
     return EXIT_OK
 
 
@@ -247,7 +257,7 @@ def _known_sources(conn) -> set[str] | None:
     """The sources ingest accepts, or None for a role that may not list them (the analyst's)."""
     try:
         with conn.transaction():
-            return {r[0] for r in conn.execute("SELECT source FROM ops.sources")}
+            return {r[0] for r in execute(conn, "errors", "known_sources")}
     except psycopg.errors.InsufficientPrivilege:
         return None
 
@@ -290,55 +300,7 @@ def cmd_errors(args) -> int:
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    rng = random.Random(args.seed)
-    url = db.database_url()
-    with db.connect(url) as conn:
-        db.migrate(conn)
-        ssot.sync(conn)
-    with db.connect(url, autocommit=True) as listener, db.connect(url) as conn:
-        listener.execute("LISTEN ops_outbox")
-        last = conn.execute("SELECT coalesce(max(id), 0) FROM ops.escalations").fetchone()[0]
-        conn.commit()
-        deadline = time.monotonic() + args.seconds
-        feed = demo_events(rng)
-        count = 0
-        print(f"demo feed: {args.events} events over at most {args.seconds:.0f}s (database {_safe(url)})\n")
-        while count < args.events and time.monotonic() < deadline:
-            row = ingest.record_one(conn, next(feed))
-            count += 1
-            if not args.quiet:
-                print(f"{count:4d}  {row['code']:<40} count={row['count']:<4} fp={row['fingerprint'][:10]}")
-            # The outbox notifies on insert. A notification is only a hint: read what is new since `last`.
-            if any(True for _ in listener.notifies(timeout=0)):
-                last = _print_escalations(conn, last)
-            time.sleep(args.delay)
-        last = _print_escalations(conn, last)
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(q("errors", "top_errors"), {"code": None, "limit": 12}).fetchall()
-        for r in rows:
-            r["fingerprint"] = r["fingerprint"][:10]
-        print("\ntop errors:\n" + table(rows, ["code", "count", "status", "source", "fingerprint", "sample_message"], 46))
-    return EXIT_OK
-
-
-def _print_escalations(conn, last: int) -> int:
-    with conn.cursor(row_factory=dict_row) as cur:
-        for e in cur.execute(q("errors", "new_escalations"), {"after": last}).fetchall():
-            print(f"  ⚑ escalation #{e['id']}: {e['code']} ({e['reason']}, count {e['count_at']}) → {e['destination']}")
-            for run in cur.execute(q("errors", "queued_agent_runs_for"), {"escalation_id": e["id"]}).fetchall():
-                print(f"    ↳ FixBot run #{run['id']} queued (variant {run['variant_id']}, PR-only)")
-            last = e["id"]
-    conn.commit()
-    return last
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for printing."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    return demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet)
 
 
 # -- worker, dispatch, fixbot --------------------------------------------------------------------------
@@ -363,10 +325,22 @@ def cmd_dispatch(args) -> int:
                 print(table(rows, ["id", "code", "destination", "state", "attempts", "next_attempt_at", "last_error"], 60))
             return EXIT_OK
         if args.id is None:
-            raise OpsError("requeue needs an escalation id", exit_code=2)
+            raise OpsError("requeue needs an escalation id (see `ops dispatch list --state dead`)", exit_code=EXIT_USAGE)
+        if args.id < 1:
+            raise OpsError(f"the escalation id must be a positive integer, not {args.id}", exit_code=EXIT_USAGE)
+        if args.dry_run:
+            row = cur.execute(q("dispatch", "escalation"), {"id": args.id}).fetchone()
+            if row is None:
+                raise OpsError(f"no escalation {args.id} (see `ops dispatch list`)")
+            if row["state"] != "dead":
+                raise OpsError(f"escalation {args.id} is {row['state']}, not dead: only dead escalations can be requeued")
+            print(f"would requeue escalation {row['id']} ({row['code']} to {row['destination']}, "
+                  f"{row['attempts']} attempts so far); nothing changed")
+            return EXIT_OK
         row = cur.execute(q("dispatch", "requeue"), {"id": args.id}).fetchone()
         conn.commit()
-    print(f"escalation {row['id']} requeued ({row['attempts']} attempts so far, up to {row['max_attempts']})")
+    print(f"escalation {row['id']} ({row['code']} to {row['destination']}) requeued "
+          f"({row['attempts']} attempts so far, up to {row['max_attempts']})")
     return EXIT_OK
 
 
@@ -375,7 +349,12 @@ def cmd_fixbot(args) -> int:
     from worker.dispatch.destinations.fixbot import record_verdict
 
     try:
-        diff_text = sys.stdin.read() if args.diff == "-" else open(args.diff, encoding="utf-8", errors="replace").read()
+        # Bytes, as git reads them: a path that is not UTF-8 must not be changed before it is checked.
+        if args.diff == "-":
+            diff_text = sys.stdin.buffer.read()
+        else:
+            with open(args.diff, "rb") as f:
+                diff_text = f.read()
     except OSError as exc:
         raise OpsError(f"cannot read --diff: {exc}", exit_code=EXIT_BAD_INPUT) from None
     if not args.head:
@@ -409,9 +388,7 @@ class _Ctx:
         self.cur = cur
 
     def query_one(self, name: str, params: dict):
-        from collections import defaultdict
-
-        return self.cur.execute(q("dispatch", name), defaultdict(lambda: None, params)).fetchone()
+        return execute(self.cur, "dispatch", name, params).fetchone()
 
 
 # -- parser ------------------------------------------------------------------------------------------
@@ -439,7 +416,11 @@ def parser() -> argparse.ArgumentParser:
                    help="up: start (embedded) and migrate; down: stop the embedded cluster; migrate; status; "
                         "url: print the URI in use; maintain: create partitions ahead, apply retention")
     p.add_argument("--days-ahead", type=int, default=7, help="maintain: partitions to create ahead")
-    p.add_argument("--retention-days", type=int, help="maintain: drop partitions older than this")
+    p.add_argument("--retention-days", type=int,
+                   help="maintain: keep this many days of events (0 or more; 0 keeps only today and needs --yes); "
+                        "older daily partitions are dropped")
+    p.add_argument("--dry-run", action="store_true", help="maintain: list what would be dropped, change nothing")
+    p.add_argument("--yes", action="store_true", help="maintain: confirm --retention-days 0")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
@@ -500,6 +481,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dispatch", help="the escalation queue: list it, requeue a dead escalation")
     p.add_argument("action", choices=["list", "requeue"])
     p.add_argument("id", nargs="?", type=int, help="requeue: the escalation id")
+    p.add_argument("--dry-run", action="store_true", help="requeue: show what would be requeued, change nothing")
     p.add_argument("--state", choices=["pending", "claimed", "delivered", "dead"])
     p.add_argument("--limit", type=_positive, default=50)
     p.add_argument("--json", action="store_true")

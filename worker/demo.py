@@ -1,9 +1,17 @@
-"""The built-in demo feed: realistic failures from every kind of producer, with the volatile parts
-(durations, ids, hosts, line numbers) varied so that dedupe has something to do."""
+"""The demo (`ops demo`, the main job of `make run`): a built-in feed of realistic failures from every
+kind of producer, with the volatile parts (durations, ids, hosts, line numbers) varied so that dedupe
+has something to do, recorded through the pipeline while the escalations it causes are printed."""
 
 from __future__ import annotations
 
 import random
+import time
+
+from psycopg.rows import dict_row
+
+from worker import db, ingest, migrations, ssot
+from worker.output import table
+from worker.queries import execute
 
 # (source, phase, message template). {n} is a small number, {id} a hex id, {port} a port.
 FEED = [
@@ -42,3 +50,58 @@ def events(rng: random.Random):
                                   port=rng.choice([5432, 6543, 54322]), big=rng.randint(501, 999))
         yield {"source": source, "phase": phase, "message": message, "top_frame": None, "run_id": f"run-{rng.randint(1, 9999)}",
                "correlation_id": None, "origin": "demo", "context": {"demo": True}, "code_hint": None}
+
+
+def run(*, seed: int = 7, total: int = 400, seconds: float = 45, delay: float = 0.05, quiet: bool = False) -> int:
+    """Migrate and sync the database in use, then record up to ``total`` demo events over at most
+    ``seconds`` (``delay`` seconds apart), printing each, each escalation as it arrives and the top
+    errors at the end. Returns the exit code (0)."""
+    rng = random.Random(seed)
+    url = db.database_url()
+    with db.connect(url) as conn:
+        migrations.migrate(conn)
+        ssot.sync(conn)
+    with db.connect(url, autocommit=True) as listener, db.connect(url) as conn:
+        listener.execute("LISTEN ops_outbox")
+        last = execute(conn, "errors", "last_escalation_id").fetchone()[0]
+        conn.commit()
+        deadline = time.monotonic() + seconds
+        feed = events(rng)
+        count = 0
+        print(f"demo feed: {total} events over at most {seconds:.0f}s (database {_safe(url)})\n")
+        while count < total and time.monotonic() < deadline:
+            row = ingest.record_one(conn, next(feed))
+            count += 1
+            if not quiet:
+                print(f"{count:4d}  {row['code']:<40} count={row['count']:<4} fp={row['fingerprint'][:10]}")
+            # The outbox notifies on insert. A notification is only a hint: read what is new since `last`.
+            if any(True for _ in listener.notifies(timeout=0)):
+                last = _print_escalations(conn, last)
+            time.sleep(delay)
+        last = _print_escalations(conn, last)
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = execute(cur, "errors", "top_errors", {"code": None, "limit": 12}).fetchall()
+        for r in rows:
+            r["fingerprint"] = r["fingerprint"][:10]
+        print("\ntop errors:\n" + table(rows, ["code", "count", "status", "source", "fingerprint", "sample_message"], 46))
+    return 0
+
+
+def _print_escalations(conn, last: int) -> int:
+    with conn.cursor(row_factory=dict_row) as cur:
+        for e in execute(cur, "errors", "new_escalations", {"after": last}).fetchall():
+            print(f"  ⚑ escalation #{e['id']}: {e['code']} ({e['reason']}, count {e['count_at']}) → {e['destination']}")
+            for run_ in execute(cur, "errors", "queued_agent_runs_for", {"escalation_id": e["id"]}).fetchall():
+                print(f"    ↳ FixBot run #{run_['id']} queued (variant {run_['variant_id']}, PR-only)")
+            last = e["id"]
+    conn.commit()
+    return last
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url

@@ -71,4 +71,9 @@ def translate() -> Iterator[None]:
             raise NotFound(describe(exc)) from exc
         if state == "OP005":  # a finished agent run is final
             raise OpsError(describe(exc)) from exc
+        if state in ("OPD01", "OPD02"):  # a destructive operation's argument out of range / unconfirmed
+            raise OpsError(describe(exc), exit_code=EXIT_USAGE) from exc
+        if state in ("OPD03", "OPD04"):  # it would orphan history / the row's state is not one it touches
+            hint = exc.diag.message_hint
+            raise OpsError(describe(exc) + (f". {hint}" if hint else "")) from exc
         raise

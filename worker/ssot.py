@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse
 
 from worker import ROOT
+from worker.queries import execute
 
 TAXONOMY = Path("ssot/errors/failure_modes.yaml")
 REDACTION = Path("ssot/errors/redaction.yaml")
@@ -82,7 +83,10 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 
 
 @dataclass(frozen=True)
-class Problem:
+class Diagnostic:
+    """Something wrong in an SSOT file, at ``path:line`` (line 0: the whole file). Not an RFC 9457
+    document (that is worker.problem.ProblemDocument)."""
+
     path: Path
     line: int
     message: str
@@ -92,7 +96,7 @@ class Problem:
 
 
 class SsotInvalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Diagnostic]) -> None:
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
 
@@ -102,11 +106,11 @@ def load_yaml(path: Path, root: Path = ROOT):
     try:
         return yaml.load(full.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe subclass)
     except FileNotFoundError:
-        raise SsotInvalid([Problem(path, 0, "file not found")]) from None
+        raise SsotInvalid([Diagnostic(path, 0, "file not found")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise SsotInvalid([Problem(path, line, f"{exc.problem or exc.context}")]) from None
+        raise SsotInvalid([Diagnostic(path, line, f"{exc.problem or exc.context}")]) from None
 
 
 def line_of(data, path) -> int:
@@ -247,18 +251,18 @@ class Ssot:
 
 # -- check -----------------------------------------------------------------------------------------
 
-def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
+def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic]:
     """Every problem in the SSOT, as file:line messages. Regexes are compiled in PostgreSQL when a
     connection is given (and always in Python)."""
     try:
         ssot = Ssot.load(root)
     except SsotInvalid as exc:
         return exc.problems
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     tax = ssot.taxonomy
 
     def at(path, message, file=TAXONOMY, data=tax):
-        problems.append(Problem(file, line_of(data, path), message))
+        problems.append(Diagnostic(file, line_of(data, path), message))
 
     schema = json.loads((root / TAXONOMY_SCHEMA).read_text())
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
@@ -335,32 +339,32 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Problem]:
     return problems
 
 
-def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Problem]:
+def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Diagnostic]:
     """Compile every taxonomy regex and redaction rule in PostgreSQL itself (in savepoints)."""
     problems = []
     with conn.transaction(force_rollback=True):
         for path, pattern in regexes:
             try:
                 with conn.transaction():
-                    if conn.execute("SELECT '' ~* %s", (pattern,)).fetchone()[0]:
-                        problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                    if execute(conn, "ssot", "regex_matches_empty", {"pattern": pattern}).fetchone()[0]:
+                        problems.append(Diagnostic(TAXONOMY, line_of(ssot.taxonomy, path),
                                                 f"regex {pattern!r} matches the empty string in PostgreSQL"))
             except psycopg.Error as exc:
-                problems.append(Problem(TAXONOMY, line_of(ssot.taxonomy, path),
+                problems.append(Diagnostic(TAXONOMY, line_of(ssot.taxonomy, path),
                                         f"regex {pattern!r} does not compile in PostgreSQL: {exc.diag.message_primary}"))
         for i, rule in enumerate(ssot.redaction.get("rules") or []):
             path = ["rules", i]
             try:
                 with conn.transaction():
                     for example in rule.get("examples", []):
-                        out = conn.execute("SELECT regexp_replace(%s, %s, %s, %s)",
-                                           (example, rule["pattern"], rule["replacement"],
-                                            rule.get("flags", "g"))).fetchone()[0]
+                        out = execute(conn, "ssot", "redact_example", {
+                            "example": example, "pattern": rule["pattern"], "replacement": rule["replacement"],
+                            "flags": rule.get("flags", "g")}).fetchone()[0]
                         if out == example:
-                            problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                            problems.append(Diagnostic(REDACTION, line_of(ssot.redaction, path),
                                                     f"redaction rule {rule['name']!r} leaves its example unchanged: {example!r}"))
             except psycopg.Error as exc:
-                problems.append(Problem(REDACTION, line_of(ssot.redaction, path),
+                problems.append(Diagnostic(REDACTION, line_of(ssot.redaction, path),
                                         f"redaction rule {rule['name']!r} does not compile in PostgreSQL: "
                                         f"{exc.diag.message_primary}"))
     return problems
@@ -380,14 +384,8 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
     """Make the database equal to the SSOT; return rows changed per kind."""
     doc = _document(conn, root)
     with conn.transaction():
-        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+        (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
     return changes
-
-
-# The synced tables, each with its key and the columns a difference in which is not drift.
-SYNCED = (("sources", "source", ()), ("destinations", "name", ()), ("failure_modes", "code", ()),
-          ("failure_mode_patterns", "code || '#' || position", ("id", "pattern_lower")),
-          ("redaction_rules", "name", ()))
 
 
 @dataclass
@@ -399,12 +397,8 @@ class Drift:
 
 
 def _snapshot(conn: psycopg.Connection) -> dict[tuple[str, str], dict]:
-    out = {}
-    for table, key, ignored in SYNCED:
-        drop = "".join(f" - '{c}'" for c in ignored)
-        for k, row in conn.execute(f"SELECT {key}, to_jsonb(t){drop} FROM ops.{table} t"):  # noqa: S608 (constants)
-            out[(table, k)] = row
-    return out
+    """Every synced row, by (table, key); the query (ssot.snapshot) names the tables and their keys."""
+    return {(table, key): row for table, key, row in execute(conn, "ssot", "snapshot").fetchall()}
 
 
 def _short(value) -> str:
@@ -417,7 +411,7 @@ def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
     doc = _document(conn, root)
     with conn.transaction(force_rollback=True):
         before = _snapshot(conn)
-        (changes,) = conn.execute("SELECT ops.sync_ssot(%s::jsonb)", (json.dumps(doc),)).fetchone()
+        (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
         after = _snapshot(conn)
     rows = []
     for table, key in sorted(before.keys() | after.keys()):

@@ -108,8 +108,47 @@ AS $$
 DECLARE
     changed jsonb := '{}'::jsonb;
     n integer;
+    orphans text;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ops ssot sync'));
+
+    -- History is never orphaned: refuse to delete what recorded errors, escalations and runs reference.
+    SELECT string_agg(format('failure mode %s (%s error groups, %s escalations, %s agent runs)', f.code, g.n, e.n, r.n),
+                      '; ' ORDER BY f.code)
+    INTO orphans
+    FROM ops.failure_modes f
+    CROSS JOIN LATERAL (SELECT count(*) AS n FROM ops.agent_errors a WHERE a.code = f.code) g
+    CROSS JOIN LATERAL (SELECT count(*) AS n FROM ops.escalations x WHERE x.code = f.code) e
+    CROSS JOIN LATERAL (SELECT count(*) AS n FROM ops.agent_runs y WHERE y.code = f.code) r
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'failure_modes') w WHERE w ->> 'code' = f.code)
+      AND g.n + e.n + r.n > 0;
+    IF orphans IS NOT NULL THEN
+        RAISE EXCEPTION 'ssot sync refused: it would delete %, whose history references them', orphans
+            USING ERRCODE = 'OPD03',
+                  HINT = 'Keep the code in ssot/errors/failure_modes.yaml (remove its patterns to stop new matches): '
+                         'recorded errors keep their code, title and runbook.';
+    END IF;
+    SELECT string_agg(format('source %s (%s error groups)', s.source, g.n), '; ' ORDER BY s.source)
+    INTO orphans
+    FROM ops.sources s
+    CROSS JOIN LATERAL (SELECT count(*) AS n FROM ops.agent_errors a WHERE a.source = s.source) g
+    WHERE NOT (doc -> 'sources') ? s.source AND g.n > 0;
+    IF orphans IS NOT NULL THEN
+        RAISE EXCEPTION 'ssot sync refused: it would delete %, whose history references them', orphans
+            USING ERRCODE = 'OPD03', HINT = 'Keep the source in ssot/errors/failure_modes.yaml.';
+    END IF;
+    SELECT string_agg(format('destination %s (%s undelivered escalations)', d.name, u.n), '; ' ORDER BY d.name)
+    INTO orphans
+    FROM ops.destinations d
+    CROSS JOIN LATERAL (SELECT count(*) AS n FROM ops.escalations x
+                        WHERE x.destination = d.name AND x.state IN ('pending', 'claimed')) u
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'destinations') w WHERE w ->> 'name' = d.name)
+      AND u.n > 0;
+    IF orphans IS NOT NULL THEN
+        RAISE EXCEPTION 'ssot sync refused: it would delete %, which the worker could then never deliver', orphans
+            USING ERRCODE = 'OPD03',
+                  HINT = 'Keep the destination until its queue is drained (`ops dispatch list --state pending`).';
+    END IF;
 
     -- Destinations first (failure modes reference them); removals last.
     WITH want AS (
@@ -235,5 +274,7 @@ END
 $$;
 COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
     'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns, '
-    'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has; returns the '
+    'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has, except history: '
+    'a failure mode or source that error groups, escalations or agent runs reference, or a destination with pending '
+    'or claimed escalations, is never deleted; the whole sync is refused with SQLSTATE OPD03 naming each. Returns the '
     'number of rows changed per kind. Owner only: run by `ops ssot sync`.';

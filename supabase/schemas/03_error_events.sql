@@ -82,31 +82,63 @@ COMMENT ON FUNCTION ops.ensure_error_event_partitions(integer) IS
     'days_ahead days from now, moving any rows the default partition holds for those days. Idempotent; returns how '
     'many partitions it created. Run by migrate, the worker and `ops db maintain`.';
 
-CREATE FUNCTION ops.drop_error_event_partitions(older_than interval DEFAULT interval '90 days')
-RETURNS integer
+CREATE FUNCTION ops.drop_error_event_partitions(older_than interval DEFAULT interval '90 days',
+                                                confirm_zero boolean DEFAULT false,
+                                                dry_run boolean DEFAULT false)
+RETURNS TABLE (partition_name text, day date, row_count bigint, dropped boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
 DECLARE
     part record;
-    dropped integer := 0;
+    cutoff date;
+    n bigint;
 BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must be given (how old a day''s events must be to be dropped, e.g. interval ''90 days'')'
+            USING ERRCODE = 'OPD01', COLUMN = 'older_than';
+    END IF;
+    IF older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative, not %: a negative retention would drop today''s and future events',
+                        older_than
+            USING ERRCODE = 'OPD01', COLUMN = 'older_than',
+                  HINT = 'Retention keeps events younger than older_than, e.g. interval ''90 days''.';
+    END IF;
+    IF older_than < interval '1 day' AND NOT coalesce(confirm_zero, false) THEN
+        RAISE EXCEPTION 'older_than % is less than one day: it drops every partition before today; pass confirm_zero => true to mean it',
+                        older_than
+            USING ERRCODE = 'OPD02', COLUMN = 'confirm_zero';
+    END IF;
+    -- Never today's or a future partition, whatever the interval.
+    cutoff := least((now() - older_than)::date, current_date);
     PERFORM pg_advisory_xact_lock(hashtext('ops.error_events partitions'));
     FOR part IN
-        SELECT c.relname
+        SELECT c.relname::text AS relname, to_date(substr(c.relname, 14), 'YYYYMMDD') AS d
         FROM pg_inherits i
         JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'ops.error_events'::regclass
           AND c.relname ~ '^error_events_[0-9]{8}$'
-          AND to_date(substr(c.relname, 14), 'YYYYMMDD') + 1 <= (now() - older_than)::date
+          AND to_date(substr(c.relname, 14), 'YYYYMMDD') + 1 <= cutoff
+          AND to_date(substr(c.relname, 14), 'YYYYMMDD') < current_date
+        ORDER BY 2
     LOOP
-        EXECUTE format('DROP TABLE ops_private.%I', part.relname);
-        dropped := dropped + 1;
+        EXECUTE format('SELECT count(*) FROM ops_private.%I', part.relname) INTO n;
+        IF NOT coalesce(dry_run, false) THEN
+            EXECUTE format('DROP TABLE ops_private.%I', part.relname);
+        END IF;
+        partition_name := part.relname;
+        day := part.d;
+        row_count := n;
+        dropped := NOT coalesce(dry_run, false);
+        RETURN NEXT;
     END LOOP;
-    RETURN dropped;
 END
 $$;
-COMMENT ON FUNCTION ops.drop_error_event_partitions(interval) IS
-    'Retention: drops daily partitions of ops.error_events whose whole day is older than older_than. Returns how many it dropped.';
+COMMENT ON FUNCTION ops.drop_error_event_partitions(interval, boolean, boolean) IS
+    'Retention: drops the daily partitions of ops.error_events whose whole day is older than older_than (default 90 '
+    'days). Returns one row per partition (partition_name, day, row_count: rows it held, dropped: false in a dry '
+    'run). Never drops today''s or a future partition, nor the default partition. Raises OPD01 for a NULL or negative '
+    'older_than, OPD02 for less than one day unless confirm_zero => true. dry_run => true lists what would go and '
+    'drops nothing.';
 
 SELECT ops.ensure_error_event_partitions();

@@ -242,6 +242,7 @@ SET search_path = pg_catalog, ops
 AS $$
 DECLARE
     esc ops.escalations;
+    current_state text;
 BEGIN
     UPDATE ops.escalations e
     SET state = 'pending', next_attempt_at = now(), max_attempts = e.attempts + 10, lease_expires_at = NULL,
@@ -249,8 +250,14 @@ BEGIN
     WHERE e.id = requeue_escalation.id AND e.state = 'dead'
     RETURNING e.* INTO esc;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'escalation % is not dead (only dead escalations can be requeued)', requeue_escalation.id
-            USING ERRCODE = 'OP004';
+        SELECT e.state INTO current_state FROM ops.escalations e WHERE e.id = requeue_escalation.id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no escalation % (see `ops dispatch list`)', requeue_escalation.id
+                USING ERRCODE = 'OP004', COLUMN = 'id';
+        END IF;
+        RAISE EXCEPTION 'escalation % is %, not dead: only dead escalations can be requeued', requeue_escalation.id,
+                        current_state
+            USING ERRCODE = 'OPD04', COLUMN = 'id';
     END IF;
     BEGIN
         UPDATE ops.agent_runs r
@@ -264,7 +271,8 @@ END
 $$;
 COMMENT ON FUNCTION ops.requeue_escalation(bigint) IS
     'Brings a dead escalation back to the queue with ten more attempts, keeping its error history. Its FixBot run, '
-    'dead with it, is queued again unless another run for the same fingerprint is active.';
+    'dead with it, is queued again unless another run for the same fingerprint is active. Raises OP004 for an id '
+    'that does not exist and OPD04 (naming the state) for an escalation that is not dead; neither changes anything.';
 
 CREATE FUNCTION ops.update_agent_run(id bigint, status text, verdict jsonb DEFAULT NULL, branch text DEFAULT NULL,
                                                 pr_url text DEFAULT NULL, error text DEFAULT NULL)

@@ -48,7 +48,7 @@ SELECT is((SELECT count(*)::int FROM ops.error_events WHERE code = 'OPS.DELIVERY
     'a dead escalation is recorded as OPS.DELIVERY_FAILED through the pipeline');
 SELECT is((ops.requeue_escalation((SELECT id FROM ops.escalations WHERE dedupe_key = 'k3'))).state, 'pending',
     'a dead escalation can be requeued');
-SELECT throws_ok($$ SELECT ops.requeue_escalation((SELECT id FROM ops.escalations WHERE dedupe_key = 'k1')) $$, 'OP004', NULL,
+SELECT throws_ok($$ SELECT ops.requeue_escalation((SELECT id FROM ops.escalations WHERE dedupe_key = 'k1')) $$, 'OPD04', NULL,
     'only dead escalations can be requeued');
 
 -- Work items are idempotent per escalation.

@@ -1,17 +1,51 @@
-"""A small HTTP client for destinations: POST JSON, and map the answer to an outcome."""
+"""The destinations' HTTP client: httpx, one pooled client per destination, and the answer mapped to an
+outcome (2xx: the answer; 408, 429, 5xx and transport failures: Retry; any other status: Permanent).
+
+Each destination (by its name in ssot/destinations.yaml) gets one ``httpx.Client``: HTTP/1.1 with
+keep-alive (connections idle up to ``KEEPALIVE_SECONDS`` are reused), at most ``MAX_CONNECTIONS`` at
+once, ``TIMEOUT`` seconds for connecting, each read and each write, redirects followed (as urllib did).
+The worker closes every client on shutdown (:func:`close_all`).
+"""
 
 from __future__ import annotations
 
 import email.utils
 import json
-import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+
+import httpx
 
 from worker.dispatch.outcomes import Permanent, Retry
 
-TIMEOUT = 15.0
+TIMEOUT = 15.0  # seconds: connect, each read, each write, and waiting for a pooled connection
+MAX_CONNECTIONS = 16  # per destination; the worker's --concurrency bounds what is used
+KEEPALIVE_SECONDS = 30.0
+
+_clients: dict[str, httpx.Client] = {}
+_lock = threading.Lock()
+
+
+def client(destination: str) -> httpx.Client:
+    """The pooled client of one destination, created on first use."""
+    with _lock:
+        c = _clients.get(destination)
+        if c is None or c.is_closed:
+            c = _clients[destination] = httpx.Client(
+                http1=True, http2=False, timeout=httpx.Timeout(TIMEOUT), follow_redirects=True,
+                limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
+                                    keepalive_expiry=KEEPALIVE_SECONDS),
+                headers={"User-Agent": "ops-worker"})
+        return c
+
+
+def close_all() -> None:
+    """Close every destination's client and its connections (worker shutdown)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for c in clients:
+        c.close()
 
 
 def retry_after(value: str | None) -> float | None:
@@ -28,26 +62,25 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-            timeout: float = TIMEOUT) -> tuple[int, bytes]:
-    """Send a request; return (status, body) for 2xx, raise Retry or Permanent otherwise."""
-    req = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": "ops-worker", **(headers or {})})
+def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, *,
+            destination: str) -> tuple[int, bytes]:
+    """Send a request on ``destination``'s pooled client; return (status, body) for 2xx, raise Retry
+    (408, 429, 5xx, a connection or timeout failure; with the server's Retry-After) or Permanent."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (URLs come from configuration)
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(500).decode("utf-8", "replace").strip()
-        message = f"{method} {url} returned {exc.code} {exc.reason}" + (f": {detail}" if detail else "")
-        if exc.code == 429:
-            raise Retry(message, after=retry_after(exc.headers.get("Retry-After"))) from None
-        if exc.code == 408 or exc.code >= 500:
-            raise Retry(message, after=retry_after(exc.headers.get("Retry-After"))) from None
-        raise Permanent(message) from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise Retry(f"{method} {url} failed: {reason}") from None
+        resp = client(destination).request(method, url, content=body, headers=headers)
+    except httpx.TransportError as exc:
+        raise Retry(f"{method} {url} failed: {exc or type(exc).__name__}") from None
+    except httpx.InvalidURL as exc:
+        raise Permanent(f"{method} {url}: invalid URL: {exc}") from None
+    if 200 <= resp.status_code < 300:
+        return resp.status_code, resp.content
+    detail = resp.content[:500].decode("utf-8", "replace").strip()
+    message = f"{method} {url} returned {resp.status_code} {resp.reason_phrase}" + (f": {detail}" if detail else "")
+    if resp.status_code in (408, 429) or resp.status_code >= 500:
+        raise Retry(message, after=retry_after(resp.headers.get("Retry-After")))
+    raise Permanent(message)
 
 
-def post_json(url: str, payload, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def post_json(url: str, payload, headers: dict[str, str] | None = None, *, destination: str) -> tuple[int, bytes]:
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    return request("POST", url, body, {"Content-Type": "application/json", **(headers or {})})
+    return request("POST", url, body, {"Content-Type": "application/json", **(headers or {})}, destination=destination)

@@ -27,34 +27,58 @@ import sys
 import threading
 import time
 import traceback
-from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from pythonjsonlogger.json import JsonFormatter
 
 from worker import fixbot
-from worker.dispatch import backoff
+from worker.dispatch import backoff, http
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
-from worker.queries import q
+from worker.queries import execute
+
+
+class _JsonLines(JsonFormatter):
+    """python-json-logger, shaped as our lines: ``{"ts": <unix seconds, 3 decimals>, "event": ..., **fields}``.
+    A library's record (psycopg_pool's reconnection warnings) becomes event ``library_log`` with its
+    logger, level and message."""
+
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        if not message_dict:
+            message_dict = {"event": "library_log", "logger": record.name, "level": record.levelname.lower(),
+                            "message": record.getMessage()}
+        log_data.update({"ts": round(record.created, 3), **message_dict})
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to the current sys.stderr (not the one at import time); flushed per line."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+_HANDLER = _Stderr()
+_HANDLER.setFormatter(_JsonLines(json_default=str))
+_LOG = logging.getLogger("ops.worker")
+_LOG.handlers[:] = [_HANDLER]
+_LOG.setLevel(logging.INFO)
+_LOG.propagate = False
 
 
 def log(event: str, **fields) -> None:
-    """One JSON object per line on stderr."""
-    record = {"ts": round(time.time(), 3), "event": event, **fields}
-    sys.stderr.write(json.dumps(record, default=str) + "\n")
-    sys.stderr.flush()
-
-
-class _JsonLogHandler(logging.Handler):
-    """Libraries' log records (psycopg_pool's reconnection warnings) as the same JSON lines."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        log("library_log", logger=record.name, level=record.levelname.lower(), message=record.getMessage())
+    """One JSON object per line on stderr: ``{"ts": ..., "event": event, **fields}`` (values JSON can't
+    hold are written as str())."""
+    _LOG.info({"event": event, **fields})
 
 
 @dataclass
@@ -98,7 +122,7 @@ class Worker:
     # -- database helpers ----------------------------------------------------------------------
     def query(self, name: str, params: dict | None = None, *, subsystem: str = "dispatch") -> list[dict]:
         with self.pool.connection() as conn:
-            return conn.execute(q(subsystem, name), defaultdict(lambda: None, params or {})).fetchall()
+            return execute(conn, subsystem, name, params).fetchall()
 
     def query_one(self, name: str, params: dict | None = None) -> dict | None:
         rows = self.query(name, params)
@@ -240,7 +264,7 @@ class Worker:
     def run(self) -> int:
         self._install_signals()
         library_log = logging.getLogger("psycopg")
-        library_log.handlers[:] = [_JsonLogHandler()]
+        library_log.handlers[:] = [_HANDLER]
         library_log.propagate = False
         if self.s.metrics_port:
             self.metrics.serve(self.s.metrics_host, self.s.metrics_port)
@@ -298,6 +322,8 @@ class Worker:
         self.finished.set()
         log("worker_stopped", worker=self.name, released=len(unfinished), unfinished=len(left))
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if not left:  # a delivery still running keeps its client; the process exits below anyway
+            http.close_all()
         if listener is not None:
             listener.close()
         self.pool.close(timeout=2)

@@ -87,5 +87,12 @@ ORDER BY id DESC
 LIMIT %(limit)s;
 
 -- name: requeue
--- `ops dispatch requeue ID`.
-SELECT id, state, attempts, max_attempts FROM ops.requeue_escalation(%(id)s);
+-- `ops dispatch requeue ID`: OP004 for an unknown id, OPD04 for an escalation that is not dead.
+SELECT id, code, destination, state, attempts, max_attempts FROM ops.requeue_escalation(%(id)s);
+
+-- name: escalation
+-- One escalation as `ops dispatch list` shows it (`ops dispatch requeue ID --dry-run`).
+SELECT id, code, destination, reason, state, attempts, max_attempts, next_attempt_at, last_error, agent_run_id,
+       agent_run_status
+FROM ops.dispatch_queue
+WHERE id = %(id)s;

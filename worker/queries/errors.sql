@@ -34,3 +34,15 @@ SELECT id, code, metadata ->> 'variant_id' AS variant_id
 FROM ops.agent_runs
 WHERE escalation_id = %(escalation_id)s
 ORDER BY id;
+
+-- name: known_sources
+-- The sources ingest accepts (`ops classify` refuses the others, as ingest does).
+SELECT source FROM ops.sources;
+
+-- name: failure_modes
+-- The taxonomy as synced into the database (Problem Details read titles, statuses and retryability).
+SELECT code, title, http_status, retryable FROM ops.failure_modes;
+
+-- name: last_escalation_id
+-- The newest escalation's id, 0 when there is none (the demo prints only what comes after it).
+SELECT coalesce(max(id), 0) AS last_id FROM ops.escalations;

@@ -9,56 +9,18 @@ kept), every key and string NFC-normalised and keys sorted by UTF-16 code units.
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
-from decimal import Decimal
 
 import blake3
 
 from worker.units import yaml12
+from worker.units.ecmascript import MAX_SAFE, CanonicalError, js_number
 
 VERSION = "stratt-canonical-v1"
 FINGERPRINT = re.compile(r"^blake3:[0-9a-f]{64}$")
-_MAX_SAFE = 2**53
 _encode_string = json.encoder.encode_basestring  # the C encoder; escapes exactly what JSON.stringify does
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False).encode
-
-
-class CanonicalError(ValueError):
-    pass
-
-
-def js_number(value: int | float) -> str:
-    """A number as ECMAScript's Number::toString prints it (the form JSON.stringify uses)."""
-    if isinstance(value, bool):
-        raise TypeError("booleans are not numbers here")
-    if isinstance(value, int):
-        if -_MAX_SAFE <= value <= _MAX_SAFE:
-            return str(value)
-        value = float(value)  # JavaScript holds every number as a double
-    if not math.isfinite(value):
-        raise CanonicalError(f"{value!r} has no JSON form")
-    if value == 0:
-        return "0"  # also -0
-    sign = "-" if value < 0 else ""
-    # repr() gives the shortest digits that round-trip, which is what ECMAScript requires too.
-    _, digits_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    digits = "".join(map(str, digits_tuple)).rstrip("0")
-    exponent += len("".join(map(str, digits_tuple))) - len(digits)
-    k = len(digits)
-    n = k + exponent  # value = 0.digits × 10^n
-    if k <= n <= 21:
-        text = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        text = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        text = "0." + "0" * (-n) + digits
-    else:
-        e = n - 1
-        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
-        text = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
-    return sign + text
 
 
 def _utf16_key(text: str) -> bytes:
@@ -93,7 +55,7 @@ def normalize(value, top: bool = True, _numbers: list | None = None):
     if isinstance(value, str):
         return _nfc(value)
     if _numbers is not None and (isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
-                                                              and not -_MAX_SAFE <= value <= _MAX_SAFE)):
+                                                              and not -MAX_SAFE <= value <= MAX_SAFE)):
         _numbers.append(value)
     return value
 

@@ -1,7 +1,7 @@
 """Find, parse, validate and fingerprint units and councils under some paths.
 
 Everything a file can get wrong on its own (YAML, schema, id/field agreement, duplicate addresses)
-is found here and reported as a :class:`Problem`; the relational checks run later, in SQL, on the
+is found here and reported as a :class:`Diagnostic`; the relational checks run later, in SQL, on the
 snapshot this module builds (:func:`snapshot_payload`).
 """
 
@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import fastjsonschema
 import jsonschema
 
 from worker import ROOT
-from worker.units import canonical, fastschema, yaml12
-from worker.units.model import Address, Council, Problem, Unit, Version, consistency_problems
+from worker.units import canonical, yaml12
+from worker.units.model import Address, Council, Diagnostic, Unit, Version, consistency_problems
 
 SCHEMAS = ROOT / "ssot" / "schemas"
 SUFFIXES = (".yaml", ".yml")
@@ -57,7 +58,7 @@ def find_files(paths: list[str | Path]) -> list[Path]:
 class Snapshot:
     units: list[Unit] = field(default_factory=list)
     councils: list[Council] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
     computed: dict[str, str] = field(default_factory=dict)  # address -> computed fingerprint
     files: int = 0
     seconds: float = 0.0
@@ -66,12 +67,60 @@ class Snapshot:
         return next((u for u in self.units if str(u.address) == address), None)
 
 
+# The keywords fastjsonschema (draft-07) reads exactly as JSON Schema 2020-12 does. A schema using any
+# other keyword is refused: fastjsonschema would silently ignore a 2020-12-only one (dependentRequired,
+# prefixItems, unevaluatedProperties ...), and it checks formats that jsonschema (the reference) does not.
+FAST_KEYWORDS = frozenset({
+    "$schema", "$id", "$comment", "title", "description", "default", "examples", "$defs", "$ref",
+    "type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "multipleOf", "required", "properties", "additionalProperties", "propertyNames",
+    "patternProperties", "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
+    "contains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
+_NAMED = ("properties", "patternProperties", "$defs")  # their keys are names, not keywords
+
+
+def _fast_keywords_only(node, where: str = "#") -> None:
+    """Raises ValueError naming the first keyword (and where) that fastjsonschema would read differently."""
+    if isinstance(node, bool):
+        return
+    for key, arg in node.items():
+        if key not in FAST_KEYWORDS or (key == "items" and isinstance(arg, list)):
+            raise ValueError(f"{where}: fast_validator does not handle {key!r} as JSON Schema 2020-12 does; "
+                             "use jsonschema")
+        if key in _NAMED:
+            for name, sub in arg.items():
+                _fast_keywords_only(sub, f"{where}/{key}/{name}")
+        elif key in ("allOf", "anyOf", "oneOf"):
+            for i, sub in enumerate(arg):
+                _fast_keywords_only(sub, f"{where}/{key}/{i}")
+        elif key in ("additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else"):
+            _fast_keywords_only(arg, f"{where}/{key}")
+
+
+def compile_fast(schema: dict):
+    """A yes/no check of ``schema`` compiled by fastjsonschema (no defaults filled in, formats not
+    checked, as jsonschema does by default). Raises ValueError for a keyword it would read otherwise."""
+    _fast_keywords_only(schema)
+    check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+
+    def is_valid(data) -> bool:
+        try:
+            check(data)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    return is_valid
+
+
 @cache
 def fast_validator(kind: str):
-    return fastschema.compile_schema(json.loads((SCHEMAS / f"{kind}.schema.json").read_text()))
+    """The hot path's check for ``ssot/schemas/<kind>.schema.json``: True when valid. For an invalid
+    document the messages come from :func:`validator` (jsonschema, the reference)."""
+    return compile_fast(json.loads((SCHEMAS / f"{kind}.schema.json").read_text()))
 
 
-def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Problem]:
+def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Diagnostic]:
     if fast_validator(kind)(doc.data):
         return []
     v = validator(kind)  # the messages come from jsonschema itself
@@ -80,16 +129,16 @@ def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Problem
     out = []
     for err in sorted(v.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        out.append(Problem(file, doc.line(*err.absolute_path), f"schema: {where}: {err.message}",
+        out.append(Diagnostic(file, doc.line(*err.absolute_path), f"schema: {where}: {err.message}",
                            doc.data.get("id") if isinstance(doc.data.get("id"), str) else None))
     return out
 
 
-def parse_file(path: Path) -> tuple[yaml12.Document | None, Problem | None]:
+def parse_file(path: Path) -> tuple[yaml12.Document | None, Diagnostic | None]:
     try:
         return yaml12.load(path.read_bytes()), None
     except yaml12.YamlError as exc:
-        return None, Problem(display_path(path), exc.line or 1, f"yaml: {exc}")
+        return None, Diagnostic(display_path(path), exc.line or 1, f"yaml: {exc}")
 
 
 def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
@@ -108,7 +157,7 @@ def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
         if isinstance(ident, str) and ident.startswith("council/"):
             problems = _schema_problems("council", doc, file) if validate else []
             if ident in seen:
-                problems.append(Problem(file, doc.line("id"), f"{ident} is also defined in {seen[ident]}", ident))
+                problems.append(Diagnostic(file, doc.line("id"), f"{ident} is also defined in {seen[ident]}", ident))
             if problems:
                 snap.problems.extend(problems)
                 continue
@@ -117,10 +166,10 @@ def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
             continue
         problems = _schema_problems("unit", doc, file) if validate else []
         if not problems:
-            problems = [Problem(file, doc.line(*where), f"address: {msg}", ident)
+            problems = [Diagnostic(file, doc.line(*where), f"address: {msg}", ident)
                         for where, msg in consistency_problems(doc.data)]
         if not problems and ident in seen:
-            problems.append(Problem(file, doc.line("id"), f"{ident} is also defined in {seen[ident]}", ident))
+            problems.append(Diagnostic(file, doc.line("id"), f"{ident} is also defined in {seen[ident]}", ident))
         if problems:
             snap.problems.extend(problems)
             continue
@@ -129,7 +178,7 @@ def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
         try:
             snap.computed[ident] = canonical.fingerprint_of(doc.data)
         except canonical.CanonicalError as exc:
-            snap.problems.append(Problem(file, 1, f"canonical: {exc}", ident))
+            snap.problems.append(Diagnostic(file, 1, f"canonical: {exc}", ident))
             continue
         snap.units.append(unit)
     snap.seconds = time.perf_counter() - start
@@ -167,7 +216,7 @@ def council_rows(councils: list[Council]) -> list[dict]:
             for c in councils]
 
 
-def problem_rows(problems: list[Problem]) -> list[dict]:
+def problem_rows(problems: list[Diagnostic]) -> list[dict]:
     return [{"file": p.file, "line": p.line, "message": p.message, "address": p.address} for p in problems]
 
 

@@ -6,19 +6,23 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import semver
+
 from worker.units.yaml12 import Document
 
 DOMAINS = ("dev", "neuro", "finance", "nutrition", "legal", "film", "artist", "core", "shared")
 TYPES = ("role", "rule", "task", "chain", "fragment")
 STATUSES = ("draft", "review", "stable", "deprecated", "tampered", "tombstoned")
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
 ADDRESS = re.compile(
     rf"^strat://({'|'.join(DOMAINS)})/({'|'.join(TYPES)})/([a-z0-9-]{{1,64}})@([^@\s]+)$")
 COUNCIL_ID = re.compile(r"^council/[a-z0-9-]{1,64}$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Version:
+    """A unit's semantic version (semver.org 2.0.0, parsed by the ``semver`` package; build metadata is
+    accepted and dropped). Ordered by semver precedence: 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0."""
+
     major: int
     minor: int
     patch: int
@@ -26,10 +30,29 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        m = SEMVER.match(text or "")
-        if not m:
+        """Raises ValueError naming the text when it is not a semantic version."""
+        try:
+            v = semver.Version.parse(text) if isinstance(text, str) else None
+        except ValueError:
+            v = None
+        if v is None:
             raise ValueError(f"not a semantic version: {text!r}")
-        return cls(int(m[1]), int(m[2]), int(m[3]), m[4])
+        return cls(v.major, v.minor, v.patch, v.prerelease)
+
+    def _semver(self) -> semver.Version:
+        return semver.Version(self.major, self.minor, self.patch, self.prerelease)
+
+    def __lt__(self, other: Version) -> bool:
+        return self._semver() < other._semver()
+
+    def __le__(self, other: Version) -> bool:
+        return self._semver() <= other._semver()
+
+    def __gt__(self, other: Version) -> bool:
+        return self._semver() > other._semver()
+
+    def __ge__(self, other: Version) -> bool:
+        return self._semver() >= other._semver()
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}" + (f"-{self.prerelease}" if self.prerelease else "")
@@ -45,7 +68,7 @@ class Address:
     @classmethod
     def parse(cls, text: str) -> Address:
         m = ADDRESS.match(text or "") if isinstance(text, str) else None
-        if not m or not SEMVER.match(m[4]):
+        if not m or not semver.Version.is_valid(m[4]):
             raise ValueError(f"not a unit address (strat://domain/type/slug@semver): {text!r}")
         return cls(m[1], m[2], m[3], m[4])
 
@@ -84,8 +107,9 @@ class Council:
 
 
 @dataclass
-class Problem:
-    """A file that could not be used: parse error, schema violation, inconsistent address."""
+class Diagnostic:
+    """A unit file that could not be used, at ``file:line``: parse error, schema violation, inconsistent
+    address. Not an RFC 9457 document (that is worker.problem.ProblemDocument)."""
 
     file: str
     line: int

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from worker.units.ecmascript import js_number
+
 try:  # libyaml is an order of magnitude faster; both give the same nodes.
     _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -115,8 +117,6 @@ def key_text(key) -> str:
     """A mapping key as JavaScript turns it into a property name."""
     if isinstance(key, str):
         return key
-    from worker.units.canonical import js_number
-
     if isinstance(key, bool):
         return "true" if key else "false"
     if key is None:

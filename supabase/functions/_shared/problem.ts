@@ -9,7 +9,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/2020";
 import ajvFormats from "ajv-formats";
 import { redact } from "./redaction.ts";
 // A generated copy of ssot/schemas/problem.schema.json (a deployed function cannot read ssot/);
-// `python -m worker.problem --write-generated` writes it and a pytest fails when it is stale.
+// `python -m worker.generated --write-generated` writes it and a pytest fails when it is stale.
 import SCHEMA from "./problem.schema.json" with { type: "json" };
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";

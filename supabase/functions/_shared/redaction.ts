@@ -1,6 +1,6 @@
 // Secret redaction for what the functions send back: the same rules, in the same order and with
 // the same prefilters, as ops.redact() in the database. redaction_rules.json is generated from
-// ssot/errors/redaction.yaml by worker/problem.py (PostgreSQL regex syntax translated to
+// ssot/errors/redaction.yaml by worker/generated.py (PostgreSQL regex syntax translated to
 // JavaScript); a pytest fails when it is stale, and another proves both give the same text.
 import RULES from "./redaction_rules.json" with { type: "json" };
 

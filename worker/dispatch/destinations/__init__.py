@@ -5,46 +5,9 @@ from worker.dispatch.outcomes. Deliveries carry the id ``esc-<id>`` so receivers
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from worker.dispatch.destinations.base import Destination, delivery_id, runbook_url, summary
 
-from worker.dispatch.outcomes import WaitForConfig
-
-
-@dataclass(frozen=True)
-class Destination:
-    name: str
-    kind: str
-    config: dict = field(default_factory=dict)
-
-    def env(self, key: str, *, required: bool = True) -> str | None:
-        """The value of the environment variable this destination names under ``key`` (e.g. url_env)."""
-        variable = self.config.get(key)
-        if not variable:
-            if required:
-                raise WaitForConfig(f"<{key} in ssot/destinations.yaml>", self.name)
-            return None
-        value = os.environ.get(variable)
-        if not value and required:
-            raise WaitForConfig(variable, self.name)
-        return value or None
-
-
-def delivery_id(job: dict) -> str:
-    return f"esc-{job['id']}"
-
-
-def runbook_url(path: str | None) -> str | None:
-    """The runbook as a link people can click: ``$OPS_RUNBOOK_BASE_URL`` + path (e.g. the repository's
-    ``https://github.com/<org>/<repo>/blob/main/``), or None when that variable is unset."""
-    base = os.environ.get("OPS_RUNBOOK_BASE_URL")
-    return f"{base.rstrip('/')}/{path.lstrip('/')}" if base and path else None
-
-
-def summary(job: dict) -> str:
-    p = job["payload"]
-    return (f"[{job['code']}] {p.get('title')} — {job['reason']}, count {job['count_at']}, "
-            f"first seen {p.get('first_seen_at')}, last seen {p.get('last_seen_at')}")
+__all__ = ["Destination", "delivery_id", "handlers", "runbook_url", "summary"]
 
 
 def handlers():

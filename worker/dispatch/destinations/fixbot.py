@@ -19,7 +19,7 @@ import subprocess
 
 from worker import fixbot
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id
+from worker.dispatch.destinations.base import Destination, delivery_id
 from worker.dispatch.outcomes import Permanent, Retry
 
 FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
@@ -42,44 +42,64 @@ def run_document(run: dict, job: dict, policy: fixbot.Policy) -> dict:
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
+    """Dispatch the escalation's run. The run stays ``queued`` until it is really dispatched: the
+    destination's configuration (environment variables, runner kind) is resolved first, so a missing
+    variable (WaitForConfig) neither marks the run ``running`` nor spends one of its attempts; a
+    dispatch that fails puts it back to ``queued`` with the error."""
     run = ctx.query_one("agent_run_for_escalation", {"escalation_id": job["id"]})
     if run is None:
         return {"skipped": "no FixBot run for this escalation (one is already active for the fingerprint)"}
     if run["status"] in FINISHED:
         return {"run": run["id"], "status": run["status"]}
-    policy = fixbot.Policy.load()
-    doc = run_document(run, job, policy)
-    ctx.query_one("update_agent_run", {"id": run["id"], "status": "running", "branch": doc["branch"]})
     runner = dest.config.get("runner", "github_dispatch")
     if runner == "github_dispatch":
         repo, token = dest.env("repo_env"), dest.env("token_env")
-        api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
-        http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
-                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"})
-        return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
-    if runner != "command":
+    elif runner == "command":
+        command = shlex.split(dest.env("command_env"))
+    else:
         raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
-    return _run_command(run, doc, dest, ctx, policy)
+    policy = fixbot.Policy.load()
+    doc = run_document(run, job, policy)
+    if runner == "command":
+        return _run_command(run, doc, command, dest, ctx, policy)
+    api = os.environ.get("OPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    _set_run(ctx, run, "running", branch=doc["branch"])
+    try:
+        http.post_json(f"{api}/repos/{repo}/dispatches", {"event_type": "fixbot", "client_payload": doc},
+                       {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
+                       destination=dest.name)
+    except Exception as exc:
+        _set_run(ctx, run, "queued", error=f"dispatch failed: {exc}")
+        raise
+    return {"run": run["id"], "status": "running", "runner": "github_dispatch"}
 
 
-def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Policy) -> dict:
-    command = shlex.split(dest.env("command_env"))
+def _set_run(ctx, run: dict, status: str, *, verdict: str | None = None, branch: str | None = None,
+             pr_url: str | None = None, error: str | None = None) -> None:
+    """ops.update_agent_run with every parameter named: None leaves a field as the function decides."""
+    ctx.query_one("update_agent_run", {"id": run["id"], "status": status, "verdict": verdict, "branch": branch,
+                                       "pr_url": pr_url, "error": error})
+
+
+def _run_command(run: dict, doc: dict, command: list[str], dest: Destination, ctx, policy: fixbot.Policy) -> dict:
     timeout = float(dest.config.get("timeout_seconds", 600))
+    _set_run(ctx, run, "running", branch=doc["branch"])
     try:
         proc = subprocess.run(command, input=json.dumps(doc, default=str), capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued", "error": f"runner timed out after {timeout:.0f}s"})
+        _set_run(ctx, run, "queued", error=f"runner timed out after {timeout:.0f}s")
         raise Retry(f"FixBot runner timed out after {timeout:.0f}s") from None
     except OSError as exc:
+        _set_run(ctx, run, "queued", error=f"runner cannot start: {exc}")
         raise Permanent(f"FixBot runner {command[0]!r} cannot start: {exc}") from None
     if proc.returncode != 0:
-        ctx.query_one("update_agent_run", {"id": run["id"], "status": "queued",
-                                           "error": f"runner exited {proc.returncode}: {proc.stderr[-500:]}"})
+        _set_run(ctx, run, "queued", error=f"runner exited {proc.returncode}: {proc.stderr[-500:]}")
         raise Retry(f"FixBot runner exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
     try:
         result = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
+        _set_run(ctx, run, "queued", error=f"runner printed no JSON: {exc}")
         raise Retry(f"FixBot runner printed no JSON result: {exc}") from None
     verdict = fixbot.verify(result.get("diff", ""), policy, head=result.get("branch"), base=doc["base"])
     return record_verdict(ctx, run, verdict, result)
@@ -88,8 +108,8 @@ def _run_command(run: dict, doc: dict, dest: Destination, ctx, policy: fixbot.Po
 def record_verdict(ctx, run: dict, verdict: dict, result: dict) -> dict:
     """Store the verdict on the run; a rejection is also recorded through the error pipeline."""
     status = "succeeded" if verdict["approved"] else "rejected"
-    ctx.query_one("update_agent_run", {"id": run["id"], "status": status, "verdict": json.dumps(verdict),
-                                       "branch": result.get("branch"), "pr_url": result.get("pr_url") if verdict["approved"] else None})
+    _set_run(ctx, run, status, verdict=json.dumps(verdict), branch=result.get("branch"),
+             pr_url=result.get("pr_url") if verdict["approved"] else None)
     for reason in verdict["reasons"]:
         ctx.query_one("record_run_error", {"message": reason["message"], "code_hint": reason["code"],
                                            "run_id": str(run["id"]), "fingerprint": run["fingerprint"]})

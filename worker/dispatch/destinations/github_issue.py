@@ -14,7 +14,7 @@ import os
 from datetime import timedelta, timezone
 
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id, runbook_url, summary
+from worker.dispatch.destinations.base import Destination, delivery_id, runbook_url, summary
 
 
 def _api() -> str:
@@ -53,7 +53,8 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
     link = ctx.query_one("github_issue_link", {"fingerprint": job["fingerprint"], "repo": repo})
     number = link["issue_number"] if link else None
     if number is None:
-        _, found = http.request("GET", f"{_api()}/repos/{repo}/issues?state=open&labels={label}", None, headers)
+        _, found = http.request("GET", f"{_api()}/repos/{repo}/issues?state=open&labels={label}", None, headers,
+                                   destination=dest.name)
         existing = _list(found)
         if existing:
             number = existing[0]["number"]
@@ -64,17 +65,18 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
                 return {"issue": number, "action": "opened"}
     if number is None:
         _, created = http.request("POST", f"{_api()}/repos/{repo}/issues", json.dumps(
-            {"title": summary(job)[:250], "body": body(job), "labels": ["ops", label, job["code"]]}).encode(), headers)
+            {"title": summary(job)[:250], "body": body(job), "labels": ["ops", label, job["code"]]}).encode(), headers,
+            destination=dest.name)
         issue = json.loads(created)
         ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo,
                                             "issue_number": issue["number"], "url": issue.get("html_url")})
         return {"issue": issue["number"], "action": "opened"}
     comments = f"{_api()}/repos/{repo}/issues/{number}/comments"
     since = (job["created_at"] - timedelta(minutes=5)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _, listed = http.request("GET", f"{comments}?since={since}&per_page=100", None, headers)
+    _, listed = http.request("GET", f"{comments}?since={since}&per_page=100", None, headers, destination=dest.name)
     marker = f"delivery:{delivery_id(job)} -->"
     if any(marker in (c.get("body") or "") for c in _list(listed)):
         return {"issue": number, "action": "already commented"}
-    http.request("POST", comments, json.dumps({"body": body(job)}).encode(), headers)
+    http.request("POST", comments, json.dumps({"body": body(job)}).encode(), headers, destination=dest.name)
     ctx.query_one("link_github_issue", {"fingerprint": job["fingerprint"], "repo": repo, "issue_number": number, "url": None})
     return {"issue": number, "action": "commented"}

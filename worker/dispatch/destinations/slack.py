@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, runbook_url, summary
+from worker.dispatch.destinations.base import Destination, runbook_url, summary
 
 
 def message(job: dict) -> dict:
@@ -30,5 +30,5 @@ def message(job: dict) -> dict:
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
-    status, _ = http.post_json(dest.env("url_env"), message(job))
+    status, _ = http.post_json(dest.env("url_env"), message(job), destination=dest.name)
     return {"status": status}

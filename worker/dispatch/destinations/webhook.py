@@ -6,7 +6,7 @@ import json
 
 from worker import signing
 from worker.dispatch import http
-from worker.dispatch.destinations import Destination, delivery_id
+from worker.dispatch.destinations.base import Destination, delivery_id
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:
@@ -17,5 +17,5 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         "fingerprint": job["fingerprint"], "count": job["count_at"], "payload": job["payload"],
     }, separators=(",", ":"), default=str).encode()
     headers = signing.sign(secret.encode(), body, delivery_id(job))
-    status, _ = http.request("POST", url, body, {"Content-Type": "application/json", **headers})
+    status, _ = http.request("POST", url, body, {"Content-Type": "application/json", **headers}, destination=dest.name)
     return {"status": status, "delivery_id": delivery_id(job)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.dispatch.destinations import Destination
+from worker.dispatch.destinations.base import Destination
 
 
 def deliver(job: dict, dest: Destination, ctx) -> dict:

@@ -1,0 +1,11 @@
+-- Queries of `ops db maintain`: partitions ahead of time, and retention.
+
+-- name: ensure_partitions
+-- Create the daily partitions of ops.error_events from yesterday to days_ahead days from now.
+SELECT ops.ensure_error_event_partitions(%(days_ahead)s) AS created;
+
+-- name: drop_partitions
+-- Retention: validated in SQL (OPD01 negative, OPD02 under a day without confirm_zero); today and later never go.
+SELECT partition_name, day, row_count, dropped
+FROM ops.drop_error_event_partitions(make_interval(days => %(retention_days)s), confirm_zero => %(confirm_zero)s,
+                                     dry_run => %(dry_run)s);
