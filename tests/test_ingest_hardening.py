@@ -263,6 +263,24 @@ def test_a_rolled_back_first_key_leaves_the_key_free(db_url):
         assert result["row"] == (False,)
 
 
+def test_retention_prunes_the_keys_of_dropped_events(db_url, conn):
+    from datetime import date, timedelta
+
+    old = date.today() - timedelta(days=40)
+    conn.execute(f"CREATE TABLE ops_private.error_events_{old:%Y%m%d} (LIKE ops.error_events INCLUDING DEFAULTS)")
+    conn.execute(f"ALTER TABLE ops.error_events ATTACH PARTITION ops_private.error_events_{old:%Y%m%d} "
+                 f"FOR VALUES FROM ('{old}') TO ('{old + timedelta(days=1)}')")
+    conn.execute("INSERT INTO ops.error_events (source, message, event_key, received_at) "
+                 "VALUES ('vercel', 'old', 'k-old', now() - interval '40 days'), ('vercel', 'new', 'k-new', now())")
+    conn.commit()
+    result = ops("db", "maintain", "--retention-days", "30", url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "dropped: 1 (1 rows), idempotency keys pruned: 1" in result.stdout
+    assert conn.execute("SELECT event_key FROM ops_private.event_keys").fetchall() == [("k-new",)]
+    assert conn.execute("SELECT duplicate FROM ops.record_error(source => 'vercel', message => 'old', "
+                        "event_key => 'k-old')").fetchone() == (False,), "a key past retention is new again"
+
+
 def test_copy_gets_the_same_deduplication(conn):
     with conn.cursor().copy("COPY ops.error_events (source, message, event_key) FROM STDIN") as copy:
         for key in ("c-1", "c-2", "c-1"):

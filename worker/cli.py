@@ -89,15 +89,18 @@ def _maintain(args) -> int:
         if not args.dry_run:
             created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
         parts = []
+        pruned = None
         if days is not None:
             parts = cur.execute(q("maintenance", "drop_partitions"), {
                 "retention_days": days, "confirm_zero": bool(args.yes or args.dry_run), "dry_run": bool(args.dry_run)}).fetchall()
+            if not args.dry_run:
+                pruned = cur.execute(q("maintenance", "prune_event_keys"), {}).fetchone()["pruned"]
         if args.dry_run:
             conn.rollback()
         else:
             conn.commit()
     if args.json:
-        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created,
+        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created, "event_keys_pruned": pruned,
                    "partitions": [{"partition": p["partition_name"], "day": p["day"].isoformat(), "rows": p["row_count"],
                                    "dropped": p["dropped"]} for p in parts]})
         return EXIT_OK
@@ -108,7 +111,8 @@ def _maintain(args) -> int:
     if args.dry_run:
         print(f"dry run: {len(parts)} partition(s) ({rows} rows) would be dropped; nothing changed")
     else:
-        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)")
+        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)"
+              + (f", idempotency keys pruned: {pruned}" if pruned is not None else ""))
     return EXIT_OK
 
 
