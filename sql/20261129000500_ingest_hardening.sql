@@ -276,16 +276,14 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'cut fields, redacts, honours or records a code hint, classifies, fingerprints, and skips (returns NULL) an event '
     'whose event_key was already stored.';
 
--- record_error and record_errors gain event_key and a duplicate flag: a new signature, so the old ones go
--- (in this one transaction; callers use named arguments and named result columns, which keep working).
--- squawk-ignore ban-drop-function
-DROP FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text);
--- squawk-ignore ban-drop-function
-DROP FUNCTION ops.record_errors(jsonb);
-
+-- record_error and record_errors keep their signatures and results (callers and later migrations name them);
+-- an overload of each takes the idempotency key and says which events were duplicates. event_key comes
+-- third and has no default, so a call that names no event_key resolves to the original function (callers
+-- use named arguments, the documented contract).
 CREATE FUNCTION ops.record_error(
     source text,
     message text,
+    event_key text,
     phase text DEFAULT NULL,
     top_frame text DEFAULT NULL,
     run_id text DEFAULT NULL,
@@ -293,8 +291,7 @@ CREATE FUNCTION ops.record_error(
     origin text DEFAULT NULL,
     context jsonb DEFAULT NULL,
     occurred_at timestamptz DEFAULT NULL,
-    code_hint text DEFAULT NULL,
-    event_key text DEFAULT NULL)
+    code_hint text DEFAULT NULL)
 RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint, duplicate boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -318,15 +315,15 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text) IS
-    'The ingest API (call with named arguments; source and message are required). Stores one redacted, classified '
-    'event and returns (event_id, fingerprint, code, count, duplicate) where count is the fingerprint''s total. '
+COMMENT ON FUNCTION ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text) IS
+    'The ingest API with an idempotency key (call with named arguments, event_key => included; without it the '
+    'ten-argument ops.record_error answers). Stores one redacted, classified event and returns (event_id, fingerprint, code, count, duplicate) where count is the fingerprint''s total. '
     'code_hint is a code the producer already knows (e.g. a Problem Details ipai.code), honoured as the trigger '
     'allows. event_key (optional, 1..200 characters) makes the call idempotent: a key already stored returns the '
     'original event''s id, fingerprint and code with duplicate = true and stores nothing. Errors: OP001 (blank or '
     'bad field), OP002 (unknown source), OP006 (internal source from an external producer).';
 
-CREATE FUNCTION ops.record_errors(events jsonb)
+CREATE FUNCTION ops.record_errors(events jsonb, report_duplicates boolean)
 RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint, duplicate boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -382,18 +379,31 @@ BEGIN
     ORDER BY i.ord;
 END
 $$;
-COMMENT ON FUNCTION ops.record_errors(jsonb) IS
+COMMENT ON FUNCTION ops.record_errors(jsonb, boolean) IS
     'Batch ingest (the bulk path for the ingest role, which COPY cannot serve under row level security): a JSON array '
     'of objects with the arguments of ops.record_error as keys (event_key included), stored in one statement. Returns '
     'one row per event in input order (event_id, fingerprint, code, count, duplicate); count is the fingerprint''s '
     'total after the whole batch; an event whose key was already stored (or repeats a key earlier in the batch) '
-    'returns the stored event with duplicate = true.';
+    'returns the stored event with duplicate = true. report_duplicates is part of the signature only (pass true).';
 
-REVOKE ALL ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text),
-                       ops.record_errors(jsonb), ops.is_blank(text), ops.context_depth_exceeds(jsonb, integer),
+CREATE OR REPLACE FUNCTION ops.record_errors(events jsonb)
+RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint)
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+    SELECT r.event_id, r.fingerprint, r.code, r.count FROM ops.record_errors(events, true) r;
+$$;
+COMMENT ON FUNCTION ops.record_errors(jsonb) IS
+    'Batch ingest: a JSON array of objects with the arguments of ops.record_error as keys (event_key included), stored '
+    'in one statement. Returns one row per event in input order; count is the fingerprint''s total after the whole '
+    'batch; a duplicate (a key already stored) returns the stored event. ops.record_errors(events, true) also says '
+    'which were duplicates.';
+
+REVOKE ALL ON FUNCTION ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text),
+                       ops.record_errors(jsonb, boolean), ops.is_blank(text), ops.context_depth_exceeds(jsonb, integer),
                        ops.internal_sources(), ops_private.external_producer() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text),
-                          ops.record_errors(jsonb),
+GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text),
+                          ops.record_errors(jsonb, boolean),
                           ops.is_blank(text),
                           ops.context_depth_exceeds(jsonb, integer),
                           ops.internal_sources()

@@ -419,8 +419,41 @@ CREATE FUNCTION ops.record_error(
     origin text DEFAULT NULL,
     context jsonb DEFAULT NULL,
     occurred_at timestamptz DEFAULT NULL,
-    code_hint text DEFAULT NULL,
-    event_key text DEFAULT NULL)
+    code_hint text DEFAULT NULL)
+RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO ops.error_events AS e (source, message, phase, top_frame, run_id, correlation_id, origin,
+                                       context, occurred_at, code)
+    VALUES (record_error.source, record_error.message, record_error.phase, record_error.top_frame,
+            record_error.run_id, record_error.correlation_id, record_error.origin, record_error.context,
+            record_error.occurred_at, record_error.code_hint)
+    RETURNING e.id, e.fingerprint, e.code INTO event_id, fingerprint, code;
+    -- This transaction holds the row lock from the upsert, so the count read here is the one it made.
+    SELECT a.count INTO count FROM ops.agent_errors a WHERE a.fingerprint = record_error.fingerprint;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text) IS
+    'The ingest API (call with named arguments; source and message are required). Stores one redacted, classified '
+    'event and returns (event_id, fingerprint, code, count) where count is the fingerprint''s new total. code_hint is '
+    'a code the producer already knows (e.g. a Problem Details ipai.code); it is used when the taxonomy has it.';
+
+CREATE FUNCTION ops.record_error(
+    source text,
+    message text,
+    event_key text,
+    phase text DEFAULT NULL,
+    top_frame text DEFAULT NULL,
+    run_id text DEFAULT NULL,
+    correlation_id text DEFAULT NULL,
+    origin text DEFAULT NULL,
+    context jsonb DEFAULT NULL,
+    occurred_at timestamptz DEFAULT NULL,
+    code_hint text DEFAULT NULL)
 RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint, duplicate boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -444,15 +477,15 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text) IS
-    'The ingest API (call with named arguments; source and message are required). Stores one redacted, classified '
-    'event and returns (event_id, fingerprint, code, count, duplicate) where count is the fingerprint''s total. '
+COMMENT ON FUNCTION ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text) IS
+    'The ingest API with an idempotency key (call with named arguments, event_key => included; without it the '
+    'ten-argument ops.record_error answers). Stores one redacted, classified event and returns (event_id, fingerprint, code, count, duplicate) where count is the fingerprint''s total. '
     'code_hint is a code the producer already knows (e.g. a Problem Details ipai.code), honoured as the trigger '
     'allows. event_key (optional, 1..200 characters) makes the call idempotent: a key already stored returns the '
     'original event''s id, fingerprint and code with duplicate = true and stores nothing. Errors: OP001 (blank or '
     'bad field), OP002 (unknown source), OP006 (internal source from an external producer).';
 
-CREATE FUNCTION ops.record_errors(events jsonb)
+CREATE FUNCTION ops.record_errors(events jsonb, report_duplicates boolean)
 RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint, duplicate boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -508,12 +541,25 @@ BEGIN
     ORDER BY i.ord;
 END
 $$;
-COMMENT ON FUNCTION ops.record_errors(jsonb) IS
+COMMENT ON FUNCTION ops.record_errors(jsonb, boolean) IS
     'Batch ingest (the bulk path for the ingest role, which COPY cannot serve under row level security): a JSON array '
     'of objects with the arguments of ops.record_error as keys (event_key included), stored in one statement. Returns '
     'one row per event in input order (event_id, fingerprint, code, count, duplicate); count is the fingerprint''s '
     'total after the whole batch; an event whose key was already stored (or repeats a key earlier in the batch) '
-    'returns the stored event with duplicate = true.';
+    'returns the stored event with duplicate = true. report_duplicates is part of the signature only (pass true).';
+
+CREATE FUNCTION ops.record_errors(events jsonb)
+RETURNS TABLE (event_id bigint, fingerprint text, code text, count bigint)
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+    SELECT r.event_id, r.fingerprint, r.code, r.count FROM ops.record_errors(events, true) r;
+$$;
+COMMENT ON FUNCTION ops.record_errors(jsonb) IS
+    'Batch ingest: a JSON array of objects with the arguments of ops.record_error as keys (event_key included), stored '
+    'in one statement. Returns one row per event in input order; count is the fingerprint''s total after the whole '
+    'batch; a duplicate (a key already stored) returns the stored event. ops.record_errors(events, true) also says '
+    'which were duplicates.';
 
 CREATE FUNCTION ops.prune_event_keys() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER

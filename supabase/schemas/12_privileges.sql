@@ -26,8 +26,10 @@ $rls$;
 
 -- Producers: record errors, nothing else; they may read the known sources, so a client can refuse an
 -- unknown source before it asks (`ops classify` does, like ingest).
-GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text, text),
+GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text),
+                          ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text),
                           ops.record_errors(jsonb),
+                          ops.record_errors(jsonb, boolean),
                           ops.is_blank(text),
                           ops.context_depth_exceeds(jsonb, integer),
                           ops.internal_sources(),

@@ -22,8 +22,8 @@ SELECT ok((SELECT count(*) FROM pg_inherits WHERE inhparent = 'ops.error_events'
 SELECT function_returns('ops', 'classify_error', ARRAY['text', 'text', 'text'], 'setof record',
     'ops.classify_error(source, phase, message) returns rows');
 SELECT has_function('ops', 'record_error',
-    ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'timestamptz', 'text', 'text'],
-    'ops.record_error has the ingest signature (event_key last)');
+    ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'timestamptz', 'text'],
+    'ops.record_error has the ingest signature');
 SELECT has_function('ops', 'error_fingerprint', ARRAY['text', 'text', 'text', 'text', 'text'],
     'ops.error_fingerprint(source, phase, code, message, top_frame) exists');
 
@@ -57,7 +57,7 @@ SELECT ok(NOT has_schema_privilege('anon', 'ops', 'USAGE'), 'anon cannot even us
 SELECT ok(NOT has_schema_privilege('ops_ingest', 'ops_private', 'USAGE'), 'no role but the owner uses ops_private');
 
 -- The ingest role: record errors, nothing else.
-SELECT ok(has_function_privilege('ops_ingest', 'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamptz,text,text)', 'EXECUTE'),
+SELECT ok(has_function_privilege('ops_ingest', 'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamptz,text)', 'EXECUTE'),
     'ops_ingest may call ops.record_error');
 SELECT ok(has_any_column_privilege('ops_ingest', 'ops.error_events', 'INSERT'), 'ops_ingest may insert raw events');
 SELECT ok(NOT has_table_privilege('ops_ingest', 'ops.error_events', 'SELECT'), 'ops_ingest cannot read events back');

@@ -1,7 +1,7 @@
 -- Producers trusted only as far as their role (code hints, internal sources), one rule for "empty",
 -- the context's depth, marked truncation, and idempotency keys (issue 11 items 3, 7, 8, 10).
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, sources)
@@ -112,7 +112,7 @@ SELECT is((SELECT count FROM ops.agent_errors WHERE code = 'TEST.KEYS'), 2::bigi
     'a multi-row INSERT stores a key once and skips keys already stored: neither stored nor counted');
 SELECT is((SELECT count(*)::int FROM ops.escalations WHERE code = 'TEST.KEYS'), 1,
     'the threshold (2) is crossed once');
-SELECT results_eq($$ SELECT duplicate, count FROM ops.record_errors(jsonb_build_array(
+SELECT results_eq($$ SELECT duplicate, count FROM ops.record_errors(report_duplicates => true, events => jsonb_build_array(
         jsonb_build_object('source', 'github_actions', 'message', 'qqy-keys 4', 'event_key', 'k-3'),
         jsonb_build_object('source', 'github_actions', 'message', 'qqy-keys 5'),
         jsonb_build_object('source', 'github_actions', 'message', 'qqy-keys 6', 'event_key', 'k-3'),
@@ -125,6 +125,12 @@ SELECT throws_ok($$ SELECT ops.record_error(source => 'github_actions', message 
 SELECT throws_ok($$ SELECT ops.record_error(source => 'github_actions', message => 'x', event_key => E'a\nb') $$,
     'OP001', NULL, 'a key with a control character is refused');
 SELECT is(ops.prune_event_keys(), 0, 'keys newer than the oldest partition are kept by ops.prune_event_keys');
+SELECT results_eq($$ SELECT count FROM ops.record_errors(jsonb_build_array(
+        jsonb_build_object('source', 'github_actions', 'message', 'qqy-keys 8', 'event_key', 'k-3'))) $$,
+    $$ VALUES (4::bigint) $$, 'the one-argument ops.record_errors keeps its columns and skips a stored key too');
+SELECT has_function('ops', 'record_error',
+    ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'timestamptz', 'text'],
+    'ops.record_error has an overload whose third argument, event_key, has no default');
 
 SELECT * FROM finish();
 ROLLBACK;
