@@ -434,5 +434,5 @@ COMMENT ON FUNCTION ops.prune_event_keys() IS
     'Retention of idempotency keys: deletes the keys received before the oldest daily partition of ops.error_events '
     '(their events were dropped by retention). Run it after ops.drop_error_event_partitions(). Returns how many keys '
     'it deleted.';
+-- Run by `ops db maintain` (as the owner), like retention; granted to no role.
 REVOKE ALL ON FUNCTION ops.prune_event_keys() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.prune_event_keys() TO ops_worker;
