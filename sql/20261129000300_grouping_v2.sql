@@ -64,6 +64,10 @@ BEGIN
     -- Long tokens mixing letters and digits (base62/base64 ids, hashes).
     m := regexp_replace(m, '(^|[^A-Za-z0-9])(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{16,}(?![A-Za-z0-9])', '\1<id>', 'g');
 
+    -- An exception class leading a line (FetchError:, psycopg2.OperationalError:, (botocore.errorfactory.NoSuchBucket))
+    -- is how one runtime wraps the failure, not the failure.
+    m := regexp_replace(m, '^[[:blank:]]*\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?[[:blank:]]+',
+                        '', 'gn');
     m := lower(m);
     m := regexp_replace(m, '(^|[[:space:]''"(=:])(/[^[:space:]/''"():]+){2,}/?', '\1<path>', 'g');
     m := regexp_replace(m, '(^|[^a-z])[a-z]:\\[^[:space:]''"]+', '\1<path>', 'g');
@@ -82,6 +86,10 @@ BEGIN
                         '<dur>', 'g');
     m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+', '<n>', 'g');
     m := replace(m, keep, '');
+    -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
+    -- and bullet characters, a bare severity word) differ between two pastes of one failure.
+    m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
+                        '', 'gn');
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
@@ -90,7 +98,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'parts with placeholders - URL path and query (<path>; scheme, host and port kept), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
     'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
-    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; lower-cases and collapses white space. '
+    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; drops log decorations at the start of each line '
+    '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE OR REPLACE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
@@ -108,6 +117,25 @@ RETURN encode(sha256(convert_to(
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
     'Lowercase hex SHA-256 over the version tag fp2, source, phase, code, normalized message and normalized top frame, '
     'each length-prefixed (fingerprint version 2; ops.current_fingerprint_version()). Pass the redacted message.';
+
+CREATE FUNCTION ops.grouping_text(message text, code text, matched_pattern text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, ops
+-- The first line (CR LF, CR and LF all end a line) whose canonical form the matched pattern matches,
+-- as ops.classify_candidates matches it; the whole message when no pattern matched (UNKNOWN, or a
+-- code the producer named) or when the pattern only matches across lines.
+RETURN coalesce((
+    SELECT (regexp_split_to_array(message, E'\r\n|\r|\n'))[t.n]
+    FROM regexp_split_to_table(ops.canonical_text(left(message, 40000)), E'\n') WITH ORDINALITY AS t (l, n)
+    JOIN LATERAL (SELECT p.kind, p.pattern, p.pattern_canonical FROM ops.failure_mode_patterns p
+                  WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern LIMIT 1) p ON true
+    WHERE CASE WHEN p.kind = 'substring' THEN strpos(t.l, p.pattern_canonical) > 0 ELSE t.l ~* p.pattern END
+    ORDER BY t.n
+    LIMIT 1), message);
+COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
+    'The text an event is grouped by (fingerprint version 2): the first line of the message that the matched pattern '
+    'of its code matches (the cause line), or the whole message when there is no matched pattern or it spans lines. '
+    '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -197,9 +225,29 @@ BEGIN
         FROM ops.classify_error(NEW.source, NEW.phase, NEW.message) c;
     END IF;
 
-    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code, NEW.message, NEW.top_frame);
+    -- A classified event groups by the line its pattern matched (the cause line), so two pastes of one
+    -- failure with different context lines around it are one group; an unclassified one by its whole text.
+    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
+                                             ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern), NEW.top_frame);
     NEW.fingerprint_version := ops.current_fingerprint_version();
     RETURN NEW;
+END
+$$;
+
+-- Maintenance may now UPDATE events (ops.regroup_errors re-fingerprints them); before, the trigger
+-- returned OLD for an UPDATE too, which silently kept the old values.
+CREATE OR REPLACE FUNCTION ops_private.tg_error_events__append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF current_setting('ops.maintenance', true) = 'on' THEN
+        -- ops.ensure_error_event_partitions moving rows out of the default partition (DELETE), or
+        -- ops.regroup_errors re-fingerprinting them (UPDATE).
+        RETURN CASE TG_OP WHEN 'UPDATE' THEN NEW ELSE OLD END;
+    END IF;
+    RAISE EXCEPTION 'ops.error_events is append-only' USING ERRCODE = 'OP003',
+        HINT = 'Retention drops whole partitions: ops.drop_error_event_partitions().';
 END
 $$;
 
@@ -224,12 +272,12 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, ops
 BEGIN ATOMIC
     WITH old AS (
-        SELECT a.fingerprint, a.source, a.phase, a.code, a.sample_message, a.top_frame, a.count
+        SELECT a.fingerprint, a.source, a.phase, a.code, a.sample_message, a.top_frame, a.count, a.matched_pattern
         FROM ops.agent_errors a
         WHERE a.fingerprint_version < ops.current_fingerprint_version()
     ), per_event AS (
         SELECT o.fingerprint AS old_fp,
-               ops.error_fingerprint(e.source, e.phase, e.code, e.message, e.top_frame) AS new_fp,
+               ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame) AS new_fp,
                count(*) AS n
         FROM old o JOIN ops.error_events e ON e.fingerprint = o.fingerprint
         GROUP BY 1, 2
@@ -238,7 +286,7 @@ BEGIN ATOMIC
     ), main AS (
         -- The events retention already dropped are credited to the group of the old row's sample.
         SELECT o.fingerprint AS old_fp,
-               ops.error_fingerprint(o.source, o.phase, o.code, o.sample_message, o.top_frame) AS new_fp,
+               ops.error_fingerprint(o.source, o.phase, o.code, ops.grouping_text(o.sample_message, o.code, o.matched_pattern), o.top_frame) AS new_fp,
                o.count - coalesce(s.n, 0) AS n
         FROM old o LEFT JOIN stored s ON s.old_fp = o.fingerprint
     )
@@ -276,7 +324,7 @@ BEGIN
         SELECT * FROM ops_private.regroup_plan()
     ), events_moved AS (
         UPDATE ops.error_events e
-        SET fingerprint = ops.error_fingerprint(e.source, e.phase, e.code, e.message, e.top_frame),
+        SET fingerprint = ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame),
             fingerprint_version = ops.current_fingerprint_version()
         WHERE e.fingerprint IN (SELECT p.old_fp FROM plan p)
         RETURNING e.id
@@ -342,8 +390,8 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
     'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
     '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';
 REVOKE ALL ON FUNCTION ops.regroup_errors(boolean), ops_private.regroup_plan() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version() TO ops_ingest, ops_worker, ops_analyst;
+REVOKE ALL ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text) TO ops_ingest, ops_worker, ops_analyst;
 
 -- ops.redact reads at most 65536 characters: the ingest trigger never passes more (it slices long
 -- messages first), and a direct 10 MB call must not cost seconds. A longer argument is cut and marked.

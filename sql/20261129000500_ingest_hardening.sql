@@ -34,7 +34,7 @@ COMMENT ON COLUMN ops.error_events.truncated_fields IS
     'Names of the fields that were shortened on ingest (message, phase, top_frame, run_id, correlation_id, origin, '
     'context). Empty when nothing was cut.';
 
-GRANT INSERT (event_key) ON ops.error_events TO ops_ingest, ops_worker;
+GRANT INSERT (event_key) ON ops.error_events TO ops_ingest;
 
 CREATE TABLE ops_private.event_keys (
     event_key   text PRIMARY KEY,
@@ -254,7 +254,10 @@ BEGIN
         NEW.matched_pattern := classified.matched_pattern;
     END IF;
 
-    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code, NEW.message, NEW.top_frame);
+    -- A classified event groups by the line its pattern matched (the cause line), so two pastes of one
+    -- failure with different context lines around it are one group; an unclassified one by its whole text.
+    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
+                                             ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern), NEW.top_frame);
     NEW.fingerprint_version := ops.current_fingerprint_version();
 
     IF NEW.event_key IS NOT NULL THEN

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -25,6 +28,23 @@ def insert_escalations(url: str, n: int, destination: str = "ops_webhook", tag: 
                                          'sample_message', 'ERROR: deadlock detected', 'source', 'github_actions')
                FROM generate_series(1, %s) i RETURNING id""", (tag, tag, destination, n)).fetchall()
     return [r[0] for r in rows]
+
+
+@contextlib.contextmanager
+def role_login(admin_url: str, group: str = "ops_worker"):
+    """A fresh login that is only a member of ``group``, with the group's timeouts copied onto it by
+    ops.configure_login (as the README tells operators to do). Yields its URL; dropped afterwards."""
+    role, password = f"{group.removeprefix('ops_')}_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {group}")
+        admin.execute("SELECT * FROM ops.configure_login(%s::regrole)", (role,))
+    try:
+        parts = urlsplit(admin_url)
+        yield urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
 
 
 def states(url: str, ids: list[int] | None = None) -> dict[str, int]:

@@ -40,7 +40,7 @@ def test_usage_errors_exit_2():
 
 
 def test_ingest_classify_errors_and_db_commands(db_url):
-    assert ops("db", "url", url=db_url).stdout.strip() == db_url
+    assert ops("db", "url", "--show-password", url=db_url).stdout.strip() == db_url
     status = ops("db", "status", "--json", url=db_url)
     assert status.returncode == 0 and {r["state"] for r in json.loads(status.stdout)} == {"applied"}
     assert ops("ssot", "check", url=db_url).returncode == 0
@@ -148,3 +148,24 @@ def test_bad_bytes_and_bad_arguments_are_clear_refusals(db_url):
     assert missing.returncode == 3 and "cannot read --file: No such file or directory" in missing.stderr
     negative = ops("errors", "--limit", "-1", env=env)
     assert negative.returncode == 2 and "must be at least 1" in negative.stderr
+
+
+def test_classify_explain_lists_candidates_and_the_deciding_rule(db_url):
+    message = "The runner has received a shutdown signal.\nProcess completed with exit code 137."
+    result = ops("classify", "--explain", "--json", "--source", "github_actions", "--phase", "build",
+                 "--message", message, url=db_url)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["code"] == "CI.RUNNER_LOST" and len(out["rule"]) == 7
+    by_code = {c["code"]: c for c in out["candidates"]}
+    assert by_code["CI.RUNNER_LOST"]["rank"] == 1 and by_code["CI.RUNNER_LOST"]["decided_by"] == "winner"
+    oom = by_code["INFRA.OUT_OF_MEMORY"]
+    assert oom["line_number"] == 2 and oom["on_cause"] is False and oom["decided_by"].startswith("2 cause")
+
+    text = ops("classify", "--explain", "--source", "github_actions", "--phase", "build", "--message", message, url=db_url)
+    assert text.returncode == 0
+    assert "#1 CI.RUNNER_LOST" in text.stdout and "WINNER" in text.stdout
+    assert "lost on 2 cause" in text.stdout and "matched line 2: 'Process completed with exit code 137.'" in text.stdout
+
+    unknown = ops("classify", "--explain", "--source", "dns", "--message", "all good here", url=db_url)
+    assert unknown.returncode == 0 and "UNKNOWN.DNS" in unknown.stdout and "no pattern matched" in unknown.stdout

@@ -7,10 +7,12 @@ import signal
 import time
 import urllib.request
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 
-from tests.dispatch_kit import FAST, WorkerProcess, insert_escalations, states, wait_until
+from tests.dispatch_kit import FAST, WorkerProcess, insert_escalations, role_login, states, wait_until
 from tests.receiver import Receiver
 
 SECRET = "test-secret"
@@ -282,17 +284,11 @@ def _get(url: str) -> str | None:
 
 
 def test_the_worker_needs_nothing_but_the_worker_role(db_url, tmp_path):
-    """Least privilege end to end: a login that is only a member of ops_worker drains the outbox,
-    writes work items, records its own failures and reaps leases."""
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
-
-    role, password = f"worker_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE ops_worker")
-    try:
-        parts = urlsplit(db_url)
-        url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+    """Least privilege end to end: a login that is only a member of ops_worker (its timeouts copied
+    by ops.configure_login) drains the outbox, writes work items, records its own failures and reaps
+    leases; it cannot write the outbox directly."""
+    with role_login(db_url, "ops_worker") as url:
+        role = urlsplit(url).username
         items = insert_escalations(db_url, 5, destination="work_queue", tag="wq")
         waiting = insert_escalations(db_url, 2, destination="oncall", tag="oc")
         # LISTEN goes over its own (direct) URI, here another login, so it can be told apart.
@@ -309,9 +305,12 @@ def test_the_worker_needs_nothing_but_the_worker_role(db_url, tmp_path):
             assert w.stop() == 0
         assert not [e for e in w.events() if e["event"] in ("delivery_crashed", "database_unavailable")]
         assert states(db_url, waiting) == {"pending": 2}
-        with psycopg.connect(url) as conn, __import__("pytest").raises(psycopg.errors.InsufficientPrivilege):
+        with psycopg.connect(url) as conn:
+            timeouts = [conn.execute(f"SHOW {s}").fetchone()[0]
+                        for s in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")]
+            assert timeouts == ["30s", "5s", "1min"], "the worker's sessions run under ops_worker's timeouts"
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM ops.error_events")
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as admin:
-            admin.execute(f"DROP OWNED BY {role}")
-            admin.execute(f"DROP ROLE {role}")
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE ops.escalations SET state = 'delivered' WHERE id = %s", (waiting[0],))
+        assert states(db_url, waiting) == {"pending": 2}

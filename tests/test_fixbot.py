@@ -11,7 +11,7 @@ import textwrap
 import psycopg
 import pytest
 
-from tests.dispatch_kit import FAST, WorkerProcess, states, wait_until
+from tests.dispatch_kit import FAST, WorkerProcess, role_login, states, wait_until
 from tests.receiver import Receiver
 from worker import fixbot
 
@@ -131,7 +131,8 @@ def run_row(db_url):
 ])
 def test_command_runner_is_held_to_the_policy(db_url, tmp_path, touches, branch, status, code):
     env = setup_command_runner(db_url, tmp_path, touches, branch)
-    with WorkerProcess(db_url, tmp_path / "w.log", *FAST, env=env) as w:
+    # The worker runs as a login that is only a member of ops_worker: FixBot needs no more than that.
+    with role_login(db_url, "ops_worker") as worker_url, WorkerProcess(worker_url, tmp_path / "w.log", *FAST, env=env) as w:
         wait_until(lambda: run_row(db_url) and run_row(db_url)[0][1] not in ("queued", "running"), 30, 0.1, "run verdict")
         wait_until(lambda: states(db_url).get("delivered") == 1, 10, 0.1, "escalation delivered")
         w.stop()
@@ -158,7 +159,9 @@ def test_github_issue_opens_then_comments_and_dispatch(db_url, tmp_path):
                "OPS_FIXBOT_REPO": "acme/app"}
         # UNIT.CAPABILITY_MISSING goes to github_issues on its first occurrence; a regression escalates again.
         conn.execute("SELECT ops.record_error(source => 'stratt', phase => 'ci', message => 'FM-09 ✗ agent BECK-07 lacks capability deploy')")
-        with WorkerProcess(db_url, tmp_path / "w.log", *FAST, env=env) as w:
+        # As a login that is only a member of ops_worker: links, comments and dispatches need no more.
+        with role_login(db_url, "ops_worker") as worker_url, \
+                WorkerProcess(worker_url, tmp_path / "w.log", *FAST, env=env) as w:
             wait_until(lambda: states(db_url).get("delivered") == 1, 20, 0.1, "issue opened")
             conn.execute("SELECT ops.set_error_status(fingerprint, 'resolved') FROM ops.agent_errors WHERE code = 'UNIT.CAPABILITY_MISSING'")
             conn.execute("SELECT ops.record_error(source => 'stratt', phase => 'ci', message => 'FM-09 ✗ agent BECK-07 lacks capability deploy')")

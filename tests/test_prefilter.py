@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 import yaml
 
@@ -41,9 +42,19 @@ def test_prefilter_never_hides_a_match():
                 continue
             rx = re.compile(p["pattern"], re.IGNORECASE)
             for entry in CORPUS:
-                message = str(entry["message"])
+                message = ssot.canonical_text(str(entry["message"]))  # what ops.classify_error matches on
                 if rx.search(message):
                     checked += 1
                     assert any(lit in message.lower() for lit in p["required_literals"]), (p, message)
     assert checked > 50
     assert tax  # loaded with line numbers too
+
+
+def test_python_canonical_form_equals_sql(module_db_url):
+    """The SSOT tooling and the database fold text the same way (corpus messages and the hard cases)."""
+    samples = [str(e["message"]) for e in CORPUS] + [
+        "UNAUTHORIZED_INVALID_JWT_FORMAT", "ＣＰＵ－Time\u00a0hard—limit", "Оvеrlоаdеd", "a\r\nb\rc", "x__-- \t y"]
+    with psycopg.connect(module_db_url) as conn:
+        got = [r[0] for r in conn.execute("SELECT ops.canonical_text(t) FROM unnest(%s::text[]) WITH ORDINALITY AS x (t, n) "
+                                          "ORDER BY n", (samples,))]
+    assert got == [ssot.canonical_text(t) for t in samples]

@@ -68,6 +68,21 @@ def test_bad_regexes_are_reported(conn, tree, pattern, expected):
     assert any(expected in m for m in messages(ssot.check(conn, tree))), messages(ssot.check(conn, tree))
 
 
+def test_regex_spelling_underscore_or_hyphen_is_refused(conn, tree):
+    # Patterns meet the message in canonical form, where "_" and "-" are spaces: such a regex never matches.
+    edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", "      patterns:\n        - regex: 'err_module.{0,9}x'\n")
+    assert any("spells '_' or '-' literally" in m for m in messages(ssot.check(conn, tree)))
+
+
+def test_wrappers_are_checked_and_synced(conn, tree):
+    assert conn.execute("SELECT jsonb_array_length(detail -> 'wrappers') > 0 FROM ops.ssot_state "
+                        "WHERE name = 'failure_modes'").fetchone()[0], "the template synced the wrappers"
+    edit(tree, "ssot/errors/failure_modes.yaml", "wrappers:\n", "wrappers:\n  - '(unclosed'\n  - 'a*'\n")
+    found = messages(ssot.check(conn, tree))
+    assert any("wrapper '(unclosed' does not compile" in m for m in found), found
+    assert any("wrapper 'a*' matches the empty string" in m for m in found), found
+
+
 def test_regex_valid_in_python_but_not_postgres_is_caught_by_postgres(conn, tree):
     # Python accepts a lone '{' as a literal; PostgreSQL ARE rejects an unmatched brace quantifier.
     edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", "      patterns:\n        - regex: 'x{1,'\n")

@@ -19,8 +19,10 @@ from psycopg.rows import dict_row
 
 from worker import cluster, db, demo, ingest, migrations, ssot
 from worker.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, OpsError, translate
+from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
+from worker.render import terminal
 
 
 # -- argument helpers --------------------------------------------------------------------------------
@@ -66,7 +68,8 @@ def cmd_db(args) -> int:
             print(table(rows, ["version", "name", "state"]))
         return EXIT_FAILED if any(r["state"] != "applied" for r in rows) else EXIT_OK
     elif args.action == "url":
-        print(db.database_url())
+        url = db.database_url()
+        print(url if args.show_password else mask_password(url))
     elif args.action == "maintain":
         return _maintain(args)
     return EXIT_OK
@@ -123,7 +126,7 @@ def cmd_ssot(args) -> int:
         if args.action == "check":
             problems = ssot.check(conn)
             for p in problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             if not problems:
                 print("ssot ok")
             return EXIT_FAILED if problems else EXIT_OK
@@ -131,7 +134,7 @@ def cmd_ssot(args) -> int:
             result = ssot.sync(conn) if args.action == "sync" else ssot.diff(conn)
         except ssot.SsotInvalid as exc:
             for p in exc.problems:
-                print(p, file=sys.stderr)
+                print(terminal(p, newlines=True), file=sys.stderr)
             return EXIT_FAILED
     if args.action == "sync":
         total = sum(result.values())
@@ -248,7 +251,7 @@ def cmd_ingest(args) -> int:
               + (f"; committed through line {totals['last_committed_line']}" if args.file else ""))
     for r in summary.refused:
         where = f"line {r.line}: " if r.line else ""
-        print(f"refused: {where}{r.reason}", file=sys.stderr)
+        print(f"refused: {where}{terminal(r.reason)}", file=sys.stderr)
     if interrupted:
         print(f"interrupted: committed through line {summary.last_committed_line}; resume with "
               f"--resume-from {summary.last_committed_line} (events with keys may simply be sent again)",
@@ -266,6 +269,40 @@ def _known_sources(conn) -> set[str] | None:
         return None
 
 
+# The classification rule, in the order ops.classify_candidates() applies it (docs/classification.md).
+CLASSIFY_RULE = (
+    "1 source: a code that lists the event's source beats one that does not",
+    "2 cause: a match outside wrapper text (e.g. 'Process completed with exit code 1') beats one only inside it",
+    "3 restricted: a pattern restricted by phase (2) and/or source (1) beats an unrestricted one",
+    "4 scope: a code scoped to the source (lists at most half of all sources) beats a cross-source family",
+    "5 specificity: more literal text that every match contains",
+    "6 priority: the pattern's explicit priority",
+    "7 order: YAML order of the code, then of the pattern",
+)
+SCOPE_NAMES = {2: "scoped to the source", 1: "cross-source family", 0: "does not list the source"}
+
+
+def _print_explanation(r: dict) -> None:
+    prefix = f"line {r['line']}: " if r["line"] else ""
+    print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+    if not r["candidates"]:
+        print("  no pattern matched: UNKNOWN.<SOURCE> (triage it: a new phrasing of a code, or a new code)")
+        return
+    print("  rule (first difference decides):")
+    for step in CLASSIFY_RULE:
+        print(f"    {step}")
+    print(f"  {len(r['candidates'])} candidate(s):")
+    for c in r["candidates"]:
+        where = f"line {c['line_number']}: {c['line'].strip()[:100]!r}" if c["line_number"] else "across lines"
+        restricted = {0: "no", 1: "source", 2: "phase", 3: "phase+source"}[c["restriction"]]
+        print(f"  #{c['rank']} {c['code']}  {c['kind']} {c['pattern']!r}")
+        print(f"      matched {where}")
+        print(f"      source listed {'yes' if c['scope'] else 'no'} · cause {'yes' if c['on_cause'] else 'no (wrapper only)'} · "
+              f"restricted {restricted} · scope {SCOPE_NAMES[c['scope']]} · specificity {c['specificity']} · "
+              f"priority {c['priority']} · order {c['code_position']}.{c['pattern_position']}")
+        print(f"      {'WINNER' if c['rank'] == 1 else 'lost on ' + c['decided_by']}")
+
+
 def cmd_classify(args) -> int:
     good, refused = _split(_inputs(args))
     results = []
@@ -277,19 +314,28 @@ def cmd_classify(args) -> int:
                                                       f"(known: {', '.join(sorted(sources))})"))
                 continue
             row = cur.execute(q("errors", "classify_error"), ev).fetchone()
-            results.append({"line": number or None, **row})
+            result = {"line": number or None, **row}
+            if args.explain:
+                result["rule"] = list(CLASSIFY_RULE)
+                result["candidates"] = cur.execute(q("errors", "classify_candidates"), ev).fetchall()
+            results.append(result)
     if args.json:
         emit_json(results if args.file else results[0] if results else None)
     else:
         for r in results:
+            if args.explain:
+                _print_explanation(r)
+                continue
             prefix = f"line {r['line']}: " if r["line"] else ""
-            print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
+            print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
-        print(f"refused: {f'line {r.line}: ' if r.line else ''}{r.reason}", file=sys.stderr)
+        print(f"refused: {f'line {r.line}: ' if r.line else ''}{terminal(r.reason)}", file=sys.stderr)
     return EXIT_BAD_INPUT if refused else EXIT_OK
 
 
 def cmd_errors(args) -> int:
+    if getattr(args, "action", None) == "regroup":
+        return cmd_errors_regroup(args)
     with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q("errors", "top_errors"), {"code": args.code, "limit": args.limit}).fetchall()
     if args.json:
@@ -298,6 +344,28 @@ def cmd_errors(args) -> int:
         for r in rows:
             r["fingerprint"] = r["fingerprint"][:12]
         print(table(rows, ["code", "count", "status", "source", "last_seen_at", "fingerprint", "sample_message"], 50))
+    return EXIT_OK
+
+
+def cmd_errors_regroup(args) -> int:
+    """`ops errors regroup [--apply]`: groups written under an older fingerprint version, moved under the
+    current one (ops.regroup_errors). A dry run by default; counts and history are kept."""
+    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(q("errors", "regroup_errors"), {"apply": args.apply}).fetchall()
+        conn.commit()
+    if args.json:
+        emit_json({"applied": args.apply, "moves": rows})
+        return EXIT_OK
+    if not rows:
+        print("nothing to regroup: every group has the current fingerprint version")
+        return EXIT_OK
+    for r in rows:
+        r["old_fingerprint"], r["new_fingerprint"] = r["old_fingerprint"][:12], r["new_fingerprint"][:12]
+    print(table(rows, ["old_fingerprint", "new_fingerprint", "code", "events", "count_moved"], 40))
+    old, new = len({r["old_fingerprint"] for r in rows}), len({r["new_fingerprint"] for r in rows})
+    verb = "moved" if args.apply else "would move"
+    print(f"{verb} {old} group(s) into {new} group(s), {sum(r['count_moved'] for r in rows)} occurrence(s)"
+          + ("" if args.apply else "; run again with --apply to do it"))
     return EXIT_OK
 
 
@@ -379,9 +447,9 @@ def cmd_fixbot(args) -> int:
     else:
         print("approved" if verdict["approved"] else "rejected")
         for r in verdict["reasons"]:
-            print(f"  {r['code']}: {r['message']}")
+            print(f"  {r['code']}: {terminal(r['message'])}")
         for f in verdict["flags"]:
-            print(f"  flag: {f}")
+            print(f"  flag: {terminal(f)}")
     return EXIT_OK if verdict["approved"] else EXIT_FAILED
 
 
@@ -425,6 +493,8 @@ def parser() -> argparse.ArgumentParser:
                         "older daily partitions are dropped")
     p.add_argument("--dry-run", action="store_true", help="maintain: list what would be dropped, change nothing")
     p.add_argument("--yes", action="store_true", help="maintain: confirm --retention-days 0")
+    p.add_argument("--show-password", action="store_true",
+                   help="url: print the password too (masked as *** by default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
@@ -448,13 +518,21 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="classify without storing (code, confidence, matched pattern)")
     _event_flags(p)
+    p.add_argument("--explain", action="store_true",
+                   help="also list every candidate pattern that matched and the rule step that chose the winner")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("errors", help="top grouped errors")
+    p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
     p.add_argument("--limit", type=_positive, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_errors)
+    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}")
+    r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
+                              "(dry run unless --apply); counts, history and escalations are kept")
+    r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_errors)
 
     p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
     p.add_argument("--events", type=int, default=400)
@@ -512,12 +590,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
     except OpsError as exc:
-        print(f"ops: {exc}", file=sys.stderr)
+        print(f"ops: {terminal(exc, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a trace
-        print(f"ops: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ops: internal error: {type(exc).__name__}: {terminal(exc, newlines=True)}", file=sys.stderr)
         if os.environ.get("OPS_DEBUG"):
             raise
         return EXIT_INTERNAL

@@ -33,6 +33,9 @@ DATABASE = "ops"  # worker/queries/cluster.sql creates it under this name
 SUPERUSER = "postgres"
 
 PG_MAJOR = "15"
+# A refused statement (say, an INSERT whose literal holds a token) is never written to the server log:
+# no STATEMENT line, and no DETAIL (a constraint's "Failing row contains (...)").
+PRIVATE_LOG_SETTINGS = ("log_min_error_statement = panic", "log_error_verbosity = terse")
 
 
 def _bindir() -> Path:
@@ -77,7 +80,8 @@ class Cluster:
 
     @property
     def log_file(self) -> Path:
-        return self.server_root / "postgres.log"
+        """The server's log: in a folder of mode 0700, itself mode 0600 (it may quote refused input)."""
+        return self.server_root / "log" / "postgres.log"
 
     @property
     def settings_file(self) -> Path:
@@ -156,6 +160,7 @@ class Cluster:
             "max_connections = 200",
             "shared_buffers = 128MB",
             "log_min_messages = warning",
+            *PRIVATE_LOG_SETTINGS,
         ]
         if fast:
             conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
@@ -168,9 +173,19 @@ class Cluster:
         if self.running():
             return
         log = self.log_file
-        log.touch()
+        log.parent.mkdir(mode=0o700, exist_ok=True)
+        log.parent.chmod(0o700)
+        self._chown(log.parent)
+        log.touch(mode=0o600)
+        log.chmod(0o600)
+        legacy = self.server_root / "postgres.log"  # where the log was before it had its own folder
+        if legacy.exists():
+            legacy.chmod(0o600)
         self._chown(log)
-        result = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log), check=False)
+        # The settings also on the command line, so a cluster created before them gets them too.
+        options = " ".join(f"-c {line.replace(' = ', '=')}" for line in PRIVATE_LOG_SETTINGS)
+        result = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log),
+                           "-o", options, check=False)
         if result.returncode != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-5:]
             raise Unavailable("PostgreSQL did not start: " + " | ".join(tail or [result.stderr.strip()]))

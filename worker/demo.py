@@ -9,6 +9,7 @@ import time
 
 from psycopg.rows import dict_row
 
+from worker.logsafe import mask_password
 from worker import db, ingest, migrations, ssot
 from worker.output import table
 from worker.queries import execute
@@ -68,7 +69,7 @@ def run(*, seed: int = 7, total: int = 400, seconds: float = 45, delay: float = 
         deadline = time.monotonic() + seconds
         feed = events(rng)
         count = 0
-        print(f"demo feed: {total} events over at most {seconds:.0f}s (database {_safe(url)})\n")
+        print(f"demo feed: {total} events over at most {seconds:.0f}s (database {mask_password(url)})\n")
         while count < total and time.monotonic() < deadline:
             row = ingest.record_one(conn, next(feed))
             count += 1
@@ -96,12 +97,3 @@ def _print_escalations(conn, last: int) -> int:
             last = e["id"]
     conn.commit()
     return last
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for printing."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import psycopg
 import yaml
 
@@ -33,7 +33,10 @@ REDACTION = Path("ssot/errors/redaction.yaml")
 DESTINATIONS = Path("ssot/destinations.yaml")
 FIXBOT_POLICY = Path("ssot/agents/fixbot_policy.yaml")
 TAXONOMY_SCHEMA = Path("ssot/schemas/failure_modes.schema.json")
+DESTINATIONS_SCHEMA = Path("ssot/schemas/destinations.schema.json")
 DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
+# Kinds that page a person, and so may carry a digest (a page budget per window).
+DIGEST_KINDS = {"webhook", "slack", "github_issue"}
 WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks).
 UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]")
@@ -127,6 +130,36 @@ def line_of(data, path) -> int:
         node = node[part]
         line = getattr(node, "line", line) or line
     return line
+
+
+_CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζηικμνορτυχ", "abekmhopctxyijsdqwvhabezhikmnoptyx")
+_FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+def canonical_text(text: str) -> str:
+    """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
+    lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
+    space, CR LF and CR to LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _FOLDED.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(_CONFUSABLES))
+
+
+def literal_characters(pattern: str) -> set[str]:
+    """Every character a regex spells literally (outside bracket expressions)."""
+
+    def walk(items):
+        for op, arg in items:
+            if op is sre_constants.LITERAL:
+                yield chr(arg)
+            elif op is sre_constants.SUBPATTERN:
+                yield from walk(arg[-1])
+            elif op is sre_constants.BRANCH:
+                for alternative in arg[1]:
+                    yield from walk(alternative)
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                yield from walk(arg[2])
+
+    return set(walk(sre_parse.parse(pattern).data))
 
 
 def required_literals(pattern: str, minimum: int = 2) -> list[str] | None:
@@ -240,7 +273,10 @@ class Ssot:
                 for i, r in enumerate(self.redaction["rules"], start=1)
             ],
             "files": [
-                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY)},
+                # The wrapper-line regexes ride on the taxonomy file's sync record (ops.ssot_state.detail),
+                # where ops_private.wrapper_regex() reads them.
+                {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY),
+                 "detail": {"wrappers": list(self.taxonomy.get("wrappers") or [])}},
                 {"name": "redaction", "path": str(REDACTION), "sha256": self.sha256(REDACTION)},
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
@@ -265,6 +301,8 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         problems.append(Diagnostic(file, line_of(data, path), message))
 
     schema = json.loads((root / TAXONOMY_SCHEMA).read_text())
+    import jsonschema  # here, not at the top: with its format checkers it costs ~2 s, and every ops command imports this module
+
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
         where = "/".join(map(str, err.path)) or "(root)"
         at(list(err.path), f"{where}: {err.message}")
@@ -277,9 +315,11 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         if not isinstance(d, dict) or d.get("kind") not in DESTINATION_KINDS:
             at(["destinations", name], f"destination {name!r}: kind must be one of {sorted(DESTINATION_KINDS)}",
                DESTINATIONS, ssot.destinations)
-        elif any(not k.endswith("_env") and k not in ("kind", "runner", "timeout_seconds") for k in d):
-            at(["destinations", name], f"destination {name!r}: only kind, runner, timeout_seconds and *_env keys (names of "
-               "environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
+        elif any(not k.endswith("_env") and k not in ("kind", "runner", "timeout_seconds", "digest") for k in d):
+            at(["destinations", name], f"destination {name!r}: only kind, runner, timeout_seconds, digest and *_env keys "
+               "(names of environment variables) are allowed; secrets never go in this file", DESTINATIONS, ssot.destinations)
+        elif "digest" in d:
+            problems += _check_digest(root, ssot, name, d, {fm["code"] for fm in tax["failure_modes"]})
 
     seen: dict[str, int] = {}
     regexes: list[tuple[list, str]] = []
@@ -313,8 +353,25 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                 try:
                     if re.search(pattern, "", re.IGNORECASE):
                         at(path, f"{code}: regex {pattern!r} matches the empty string")
+                    elif literal_characters(pattern) & set("_-"):
+                        at(path, f"{code}: regex {pattern!r} spells '_' or '-' literally, but it is matched "
+                           "against the canonical form, where runs of '_', '-' and blanks are one space: write ' '")
                 except re.error as exc:
                     at(path, f"{code}: regex {pattern!r} does not compile in Python: {exc}")
+    for k, wrapper in enumerate(tax.get("wrappers") or []):
+        path = ["wrappers", k]
+        regexes.append((path, wrapper))
+        bad = UNPORTABLE_REGEX.search(wrapper)
+        if bad:
+            at(path, f"wrapper {wrapper!r} uses {bad.group(0)!r}, which PostgreSQL and Python read differently")
+        try:
+            if re.search(wrapper, "", re.IGNORECASE | re.MULTILINE):
+                at(path, f"wrapper {wrapper!r} matches the empty string")
+            elif literal_characters(wrapper) & set("_-"):
+                at(path, f"wrapper {wrapper!r} spells '_' or '-' literally; lines are compared in canonical form: "
+                   "write ' '")
+        except re.error as exc:
+            at(path, f"wrapper {wrapper!r} does not compile in Python: {exc}")
     for s in sorted(sources):
         if f"UNKNOWN.{s.upper()}" not in seen:
             at(["sources"], f"missing fallback code UNKNOWN.{s.upper()} for source {s!r}")
@@ -337,6 +394,38 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
     if conn is not None:
         problems += _check_in_postgres(conn, ssot, regexes)
     return problems
+
+
+def _check_digest(root: Path, ssot: Ssot, name: str, d: dict, codes: set[str]) -> list[Diagnostic]:
+    """A destination's digest (page budget): its shape (ssot/schemas/destinations.schema.json), a kind that
+    pages a person, known codes, and a window for every budget."""
+    out: list[Diagnostic] = []
+
+    def at(path, message):
+        out.append(Diagnostic(DESTINATIONS, line_of(ssot.destinations, ["destinations", name, "digest", *path]),
+                           f"destination {name!r}: digest{''.join(f'.{p}' for p in path)}: {message}"))
+
+    schema = json.loads((root / DESTINATIONS_SCHEMA).read_text())
+    digest_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/digest"}
+    import jsonschema  # lazily, as above
+
+    errors = sorted(jsonschema.Draft202012Validator(digest_schema).iter_errors(d["digest"]), key=lambda e: list(e.path))
+    for err in errors:
+        at(list(err.path), err.message)
+    if errors:
+        return out
+    digest = d["digest"]
+    if d["kind"] not in DIGEST_KINDS:
+        at([], f"only destinations that page a person ({', '.join(sorted(DIGEST_KINDS))}) take a digest, "
+               f"not kind {d['kind']!r}")
+    if "window" not in digest and "codes" not in digest:
+        at([], "needs a window (e.g. window: 10m), or per-code budgets under codes")
+    for code, budget in (digest.get("codes") or {}).items():
+        if code not in codes:
+            at(["codes", code], f"unknown code {code}")
+        elif "window" not in budget and "window" not in digest:
+            at(["codes", code], "needs a window: neither this entry nor the digest has one")
+    return out
 
 
 def _check_in_postgres(conn: psycopg.Connection, ssot: Ssot, regexes) -> list[Diagnostic]:

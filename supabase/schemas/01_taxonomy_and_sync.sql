@@ -59,6 +59,8 @@ CREATE TABLE ops.failure_mode_patterns (
     phases   text[],
     priority integer NOT NULL DEFAULT 0,
     required_literals text[],
+    pattern_canonical text,
+    specificity integer,
     CONSTRAINT failure_mode_patterns_code_position_key UNIQUE (code, position)
 );
 COMMENT ON TABLE ops.failure_mode_patterns IS
@@ -66,6 +68,12 @@ COMMENT ON TABLE ops.failure_mode_patterns IS
 COMMENT ON COLUMN ops.failure_mode_patterns.required_literals IS
     'For a regex: lower-case literals of which every match contains one (computed by the sync from the regex). The '
     'regex runs only when the message contains one of them: PostgreSQL caches only 32 compiled regexes per session.';
+COMMENT ON COLUMN ops.failure_mode_patterns.pattern_canonical IS
+    'A substring pattern in ops.canonical_text() form (what the message''s canonical form is searched for); NULL for a regex. '
+    'Set by trigger failure_mode_patterns_facts.';
+COMMENT ON COLUMN ops.failure_mode_patterns.specificity IS
+    'Literal characters every match contains (substring: canonical length; regex: ops_private.regex_literal_length). '
+    'Step 5 of the classification rule. Set by trigger failure_mode_patterns_facts.';
 
 CREATE TABLE ops.redaction_rules (
     name        text PRIMARY KEY,

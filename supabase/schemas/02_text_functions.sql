@@ -6,9 +6,10 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
 DECLARE
+    max_length constant integer := 65536;
     rule record;
-    result text := message;
-    lowered text := lower(message);
+    result text := left(message, max_length);
+    lowered text := lower(result);
 BEGIN
     IF result IS NULL THEN
         RETURN NULL;
@@ -19,50 +20,119 @@ BEGIN
             result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
         END IF;
     END LOOP;
+    IF length(message) > max_length THEN
+        result := result || format(E'\n[… %s characters cut before redaction …]', length(message) - max_length);
+    END IF;
     RETURN result;
 END
 $$;
 COMMENT ON FUNCTION ops.redact(text) IS
-    'Replaces secrets (tokens, keys, JWTs, passwords, credentials in URLs, PEM private keys) with [REDACTED:<rule>] markers, '
-    'using ops.redaction_rules in order. Applied to every message, top frame and context before storage or hashing.';
+    'Replaces secrets (tokens, keys, JWTs, passwords, credentials in URLs, PEM private keys, webhook URLs) with '
+    '[REDACTED:<rule>] markers, using ops.redaction_rules in order. Applied to every message, top frame and context '
+    'before storage or hashing. Reads at most 65536 characters; a longer argument is cut there and ends with a '
+    '"[… N characters cut before redaction …]" marker (the ingest trigger slices long messages before calling it).';
+
+CREATE FUNCTION ops.fold_text(message text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+RETURN translate(
+    regexp_replace(normalize(left(message, 65536), NFKC),
+                   -- zero-width space/joiners, word joiner, BOM, soft hyphen; bidi embeddings, overrides, isolates
+                   U&'[\200B-\200D\2060\FEFF\00AD\202A-\202E\2066-\2069\200E\200F]', '', 'g'),
+    -- Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
+    U&'\0410\0412\0415\041A\041C\041D\041E\0420\0421\0422\0425\0423\0430\0435\043E\0440\0441\0443\0445\0456\0458\0455\0501\051B\051D\0406\0408\0405\04CF'
+    || U&'\0391\0392\0395\0396\0397\0399\039A\039C\039D\039F\03A1\03A4\03A5\03A7\03BF',
+    'ABEKMHOPCTXYaeopcyxijsdqwIJSl'
+    || 'ABEZHIKMNOPTYXo')
+    || CASE WHEN length(message) > 65536
+            THEN format(E'\n[… %s characters cut before folding …]', length(message) - 65536) ELSE '' END;
+COMMENT ON FUNCTION ops.fold_text(text) IS
+    'Folds text before classification and normalization: Unicode NFKC (full-width and compatibility forms), removes '
+    'zero-width characters, soft hyphens and bidi controls, and maps the Cyrillic and Greek letters that look like '
+    'Latin ones to Latin (a subset of Unicode TR39 confusables). Case is kept. Reads at most 65536 characters; a longer '
+    'argument is cut there and ends with a "[… N characters cut before folding …]" marker. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.normalize_message(message text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-RETURN btrim(regexp_replace(
-    regexp_replace(                                   -- numbers
-    regexp_replace(                                   -- durations: 30s, 1.5 ms, 360 minutes
-    regexp_replace(                                   -- hex ids with at least one digit and one letter
-    regexp_replace(                                   -- 0x… literals
-    regexp_replace(                                   -- IPv4 with optional port
-    regexp_replace(                                   -- absolute paths
-    regexp_replace(                                   -- e-mail addresses
-    regexp_replace(                                   -- times of day
-    regexp_replace(                                   -- timestamps and dates
-    regexp_replace(                                   -- UUIDs
-    regexp_replace(                                   -- URLs
-        lower(message),
-        '[a-z][a-z0-9+.-]*://[^[:space:]''"<>()]+', '<url>', 'g'),
-        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g'),
-        '[0-9]{4}-[0-9]{2}-[0-9]{2}([t ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?(z|[+-][0-9]{2}:?[0-9]{2})?)?', '<ts>', 'g'),
-        '[0-9]{1,2}:[0-9]{2}:[0-9]{2}([.,][0-9]+)?', '<time>', 'g'),
-        '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}', '<email>', 'g'),
-        '(^|[[:space:]''"(=:])(/[^[:space:]/''"():]+){2,}/?', '\1<path>', 'g'),
-        '[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?', '<ip>', 'g'),
-        '0x[0-9a-f]+', '<hex>', 'g'),
-        '(^|[^a-z0-9_])(?=[0-9]*[a-f])(?=[a-f]*[0-9])[0-9a-f]{7,}(?=[^a-z0-9_]|$)', '\1<hex>', 'g'),
-        '[0-9]+(\.[0-9]+)?[[:space:]]?(ms|us|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)(?=[^a-z]|$)', '<dur>', 'g'),
-        '[0-9]+', '<n>', 'g'),
-    '[[:space:]]+', ' ', 'g'));
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    -- Marks a number that is kept (exit code, HTTP status, signal) so the number rule skips it.
+    keep constant text := U&'\E000';
+    -- A stored message is at most 32768 characters plus a truncation marker; a longer direct argument is
+    -- cut here so that a 10 MB call costs what a stored message does.
+    m text := ops.fold_text(left(message, 40000));
+BEGIN
+    -- URLs keep scheme, host and port; user info is dropped and any path, query or fragment becomes /<path>.
+    m := regexp_replace(m, '([a-z][a-z0-9+.-]*)://([^/[:space:]''"<>()@]*@)?([^/[:space:]''"<>():?#]*)(:[0-9]+)?[/?#][^[:space:]''"<>()]+',
+                        '\1://\3\4/<path>', 'gi');
+    m := regexp_replace(m, '([a-z][a-z0-9+.-]*)://[^/[:space:]''"<>()@]*@', '\1://', 'gi');
+    m := regexp_replace(m, '[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}', '<email>', 'gi');
+    m := regexp_replace(m, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi');
+    m := regexp_replace(m, '[0-9]{4}-[0-9]{2}-[0-9]{2}([t ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?(z|[+-][0-9]{2}:?[0-9]{2})?)?',
+                        '<ts>', 'gi');
+    -- Colon-separated hex groups (4 or more: key fingerprints, MACs, IPv6) before times of day (3 groups).
+    m := regexp_replace(m, '(^|[^0-9a-f:])[0-9a-f]{1,4}(:[0-9a-f]{1,4}){3,}(?![0-9a-f:])', '\1<hex>', 'gi');
+    m := regexp_replace(m, '[0-9]{1,2}:[0-9]{2}:[0-9]{2}([.,][0-9]+)?', '<time>', 'g');
+    -- Opaque ids, case-sensitive (before lower-casing): well-known API prefixes with any tail ...
+    m := regexp_replace(m, '(^|[^A-Za-z0-9])(req|toolu|srvtoolu|msg|msgbatch|call|chatcmpl|resp|asst|thread|dpl|prj|evt|cus|sub|txn|pi|ch|cs)([_-])[A-Za-z0-9]{8,}(?![A-Za-z0-9])',
+                        '\1\2\3<id>', 'g');
+    -- ... any other word_<tail> whose tail of 8+ characters has a digit (a snake_case word never does) ...
+    m := regexp_replace(m, '(^|[^A-Za-z0-9])([A-Za-z][A-Za-z0-9]{0,15})_(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{8,}(?![A-Za-z0-9])',
+                        '\1\2_<id>', 'g');
+    -- ... region-scoped ids (Vercel's iad1::abcde-1700000000000-0123456789ab).
+    m := regexp_replace(m, '(^|[^A-Za-z0-9:])(?=[A-Za-z0-9:-]*[0-9])[A-Za-z0-9]+::[A-Za-z0-9:-]+', '\1<id>', 'g');
+    m := regexp_replace(m, '[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?', '<ip>', 'g');
+    m := regexp_replace(m, '0x[0-9a-f]+', '<hex>', 'gi');
+    -- Hex ids of 7+ characters with at least one digit, letters or not: a digits-only id and its
+    -- lettered siblings get the same placeholder.
+    m := regexp_replace(m, '(^|[^A-Za-z0-9_])(?=[A-Fa-f]*[0-9])[0-9A-Fa-f]{7,}(?![A-Za-z0-9_])', '\1<hex>', 'g');
+    -- Long tokens mixing letters and digits (base62/base64 ids, hashes).
+    m := regexp_replace(m, '(^|[^A-Za-z0-9])(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{16,}(?![A-Za-z0-9])', '\1<id>', 'g');
+
+    -- An exception class leading a line (FetchError:, psycopg2.OperationalError:, (botocore.errorfactory.NoSuchBucket))
+    -- is how one runtime wraps the failure, not the failure.
+    m := regexp_replace(m, '^[[:blank:]]*\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?[[:blank:]]+',
+                        '', 'gn');
+    m := lower(m);
+    m := regexp_replace(m, '(^|[[:space:]''"(=:])(/[^[:space:]/''"():]+){2,}/?', '\1<path>', 'g');
+    m := regexp_replace(m, '(^|[^a-z])[a-z]:\\[^[:space:]''"]+', '\1<path>', 'g');
+
+    -- Numbers that carry meaning are kept: exit codes, signals, HTTP statuses.
+    m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)([0-9]{1,3})(?![0-9])',
+                        '\1' || keep || '\7', 'g');
+    m := regexp_replace(m, '(signal[[:space:]:]*)([0-9]{1,2})(?![0-9])', '\1' || keep || '\2', 'g');
+    m := regexp_replace(m, '((status|status[[:space:]_-]?code|http|responded with|response code|returned|code|error)[[:space:]:=]*\(?)([1-5][0-9]{2})(?![0-9])',
+                        '\1' || keep || '\3', 'g');
+    m := regexp_replace(m, '\(([1-5][0-9]{2})\)', '(' || keep || '\1)', 'g');
+    m := regexp_replace(m, '(^|[^0-9.])([1-5][0-9]{2})([[:space:]]+(ok|created|accepted|no content|moved|found|not modified|bad request|unauthorized|payment required|forbidden|not found|method not allowed|not acceptable|request timeout|conflict|gone|payload too large|request entity too large|unprocessable|too many requests|internal server error|not implemented|bad gateway|service unavailable|gateway timeout|overloaded))',
+                        '\1' || keep || '\2\3', 'g');
+
+    m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+(\.[0-9]+)?[[:space:]]?(ms|us|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)(?=[^a-z]|$)',
+                        '<dur>', 'g');
+    m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+', '<n>', 'g');
+    m := replace(m, keep, '');
+    -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
+    -- and bullet characters, a bare severity word) differ between two pastes of one failure.
+    m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
+                        '', 'gn');
+    RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
+END
+$$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Lower-cases a message and replaces volatile parts with placeholders (<url> <uuid> <ts> <time> <email> <path> <ip> <hex> <dur> <n>), '
-    'collapsing white space, so that occurrences of one error group under one fingerprint.';
+    'Normalization version 2 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
+    'parts with placeholders - URL path and query (<path>; scheme, host and port kept), <email>, <uuid>, <ts>, <time>, '
+    'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
+    'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
+    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; drops log decorations at the start of each line '
+    '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
+    'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN encode(sha256(convert_to(
     -- Each field is length-prefixed (NULL is "~"), so no choice of field values can collide.
-    'fp1|' || concat_ws('|',
+    'fp2|' || concat_ws('|',
         coalesce(length(source) || ':' || source, '~'),
         coalesce(length(phase) || ':' || phase, '~'),
         coalesce(length(code) || ':' || code, '~'),
@@ -70,8 +140,257 @@ RETURN encode(sha256(convert_to(
         coalesce(length(ops.normalize_message(top_frame)) || ':' || ops.normalize_message(top_frame), '~')),
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over source, phase, code, normalized message and normalized top frame, each length-prefixed '
-    '(fingerprint version 1). Pass the redacted message.';
+    'Lowercase hex SHA-256 over the version tag fp2, source, phase, code, normalized message and normalized top frame, '
+    'each length-prefixed (fingerprint version 2; ops.current_fingerprint_version()). Pass the redacted message.';
+
+CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 2;
+COMMENT ON FUNCTION ops.current_fingerprint_version() IS
+    'The fingerprint version ops.error_fingerprint() computes today (2). Rows with a lower version were grouped by an '
+    'older normalization; ops.regroup_errors() moves them.';
+
+
+CREATE FUNCTION ops.canonical_text(message text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+-- NFKC (full-width, ligatures, compatibility digits), lower case, Cyrillic/Greek letters that look
+-- Latin, then `_`, `-` and horizontal white-space runs to one space. Line breaks are kept (as \n):
+-- wrapper lines are told apart line by line.
+RETURN regexp_replace(
+    translate(lower(normalize(replace(replace(message, E'\r\n', E'\n'), E'\r', E'\n'), NFKC)),
+              'авекмнорстхуіјѕԁԛԝѵһαβεζηικμνορτυχ',
+              'abekmhopctxyijsdqwvhabezhikmnoptyx'),
+    '[-_[:blank:]\u00a0\u2000-\u200b\u202f\u205f\u3000]+', ' ', 'g');
+COMMENT ON FUNCTION ops.canonical_text(text) IS
+    'The canonical form classification matches on: text -> text. NFKC, lower case, Cyrillic/Greek look-alikes of Latin '
+    'letters folded to Latin, runs of "_", "-" and horizontal white space folded to one space; line breaks kept as \n '
+    '(CR LF and CR become LF). NULL gives NULL. Substring patterns are compared in this form too.';
+
+CREATE FUNCTION ops_private.regex_literal_length(pattern text) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT
+AS $$
+-- A small walk over the regex: literal characters that every match must contain. Groups take the
+-- shortest alternative; an atom followed by ?, * or {0,...} counts nothing; bracket expressions,
+-- ".", and class escapes (\d \s \w ...) count nothing; ^ and $ outside brackets count 1 each.
+DECLARE
+    n integer := length(pattern);
+    i integer := 1;
+    c text;
+    cur integer := 0;          -- running total of the current alternative
+    last integer := 0;         -- what the last atom added (undone by an optional quantifier)
+    best integer;              -- shortest finished alternative of the current group (NULL: none yet)
+    s_cur integer[] := '{}'::integer[];   -- stacks of the enclosing groups' state
+    s_best integer[] := '{}'::integer[];
+    depth integer := 0;
+    val integer;
+BEGIN
+    WHILE i <= n LOOP
+        c := substr(pattern, i, 1);
+        IF c = '\' THEN
+            i := i + 1;
+            last := CASE WHEN substr(pattern, i, 1) ~ '^[dDsSwWbBAZzmMyY0-9]$' THEN 0 ELSE 1 END;
+            cur := cur + last;
+        ELSIF c = '[' THEN
+            i := i + 1;
+            IF substr(pattern, i, 1) = '^' THEN i := i + 1; END IF;
+            IF substr(pattern, i, 1) = ']' THEN i := i + 1; END IF;
+            WHILE i <= n AND substr(pattern, i, 1) <> ']' LOOP
+                IF substr(pattern, i, 1) = '\' THEN i := i + 1; END IF;
+                i := i + 1;
+            END LOOP;
+            last := 0;
+        ELSIF c = '(' THEN
+            IF substr(pattern, i + 1, 2) = '?:' THEN i := i + 2; END IF;
+            depth := depth + 1;
+            s_cur[depth] := cur;
+            s_best[depth] := best;
+            cur := 0;
+            best := NULL;
+            last := 0;
+        ELSIF c = '|' THEN
+            best := least(coalesce(best, cur), cur);
+            cur := 0;
+            last := 0;
+        ELSIF c = ')' AND depth > 0 THEN
+            val := least(coalesce(best, cur), cur);
+            cur := s_cur[depth] + val;
+            best := s_best[depth];
+            depth := depth - 1;
+            last := val;
+        ELSIF c IN ('?', '*') THEN
+            cur := cur - last;
+            last := 0;
+            IF substr(pattern, i + 1, 1) = '?' THEN i := i + 1; END IF;   -- lazy quantifier
+        ELSIF c = '+' THEN
+            IF substr(pattern, i + 1, 1) = '?' THEN i := i + 1; END IF;
+        ELSIF c = '{' AND substr(pattern, i) ~ '^\{[0-9]*(,[0-9]*)?\}' THEN
+            IF substr(pattern, i) ~ '^\{0*(,|\})' THEN
+                cur := cur - last;
+                last := 0;
+            END IF;
+            i := i + length(substring(substr(pattern, i) FROM '^\{[0-9]*(?:,[0-9]*)?\}')) - 1;
+        ELSIF c = '.' THEN
+            last := 0;
+        ELSIF c IN ('^', '$') THEN
+            cur := cur + 1;
+            last := 1;
+        ELSE
+            cur := cur + 1;
+            last := 1;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    WHILE depth > 0 LOOP   -- an unbalanced pattern never compiles; be total anyway
+        cur := s_cur[depth] + least(coalesce(best, cur), cur);
+        best := s_best[depth];
+        depth := depth - 1;
+    END LOOP;
+    RETURN greatest(least(coalesce(best, cur), cur), 0);
+END
+$$;
+COMMENT ON FUNCTION ops_private.regex_literal_length(text) IS
+    'Specificity of a regex (text -> integer >= 0): the number of literal characters every match must contain '
+    '(shortest alternative of each group; optional atoms, bracket expressions, "." and class escapes count 0; '
+    '^ and $ count 1). Immutable; used by the trigger that fills ops.failure_mode_patterns.specificity.';
+
+CREATE FUNCTION ops_private.failure_mode_pattern_facts() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    NEW.pattern_canonical := CASE WHEN NEW.kind = 'substring' THEN ops.canonical_text(NEW.pattern) END;
+    NEW.specificity := CASE WHEN NEW.kind = 'substring' THEN length(ops.canonical_text(NEW.pattern))
+                            ELSE ops_private.regex_literal_length(NEW.pattern) END;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ops_private.failure_mode_pattern_facts() IS
+    'BEFORE INSERT/UPDATE trigger of ops.failure_mode_patterns: derives pattern_canonical and specificity from kind and '
+    'pattern, so the facts classification ranks by are computed once per pattern, at sync time.';
+CREATE TRIGGER failure_mode_patterns_facts
+    BEFORE INSERT OR UPDATE OF kind, pattern ON ops.failure_mode_patterns
+    FOR EACH ROW EXECUTE FUNCTION ops_private.failure_mode_pattern_facts();
+CREATE FUNCTION ops_private.wrapper_regex() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, ops
+-- The SSOT's `wrappers:` (regexes over canonical lines) travel with the taxonomy file's sync record.
+RETURN (SELECT string_agg('(' || w || ')', '|' ORDER BY n)
+        FROM ops.ssot_state s
+        CROSS JOIN LATERAL jsonb_array_elements_text(s.detail -> 'wrappers') WITH ORDINALITY AS x (w, n)
+        WHERE s.name = 'failure_modes');
+COMMENT ON FUNCTION ops_private.wrapper_regex() IS
+    'The wrapper regexes of the SSOT (failure_modes.yaml `wrappers:`, synced into ops.ssot_state.detail) as one '
+    'alternation, to be used newline-sensitively over canonical text; NULL when no wrappers are synced.';
+
+-- ------------------------------------------------------------------------------------ candidates
+
+CREATE FUNCTION ops.classify_candidates(source text, phase text, message text, with_lines boolean DEFAULT true)
+RETURNS TABLE (rank integer, code text, kind text, pattern text, line_number integer, line text,
+               on_cause boolean, restriction integer, scope integer, specificity integer, priority integer,
+               code_position integer, pattern_position integer, decided_by text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+#variable_conflict use_column
+DECLARE
+    capped text;
+    canon text;
+    cause text;
+    wrapped text;
+    wrappers text;
+    family_above integer;
+BEGIN
+    IF message IS NULL THEN
+        RETURN;
+    END IF;
+    -- Read at most the first and the last 16 KiB: a 10 MB argument costs what 32 KiB does.
+    capped := CASE WHEN length(message) > 32768
+                   THEN left(message, 16384) || E'\n' || right(message, 16384) ELSE message END;
+    canon := ops.canonical_text(capped);            -- once per call, not once per pattern
+    wrappers := ops_private.wrapper_regex();
+    -- The cause text: the canonical text with wrapper text blanked (line numbers unchanged); the
+    -- wrapped text: what the wrappers matched, one piece per line.
+    IF wrappers IS NULL THEN
+        cause := canon;
+    ELSE
+        cause := regexp_replace(canon, wrappers, '', 'gn');
+        IF cause IS DISTINCT FROM canon THEN
+            SELECT string_agg(w[1], E'\n') INTO wrapped FROM regexp_matches(canon, '(' || wrappers || ')', 'gn') AS w;
+        END IF;
+    END IF;
+    SELECT count(*) / 2 INTO family_above FROM ops.sources;
+
+    RETURN QUERY
+    WITH matches AS (
+        SELECT p.code, p.kind, p.pattern, p.pattern_canonical, p.priority, p.specificity,
+               m.position AS code_position, p.position AS pattern_position,
+               (coalesce(p.phases, m.phases) IS NOT NULL)::int * 2 + (p.sources IS NOT NULL)::int AS restriction,
+               CASE WHEN NOT classify_candidates.source = ANY (m.sources) THEN 0
+                    WHEN cardinality(m.sources) > family_above THEN 1
+                    ELSE 2 END AS scope
+        FROM ops.failure_mode_patterns p
+        JOIN ops.failure_modes m ON m.code = p.code
+        WHERE (p.sources IS NULL OR classify_candidates.source = ANY (p.sources))
+          AND (coalesce(p.phases, m.phases) IS NULL OR classify_candidates.phase = ANY (coalesce(p.phases, m.phases)))
+          AND CASE
+                  WHEN p.kind = 'substring' THEN strpos(canon, p.pattern_canonical) > 0
+                  -- CASE fixes the order: the cheap literal test guards the regex.
+                  WHEN p.required_literals IS NOT NULL
+                       AND NOT EXISTS (SELECT FROM unnest(p.required_literals) l WHERE strpos(canon, l) > 0)
+                  THEN false
+                  ELSE canon ~* p.pattern
+              END
+    ), facts AS (
+        SELECT x.*,
+               -- Only a pattern that matches the wrapped text can be wrapper-only; it still counts as
+               -- a cause match when it also matches the text outside the wrappers.
+               wrapped IS NULL
+               OR NOT CASE WHEN x.kind = 'substring' THEN strpos(wrapped, x.pattern_canonical) > 0 ELSE wrapped ~* x.pattern END
+               OR CASE WHEN x.kind = 'substring' THEN strpos(cause, x.pattern_canonical) > 0 ELSE cause ~* x.pattern END
+               AS on_cause
+        FROM matches x
+    ), ranked AS (
+        SELECT f.*,
+               row_number() OVER w AS rank,
+               first_value(f.on_cause) OVER w AS w_cause, first_value(f.restriction) OVER w AS w_restriction,
+               first_value(f.scope) OVER w AS w_scope, first_value(f.specificity) OVER w AS w_specificity,
+               first_value(f.priority) OVER w AS w_priority, first_value(f.code) OVER w AS w_code
+        FROM facts f
+        WINDOW w AS (ORDER BY f.scope > 0 DESC, f.on_cause DESC, f.restriction DESC, f.scope DESC, f.specificity DESC,
+                              f.priority DESC, f.code_position, f.pattern_position)
+    )
+    SELECT r.rank::integer, r.code, r.kind, r.pattern, l.n::integer, l.original, r.on_cause, r.restriction, r.scope,
+           r.specificity, r.priority, r.code_position, r.pattern_position,
+           CASE WHEN r.rank = 1 THEN 'winner'
+                WHEN (r.scope > 0) <> (r.w_scope > 0) THEN '1 source: the winner''s code lists the event''s source, this code does not'
+                WHEN r.on_cause IS DISTINCT FROM r.w_cause THEN '2 cause: the winner matched outside wrapper text, this only inside it'
+                WHEN r.restriction <> r.w_restriction THEN '3 restricted: the winner''s pattern is restricted by phase/source more'
+                WHEN r.scope <> r.w_scope THEN '4 scope: the winner''s code is scoped to the source, this one is a cross-source family'
+                WHEN r.specificity <> r.w_specificity THEN '5 specificity: the winner''s pattern has more literal text'
+                WHEN r.priority <> r.w_priority THEN '6 priority: the winner''s pattern has a higher priority'
+                WHEN r.code = r.w_code THEN '7 order: an earlier pattern of the same code matched'
+                ELSE '7 order: the winner''s code comes first in YAML order' END
+    FROM ranked r
+    -- The first single line the pattern matches (NULL when it matches only across lines).
+    LEFT JOIN LATERAL (
+        SELECT t.n, split_part(capped, E'\n', t.n::integer) AS original
+        FROM regexp_split_to_table(canon, E'\n') WITH ORDINALITY AS t (l, n)
+        WHERE classify_candidates.with_lines
+          AND CASE WHEN r.kind = 'substring' THEN strpos(t.l, r.pattern_canonical) > 0 ELSE t.l ~* r.pattern END
+        ORDER BY (r.on_cause AND t.l <> split_part(cause, E'\n', t.n::integer)), t.n
+        LIMIT 1
+    ) l ON true
+    ORDER BY r.rank;
+END
+$$;
+COMMENT ON FUNCTION ops.classify_candidates(text, text, text, boolean) IS
+    'Every taxonomy pattern that matches an event, ranked by the classification rule: rows (rank 1 = the winner, code, '
+    'kind, pattern, line_number/line = first single line it matches (1-based, NULL if it spans lines), on_cause, '
+    'restriction (2 phase + 1 source), scope (2 source-scoped code, 1 cross-source family, 0 code does not list the source), '
+    'specificity (literal characters), priority, code_position, pattern_position, decided_by = the rule step that '
+    'puts the winner ahead of this row). with_lines false skips finding the line (line_number/line NULL; the ranking '
+    'is the same). Reads the first and last 16 KiB of message only. ops.classify_error takes its answer from rank 1 '
+    '(without lines); no rows means UNKNOWN.<SOURCE>.';
 
 CREATE FUNCTION ops.classify_error(source text, phase text, message text)
 RETURNS TABLE (code text, confidence real, matched_pattern text)
@@ -81,38 +400,19 @@ AS $$
 #variable_conflict use_column
 BEGIN
     -- PL/pgSQL rather than SQL: its plan is cached per session, which matters when the ingest
-    -- trigger calls this once per row.
+    -- trigger calls this once per row. The ranking is ops.classify_candidates' (one rule, one place).
     RETURN QUERY
-    WITH input AS (
-        SELECT lower(classify_error.message) AS lowered
-    ), matches AS (
-        SELECT p.code, p.kind, p.pattern, p.priority, m.position AS code_position, p.position AS pattern_position,
-               coalesce(p.phases, m.phases) IS NOT NULL AS by_phase,
-               p.sources IS NOT NULL AS by_source
-        FROM ops.failure_mode_patterns p
-        JOIN ops.failure_modes m ON m.code = p.code
-        CROSS JOIN input
-        WHERE (p.sources IS NULL OR classify_error.source = ANY (p.sources))
-          AND (coalesce(p.phases, m.phases) IS NULL OR classify_error.phase = ANY (coalesce(p.phases, m.phases)))
-          AND CASE
-                  WHEN p.kind = 'substring' THEN strpos(input.lowered, p.pattern_lower) > 0
-                  -- CASE fixes the order: the cheap literal test guards the regex.
-                  WHEN p.required_literals IS NOT NULL
-                       AND NOT EXISTS (SELECT FROM unnest(p.required_literals) l WHERE strpos(input.lowered, l) > 0)
-                  THEN false
-                  ELSE classify_error.message ~* p.pattern
-              END
+    WITH candidates AS (
+        SELECT * FROM ops.classify_candidates(classify_error.source, classify_error.phase, classify_error.message, false)
     ), best AS (
-        SELECT matches.*, (SELECT count(DISTINCT m2.code) FROM matches m2) AS codes_matched
-        FROM matches
-        ORDER BY (matches.by_phase::int * 2 + matches.by_source::int) DESC,
-                 matches.priority DESC, matches.code_position, matches.pattern_position
-        LIMIT 1
+        SELECT c.*, (SELECT count(DISTINCT c2.code) FROM candidates c2) AS codes_matched
+        FROM candidates c
+        WHERE c.rank = 1
     )
     SELECT best.code,
            least(1.0,
                  CASE best.kind WHEN 'regex' THEN 0.9 ELSE 0.8 END
-                 + 0.05 * best.by_phase::int + 0.05 * best.by_source::int
+                 + 0.05 * (best.restriction >= 2)::int + 0.05 * (best.restriction % 2)
                  - CASE WHEN best.codes_matched > 1 THEN 0.1 ELSE 0 END)::real,
            best.pattern
     FROM best
@@ -122,7 +422,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.classify_error(text, text, text) IS
-    'Classifies one message: exactly one row (code, confidence, matched_pattern). Precedence: patterns restricted by '
-    'phase and/or source first (phase weighs more), then higher priority, then YAML order. Confidence: 0.9 for a regex '
-    'match, 0.8 for a substring, +0.05 per phase or source restriction that matched, -0.1 when other codes matched too; '
-    'no match gives UNKNOWN.<SOURCE> with confidence 0 and a NULL pattern.';
+    'Classifies one message: exactly one row (code, confidence, matched_pattern), the rank-1 row of '
+    'ops.classify_candidates(). Precedence rule: (1) a code listing the event''s source beats one that does not, '
+    '(2) a match outside wrapper text beats one only inside it, (3) phase/source-restricted patterns first (phase weighs '
+    'more), (4) a code scoped to the source beats a cross-source family, (5) more literal text (specificity), (6) higher '
+    'priority, (7) YAML order. Matching is on ops.canonical_text() of the first and last 16 KiB. Confidence: 0.9 for a '
+    'regex match, 0.8 for a substring, +0.05 per phase or source restriction that matched, -0.1 when other codes '
+    'matched too; no match gives UNKNOWN.<SOURCE> with confidence 0 and a NULL pattern.';

@@ -252,7 +252,10 @@ BEGIN
         NEW.matched_pattern := classified.matched_pattern;
     END IF;
 
-    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code, NEW.message, NEW.top_frame);
+    -- A classified event groups by the line its pattern matched (the cause line), so two pastes of one
+    -- failure with different context lines around it are one group; an unclassified one by its whole text.
+    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
+                                             ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern), NEW.top_frame);
     NEW.fingerprint_version := ops.current_fingerprint_version();
 
     IF NEW.event_key IS NOT NULL THEN
@@ -280,12 +283,46 @@ SET search_path = pg_catalog
 AS $$
 BEGIN
     IF current_setting('ops.maintenance', true) = 'on' THEN
-        RETURN OLD;  -- ops.ensure_error_event_partitions moving rows out of the default partition
+        -- ops.ensure_error_event_partitions moving rows out of the default partition (DELETE), or
+        -- ops.regroup_errors re-fingerprinting them (UPDATE).
+        RETURN CASE TG_OP WHEN 'UPDATE' THEN NEW ELSE OLD END;
     END IF;
     RAISE EXCEPTION 'ops.error_events is append-only' USING ERRCODE = 'OP003',
         HINT = 'Retention drops whole partitions: ops.drop_error_event_partitions().';
 END
 $$;
+
+CREATE FUNCTION ops_private.duration_interval(duration text) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN duration ~ '^[1-9][0-9]{0,6}[smhd]$'
+            THEN make_interval(secs => left(duration, -1)::double precision
+                 * CASE right(duration, 1) WHEN 's' THEN 1 WHEN 'm' THEN 60 WHEN 'h' THEN 3600 ELSE 86400 END)
+       END;
+COMMENT ON FUNCTION ops_private.duration_interval(text) IS
+    'A duration as written in the SSOT (<1-9999999><s|m|h|d>, e.g. 10m) -> interval; NULL for anything else '
+    '(ops ssot check refuses such values before they reach the database).';
+
+CREATE FUNCTION ops_private.page_digest_rule(destination text, code text,
+                                             OUT scope text, OUT window_length interval, OUT max_pages integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+AS $$
+    SELECT CASE WHEN o.rule IS NOT NULL OR coalesce(d.rule ->> 'per', 'code') = 'code'
+                THEN page_digest_rule.code ELSE '*' END,
+           ops_private.duration_interval(coalesce(o.rule ->> 'window', d.rule ->> 'window')),
+           CASE WHEN coalesce(o.rule ->> 'max_pages', d.rule ->> 'max_pages', '1') ~ '^[1-9][0-9]{0,5}$'
+                THEN coalesce(o.rule ->> 'max_pages', d.rule ->> 'max_pages', '1')::integer END
+    FROM ops.destinations x
+    CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(x.config -> 'digest') = 'object' THEN x.config -> 'digest' END) AS d (rule)
+    CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(d.rule -> 'codes' -> page_digest_rule.code) = 'object'
+                                    THEN d.rule -> 'codes' -> page_digest_rule.code END) AS o (rule)
+    WHERE x.name = page_digest_rule.destination
+      AND (o.rule IS NOT NULL OR d.rule ? 'window')
+$$;
+COMMENT ON FUNCTION ops_private.page_digest_rule(text, text) IS
+    'The page budget for a code at a destination, from ops.destinations.config -> digest: (scope, window_length, '
+    'max_pages); scope is the code (per: code, the default, or an entry under codes) or * (per: destination). '
+    'All NULL when the destination has no digest for the code, or its values are malformed (then it pages as before).';
 
 CREATE FUNCTION ops_private.tg_error_events__aggregate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -371,6 +408,71 @@ BEGIN
              u.status = 'regressed')
         ) AS r (reason, dedupe_key, fires)
         WHERE r.fires
+    ), ruled AS (
+        -- The destination's page budget for the code, if any (FixBot codes are never held back).
+        SELECT c.*, g.scope, g.window_length, g.max_pages,
+               date_bin(g.window_length, now(), timestamptz '2000-01-01 00:00:00+00') AS window_start,
+               (g.scope IS NOT NULL AND g.window_length IS NOT NULL AND g.max_pages IS NOT NULL) AS limited
+        FROM crossings c
+        LEFT JOIN LATERAL ops_private.page_digest_rule(c.escalate_destination, c.code) AS g
+            ON c.remediate_kind IS DISTINCT FROM 'fixbot'
+    ), ranked AS (
+        SELECT r.*,
+               row_number() OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start
+                                  ORDER BY r.dedupe_key) AS rank_in_batch,
+               count(*) OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start) AS batch_crossings
+        FROM ruled r
+    ), windows AS (
+        -- One upsert per window: the row lock makes concurrent statements take their places in turn.
+        INSERT INTO ops.page_windows AS w (destination, scope, window_start, window_end, max_pages, crossings)
+        SELECT r.escalate_destination, r.scope, r.window_start, r.window_start + min(r.window_length),
+               min(r.max_pages), count(*)
+        FROM ranked r
+        WHERE r.limited
+        GROUP BY r.escalate_destination, r.scope, r.window_start
+        ORDER BY r.escalate_destination, r.scope, r.window_start
+        ON CONFLICT (destination, scope, window_start) DO UPDATE SET crossings = w.crossings + excluded.crossings
+        RETURNING w.id, w.destination, w.scope, w.window_start, w.window_end, w.max_pages, w.crossings, w.sealed_at
+    ), decided AS (
+        -- Crossings before this statement's = total - this statement's; the first max_pages of a window
+        -- page, and so does any crossing that finds its window's digest already sealed.
+        SELECT r.*, w.id AS window_id, w.window_end,
+               (w.id IS NULL OR w.sealed_at IS NOT NULL
+                OR w.crossings - r.batch_crossings + r.rank_in_batch <= w.max_pages) AS paged
+        FROM ranked r
+        LEFT JOIN windows w ON r.limited AND w.destination = r.escalate_destination AND w.scope = r.scope
+                           AND w.window_start = r.window_start
+    ), held AS (
+        INSERT INTO ops.page_window_items (dedupe_key, window_id, fingerprint, code, reason, count_at, payload)
+        SELECT d.dedupe_key, d.window_id, d.fingerprint, d.code, d.reason, d.count,
+               jsonb_build_object(
+                   'code', d.code, 'title', d.title, 'severity', d.severity, 'reason', d.reason, 'count', d.count,
+                   'first_seen_at', d.first_seen_at, 'last_seen_at', d.last_seen_at, 'source', d.source,
+                   'phase', d.phase, 'sample_message', d.sample_message, 'runbook', d.runbook,
+                   'fingerprint', d.fingerprint)
+        FROM decided d
+        WHERE NOT d.paged
+        ORDER BY d.dedupe_key
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING window_id
+    ), digests AS (
+        -- The window's digest: one escalation, due when the window closes (exactly one: the dedupe key).
+        INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload,
+                                     next_attempt_at)
+        SELECT 'digest:' || d.window_id, 'digest:' || d.window_id, min(d.code), 'digest', d.escalate_destination, 0,
+               jsonb_build_object(
+                   'title', CASE WHEN d.scope = '*' THEN 'Similar errors held back by the page budget'
+                                 ELSE min(d.title) END,
+                   'code', CASE WHEN d.scope = '*' THEN NULL ELSE d.scope END,
+                   'scope', d.scope, 'window_id', d.window_id, 'window_start', d.window_start,
+                   'window_end', d.window_end, 'max_pages', min(d.max_pages),
+                   'severity', max(d.severity), 'runbook', CASE WHEN d.scope = '*' THEN NULL ELSE min(d.runbook) END),
+               d.window_end
+        FROM decided d
+        WHERE NOT d.paged
+        GROUP BY d.window_id, d.escalate_destination, d.scope, d.window_start, d.window_end
+        ORDER BY d.window_id
+        ON CONFLICT (dedupe_key) DO NOTHING
     ), escalated AS (
         INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload)
         SELECT c.dedupe_key, c.fingerprint, c.code, c.reason, c.escalate_destination, c.count,
@@ -382,7 +484,11 @@ BEGIN
                    'top_frame', c.top_frame, 'runbook', c.runbook, 'retryable', c.retryable,
                    'remediate_kind', c.remediate_kind, 'last_event_id', c.last_event_id,
                    'last_run_id', c.last_run_id, 'fingerprint', c.fingerprint)
-        FROM crossings c
+               || CASE WHEN c.window_id IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('page_window', jsonb_build_object(
+                           'id', c.window_id, 'window_end', c.window_end, 'max_pages', c.max_pages)) END
+        FROM decided c
+        WHERE c.paged
         ORDER BY c.dedupe_key
         ON CONFLICT (dedupe_key) DO NOTHING
         RETURNING id, fingerprint, code, payload
@@ -399,6 +505,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
+    'AFTER INSERT statement trigger on ops.error_events: upserts ops.agent_errors once per fingerprint, writes one '
+    'escalation per threshold/window crossing or regression (unique dedupe key), queues FixBot runs, and holds '
+    'back crossings past a destination''s page budget (config.digest) into that window''s digest '
+    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end).';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__prepare();
@@ -611,3 +722,161 @@ $$;
 COMMENT ON FUNCTION ops.set_error_status(text, text, text) IS
     'Triage: sets an error''s status (open, acknowledged, resolved, ignored). resolution_ref points at the resolution '
     'record (docs/resolutions/...). A resolved error that occurs again becomes regressed and escalates.';
+
+-- Regrouping: groups of an older fingerprint version moved under the current one (ops errors regroup).
+
+CREATE FUNCTION ops.grouping_text(message text, code text, matched_pattern text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, ops
+-- The first line (CR LF, CR and LF all end a line) whose canonical form the matched pattern matches,
+-- as ops.classify_candidates matches it; the whole message when no pattern matched (UNKNOWN, or a
+-- code the producer named) or when the pattern only matches across lines.
+RETURN coalesce((
+    SELECT (regexp_split_to_array(message, E'\r\n|\r|\n'))[t.n]
+    FROM regexp_split_to_table(ops.canonical_text(left(message, 40000)), E'\n') WITH ORDINALITY AS t (l, n)
+    JOIN LATERAL (SELECT p.kind, p.pattern, p.pattern_canonical FROM ops.failure_mode_patterns p
+                  WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern LIMIT 1) p ON true
+    WHERE CASE WHEN p.kind = 'substring' THEN strpos(t.l, p.pattern_canonical) > 0 ELSE t.l ~* p.pattern END
+    ORDER BY t.n
+    LIMIT 1), message);
+COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
+    'The text an event is grouped by (fingerprint version 2): the first line of the message that the matched pattern '
+    'of its code matches (the cause line), or the whole message when there is no matched pattern or it spans lines. '
+    '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
+
+CREATE TABLE ops.error_aliases (
+    fingerprint        text PRIMARY KEY,
+    target_fingerprint text NOT NULL,
+    reason             text NOT NULL CONSTRAINT error_aliases_reason_known CHECK (reason IN ('regroup', 'promote')),
+    from_version       smallint,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.error_aliases IS
+    'Old fingerprints and the group that took them over: `regroup` when a newer normalization moved a group '
+    '(ops.regroup_errors), `promote` when triage re-coded it. Look an old fingerprint up here to find its group today.';
+COMMENT ON COLUMN ops.error_aliases.from_version IS 'Fingerprint version of the old fingerprint.';
+CREATE INDEX error_aliases_target_idx ON ops.error_aliases (target_fingerprint);
+
+CREATE FUNCTION ops_private.regroup_plan()
+RETURNS TABLE (old_fp text, new_fp text, events bigint, n bigint, is_main boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+BEGIN ATOMIC
+    WITH old AS (
+        SELECT a.fingerprint, a.source, a.phase, a.code, a.sample_message, a.top_frame, a.count, a.matched_pattern
+        FROM ops.agent_errors a
+        WHERE a.fingerprint_version < ops.current_fingerprint_version()
+    ), per_event AS (
+        SELECT o.fingerprint AS old_fp,
+               ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame) AS new_fp,
+               count(*) AS n
+        FROM old o JOIN ops.error_events e ON e.fingerprint = o.fingerprint
+        GROUP BY 1, 2
+    ), stored AS (
+        SELECT p.old_fp, sum(p.n) AS n FROM per_event p GROUP BY p.old_fp
+    ), main AS (
+        -- The events retention already dropped are credited to the group of the old row's sample.
+        SELECT o.fingerprint AS old_fp,
+               ops.error_fingerprint(o.source, o.phase, o.code, ops.grouping_text(o.sample_message, o.code, o.matched_pattern), o.top_frame) AS new_fp,
+               o.count - coalesce(s.n, 0) AS n
+        FROM old o LEFT JOIN stored s ON s.old_fp = o.fingerprint
+    )
+    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main)
+    FROM (SELECT p.old_fp, p.new_fp, p.n AS events, p.n, false AS is_main FROM per_event p
+          UNION ALL
+          SELECT m.old_fp, m.new_fp, 0, m.n, true FROM main m) x
+    GROUP BY x.old_fp, x.new_fp
+    HAVING sum(x.n) > 0 OR bool_or(x.is_main);
+END;
+COMMENT ON FUNCTION ops_private.regroup_plan() IS
+    'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups older than the current '
+    'version, with the stored events and the count that move (is_main marks the pair of the old sample message).';
+
+CREATE FUNCTION ops.regroup_errors(dry_run boolean DEFAULT true)
+RETURNS TABLE (old_fingerprint text, new_fingerprint text, code text, events bigint, count_moved bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    -- One regroup at a time; the groups it moves are locked against concurrent ingest until commit.
+    PERFORM pg_advisory_xact_lock(hashtext('ops.regroup_errors'));
+    PERFORM FROM ops.agent_errors a WHERE a.fingerprint_version < ops.current_fingerprint_version() FOR UPDATE;
+    IF dry_run THEN
+        RETURN QUERY
+        SELECT r.old_fp, r.new_fp, a.code, r.events, r.n
+        FROM ops_private.regroup_plan() r JOIN ops.agent_errors a ON a.fingerprint = r.old_fp
+        ORDER BY 1, 2;
+        RETURN;
+    END IF;
+
+    PERFORM set_config('ops.maintenance', 'on', true);  -- lets the append-only trigger pass the event UPDATE
+    RETURN QUERY
+    WITH plan AS MATERIALIZED (
+        SELECT * FROM ops_private.regroup_plan()
+    ), events_moved AS (
+        UPDATE ops.error_events e
+        SET fingerprint = ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame),
+            fingerprint_version = ops.current_fingerprint_version()
+        WHERE e.fingerprint IN (SELECT p.old_fp FROM plan p)
+        RETURNING e.id
+    ), groups AS (
+        -- Each new group: the counts it receives, the earliest first and latest last seen; the rest of
+        -- the row (status, sample, window) from its most recently seen old group.
+        INSERT INTO ops.agent_errors AS a (
+            fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
+            confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
+            last_correlation_id, window_started_at, window_count, regression_count, resolved_at, resolution_ref)
+        SELECT DISTINCT ON (p.new_fp)
+               p.new_fp, ops.current_fingerprint_version(), o.code, o.source, o.phase,
+               sum(p.n) OVER w, min(o.first_seen_at) OVER w, max(o.last_seen_at) OVER w, o.status,
+               o.confidence, o.matched_pattern, o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,
+               o.last_correlation_id, o.window_started_at, o.window_count, o.regression_count, o.resolved_at,
+               o.resolution_ref
+        FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
+        WHERE p.n > 0
+        WINDOW w AS (PARTITION BY p.new_fp)
+        ORDER BY p.new_fp, o.last_seen_at DESC
+        ON CONFLICT (fingerprint) DO UPDATE SET
+            count = a.count + excluded.count,
+            first_seen_at = least(a.first_seen_at, excluded.first_seen_at),
+            last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at)
+        RETURNING a.fingerprint, a.code
+    ), aliases AS (
+        INSERT INTO ops.error_aliases (fingerprint, target_fingerprint, reason, from_version)
+        SELECT p.old_fp, p.new_fp, 'regroup', o.fingerprint_version
+        FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
+        WHERE p.is_main
+        ON CONFLICT (fingerprint) DO NOTHING
+        RETURNING 1
+    ), older_aliases AS (
+        UPDATE ops.error_aliases al SET target_fingerprint = p.new_fp
+        FROM plan p WHERE al.target_fingerprint = p.old_fp AND p.is_main
+        RETURNING 1
+    ), escalations_moved AS (
+        -- Escalations and runs follow their group; dedupe keys keep the old fingerprint (history).
+        UPDATE ops.escalations s SET fingerprint = p.new_fp
+        FROM plan p WHERE s.fingerprint = p.old_fp AND p.is_main
+        RETURNING 1
+    ), runs_moved AS (
+        UPDATE ops.agent_runs ar SET fingerprint = p.new_fp
+        FROM plan p WHERE ar.fingerprint = p.old_fp AND p.is_main
+        RETURNING 1
+    ), old_removed AS (
+        DELETE FROM ops.agent_errors a USING plan p WHERE a.fingerprint = p.old_fp
+        RETURNING a.fingerprint, a.code
+    )
+    SELECT p.old_fp, p.new_fp,
+           (SELECT r.code FROM old_removed r WHERE r.fingerprint = p.old_fp LIMIT 1),
+           p.events, p.n
+    FROM plan p  -- the data-modifying CTEs above run to completion whether or not this reads them
+    ORDER BY 1, 2;
+    PERFORM set_config('ops.maintenance', 'off', true);
+END
+$$;
+COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
+    'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version() under the current '
+    'normalization. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
+    'old count that retention already dropped (credited to the group of the old sample message); first/last seen are '
+    'the earliest and latest; status and window come from the most recently seen old group. An alias old -> new is '
+    'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
+    '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';

@@ -15,7 +15,7 @@ CREATE TABLE ops.escalations (
     dedupe_key       text NOT NULL CONSTRAINT escalations_dedupe_key_key UNIQUE,
     fingerprint      text NOT NULL,
     code             text NOT NULL,
-    reason           text NOT NULL CONSTRAINT escalations_reason_known CHECK (reason IN ('threshold', 'window', 'regression', 'manual')),
+    reason           text NOT NULL CONSTRAINT escalations_reason_known CHECK (reason IN ('threshold', 'window', 'regression', 'manual', 'digest')),
     destination      text NOT NULL,
     count_at         bigint NOT NULL,
     payload          jsonb NOT NULL,
@@ -42,6 +42,44 @@ COMMENT ON COLUMN ops.escalations.attempts IS 'Delivery attempts made (a wait fo
 COMMENT ON COLUMN ops.escalations.result IS 'What the destination returned on success (ids, URLs), for the record.';
 CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX escalations_claimed_lease_idx ON ops.escalations (lease_expires_at) WHERE state = 'claimed';
+COMMENT ON COLUMN ops.escalations.reason IS
+    'threshold | window | regression | manual, or digest: the crossings a destination''s page budget held back in '
+    'one window (payload.groups once sealed).';
+
+-- Page budgets (a destination's digest): one row per (destination, scope, window start); the
+-- crossings a budget held back, listed in the window's digest escalation.
+CREATE TABLE ops.page_windows (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    destination  text NOT NULL,
+    scope        text NOT NULL,
+    window_start timestamptz NOT NULL,
+    window_end   timestamptz NOT NULL,
+    max_pages    integer NOT NULL CONSTRAINT page_windows_max_pages_positive CHECK (max_pages >= 1),
+    crossings    bigint NOT NULL DEFAULT 0,
+    sealed_at    timestamptz,
+    CONSTRAINT page_windows_key UNIQUE (destination, scope, window_start)
+);
+COMMENT ON TABLE ops.page_windows IS
+    'One row per (destination, scope, window start) of a destination with a digest: how many threshold crossings '
+    'the window saw. The first max_pages were paged; the rest are in ops.page_window_items and one digest escalation '
+    '(dedupe_key digest:<id>). sealed_at: when the worker froze the digest; later crossings are paged on their own.';
+COMMENT ON COLUMN ops.page_windows.scope IS 'The code the budget is for, or * when the whole destination shares one.';
+COMMENT ON COLUMN ops.page_windows.crossings IS 'Crossings counted in this window: pages and digested ones together.';
+
+CREATE TABLE ops.page_window_items (
+    dedupe_key  text PRIMARY KEY,
+    window_id   bigint NOT NULL REFERENCES ops.page_windows (id),
+    fingerprint text NOT NULL,
+    code        text NOT NULL,
+    reason      text NOT NULL,
+    count_at    bigint NOT NULL,
+    payload     jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.page_window_items IS
+    'Threshold crossings a page budget held back: each is listed in its window''s digest instead of paging. '
+    'dedupe_key is the escalation key the crossing would have had, so a crossing is a page or an item, never both.';
+CREATE INDEX page_window_items_window_idx ON ops.page_window_items (window_id);
 
 CREATE TABLE ops.agent_runs (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -343,3 +381,48 @@ $$;
 COMMENT ON FUNCTION ops.expire_agent_runs(interval) IS
     'Fails FixBot runs left running longer than run_timeout (a runner that never reported back), freeing their '
     'fingerprint for a later run; each is recorded through the pipeline. Returns how many. Called by the reaper.';
+
+CREATE FUNCTION ops.seal_page_digest(id bigint, token integer) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    esc ops.escalations;
+    win ops.page_windows;
+    groups jsonb;
+    sealed jsonb;
+BEGIN
+    SELECT * INTO esc FROM ops.escalations e
+    WHERE e.id = seal_page_digest.id AND e.claims = token AND e.state = 'claimed' AND e.reason = 'digest';
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    -- Waits for any transaction still adding to this window; from here on its crossings page on their own.
+    UPDATE ops.page_windows w SET sealed_at = coalesce(w.sealed_at, now())
+    WHERE w.id = (esc.payload ->> 'window_id')::bigint
+    RETURNING * INTO win;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'digest escalation % names no page window (payload.window_id %)', esc.id,
+            coalesce(esc.payload ->> 'window_id', 'missing') USING ERRCODE = 'OP061';
+    END IF;
+    SELECT coalesce(jsonb_agg(i.payload || jsonb_build_object(
+               'sample_message', left(i.payload ->> 'sample_message', 300), 'reason', i.reason, 'count', i.count_at)
+               ORDER BY i.count_at DESC, i.code, i.fingerprint), '[]')
+    INTO groups
+    FROM ops.page_window_items i
+    WHERE i.window_id = win.id;
+    UPDATE ops.escalations e
+    SET payload = e.payload || jsonb_build_object('similar_groups', jsonb_array_length(groups), 'groups', groups,
+                                                  'sealed_at', win.sealed_at, 'window_crossings', win.crossings),
+        count_at = jsonb_array_length(groups)
+    WHERE e.id = esc.id AND e.claims = token AND e.state = 'claimed'
+    RETURNING e.payload INTO sealed;
+    RETURN sealed;
+END
+$$;
+COMMENT ON FUNCTION ops.seal_page_digest(bigint, integer) IS
+    'Freezes a claimed digest escalation (reason digest) before delivery and returns its payload with '
+    'similar_groups (how many) and groups (code, title, count, fingerprint, source, phase, first/last seen, sample of '
+    'at most 300 characters; highest count first). Fenced by the claim token: NULL when the claim was lost or the '
+    'escalation is not a digest. Waits for transactions still adding to the window; crossings after the seal page on '
+    'their own. Idempotent: a retried delivery gets the same list. Raises OP061 when the window is missing.';

@@ -131,7 +131,8 @@ ORDER BY s.created_at;
 COMMENT ON VIEW ops.pending_escalations IS 'Escalations not yet delivered (pending or claimed by a worker), oldest first.';
 COMMENT ON COLUMN ops.pending_escalations.id IS 'Escalation id.';
 COMMENT ON COLUMN ops.pending_escalations.code IS 'Failure-mode code.';
-COMMENT ON COLUMN ops.pending_escalations.reason IS 'threshold, window, regression or manual.';
+COMMENT ON COLUMN ops.pending_escalations.reason IS
+    'threshold, window, regression, manual, or digest (crossings a page budget held back in one window).';
 COMMENT ON COLUMN ops.pending_escalations.destination IS 'Destination name (ssot/destinations.yaml).';
 COMMENT ON COLUMN ops.pending_escalations.state IS 'pending or claimed.';
 COMMENT ON COLUMN ops.pending_escalations.attempts IS 'Delivery attempts so far.';
@@ -152,7 +153,8 @@ COMMENT ON VIEW ops.dispatch_queue IS 'Every escalation with its delivery state 
 COMMENT ON COLUMN ops.dispatch_queue.id IS 'Escalation id.';
 COMMENT ON COLUMN ops.dispatch_queue.code IS 'Failure-mode code.';
 COMMENT ON COLUMN ops.dispatch_queue.destination IS 'Destination name.';
-COMMENT ON COLUMN ops.dispatch_queue.reason IS 'threshold, window, regression or manual.';
+COMMENT ON COLUMN ops.dispatch_queue.reason IS
+    'threshold, window, regression, manual, or digest (crossings a page budget held back in one window).';
 COMMENT ON COLUMN ops.dispatch_queue.state IS 'pending, claimed, delivered or dead.';
 COMMENT ON COLUMN ops.dispatch_queue.attempts IS 'Delivery attempts made.';
 COMMENT ON COLUMN ops.dispatch_queue.max_attempts IS 'Attempts after which a failure is final.';
@@ -170,12 +172,17 @@ SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
        count(*) FILTER (WHERE state = 'claimed') AS claimed,
        count(*) FILTER (WHERE state = 'dead') AS dead,
        count(*) FILTER (WHERE state = 'delivered') AS delivered,
-       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')), 0)::double precision
+       coalesce(extract(epoch FROM now() - min(CASE WHEN reason = 'digest'
+                                                    THEN least(greatest(created_at, (payload ->> 'window_end')::timestamptz), now())
+                                                    ELSE created_at END) FILTER (WHERE state = 'pending')), 0)::double precision
            AS oldest_pending_seconds
 FROM ops.escalations;
-COMMENT ON VIEW ops.dispatch_stats IS 'Queue depth by state and the age of the oldest pending escalation (the worker''s metrics).';
+COMMENT ON VIEW ops.dispatch_stats IS
+    'Queue depth by state and the age of the oldest pending escalation (the worker''s metrics); a digest''s age '
+    'counts from the end of its window.';
 COMMENT ON COLUMN ops.dispatch_stats.pending IS 'Escalations waiting for delivery.';
 COMMENT ON COLUMN ops.dispatch_stats.claimed IS 'Escalations being delivered.';
 COMMENT ON COLUMN ops.dispatch_stats.dead IS 'Escalations that failed for good.';
 COMMENT ON COLUMN ops.dispatch_stats.delivered IS 'Escalations delivered.';
-COMMENT ON COLUMN ops.dispatch_stats.oldest_pending_seconds IS 'Age in seconds of the oldest pending escalation.';
+COMMENT ON COLUMN ops.dispatch_stats.oldest_pending_seconds IS
+    'Age in seconds of the oldest pending escalation (a digest: since its window closed; 0 while it is open).';

@@ -6,7 +6,7 @@ SELECT has_schema('ops', 'the ops schema exists');
 SELECT has_schema('ops_private', 'the private schema for internals exists');
 SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'failure_mode_patterns', 'redaction_rules',
     'ssot_state', 'error_events', 'agent_errors', 'escalations', 'agent_runs', 'work_items', 'github_issue_links',
-    'error_aliases', 'maintenance_runs', 'maintenance_run_events', 'convergence_findings', 'unit_snapshot', 'unit_snapshot_edges',
+    'error_aliases', 'page_windows', 'page_window_items', 'maintenance_runs', 'maintenance_run_events', 'convergence_findings', 'unit_snapshot', 'unit_snapshot_edges',
     'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges'],
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
@@ -72,7 +72,8 @@ SELECT is_empty($$
 $$, 'ops_analyst reads no table directly');
 
 -- The worker: the outbox, not the taxonomy's write side.
-SELECT ok(has_table_privilege('ops_worker', 'ops.escalations', 'UPDATE'), 'ops_worker may update escalations');
+SELECT ok(NOT has_table_privilege('ops_worker', 'ops.escalations', 'UPDATE'),
+    'ops_worker changes escalations only through the fenced protocol functions (09_least_privilege.sql)');
 SELECT ok(NOT has_table_privilege('ops_worker', 'ops.failure_modes', 'INSERT, UPDATE, DELETE'),
     'ops_worker cannot change the taxonomy');
 

@@ -17,6 +17,8 @@ import time
 import httpx
 
 from worker.dispatch.outcomes import Permanent, Retry
+from worker.logsafe import safe_url
+from worker.redaction import redact
 
 TIMEOUT = 15.0  # seconds: connect, each read, each write, and waiting for a pooled connection
 MAX_CONNECTIONS = 16  # per destination; the worker's --concurrency bounds what is used
@@ -65,17 +67,21 @@ def retry_after(value: str | None) -> float | None:
 def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, *,
             destination: str) -> tuple[int, bytes]:
     """Send a request on ``destination``'s pooled client; return (status, body) for 2xx, raise Retry
-    (408, 429, 5xx, a connection or timeout failure; with the server's Retry-After) or Permanent."""
+    (408, 429, 5xx, a connection or timeout failure; with the server's Retry-After) or Permanent. The
+    outcome's message names the URL by scheme and host only: for a webhook the path is the secret, and
+    the message is logged and stored (ops.escalations.last_error)."""
+    where = safe_url(url)
     try:
         resp = client(destination).request(method, url, content=body, headers=headers)
     except httpx.TransportError as exc:
-        raise Retry(f"{method} {url} failed: {exc or type(exc).__name__}") from None
-    except httpx.InvalidURL as exc:
-        raise Permanent(f"{method} {url}: invalid URL: {exc}") from None
+        detail = redact(str(exc).replace(url, where)) or type(exc).__name__  # never the full URL
+        raise Retry(f"{method} {where} failed: {detail}") from None
+    except httpx.InvalidURL:  # its message quotes the whole URL
+        raise Permanent(f"{method} {where}: not a valid http(s) URL") from None
     if 200 <= resp.status_code < 300:
         return resp.status_code, resp.content
     detail = resp.content[:500].decode("utf-8", "replace").strip()
-    message = f"{method} {url} returned {resp.status_code} {resp.reason_phrase}" + (f": {detail}" if detail else "")
+    message = f"{method} {where} returned {resp.status_code} {resp.reason_phrase}" + (f": {detail}" if detail else "")
     if resp.status_code in (408, 429) or resp.status_code >= 500:
         raise Retry(message, after=retry_after(resp.headers.get("Retry-After")))
     raise Permanent(message)

@@ -40,6 +40,7 @@ from worker.dispatch import backoff, http
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
+from worker.logsafe import RedactFilter
 from worker.queries import execute
 
 
@@ -69,6 +70,7 @@ class _Stderr(logging.StreamHandler):
 
 _HANDLER = _Stderr()
 _HANDLER.setFormatter(_JsonLines(json_default=str))
+_HANDLER.addFilter(RedactFilter())  # every string field redacted with the SSOT rules, as ops.redact does
 _LOG = logging.getLogger("ops.worker")
 _LOG.handlers[:] = [_HANDLER]
 _LOG.setLevel(logging.INFO)
@@ -77,7 +79,8 @@ _LOG.propagate = False
 
 def log(event: str, **fields) -> None:
     """One JSON object per line on stderr: ``{"ts": ..., "event": event, **fields}`` (values JSON can't
-    hold are written as str())."""
+    hold are written as str()); every string in it redacted with the SSOT rules (RedactFilter), so a
+    secret in an error message or a library's warning never reaches the log."""
     _LOG.info({"event": event, **fields})
 
 
@@ -150,6 +153,14 @@ class Worker:
                                  for r in self.query("destinations")}
         return self.destinations.get(name)
 
+    def _seal_digest(self, job: dict) -> dict | None:
+        """A digest's final list (ops.seal_page_digest waits for anyone still adding to its window, then
+        freezes it); None when the claim was lost."""
+        row = self.query_one("seal_page_digest", {"id": job["id"], "token": job["claims"]})
+        if row is None or row["payload"] is None:
+            return None
+        return {**job, "payload": row["payload"], "count_at": row["payload"].get("similar_groups", 0)}
+
     def process(self, job: dict) -> None:
         job_id, token = job["id"], job["claims"]
         outcome, fail = "delivered", None
@@ -157,9 +168,14 @@ class Worker:
             dest = self._destination(job["destination"])
             if dest is None:
                 raise Permanent(f"unknown destination {job['destination']!r} (not in ssot/destinations.yaml)")
-            result = self.handlers[dest.kind](job, dest, self)
-            done = self._persist("complete", {"id": job_id, "token": token, "result": json.dumps(result, default=str)})
-            outcome = "delivered" if done and done["completed"] else "fenced"
+            sealed = self._seal_digest(job) if job["reason"] == "digest" else job
+            if sealed is None:
+                outcome = "fenced"
+            else:
+                result = self.handlers[dest.kind](sealed, dest, self)
+                done = self._persist("complete", {"id": job_id, "token": token,
+                                                  "result": json.dumps(result, default=str)})
+                outcome = "delivered" if done and done["completed"] else "fenced"
         except WaitForConfig as exc:
             outcome = "waiting"
             self._persist("record_dispatch_error", {

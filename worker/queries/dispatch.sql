@@ -5,6 +5,10 @@
 SELECT *, extract(epoch FROM claimed_at - greatest(created_at, next_attempt_at)) AS latency_seconds
 FROM ops.claim_escalations(%(worker)s, %(max_jobs)s, make_interval(secs => %(lease)s));
 
+-- name: seal_page_digest
+-- Freeze a claimed digest escalation's list of held-back groups; payload NULL when the claim was lost.
+SELECT ops.seal_page_digest(%(id)s, %(token)s) AS payload;
+
 -- name: heartbeat
 -- Extend the leases of in-flight jobs still held under their tokens.
 SELECT ops.heartbeat_escalations(%(ids)s, %(tokens)s, make_interval(secs => %(lease)s)) AS extended;

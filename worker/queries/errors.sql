@@ -15,6 +15,18 @@ SELECT event_id, fingerprint, code, count, duplicate FROM ops.record_errors(%(ev
 -- Classification only; nothing is stored.
 SELECT code, confidence, matched_pattern FROM ops.classify_error(%(source)s, %(phase)s, ops.redact(%(message)s));
 
+-- name: classify_batch
+-- Many events classified in one statement, in input order (the real-world measure); nothing is stored.
+SELECT c.code FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x (doc, n)
+CROSS JOIN LATERAL ops.classify_error(x.doc ->> 'source', x.doc ->> 'phase', x.doc ->> 'message') c
+ORDER BY x.n;
+
+-- name: classify_candidates
+-- Every pattern that matched, ranked by the classification rule (rank 1 is what classify_error returns).
+SELECT rank, code, kind, pattern, line_number, line, on_cause, restriction, scope, specificity, priority,
+       code_position, pattern_position, decided_by
+FROM ops.classify_candidates(%(source)s, %(phase)s, ops.redact(%(message)s));
+
 -- name: top_errors
 -- The analysts' view, optionally for one code.
 SELECT code, count, status, source, phase, first_seen_at, last_seen_at, fingerprint, sample_message, runbook
@@ -47,3 +59,8 @@ SELECT code, title, http_status, retryable FROM ops.failure_modes;
 -- name: last_escalation_id
 -- The newest escalation's id, 0 when there is none (the demo prints only what comes after it).
 SELECT coalesce(max(id), 0) AS last_id FROM ops.escalations;
+
+-- name: regroup_errors
+-- Moves groups of older fingerprint versions under the current normalization (dry run unless apply).
+SELECT old_fingerprint, new_fingerprint, code, events, count_moved
+FROM ops.regroup_errors(dry_run => NOT %(apply)s);

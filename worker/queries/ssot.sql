@@ -4,14 +4,14 @@ SELECT ops.sync_ssot(%(doc)s::jsonb) AS changes;
 
 -- name: snapshot
 -- Every synced row as (kind, key, row as jsonb) for `ops ssot diff`; columns whose difference is not
--- drift (generated ids, derived lower-case patterns) are left out.
+-- drift (generated ids, derived lower-case and canonical patterns, specificity) are left out.
 SELECT 'sources' AS kind, source::text AS key, to_jsonb(t) AS row FROM ops.sources AS t
 UNION ALL
 SELECT 'destinations', name::text, to_jsonb(t) FROM ops.destinations AS t
 UNION ALL
 SELECT 'failure_modes', code::text, to_jsonb(t) FROM ops.failure_modes AS t
 UNION ALL
-SELECT 'failure_mode_patterns', code || '#' || position, to_jsonb(t) - 'id' - 'pattern_lower'
+SELECT 'failure_mode_patterns', code || '#' || position, to_jsonb(t) - 'id' - 'pattern_lower' - 'pattern_canonical' - 'specificity'
 FROM ops.failure_mode_patterns AS t
 UNION ALL
 SELECT 'redaction_rules', name::text, to_jsonb(t) FROM ops.redaction_rules AS t;

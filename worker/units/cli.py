@@ -24,6 +24,7 @@ import psycopg
 from worker import db
 from worker.errors import OpsError, Unavailable
 from worker.queries import q
+from worker.render import terminal
 from worker.units import canonical, checks, edit, load, publish, report, yaml12
 from worker.units.model import Address
 from worker.units.store import DEFAULT_STORE, StoreError, open_store
@@ -201,7 +202,7 @@ def cmd_impact(args) -> int:
               f"{summary['gate_bearing']} gate-bearing, {summary['protected']} protected dependent(s)")
         for i in items:
             flags = ", ".join(k for k in ("gate_bearing", "protected") if i[k])
-            print(f"  {'  ' * (i['depth'] - 1)}{i['address']}" + (f"  [{flags}]" if flags else ""))
+            print(f"  {'  ' * (i['depth'] - 1)}{terminal(i['address'])}" + (f"  [{flags}]" if flags else ""))
     return 0
 
 
@@ -212,7 +213,7 @@ def cmd_deprecate(args) -> int:
                          {"address": args.address, "reason": args.reason, "successor": args.successor})
         except psycopg.Error as exc:
             if exc.sqlstate == "OP004":
-                print(f"stratt deprecate: {exc.diag.message_primary}", file=sys.stderr)
+                print(f"stratt deprecate: {terminal(exc.diag.message_primary)}", file=sys.stderr)
                 return 1
             raise
         conn.commit()

@@ -5,9 +5,11 @@ from worker.dispatch.outcomes. Deliveries carry the id ``esc-<id>`` so receivers
 
 from __future__ import annotations
 
-from worker.dispatch.destinations.base import Destination, delivery_id, runbook_url, summary
+from worker.dispatch.destinations.base import (Destination, budget_note, delivery_id, digest_headline, is_digest,
+                                               one_line, runbook_url, summary)
 
-__all__ = ["Destination", "delivery_id", "handlers", "runbook_url", "summary"]
+__all__ = ["Destination", "budget_note", "delivery_id", "digest_headline", "handlers", "is_digest", "one_line",
+           "runbook_url", "summary"]
 
 
 def handlers():

@@ -40,7 +40,38 @@ def runbook_url(path: str | None) -> str | None:
     return f"{base.rstrip('/')}/{path.lstrip('/')}" if base and path else None
 
 
+def is_digest(job: dict) -> bool:
+    """A digest: the crossings a destination's page budget held back in one window (payload.groups)."""
+    return job.get("reason") == "digest"
+
+
+def digest_headline(job: dict) -> str:
+    """``+N similar groups`` and what they share: the code (or the destination) and the window."""
+    p = job["payload"]
+    n = p.get("similar_groups", len(p.get("groups") or []))
+    what = p.get("code") or f"destination {job['destination']}"
+    return (f"+{n} similar group{'s' if n != 1 else ''} ({what}) held back by the page budget, "
+            f"window {p.get('window_start')} – {p.get('window_end')}")
+
+
+def budget_note(job: dict) -> str | None:
+    """On a page that used a budget: when later crossings of its window arrive (as one digest)."""
+    window = job["payload"].get("page_window")
+    if not window:
+        return None
+    return (f"Page budget: {window.get('max_pages')} per window; further similar errors until "
+            f"{window.get('window_end')} arrive as one digest.")
+
+
+def one_line(text: str | None, limit: int = 160) -> str:
+    """A sample on one line, at most ``limit`` characters: line breaks shown as ⏎."""
+    flat = " ⏎ ".join(part.strip() for part in (text or "").splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def summary(job: dict) -> str:
     p = job["payload"]
+    if is_digest(job):
+        return f"[{job['code']}] {digest_headline(job)}"
     return (f"[{job['code']}] {p.get('title')} — {job['reason']}, count {job['count_at']}, "
             f"first seen {p.get('first_seen_at')}, last seen {p.get('last_seen_at')}")
