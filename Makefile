@@ -35,4 +35,5 @@ bench: setup
 
 clean:
 	-$(BIN)/ops db down
+	-$(BIN)/python -c "from pathlib import Path; from worker.cluster import Cluster; c = Cluster(Path('.ops/test').resolve()); c.running() and c.stop()"
 	rm -rf .ops $(VENV)

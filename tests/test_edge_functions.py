@@ -203,7 +203,7 @@ def test_a_raw_error_is_stored(ingest, ingest_db):
         "where": "supabase_fn:checkout", "context": {"attempt": 2}}).encode())
     assert status == 202, body
     doc = json.loads(body)
-    assert set(doc) == {"event_id", "code", "fingerprint", "count"}
+    assert set(doc) == {"event_id", "code", "fingerprint", "count", "duplicate"} and doc["duplicate"] is False
     row = ingest_db.execute("SELECT source, code, fingerprint, origin FROM ops.error_events WHERE id = %s",
                             (doc["event_id"],)).fetchone()
     assert row == ("supabase_fn", doc["code"], doc["fingerprint"], "supabase_fn:checkout")
@@ -314,8 +314,11 @@ def ingest_with_jwts(module_db_url):
 
 def test_a_valid_service_role_jwt_is_accepted(ingest_with_jwts):
     token = jwt({"role": "service_role", "exp": int(time.time()) + 600})
-    status, _, body = request(ingest_with_jwts, b'{"source": "ops", "message": "jwt accepted"}', token=token)
+    status, _, body = request(ingest_with_jwts, b'{"source": "vercel", "message": "jwt accepted"}', token=token)
     assert status == 202, body
+    # ... as an external producer: the internal sources are reserved for the system's roles
+    status, _, body = request(ingest_with_jwts, b'{"source": "ops", "message": "jwt forged"}', token=token)
+    assert status == 400 and b"JWT role service_role may not write it" in body, body
 
 
 @pytest.mark.parametrize(("token", "says"), [

@@ -48,22 +48,19 @@ def test_ten_megabyte_message_is_truncated_not_lost(conn):
     assert code == "DB.CONNECTION_LIMIT", "the tail is kept, so the real error at the end still classifies"
 
 
-def test_deeply_nested_context_is_bounded(conn):
-    deep: dict = {}
-    node = deep
-    for _ in range(5000):
-        node["a"] = {}
-        node = node["a"]
+def test_deeply_nested_context_is_refused_by_the_one_depth_rule(conn):
     text = '{"source": "ops", "message": "deep", "context": ' + '{"a":' * 5000 + "{}" + "}" * 5000 + "}"
     stored, refused = ingest_lines(conn, io.BytesIO(text.encode()))
     # Python's JSON parser refuses such depth itself: refused with the line named, nothing half-stored.
     assert stored == [] and refused and refused[0].line == 1 and "nested too deeply to parse" in refused[0].reason
-    ev = ingest.event({"source": "ops", "message": "deep but parsed", "context": {"a": {"b": {"c": {"d": {}}}}}})
+    ev = ingest.event({"source": "ops", "message": "deep but parsed", "context": _nest(31)})  # 32 levels: allowed
     ingest.record_one(conn, ev)
-    nested = ingest.event({"source": "ops", "message": "too deep", "context": _nest(40)})
-    assert nested["context"]["_truncated"] is True
-    ingest.record_one(conn, nested)
-    assert stored_count(conn) == 2
+    with pytest.raises(ingest.Refusal, match="context is nested deeper than 32 levels") as caught:
+        ingest.event({"source": "ops", "message": "too deep", "context": _nest(32)})
+    assert (caught.value.field, caught.value.code) == ("context", "too_deep")
+    with pytest.raises(BadInput, match="context is nested deeper than 32 levels"):
+        ingest.record_one(conn, dict(ev, context=_nest(32)))  # SQL holds the same line
+    assert stored_count(conn) == 1
 
 
 def _nest(depth: int) -> dict:
@@ -84,7 +81,10 @@ def test_sql_and_regex_metacharacters_are_data(conn):
 @pytest.mark.parametrize("doc, reason", [
     ({"message": "no source"}, "source is required"),
     ({"source": "ops"}, "message is required"),
-    ({"source": "ops", "message": "   "}, "message is required"),
+    ({"source": "ops", "message": "   "}, "message is required (it has no visible character)"),
+    ({"source": "ops", "message": "\u00a0\u200b\u202e"}, "message is required (it has no visible character)"),
+    ({"source": "ops", "message": {"text": "x"}}, "message must be a string, not an object"),
+    ({"source": "ops", "message": "x", "phase": ["a"]}, "phase must be a string, not an array"),
     ({"source": "ops", "message": "x", "colour": "red"}, "unknown field(s): colour"),
 ])
 def test_missing_fields_are_named(doc, reason):

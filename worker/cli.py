@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -73,6 +74,9 @@ class Number:
 
 _positive = Number(int, 1)
 SECONDS = dict(low=0, low_open=True, unit="seconds")
+
+
+_non_negative = Number(int, 0)
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -139,15 +143,18 @@ def _maintain(args) -> int:
         if not args.dry_run:
             created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
         parts = []
+        pruned = None
         if days is not None:
             parts = cur.execute(q("maintenance", "drop_partitions"), {
                 "retention_days": days, "confirm_zero": bool(args.yes or args.dry_run), "dry_run": bool(args.dry_run)}).fetchall()
+            if not args.dry_run:
+                pruned = cur.execute(q("maintenance", "prune_event_keys"), {}).fetchone()["pruned"]
         if args.dry_run:
             conn.rollback()
         else:
             conn.commit()
     if args.json:
-        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created,
+        emit_json({"dry_run": bool(args.dry_run), "partitions_created": created, "event_keys_pruned": pruned,
                    "partitions": [{"partition": p["partition_name"], "day": p["day"].isoformat(), "rows": p["row_count"],
                                    "dropped": p["dropped"]} for p in parts]})
         return EXIT_OK
@@ -158,7 +165,8 @@ def _maintain(args) -> int:
     if args.dry_run:
         print(f"dry run: {len(parts)} partition(s) ({rows} rows) would be dropped; nothing changed")
     else:
-        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)")
+        print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)"
+              + (f", idempotency keys pruned: {pruned}" if pruned is not None else ""))
     return EXIT_OK
 
 
@@ -212,7 +220,8 @@ def _inputs(args):
         except OSError as exc:
             raise OpsError(f"cannot read --file: {exc.strerror}: {args.file}", exit_code=EXIT_BAD_INPUT) from None
         with stream:
-            yield from ingest.parse_lines(stream)
+            yield from ingest.parse_lines(stream, key_field=getattr(args, "key_field", None),
+                                          start_after=getattr(args, "resume_from", None) or 0)
         return
     if args.message is None or args.source is None:
         raise OpsError("give --source and --message, or --file (JSON lines; '-' for stdin)", exit_code=2)
@@ -222,9 +231,12 @@ def _inputs(args):
             context = json.loads(args.context)
         except json.JSONDecodeError as exc:
             raise OpsError(f"--context is not valid JSON: {exc}", exit_code=EXIT_BAD_INPUT) from None
+        except RecursionError:
+            raise OpsError("--context is nested too deeply to parse", exit_code=EXIT_BAD_INPUT) from None
     yield 0, ingest.event({"source": args.source, "message": args.message, "phase": args.phase,
                            "top_frame": args.top_frame, "run_id": args.run_id,
-                           "correlation_id": args.correlation_id, "origin": args.origin, "context": context})
+                           "correlation_id": args.correlation_id, "origin": args.origin, "context": context,
+                           "event_key": getattr(args, "event_key", None)})
 
 
 def _split(items):
@@ -234,22 +246,73 @@ def _split(items):
     return good, [item for _, item in bad]
 
 
+class _Interrupted(Exception):
+    """SIGTERM during `ops ingest`: stop, report how far the run got."""
+
+
+def _progress_printer():
+    """Progress on stderr, only when it is a terminal, at most twice a second."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    last = [0.0]
+
+    def show(summary: ingest.Summary) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            print(f"\ringest: line {summary.last_committed_line} committed; {len(summary.stored)} stored, "
+                  f"{len(summary.duplicates)} duplicates, {len(summary.refused)} refused",
+                  end="", file=sys.stderr, flush=True)
+
+    def done() -> None:
+        if last[0]:
+            print(file=sys.stderr)
+    return show, done
+
+
 def cmd_ingest(args) -> int:
-    good, refused = _split(_inputs(args))
-    with db.connect() as conn:
-        stored, refused_db = ingest.record_many(conn, good)
-    refused += refused_db
+    import signal
+
+    def on_term(signum, frame):
+        raise _Interrupted()
+
+    if not args.file and (args.message is None or args.source is None):
+        raise OpsError("give --source and --message, or --file (JSON lines; '-' for stdin)", exit_code=2)
+    if args.file and args.file != "-" and not os.access(args.file, os.R_OK):
+        raise OpsError(f"cannot read --file: {os.strerror(2 if not os.path.exists(args.file) else 13)}: "
+                       f"{args.file}", exit_code=EXIT_BAD_INPUT)
+    show, done = _progress_printer()
+    previous = signal.signal(signal.SIGTERM, on_term)
+    summary = ingest.Summary()
+    interrupted = False
+    try:
+        with db.connect() as conn:
+            summary = ingest.ingest(conn, _inputs(args), progress=show, batch_size=args.batch_size, into=summary)
+    except (_Interrupted, KeyboardInterrupt):
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        done()
+    totals = summary.as_json()
     if args.json:
-        emit_json({"stored": stored, "refused": [r.__dict__ for r in refused]})
+        emit_json({"stored": summary.stored, "duplicates": summary.duplicates,
+                   "refused": [r.__dict__ for r in summary.refused], "summary": totals})
     else:
-        for row in stored if len(stored) <= 20 else []:
+        for row in summary.stored if len(summary.stored) <= 20 else []:
             print(f"event {row['event_id']}: {row['code']} (count {row['count']}, fingerprint {row['fingerprint'][:12]})")
-        if len(stored) > 20:
-            print(f"{len(stored)} events stored")
-    for r in refused:
+        by_code = ", ".join(f"{k} {v}" for k, v in totals["refused_by_code"].items())
+        print(f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['refused']} refused"
+              + (f" ({by_code})" if by_code else "")
+              + (f"; committed through line {totals['last_committed_line']}" if args.file else ""))
+    for r in summary.refused:
         where = f"line {r.line}: " if r.line else ""
         print(f"refused: {where}{terminal(r.reason)}", file=sys.stderr)
-    return EXIT_BAD_INPUT if refused else EXIT_OK
+    if interrupted:
+        print(f"interrupted: committed through line {summary.last_committed_line}; resume with "
+              f"--resume-from {summary.last_committed_line} (events with keys may simply be sent again)",
+              file=sys.stderr)
+        return 130
+    return EXIT_BAD_INPUT if summary.refused else EXIT_OK
 
 
 def _refused(line: int, reason: str, **fields):
@@ -539,6 +602,14 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="record errors through the pipeline")
     _event_flags(p)
+    p.add_argument("--event-key", help="idempotency key of the event given by flags (1..200 characters)")
+    p.add_argument("--key-field", metavar="NAME",
+                   help="--file: the member holding each line's idempotency key (default: event_key, event_id "
+                        "or idempotency_key when present); a line without it is refused")
+    p.add_argument("--resume-from", type=_non_negative, metavar="N",
+                   help="--file: skip lines 1..N (the line an interrupted run reported as committed)")
+    p.add_argument("--batch-size", type=_positive, default=ingest.BATCH, metavar="N",
+                   help="--file: events per statement and transaction (default %(default)s)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("classify", help="classify without storing (code, confidence, matched pattern)")

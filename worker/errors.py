@@ -78,7 +78,7 @@ SYNC_HINT = "the taxonomy is empty: run `ops ssot sync`"
 def from_psycopg(exc: psycopg.Error, command: str | None = None) -> OpsError | None:
     """The OpsError for a server error the user can act on, or None for one that is a bug.
 
-    One place for every command: SQLSTATE class OP (refused input, not found, final states), the
+    One place for every command: SQLSTATE class OP (refused input OP001/OP002/OP006, not found, final states), the
     destructive operations' OPD codes, an unmigrated schema (42P01 undefined_table, 42883
     undefined_function, 3F000 invalid_schema_name, 42704, 42703 -> exit 2 "run `ops db migrate`"), an
     unsynced taxonomy (exit 2 "run `ops ssot sync`") and insufficient_privilege (42501 -> exit 1 naming the
@@ -91,7 +91,7 @@ def from_psycopg(exc: psycopg.Error, command: str | None = None) -> OpsError | N
     state = exc.sqlstate or ""
     if state == "OP002" and "taxonomy is not synced" in (exc.diag.message_detail or ""):
         return Usage(f"{SYNC_HINT} ({exc.diag.message_primary})", code=state)
-    if state in ("OP001", "OP002"):
+    if state in ("OP001", "OP002", "OP006"):  # missing/blank/bad field, unknown source, reserved source
         return BadInput(describe(exc))
     if state == "OP004":
         return NotFound(describe(exc))

@@ -22,6 +22,8 @@ CREATE TABLE ops.error_events (
     matched_pattern     text,
     fingerprint         text,
     fingerprint_version smallint,
+    event_key           text,
+    truncated_fields    text[] NOT NULL DEFAULT '{}',
     CONSTRAINT error_events_pkey PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
 ALTER SEQUENCE ops.error_events_id_seq OWNED BY ops.error_events.id;
@@ -34,6 +36,12 @@ COMMENT ON COLUMN ops.error_events.message IS
 COMMENT ON COLUMN ops.error_events.message_length IS 'Length in characters of the message as received, before truncation.';
 COMMENT ON COLUMN ops.error_events.code IS
     'Failure-mode code: from ops.classify_error(), or the code given by the producer when it exists in the taxonomy.';
+COMMENT ON COLUMN ops.error_events.event_key IS
+    'Optional idempotency key from the producer (like Sentry''s event_id; 1..200 characters). A second event with '
+    'the same key is not stored. Keys are global: producers should use UUIDs or prefix them with their name.';
+COMMENT ON COLUMN ops.error_events.truncated_fields IS
+    'Names of the fields that were shortened on ingest (message, phase, top_frame, run_id, correlation_id, origin, '
+    'context). Empty when nothing was cut.';
 
 CREATE TABLE ops_private.error_events_default PARTITION OF ops.error_events DEFAULT;
 

@@ -27,7 +27,12 @@ $rls$;
 -- Producers: record errors, nothing else; they may read the known sources, so a client can refuse an
 -- unknown source before it asks (`ops classify` does, like ingest).
 GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, text, jsonb, timestamptz, text),
+                          ops.record_error(text, text, text, text, text, text, text, text, jsonb, timestamptz, text),
                           ops.record_errors(jsonb),
+                          ops.record_errors(jsonb, boolean),
+                          ops.is_blank(text),
+                          ops.context_depth_exceeds(jsonb, integer),
+                          ops.internal_sources(),
                           ops.classify_error(text, text, text),
                           ops.classify_candidates(text, text, text, boolean),
                           ops.canonical_text(text),
@@ -36,7 +41,8 @@ GRANT EXECUTE ON FUNCTION ops.record_error(text, text, text, text, text, text, t
                           ops.error_fingerprint(text, text, text, text, text)
       TO ops_ingest, ops_worker;
 -- Only producers INSERT raw events; the worker records its own failures through ops.record_error.
-GRANT INSERT (source, message, phase, top_frame, run_id, correlation_id, origin, context, occurred_at, code)
+GRANT INSERT (source, message, phase, top_frame, run_id, correlation_id, origin, context, occurred_at, code,
+               event_key)
       ON ops.error_events TO ops_ingest;
 GRANT USAGE ON SEQUENCE ops.error_events_id_seq TO ops_ingest;
 CREATE POLICY error_events_ingest_insert ON ops.error_events FOR INSERT TO ops_ingest WITH CHECK (true);
@@ -53,6 +59,7 @@ GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_me
                           ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
+GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them
 -- only through the dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations'

@@ -73,7 +73,7 @@ $$, 'ops_analyst reads no table directly');
 
 -- The worker: the outbox, not the taxonomy's write side.
 SELECT ok(NOT has_table_privilege('ops_worker', 'ops.escalations', 'UPDATE'),
-    'ops_worker changes escalations only through the fenced protocol functions (09_least_privilege.sql)');
+    'ops_worker changes escalations only through the fenced protocol functions (10_least_privilege.sql)');
 SELECT ok(NOT has_table_privilege('ops_worker', 'ops.failure_modes', 'INSERT, UPDATE, DELETE'),
     'ops_worker cannot change the taxonomy');
 

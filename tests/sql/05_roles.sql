@@ -3,8 +3,8 @@ BEGIN;
 SELECT plan(16);
 
 SET LOCAL ROLE ops_ingest;
-SELECT lives_ok($$ SELECT ops.record_error(source => 'ops', message => 'role test one') $$, 'the ingest role records through ops.record_error');
-SELECT lives_ok($$ INSERT INTO ops.error_events (source, message) VALUES ('ops', 'role test two') $$, 'the ingest role inserts raw events');
+SELECT lives_ok($$ SELECT ops.record_error(source => 'github_actions', message => 'role test one') $$, 'the ingest role records through ops.record_error');
+SELECT lives_ok($$ INSERT INTO ops.error_events (source, message) VALUES ('github_actions', 'role test two') $$, 'the ingest role inserts raw events');
 SELECT throws_ok($$ SELECT * FROM ops.error_events $$, '42501', NULL, 'the ingest role cannot read events');
 SELECT throws_ok($$ SELECT * FROM ops.agent_errors $$, '42501', NULL, 'the ingest role cannot read ops.agent_errors');
 SELECT throws_ok($$ SELECT * FROM ops.top_errors $$, '42501', NULL, 'the ingest role cannot read the views');
@@ -13,7 +13,7 @@ RESET ROLE;
 SET LOCAL ROLE ops_analyst;
 SELECT is((SELECT count(*)::int FROM ops.top_errors WHERE sample_message LIKE 'role test%'), 2, 'the analyst reads what was ingested through a view');
 SELECT throws_ok($$ SELECT * FROM ops.agent_errors $$, '42501', NULL, 'the analyst cannot read tables');
-SELECT throws_ok($$ SELECT ops.record_error(source => 'ops', message => 'x') $$, '42501', NULL, 'the analyst cannot ingest');
+SELECT throws_ok($$ SELECT ops.record_error(source => 'github_actions', message => 'x') $$, '42501', NULL, 'the analyst cannot ingest');
 RESET ROLE;
 
 SET LOCAL ROLE ops_worker;

@@ -41,13 +41,17 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)',
           'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
-          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
+          'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
+          'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
+          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
     'ops_worker calls exactly the outbox protocol, the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_ingest', p.oid, 'EXECUTE')
 $$, ARRAY['ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
-          'ops.record_errors(jsonb)', 'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
+          'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
+          'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
+          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
     'ops_ingest calls exactly the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -1,13 +1,15 @@
 -- name: record_error
--- One event through the ingest API (named arguments are the contract).
-SELECT event_id, fingerprint, code, count
+-- One event through the ingest API (named arguments are the contract; event_key, even NULL, picks the overload
+-- that says whether it was a duplicate).
+SELECT event_id, fingerprint, code, count, duplicate
 FROM ops.record_error(source => %(source)s, message => %(message)s, phase => %(phase)s, top_frame => %(top_frame)s,
                       run_id => %(run_id)s, correlation_id => %(correlation_id)s, origin => %(origin)s,
-                      context => %(context)s::jsonb, code_hint => %(code_hint)s);
+                      context => %(context)s::jsonb, code_hint => %(code_hint)s,
+                      event_key => %(event_key)s);
 
 -- name: record_errors
 -- A batch in one statement: the aggregate trigger then upserts each fingerprint once.
-SELECT event_id, fingerprint, code, count FROM ops.record_errors(%(events)s::jsonb);
+SELECT event_id, fingerprint, code, count, duplicate FROM ops.record_errors(%(events)s::jsonb, true);
 
 -- name: classify_error
 -- Classification only; nothing is stored.

@@ -9,3 +9,7 @@ SELECT ops.ensure_error_event_partitions(%(days_ahead)s) AS created;
 SELECT partition_name, day, row_count, dropped
 FROM ops.drop_error_event_partitions(make_interval(days => %(retention_days)s), confirm_zero => %(confirm_zero)s,
                                      dry_run => %(dry_run)s);
+
+-- name: prune_event_keys
+-- Idempotency keys older than the oldest daily partition (their events are gone): the dedupe horizon is retention's.
+SELECT ops.prune_event_keys() AS pruned;

@@ -85,19 +85,21 @@ export async function verifyJwt(
   return claims;
 }
 
-/** Resolves if the Authorization header carries the ingest secret or an acceptable JWT. */
+/** Resolves if the Authorization header carries the ingest secret (to null: the operator's own
+ * integration) or an acceptable JWT (to "JWT role <role>": an external producer, held to the
+ * ingest role's rules by the database). */
 export async function authenticate(
   authorization: string | null,
   ingestSecret: string,
   jwtSecret: string | undefined,
-): Promise<void> {
+): Promise<string | null> {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
   if (!match) throw new AuthError("the Authorization: Bearer header is missing");
   const token = match[1];
-  if (await constantTimeEqual(token, ingestSecret)) return;
+  if (await constantTimeEqual(token, ingestSecret)) return null;
   if (jwtSecret && token.split(".").length === 3) {
-    await verifyJwt(token, jwtSecret);
-    return;
+    const claims = await verifyJwt(token, jwtSecret);
+    return `JWT role ${String(claims.role)}`;
   }
   throw new AuthError("the bearer token is not valid");
 }

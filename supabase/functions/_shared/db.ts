@@ -14,6 +14,11 @@ export interface RecordArgs {
   context?: unknown;
   occurred_at?: string | null;
   code_hint?: string | null;
+  /** Idempotency key (1..200 characters): a key already stored answers with its event, duplicate. */
+  event_key?: string | null;
+  /** Set for callers the database must treat as external producers (e.g. "JWT role authenticated"):
+   * they may not write internal sources and their code hints are checked (ops.producer). */
+  producer?: string | null;
 }
 
 export interface Recorded {
@@ -21,6 +26,7 @@ export interface Recorded {
   fingerprint: string;
   code: string;
   count: number;
+  duplicate: boolean;
 }
 
 /** How a database error maps to an HTTP problem. "unreachable": the function could not get a
@@ -64,6 +70,7 @@ export class OwnFailureLimiter {
 interface PgError {
   code?: unknown;
   column_name?: unknown;
+  detail?: unknown;
   message?: unknown;
   severity?: unknown;
 }
@@ -82,9 +89,11 @@ export function classifyDbError(e: unknown): DbFailure {
       message: `database unreachable (${code || "no code"})`,
     };
   }
-  if (code === "OP001" || code === "OP002" || code.startsWith("22")) {
+  if (code === "OP001" || code === "OP002" || code === "OP006" || code.startsWith("22")) {
     const column = typeof err.column_name === "string" && err.column_name ? err.column_name : null;
-    return { kind: "bad_input", column, message };
+    // the server's words with its detail, as the CLI prints them (worker/errors.py describe())
+    const detail = typeof err.detail === "string" && err.detail ? ` (${err.detail})` : "";
+    return { kind: "bad_input", column, message: message + detail };
   }
   if (code === "53300" || code === "53400") {
     return { kind: "failure", code: "DB.CONNECTION_LIMIT", message };
@@ -168,25 +177,32 @@ export class Database {
     const context = a.context === undefined || a.context === null
       ? null
       : JSON.stringify(a.context);
-    const rows = await this.sql`
-      SELECT event_id, fingerprint, code, count
+    // One transaction, so that ops.producer (SET LOCAL) holds for this call only, pooler or not.
+    const rows = await this.sql.begin(async (tx) => {
+      if (a.producer) await tx`SELECT set_config('ops.producer', ${a.producer}, true)`;
+      return await tx`
+      SELECT event_id, fingerprint, code, count, duplicate
       FROM ops.record_error(source => ${a.source}, message => ${a.message}, phase => ${
-      a.phase ?? null
-    },
+        a.phase ?? null
+      },
                             top_frame => ${a.top_frame ?? null}, run_id => ${a.run_id ?? null},
                             correlation_id => ${a.correlation_id ?? null}, origin => ${
-      a.origin ?? null
-    },
+        a.origin ?? null
+      },
                             context => ${context}::jsonb, occurred_at => ${
-      a.occurred_at ?? null
-    }::timestamptz,
-                            code_hint => ${a.code_hint ?? null})`;
+        a.occurred_at ?? null
+      }::timestamptz,
+                            code_hint => ${a.code_hint ?? null}, event_key => ${
+        a.event_key ?? null
+      })`;
+    });
     const r = rows[0];
     return {
       event_id: Number(r.event_id),
       fingerprint: String(r.fingerprint),
       code: String(r.code),
       count: Number(r.count),
+      duplicate: Boolean(r.duplicate),
     };
   }
 

@@ -1,5 +1,5 @@
 // POST /ops-ingest-error: store one raw error or one Problem Details document through
-// ops.record_error and answer 202 {event_id, code, fingerprint, count}. Every failure is
+// ops.record_error and answer 202 {event_id, code, fingerprint, count, duplicate}. Every failure is
 // application/problem+json (docs/problem-details.md lists them with the limits below).
 import { authenticate, AuthError } from "../_shared/auth.ts";
 import { answerUnexpected, classifyDbError, Database, type RecordArgs } from "../_shared/db.ts";
@@ -35,7 +35,13 @@ const RAW_FIELDS = new Set([
   "occurred_at",
   "code",
   "code_hint",
+  "event_key",
+  "event_id",
+  "idempotency_key",
 ]);
+/** Members read as the idempotency key (the Idempotency-Key header wins), and its limit. */
+const KEY_FIELDS = ["event_key", "event_id", "idempotency_key"] as const;
+export const MAX_KEY_CHARS = 200;
 const TEXT_FIELDS = ["phase", "top_frame", "where", "origin", "code", "code_hint"] as const;
 const ID_FIELDS = ["run_id", "correlation_id"] as const;
 
@@ -85,6 +91,14 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
   if (!nonEmpty(doc.source)) {
     throw new Refusal("HTTP.BAD_REQUEST", "source is required (a non-empty string)", "source");
   }
+  if (typeof doc.message === "string" && doc.message.trim() === "") {
+    // the database's rule (ops.is_blank) decides the rest, e.g. zero-width-only text
+    throw new Refusal(
+      "HTTP.BAD_REQUEST",
+      "message is required (it has no visible character)",
+      "message",
+    );
+  }
   if (!nonEmpty(doc.message)) {
     throw new Refusal("HTTP.BAD_REQUEST", "message is required (a non-empty string)", "message");
   }
@@ -94,7 +108,7 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
       throw new Refusal("HTTP.BAD_REQUEST", `${f} must be a string`, f);
     }
   }
-  for (const f of ID_FIELDS) {
+  for (const f of [...ID_FIELDS, ...KEY_FIELDS]) {
     const v = doc[f];
     if (v !== undefined && v !== null && typeof v !== "string" && typeof v !== "number") {
       throw new Refusal("HTTP.BAD_REQUEST", `${f} must be a string or a number`, f);
@@ -132,6 +146,7 @@ function fromRaw(doc: Record<string, unknown>): RecordArgs {
     context: doc.context === undefined ? null : cleanJson(doc.context),
     occurred_at: occurred,
     code_hint: text(doc.code_hint ?? doc.code),
+    event_key: text(doc.event_key ?? doc.event_id ?? doc.idempotency_key),
   };
 }
 
@@ -174,7 +189,23 @@ function fromProblem(doc: Record<string, unknown>, url: URL, member: string): Re
     origin: p.where,
     context: { problem },
     code_hint: p.code,
+    event_key: problemKey(doc, member),
   };
+}
+
+/** A problem document's idempotency key: its extension member's event_id (e.g. ipai.event_id). */
+function problemKey(doc: Record<string, unknown>, member: string): string | null {
+  const ext = doc[member];
+  const v = isObject(ext) ? ext.event_id : undefined;
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "string" && typeof v !== "number") {
+    throw new Refusal(
+      "HTTP.BAD_REQUEST",
+      `${member}.event_id must be a string or a number`,
+      "event_id",
+    );
+  }
+  return cleanJson(String(v)) as string;
 }
 
 function looksLikeProblem(doc: Record<string, unknown>, mediaType: string): boolean {
@@ -266,8 +297,13 @@ export function createIngestHandler(env: Env): IngestHandler {
     if (!secret) {
       return own(d, "ENV.KEY_MISSING", "OPS_INGEST_SECRET is not set in this environment", occ);
     }
+    let producer: string | null;
     try {
-      await authenticate(req.headers.get("authorization"), secret, env("SUPABASE_JWT_SECRET"));
+      producer = await authenticate(
+        req.headers.get("authorization"),
+        secret,
+        env("SUPABASE_JWT_SECRET"),
+      );
     } catch (e) {
       if (!(e instanceof AuthError)) throw e; // our failure, not the caller's: the catch-all's
       return own(d, "AUTH.INVALID_JWT", e.message, occ, {
@@ -314,6 +350,18 @@ export function createIngestHandler(env: Env): IngestHandler {
         throw new Refusal("HTTP.BAD_REQUEST", "the body must be a JSON object", "body");
       }
       args = looksLikeProblem(doc, mediaType) ? fromProblem(doc, url, member) : fromRaw(doc);
+      const header = req.headers.get("idempotency-key");
+      if (header !== null) args.event_key = header;
+      if (args.event_key !== null && args.event_key !== undefined) {
+        if (args.event_key.trim() === "" || [...args.event_key].length > MAX_KEY_CHARS) {
+          throw new Refusal(
+            "HTTP.BAD_REQUEST",
+            `the idempotency key must be 1 to ${MAX_KEY_CHARS} characters`,
+            "event_key",
+          );
+        }
+      }
+      args.producer = producer;
     } catch (e) {
       if (e instanceof Refusal) return refuse(e);
       throw e;
