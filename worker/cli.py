@@ -620,8 +620,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
-    p.add_argument("--limit", type=_positive, default=20)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=_positive, default=20, help="at most this many groups, most frequent first (default 20)")
+    p.add_argument("--json", action="store_true", help="print the groups as a JSON array")
     p.set_defaults(func=cmd_errors)
     errors_sub = p.add_subparsers(dest="action", metavar="{regroup}", parser_class=_Parser)
     r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
