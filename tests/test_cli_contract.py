@@ -16,6 +16,7 @@ import uuid
 import psycopg
 import pytest
 
+from tests.dispatch_kit import role_login
 from tests.test_cli import ops
 from tests.units_kit import FIXTURES
 from worker import cli
@@ -247,15 +248,8 @@ def test_one_wording_for_refusals_across_commands(db_url):
 @pytest.fixture
 def analyst_url(db_url):
     """A real login that is only a member of ops_analyst (the README's recipe)."""
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(db_url, autocommit=True) as c:
-        c.execute(f"CREATE ROLE {login} LOGIN PASSWORD 'analyst-pw' IN ROLE ops_analyst")
-        c.execute("SELECT * FROM ops.configure_login(%s)", (login,))
-    user, rest = db_url.split("://", 1)[1].split("@", 1)
-    yield f"postgresql://{login}:analyst-pw@{rest}"
-    with psycopg.connect(db_url, autocommit=True) as c:
-        c.execute(f"DROP OWNED BY {login}")
-        c.execute(f"DROP ROLE {login}")
+    with role_login(db_url, "ops_analyst") as url:
+        yield url
 
 
 def test_classify_works_for_the_analyst_role(analyst_url):

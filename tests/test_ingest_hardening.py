@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.dispatch_kit import role_login
 from worker import ingest
 
 OPS = [sys.executable, "-m", "worker.cli"]
@@ -297,17 +297,9 @@ def test_copy_gets_the_same_deduplication(conn):
 
 @pytest.fixture
 def ingest_login(db_url):
-    name = f"producer_{secrets.token_hex(4)}"
-    password = secrets.token_urlsafe(16)
-    with psycopg.connect(db_url, autocommit=True) as c:
-        c.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD %s IN ROLE ops_ingest'.replace("%s", f"'{password}'"))
-    parts = urlsplit(db_url)
-    netloc = f"{name}:{password}@{parts.hostname}:{parts.port}"
-    try:
-        yield name, urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as c:
-            c.execute(f'DROP ROLE "{name}"')
+    """A real login that is only a member of ops_ingest: (its name, its URL)."""
+    with role_login(db_url, "ops_ingest") as url:
+        yield urlsplit(url).username, url
 
 
 def test_bulk_ingest_works_for_the_ingest_role_through_a_real_login(ingest_login, conn):

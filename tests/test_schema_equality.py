@@ -1,6 +1,6 @@
 """The declarative schema (``supabase/schemas/``) builds exactly what the migrations (``sql/``) build.
 
-Two empty databases in the test cluster: one migrated with ``db.migrate`` (as every test database is),
+Two empty databases in the test cluster: one migrated with ``migrations.migrate`` (as every test database is),
 one given the schema files in lexical order in one transaction. Their normalized catalogs
 (``tests/schema_catalog.py``) must be equal; a difference names the object and what differs, e.g.
 ``function ops.check_gates(p_run bigint): differs`` followed by the lines of its definition that differ.
@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests import schema_catalog
-from worker import ROOT, db
+from worker import ROOT, migrations
 
 SCHEMA_DIR = ROOT / "supabase" / "schemas"
 
@@ -44,7 +44,7 @@ def catalog_from_schema(dbs, directory: Path = SCHEMA_DIR) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def migrations_catalog(dbs):
     with dbs.empty("migs") as url, psycopg.connect(url) as conn:
-        db.migrate(conn)
+        migrations.migrate(conn)
         return schema_catalog.describe(conn)
 
 

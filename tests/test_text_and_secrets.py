@@ -17,7 +17,8 @@ from markdown_it import MarkdownIt
 
 from tests.dispatch_kit import FAST, WorkerProcess, states, wait_until
 from tests.receiver import Receiver
-from worker import ROOT, db
+from worker import ROOT, migrations
+from worker.cluster import Cluster
 
 HOSTILE_PHASE = "deploy <!channel> <@U123> <http://evil.example/|click> @octocat\x1b[31m\u202e"
 HOSTILE_SAMPLE = ("``` closed?\n<!here> <!channel> <@U123> <http://evil.example/|your login expired>\n"
@@ -185,13 +186,13 @@ def test_ops_db_url_masks_the_password_unless_asked(db_url):
 
 def test_the_embedded_cluster_log_is_private_and_never_quotes_a_refused_statement():
     (ROOT / ".ops").mkdir(exist_ok=True)
-    cluster = db.Cluster(Path(tempfile.mkdtemp(prefix="log-", dir=ROOT / ".ops")))
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="log-", dir=ROOT / ".ops")))
     secret = "ghp_" + "Q" * 36
     try:
         cluster.init(fast=True)
         cluster.start()
         with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            db.migrate(conn)
+            migrations.migrate(conn)
             for statement in (
                 # refused by the pipeline (unknown source), the literal holding a token
                 f"INSERT INTO ops.error_events (source, message) VALUES ('mainframe', 'token {secret}')",

@@ -1,8 +1,5 @@
 """Connections: ``DATABASE_URL`` when set, else the embedded cluster (worker.cluster), started on demand.
-
-The embedded cluster lives in worker.cluster and the migration runner in worker.migrations; the names
-``Cluster``, ``migrate``, ``status`` and ``migrations`` stay importable from here for existing callers.
-"""
+The migration runner is worker.migrations."""
 
 from __future__ import annotations
 
@@ -13,12 +10,9 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from worker.cluster import DATABASE, SUPERUSER, Cluster
+from worker.cluster import Cluster
 from worker.errors import Unavailable, Usage
 from worker.logsafe import mask_password
-from worker.migrations import migrate, migrations, status
-
-__all__ = ["DATABASE", "SUPERUSER", "Cluster", "connect", "database_url", "migrate", "migrations", "status"]
 
 
 def database_url(*, start: bool = True) -> str:
