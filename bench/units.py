@@ -54,7 +54,8 @@ def _unit(kind: str, slug: str, version: str, **fields) -> dict:
     return doc
 
 
-def generate(root: Path, n: int, version: str = "1.0.0", mutate: bool = False) -> collections.Counter:
+def generate(root: Path, n: int, version: str = "1.0.0", mutate: bool = False,
+             plant: bool = False) -> collections.Counter:
     """Write n units (and the council) under root; returns how many mutations of each kind were made."""
     root.mkdir(parents=True)
     (root / "council.yaml").write_text(yaml.safe_dump(COUNCIL, sort_keys=False))
@@ -94,11 +95,45 @@ def generate(root: Path, n: int, version: str = "1.0.0", mutate: bool = False) -
             doc = _unit(kind, slug, version, persona="a generated persona")
         else:
             doc = _unit(kind, slug, version, imports=[f"strat://dev/task/{tasks[-1]}@{version}"])
-        doc["fingerprint"] = canonical.fingerprint_of(doc)
-        sub = root / kind
-        sub.mkdir(exist_ok=True)
-        (sub / f"{slug}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        _write(root, doc)
+    if plant:
+        made.update(_plant(root, version, tasks[-1]))
     return made
+
+
+def _write(root: Path, doc: dict, fingerprint: bool = True) -> None:
+    if fingerprint:
+        doc["fingerprint"] = canonical.fingerprint_of(doc)
+    sub = root / doc["type"]
+    sub.mkdir(exist_ok=True)
+    (sub / f"{doc['slug']}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _plant(root: Path, version: str, task: str) -> collections.Counter:
+    """One problem of each check that the layered tree cannot show: a tampered fingerprint (FM-01), an import of
+    a unit that exists nowhere (FM-02), two fragments importing each other (FM-03), a stable unit importing a
+    draft (FM-07) and a chain step whose agent lacks the capability its task requires (FM-09)."""
+    at = f"@{version}"
+    tampered = _unit("fragment", "plant-tampered", version, imports=[f"strat://dev/task/{task}{at}"])
+    tampered["fingerprint"] = canonical.fingerprint_of({**tampered, "status": "draft"})
+    _write(root, tampered, fingerprint=False)
+    _write(root, _unit("fragment", "plant-broken", version, imports=[f"strat://dev/task/plant-nowhere{at}"]))
+    _write(root, _unit("fragment", "plant-cycle-a", version, imports=[f"strat://dev/fragment/plant-cycle-b{at}"]))
+    _write(root, _unit("fragment", "plant-cycle-b", version, imports=[f"strat://dev/fragment/plant-cycle-a{at}"]))
+    draft = _unit("fragment", "plant-draft", version)
+    draft["status"] = "draft"
+    _write(root, draft)
+    _write(root, _unit("fragment", "plant-uses-draft", version, imports=[f"strat://dev/fragment/plant-draft{at}"]))
+    _write(root, _unit("task", "plant-deploy", version, council="council/bench", prompt_body="deploy",
+                       requires={"capabilities": ["deploy"]},
+                       contract={"inputs": [], "outputs": [], "failure_modes": []}))
+    steps = [{"id": "step-01", "unit": f"strat://dev/task/plant-deploy{at}", "agent": "DEV-01", "gate": False,
+              "depends_on": []},
+             {"id": "step-02", "unit": f"strat://dev/task/{task}{at}", "agent": "REV-01", "gate": True,
+              "depends_on": ["step-01"]}]
+    _write(root, _unit("chain", "plant-capability", version, council="council/bench", composition={"steps": steps},
+                       contract={"inputs": [], "outputs": [], "failure_modes": []}))
+    return collections.Counter({"FM-01": 1, "FM-02": 1, "FM-03": 1, "FM-07": 1, "FM-09": 1})
 
 
 def parse_only(root: Path) -> float:
