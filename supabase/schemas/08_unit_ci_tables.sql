@@ -125,6 +125,10 @@ COMMENT ON TABLE ops.unit_snapshot IS
     'ops.begin_unit_ci(), read by the checks, deleted when the run finishes. Unlogged: a snapshot is transient and '
     'rebuilt by rerunning the scan, so it does not pay for WAL (a crash empties it, which only fails running scans).';
 
+-- FM-07 and FM-01 look up other versions of a name in the universe (the snapshot, then the registry): the
+-- registry has published_units_name_version_idx; without its twin here every lookup scanned the snapshot.
+CREATE INDEX unit_snapshot_name_version_idx ON ops.unit_snapshot (run_id, name, major DESC, minor DESC, patch DESC);
+
 CREATE UNLOGGED TABLE ops.unit_snapshot_edges (
     run_id       bigint NOT NULL,
     from_address text NOT NULL,
