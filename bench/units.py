@@ -1,28 +1,33 @@
-"""Benchmark `stratt ci` on generated unit trees: full runs against merely parsing the same files.
+"""Benchmark `stratt ci` on generated unit trees: a full run against merely parsing the same files.
 
-    .venv/bin/python bench/units.py                  # 1,000 and 10,000 units
-    .venv/bin/python bench/units.py --sizes 50000    # any sizes
+    .venv/bin/python bench/units.py                    # full: 1,000, 10,000 and 50,000 units
+    .venv/bin/python bench/units.py --size smoke       # 200 units (seconds; tests/test_bench_units.py)
+    .venv/bin/python bench/units.py --size 10000 --json
 
-Each size gets a fresh database (cloned from the test template) and two generated trees of N units:
-one council; tasks in layers that import two tasks of the layer above; chains of 3 steps (the third a
-REV-01 gate) over them; roles; fragments importing a task. Version 1.0.0 is published to the registry
-(file store) first; the tree under test is 1.1.0 with, per 100 tasks, one input removed (FM-06 with its
-blast radius) and, per 100 chains, one gate turned off and one REV-01 step dropped (FM-05, FM-04). So
-the baseline lookup and the contract diff run for every unit and the blast radius for every finding.
+Each size gets a scratch database (created on the server of DATABASE_URL or the embedded cluster, migrated,
+dropped afterwards) and two generated trees of N units: one council; tasks in layers that import two tasks
+of the layer above; chains of 3 steps (the third a REV-01 gate) over them; roles; fragments importing a
+task. Version 1.0.0 is published to the registry (a file store) first; the tree under test is 1.1.0 with,
+per 100 tasks, one input removed (FM-06 with its blast radius) and, per 100 chains, one gate turned off and
+one REV-01 step dropped (FM-05, FM-04): about 100 findings at 10,000 units, each with a blast radius.
 
-Timed (best of two for parsing; one run each for ci, which records a run):
-  parse      YAML 1.2 load of every file of the tree under test
-  clean      `ci` of the 1.0.0 tree alone (no baseline anywhere: FM-05/06 find nothing to compare)
+Cases (seconds; the ratio is ci / parse-only of the same tree in the same run, lower is better):
+  clean      `ci` of the 1.0.0 tree alone (nothing published: no baselines, no findings)
   registry   `ci` of the 1.1.0 tree, baselines from the registry (the highest published version below)
-  against    `ci --against <the 1.0.0 tree>` of the 1.1.0 tree
-and each ci time divided by the parse time and by the number of units; flat ms/unit across sizes means
-the cost grows linearly.
+  against    `ci --against <the 1.0.0 tree>` of the 1.1.0 tree (two trees parsed)
+parse-only is the YAML 1.2 load of every file of the tree (best of two). Goals (issue 12, at 10,000 units):
+clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit cost of `against` at the
+largest size by that at the smallest (1.0 = linear). Correctness is checked in every run: each ci run must
+find exactly the planted findings.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import json
+import random
 import sys
 import tempfile
 import time
@@ -33,9 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 import yaml  # noqa: E402
 
-from tests.dbkit import databases  # noqa: E402
+from worker import db, migrations, ssot  # noqa: E402
 from worker.units import canonical, checks, load, publish, yaml12  # noqa: E402
 from worker.units.store import open_store  # noqa: E402
+
+NAME = "units"
+SIZES = {"smoke": [200], "full": [1_000, 10_000, 50_000]}
+GOALS = {"clean": 1.5, "registry": 2.5, "against": 4.0}  # at 10,000 units, ci / parse-only
 
 COUNCIL = {"id": "council/bench", "domain": "dev", "version": "1.0.0", "meta": {"title": "bench"},
            "agents": [{"designation": d, "role": d.lower(), "capabilities": ["plan", "code", "review"],
@@ -150,34 +159,106 @@ def timed_ci(url: str, root: Path, against: Path | None = None) -> tuple[float, 
         return time.perf_counter() - start, report
 
 
+@contextlib.contextmanager
+def scratch_database(database_url: str | None):
+    """A migrated, synced database of its own on the given server (or DATABASE_URL / the embedded cluster)."""
+    url = database_url or db.database_url()
+    base = url.rsplit("/", 1)[0]
+    name = f"bench_units_{random.randrange(10**8)}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(f"{base}/{name}") as conn:
+            migrations.migrate(conn)
+            ssot.sync(conn)
+            conn.commit()
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def measure(n: int, database_url: str | None) -> dict:
+    """Times of one size; raises AssertionError when a run does not report exactly the planted findings."""
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(database_url) as url:
+        base, head = Path(tmp) / "v1.0.0", Path(tmp) / "v1.1.0"
+        generate(base, n)
+        made = generate(head, n, "1.1.0", mutate=True)
+        parse = min(parse_only(head) for _ in range(2))
+        clean, report = timed_ci(url, base)
+        assert report.exit_code == 0 and not report.findings, [f["message"] for f in report.findings[:3]]
+        with psycopg.connect(url) as conn:  # the registry: 1.0.0 of every unit
+            res = publish.publish(conn, [str(base)], open_store(f"file://{tmp}/objects"))
+        assert res.exit_code == 0, res.messages
+        registry, r1 = timed_ci(url, head)
+        against, r2 = timed_ci(url, head, against=base)
+        radius = []
+        for r in (r1, r2):
+            found = collections.Counter(f["alias"] for f in r.findings)
+            assert found == made and r.exit_code == 1, (found, made)
+            radius += [f["details"]["blast_radius"]["transitive"] for f in r.findings if f["alias"] == "FM-06"]
+    return {"units": n, "parse": parse, "clean": clean, "registry": registry, "against": against,
+            "findings": dict(sorted(made.items())), "blast_radius": [min(radius, default=0), max(radius, default=0)]}
+
+
+def sizes_of(size: str) -> list[int]:
+    if size in SIZES:
+        return SIZES[size]
+    try:
+        n = int(size)
+    except ValueError:
+        raise ValueError(f"--size must be smoke, full or a number of units, not {size!r}") from None
+    if n < 100:
+        raise ValueError(f"--size {n}: at least 100 units (one mutation per 100 tasks and chains)")
+    return [n]
+
+
+def run(size: str, database_url: str | None) -> list[dict]:
+    """The rows of the bench convention (bench_convention.md): one per case and size, then the growth row."""
+    rows, per_unit = [], {}
+    for n in sizes_of(size):
+        m = measure(n, database_url)
+        for case in ("clean", "registry", "against"):
+            ratio = m[case] / m["parse"]
+            goal = GOALS[case]
+            rows.append({"benchmark": NAME, "case": f"{case} @{n}", "ours": round(m[case] * 1000, 1),
+                         "baseline": round(m["parse"] * 1000, 1), "unit": "ms (lower is better)",
+                         "ratio": round(ratio, 2), "goal": f"≤ {goal}× parse-only at 10,000 units",
+                         "met": (ratio <= goal) if n == 10_000 else None,
+                         "detail": {"units": n, "ms_per_unit": round(m[case] * 1000 / n, 3),
+                                    "parse_ms_per_unit": round(m["parse"] * 1000 / n, 3),
+                                    "findings": m["findings"] if case != "clean" else {},
+                                    "fm06_blast_radius": m["blast_radius"] if case != "clean" else None}})
+        per_unit[n] = m["against"] / n
+    if len(per_unit) > 1:
+        small, large = min(per_unit), max(per_unit)
+        growth = per_unit[large] / per_unit[small]
+        rows.append({"benchmark": NAME, "case": f"growth {small}->{large}", "ours": round(per_unit[large] * 1000, 3),
+                     "baseline": round(per_unit[small] * 1000, 3), "unit": "ms per unit of `against` (lower is better)",
+                     "ratio": round(growth, 2), "goal": "≤ 1.5× (per-unit cost flat: linear growth)",
+                     "met": growth <= 1.5, "detail": {"ms_per_unit": {str(k): round(v * 1000, 3) for k, v in per_unit.items()}}})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000])
+    ap.add_argument("--size", default="full", help="smoke, full or a number of units")
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
-    dbs = databases()
-    print(f"{'units':>7} {'parse s':>8} {'clean s':>8} {'registry s':>11} {'against s':>10} "
-          f"{'clean/parse':>12} {'registry/parse':>15} {'against/parse':>14} {'ms/unit':>8}  findings")
-    for n in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp, dbs.clone("bench") as url:
-            base, head = Path(tmp) / "v1.0.0", Path(tmp) / "v1.1.0"
-            generate(base, n)
-            made = generate(head, n, "1.1.0", mutate=True)
-            parse = min(parse_only(head) for _ in range(2))
-            clean, report = timed_ci(url, base)
-            assert report.exit_code == 0, [f["message"] for f in report.findings[:3]]
-            with psycopg.connect(url) as conn:  # the registry: 1.0.0 of every unit
-                res = publish.publish(conn, [str(base)], open_store(f"file://{tmp}/objects"))
-            assert res.exit_code == 0, res.messages
-            registry, r1 = timed_ci(url, head)
-            against, r2 = timed_ci(url, head, against=base)
-            for r in (r1, r2):
-                found = collections.Counter(f["alias"] for f in r.findings)
-                assert found == made and r.exit_code == 1, (found, made)
-                radius = [f["details"]["blast_radius"]["transitive"] for f in r.findings if f["alias"] == "FM-06"]
-            summary = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
-            print(f"{n:>7} {parse:>8.2f} {clean:>8.2f} {registry:>11.2f} {against:>10.2f} {clean / parse:>12.2f} "
-                  f"{registry / parse:>15.2f} {against / parse:>14.2f} {1000 * against / n:>8.3f}  {summary}; "
-                  f"FM-06 blast radius {min(radius)}..{max(radius)} dependents")
+    try:
+        sizes_of(args.size)
+    except ValueError as exc:
+        ap.error(str(exc))
+    rows = run(args.size, None)
+    if args.json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    print(f"{'case':<22} {'ours ms':>10} {'parse ms':>10} {'ratio':>7} {'ms/unit':>8}  goal")
+    for r in rows:
+        per = r["detail"].get("ms_per_unit")
+        per = f"{per:>8.3f}" if isinstance(per, float) else " " * 8
+        verdict = "" if r["met"] is None else (" met" if r["met"] else " NOT met")
+        print(f"{r['case']:<22} {r['ours']:>10} {r['baseline']:>10} {r['ratio']:>7} {per}  {r['goal']}{verdict}")
 
 
 if __name__ == "__main__":

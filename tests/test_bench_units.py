@@ -1,0 +1,42 @@
+"""Smoke run of bench/units.py (200 units): the rows have the bench convention's shape and every ci run
+found exactly the planted findings (the module asserts that itself). No speed is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from worker import ROOT
+
+
+def bench_units():
+    spec = importlib.util.spec_from_file_location("bench_units", ROOT / "bench" / "units.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_run_gives_one_row_per_case_with_the_planted_findings(db_url):
+    rows = bench_units().run("smoke", db_url)
+    assert [r["case"] for r in rows] == ["clean @200", "registry @200", "against @200"]
+    for r in rows:
+        assert set(r) == {"benchmark", "case", "ours", "baseline", "unit", "ratio", "goal", "met", "detail"}
+        assert r["benchmark"] == "units" and r["ours"] > 0 and r["baseline"] > 0
+        assert r["ratio"] == pytest.approx(r["ours"] / r["baseline"], rel=0.02)
+        assert r["met"] is None  # verdicts only at 10,000 units
+        assert r["detail"]["units"] == 200
+    # 200 units: 100 tasks (an input removed from the 50th: FM-06) and 34 chains (the 10th's gate off: FM-05);
+    # run() has already checked that both runs reported exactly these, each FM-06 with its blast radius.
+    assert rows[0]["detail"]["findings"] == {}
+    assert rows[1]["detail"]["findings"] == rows[2]["detail"]["findings"] == {"FM-05": 1, "FM-06": 1}
+    assert rows[1]["detail"]["fm06_blast_radius"][0] > 0
+
+
+def test_size_argument_is_checked():
+    units = bench_units()
+    assert units.sizes_of("smoke") == [200] and units.sizes_of("1234") == [1234]
+    with pytest.raises(ValueError, match="smoke, full or a number"):
+        units.sizes_of("huge")
+    with pytest.raises(ValueError, match="at least 100"):
+        units.sizes_of("10")
