@@ -85,6 +85,13 @@ def test_the_loader_keeps_holdout_and_tuned_splits_apart(tmp_path):
         (tmp_path / directory / "x.yaml").unlink()
 
 
+def test_writing_the_holdout_section_replaces_it_and_keeps_the_rest():
+    doc = "# Figures\n\ncorpus table\n"
+    once = realworld.with_section(doc, realworld.HOLDOUT_HEADING + "\n\nold figures\n")
+    twice = realworld.with_section(once, realworld.HOLDOUT_HEADING + "\n\nnew figures\n")
+    assert twice == "# Figures\n\ncorpus table\n\n" + realworld.HOLDOUT_HEADING + "\n\nnew figures\n"
+
+
 def test_labels_are_taxonomy_codes(module_db_url):
     with psycopg.connect(module_db_url) as conn:
         codes = {r[0] for r in conn.execute("SELECT code FROM ops.failure_modes")}
