@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import cluster, db, demo, errors, ingest, migrations, ssot
+from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
@@ -623,12 +623,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=20, help="at most this many groups, most frequent first (default 20)")
     p.add_argument("--json", action="store_true", help="print the groups as a JSON array")
     p.set_defaults(func=cmd_errors)
-    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}", parser_class=_Parser)
+    errors_sub = p.add_subparsers(dest="action", metavar="{show,list,regroup}", parser_class=_Parser)
     r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
                               "(dry run unless --apply); counts, history and escalations are kept")
     r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_errors)
+    oncall.add_parsers(sub, errors_sub, Number)  # errors show / list; resolve, ignore, reopen
 
     p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
     p.add_argument("--events", type=Number(int, 1), default=400)
