@@ -146,3 +146,14 @@ def test_the_shipped_policy_has_a_quiet_period():
     from worker import fixbot
     assert resolutions.quiet_period_seconds(fixbot.Policy.load().data) == 24 * 3600
     assert (ROOT / "docs/resolutions/_template.md").read_text().count("{{") > 10
+
+
+def test_runbooks_name_the_commands_and_never_an_update():
+    """Runbooks tell people to run `ops errors show` / `ops resolve` / `ops ignore`, never to UPDATE ops tables."""
+    pages = sorted((ROOT / "docs/runbooks").rglob("*.md"))
+    assert len(pages) > 100
+    for page in pages:
+        text = page.read_text()
+        assert not re.search(r"\bupdate\s+ops\.", text, re.IGNORECASE), page
+        if page.parent.name == "failures":
+            assert "ops resolve <fingerprint>" in text and "ops errors show <fingerprint>" in text, page
