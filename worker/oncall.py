@@ -123,6 +123,10 @@ def cmd_list(args) -> int:
     if args.json:
         emit_json(rows)
         return EXIT_OK
+    if args.quiet:  # fingerprints only, one a line, for scripts: fp=$(ops errors list --code X -q --limit 1)
+        for r in rows:
+            print(r["fingerprint"])
+        return EXIT_OK
     for r in rows:
         r["fingerprint"] = r["fingerprint"][:12]
     print(table(rows, ["fingerprint", "code", "status", "count", "last_seen_at", "source", "sample_message"], 50))
@@ -135,8 +139,8 @@ def _by(args) -> str:
 
 def cmd_resolve(args) -> int:
     root = Path(args.root).resolve()
-    if not (root / "docs").is_dir():
-        raise Usage(f"--root {args.root}: no docs/ folder there (run from the repository, or pass --root)", field="--root")
+    if not root.is_dir():
+        raise Usage(f"--root {args.root}: not a directory (the repository the record is written into)", field="--root")
     with db.connect() as conn, translate("resolve"):
         with conn.cursor(row_factory=dict_row) as cur:
             fp = _find(cur, args.fingerprint)
@@ -198,6 +202,7 @@ def add_parsers(sub, errors_sub, number) -> None:
     s.add_argument("--status", choices=STATUSES, help="only this status (an ignore past its date is open)")
     s.add_argument("--since", type=_since, help="last seen within this long (30m, 24h, 7d) or since an RFC 3339 time")
     s.add_argument("--limit", type=number(int, 1), default=50, help="at most this many (default 50)")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only the full fingerprints, one a line")
     s.add_argument("--json", action="store_true", help="print the errors as a JSON array")
     s.set_defaults(func=cmd_list)
 
