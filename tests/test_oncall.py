@@ -157,3 +157,24 @@ def test_runbooks_name_the_commands_and_never_an_update():
         assert not re.search(r"\bupdate\s+ops\.", text, re.IGNORECASE), page
         if page.parent.name == "failures":
             assert "ops resolve <fingerprint>" in text and "ops errors show <fingerprint>" in text, page
+
+
+def test_the_worker_process_auto_resolves_in_its_maintenance(db_url, repo, tmp_path):
+    """The real `ops worker --once` resolves a merged FixBot fix once the policy's quiet period (24h) has passed."""
+    from tests.dispatch_kit import FAST, WorkerProcess
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'lint', message => 'Found 3 errors.')")
+        fp, run_id = conn.execute("SELECT fingerprint, id FROM ops.agent_runs WHERE code = 'CI.LINT_FAILED'").fetchone()
+        conn.execute("UPDATE ops.escalations SET state = 'delivered' WHERE fingerprint = %s", (fp,))
+        conn.execute("UPDATE ops.agent_runs SET status = 'succeeded', pr_url = 'https://github.com/o/r/pull/9', "
+                     "metadata = metadata || '{\"pr_state\": \"merged\"}', finished_at = now() - interval '25 hours' "
+                     "WHERE id = %s", (run_id,))
+        conn.execute("UPDATE ops.agent_errors SET last_seen_at = now() - interval '26 hours' WHERE fingerprint = %s", (fp,))
+    with WorkerProcess(db_url, tmp_path / "w.log", *FAST, "--once", env={"OPS_RESOLUTIONS_ROOT": str(repo)}) as w:
+        assert w.proc.wait(90) == 0  # --once: maintenance, then whatever is due, then exit
+        resolved = [e for e in w.events() if e.get("event") == "error_auto_resolved"]
+    assert [e["fingerprint"] for e in resolved] == [fp]
+    assert 'resolved_by: "fixbot"' in (repo / resolved[0]["record"]).read_text()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT status, resolved_by FROM ops.agent_errors WHERE fingerprint = %s",
+                            (fp,)).fetchone() == ("resolved", "fixbot")

@@ -67,7 +67,8 @@ def _environment(root: Path) -> jinja2.Environment:
 def record_context(cur, fingerprint: str, *, summary: str, cause: str | None, fix: str | None,
                    prevention: str | None, pr: str | None, resolved_by: str, now: datetime) -> dict:
     """What the template sees: ``group`` (the ops.error_groups row), ``events`` (latest occurrences),
-    ``run_ids``, ``escalations``, ``agent_runs``, ``history`` (status changes), the person's texts
+    ``run_ids``, ``escalations``, ``agent_runs``, ``history`` (status changes), ``timeline`` (the three merged in
+    time order: {at, kind escalation|agent_run|status, row}), the person's texts
     (redacted: ``summary``, ``cause``, ``fix``, ``prevention``, ``pr``), ``resolved_by``, ``date``
     (YYYY-MM-DD, UTC) and ``now``."""
     fp = {"fingerprint": fingerprint}
@@ -76,13 +77,18 @@ def record_context(cur, fingerprint: str, *, summary: str, cause: str | None, fi
     def redact(text):
         return None if text is None else execute(cur, "oncall", "redact", {"text": text}).fetchone()["text"]
 
+    escalations = execute(cur, "oncall", "escalations", fp).fetchall()
+    runs = execute(cur, "oncall", "agent_runs", fp).fetchall()
+    history = execute(cur, "oncall", "history", fp).fetchall()
+    # One timeline, in time order: escalations, FixBot runs and status changes (regressions included).
+    timeline = sorted([{"at": r["created_at"], "kind": "escalation", "row": r} for r in escalations]
+                      + [{"at": r["created_at"], "kind": "agent_run", "row": r} for r in runs]
+                      + [{"at": r["changed_at"], "kind": "status", "row": r} for r in history], key=lambda t: t["at"])
     return {
         "group": group,
         "events": execute(cur, "oncall", "recent_events", {**fp, "limit": EVENTS_IN_RECORD}).fetchall(),
         "run_ids": execute(cur, "oncall", "run_ids", {**fp, "limit": RUN_IDS_IN_RECORD}).fetchall(),
-        "escalations": execute(cur, "oncall", "escalations", fp).fetchall(),
-        "agent_runs": execute(cur, "oncall", "agent_runs", fp).fetchall(),
-        "history": execute(cur, "oncall", "history", fp).fetchall(),
+        "escalations": escalations, "agent_runs": runs, "history": history, "timeline": timeline,
         "summary": redact(summary), "cause": redact(cause), "fix": redact(fix), "prevention": redact(prevention),
         "pr": redact(pr), "resolved_by": redact(resolved_by), "date": now.date().isoformat(), "now": now,
     }
