@@ -51,7 +51,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
     assert json.loads(ops("errors", "list", "--source", "odoo", "--json", url=db_url).stdout) == []
     assert json.loads(ops("errors", "list", "--since", "2999-01-01T00:00:00Z", "--json", url=db_url).stdout) == []
 
-    summary = "Rotated the *Stripe* key [click](http://evil) @team"
+    summary = "Rotated the *Stripe* key [click](http://evil) @team"  # also the file name's slug
     resolved = ops("resolve", prefix, "--summary", summary, "--cause", "the key was removed from Vercel",
                    "--fix", "set STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234 again", "--pr", "https://github.com/o/r/pull/12",
                    "--by", "ana", "--root", str(repo), "--json", url=db_url)
@@ -75,6 +75,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
 
     again = ops("resolve", prefix, "--summary", summary, "--root", str(repo), url=db_url)
     assert again.returncode == 1 and "cannot become resolved" in again.stderr and "reopen" in again.stderr
+    assert list((repo / "docs/resolutions").rglob("*.md")) == [path]  # the refused resolve left no file behind
 
     # It comes back: regressed, shown as such, and a second record never clobbers the first.
     _ingest(db_url, "Error: Missing required environment variable STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234")
@@ -178,3 +179,11 @@ def test_the_worker_process_auto_resolves_in_its_maintenance(db_url, repo, tmp_p
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT status, resolved_by FROM ops.agent_errors WHERE fingerprint = %s",
                             (fp,)).fetchone() == ("resolved", "fixbot")
+
+
+def test_a_secret_in_the_summary_reaches_neither_the_file_name_nor_the_record(db_url, repo):
+    fp = _ingest(db_url, "Error: Missing required environment variable PLANE_WEBHOOK_SECRET")
+    out = json.loads(ops("resolve", fp[:12], "--summary", "leaked ghp_abcdefghijklmnopqrstuvwxyz0123456789 rotated",
+                         "--root", str(repo), "--json", url=db_url).stdout)
+    assert "abcdefghijklmnop" not in out["record"]
+    assert "abcdefghijklmnop" not in (repo / out["record"]).read_text()

@@ -104,7 +104,8 @@ def _create(root: Path, code: str, summary: str, day: str, content: bytes) -> Pa
     each candidate name is created exclusively (O_EXCL), the next suffix tried when it exists."""
     folder = root / RECORDS / day[:4] / day[5:7]
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"{day}_{code}_{slug(summary)}"
+    safe_code = re.sub(r"[^A-Za-z0-9._-]", "_", code).lstrip(".") or "UNKNOWN"  # taxonomy codes already are
+    base = f"{day}_{safe_code}_{slug(summary)}"
     for n in range(1, 1000):
         path = folder / (f"{base}.md" if n == 1 else f"{base}-{n}.md")
         try:
@@ -122,19 +123,21 @@ def write_and_record(conn, root: Path, fingerprint: str, *, summary: str, cause=
     of worker/queries/oncall.sql) marks the error resolved with the path and SHA-256. On any failure the
     file is removed and nothing changes. Returns {fingerprint, path, sha256, row}."""
     now = datetime.now(timezone.utc)
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        context = record_context(cur, fingerprint, summary=summary, cause=cause, fix=fix, prevention=prevention,
-                                 pr=pr, resolved_by=resolved_by, now=now)
-        content = render(context, root).encode("utf-8")
-        digest = hashlib.sha256(content).hexdigest()
-        path = _create(root, context["group"]["code"], summary, context["date"], content)
-        try:
+    path = None
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            context = record_context(cur, fingerprint, summary=summary, cause=cause, fix=fix, prevention=prevention,
+                                     pr=pr, resolved_by=resolved_by, now=now)
+            content = render(context, root).encode("utf-8")
+            digest = hashlib.sha256(content).hexdigest()
+            path = _create(root, context["group"]["code"], context["summary"], context["date"], content)  # redacted
             row = execute(cur, "oncall", record_query, {
                 **record_params, "fingerprint": fingerprint, "resolution_ref": path.as_posix(),
                 "resolution_sha256": digest}).fetchone()
-        except BaseException:
+    except BaseException:
+        if path is not None:  # refused or not committed: no record without its row
             (root / path).unlink(missing_ok=True)
-            raise
+        raise
     return {"fingerprint": fingerprint, "path": path.as_posix(), "sha256": digest, "row": row}
 
 
