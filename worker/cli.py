@@ -618,7 +618,8 @@ def parser() -> argparse.ArgumentParser:
                    help="also list every candidate pattern that matched and the rule step that chose the winner")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
+    p = sub.add_parser("errors", help="top grouped errors; `show` one error, `list` with filters; `regroup` moves "
+                       "groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
     p.add_argument("--limit", type=_positive, default=20, help="at most this many groups, most frequent first (default 20)")
     p.add_argument("--json", action="store_true", help="print the groups as a JSON array")
