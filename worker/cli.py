@@ -459,7 +459,13 @@ def cmd_errors_regroup(args) -> int:
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    return demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet)
+    from pathlib import Path
+
+    summary = demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet,
+                       report_path=Path(args.report) if args.report else None, as_json=args.json)
+    if args.json:
+        emit_json(summary)
+    return EXIT_OK
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -668,12 +674,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_errors)
 
-    p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
-    p.add_argument("--events", type=Number(int, 1), default=400)
-    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45)
-    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.05, help="seconds between events")
+    p = sub.add_parser("demo", help="the whole loop in about a minute: a feed of realistic errors, a worker delivering "
+                       "the escalations to a local receiver, FixBot held to its policy, one error resolved, the HTML report")
+    p.add_argument("--events", type=Number(int, 1), default=300, help="events in the feed (default 300)")
+    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45, help="at most this long for the feed")
+    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.02, help="seconds between events")
     p.add_argument("--seed", type=Number(int), default=7)
-    p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
+    p.add_argument("--report", metavar="FILE", help="where to write the HTML report (default $OPS_HOME/demo/report.html)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; the summaries only")
+    p.add_argument("--json", action="store_true", help="print only the summary, as JSON")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("report", help="what happened in a period: a terminal summary, --json, or one offline HTML page")
