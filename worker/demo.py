@@ -11,8 +11,8 @@
 3. **Resolve** — one delivered error is resolved (:func:`_resolve_one`).
 4. **Report** — `ops report --html` is written and its path printed.
 
-For the demo's worker only, the ``fixbot`` destination is synced with ``runner: command`` (a copy of
-``ssot/`` in a temporary folder); the real SSOT is synced back before the demo ends, also on Ctrl-C, so
+For the demo's worker only, the ``fixbot`` destination is synced with ``runner: command`` (the SSOT's
+document with that one destination changed); the real SSOT is synced back before the demo ends, also on Ctrl-C, so
 `ops ssot diff` shows no drift afterwards. The worker and the receiver stop with the demo. Run it as often
 as you like: each run adds events; thresholds already crossed do not escalate again, and an error resolved
 by an earlier run that recurs is a regression (it escalates again).
@@ -21,19 +21,17 @@ by an earlier run that recurs is a regression (it escalates again).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
 from psycopg.rows import dict_row
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,7 +72,7 @@ FEED = [
 ]
 
 # The demo's FixBot destination: the same name and kind as in ssot/destinations.yaml, run locally.
-FIXBOT_COMMAND = {"kind": "fixbot", "runner": "command", "command_env": "OPS_FIXBOT_COMMAND", "timeout_seconds": 60}
+FIXBOT_COMMAND = {"runner": "command", "command_env": "OPS_FIXBOT_COMMAND", "timeout_seconds": 60}
 SETTLE_SECONDS = 30  # at most this long after the feed for the worker to deliver what is due
 
 
@@ -97,23 +95,22 @@ def demo_home() -> Path:
 @contextlib.contextmanager
 def fixbot_runs_locally(conn):
     """Sync the SSOT with the ``fixbot`` destination run by the ``command`` runner (for the demo's worker),
-    and sync the real SSOT back on the way out, whatever happens."""
-    problems = ssot.check(conn)  # once: the copy differs from these files in one checked destination only
-    if problems:
-        raise ssot.SsotInvalid(problems)
-    with tempfile.TemporaryDirectory(prefix="ops-demo-ssot-") as tmp:
-        root = Path(tmp)
-        shutil.copytree(ROOT / "ssot", root / "ssot")
-        (root / "docs").symlink_to(ROOT / "docs")  # the SSOT check reads the runbooks
-        path = root / "ssot" / "destinations.yaml"
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        doc["destinations"]["fixbot"] = dict(FIXBOT_COMMAND)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        ssot.sync(conn, root, checked=True)
-        try:
-            yield
-        finally:
-            ssot.sync(conn, checked=True)
+    and the SSOT as it is back on the way out, whatever happens. One document, loaded once, changed in
+    that one destination (`ops ssot sync` checks the files themselves; `make run` runs it first)."""
+    doc = ssot.Ssot.load().document()
+    local = {**doc, "destinations": [d if d["name"] != "fixbot" else
+                                     {"name": "fixbot", "kind": "fixbot", "config": dict(FIXBOT_COMMAND)}
+                                     for d in doc["destinations"]]}
+    _sync(conn, local)
+    try:
+        yield
+    finally:
+        _sync(conn, doc)
+
+
+def _sync(conn, doc: dict) -> None:
+    with conn.transaction():
+        execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)})
 
 
 @contextlib.contextmanager

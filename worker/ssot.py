@@ -469,10 +469,9 @@ def _document(conn: psycopg.Connection, root: Path) -> dict:
     return Ssot.load(root).document()
 
 
-def sync(conn: psycopg.Connection, root: Path = ROOT, *, checked: bool = False) -> dict:
-    """Make the database equal to the SSOT; return rows changed per kind. The SSOT is checked first
-    (SsotInvalid) unless ``checked``: the caller has just checked these files (`ops demo` syncs twice)."""
-    doc = Ssot.load(root).document() if checked else _document(conn, root)
+def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
+    """Make the database equal to the SSOT; return rows changed per kind."""
+    doc = _document(conn, root)
     with conn.transaction():
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
     return changes
