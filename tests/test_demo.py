@@ -46,3 +46,26 @@ def test_demo_runs_the_whole_loop_twice(db_url, tmp_path):
     assert second["events"] == 40 and report2.is_file()
     assert "refused" not in second["received"] and not second["escalations"].get("dead")
     assert ops("ssot", "diff", url=db_url).stdout.strip() == "no drift", "the real SSOT is synced back"
+
+
+def test_the_demo_receiver_checks_webhook_signatures():
+    """The receiver the demo shows as 'signature verified' really verifies: a forged or replayed request is
+    refused (401), a genuine one and a re-signed re-delivery are accepted."""
+    import httpx
+
+    from worker import signing
+    from worker.demo_receiver import Receiver
+
+    receiver = Receiver(b"demo-secret").start()
+    try:
+        body = b'{"code": "AGENT.MEMORY_WRITE_FAILED"}'
+        good = signing.sign(b"demo-secret", body, "esc-1")
+        forged = signing.sign(b"another-secret", body, "esc-2")
+        post = lambda headers: httpx.post(f"{receiver.url}/webhook", content=body, headers=headers)  # noqa: E731
+        assert post(good).status_code == 200
+        assert post(good).status_code == 401, "the same signed request again is a replay"
+        assert post(forged).status_code == 401
+        assert post(signing.sign(b"demo-secret", body, "esc-1")).json()["duplicate"] is True
+        assert receiver.counts() == {"webhook": 2, "refused": 2}
+    finally:
+        receiver.stop()

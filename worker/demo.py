@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 from psycopg.rows import dict_row
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -109,6 +110,8 @@ def fixbot_runs_locally(conn):
 
 
 def _sync(conn, doc: dict) -> None:
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:  # e.g. Ctrl-C mid-statement
+        conn.rollback()
     with conn.transaction():
         execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)})
 
