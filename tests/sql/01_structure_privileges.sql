@@ -11,7 +11,9 @@ SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'fail
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
     'pending_escalations', 'dispatch_queue', 'dispatch_stats', 'error_groups', 'error_event_log',
-    'error_escalation_log', 'error_agent_run_log', 'error_status_log'], 'ops holds exactly the analysts'' views');
+    'error_escalation_log', 'error_agent_run_log', 'error_status_log', 'report_error_daily', 'report_error_changes',
+    'report_resolution_times', 'report_agent_runs', 'report_unit_checks', 'report_open_findings'],
+    'ops holds exactly the analysts'' views');
 SELECT columns_are('ops', 'agent_errors', ARRAY['fingerprint', 'fingerprint_version', 'code', 'source', 'phase',
     'count', 'first_seen_at', 'last_seen_at', 'status', 'confidence', 'matched_pattern', 'sample_message', 'top_frame',
     'last_event_id', 'last_run_id', 'last_correlation_id', 'window_started_at', 'window_count', 'regression_count',
