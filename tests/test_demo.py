@@ -5,7 +5,9 @@ works again, leaves the SSOT as it was and no worker behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import psycopg
 
@@ -32,6 +34,10 @@ def test_demo_runs_the_whole_loop_twice(db_url, tmp_path):
     assert ("succeeded", ()) in verdicts, "a sample patch the policy approves"
     assert ("rejected", ("AGENT.FORBIDDEN_PATH",)) in verdicts, "the workflow edit is refused by the policy"
     assert first["resolved"]["status"] == "resolved"
+    record = Path(first["resolved"]["record"])  # written from the evidence, as `ops resolve` writes it
+    assert record.is_file() and record.is_relative_to(tmp_path / "home" / "demo")
+    assert hashlib.sha256(record.read_bytes()).hexdigest() == first["resolved"]["record_sha256"]
+    assert first["resolved"]["code"] in record.read_text(encoding="utf-8")
     text = report.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and 'data-chart="chart-0"' in text and "Plotly.newPlot" in text
     assert (tmp_path / "home" / "demo" / "worker.log").stat().st_size > 0
