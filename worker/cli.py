@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import cluster, db, demo, errors, ingest, migrations, ssot
+from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
@@ -77,6 +77,15 @@ SECONDS = dict(low=0, low_open=True, unit="seconds")
 
 
 _non_negative = Number(int, 0)
+
+
+def _since(text: str):
+    from worker.report import parse_since
+
+    return parse_since(text)
+
+
+_since.__name__ = "since"
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -450,7 +459,42 @@ def cmd_errors_regroup(args) -> int:
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    return demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet)
+    from pathlib import Path
+
+    summary = demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet,
+                       report_path=Path(args.report) if args.report else None, as_json=args.json)
+    if args.json:
+        emit_json(summary)
+    return EXIT_OK
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    """`ops report`: the period's figures from the analysts' views (worker/report.py); --html writes the page."""
+    from pathlib import Path
+
+    from worker import report
+
+    with db.connect() as conn, translate(_command_name(args)):
+        data = report.collect(conn, args.since, top=args.top)
+    if args.html:
+        from worker import report_html
+
+        try:
+            path = report_html.write(data, Path(args.html))
+        except OSError as exc:
+            raise OpsError(f"cannot write --html {args.html}: {exc.strerror or exc}", exit_code=EXIT_BAD_INPUT) from None
+        if args.json:
+            emit_json({"html": str(path), "empty": report.is_empty(data)})
+        else:
+            print(f"report written: {path}")
+        return EXIT_OK
+    if args.json:
+        emit_json(report.json_document(data))
+    else:
+        print(report.terminal_summary(data))
+    return EXIT_OK
 
 
 # -- worker, dispatch, fixbot --------------------------------------------------------------------------
@@ -618,25 +662,39 @@ def parser() -> argparse.ArgumentParser:
                    help="also list every candidate pattern that matched and the rule step that chose the winner")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
+    p = sub.add_parser("errors", help="top grouped errors; `show` one error, `list` with filters; `regroup` moves "
+                       "groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
     p.add_argument("--limit", type=_positive, default=20, help="at most this many groups, most frequent first (default 20)")
     p.add_argument("--json", action="store_true", help="print the groups as a JSON array")
     p.set_defaults(func=cmd_errors)
-    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}", parser_class=_Parser)
+    errors_sub = p.add_subparsers(dest="action", metavar="{show,list,regroup}", parser_class=_Parser)
     r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
                               "(dry run unless --apply); counts, history and escalations are kept")
     r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_errors)
+    oncall.add_parsers(sub, errors_sub, Number)  # errors show / list; resolve, ignore, reopen
 
-    p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
-    p.add_argument("--events", type=Number(int, 1), default=400)
-    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45)
-    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.05, help="seconds between events")
+    p = sub.add_parser("demo", help="the whole loop in about a minute: a feed of realistic errors, a worker delivering "
+                       "the escalations to a local receiver, FixBot held to its policy, one error resolved, the HTML report")
+    p.add_argument("--events", type=Number(int, 1), default=300, help="events in the feed (default 300)")
+    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45, help="at most this long for the feed")
+    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.02, help="seconds between events")
     p.add_argument("--seed", type=Number(int), default=7)
-    p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
+    p.add_argument("--report", metavar="FILE", help="where to write the HTML report (default $OPS_HOME/demo/report.html)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; the summaries only")
+    p.add_argument("--json", action="store_true", help="print only the summary, as JSON")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="what happened in a period: a terminal summary, --json, or one offline HTML page")
+    p.add_argument("--since", type=_since, default=_since("7d"), metavar="WHEN",
+                   help="start of the period: a duration back from now (30m, 24h, 7d, 2w) or an RFC 3339 date or "
+                        "time (2026-11-23); default 7d. Per-day figures start at that UTC day")
+    p.add_argument("--top", type=Number(int, 1, 100), default=10, help="top errors listed (default 10)")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with the charts (opens offline)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON (with --html: the page's path)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run the dispatch worker (LISTEN/NOTIFY + polling; SIGTERM stops it gracefully)")
     p.add_argument("--name", help="worker name in claims and logs (default host:pid)")

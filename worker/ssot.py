@@ -34,6 +34,7 @@ DESTINATIONS = Path("ssot/destinations.yaml")
 FIXBOT_POLICY = Path("ssot/agents/fixbot_policy.yaml")
 TAXONOMY_SCHEMA = Path("ssot/schemas/failure_modes.schema.json")
 DESTINATIONS_SCHEMA = Path("ssot/schemas/destinations.schema.json")
+FIXBOT_POLICY_SCHEMA = Path("ssot/schemas/fixbot_policy.schema.json")
 DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
 # Kinds that page a person, and so may carry a digest (a page budget per window).
 DIGEST_KINDS = {"webhook", "slack", "github_issue"}
@@ -306,6 +307,9 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
         where = "/".join(map(str, err.path)) or "(root)"
         at(list(err.path), f"{where}: {err.message}")
+    policy_schema = json.loads((root / FIXBOT_POLICY_SCHEMA).read_text())
+    for err in sorted(jsonschema.Draft202012Validator(policy_schema).iter_errors(ssot.policy), key=lambda e: list(e.path)):
+        at(list(err.path), f"{'/'.join(map(str, err.path)) or '(root)'}: {err.message}", FIXBOT_POLICY, ssot.policy)
     if problems:
         return problems  # the checks below assume the shape is right
 

@@ -55,11 +55,23 @@ GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version()
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,
                 ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats TO ops_analyst;
+-- The report's views (`ops report`).
+GRANT SELECT ON ops.report_error_daily, ops.report_error_changes, ops.report_resolution_times, ops.report_agent_runs,
+                ops.report_unit_checks, ops.report_open_findings TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
+
+-- Who may read and change triage: analysts read the on-call views and resolve fingerprint prefixes; the
+-- worker reads them to write FixBot's resolution records and may resolve only what FixBot fixed. resolve,
+-- ignore, reopen and set_error_status stay with the owner (`ops resolve` and friends run as the owner).
+GRANT SELECT ON ops.error_groups, ops.error_event_log, ops.error_escalation_log, ops.error_agent_run_log,
+                ops.error_status_log TO ops_analyst, ops_worker;
+GRANT EXECUTE ON FUNCTION ops.find_error(text) TO ops_analyst, ops_worker;
+GRANT EXECUTE ON FUNCTION ops.fixbot_resolution_candidates(interval),
+                          ops.resolve_error_by_fixbot(text, bigint, interval, text, text) TO ops_worker;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them
 -- only through the dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations'

@@ -43,7 +43,9 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
-          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
+          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
+          'ops.find_error(text)', 'ops.fixbot_resolution_candidates(interval)',
+          'ops.resolve_error_by_fixbot(text,bigint,interval,text,text)'],
     'ops_worker calls exactly the outbox protocol, the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -56,7 +58,8 @@ $$, ARRAY['ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp w
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
-$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
+$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
+          'ops.find_error(text)'],
     'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`)');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
