@@ -3,7 +3,7 @@
 -- the benchmark's weights (resolved 50, ci_pass_rate 15, evidence_compliance 15, diff_minimality 10,
 -- time_to_green_s 10; diff 0..500 lines, green 600..86400 s).
 BEGIN;
-SELECT plan(16);
+SELECT plan(28);
 
 CREATE TEMP TABLE r (name text, id bigint);
 WITH v (name) AS (VALUES ('resolved'), ('ci_failed'), ('refused'), ('queued'), ('regressed')), ins AS (
@@ -72,6 +72,58 @@ SELECT is(round(ops_private.benchmark_points('linear', 43200, 600, 86400), 4), 5
     'linear points: 100 at best, 0 at worst, straight between');
 SELECT is(ops_private.benchmark_points('linear', 10, 600, 86400), 100::numeric, 'linear points are clamped at best');
 SELECT is(ops_private.benchmark_points('ratio', NULL, NULL, NULL), 0::numeric, 'an unknown value earns nothing');
+
+-- ops.record_run_outcome: the one way outcomes come in (webhook, `ops fixbot report`), as ops_outcomes.
+INSERT INTO ops.agent_runs (fingerprint, code, policy_ref, status, branch, metadata)
+VALUES ('fp-hook', 'CI.TESTS_FAILED', 'ssot/agents/fixbot_policy.yaml', 'succeeded', 'fixbot/77-ci-tests-failed',
+        '{"target_check": "test"}');
+SET LOCAL ROLE ops_outcomes;
+SELECT is((SELECT row(matched_run_id IS NOT NULL, duplicate)::text
+           FROM ops.record_run_outcome(kind => 'pull_request', state => 'opened', branch => 'fixbot/77-ci-tests-failed',
+                                       pr_url => 'https://github.com/acme/app/pull/9', delivery_id => 'd-1',
+                                       detail => '{"head_sha": "abc", "note": "token ghp_0123456789abcdefghijABCDEFGHIJ012345"}')),
+    '(t,f)', 'an outcome on a FixBot branch is matched to its run and stored');
+SELECT is((SELECT duplicate FROM ops.record_run_outcome(kind => 'pull_request', state => 'opened',
+                                                        branch => 'fixbot/77-ci-tests-failed', delivery_id => 'd-1')),
+    true, 'the same delivery again is a duplicate');
+SELECT is((SELECT row(outcome_id, matched_run_id)::text FROM ops.record_run_outcome(kind => 'ci', state => 'success',
+                                                                                    branch => 'someone/else', delivery_id => 'd-2')),
+    '(,)', 'an outcome for a branch no run worked on is not stored');
+SELECT is((SELECT duplicate FROM ops.record_run_outcome(kind => 'ci', state => 'success', check_name => 'test',
+                                                        pr_url => 'https://github.com/acme/app/pull/9', delivery_id => 'd-3')),
+    false, 'a check run is matched by the pull request the pipeline learned from the opened event');
+SELECT throws_ok($$ SELECT * FROM ops.record_run_outcome(kind => 'ci', state => 'Not A State', run_id => 1) $$, 'OP001',
+    NULL, 'a malformed state is refused (OP001)');
+SELECT throws_ok($$ SELECT * FROM ops.record_run_outcome(kind => 'report', state => 'success', run_id => -5) $$, 'OP004',
+    'no agent run -5', 'an unknown run id is OP004');
+RESET ROLE;
+SELECT results_eq($$ SELECT kind, state, target_fixed, delivery_id FROM ops.agent_run_outcomes
+                     WHERE run_id = (SELECT id FROM ops.agent_runs WHERE fingerprint = 'fp-hook') ORDER BY id $$,
+    $$ VALUES ('pull_request', 'opened', NULL::boolean, 'd-1'), ('ci', 'success', true, 'd-3') $$,
+    'two outcomes stored, the replay once; the target check''s success sets target_fixed');
+SELECT is((SELECT pr_url FROM ops.agent_runs WHERE fingerprint = 'fp-hook'), 'https://github.com/acme/app/pull/9',
+    'the opened pull request is recorded on the run');
+SELECT ok((SELECT detail ->> 'note' NOT LIKE '%ghp_0123%' AND detail ->> 'head_sha' = 'abc' FROM ops.agent_run_outcomes
+           WHERE delivery_id = 'd-1'), 'evidence is redacted before it is stored');
+SELECT is((SELECT outcome || ' ' || resolved FROM ops.agent_benchmark_results
+           WHERE run_id = (SELECT id FROM ops.agent_runs WHERE fingerprint = 'fp-hook')),
+    'resolved true', 'each outcome rescores its run');
+
+-- ops.set_agent_run_artifacts: the patch and transcript, redacted.
+GRANT SELECT ON r TO ops_worker;
+SET LOCAL ROLE ops_worker;
+SELECT ok((SELECT patch NOT LIKE '%ghp_0123%' AND transcript -> 1 ->> 'content' NOT LIKE '%AKIA%'
+                  AND transcript #>> '{1,tool_calls,0,function,name}' = 'run_tests'
+           FROM ops.set_agent_run_artifacts((SELECT id FROM r WHERE name = 'resolved'),
+               E'+token = "ghp_0123456789abcdefghijABCDEFGHIJ012345"\n',
+               '[{"role": "user", "content": "fix CI"},
+                 {"role": "assistant", "content": "key AKIAIOSFODNN7EXAMPLE",
+                  "tool_calls": [{"type": "function", "function": {"name": "run_tests", "arguments": "{}"}}]}]')),
+    'the worker stores a patch and transcript, redacted, tool calls kept');
+SELECT throws_ok($$ SELECT ops.set_agent_run_artifacts((SELECT id FROM r WHERE name = 'resolved'), NULL,
+                                                       '[{"role": "robot", "content": "x"}]') $$,
+    'OP001', NULL, 'a transcript message with an unknown role is refused');
+RESET ROLE;
 
 -- The benchmark must be synced.
 UPDATE ops.ssot_state SET detail = '{}' WHERE name = 'benchmark';
