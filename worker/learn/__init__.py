@@ -1,2 +1,2 @@
-"""The improvement loop (issue 10): outcomes, scorecards, comparisons, variant choice, dataset export and the
-v2 classifier. Each part is its own module; the database objects they read are in supabase/schemas/."""
+"""The improvement loop (issue 10): outcomes, benchmark scoring and scorecards, comparisons, variant
+choice, dataset export, classifier v2 (DESIGN.md section 4). Each part is its own module."""
