@@ -29,7 +29,7 @@ from worker import cluster, db, demo, errors, ingest, migrations, ssot
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
-from worker.learn import classifier_cli
+from worker.learn import classifier_cli, export_cli
 from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
@@ -679,6 +679,7 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_fixbot)
 
     classifier_cli.register(sub, Number)
+    export_cli.register(sub)
     return top
 
 

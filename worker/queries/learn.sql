@@ -49,3 +49,26 @@ FROM ops.classifier_models
 WHERE %(id)s::bigint IS NULL OR id = %(id)s::bigint
 ORDER BY trained_at DESC, id DESC
 LIMIT 1;
+
+-- name: export_runs
+-- Scored agent runs with what they produced, for `ops export` (oldest task first; everything redacted again on the
+-- way out, though stored text already is). accepted: a merged pull request or an approving review.
+SELECT r.id AS run_id, b.task_id, r.agent_type, b.variant_id, r.code, e.source, e.phase,
+       ops.redact(e.sample_message) AS message, ops.redact(r.patch) AS patch,
+       ops_private.redact_transcript(r.transcript) AS transcript,
+       b.resolved, b.score, b.tier, b.outcome,
+       EXISTS (SELECT FROM ops.agent_run_outcomes o
+               WHERE o.run_id = r.id AND ((o.kind = 'pull_request' AND o.state = 'merged')
+                                          OR (o.kind = 'review' AND o.state = 'approved'))) AS accepted
+FROM ops.agent_runs r
+JOIN ops.agent_benchmark_results b ON b.run_id = r.id
+LEFT JOIN ops.agent_errors e ON e.fingerprint = r.fingerprint
+WHERE (%(since)s::timestamptz IS NULL OR r.created_at >= %(since)s::timestamptz)
+  AND (r.patch IS NOT NULL OR r.transcript IS NOT NULL)
+ORDER BY b.task_id, r.id;
+
+-- name: record_dataset_export
+-- One export written (the same database gives the same snapshot id: the content hash of its data files).
+INSERT INTO ops.dataset_exports (snapshot_id, kind, since, destination, files, rows)
+VALUES (%(snapshot_id)s, %(kind)s, %(since)s::timestamptz, %(destination)s, %(files)s::jsonb, %(rows)s)
+RETURNING id, snapshot_id, exported_at;
