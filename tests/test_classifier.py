@@ -189,7 +189,7 @@ def test_ops_classifier_train_suggest_and_refusals(db_url, tmp_path):
 
     sample = TEST[0]
     result = ops("classifier", "suggest", "--text", sample.message, "--source", sample.source, "--phase",
-                 sample.phase or "", "-k", "3", "--json", url=db_url)
+                 sample.phase or "", "--top", "3", "--json", url=db_url)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     codes = out["suggestions"]["--text"]["codes"]

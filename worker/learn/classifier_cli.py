@@ -57,7 +57,7 @@ def register(sub, number) -> None:
     s.add_argument("--text", help="a message to classify instead of fingerprints (needs --source)")
     s.add_argument("--source", help="--text: the source it came from")
     s.add_argument("--phase", help="--text: the phase, if any")
-    s.add_argument("-k", "--top", type=number(int, 1, 50), default=3, help="codes per message (default 3)")
+    s.add_argument("--top", type=number(int, 1, 50), default=3, metavar="K", help="codes per message (default 3)")
     s.add_argument("--model-id", type=number(int, 1), help="an ops.classifier_models id (default: the newest)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_classifier)
