@@ -224,3 +224,10 @@ def test_ops_export_to_s3_matches_the_directory_export(db_url, tmp_path, s3_serv
     missing = ops("export", "kto", "--out", "s3://no-such-bucket/x", "--endpoint-url", s3_server, "--json",
                   url=db_url, env=env)
     assert missing.returncode == 4 and "NoSuchBucket" in json.loads(missing.stdout)["reason"]
+
+
+@pytest.mark.parametrize("command", [["export"], ["classifier"], ["classifier", "train"], ["classifier", "eval"],
+                                     ["classifier", "suggest"]])
+def test_the_learning_commands_have_help(command):
+    result = ops(*command, "--help")
+    assert result.returncode == 0 and f"usage: ops {' '.join(command)}" in result.stdout
