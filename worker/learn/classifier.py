@@ -3,12 +3,13 @@
 v1 (the SQL patterns, ``ops.classify_error``) stays the classifier of record; v2 only suggests, and its
 agreement with v1 is reported with every evaluation.
 
-Model. Features are character n-grams (2..5, within word boundaries, sublinear TF-IDF) of the message as
+Model. Features are character n-grams (2..5, within word boundaries, sublinear TF-IDF, the MAX_FEATURES most
+frequent) of the message as
 ``ops.normalize_message(ops.redact(message))`` gives it, plus one-hot ``source`` and ``phase``; the model
 is a linear SVM (scikit-learn ``LinearSVC``) whose scores are calibrated into probabilities by
 ``CalibratedClassifierCV(method="temperature")`` (temperature scaling, Guo et al. 2017, "On Calibration of
 Modern Neural Networks": one parameter for all classes, so it stays well posed with a hundred codes and a
-few examples each). A code needs ``MIN_EXAMPLES`` labelled messages (the calibration's folds); codes with
+few examples each), fitted on the cross-validated scores of FOLDS folds (``ensemble=False``: one SVM in the file). A code needs ``MIN_EXAMPLES`` labelled messages (the calibration's folds); codes with
 fewer are left out of training and listed in the metrics under ``too_few_examples``.
 
 Abstention. v2 suggests ``UNKNOWN.<SOURCE>`` when its best probability is below a threshold. The threshold
@@ -50,6 +51,7 @@ from worker.queries import execute
 
 CORPUS = ROOT / "tests" / "fixtures" / "classification_corpus.yaml"
 MIN_EXAMPLES = 3  # calibration folds: a code needs one example in each
+MAX_FEATURES = 20000  # the most frequent character n-grams kept (bounds the file: codes x features weights)
 FOLDS = 3
 DEFAULT_TARGET_PRECISION = 0.9
 DEFAULT_CONFIDENCE_BAR = 0.5
@@ -150,11 +152,14 @@ def _pipeline(seed: int):
     from sklearn.svm import LinearSVC
 
     columns = ColumnTransformer([
-        ("text", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=False), 0),
+        ("text", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=False,
+                                 max_features=MAX_FEATURES), 0),
         ("source_phase", OneHotEncoder(handle_unknown="ignore"), [1, 2]),
     ])
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    model = CalibratedClassifierCV(LinearSVC(C=1.0, random_state=seed), method="temperature", cv=folds)
+    # ensemble=False: one SVM fitted on everything, its temperature fitted on the folds' predictions, so the file
+    # holds one weight matrix instead of one per fold.
+    model = CalibratedClassifierCV(LinearSVC(C=1.0, random_state=seed), method="temperature", cv=folds, ensemble=False)
     return Pipeline([("features", columns), ("model", model)])
 
 
@@ -169,7 +174,11 @@ def fit(X: np.ndarray, y: list[str], seed: int = 0):
     """Fit the pipeline. Raises ValueError when fewer than two codes have MIN_EXAMPLES examples."""
     if len(set(y)) < 2:
         raise ValueError(f"need at least two codes with {MIN_EXAMPLES}+ labelled messages each, got {len(set(y))}")
-    return _pipeline(seed).fit(X, y)
+    pipeline = _pipeline(seed).fit(X, y)
+    vectorizer = pipeline.named_steps["features"].named_transformers_["text"]
+    if hasattr(vectorizer, "stop_words_"):  # the n-grams max_features dropped: introspection only, and most of the file
+        del vectorizer.stop_words_
+    return pipeline
 
 
 def choose_threshold(correct: np.ndarray, confidence: np.ndarray, target_precision: float) -> float:
