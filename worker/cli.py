@@ -29,6 +29,7 @@ from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
+from worker.learn import classifier_cli, export_cli
 from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
@@ -734,6 +735,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--pr-url", help="the pull request, when already opened")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_fixbot)
+
+    classifier_cli.register(sub, Number)
+    export_cli.register(sub)
     return top
 
 

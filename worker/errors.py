@@ -64,7 +64,7 @@ COMMAND_ROLES = {
     "dispatch": "a login in ops_analyst (list) or ops_worker (requeue)", "dispatch requeue": "a login in ops_worker",
     "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
     "db": OWNER, "ssot": OWNER, "demo": OWNER, "resolve": OWNER, "ignore": OWNER, "reopen": OWNER,
-    "report": "a login in ops_analyst",
+    "report": "a login in ops_analyst", "classifier": OWNER, "export": OWNER,
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None
