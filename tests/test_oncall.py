@@ -127,8 +127,9 @@ def test_worker_auto_resolves_a_merged_fixbot_fix_with_a_record(conn, repo):
                  "message => 'error TS2322: Type ''string'' is not assignable to type ''number''.', run_id => 'gh-77')")
     (fp, run_id), = conn.execute("SELECT fingerprint, id FROM ops.agent_runs WHERE code = 'CI.TYPECHECK_FAILED'").fetchall()
     conn.execute("UPDATE ops.agent_runs SET status = 'succeeded', pr_url = 'https://github.com/o/r/pull/5', "
-                 "metadata = metadata || '{\"pr_state\": \"merged\"}', finished_at = now() - interval '2 days' WHERE id = %s",
-                 (run_id,))
+                 "finished_at = now() - interval '2 days' WHERE id = %s", (run_id,))
+    conn.execute("SELECT * FROM ops.record_run_outcome(kind => 'pull_request', state => 'merged', run_id => %s, "
+                 "occurred_at => now() - interval '2 days')", (run_id,))
     conn.execute("UPDATE ops.agent_errors SET last_seen_at = now() - interval '3 days' WHERE fingerprint = %s", (fp,))
     conn.commit()
     quiet = resolutions.quiet_period_seconds({"auto_resolve": {"quiet_period": "1d"}})
@@ -168,8 +169,9 @@ def test_the_worker_process_auto_resolves_in_its_maintenance(db_url, repo, tmp_p
         fp, run_id = conn.execute("SELECT fingerprint, id FROM ops.agent_runs WHERE code = 'CI.LINT_FAILED'").fetchone()
         conn.execute("UPDATE ops.escalations SET state = 'delivered' WHERE fingerprint = %s", (fp,))
         conn.execute("UPDATE ops.agent_runs SET status = 'succeeded', pr_url = 'https://github.com/o/r/pull/9', "
-                     "metadata = metadata || '{\"pr_state\": \"merged\"}', finished_at = now() - interval '25 hours' "
-                     "WHERE id = %s", (run_id,))
+                     "finished_at = now() - interval '25 hours' WHERE id = %s", (run_id,))
+        conn.execute("SELECT * FROM ops.record_run_outcome(kind => 'pull_request', state => 'merged', run_id => %s, "
+                     "occurred_at => now() - interval '25 hours')", (run_id,))
         conn.execute("UPDATE ops.agent_errors SET last_seen_at = now() - interval '26 hours' WHERE fingerprint = %s", (fp,))
     with WorkerProcess(db_url, tmp_path / "w.log", *FAST, "--once", env={"OPS_RESOLUTIONS_ROOT": str(repo)}) as w:
         assert w.proc.wait(90) == 0  # --once: maintenance, then whatever is due, then exit

@@ -105,7 +105,7 @@ def cmd_show(args) -> int:
     print(table(escalations, ["escalation_id", "reason", "destination", "state", "attempts", "count_at", "created_at",
                               "delivered_at"]) if escalations else "  none")
     print("\nFixBot runs:")
-    print(table(runs, ["run_id", "status", "approved", "pr_url", "pr_state", "created_at", "finished_at"])
+    print(table(runs, ["run_id", "status", "approved", "pr_url", "pr_state", "outcome", "score", "created_at", "finished_at"])
           if runs else "  none")
     print("\nhistory (status changes; regressions are changes to regressed):")
     print(table(history, ["changed_at", "from_status", "to_status", "actor", "resolution_ref", "ignored_until"])

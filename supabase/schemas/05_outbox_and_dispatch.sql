@@ -473,47 +473,6 @@ CREATE TRIGGER tg_escalations__10_skip_ignored BEFORE INSERT ON ops.escalations
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_escalations__skip_ignored();
 
 -- FixBot auto-resolve: merged pull requests whose error stayed quiet.
-CREATE FUNCTION ops.fixbot_resolution_candidates(quiet_period interval)
-RETURNS TABLE (fingerprint text, code text, run_id bigint, pr_url text, merged_at timestamptz, last_seen_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, ops
-AS $$
-DECLARE
-    outcomes text := '';
-BEGIN
-    IF quiet_period IS NULL OR quiet_period <= interval '0' THEN
-        RAISE EXCEPTION 'quiet_period must be above zero, not %', quiet_period USING ERRCODE = 'OPD01',
-            COLUMN = 'quiet_period';
-    END IF;
-    IF to_regclass('ops.agent_run_outcomes') IS NOT NULL THEN
-        outcomes := 'UNION ALL SELECT o.run_id, o.occurred_at FROM ops.agent_run_outcomes o '
-                    'WHERE o.kind = ''pull_request'' AND o.state = ''merged''';
-    END IF;
-    RETURN QUERY EXECUTE format($q$
-        WITH merges AS (
-            SELECT r.id AS run_id, coalesce(r.finished_at, r.updated_at) AS merged_at
-            FROM ops.agent_runs r WHERE r.metadata ->> 'pr_state' = 'merged'
-            %s
-        ), merged AS (
-            SELECT m.run_id, min(m.merged_at) AS merged_at FROM merges m GROUP BY m.run_id
-        )
-        SELECT DISTINCT ON (a.fingerprint) a.fingerprint, a.code, r.id, r.pr_url, m.merged_at, a.last_seen_at
-        FROM merged m
-        JOIN ops.agent_runs r ON r.id = m.run_id
-        JOIN ops.agent_errors a ON a.fingerprint = r.fingerprint
-        WHERE a.status IN ('open', 'acknowledged', 'regressed')
-          AND a.last_seen_at <= m.merged_at
-          AND m.merged_at <= now() - $1
-        ORDER BY a.fingerprint, m.merged_at DESC
-    $q$, outcomes) USING quiet_period;
-END
-$$;
-COMMENT ON FUNCTION ops.fixbot_resolution_candidates(interval) IS
-    'Errors FixBot fixed: open, acknowledged or regressed errors with a FixBot run whose pull request merged '
-    '(agent_runs.metadata.pr_state = merged, at finished_at or updated_at; or ops.agent_run_outcomes kind '
-    'pull_request, state merged, at occurred_at, when that table exists) at least quiet_period ago, and no occurrence '
-    'since the merge. One row per error (its latest merge): (fingerprint, code, run_id, pr_url, merged_at, '
-    'last_seen_at). OPD01 for a quiet_period not above zero.';
 
 CREATE FUNCTION ops.resolve_error_by_fixbot(fingerprint text, run_id bigint, quiet_period interval,
                                             resolution_ref text, resolution_sha256 text)

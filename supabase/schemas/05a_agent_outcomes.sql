@@ -413,3 +413,37 @@ COMMENT ON FUNCTION ops.set_agent_run_artifacts(bigint, text, jsonb) IS
     'leaves a field as it is. Raises OP004 for an unknown run, OP001 (column transcript) for a malformed transcript. '
     'Granted to ops_worker (the FixBot destination, `ops fixbot verify --run`) and ops_outcomes (`ops fixbot report '
     '--transcript`).';
+
+-- FixBot auto-resolve reads merged pull requests from the outcomes (ops.resolve_error_by_fixbot, 05).
+CREATE FUNCTION ops.fixbot_resolution_candidates(quiet_period interval)
+RETURNS TABLE (fingerprint text, code text, run_id bigint, pr_url text, merged_at timestamptz, last_seen_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    IF quiet_period IS NULL OR quiet_period <= interval '0' THEN
+        RAISE EXCEPTION 'quiet_period must be above zero, not %', quiet_period USING ERRCODE = 'OPD01',
+            COLUMN = 'quiet_period';
+    END IF;
+    RETURN QUERY
+    WITH merged AS (
+        SELECT o.run_id, min(o.occurred_at) AS merged_at
+        FROM ops.agent_run_outcomes o
+        WHERE o.kind = 'pull_request' AND o.state = 'merged'
+        GROUP BY o.run_id
+    )
+    SELECT DISTINCT ON (a.fingerprint) a.fingerprint, a.code, r.id, r.pr_url, m.merged_at, a.last_seen_at
+    FROM merged m
+    JOIN ops.agent_runs r ON r.id = m.run_id
+    JOIN ops.agent_errors a ON a.fingerprint = r.fingerprint
+    WHERE a.status IN ('open', 'acknowledged', 'regressed')
+      AND a.last_seen_at <= m.merged_at
+      AND m.merged_at <= now() - quiet_period
+    ORDER BY a.fingerprint, m.merged_at DESC;
+END
+$$;
+COMMENT ON FUNCTION ops.fixbot_resolution_candidates(interval) IS
+    'Errors FixBot fixed: open, acknowledged or regressed errors with a FixBot run whose pull request merged '
+    '(ops.agent_run_outcomes kind pull_request, state merged, at occurred_at) at least quiet_period ago, and no '
+    'occurrence since the merge. One row per error (its latest merge): (fingerprint, code, run_id, pr_url, merged_at, '
+    'last_seen_at). OPD01 for a quiet_period not above zero.';

@@ -312,13 +312,19 @@ SELECT r.id AS run_id,
        r.escalation_id,
        r.branch,
        r.pr_url,
-       r.metadata ->> 'pr_state' AS pr_state,
+       (SELECT o.state FROM ops.agent_run_outcomes o
+        WHERE o.run_id = r.id AND o.kind = 'pull_request'
+        ORDER BY o.occurred_at DESC, o.id DESC LIMIT 1) AS pr_state,
        (r.verdict ->> 'approved')::boolean AS approved,
        r.metadata ->> 'variant_id' AS variant_id,
        r.created_at,
        r.finished_at,
-       r.last_error
-FROM ops.agent_runs r;
+       r.last_error,
+       b.outcome,
+       b.resolved,
+       b.score
+FROM ops.agent_runs r
+LEFT JOIN ops.agent_benchmark_results b ON b.run_id = r.id;
 COMMENT ON VIEW ops.error_agent_run_log IS
     'FixBot runs per error with their outcome: run status, the policy verdict, branch, pull request and its state.';
 COMMENT ON COLUMN ops.error_agent_run_log.run_id IS 'Agent run id.';
@@ -329,12 +335,17 @@ COMMENT ON COLUMN ops.error_agent_run_log.escalation_id IS 'The escalation that 
 COMMENT ON COLUMN ops.error_agent_run_log.branch IS 'The branch FixBot worked on.';
 COMMENT ON COLUMN ops.error_agent_run_log.pr_url IS 'The pull request FixBot opened.';
 COMMENT ON COLUMN ops.error_agent_run_log.pr_state IS
-    'The pull request''s state as reported on the run (metadata.pr_state: open, merged, closed), if any.';
+    'The pull request''s latest reported state (ops.agent_run_outcomes kind pull_request: opened, merged, closed), if any.';
 COMMENT ON COLUMN ops.error_agent_run_log.approved IS 'The FixBot policy''s verdict on the patch (NULL: not verified yet).';
 COMMENT ON COLUMN ops.error_agent_run_log.variant_id IS 'The agent variant that ran.';
 COMMENT ON COLUMN ops.error_agent_run_log.created_at IS 'When the run was queued.';
 COMMENT ON COLUMN ops.error_agent_run_log.finished_at IS 'When it finished.';
 COMMENT ON COLUMN ops.error_agent_run_log.last_error IS 'Its last error (redacted).';
+COMMENT ON COLUMN ops.error_agent_run_log.outcome IS
+    'How far the run got (ops.agent_benchmark_results.outcome: dispatched, no_patch, policy_refused, ci_failed, '
+    'awaiting_ci, resolved); NULL before it is scored.';
+COMMENT ON COLUMN ops.error_agent_run_log.resolved IS 'Resolved as SWE-bench counts it (target fixed, nothing broken).';
+COMMENT ON COLUMN ops.error_agent_run_log.score IS 'Its benchmark score, 0-100 (ssot/agents/benchmark.yaml).';
 
 CREATE VIEW ops.error_status_log AS
 SELECT c.id AS change_id,

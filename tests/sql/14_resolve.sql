@@ -103,9 +103,11 @@ SELECT is((SELECT status FROM ops.reopen_error((SELECT two FROM fp))), 'open', '
 
 -- FixBot auto-resolve: a merged pull request, and no occurrence since, for the quiet period.
 SELECT ops.record_error(source => 'agent_runner', message => 'qqr-fix broke');
-UPDATE ops.agent_runs SET status = 'succeeded', pr_url = 'https://github.com/o/r/pull/7',
-       metadata = metadata || '{"pr_state": "merged"}', finished_at = now() - interval '2 days'
+UPDATE ops.agent_runs SET status = 'succeeded', pr_url = 'https://github.com/o/r/pull/7', finished_at = now() - interval '2 days'
 WHERE code = 'TEST.FIXR';
+-- The merge arrives as an outcome (the GitHub webhook or `ops fixbot report` record it so).
+SELECT * FROM ops.record_run_outcome(kind => 'pull_request', state => 'merged',
+    run_id => (SELECT id FROM ops.agent_runs WHERE code = 'TEST.FIXR'), occurred_at => now() - interval '2 days');
 UPDATE ops.agent_errors SET last_seen_at = now() - interval '3 days' WHERE code = 'TEST.FIXR';
 SELECT results_eq($$ SELECT code, pr_url FROM ops.fixbot_resolution_candidates('1 day') $$,
     $$ VALUES ('TEST.FIXR', 'https://github.com/o/r/pull/7') $$, 'a merged fix quiet for the period is a candidate');

@@ -48,7 +48,8 @@ ORDER BY created_at, escalation_id;
 
 -- name: agent_runs
 -- The FixBot runs of one error with their outcomes, oldest first.
-SELECT run_id, status, escalation_id, branch, pr_url, pr_state, approved, variant_id, created_at, finished_at, last_error
+SELECT run_id, status, escalation_id, branch, pr_url, pr_state, approved, variant_id, created_at, finished_at, last_error,
+       outcome, resolved, score
 FROM ops.error_agent_run_log
 WHERE fingerprint = %(fingerprint)s
 ORDER BY run_id;
