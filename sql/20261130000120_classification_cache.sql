@@ -3,19 +3,51 @@
 -- pattern, fingerprint) for a (source, phase, redacted message, redacted top frame) under a taxonomy
 -- version; ops_private.taxonomy_version is raised by triggers on every table classification and grouping
 -- read, so a sync (or any edit) makes old entries unreadable and deletes them. The prepare trigger reads
--- the cache first (events with a code hint take the old path), and asks once, per field, whether any
--- redaction rule's prefilter occurs in it, calling ops.redact only then. Results are identical to
+-- the cache first (events with a code hint take the old path), and tests each field with LIKE ANY
+-- against all redaction prefilter literals (ops_private.taxonomy_version.redaction_prefilter, kept by a
+-- trigger on ops.redaction_rules), calling ops.redact only for a field that holds one. Results are identical to
 -- computing them (tests/test_ingest_cache.py proves it on the corpora).
 CREATE TABLE ops_private.taxonomy_version (
-    singleton   boolean PRIMARY KEY DEFAULT true CONSTRAINT taxonomy_version_singleton CHECK (singleton),
-    version     bigint NOT NULL,
-    changed_by  xid8
+    singleton           boolean PRIMARY KEY DEFAULT true CONSTRAINT taxonomy_version_singleton CHECK (singleton),
+    version             bigint NOT NULL,
+    changed_by          xid8,
+    redaction_prefilter text[]
 );
 COMMENT ON TABLE ops_private.taxonomy_version IS
     'One row: the version of everything classification and grouping read (ops.sources, ops.failure_modes, '
     'ops.failure_mode_patterns, ops.ssot_state), raised by every row changed in them; changed_by is the transaction '
     'that raised it last. ops_private.classification_cache answers only for the current version.';
+COMMENT ON COLUMN ops_private.taxonomy_version.redaction_prefilter IS
+    'Every prefilter literal of ops.redaction_rules as a LIKE pattern %<literal>% (ops_private.redaction_prefilter_patterns), '
+    'kept current by a trigger on ops.redaction_rules: a lower-cased field LIKE none of them holds nothing any rule '
+    'can change. NULL when some rule has no prefilter (every field is then redacted).';
 INSERT INTO ops_private.taxonomy_version (singleton, version) VALUES (true, 1);
+
+CREATE FUNCTION ops_private.redaction_prefilter_patterns() RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+-- LIKE ANY over these runs without a query or a regex, as a plain expression of the trigger.
+RETURN CASE WHEN EXISTS (SELECT FROM ops.redaction_rules r WHERE r.prefilter IS NULL) THEN NULL
+            ELSE coalesce((SELECT array_agg(DISTINCT '%' || replace(replace(replace(f.f, '\', '\\'), '%', '\%'), '_', '\_')
+                                            || '%')
+                           FROM ops.redaction_rules r CROSS JOIN LATERAL unnest(r.prefilter) AS f (f)), '{}') END;
+COMMENT ON FUNCTION ops_private.redaction_prefilter_patterns() IS
+    'The prefilter literals of all redaction rules as LIKE patterns "%<literal>%" (backslash, % and _ escaped) -> text[]; '
+    'empty when there are no rules, NULL when a rule has no prefilter.';
+
+CREATE FUNCTION ops_private.tg_redaction_rules__changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    UPDATE ops_private.taxonomy_version v SET redaction_prefilter = ops_private.redaction_prefilter_patterns();
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_redaction_rules__changed() IS
+    'AFTER statement trigger on ops.redaction_rules: recomputes ops_private.taxonomy_version.redaction_prefilter.';
+CREATE TRIGGER tg_redaction_rules__prefilter AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ops.redaction_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_redaction_rules__changed();
 
 CREATE UNLOGGED TABLE ops_private.classification_cache (
     key                 bytea PRIMARY KEY,
@@ -114,7 +146,7 @@ DECLARE
     cache_key bytea;
     cached record;
     candidates boolean[];
-    lowered text[];
+    taxonomy record;
 BEGIN
     producer := ops_private.external_producer();
     IF ops.is_blank(NEW.source) THEN
@@ -162,23 +194,19 @@ BEGIN
 
     original_length := length(NEW.message);
     NEW.message_length := original_length;
-    -- Literal anchors before regexes: one query says, per field, whether any redaction rule's prefilter
-    -- occurs in it (each piece redacted below is a part of that field). Where none does, ops.redact would
-    -- change nothing, and is not called. A message too long to read whole takes the old path.
-    IF original_length > max_length THEN
+    -- Literal anchors before regexes: LIKE against every redaction rule's prefilter literals says, per
+    -- field, whether any rule could change it (each piece redacted below is a part of that field). Where
+    -- none could, ops.redact is not called. A message too long to read whole takes the old path.
+    SELECT v.version, v.redaction_prefilter INTO taxonomy FROM ops_private.taxonomy_version v;
+    IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
         candidates := ARRAY[true, true, true, true, true, true];
     ELSE
-        lowered := ARRAY[lower(NEW.message), lower(NEW.top_frame), lower(NEW.run_id), lower(NEW.correlation_id),
-                         lower(NEW.origin), lower(context_text)];
-        SELECT ARRAY[coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[1], f.f) > 0), false),
-                     coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[2], f.f) > 0), false),
-                     coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[3], f.f) > 0), false),
-                     coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[4], f.f) > 0), false),
-                     coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[5], f.f) > 0), false),
-                     coalesce(bool_or(r.prefilter IS NULL OR strpos(lowered[6], f.f) > 0), false)]
-        INTO candidates
-        FROM ops.redaction_rules r
-        LEFT JOIN LATERAL unnest(r.prefilter) AS f (f) ON true;
+        candidates := ARRAY[coalesce(lower(NEW.message) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.top_frame) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false)];
     END IF;
     IF original_length > max_length THEN
         NEW.message := left(ops.redact(left(NEW.message, head_length + margin)), head_length)
@@ -256,13 +284,13 @@ BEGIN
     END IF;
     IF claimed IS NULL THEN
         -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
-        -- taxonomy: a repeated event reads them from the cache (the version is read first, so an entry is
-        -- never stored under a version newer than the taxonomy it was computed with).
+        -- taxonomy: a repeated event reads them from the cache (the version was read above, before
+        -- classifying, so an entry is never stored under a version newer than the taxonomy it was computed with).
         cache_key := ops_private.classification_key(NEW.source, NEW.phase, NEW.message, NEW.top_frame);
-        SELECT v.version, c.code, c.confidence, c.matched_pattern, c.fingerprint INTO cached
-        FROM ops_private.taxonomy_version v
-        LEFT JOIN ops_private.classification_cache c ON c.key = cache_key AND c.taxonomy_version = v.version;
-        IF cached.code IS NOT NULL THEN
+        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint INTO cached
+        FROM ops_private.classification_cache c
+        WHERE c.key = cache_key AND c.taxonomy_version = taxonomy.version;
+        IF FOUND THEN
             NEW.code := cached.code;
             NEW.confidence := cached.confidence;
             NEW.matched_pattern := cached.matched_pattern;
@@ -278,7 +306,7 @@ BEGIN
                                                      NEW.top_frame);
             INSERT INTO ops_private.classification_cache AS c (key, taxonomy_version, code, confidence,
                                                                matched_pattern, fingerprint)
-            VALUES (cache_key, cached.version, NEW.code, NEW.confidence, NEW.matched_pattern, NEW.fingerprint)
+            VALUES (cache_key, taxonomy.version, NEW.code, NEW.confidence, NEW.matched_pattern, NEW.fingerprint)
             ON CONFLICT (key) DO UPDATE SET
                 taxonomy_version = excluded.taxonomy_version, code = excluded.code, confidence = excluded.confidence,
                 matched_pattern = excluded.matched_pattern, fingerprint = excluded.fingerprint,
@@ -332,7 +360,9 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
     'taxonomy version, and are stored there otherwise.';
 
+UPDATE ops_private.taxonomy_version SET redaction_prefilter = ops_private.redaction_prefilter_patterns();
 ALTER TABLE ops_private.taxonomy_version ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops_private.classification_cache ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON FUNCTION ops_private.classification_key(text, text, text, text), ops_private.tg_taxonomy__changed()
+REVOKE ALL ON FUNCTION ops_private.classification_key(text, text, text, text), ops_private.tg_taxonomy__changed(),
+                       ops_private.redaction_prefilter_patterns(), ops_private.tg_redaction_rules__changed()
     FROM PUBLIC;
