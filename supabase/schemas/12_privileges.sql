@@ -49,7 +49,8 @@ CREATE POLICY error_events_ingest_insert ON ops.error_events FOR INSERT TO ops_i
 GRANT SELECT ON ops.sources TO ops_ingest, ops_worker;
 CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker USING (true);
 
-GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text)
+GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text),
+                          ops.fingerprint_field(text)
       TO ops_ingest, ops_worker, ops_analyst;
 
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
