@@ -55,6 +55,7 @@ GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version()
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,
                 ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats TO ops_analyst;
+GRANT SELECT ON ops.agent_scorecard, ops.agent_failure_modes_hit TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
