@@ -3,7 +3,7 @@
 -- the benchmark's weights (resolved 50, ci_pass_rate 15, evidence_compliance 15, diff_minimality 10,
 -- time_to_green_s 10; diff 0..500 lines, green 600..86400 s).
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 CREATE TEMP TABLE r (name text, id bigint);
 WITH v (name) AS (VALUES ('resolved'), ('ci_failed'), ('refused'), ('queued'), ('regressed')), ins AS (
@@ -33,6 +33,10 @@ SELECT (SELECT id FROM r WHERE name = 'regressed'), 'ci', 'failure', 'lint', NUL
 SELECT ops.record_error(source => 'agent_runner', phase => 'verify', message => 'patch touches .github/workflows/ci.yml',
                         code_hint => 'AGENT.FORBIDDEN_PATH', run_id => (SELECT id FROM r WHERE name = 'refused')::text);
 
+SELECT is((SELECT string_agg(b.outcome, ',' ORDER BY b.run_id) FROM ops.agent_benchmark_results b
+           WHERE b.run_id IN (SELECT id FROM r)),
+    'awaiting_ci,awaiting_ci,policy_refused,dispatched,awaiting_ci',
+    'runs are on the scorecard from their insert on (tg_agent_runs__50_score_inserted), before any outcome');
 SELECT is(ops.score_agent_runs((SELECT array_agg(id) FROM r)), 5, 'every run asked for is scored, one row each');
 
 SELECT results_eq($$
