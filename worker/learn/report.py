@@ -72,7 +72,7 @@ def report(conn, run_id: int, *, ci: str, target_fixed: bool, regressions: int |
 def cmd_report(args: argparse.Namespace) -> int:
     transcript = _transcript(args.transcript) if args.transcript else None
     with db.connect(autocommit=True) as conn, translate("fixbot report"):
-        result = report(conn, args.id, ci=args.ci, target_fixed=args.target_fixed, regressions=args.regressions,
+        result = report(conn, args.run, ci=args.ci, target_fixed=args.target_fixed, regressions=args.regressions,
                         pr_state=args.pr_state, review=args.review, transcript=transcript)
     if args.json:
         emit_json(result)
@@ -86,7 +86,7 @@ def add_parser(sub, number) -> None:
     """`fixbot report` under the `fixbot` group (worker/cli.py passes its ``Number`` argument type)."""
     p = sub.add_parser("report", help="record a run's outcome as its runner saw it (CI result, PR state, review, "
                        "transcript); rescored at once")
-    p.add_argument("id", metavar="RUN", type=number(int, 1), help="the ops.agent_runs id")
+    p.add_argument("run", type=number(int, 1), help="the ops.agent_runs id of the run reported on")
     p.add_argument("--ci", required=True, choices=["success", "failure"], help="the CI result on the run's branch")
     p.add_argument("--target-fixed", action="store_true", help="the check that failed (the run's target) is green")
     p.add_argument("--regressions", type=number(int, 0), metavar="N",
