@@ -60,9 +60,9 @@ def report(conn, run_id: int, *, ci: str, target_fixed: bool, regressions: int |
     stored = []
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         if transcript is not None:
-            execute(cur, "learn", "set_artifacts", {"id": run_id, "patch": None, "transcript": transcript})
+            execute(cur, "outcomes", "set_artifacts", {"id": run_id, "patch": None, "transcript": transcript})
         for kind, state, fixed, regs in wanted:
-            row = execute(cur, "learn", "record_outcome", {
+            row = execute(cur, "outcomes", "record_outcome", {
                 "kind": kind, "state": state, "run_id": run_id, "check_name": None, "target_fixed": fixed,
                 "regressions": regs, "detail": json.dumps(SOURCE)}).fetchone()
             stored.append({"kind": kind, "state": state, "outcome_id": row["outcome_id"]})

@@ -34,8 +34,8 @@ FUNNEL = ("dispatched", "no_patch", "policy_refused", "awaiting_ci", "ci_failed"
 def scorecards(conn, agent_type: str | None = None, top: int = 3) -> list[dict]:
     """The scorecards (module docstring's JSON shape), ordered by agent type and variant."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = execute(cur, "learn", "scorecard", {"agent_type": agent_type}).fetchall()
-        hits = execute(cur, "learn", "failure_modes_hit", {"agent_type": agent_type}).fetchall()
+        rows = execute(cur, "outcomes", "scorecard", {"agent_type": agent_type}).fetchall()
+        hits = execute(cur, "outcomes", "failure_modes_hit", {"agent_type": agent_type}).fetchall()
     top_modes: dict[tuple[str, str], list[dict]] = {}
     for h in hits:
         modes = top_modes.setdefault((h["agent_type"], h["variant_id"]), [])
