@@ -327,3 +327,22 @@ def test_scorecard_on_an_empty_history_says_so(db_url):
     with role_login(db_url, "ops_analyst") as analyst:
         assert json.loads(ops("bench", "scorecard", "--json", url=analyst).stdout) == []
         assert "no scored runs yet" in ops("bench", "scorecard", url=analyst).stdout
+
+
+def test_a_changed_benchmark_rescores_every_run_on_sync(db_url, tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "ssot", root / "ssot")
+    shutil.copytree(ROOT / "docs" / "runbooks", root / "docs" / "runbooks")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        run_id = new_run(conn, patch="diff --git a/x b/x", pr_url="https://github.com/acme/app/pull/3",
+                         verdict=json.dumps({"approved": True, "changed_lines": 0}))
+        score = "SELECT score, benchmark_sha256 FROM ops.agent_benchmark_results WHERE run_id = %s"
+        # evidence 3 of 4 (no CI result): 75 points x 15; diff 0 lines: 100 x 10; out of 100 weight
+        assert conn.execute(score, (run_id,)).fetchone()[0] == Decimal("21.25")
+        assert "runs_rescored" not in ssot.sync(conn, ROOT), "an unchanged benchmark rescores nothing"
+        path = root / "ssot/agents/benchmark.yaml"
+        path.write_text(path.read_text().replace("    weight: 10\n    rule: linear\n    best: 0", "    weight: 60\n    rule: linear\n    best: 0"))
+        assert ssot.sync(conn, root)["runs_rescored"] == 1
+        value, sha = conn.execute(score, (run_id,)).fetchone()
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert value == Decimal("47.50"), "the new weights scored the run again: (75 x 15 + 100 x 60) / 150"

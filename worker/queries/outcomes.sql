@@ -23,3 +23,11 @@ ORDER BY agent_type, variant_id;
 SELECT agent_type, variant_id, code, runs, share FROM ops.agent_failure_modes_hit
 WHERE %(agent_type)s::text IS NULL OR agent_type = %(agent_type)s::text
 ORDER BY agent_type, variant_id, runs DESC, code;
+
+-- name: benchmark_sha256
+-- The synced benchmark's SHA-256 (no row: never synced).
+SELECT sha256 FROM ops.ssot_state WHERE name = 'benchmark';
+
+-- name: rescore_all
+-- Score every agent run again with the synced benchmark; returns rows written.
+SELECT ops.score_agent_runs() AS scored;
