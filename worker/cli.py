@@ -29,7 +29,8 @@ from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
-from worker.learn import classifier_cli, export_cli
+from worker.learn import classifier_cli, export_cli, scorecard
+from worker.learn import report as fixbot_report
 from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
@@ -567,7 +568,7 @@ def cmd_fixbot(args) -> int:
                 raise OpsError(f"no agent run {args.run}")
             if run["branch"] and run["branch"] != args.head:
                 verdict["flags"].append(f"head {args.head} is not the branch the run was dispatched with ({run['branch']})")
-            record_verdict(_Ctx(cur), run, verdict, {"branch": args.head, "pr_url": args.pr_url})
+            record_verdict(_Ctx(cur), run, verdict, {"branch": args.head, "pr_url": args.pr_url, "diff": diff_text})
     if args.json:
         emit_json(verdict)
     else:
@@ -735,6 +736,11 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--pr-url", help="the pull request, when already opened")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_fixbot)
+    fixbot_report.add_parser(fsub, Number)
+
+    p = sub.add_parser("bench", help="the agent benchmark (ssot/agents/benchmark.yaml): scorecards")
+    bsub = p.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    scorecard.add_parser(bsub, Number)
 
     classifier_cli.register(sub, Number)
     export_cli.register(sub)
@@ -767,7 +773,7 @@ def _fail(args, exc: OpsError) -> int:
 
 def _command_name(args) -> str:
     """"errors regroup", "dispatch requeue", "fixbot verify" or the command alone."""
-    sub = getattr(args, "action", None) or getattr(args, "fixbot_command", None)
+    sub = getattr(args, "action", None) or getattr(args, "fixbot_command", None) or getattr(args, "bench_command", None)
     name = f"{args.command} {sub}" if isinstance(sub, str) else args.command
     return name if name in errors.COMMAND_ROLES else args.command
 

@@ -65,6 +65,8 @@ COMMAND_ROLES = {
     "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
     "db": OWNER, "ssot": OWNER, "demo": OWNER, "resolve": OWNER, "ignore": OWNER, "reopen": OWNER,
     "report": "a login in ops_analyst", "classifier": OWNER, "export": OWNER,
+    "fixbot report": "a login in ops_outcomes", "bench": "a login in ops_analyst",
+    "bench scorecard": "a login in ops_analyst",
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None

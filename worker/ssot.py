@@ -482,8 +482,10 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
     """Make the database equal to the SSOT; return rows changed per kind."""
     doc = _document(conn, root)
     with conn.transaction():
+        before = benchmark.synced_sha256(conn)
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
-    return changes
+        rescored = benchmark.rescore_if_changed(conn, before)
+    return changes if rescored is None else {**changes, "runs_rescored": rescored}
 
 
 @dataclass

@@ -59,6 +59,7 @@ GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors,
 -- The report's views (`ops report`).
 GRANT SELECT ON ops.report_error_daily, ops.report_error_changes, ops.report_resolution_times, ops.report_agent_runs,
                 ops.report_unit_checks, ops.report_open_findings TO ops_analyst;
+GRANT SELECT ON ops.agent_scorecard, ops.agent_failure_modes_hit TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
@@ -146,7 +147,7 @@ DECLARE
     ms bigint;
     saved text;
 BEGIN
-    IF login_name IN ('ops_ingest', 'ops_worker', 'ops_analyst') THEN
+    IF login_name IN ('ops_ingest', 'ops_worker', 'ops_analyst', 'ops_outcomes') THEN
         RAISE EXCEPTION 'login must be a login role that is a member of an ops role, not the group role % itself', login_name
             USING ERRCODE = 'OP001', COLUMN = 'login';
     END IF;
@@ -156,9 +157,9 @@ BEGIN
     END IF;
     SELECT array_agg(g.rolname ORDER BY g.rolname) INTO groups
     FROM pg_roles g
-    WHERE g.rolname IN ('ops_ingest', 'ops_worker', 'ops_analyst') AND pg_has_role(login, g.oid, 'MEMBER');
+    WHERE g.rolname IN ('ops_ingest', 'ops_worker', 'ops_analyst', 'ops_outcomes') AND pg_has_role(login, g.oid, 'MEMBER');
     IF groups IS NULL THEN
-        RAISE EXCEPTION 'login % is a member of none of ops_ingest, ops_worker, ops_analyst (GRANT one of them first)',
+        RAISE EXCEPTION 'login % is a member of none of ops_ingest, ops_worker, ops_analyst, ops_outcomes (GRANT one of them first)',
                         login_name
             USING ERRCODE = 'OP001', COLUMN = 'login';
     END IF;
@@ -192,7 +193,7 @@ END
 $$;
 COMMENT ON FUNCTION ops.configure_login(regrole) IS
     'Copies the statement_timeout, lock_timeout and idle_in_transaction_session_timeout of the ops group roles a login '
-    'is a member of (ops_ingest, ops_worker, ops_analyst) onto the login itself (ALTER ROLE login SET ...): PostgreSQL '
+    'is a member of (ops_ingest, ops_worker, ops_analyst, ops_outcomes) onto the login itself (ALTER ROLE login SET ...): PostgreSQL '
     'applies role settings only to the role a session logs in as. A member of several groups gets the most permissive '
     'value of each. Takes effect from the login''s next session. Returns (setting, value) per setting applied. Raises '
     'OP001 for a group role itself, a superuser, or a role in none of the groups. Needs CREATEROLE; granted to nobody.';

@@ -3,7 +3,7 @@
 -- the benchmark's weights (resolved 50, ci_pass_rate 15, evidence_compliance 15, diff_minimality 10,
 -- time_to_green_s 10; diff 0..500 lines, green 600..86400 s).
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 CREATE TEMP TABLE r (name text, id bigint);
 WITH v (name) AS (VALUES ('resolved'), ('ci_failed'), ('refused'), ('queued'), ('regressed')), ins AS (
@@ -33,6 +33,10 @@ SELECT (SELECT id FROM r WHERE name = 'regressed'), 'ci', 'failure', 'lint', NUL
 SELECT ops.record_error(source => 'agent_runner', phase => 'verify', message => 'patch touches .github/workflows/ci.yml',
                         code_hint => 'AGENT.FORBIDDEN_PATH', run_id => (SELECT id FROM r WHERE name = 'refused')::text);
 
+SELECT is((SELECT string_agg(b.outcome, ',' ORDER BY b.run_id) FROM ops.agent_benchmark_results b
+           WHERE b.run_id IN (SELECT id FROM r)),
+    'awaiting_ci,awaiting_ci,policy_refused,dispatched,awaiting_ci',
+    'runs are on the scorecard from their insert on (tg_agent_runs__50_score_inserted), before any outcome');
 SELECT is(ops.score_agent_runs((SELECT array_agg(id) FROM r)), 5, 'every run asked for is scored, one row each');
 
 SELECT results_eq($$
@@ -123,6 +127,19 @@ SELECT ok((SELECT patch NOT LIKE '%ghp_0123%' AND transcript -> 1 ->> 'content' 
 SELECT throws_ok($$ SELECT ops.set_agent_run_artifacts((SELECT id FROM r WHERE name = 'resolved'), NULL,
                                                        '[{"role": "robot", "content": "x"}]') $$,
     'OP001', NULL, 'a transcript message with an unknown role is refused');
+RESET ROLE;
+
+-- The scorecard views, as analysts read them.
+SET LOCAL ROLE ops_analyst;
+SELECT results_eq($$ SELECT variant_id, n, resolved, round(resolved_ci_low::numeric, 4), round(resolved_ci_high::numeric, 4),
+                            funnel_dispatched, funnel_no_patch, funnel_policy_refused, funnel_awaiting_ci, funnel_ci_failed,
+                            funnel_resolved
+                     FROM ops.agent_scorecard WHERE agent_type = 'fixbot' ORDER BY variant_id $$,
+    $$ VALUES ('baseline', 5::bigint, 2::bigint, 0.1176, 0.7693, 5::bigint, 0::bigint, 1::bigint, 0::bigint, 1::bigint, 2::bigint),
+              ('challenger-1', 1, 1, 0.2065, 1.0000, 1, 0, 0, 0, 0, 1) $$,
+    'the scorecard: runs, resolved with its Wilson 95 % interval (2 of 5: 0.1176-0.7693), and the funnel per variant');
+SELECT results_eq($$ SELECT variant_id, code, runs FROM ops.agent_failure_modes_hit $$,
+    $$ VALUES ('baseline', 'AGENT.FORBIDDEN_PATH', 1::bigint) $$, 'the failure modes runs hit, per variant');
 RESET ROLE;
 
 -- The benchmark must be synced.

@@ -15,12 +15,29 @@ import hashlib
 import json
 from pathlib import Path
 
+from worker.queries import execute
+
 BENCHMARK = Path("ssot/agents/benchmark.yaml")
 BENCHMARK_SCHEMA = Path("ssot/schemas/benchmark.schema.json")
 REQUIRED_METRICS = ("resolved", "evidence_compliance", "diff_minimality", "ci_pass_rate", "time_to_green_s")
 TIER_ORDER = ("A", "B", "C", "F")
 
 Problem = tuple[list, str]  # (JSON path into the document, message)
+
+
+def synced_sha256(conn) -> str | None:
+    """SHA-256 of the benchmark as last synced (None: never synced)."""
+    row = execute(conn, "outcomes", "benchmark_sha256").fetchone()
+    return row[0] if row else None
+
+
+def rescore_if_changed(conn, before: str | None) -> int | None:
+    """After a sync: when the benchmark's SHA-256 differs from ``before``, score every run again (each
+    ops.agent_benchmark_results row then names the new file's SHA-256). Returns the rows written, or
+    None when the benchmark did not change."""
+    if synced_sha256(conn) == before:
+        return None
+    return execute(conn, "outcomes", "rescore_all").fetchone()[0]
 
 
 def file_record(root: Path, doc: dict) -> dict:
