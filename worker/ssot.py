@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse
 
 from worker import ROOT
+from worker.learn import benchmark
 from worker.queries import execute
 
 TAXONOMY = Path("ssot/errors/failure_modes.yaml")
@@ -213,12 +214,13 @@ class Ssot:
     redaction: dict
     destinations: dict
     policy: dict
+    benchmark: dict
 
     @classmethod
     def load(cls, root: Path = ROOT) -> Ssot:
         problems, loaded = [], {}
         for name, path in (("taxonomy", TAXONOMY), ("redaction", REDACTION), ("destinations", DESTINATIONS),
-                           ("policy", FIXBOT_POLICY)):
+                           ("policy", FIXBOT_POLICY), ("benchmark", benchmark.BENCHMARK)):
             try:
                 loaded[name] = load_yaml(path, root)
             except SsotInvalid as exc:
@@ -283,6 +285,7 @@ class Ssot:
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
                  "detail": {"default_variant": self.policy.get("default_variant", "baseline")}},
+                benchmark.file_record(self.root, self.benchmark),
             ],
         }
 
@@ -393,6 +396,8 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                     at(["rules", i], f"redaction rule {rule['name']!r}: example {example!r} contains none of the "
                        "prefilter substrings, so the rule would never run on it", REDACTION, ssot.redaction)
 
+    for path, message in benchmark.problems(root, ssot.benchmark, set(seen)):
+        problems.append(Diagnostic(benchmark.BENCHMARK, line_of(ssot.benchmark, path), message))
     if conn is not None:
         problems += _check_in_postgres(conn, ssot, regexes)
     return problems + check_variants(root)

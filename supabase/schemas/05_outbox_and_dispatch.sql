@@ -103,13 +103,30 @@ CREATE TABLE ops.agent_runs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
     branch           text,
-    pr_url           text
+    pr_url           text,
+    patch            text,
+    transcript       jsonb CONSTRAINT agent_runs_transcript_array
+                     CHECK (transcript IS NULL OR jsonb_typeof(transcript) = 'array'),
+    agent_type       text NOT NULL DEFAULT 'fixbot' CONSTRAINT agent_runs_agent_type_format
+                     CHECK (agent_type ~ '^[a-z][a-z0-9_]*$'),
+    task_id          text
 );
 COMMENT ON TABLE ops.agent_runs IS
     'FixBot dispatch records. Queued by the ingest trigger for codes with remediate.kind fixbot; at most one active run '
     'per fingerprint. metadata->>''variant_id'' names the ablation variant.';
 COMMENT ON COLUMN ops.agent_runs.branch IS 'The branch FixBot worked on; never the default branch.';
 COMMENT ON COLUMN ops.agent_runs.pr_url IS 'The pull request FixBot opened (PR-only: nothing is pushed to the default branch).';
+COMMENT ON COLUMN ops.agent_runs.patch IS
+    'The unified diff the runner produced (git diff format), redacted with ops.redact(); NULL: no patch (yet).';
+COMMENT ON COLUMN ops.agent_runs.transcript IS
+    'The runner''s conversation as it reported it, redacted: a JSON array of chat messages {role: system|user|'
+    'assistant|tool, content: text, tool_calls?: [{type: "function", function: {name, arguments}}], tool_call_id?} '
+    '(the OpenAI / Hugging Face chat-messages shape). NULL: the runner reported none.';
+COMMENT ON COLUMN ops.agent_runs.agent_type IS
+    'Which kind of agent did the run (lower-case identifier; ''fixbot'' for the FixBot runner). Scorecards group by it.';
+COMMENT ON COLUMN ops.agent_runs.task_id IS
+    'The benchmark task the run attempted; NULL: the error group (fingerprint) is the task. '
+    'ops.agent_benchmark_results.task_id is coalesce(task_id, fingerprint).';
 CREATE UNIQUE INDEX agent_runs_one_active_per_fingerprint ON ops.agent_runs (fingerprint)
     WHERE status IN ('queued', 'claimed', 'running');
 CREATE INDEX agent_runs_queued_idx ON ops.agent_runs (next_attempt_at) WHERE status = 'queued';

@@ -83,6 +83,13 @@ CREATE POLICY agent_errors_worker_read ON ops.agent_errors FOR SELECT TO ops_wor
 CREATE POLICY ssot_state_worker_read ON ops.ssot_state FOR SELECT TO ops_worker USING (true);
 CREATE POLICY github_issue_links_worker_read ON ops.github_issue_links FOR SELECT TO ops_worker USING (true);
 
+-- Outcome reporters (the GitHub webhook Edge Function, `ops fixbot report`): store outcomes of agent runs
+-- through ops.record_run_outcome, and a runner's transcript through ops.set_agent_run_artifacts; nothing else.
+-- The worker stores the patch and transcript its runners return.
+GRANT EXECUTE ON FUNCTION ops.record_run_outcome(text, text, bigint, text, text, text, boolean, integer, jsonb, text, timestamptz)
+      TO ops_outcomes;
+GRANT EXECUTE ON FUNCTION ops.set_agent_run_artifacts(bigint, text, jsonb) TO ops_worker, ops_outcomes;
+
 -- Unit CI (`stratt`) runs as the owner: its tables and functions are granted to no role.
 
 -- Per-role limits. Why these values (README, Security):
@@ -107,6 +114,11 @@ ALTER ROLE ops_worker SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE ops_analyst SET statement_timeout = '120s';
 ALTER ROLE ops_analyst SET lock_timeout = '5s';
 ALTER ROLE ops_analyst SET idle_in_transaction_session_timeout = '10min';
+--   ops_outcomes a webhook delivery or a report is one short call; GitHub gives a delivery 10 s before it
+--                counts it failed.
+ALTER ROLE ops_outcomes SET statement_timeout = '10s';
+ALTER ROLE ops_outcomes SET lock_timeout = '5s';
+ALTER ROLE ops_outcomes SET idle_in_transaction_session_timeout = '30s';
 
 CREATE FUNCTION ops.configure_login(login regrole)
 RETURNS TABLE (setting text, value text)

@@ -7,7 +7,8 @@ SELECT has_schema('ops_private', 'the private schema for internals exists');
 SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'failure_mode_patterns', 'redaction_rules',
     'ssot_state', 'error_events', 'agent_errors', 'escalations', 'agent_runs', 'work_items', 'github_issue_links',
     'error_aliases', 'page_windows', 'page_window_items', 'maintenance_runs', 'maintenance_run_events', 'convergence_findings', 'unit_snapshot', 'unit_snapshot_edges',
-    'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges'],
+    'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges',
+    'agent_run_outcomes', 'agent_benchmark_results'],
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
     'pending_escalations', 'dispatch_queue', 'dispatch_stats'], 'ops holds exactly the analysts'' views');

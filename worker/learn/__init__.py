@@ -1,1 +1,2 @@
-"""The improvement loop (DESIGN.md §4): outcomes, scorecards, comparisons, variant choice, export, classifier v2."""
+"""The improvement loop (issue 10): outcomes, benchmark scoring and scorecards, comparisons, variant
+choice, dataset export, classifier v2 (DESIGN.md section 4)."""
