@@ -12,7 +12,10 @@ CREATE TABLE ops.agent_variants (
     status      text NOT NULL CONSTRAINT agent_variants_status_known CHECK (status IN ('baseline', 'challenger', 'retired')),
     description text,
     position    integer NOT NULL,
-    CONSTRAINT agent_variants_one_knob CHECK (parent IS NULL OR (knob IS NULL) <> (multi_knob IS NULL))
+    CONSTRAINT agent_variants_one_knob CHECK (parent IS NULL OR (knob IS NULL) <> (multi_knob IS NULL)),
+    -- Checked at commit, so a promotion can swap the baseline within one sync.
+    CONSTRAINT agent_variants_one_baseline EXCLUDE (agent_type WITH =) WHERE (status = 'baseline')
+        DEFERRABLE INITIALLY DEFERRED
 );
 COMMENT ON TABLE ops.agent_variants IS
     'Variants of an agent that FixBot dispatch chooses between, synced from ssot/agents/variants.yaml by '
@@ -20,7 +23,6 @@ COMMENT ON TABLE ops.agent_variants IS
 COMMENT ON COLUMN ops.agent_variants.status IS
     'baseline (dispatched by default; one per agent type) | challenger (explored by Thompson sampling) | retired.';
 COMMENT ON COLUMN ops.agent_variants.multi_knob IS 'Knobs a variant changes at once: its effect cannot be attributed to one.';
-CREATE UNIQUE INDEX agent_variants_one_baseline ON ops.agent_variants (agent_type) WHERE status = 'baseline';
 ALTER TABLE ops.agent_variants ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON ops.agent_variants FROM PUBLIC;
 
@@ -46,6 +48,11 @@ BEGIN
             USING ERRCODE = 'OPD03', HINT = 'Set the variant''s status to retired in ssot/agents/variants.yaml instead.';
     END IF;
 
+    -- Parent keys are checked at commit, so the order of deletes and upserts does not matter.
+    DELETE FROM ops.agent_variants v
+    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'variants') w WHERE w ->> 'id' = v.id);
+    GET DIAGNOSTICS n_deleted = ROW_COUNT;
+
     WITH wanted AS (
         SELECT w.id, w.agent_type, w.parent, w.knob, w.value, w.multi_knob, w.status, w.description, w.position
         FROM jsonb_to_recordset(doc -> 'variants') AS w (
@@ -65,11 +72,6 @@ BEGIN
         RETURNING 1
     )
     SELECT count(*) INTO n_upserted FROM changed;
-
-    -- Children first would matter without the deferred parent key; with it, one statement is enough.
-    DELETE FROM ops.agent_variants v
-    WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(doc -> 'variants') w WHERE w ->> 'id' = v.id);
-    GET DIAGNOSTICS n_deleted = ROW_COUNT;
 
     INSERT INTO ops.ssot_state AS s (name, path, sha256, detail, synced_at)
     VALUES ('variants', doc ->> 'path', doc ->> 'sha256',
@@ -154,6 +156,17 @@ COMMENT ON VIEW ops.variant_lineage IS
     'Each agent variant with its root (the variant without a parent) and the knobs changed on the way from the root '
     '(knobs_from_root, nearest first; a multi-knob step contributes all its knobs). Two variants differ in the knobs '
     'not shared by their paths: `ops bench compare` flags comparisons that differ in more than one.';
+COMMENT ON COLUMN ops.variant_lineage.id IS 'The variant (ssot/agents/variants.yaml id).';
+COMMENT ON COLUMN ops.variant_lineage.agent_type IS 'The agent the variant configures (fixbot).';
+COMMENT ON COLUMN ops.variant_lineage.parent IS 'The variant it was derived from; NULL for a root.';
+COMMENT ON COLUMN ops.variant_lineage.knob IS 'The one knob it changes from its parent, unless multi_knob.';
+COMMENT ON COLUMN ops.variant_lineage.value IS 'The knob''s value in this variant.';
+COMMENT ON COLUMN ops.variant_lineage.multi_knob IS 'The knobs it changes at once, when more than one (declared).';
+COMMENT ON COLUMN ops.variant_lineage.status IS 'baseline | challenger | retired.';
+COMMENT ON COLUMN ops.variant_lineage.description IS 'What the variant does differently, in words.';
+COMMENT ON COLUMN ops.variant_lineage.root IS 'The variant without a parent this one descends from.';
+COMMENT ON COLUMN ops.variant_lineage.knobs_from_root IS 'Knobs changed on the way from the root, nearest first.';
+COMMENT ON COLUMN ops.variant_lineage.depth IS 'Steps from the root (0 for the root).';
 
 CREATE FUNCTION ops.variant_posteriors(code text, agent_type text DEFAULT 'fixbot')
 RETURNS TABLE (variant_id text, status text, resolved bigint, failed bigint)
@@ -166,14 +179,14 @@ BEGIN ATOMIC
     FROM ops.agent_variants v
     LEFT JOIN ops.agent_benchmark_results r
            ON r.variant_id = v.id AND r.agent_type = v.agent_type AND r.code = variant_posteriors.code
-          AND r.resolved IS NOT NULL
+          AND r.outcome NOT IN ('dispatched', 'awaiting_ci')
     WHERE v.agent_type = variant_posteriors.agent_type AND v.status <> 'retired'
     GROUP BY v.id, v.status, v.position
     ORDER BY v.position;
 END;
 COMMENT ON FUNCTION ops.variant_posteriors(text, text) IS
     'The dispatchable variants of an agent type (baseline and challengers) with their scored runs on one failure '
-    'mode: resolved and failed (not resolved) counts, the sufficient statistics of a Beta(1 + resolved, 1 + failed) '
+    'mode: resolved and failed (not resolved) counts of decided runs (outcome neither dispatched nor awaiting_ci), the sufficient statistics of a Beta(1 + resolved, 1 + failed) '
     'posterior of the resolved rate (uniform prior). Rows in variants.yaml order. Read by the worker''s Thompson '
     'sampling (worker/learn/variants.py).';
 REVOKE ALL ON FUNCTION ops.variant_posteriors(text, text) FROM PUBLIC;
@@ -190,7 +203,8 @@ BEGIN ATOMIC
                count(*) FILTER (WHERE r.resolved) * 2 > count(*) AS resolved,
                avg(r.score) AS score
         FROM ops.agent_benchmark_results r
-        WHERE r.variant_id IN (variant_pairs.baseline, variant_pairs.variant) AND r.resolved IS NOT NULL
+        WHERE r.variant_id IN (variant_pairs.baseline, variant_pairs.variant)
+          AND r.outcome NOT IN ('dispatched', 'awaiting_ci')
         GROUP BY r.task_id, r.variant_id
     )
     SELECT b.task_id, b.runs, v.runs, b.resolved, v.resolved, b.score, v.score
@@ -200,9 +214,34 @@ BEGIN ATOMIC
     ORDER BY b.task_id;
 END;
 COMMENT ON FUNCTION ops.variant_pairs(text, text) IS
-    'The tasks both variants ran (scored runs in ops.agent_benchmark_results), one row per task: runs per side, '
+    'The tasks both variants ran (decided runs in ops.agent_benchmark_results: outcome neither dispatched nor '
+    'awaiting_ci), one row per task: runs per side, '
     'resolved per side (the majority of that side''s runs resolved it; a tie is not resolved) and mean score (0-100). '
     'The paired sample of `ops bench compare` (worker/learn/compare.py).';
 REVOKE ALL ON FUNCTION ops.variant_pairs(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.variant_pairs(text, text) TO ops_analyst;
 GRANT SELECT ON ops.variant_lineage TO ops_analyst;
+
+CREATE FUNCTION ops.variant_record(variant text)
+RETURNS TABLE (runs bigint, resolved bigint, mean_score numeric, tier text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+BEGIN ATOMIC
+    WITH rec AS (
+        SELECT count(*) AS runs, count(*) FILTER (WHERE r.resolved) AS resolved, avg(r.score) AS mean_score
+        FROM ops.agent_benchmark_results r
+        WHERE r.variant_id = variant_record.variant AND r.outcome NOT IN ('dispatched', 'awaiting_ci')
+    )
+    SELECT rec.runs, rec.resolved, rec.mean_score,
+           (SELECT t ->> 'tier'
+            FROM ops.ssot_state s, jsonb_array_elements(s.detail -> 'tiers') WITH ORDINALITY AS x (t, i)
+            WHERE s.name = 'benchmark' AND rec.mean_score >= (t ->> 'min_score')::numeric
+            ORDER BY x.i LIMIT 1)
+    FROM rec;
+END;
+COMMENT ON FUNCTION ops.variant_record(text) IS
+    'One variant''s decided runs over all tasks: runs, resolved, mean score (0-100) and the tier of the mean score '
+    '(the first of benchmark.yaml''s tiers whose min_score it reaches; requires_resolved applies to single runs, not '
+    'to a mean). What `ops bench promote` holds to the promotion rules (min_runs, min_tier).';
+REVOKE ALL ON FUNCTION ops.variant_record(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.variant_record(text) TO ops_analyst;

@@ -64,6 +64,7 @@ COMMAND_ROLES = {
     "dispatch": "a login in ops_analyst (list) or ops_worker (requeue)", "dispatch requeue": "a login in ops_worker",
     "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
     "db": OWNER, "ssot": OWNER, "demo": OWNER,
+    "bench compare": "a login in ops_analyst", "bench promote": OWNER,
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None

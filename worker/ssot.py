@@ -481,7 +481,7 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
     doc = _document(conn, root)
     with conn.transaction():
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
-        changes |= _sync_variants(conn, root)
+        changes |= sync_variants(conn, root)
     return changes
 
 
@@ -509,7 +509,7 @@ def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
     with conn.transaction(force_rollback=True):
         before = _snapshot(conn)
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
-        changes |= _sync_variants(conn, root)
+        changes |= sync_variants(conn, root)
         after = _snapshot(conn)
     rows = []
     for table, key in sorted(before.keys() | after.keys()):
@@ -590,7 +590,8 @@ def variants_document(root: Path = ROOT) -> dict:
     }
 
 
-def _sync_variants(conn: psycopg.Connection, root: Path) -> dict:
+def sync_variants(conn: psycopg.Connection, root: Path = ROOT) -> dict:
+    """Sync ssot/agents/variants.yaml alone (ops.sync_agent_variants); returns {agent_variants: rows changed}."""
     (changes,) = execute(conn, "ssot", "sync_agent_variants",
                          {"doc": json.dumps(variants_document(root))}).fetchone()
     return changes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def promote(conn: psycopg.Connection, variant_id: str, *, rules: dict, apply: bo
             seed: int = 0) -> dict:
     """Check the evidence for promoting a challenger and, with ``apply``, write variants.yaml and sync.
 
-    ``rules``: the promotion rules of ssot/agents/benchmark.yaml ({min_tier, min_runs}). Returns {variant,
+    ``rules``: the promotion rules of ssot/agents/benchmark.yaml as synced ({min_tier, min_runs, metric}). Returns {variant,
     baseline, comparison, checks: [{rule, ok, detail}], diff, applied}. Raises PromotionRefused listing the failed
     checks, BadInput for an unknown or non-challenger variant."""
     known = variants(conn)
@@ -145,7 +146,7 @@ def promote(conn: psycopg.Connection, variant_id: str, *, rules: dict, apply: bo
     if v.status != "challenger":
         raise _bad(f"variant {variant_id!r} is {v.status}: only a challenger can be promoted", "VARIANT")
     base = next(x for x in known.values() if x.agent_type == v.agent_type and x.status == "baseline")
-    (result,) = run_compare(conn, base.id, [v.id], "resolved", seed=seed)
+    (result,) = run_compare(conn, base.id, [v.id], rules.get("metric", "resolved"), seed=seed)
     stats = execute(conn, "learn", "variant_record", {"variant": v.id}).fetchone()
     checks = [
         {"rule": "compare", "ok": result.verdict == "better", "detail": compare.describe(result)},
@@ -173,10 +174,72 @@ def promote(conn: psycopg.Connection, variant_id: str, *, rules: dict, apply: bo
         if problems:  # never leave a broken file behind
             path.write_text(before, encoding="utf-8")
             raise OpsError("promotion would make ssot/agents/variants.yaml invalid: " + "; ".join(map(str, problems)))
-        ssot.sync(conn, root)
+        with conn.transaction():
+            ssot.sync_variants(conn, root)
         report["applied"] = True
     return report
 
 
 def _tier_rank(tier: str) -> int:
     return "ABCF".index(tier) if tier in ("A", "B", "C", "F") else 99
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+def cmd_compare(args) -> int:
+    """`ops bench compare --baseline A --variant B [--variant C ...] [--metric resolved|score] [--seed N] [--json]`."""
+    from psycopg.rows import dict_row
+
+    from worker import db
+    from worker.output import emit_json
+
+    with db.connect() as conn:
+        conn.row_factory = dict_row
+        results = run_compare(conn, args.baseline, args.variant, args.metric, seed=args.seed)
+    if args.json:
+        emit_json({"baseline": args.baseline, "metric": args.metric, "seed": args.seed, "alpha": compare.ALPHA,
+                   "comparisons": [r.as_dict() for r in results]})
+        return 0
+    for r in results:
+        print(compare.describe(r))
+        for note in r.notes:
+            print(f"  note: {note}")
+    return 0
+
+
+def cmd_promote(args) -> int:
+    """`ops bench promote VARIANT [--yes] [--json]`: exit 0 promoted (or, without --yes, would be), 1 refused."""
+    from psycopg.rows import dict_row
+
+    from worker import db
+    from worker.output import emit_json
+
+    with db.connect() as conn:
+        conn.row_factory = dict_row
+        conn.autocommit = True
+        row = execute(conn, "learn", "promotion_rules").fetchone()
+        if row is None or not row["rules"]:
+            raise OpsError("no synced benchmark (ssot/agents/benchmark.yaml): run `ops ssot sync`")
+        rules = row["rules"]
+        try:
+            report = promote(conn, args.variant, rules=rules, apply=args.yes, seed=args.seed)
+        except PromotionRefused as exc:
+            if args.json:
+                emit_json({**exc.report, "error": "failed", "reason": str(exc), "exit_code": 1})
+            else:
+                _print_checks(exc.report)
+                print(f"ops: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        emit_json(report)
+        return 0
+    _print_checks(report)
+    print(report["diff"], end="")
+    print(f"promoted {report['variant']} to baseline ({report['baseline']} retired); synced" if report["applied"]
+          else f"{report['variant']} may be promoted: run again with --yes to write ssot/agents/variants.yaml and sync")
+    return 0
+
+
+def _print_checks(report: dict) -> None:
+    for c in report["checks"]:
+        print(f"{'ok  ' if c['ok'] else 'FAIL'} {c['rule']}: {c['detail']}")
