@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
+from worker.learn import ablation
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
@@ -738,9 +739,26 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_fixbot)
     fixbot_report.add_parser(fsub, Number)
 
-    p = sub.add_parser("bench", help="the agent benchmark (ssot/agents/benchmark.yaml): scorecards")
+    p = sub.add_parser("bench", help="the agent benchmark (ssot/agents/benchmark.yaml): scorecards, comparisons, promotion")
     bsub = p.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     scorecard.add_parser(bsub, Number)
+    b = bsub.add_parser("compare", help="paired comparison of variants on shared tasks: better, worse or inconclusive",
+                        description=ablation.__doc__.split("\n\n")[0] + " Statistics: worker/learn/compare.py.")
+    b.add_argument("--baseline", required=True, help="the variant compared against (usually the promoted baseline)")
+    b.add_argument("--variant", required=True, action="append",
+                   help="a variant to compare; repeat for several (Holm-corrected together)")
+    b.add_argument("--metric", choices=("resolved", "score"), default="resolved",
+                   help="resolved: exact McNemar on pass/fail per task (default); score: Wilcoxon on 0-100 scores")
+    b.add_argument("--seed", type=Number(int, 0), default=0, help="seed of the bootstrap interval (default 0)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=ablation.cmd_compare)
+    b = bsub.add_parser("promote", help="make a challenger the baseline, only if the comparison says better "
+                        "and benchmark.yaml's promotion rules hold (exit 1 when refused)")
+    b.add_argument("variant", metavar="VARIANT", help="the challenger to promote")
+    b.add_argument("--yes", action="store_true", help="write ssot/agents/variants.yaml and sync (default: show only)")
+    b.add_argument("--seed", type=Number(int, 0), default=0, help="seed of the bootstrap interval (default 0)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=ablation.cmd_promote)
 
     classifier_cli.register(sub, Number)
     export_cli.register(sub)

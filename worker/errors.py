@@ -66,7 +66,7 @@ COMMAND_ROLES = {
     "db": OWNER, "ssot": OWNER, "demo": OWNER, "resolve": OWNER, "ignore": OWNER, "reopen": OWNER,
     "report": "a login in ops_analyst", "classifier": OWNER, "export": OWNER,
     "fixbot report": "a login in ops_outcomes", "bench": "a login in ops_analyst",
-    "bench scorecard": "a login in ops_analyst",
+    "bench scorecard": "a login in ops_analyst", "bench compare": "a login in ops_analyst", "bench promote": OWNER,
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None

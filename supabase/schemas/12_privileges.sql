@@ -104,6 +104,15 @@ GRANT EXECUTE ON FUNCTION ops.record_run_outcome(text, text, bigint, text, text,
       TO ops_outcomes;
 GRANT EXECUTE ON FUNCTION ops.set_agent_run_artifacts(bigint, text, jsonb) TO ops_worker, ops_outcomes;
 
+-- Agent variants: the worker reads them and records the variant it dispatches a FixBot run with; analysts read
+-- the lineage and the paired samples `ops bench compare` works on.
+GRANT SELECT ON ops.agent_variants TO ops_worker;
+CREATE POLICY agent_variants_worker_read ON ops.agent_variants FOR SELECT TO ops_worker USING (true);
+GRANT EXECUTE ON FUNCTION ops.record_variant_choice(bigint, text, jsonb) TO ops_worker;
+GRANT EXECUTE ON FUNCTION ops.variant_posteriors(text, text) TO ops_worker, ops_analyst;
+GRANT EXECUTE ON FUNCTION ops.variant_pairs(text, text), ops.variant_record(text) TO ops_analyst;
+GRANT SELECT ON ops.variant_lineage TO ops_analyst;
+
 -- Unit CI (`stratt`) runs as the owner: its tables and functions are granted to no role.
 
 -- Per-role limits. Why these values (README, Security):

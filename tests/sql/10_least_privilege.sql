@@ -45,9 +45,10 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
           'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
           'ops.find_error(text)', 'ops.fixbot_resolution_candidates(interval)',
-          'ops.resolve_error_by_fixbot(text,bigint,interval,text,text)', 'ops.set_agent_run_artifacts(bigint,text,jsonb)'],
+          'ops.resolve_error_by_fixbot(text,bigint,interval,text,text)', 'ops.set_agent_run_artifacts(bigint,text,jsonb)',
+          'ops.record_variant_choice(bigint,text,jsonb)', 'ops.variant_posteriors(text,text)'],
     'ops_worker calls exactly the outbox protocol, the ingest functions, the pure SECURITY DEFINER functions, the '
-    'on-call reads and FixBot auto-resolve, and the one that stores a run''s patch and transcript');
+    'on-call reads and FixBot auto-resolve, the one that stores a run''s patch and transcript, and variant choice');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_outcomes', p.oid, 'EXECUTE')
@@ -73,8 +74,9 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
 $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.find_error(text)'],
-    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`)');
+          'ops.find_error(text)',
+          'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)'],
+    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`), find_error and the read-only variant statistics of `ops bench compare`');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
