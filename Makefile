@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test setup system-deps venv lint bench clean
+.PHONY: run test setup system-deps venv lint bench clean train-smoke
 
 run: setup
 	$(BIN)/ops db up
@@ -32,6 +32,12 @@ $(VENV)/.installed: pyproject.toml
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/units.py
+
+# Optional (not part of `make test`): TRL's SFT, DPO and KTO trainers for a few steps on `ops export` data, with a
+# tiny model and tokenizer built locally. Installs the `train` extra (torch CPU, transformers, trl) first.
+train-smoke: setup
+	$(BIN)/python -m pip install -q -e '.[test,train]'
+	$(BIN)/python scripts/train-smoke
 
 clean:
 	-$(BIN)/ops db down

@@ -27,7 +27,8 @@ def ops(*args, url=None, stdin=None, env=None):
     return subprocess.run([*OPS, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["db"], ["ssot"], ["ingest"], ["classify"], ["errors"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["db"], ["ssot"], ["ingest"], ["classify"], ["errors"], ["demo"], ["report"],
+                                     ["errors", "show"], ["errors", "list"], ["resolve"], ["ignore"], ["reopen"]])
 def test_every_command_has_help(command):
     result = ops(*command, "--help")
     assert result.returncode == 0 and "usage: ops" in result.stdout

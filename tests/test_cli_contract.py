@@ -304,7 +304,10 @@ def test_resolve_council_names_every_match_when_ambiguous():
 # -- --json prints JSON, whatever happens ---------------------------------------------------------------
 
 # Values for the flags a command cannot run without (a new required flag must be added here).
-REQUIRED = {"--diff": "/dev/null", "--head": "fixbot/try", "--source": "ops", "--message": "boom", "id": "1"}
+REQUIRED = {"--diff": "/dev/null", "--head": "fixbot/try", "--source": "ops", "--message": "boom", "id": "1",
+            "fingerprint": "abcd1234", "--summary": "fixed", "--out": "/tmp/ops-contract-export",
+            "--ci": "success", "run": "1",
+            "--baseline": "baseline", "--variant": "verify-full-suite", "variant": "verify-full-suite"}
 
 
 def _json_invocations():

@@ -167,3 +167,10 @@ def test_fallback_codes_have_no_patterns():
         if fm["code"].startswith("UNKNOWN."):
             assert fm["detect"]["patterns"] == [], fm["code"]
 
+
+
+def test_fixbot_quiet_period_is_checked_by_the_policy_schema(conn, tree):
+    edit(tree, "ssot/agents/fixbot_policy.yaml", "  quiet_period: 24h", "  quiet_period: soon")
+    found = messages(ssot.check(conn, tree))
+    assert any(m.startswith("ssot/agents/fixbot_policy.yaml:") and "auto_resolve/quiet_period" in m and "'soon'" in m
+               for m in found), found

@@ -25,10 +25,13 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import cluster, db, demo, errors, ingest, migrations, ssot
+from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
+from worker.learn import ablation
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
+from worker.learn import classifier_cli, export_cli, scorecard
+from worker.learn import report as fixbot_report
 from worker.logsafe import mask_password
 from worker.output import emit_json, table
 from worker.queries import execute, q
@@ -77,6 +80,15 @@ SECONDS = dict(low=0, low_open=True, unit="seconds")
 
 
 _non_negative = Number(int, 0)
+
+
+def _since(text: str):
+    from worker.report import parse_since
+
+    return parse_since(text)
+
+
+_since.__name__ = "since"
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -450,7 +462,42 @@ def cmd_errors_regroup(args) -> int:
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    return demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet)
+    from pathlib import Path
+
+    summary = demo.run(seed=args.seed, total=args.events, seconds=args.seconds, delay=args.delay, quiet=args.quiet,
+                       report_path=Path(args.report) if args.report else None, as_json=args.json)
+    if args.json:
+        emit_json(summary)
+    return EXIT_OK
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    """`ops report`: the period's figures from the analysts' views (worker/report.py); --html writes the page."""
+    from pathlib import Path
+
+    from worker import report
+
+    with db.connect() as conn, translate(_command_name(args)):
+        data = report.collect(conn, args.since, top=args.top)
+    if args.html:
+        from worker import report_html
+
+        try:
+            path = report_html.write(data, Path(args.html))
+        except OSError as exc:
+            raise OpsError(f"cannot write --html {args.html}: {exc.strerror or exc}", exit_code=EXIT_BAD_INPUT) from None
+        if args.json:
+            emit_json({"html": str(path), "empty": report.is_empty(data)})
+        else:
+            print(f"report written: {path}")
+        return EXIT_OK
+    if args.json:
+        emit_json(report.json_document(data))
+    else:
+        print(report.terminal_summary(data))
+    return EXIT_OK
 
 
 # -- worker, dispatch, fixbot --------------------------------------------------------------------------
@@ -522,7 +569,7 @@ def cmd_fixbot(args) -> int:
                 raise OpsError(f"no agent run {args.run}")
             if run["branch"] and run["branch"] != args.head:
                 verdict["flags"].append(f"head {args.head} is not the branch the run was dispatched with ({run['branch']})")
-            record_verdict(_Ctx(cur), run, verdict, {"branch": args.head, "pr_url": args.pr_url})
+            record_verdict(_Ctx(cur), run, verdict, {"branch": args.head, "pr_url": args.pr_url, "diff": diff_text})
     if args.json:
         emit_json(verdict)
     else:
@@ -618,25 +665,39 @@ def parser() -> argparse.ArgumentParser:
                    help="also list every candidate pattern that matched and the rule step that chose the winner")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("errors", help="top grouped errors; `regroup` moves groups of an older fingerprint version")
+    p = sub.add_parser("errors", help="top grouped errors; `show` one error, `list` with filters; `regroup` moves "
+                       "groups of an older fingerprint version")
     p.add_argument("--code", help="only this code")
     p.add_argument("--limit", type=_positive, default=20, help="at most this many groups, most frequent first (default 20)")
     p.add_argument("--json", action="store_true", help="print the groups as a JSON array")
     p.set_defaults(func=cmd_errors)
-    errors_sub = p.add_subparsers(dest="action", metavar="{regroup}", parser_class=_Parser)
+    errors_sub = p.add_subparsers(dest="action", metavar="{show,list,regroup}", parser_class=_Parser)
     r = errors_sub.add_parser("regroup", help="move groups of older fingerprint versions under the current one "
                               "(dry run unless --apply); counts, history and escalations are kept")
     r.add_argument("--apply", action="store_true", help="do it (default: show what would move)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_errors)
+    oncall.add_parsers(sub, errors_sub, Number)  # errors show / list; resolve, ignore, reopen
 
-    p = sub.add_parser("demo", help="feed realistic errors and show classification, dedupe and escalations")
-    p.add_argument("--events", type=Number(int, 1), default=400)
-    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45)
-    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.05, help="seconds between events")
+    p = sub.add_parser("demo", help="the whole loop in about a minute: a feed of realistic errors, a worker delivering "
+                       "the escalations to a local receiver, FixBot held to its policy, one error resolved, the HTML report")
+    p.add_argument("--events", type=Number(int, 1), default=300, help="events in the feed (default 300)")
+    p.add_argument("--seconds", type=Number(float, **SECONDS), default=45, help="at most this long for the feed")
+    p.add_argument("--delay", type=Number(float, 0, unit="seconds"), default=0.02, help="seconds between events")
     p.add_argument("--seed", type=Number(int), default=7)
-    p.add_argument("--quiet", action="store_true", help="print escalations and the summary only")
+    p.add_argument("--report", metavar="FILE", help="where to write the HTML report (default $OPS_HOME/demo/report.html)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; the summaries only")
+    p.add_argument("--json", action="store_true", help="print only the summary, as JSON")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="what happened in a period: a terminal summary, --json, or one offline HTML page")
+    p.add_argument("--since", type=_since, default=_since("7d"), metavar="WHEN",
+                   help="start of the period: a duration back from now (30m, 24h, 7d, 2w) or an RFC 3339 date or "
+                        "time (2026-11-23); default 7d. Per-day figures start at that UTC day")
+    p.add_argument("--top", type=Number(int, 1, 100), default=10, help="top errors listed (default 10)")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with the charts (opens offline)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON (with --html: the page's path)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run the dispatch worker (LISTEN/NOTIFY + polling; SIGTERM stops it gracefully)")
     p.add_argument("--name", help="worker name in claims and logs (default host:pid)")
@@ -676,6 +737,31 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--pr-url", help="the pull request, when already opened")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_fixbot)
+    fixbot_report.add_parser(fsub, Number)
+
+    p = sub.add_parser("bench", help="the agent benchmark (ssot/agents/benchmark.yaml): scorecards, comparisons, promotion")
+    bsub = p.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    scorecard.add_parser(bsub, Number)
+    b = bsub.add_parser("compare", help="paired comparison of variants on shared tasks: better, worse or inconclusive",
+                        description=ablation.__doc__.split("\n\n")[0] + " Statistics: worker/learn/compare.py.")
+    b.add_argument("--baseline", required=True, help="the variant compared against (usually the promoted baseline)")
+    b.add_argument("--variant", required=True, action="append",
+                   help="a variant to compare; repeat for several (Holm-corrected together)")
+    b.add_argument("--metric", choices=("resolved", "score"), default="resolved",
+                   help="resolved: exact McNemar on pass/fail per task (default); score: Wilcoxon on 0-100 scores")
+    b.add_argument("--seed", type=Number(int, 0), default=0, help="seed of the bootstrap interval (default 0)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=ablation.cmd_compare)
+    b = bsub.add_parser("promote", help="make a challenger the baseline, only if the comparison says better "
+                        "and benchmark.yaml's promotion rules hold (exit 1 when refused)")
+    b.add_argument("variant", metavar="VARIANT", help="the challenger to promote")
+    b.add_argument("--yes", action="store_true", help="write ssot/agents/variants.yaml and sync (default: show only)")
+    b.add_argument("--seed", type=Number(int, 0), default=0, help="seed of the bootstrap interval (default 0)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=ablation.cmd_promote)
+
+    classifier_cli.register(sub, Number)
+    export_cli.register(sub)
     return top
 
 
@@ -705,7 +791,7 @@ def _fail(args, exc: OpsError) -> int:
 
 def _command_name(args) -> str:
     """"errors regroup", "dispatch requeue", "fixbot verify" or the command alone."""
-    sub = getattr(args, "action", None) or getattr(args, "fixbot_command", None)
+    sub = getattr(args, "action", None) or getattr(args, "fixbot_command", None) or getattr(args, "bench_command", None)
     name = f"{args.command} {sub}" if isinstance(sub, str) else args.command
     return name if name in errors.COMMAND_ROLES else args.command
 

@@ -63,7 +63,10 @@ COMMAND_ROLES = {
     "errors": "a login in ops_analyst", "errors regroup": OWNER,
     "dispatch": "a login in ops_analyst (list) or ops_worker (requeue)", "dispatch requeue": "a login in ops_worker",
     "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
-    "db": OWNER, "ssot": OWNER, "demo": OWNER,
+    "db": OWNER, "ssot": OWNER, "demo": OWNER, "resolve": OWNER, "ignore": OWNER, "reopen": OWNER,
+    "report": "a login in ops_analyst", "classifier": OWNER, "export": OWNER,
+    "fixbot report": "a login in ops_outcomes", "bench": "a login in ops_analyst",
+    "bench scorecard": "a login in ops_analyst", "bench compare": "a login in ops_analyst", "bench promote": OWNER,
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None

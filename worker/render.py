@@ -172,3 +172,29 @@ def terminal(text: object, *, newlines: bool = False, limit: int | None = None) 
     if text is None:
         return ""
     return _fit((_terminal_char(c, newlines) for c in str(text)), limit)
+
+
+# -- HTML (the report page) -----------------------------------------------------------------------------
+
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+# In a <script type="application/json"> block: what could end the element (</script>, <!--) or be read
+# as a line terminator by an older JavaScript parser, written as JSON's own \uXXXX escapes.
+_SCRIPT_JSON = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def html_text(text: object, *, limit: int | None = None) -> str:
+    """``text`` as HTML text or a quoted attribute value: ``& < > " '`` as character references (the five
+    of the HTML standard's escaping), controls and bidi/zero-width characters visible (``\\x1b``,
+    ``<U+202E>``), one line. Cut to ``limit`` characters before escaping. Also right for Plotly labels,
+    whose text is a small HTML subset that decodes these references and nothing else acts."""
+    if text is None:
+        return ""
+    visible = _fit((_visible(c, newlines=False) for c in str(text)), limit)
+    return "".join(_HTML.get(c, c) for c in visible)
+
+
+def script_json(text: str) -> str:
+    """JSON text (from json.dumps or plotly.io.to_json) made safe inside ``<script type="application/json">``:
+    ``<``, ``>``, ``&``, U+2028 and U+2029 written as ``\\u`` escapes, so no string in it can close the
+    element (``</script>``) or open a comment; JSON.parse reads the same value."""
+    return "".join(_SCRIPT_JSON.get(c, c) for c in text)

@@ -26,14 +26,18 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse
 
 from worker import ROOT
+from worker.learn import benchmark
 from worker.queries import execute
 
 TAXONOMY = Path("ssot/errors/failure_modes.yaml")
 REDACTION = Path("ssot/errors/redaction.yaml")
 DESTINATIONS = Path("ssot/destinations.yaml")
 FIXBOT_POLICY = Path("ssot/agents/fixbot_policy.yaml")
+VARIANTS = Path("ssot/agents/variants.yaml")
+VARIANTS_SCHEMA = Path("ssot/schemas/variants.schema.json")
 TAXONOMY_SCHEMA = Path("ssot/schemas/failure_modes.schema.json")
 DESTINATIONS_SCHEMA = Path("ssot/schemas/destinations.schema.json")
+FIXBOT_POLICY_SCHEMA = Path("ssot/schemas/fixbot_policy.schema.json")
 DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
 # Kinds that page a person, and so may carry a digest (a page budget per window).
 DIGEST_KINDS = {"webhook", "slack", "github_issue"}
@@ -211,12 +215,13 @@ class Ssot:
     redaction: dict
     destinations: dict
     policy: dict
+    benchmark: dict
 
     @classmethod
     def load(cls, root: Path = ROOT) -> Ssot:
         problems, loaded = [], {}
         for name, path in (("taxonomy", TAXONOMY), ("redaction", REDACTION), ("destinations", DESTINATIONS),
-                           ("policy", FIXBOT_POLICY)):
+                           ("policy", FIXBOT_POLICY), ("benchmark", benchmark.BENCHMARK)):
             try:
                 loaded[name] = load_yaml(path, root)
             except SsotInvalid as exc:
@@ -281,6 +286,7 @@ class Ssot:
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
                  "detail": {"default_variant": self.policy.get("default_variant", "baseline")}},
+                benchmark.file_record(self.root, self.benchmark),
             ],
         }
 
@@ -306,6 +312,9 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
     for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(tax), key=lambda e: list(e.path)):
         where = "/".join(map(str, err.path)) or "(root)"
         at(list(err.path), f"{where}: {err.message}")
+    policy_schema = json.loads((root / FIXBOT_POLICY_SCHEMA).read_text())
+    for err in sorted(jsonschema.Draft202012Validator(policy_schema).iter_errors(ssot.policy), key=lambda e: list(e.path)):
+        at(list(err.path), f"{'/'.join(map(str, err.path)) or '(root)'}: {err.message}", FIXBOT_POLICY, ssot.policy)
     if problems:
         return problems  # the checks below assume the shape is right
 
@@ -391,9 +400,11 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                     at(["rules", i], f"redaction rule {rule['name']!r}: example {example!r} contains none of the "
                        "prefilter substrings, so the rule would never run on it", REDACTION, ssot.redaction)
 
+    for path, message in benchmark.problems(root, ssot.benchmark, set(seen)):
+        problems.append(Diagnostic(benchmark.BENCHMARK, line_of(ssot.benchmark, path), message))
     if conn is not None:
         problems += _check_in_postgres(conn, ssot, regexes)
-    return problems
+    return problems + check_variants(root)
 
 
 def _check_digest(root: Path, ssot: Ssot, name: str, d: dict, codes: set[str]) -> list[Diagnostic]:
@@ -473,8 +484,11 @@ def sync(conn: psycopg.Connection, root: Path = ROOT) -> dict:
     """Make the database equal to the SSOT; return rows changed per kind."""
     doc = _document(conn, root)
     with conn.transaction():
+        before = benchmark.synced_sha256(conn)
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
-    return changes
+        changes |= sync_variants(conn, root)
+        rescored = benchmark.rescore_if_changed(conn, before)
+    return changes if rescored is None else {**changes, "runs_rescored": rescored}
 
 
 @dataclass
@@ -501,6 +515,7 @@ def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
     with conn.transaction(force_rollback=True):
         before = _snapshot(conn)
         (changes,) = execute(conn, "ssot", "sync_ssot", {"doc": json.dumps(doc)}).fetchone()
+        changes |= sync_variants(conn, root)
         after = _snapshot(conn)
     rows = []
     for table, key in sorted(before.keys() | after.keys()):
@@ -514,3 +529,75 @@ def diff(conn: psycopg.Connection, root: Path = ROOT) -> Drift:
             rows.append(f"~ {table} {key}: " + "; ".join(
                 f"{f} {_short(old.get(f))} -> {_short(new.get(f))}" for f in fields))
     return Drift({k: v for k, v in changes.items() if v}, rows)
+
+
+# -- agent variants (ssot/agents/variants.yaml) ------------------------------------------------------
+
+def check_variants(root: Path = ROOT) -> list[Diagnostic]:
+    """Problems in ssot/agents/variants.yaml: its shape (ssot/schemas/variants.schema.json), unique ids, known
+    parents of the same agent type, no cycles, and exactly one baseline per agent type."""
+    try:
+        data = load_yaml(VARIANTS, root)
+    except SsotInvalid as exc:
+        return exc.problems
+    out: list[Diagnostic] = []
+
+    def at(path, message):
+        out.append(Diagnostic(VARIANTS, line_of(data, path), message))
+
+    import jsonschema  # lazily, as in check()
+
+    schema = json.loads((root / VARIANTS_SCHEMA).read_text())
+    for err in sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path)):
+        at(list(err.path), f"{'/'.join(map(str, err.path)) or '(root)'}: {err.message}")
+    if out:
+        return out
+    variants = data["variants"]
+    by_id: dict[str, int] = {}
+    for i, v in enumerate(variants):
+        if v["id"] in by_id:
+            at(["variants", i, "id"], f"duplicate variant id {v['id']!r} (first at variants[{by_id[v['id']]}])")
+        by_id.setdefault(v["id"], i)
+    for i, v in enumerate(variants):
+        parent = v.get("parent")
+        if parent is None:
+            continue
+        if parent not in by_id:
+            at(["variants", i, "parent"], f"variant {v['id']!r}: unknown parent {parent!r}")
+        elif variants[by_id[parent]]["agent_type"] != v["agent_type"]:
+            at(["variants", i, "parent"], f"variant {v['id']!r}: parent {parent!r} is a variant of another agent type")
+        seen, cur = {v["id"]}, parent
+        while cur in by_id and variants[by_id[cur]].get("parent"):
+            if cur in seen:
+                at(["variants", i, "parent"], f"variant {v['id']!r}: its parents form a cycle through {cur!r}")
+                break
+            seen.add(cur)
+            cur = variants[by_id[cur]]["parent"]
+    for agent_type in sorted({v["agent_type"] for v in variants}):
+        baselines = [v["id"] for v in variants if v["agent_type"] == agent_type and v["status"] == "baseline"]
+        if len(baselines) != 1:
+            at(["variants"], f"agent type {agent_type!r} needs exactly one variant with status baseline, "
+                             f"not {len(baselines)} ({', '.join(baselines) or 'none'})")
+    return out
+
+
+def variants_document(root: Path = ROOT) -> dict:
+    """The argument of ops.sync_agent_variants(): {path, sha256, exploration_share, variants: [...]}."""
+    data = load_yaml(VARIANTS, root)
+    return {
+        "path": str(VARIANTS), "sha256": hashlib.sha256((root / VARIANTS).read_bytes()).hexdigest(),
+        "exploration_share": data["exploration_share"],
+        "variants": [
+            {"id": v["id"], "agent_type": v["agent_type"], "parent": v.get("parent"), "knob": v.get("knob"),
+             "value": v.get("value"), "multi_knob": v.get("multi_knob"), "status": v["status"],
+             "description": v.get("description"), "position": i}
+            for i, v in enumerate(data["variants"], start=1)
+        ],
+    }
+
+
+def sync_variants(conn: psycopg.Connection, root: Path = ROOT) -> dict:
+    """Sync ssot/agents/variants.yaml alone (ops.sync_agent_variants); returns {agent_variants: rows changed}."""
+    (changes,) = execute(conn, "ssot", "sync_agent_variants",
+                         {"doc": json.dumps(variants_document(root))}).fetchone()
+    return changes

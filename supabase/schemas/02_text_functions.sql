@@ -9,16 +9,20 @@ DECLARE
     max_length constant integer := 65536;
     rule record;
     result text := left(message, max_length);
-    lowered text := lower(result);
+    lowered text;
 BEGIN
-    IF result IS NULL THEN
-        RETURN NULL;
+    IF result IS NULL OR result = '' THEN
+        RETURN message;
     END IF;
-    FOR rule IN SELECT r.pattern, r.replacement, r.flags, r.prefilter FROM ops.redaction_rules r ORDER BY r.position LOOP
-        -- The prefilter spares the regex (and a slot in the 32-entry regex cache) on most messages.
-        IF rule.prefilter IS NULL OR EXISTS (SELECT FROM unnest(rule.prefilter) f WHERE strpos(lowered, f) > 0) THEN
-            result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
-        END IF;
+    lowered := lower(result);
+    -- One query picks the rules whose prefilter literal occurs in the text (literal anchors before
+    -- regexes): a text with no candidate costs one scan of the rules and no regex.
+    FOR rule IN
+        SELECT r.pattern, r.replacement, r.flags FROM ops.redaction_rules r
+        WHERE r.prefilter IS NULL OR EXISTS (SELECT FROM unnest(r.prefilter) f WHERE strpos(lowered, f) > 0)
+        ORDER BY r.position
+    LOOP
+        result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
     END LOOP;
     IF length(message) > max_length THEN
         result := result || format(E'\n[… %s characters cut before redaction …]', length(message) - max_length);
@@ -127,17 +131,25 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
+CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- NULL is "~"; anything else is <length>:<value>, so no choice of field values can collide.
+RETURN coalesce(length(value)::text || ':' || value, '~');
+COMMENT ON FUNCTION ops.fingerprint_field(text) IS
+    'One field of ops.error_fingerprint''s input: "<length in characters>:<value>", or "~" for NULL, so no choice of '
+    'field values can collide. text -> text.';
+
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
+-- STABLE, as honest as its body (convert_to is STABLE), so the planner inlines it; each normalized
+-- field is computed once and passed to ops.fingerprint_field.
 RETURN encode(sha256(convert_to(
-    -- Each field is length-prefixed (NULL is "~"), so no choice of field values can collide.
-    'fp2|' || concat_ws('|',
-        coalesce(length(source) || ':' || source, '~'),
-        coalesce(length(phase) || ':' || phase, '~'),
-        coalesce(length(code) || ':' || code, '~'),
-        coalesce(length(ops.normalize_message(message)) || ':' || ops.normalize_message(message), '~'),
-        coalesce(length(ops.normalize_message(top_frame)) || ':' || ops.normalize_message(top_frame), '~')),
+    'fp2|' || ops.fingerprint_field(source)
+    || '|' || ops.fingerprint_field(phase)
+    || '|' || ops.fingerprint_field(code)
+    || '|' || ops.fingerprint_field(ops.normalize_message(message))
+    || '|' || ops.fingerprint_field(ops.normalize_message(top_frame)),
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
     'Lowercase hex SHA-256 over the version tag fp2, source, phase, code, normalized message and normalized top frame, '

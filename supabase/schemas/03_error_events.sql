@@ -47,6 +47,8 @@ CREATE TABLE ops_private.error_events_default PARTITION OF ops.error_events DEFA
 
 CREATE INDEX error_events_fingerprint_received_idx ON ops.error_events (fingerprint, received_at);
 CREATE INDEX error_events_code_received_idx ON ops.error_events (code, received_at);
+-- Scoring (ops.score_agent_runs) finds the errors an agent run hit by run_id.
+CREATE INDEX error_events_run_idx ON ops.error_events (run_id) WHERE run_id IS NOT NULL;
 
 CREATE FUNCTION ops.ensure_error_event_partitions(days_ahead integer DEFAULT 7)
 RETURNS integer

@@ -23,7 +23,10 @@ CREATE TABLE ops.agent_errors (
     window_count        bigint,
     regression_count    integer NOT NULL DEFAULT 0,
     resolved_at         timestamptz,
-    resolution_ref      text
+    resolution_ref      text,
+    resolved_by         text,
+    resolution_sha256   text CONSTRAINT agent_errors_resolution_sha256_hex CHECK (resolution_sha256 ~ '^[0-9a-f]{64}$'),
+    ignored_until       timestamptz
 );
 COMMENT ON TABLE ops.agent_errors IS
     'One row per fingerprint: how often an error occurred, when first and last, and its triage status. Maintained by '
@@ -33,6 +36,14 @@ COMMENT ON COLUMN ops.agent_errors.status IS
 COMMENT ON COLUMN ops.agent_errors.window_count IS
     'Events in the current escalation window (codes with escalate.within), counted from window_started_at.';
 COMMENT ON COLUMN ops.agent_errors.regression_count IS 'How many times this error came back after being resolved.';
+COMMENT ON COLUMN ops.agent_errors.resolved_by IS
+    'Who resolved the error last: a person (`ops resolve --by`, default the login) or fixbot (a merged FixBot pull request '
+    'after the quiet period). NULL: never resolved.';
+COMMENT ON COLUMN ops.agent_errors.resolution_sha256 IS
+    'Lowercase hex SHA-256 of the resolution record''s bytes (the file at resolution_ref) as written.';
+COMMENT ON COLUMN ops.agent_errors.ignored_until IS
+    'For status ignored: when the ignore ends (NULL: until reopened). An ignored error still counts but never escalates '
+    'before this time; after it, the next escalation reopens it.';
 CREATE INDEX agent_errors_code_last_seen_idx ON ops.agent_errors (code, last_seen_at DESC);
 
 CREATE TABLE ops_private.event_keys (
@@ -46,6 +57,118 @@ COMMENT ON TABLE ops_private.event_keys IS
     'Idempotency keys of stored events (ops.error_events.event_key): the first event''s id, fingerprint and code. '
     'Written by the ingest trigger only; pruned by ops.prune_event_keys().';
 CREATE INDEX event_keys_received_idx ON ops_private.event_keys (received_at);
+
+CREATE TABLE ops_private.taxonomy_version (
+    singleton           boolean PRIMARY KEY DEFAULT true CONSTRAINT taxonomy_version_singleton CHECK (singleton),
+    version             bigint NOT NULL,
+    changed_by          xid8,
+    redaction_prefilter text[]
+);
+COMMENT ON TABLE ops_private.taxonomy_version IS
+    'One row: the version of everything classification and grouping read (ops.sources, ops.failure_modes, '
+    'ops.failure_mode_patterns, ops.ssot_state), raised by every row changed in them; changed_by is the transaction '
+    'that raised it last. ops_private.classification_cache answers only for the current version.';
+COMMENT ON COLUMN ops_private.taxonomy_version.redaction_prefilter IS
+    'Every prefilter literal of ops.redaction_rules as a LIKE pattern %<literal>% (ops_private.redaction_prefilter_patterns), '
+    'kept current by a trigger on ops.redaction_rules: a lower-cased field LIKE none of them holds nothing any rule '
+    'can change. NULL when some rule has no prefilter (every field is then redacted).';
+INSERT INTO ops_private.taxonomy_version (singleton, version) VALUES (true, 1);
+
+CREATE FUNCTION ops_private.redaction_prefilter_patterns() RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+-- LIKE ANY over these runs without a query or a regex, as a plain expression of the trigger.
+RETURN CASE WHEN EXISTS (SELECT FROM ops.redaction_rules r WHERE r.prefilter IS NULL) THEN NULL
+            ELSE coalesce((SELECT array_agg(DISTINCT '%' || replace(replace(replace(f.f, '\', '\\'), '%', '\%'), '_', '\_')
+                                            || '%')
+                           FROM ops.redaction_rules r CROSS JOIN LATERAL unnest(r.prefilter) AS f (f)), '{}') END;
+COMMENT ON FUNCTION ops_private.redaction_prefilter_patterns() IS
+    'The prefilter literals of all redaction rules as LIKE patterns "%<literal>%" (backslash, % and _ escaped) -> text[]; '
+    'empty when there are no rules, NULL when a rule has no prefilter.';
+
+CREATE FUNCTION ops_private.tg_redaction_rules__changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    UPDATE ops_private.taxonomy_version v SET redaction_prefilter = ops_private.redaction_prefilter_patterns();
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_redaction_rules__changed() IS
+    'AFTER statement trigger on ops.redaction_rules: recomputes ops_private.taxonomy_version.redaction_prefilter.';
+CREATE TRIGGER tg_redaction_rules__prefilter AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ops.redaction_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_redaction_rules__changed();
+
+CREATE UNLOGGED TABLE ops_private.classification_cache (
+    key                 bytea PRIMARY KEY,
+    taxonomy_version    bigint NOT NULL,
+    code                text NOT NULL,
+    confidence          real,
+    matched_pattern     text,
+    fingerprint         text NOT NULL,
+    cached_at           timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops_private.classification_cache IS
+    'What the ingest trigger computed for a redacted event without a code hint: key = SHA-256 over the fingerprint '
+    'version, source, phase, redacted message and redacted top frame (each length-prefixed, '
+    'ops_private.classification_key); code, confidence and matched_pattern from ops.classify_error and the '
+    'fingerprint from ops.error_fingerprint, valid while taxonomy_version is ops_private.taxonomy_version''s. '
+    'A repeated event reads one row instead of classifying and normalizing again. Unlogged: a crash empties it '
+    '(it is only a cache). Entries of older versions are deleted when the taxonomy changes.';
+
+CREATE FUNCTION ops_private.classification_key(source text, phase text, message text, top_frame text) RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE
+-- No SET clause, so the planner inlines it into the trigger's expression (a RETURN body is parsed once,
+-- at creation, so the search path at call time does not matter).
+RETURN sha256(convert_to(
+    ops.current_fingerprint_version()::text
+    || '|' || ops.fingerprint_field(source) || '|' || ops.fingerprint_field(phase)
+    || '|' || ops.fingerprint_field(message) || '|' || ops.fingerprint_field(top_frame), 'UTF8'));
+COMMENT ON FUNCTION ops_private.classification_key(text, text, text, text) IS
+    'Key of ops_private.classification_cache: SHA-256 (bytea) over the fingerprint version and the length-prefixed '
+    'source, phase, message and top frame (the redacted, trimmed values the ingest trigger classifies and '
+    'fingerprints). Everything else classification and grouping read is the taxonomy, versioned apart.';
+
+CREATE FUNCTION ops_private.tg_taxonomy__changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    previous xid8;
+BEGIN
+    -- Every changed row raises the version (so an ingest between two changes in one transaction never
+    -- reads an entry of the first); the entries of older versions are deleted once per transaction.
+    SELECT v.changed_by INTO previous FROM ops_private.taxonomy_version v;
+    UPDATE ops_private.taxonomy_version v SET version = v.version + 1, changed_by = pg_current_xact_id();
+    IF previous IS DISTINCT FROM pg_current_xact_id() THEN
+        DELETE FROM ops_private.classification_cache c
+        WHERE c.taxonomy_version < (SELECT v.version FROM ops_private.taxonomy_version v);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_taxonomy__changed() IS
+    'AFTER trigger on ops.sources, ops.failure_modes, ops.failure_mode_patterns and ops.ssot_state (each changed row, '
+    'or a TRUNCATE): raises ops_private.taxonomy_version and, once per transaction, deletes the classification cache '
+    'entries of older versions. A concurrent ingest that classified under the old taxonomy stores its entry under '
+    'the old version, which no later lookup reads.';
+CREATE TRIGGER tg_sources__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.sources
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_sources__taxonomy_truncated AFTER TRUNCATE ON ops.sources
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_failure_modes__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.failure_modes
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_failure_modes__taxonomy_truncated AFTER TRUNCATE ON ops.failure_modes
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_failure_mode_patterns__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.failure_mode_patterns
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_failure_mode_patterns__taxonomy_truncated AFTER TRUNCATE ON ops.failure_mode_patterns
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_ssot_state__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.ssot_state
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_ssot_state__taxonomy_truncated AFTER TRUNCATE ON ops.ssot_state
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
 
 CREATE FUNCTION ops.is_blank(value text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -124,6 +247,10 @@ DECLARE
     honoured boolean := false;
     cut text[] := ARRAY[]::text[];
     stored integer;
+    cache_key bytea;
+    cached record;
+    candidates boolean[];
+    taxonomy record;
 BEGIN
     producer := ops_private.external_producer();
     IF ops.is_blank(NEW.source) THEN
@@ -158,8 +285,33 @@ BEGIN
         END IF;
     END IF;
 
+    -- The context in its stored shape first: its text is one of the fields redaction looks at.
+    NEW.context := coalesce(NEW.context, '{}');
+    IF ops.context_depth_exceeds(NEW.context, max_depth) THEN
+        RAISE EXCEPTION 'context is nested deeper than % levels', max_depth USING ERRCODE = 'OP001', COLUMN = 'context',
+            HINT = 'Flatten the context or put bulky structures behind a link.';
+    END IF;
+    IF jsonb_typeof(NEW.context) <> 'object' THEN
+        NEW.context := jsonb_build_object('value', NEW.context);
+    END IF;
+    context_text := NEW.context::text;
+
     original_length := length(NEW.message);
     NEW.message_length := original_length;
+    -- Literal anchors before regexes: LIKE against every redaction rule's prefilter literals says, per
+    -- field, whether any rule could change it (each piece redacted below is a part of that field). Where
+    -- none could, ops.redact is not called. A message too long to read whole takes the old path.
+    SELECT v.version, v.redaction_prefilter INTO taxonomy FROM ops_private.taxonomy_version v;
+    IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
+        candidates := ARRAY[true, true, true, true, true, true];
+    ELSE
+        candidates := ARRAY[coalesce(lower(NEW.message) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.top_frame) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false)];
+    END IF;
     IF original_length > max_length THEN
         NEW.message := left(ops.redact(left(NEW.message, head_length + margin)), head_length)
             || format(E'\n[… %s characters truncated …]\n', original_length - head_length - tail_length)
@@ -167,7 +319,9 @@ BEGIN
         NEW.truncated := true;
         cut := cut || 'message'::text;
     ELSE
-        NEW.message := ops.redact(NEW.message);
+        IF candidates[1] THEN
+            NEW.message := ops.redact(NEW.message);
+        END IF;
         NEW.truncated := false;
     END IF;
 
@@ -180,35 +334,32 @@ BEGIN
     IF length(NEW.top_frame) > 4096 THEN
         cut := cut || 'top_frame'::text;
     END IF;
-    NEW.top_frame := left(ops.redact(left(NEW.top_frame, 4096 + margin)), 4096);
     IF length(NEW.run_id) > 256 THEN
         cut := cut || 'run_id'::text;
     END IF;
-    NEW.run_id := left(ops.redact(left(NEW.run_id, 256 + margin)), 256);
     IF length(NEW.correlation_id) > 256 THEN
         cut := cut || 'correlation_id'::text;
     END IF;
-    NEW.correlation_id := left(ops.redact(left(NEW.correlation_id, 256 + margin)), 256);
     IF length(NEW.origin) > 256 THEN
         cut := cut || 'origin'::text;
     END IF;
-    NEW.origin := left(ops.redact(left(NEW.origin, 256 + margin)), 256);
+    NEW.top_frame := left(CASE WHEN candidates[2] THEN ops.redact(left(NEW.top_frame, 4096 + margin))
+                               ELSE NEW.top_frame END, 4096);
+    NEW.run_id := left(CASE WHEN candidates[3] THEN ops.redact(left(NEW.run_id, 256 + margin))
+                            ELSE NEW.run_id END, 256);
+    NEW.correlation_id := left(CASE WHEN candidates[4] THEN ops.redact(left(NEW.correlation_id, 256 + margin))
+                                    ELSE NEW.correlation_id END, 256);
+    NEW.origin := left(CASE WHEN candidates[5] THEN ops.redact(left(NEW.origin, 256 + margin))
+                            ELSE NEW.origin END, 256);
     NEW.occurred_at := coalesce(NEW.occurred_at, NEW.received_at);
 
-    NEW.context := coalesce(NEW.context, '{}');
-    IF ops.context_depth_exceeds(NEW.context, max_depth) THEN
-        RAISE EXCEPTION 'context is nested deeper than % levels', max_depth USING ERRCODE = 'OP001', COLUMN = 'context',
-            HINT = 'Flatten the context or put bulky structures behind a link.';
-    END IF;
-    IF jsonb_typeof(NEW.context) <> 'object' THEN
-        NEW.context := jsonb_build_object('value', NEW.context);
-    END IF;
-    context_text := NEW.context::text;
     IF length(context_text) > max_context THEN
         NEW.context := jsonb_build_object('_truncated', true, '_original_length', length(context_text),
-                                          '_preview', left(ops.redact(left(context_text, 2048 + margin)), 2048));
+                                          '_preview', left(CASE WHEN candidates[6]
+                                                                THEN ops.redact(left(context_text, 2048 + margin))
+                                                                ELSE context_text END, 2048));
         cut := cut || 'context'::text;
-    ELSE
+    ELSIF candidates[6] THEN
         redacted := ops.redact(context_text);
         IF redacted IS DISTINCT FROM context_text THEN
             BEGIN
@@ -235,7 +386,38 @@ BEGIN
             honoured := classified.code = claimed;
         END IF;
     END IF;
-    IF honoured THEN
+    IF claimed IS NULL THEN
+        -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
+        -- taxonomy: a repeated event reads them from the cache (the version was read above, before
+        -- classifying, so an entry is never stored under a version newer than the taxonomy it was computed with).
+        cache_key := ops_private.classification_key(NEW.source, NEW.phase, NEW.message, NEW.top_frame);
+        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint INTO cached
+        FROM ops_private.classification_cache c
+        WHERE c.key = cache_key AND c.taxonomy_version = taxonomy.version;
+        IF FOUND THEN
+            NEW.code := cached.code;
+            NEW.confidence := cached.confidence;
+            NEW.matched_pattern := cached.matched_pattern;
+            NEW.fingerprint := cached.fingerprint;
+        ELSE
+            SELECT c.code, c.confidence, c.matched_pattern INTO classified
+            FROM ops.classify_error(NEW.source, NEW.phase, NEW.message) c;
+            NEW.code := classified.code;
+            NEW.confidence := classified.confidence;
+            NEW.matched_pattern := classified.matched_pattern;
+            NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
+                                                     ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern),
+                                                     NEW.top_frame);
+            INSERT INTO ops_private.classification_cache AS c (key, taxonomy_version, code, confidence,
+                                                               matched_pattern, fingerprint)
+            VALUES (cache_key, taxonomy.version, NEW.code, NEW.confidence, NEW.matched_pattern, NEW.fingerprint)
+            ON CONFLICT (key) DO UPDATE SET
+                taxonomy_version = excluded.taxonomy_version, code = excluded.code, confidence = excluded.confidence,
+                matched_pattern = excluded.matched_pattern, fingerprint = excluded.fingerprint,
+                cached_at = excluded.cached_at
+            WHERE c.taxonomy_version < excluded.taxonomy_version;
+        END IF;
+    ELSIF honoured THEN
         NEW.code := claimed;
         NEW.confidence := 1.0;
         NEW.matched_pattern := NULL;
@@ -254,8 +436,11 @@ BEGIN
 
     -- A classified event groups by the line its pattern matched (the cause line), so two pastes of one
     -- failure with different context lines around it are one group; an unclassified one by its whole text.
-    NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
-                                             ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern), NEW.top_frame);
+    IF claimed IS NOT NULL THEN
+        NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
+                                                 ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern),
+                                                 NEW.top_frame);
+    END IF;
     NEW.fingerprint_version := ops.current_fingerprint_version();
 
     IF NEW.event_key IS NOT NULL THEN
@@ -275,7 +460,9 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'BEFORE INSERT per row on ops.error_events: validates (blank source/message OP001, unknown source OP002, internal '
     'source from an external producer OP006, bad event_key OP001, context deeper than 32 OP001), truncates and marks '
     'cut fields, redacts, honours or records a code hint, classifies, fingerprints, and skips (returns NULL) an event '
-    'whose event_key was already stored.';
+    'whose event_key was already stored. Without a code hint, classification and fingerprint come from '
+    'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
+    'taxonomy version, and are stored there otherwise.';
 
 CREATE FUNCTION ops_private.tg_error_events__append_only() RETURNS trigger
 LANGUAGE plpgsql
@@ -329,7 +516,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
 BEGIN
-    WITH batch AS (
+    WITH totals AS (
         SELECT e.fingerprint,
                min(e.fingerprint_version) AS fingerprint_version,
                min(e.code) AS code,
@@ -338,15 +525,18 @@ BEGIN
                count(*) AS n,
                min(e.received_at) AS first_at,
                max(e.received_at) AS last_at,
-               (array_agg(e.id ORDER BY e.id DESC))[1] AS last_event_id,
-               (array_agg(e.message ORDER BY e.id DESC))[1] AS sample_message,
-               (array_agg(e.top_frame ORDER BY e.id DESC))[1] AS top_frame,
-               (array_agg(e.run_id ORDER BY e.id DESC))[1] AS run_id,
-               (array_agg(e.correlation_id ORDER BY e.id DESC))[1] AS correlation_id,
+               max(e.id) AS last_event_id,
                max(e.confidence) AS confidence,
                min(e.matched_pattern) AS matched_pattern
         FROM inserted e
         GROUP BY e.fingerprint
+    ), batch AS (
+        -- The sample is the group's last event in this statement, found by a join on its id (DISTINCT ON
+        -- in case an owner inserted an id twice), not by one sort per sampled column.
+        SELECT DISTINCT ON (t.fingerprint) t.*, e.message AS sample_message, e.top_frame, e.run_id, e.correlation_id
+        FROM totals t
+        JOIN inserted e ON e.id = t.last_event_id AND e.fingerprint = t.fingerprint
+        ORDER BY t.fingerprint
     ), upserted AS (
         -- Rows are upserted in fingerprint order, so concurrent multi-row statements lock in one order.
         INSERT INTO ops.agent_errors AS a (
@@ -696,32 +886,180 @@ COMMENT ON FUNCTION ops.prune_event_keys() IS
     'Retention of idempotency keys: deletes the keys received before the oldest daily partition of ops.error_events '
     '(their events were dropped by retention). Run it after ops.drop_error_event_partitions(). Returns how many keys '
     'it deleted.';
+
+-- Triage: the status state machine, resolve / ignore / reopen, and the history of status changes.
+
+CREATE TABLE ops.error_status_changes (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    fingerprint    text NOT NULL,
+    from_status    text NOT NULL,
+    to_status      text NOT NULL,
+    changed_at     timestamptz NOT NULL DEFAULT now(),
+    actor          text NOT NULL,
+    resolution_ref text,
+    ignored_until  timestamptz
+);
+COMMENT ON TABLE ops.error_status_changes IS
+    'Every status change of an ops.agent_errors row (resolve, ignore, reopen, acknowledge, and regressions by ingest), '
+    'oldest first by id. Written by the trigger tg_agent_errors__50_status_changes only.';
+COMMENT ON COLUMN ops.error_status_changes.actor IS
+    'Who changed it: the session setting ops.actor (`ops resolve --by`, fixbot), else ingest for a regression, else the login.';
+CREATE INDEX error_status_changes_fingerprint_idx ON ops.error_status_changes (fingerprint, id);
+
+CREATE FUNCTION ops_private.tg_agent_errors__status_changes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    INSERT INTO ops.error_status_changes (fingerprint, from_status, to_status, actor, resolution_ref, ignored_until)
+    VALUES (NEW.fingerprint, OLD.status, NEW.status,
+            coalesce(nullif(current_setting('ops.actor', true), ''),
+                     CASE WHEN NEW.status = 'regressed' THEN 'ingest' ELSE session_user::text END),
+            CASE WHEN NEW.status = 'resolved' THEN NEW.resolution_ref END,
+            CASE WHEN NEW.status = 'ignored' THEN NEW.ignored_until END);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_agent_errors__status_changes() IS
+    'AFTER UPDATE per row on ops.agent_errors when the status changed: appends the change to ops.error_status_changes.';
+
+CREATE TRIGGER tg_agent_errors__50_status_changes AFTER UPDATE OF status ON ops.agent_errors
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION ops_private.tg_agent_errors__status_changes();
+
+CREATE FUNCTION ops_private.transition_error(fingerprint text, to_status text, resolution_ref text DEFAULT NULL,
+                                             resolution_sha256 text DEFAULT NULL, resolved_by text DEFAULT NULL,
+                                             ignored_until timestamptz DEFAULT NULL)
+RETURNS SETOF ops.agent_errors
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    current_status text;
+    allowed text[];
+BEGIN
+    SELECT a.status INTO current_status FROM ops.agent_errors a WHERE a.fingerprint = transition_error.fingerprint
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no error with fingerprint "%"', transition_error.fingerprint USING ERRCODE = 'OP004',
+            HINT = 'List errors with `ops errors list`; a unique prefix of a fingerprint is enough.';
+    END IF;
+    -- An ignore that has run out is open again (the escalation trigger reopens it too, at the next crossing).
+    IF current_status = 'ignored' AND (SELECT a.ignored_until <= now() FROM ops.agent_errors a
+                                       WHERE a.fingerprint = transition_error.fingerprint) THEN
+        current_status := 'open';
+    END IF;
+    allowed := CASE to_status
+        WHEN 'acknowledged' THEN ARRAY['open', 'regressed']
+        WHEN 'resolved' THEN ARRAY['open', 'acknowledged', 'regressed']
+        WHEN 'ignored' THEN ARRAY['open', 'acknowledged', 'regressed', 'resolved', 'ignored']
+        WHEN 'open' THEN ARRAY['resolved', 'ignored']
+    END;
+    IF allowed IS NULL THEN
+        RAISE EXCEPTION 'status must be open, acknowledged, resolved or ignored, not "%"', to_status
+            USING ERRCODE = 'OP001', COLUMN = 'status';
+    END IF;
+    IF NOT current_status = ANY (allowed) THEN
+        RAISE EXCEPTION 'error % is %: it cannot become %', left(transition_error.fingerprint, 12), current_status, to_status
+            USING ERRCODE = 'OPD04',
+            HINT = CASE to_status
+                WHEN 'open' THEN 'Only a resolved or ignored error can be reopened.'
+                WHEN 'resolved' THEN 'Only an open, acknowledged or regressed error can be resolved; reopen it first.'
+                ELSE 'Only an open or regressed error can be acknowledged.' END;
+    END IF;
+    RETURN QUERY
+    UPDATE ops.agent_errors a
+    SET status = to_status,
+        resolved_at = CASE WHEN to_status = 'resolved' THEN now() ELSE a.resolved_at END,
+        resolved_by = CASE WHEN to_status = 'resolved' THEN transition_error.resolved_by ELSE a.resolved_by END,
+        resolution_ref = CASE WHEN to_status = 'resolved' THEN coalesce(transition_error.resolution_ref, a.resolution_ref)
+                              ELSE a.resolution_ref END,
+        resolution_sha256 = CASE WHEN to_status = 'resolved' AND transition_error.resolution_ref IS NOT NULL
+                                 THEN transition_error.resolution_sha256 ELSE a.resolution_sha256 END,
+        ignored_until = CASE WHEN to_status = 'ignored' THEN transition_error.ignored_until END
+    WHERE a.fingerprint = transition_error.fingerprint
+    RETURNING a.*;
+END
+$$;
+COMMENT ON FUNCTION ops_private.transition_error(text, text, text, text, text, timestamptz) IS
+    'The triage state machine behind ops.set_error_status, ops.resolve_error, ops.ignore_error and ops.reopen_error: '
+    'open/acknowledged/regressed -> resolved; open/regressed -> acknowledged; any -> ignored; resolved/ignored -> open '
+    '(an ignore past its ignored_until counts as open). Raises OP004 for an unknown fingerprint, OP001 for an unknown '
+    'status, OPD04 for any other transition. resolved_at keeps the last resolution; the record fields change only on '
+    'a resolve. Returns the updated row.';
+
 CREATE FUNCTION ops.set_error_status(fingerprint text, status text, resolution_ref text DEFAULT NULL)
 RETURNS SETOF ops.agent_errors
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
-#variable_conflict use_column
 BEGIN
-    IF set_error_status.status NOT IN ('open', 'acknowledged', 'resolved', 'ignored') THEN
-        RAISE EXCEPTION 'status must be open, acknowledged, resolved or ignored, not "%"', set_error_status.status
-            USING ERRCODE = 'OP001', COLUMN = 'status';
-    END IF;
-    RETURN QUERY
-    UPDATE ops.agent_errors a
-    SET status = set_error_status.status,
-        resolved_at = CASE WHEN set_error_status.status = 'resolved' THEN now() END,
-        resolution_ref = coalesce(set_error_status.resolution_ref, a.resolution_ref)
-    WHERE a.fingerprint = set_error_status.fingerprint
-    RETURNING a.*;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no error with fingerprint "%"', set_error_status.fingerprint USING ERRCODE = 'OP004';
-    END IF;
+    RETURN QUERY SELECT * FROM ops_private.transition_error(set_error_status.fingerprint, set_error_status.status,
+                                                            set_error_status.resolution_ref);
 END
 $$;
 COMMENT ON FUNCTION ops.set_error_status(text, text, text) IS
-    'Triage: sets an error''s status (open, acknowledged, resolved, ignored). resolution_ref points at the resolution '
-    'record (docs/resolutions/...). A resolved error that occurs again becomes regressed and escalates.';
+    'Triage: sets an error''s status (open, acknowledged, resolved, ignored) through the state machine of '
+    'ops_private.transition_error (OPD04 for a transition it refuses, OP004 unknown fingerprint, OP001 unknown status). '
+    'resolution_ref points at the resolution record (docs/resolutions/...). A resolved error that occurs again becomes '
+    'regressed and escalates. ops.resolve_error also records the record''s sha256 and who resolved it.';
+
+CREATE FUNCTION ops.resolve_error(fingerprint text, resolution_ref text, resolution_sha256 text,
+                                  resolved_by text DEFAULT NULL)
+RETURNS SETOF ops.agent_errors
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    IF resolve_error.resolution_ref IS NULL OR resolve_error.resolution_ref !~ '^docs/resolutions/[0-9]{4}/[0-9]{2}/[^/]+\.md$' THEN
+        RAISE EXCEPTION 'resolution_ref must be docs/resolutions/YYYY/MM/<name>.md, not "%"', left(resolve_error.resolution_ref, 200)
+            USING ERRCODE = 'OP001', COLUMN = 'resolution_ref';
+    END IF;
+    IF resolve_error.resolution_sha256 IS NULL OR resolve_error.resolution_sha256 !~ '^[0-9a-f]{64}$' THEN
+        RAISE EXCEPTION 'resolution_sha256 must be 64 lowercase hex digits' USING ERRCODE = 'OP001',
+            COLUMN = 'resolution_sha256';
+    END IF;
+    PERFORM set_config('ops.actor', coalesce(nullif(btrim(resolve_error.resolved_by), ''), session_user::text), true);
+    RETURN QUERY SELECT * FROM ops_private.transition_error(
+        resolve_error.fingerprint, 'resolved', resolve_error.resolution_ref, resolve_error.resolution_sha256,
+        coalesce(nullif(btrim(resolve_error.resolved_by), ''), session_user::text));
+    PERFORM set_config('ops.actor', '', true);
+END
+$$;
+COMMENT ON FUNCTION ops.resolve_error(text, text, text, text) IS
+    '`ops resolve`: marks an open, acknowledged or regressed error resolved and records its resolution record: path '
+    '(docs/resolutions/YYYY/MM/<name>.md, else OP001), sha256 of the file (64 hex, else OP001) and who resolved it '
+    '(default the login). OPD04 for an error in another state, OP004 for an unknown fingerprint. Returns the row.';
+
+CREATE FUNCTION ops.ignore_error(fingerprint text, until timestamptz DEFAULT NULL)
+RETURNS SETOF ops.agent_errors
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    IF ignore_error.until IS NOT NULL AND ignore_error.until <= now() THEN
+        RAISE EXCEPTION 'until must be in the future, not %', ignore_error.until USING ERRCODE = 'OP001', COLUMN = 'until';
+    END IF;
+    RETURN QUERY SELECT * FROM ops_private.transition_error(ignore_error.fingerprint, 'ignored',
+                                                            ignored_until => ignore_error.until);
+END
+$$;
+COMMENT ON FUNCTION ops.ignore_error(text, timestamptz) IS
+    '`ops ignore`: the error still counts but never escalates until `until` (NULL: until reopened); afterwards it is '
+    'open again. Any status may be ignored. OP001 for an until not in the future, OP004 unknown fingerprint. Returns the row.';
+
+CREATE FUNCTION ops.reopen_error(fingerprint text)
+RETURNS SETOF ops.agent_errors
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM ops_private.transition_error(reopen_error.fingerprint, 'open');
+END
+$$;
+COMMENT ON FUNCTION ops.reopen_error(text) IS
+    '`ops reopen`: a resolved or ignored error is open again (OPD04 for any other status, OP004 unknown fingerprint). '
+    'The last resolution record stays on the row as history. Returns the row.';
 
 -- Regrouping: groups of an older fingerprint version moved under the current one (ops errors regroup).
 

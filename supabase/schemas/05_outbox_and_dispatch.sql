@@ -103,13 +103,30 @@ CREATE TABLE ops.agent_runs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
     branch           text,
-    pr_url           text
+    pr_url           text,
+    patch            text,
+    transcript       jsonb CONSTRAINT agent_runs_transcript_array
+                     CHECK (transcript IS NULL OR jsonb_typeof(transcript) = 'array'),
+    agent_type       text NOT NULL DEFAULT 'fixbot' CONSTRAINT agent_runs_agent_type_format
+                     CHECK (agent_type ~ '^[a-z][a-z0-9_]*$'),
+    task_id          text
 );
 COMMENT ON TABLE ops.agent_runs IS
     'FixBot dispatch records. Queued by the ingest trigger for codes with remediate.kind fixbot; at most one active run '
     'per fingerprint. metadata->>''variant_id'' names the ablation variant.';
 COMMENT ON COLUMN ops.agent_runs.branch IS 'The branch FixBot worked on; never the default branch.';
 COMMENT ON COLUMN ops.agent_runs.pr_url IS 'The pull request FixBot opened (PR-only: nothing is pushed to the default branch).';
+COMMENT ON COLUMN ops.agent_runs.patch IS
+    'The unified diff the runner produced (git diff format), redacted with ops.redact(); NULL: no patch (yet).';
+COMMENT ON COLUMN ops.agent_runs.transcript IS
+    'The runner''s conversation as it reported it, redacted: a JSON array of chat messages {role: system|user|'
+    'assistant|tool, content: text, tool_calls?: [{type: "function", function: {name, arguments}}], tool_call_id?} '
+    '(the OpenAI / Hugging Face chat-messages shape). NULL: the runner reported none.';
+COMMENT ON COLUMN ops.agent_runs.agent_type IS
+    'Which kind of agent did the run (lower-case identifier; ''fixbot'' for the FixBot runner). Scorecards group by it.';
+COMMENT ON COLUMN ops.agent_runs.task_id IS
+    'The benchmark task the run attempted; NULL: the error group (fingerprint) is the task. '
+    'ops.agent_benchmark_results.task_id is coalesce(task_id, fingerprint).';
 CREATE UNIQUE INDEX agent_runs_one_active_per_fingerprint ON ops.agent_runs (fingerprint)
     WHERE status IN ('queued', 'claimed', 'running');
 CREATE INDEX agent_runs_queued_idx ON ops.agent_runs (next_attempt_at) WHERE status = 'queued';
@@ -426,3 +443,56 @@ COMMENT ON FUNCTION ops.seal_page_digest(bigint, integer) IS
     'at most 300 characters; highest count first). Fenced by the claim token: NULL when the claim was lost or the '
     'escalation is not a digest. Waits for transactions still adding to the window; crossings after the seal page on '
     'their own. Idempotent: a retried delivery gets the same list. Raises OP061 when the window is missing.';
+
+-- Ignored errors never escalate until their ignored_until.
+CREATE FUNCTION ops_private.tg_escalations__skip_ignored() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    until timestamptz;
+BEGIN
+    SELECT a.ignored_until INTO until FROM ops.agent_errors a
+    WHERE a.fingerprint = NEW.fingerprint AND a.status = 'ignored';
+    IF NOT FOUND THEN
+        RETURN NEW;  -- not ignored (or a digest, whose fingerprint names its window)
+    END IF;
+    IF until IS NULL OR until > now() THEN
+        RETURN NULL;
+    END IF;
+    UPDATE ops.agent_errors a SET status = 'open', ignored_until = NULL
+    WHERE a.fingerprint = NEW.fingerprint AND a.status = 'ignored';
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_escalations__skip_ignored() IS
+    'BEFORE INSERT per row on ops.escalations: skips (returns NULL) an escalation of an error that is ignored with no '
+    'ignored_until or one still ahead; an ignore that has run out is reopened (status open) and the escalation kept.';
+
+CREATE TRIGGER tg_escalations__10_skip_ignored BEFORE INSERT ON ops.escalations
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_escalations__skip_ignored();
+
+-- FixBot auto-resolve: merged pull requests whose error stayed quiet.
+
+CREATE FUNCTION ops.resolve_error_by_fixbot(fingerprint text, run_id bigint, quiet_period interval,
+                                            resolution_ref text, resolution_sha256 text)
+RETURNS SETOF ops.agent_errors
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    PERFORM FROM ops.agent_errors a WHERE a.fingerprint = resolve_error_by_fixbot.fingerprint FOR UPDATE;
+    IF NOT EXISTS (SELECT FROM ops.fixbot_resolution_candidates(resolve_error_by_fixbot.quiet_period) c
+                   WHERE c.fingerprint = resolve_error_by_fixbot.fingerprint AND c.run_id = resolve_error_by_fixbot.run_id) THEN
+        RAISE EXCEPTION 'error % is not resolvable by FixBot run %', left(resolve_error_by_fixbot.fingerprint, 12),
+                        resolve_error_by_fixbot.run_id
+            USING ERRCODE = 'OPD04',
+            HINT = 'It needs a merged FixBot pull request and no occurrence since, for the quiet period.';
+    END IF;
+    RETURN QUERY SELECT * FROM ops.resolve_error(resolve_error_by_fixbot.fingerprint, resolve_error_by_fixbot.resolution_ref,
+                                                 resolve_error_by_fixbot.resolution_sha256, 'fixbot');
+END
+$$;
+COMMENT ON FUNCTION ops.resolve_error_by_fixbot(text, bigint, interval, text, text) IS
+    'The worker''s auto-resolve: resolves the error (resolved_by fixbot, with its record''s path and sha256) only if it '
+    'is still a candidate of ops.fixbot_resolution_candidates(quiet_period) for that run, else OPD04. Returns the row.';

@@ -226,3 +226,54 @@ COMMENT ON FUNCTION ops_private.unit_name(text) IS 'strat://d/t/slug@1.2.3 -> st
 -- the registry's edge table is small, so the write lock is held for moments.
 CREATE INDEX unit_snapshot_edges_target_name_idx ON ops.unit_snapshot_edges (run_id, ops_private.unit_name(to_address));
 CREATE INDEX published_unit_edges_target_name_idx ON ops.published_unit_edges (ops_private.unit_name(to_address));
+
+-- The report's views over unit CI (`ops report`; the others are in 07_views.sql).
+
+CREATE VIEW ops.report_unit_checks AS
+SELECT m.id AS run_id,
+       m.started_at,
+       m.scope,
+       m.council,
+       ev.check_alias,
+       ev.outcome
+FROM ops.maintenance_run_events ev
+JOIN ops.maintenance_runs m ON m.id = ev.run_id
+WHERE ev.kind = 'check' AND m.kind = 'unit_ci';
+COMMENT ON VIEW ops.report_unit_checks IS
+    'Unit-CI checks (`stratt ci`), one row per check per run. Pass rate per check: (pass + warn) / (pass + warn + '
+    'fail), skipped and waived left out (a warning does not fail a run: exit 0).';
+COMMENT ON COLUMN ops.report_unit_checks.run_id IS 'The ops.maintenance_runs row.';
+COMMENT ON COLUMN ops.report_unit_checks.started_at IS 'When the run started.';
+COMMENT ON COLUMN ops.report_unit_checks.scope IS 'What the run looked at (kind, council, paths).';
+COMMENT ON COLUMN ops.report_unit_checks.council IS 'The council checked.';
+COMMENT ON COLUMN ops.report_unit_checks.check_alias IS 'FM-01..FM-09, SCHEMA or WAIVERS.';
+COMMENT ON COLUMN ops.report_unit_checks.outcome IS 'pass, fail, warn, skipped or waived.';
+
+CREATE VIEW ops.report_open_findings AS
+SELECT f.scope,
+       f.fingerprint,
+       f.code,
+       f.alias,
+       f.severity,
+       f.unit_address,
+       f.file,
+       f.line,
+       f.message,
+       f.first_seen_at,
+       f.last_seen_at,
+       f.occurrences
+FROM ops.convergence_findings f
+WHERE f.status = 'open';
+COMMENT ON VIEW ops.report_open_findings IS 'Blocking and critical findings still open (not resolved, not waived), oldest first by first_seen_at.';
+COMMENT ON COLUMN ops.report_open_findings.scope IS 'What the run that found it looked at.';
+COMMENT ON COLUMN ops.report_open_findings.fingerprint IS 'Stable identity of the finding.';
+COMMENT ON COLUMN ops.report_open_findings.code IS 'Failure-mode code.';
+COMMENT ON COLUMN ops.report_open_findings.alias IS 'The check (FM-01..FM-09).';
+COMMENT ON COLUMN ops.report_open_findings.severity IS 'critical or blocking.';
+COMMENT ON COLUMN ops.report_open_findings.unit_address IS 'The unit it is about, if any.';
+COMMENT ON COLUMN ops.report_open_findings.file IS 'File, if any.';
+COMMENT ON COLUMN ops.report_open_findings.line IS 'Line, if any.';
+COMMENT ON COLUMN ops.report_open_findings.message IS 'What is wrong.';
+COMMENT ON COLUMN ops.report_open_findings.first_seen_at IS 'First run that reported it.';
+COMMENT ON COLUMN ops.report_open_findings.last_seen_at IS 'Latest run that reported it.';
+COMMENT ON COLUMN ops.report_open_findings.occurrences IS 'Runs that reported it.';

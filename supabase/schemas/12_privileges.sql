@@ -49,17 +49,31 @@ CREATE POLICY error_events_ingest_insert ON ops.error_events FOR INSERT TO ops_i
 GRANT SELECT ON ops.sources TO ops_ingest, ops_worker;
 CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker USING (true);
 
-GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text)
+GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text),
+                          ops.fingerprint_field(text)
       TO ops_ingest, ops_worker, ops_analyst;
 
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,
                 ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats TO ops_analyst;
+-- The report's views (`ops report`).
+GRANT SELECT ON ops.report_error_daily, ops.report_error_changes, ops.report_resolution_times, ops.report_agent_runs,
+                ops.report_unit_checks, ops.report_open_findings TO ops_analyst;
+GRANT SELECT ON ops.agent_scorecard, ops.agent_failure_modes_hit TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_message(text),
                           ops.error_fingerprint(text, text, text, text, text), ops.redact(text),
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
+
+-- Who may read and change triage: analysts read the on-call views and resolve fingerprint prefixes; the
+-- worker reads them to write FixBot's resolution records and may resolve only what FixBot fixed. resolve,
+-- ignore, reopen and set_error_status stay with the owner (`ops resolve` and friends run as the owner).
+GRANT SELECT ON ops.error_groups, ops.error_event_log, ops.error_escalation_log, ops.error_agent_run_log,
+                ops.error_status_log TO ops_analyst, ops_worker;
+GRANT EXECUTE ON FUNCTION ops.find_error(text) TO ops_analyst, ops_worker;
+GRANT EXECUTE ON FUNCTION ops.fixbot_resolution_candidates(interval),
+                          ops.resolve_error_by_fixbot(text, bigint, interval, text, text) TO ops_worker;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them
 -- only through the dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations'
@@ -82,6 +96,22 @@ CREATE POLICY destinations_worker_read ON ops.destinations FOR SELECT TO ops_wor
 CREATE POLICY agent_errors_worker_read ON ops.agent_errors FOR SELECT TO ops_worker USING (true);
 CREATE POLICY ssot_state_worker_read ON ops.ssot_state FOR SELECT TO ops_worker USING (true);
 CREATE POLICY github_issue_links_worker_read ON ops.github_issue_links FOR SELECT TO ops_worker USING (true);
+
+-- Outcome reporters (the GitHub webhook Edge Function, `ops fixbot report`): store outcomes of agent runs
+-- through ops.record_run_outcome, and a runner's transcript through ops.set_agent_run_artifacts; nothing else.
+-- The worker stores the patch and transcript its runners return.
+GRANT EXECUTE ON FUNCTION ops.record_run_outcome(text, text, bigint, text, text, text, boolean, integer, jsonb, text, timestamptz)
+      TO ops_outcomes;
+GRANT EXECUTE ON FUNCTION ops.set_agent_run_artifacts(bigint, text, jsonb) TO ops_worker, ops_outcomes;
+
+-- Agent variants: the worker reads them and records the variant it dispatches a FixBot run with; analysts read
+-- the lineage and the paired samples `ops bench compare` works on.
+GRANT SELECT ON ops.agent_variants TO ops_worker;
+CREATE POLICY agent_variants_worker_read ON ops.agent_variants FOR SELECT TO ops_worker USING (true);
+GRANT EXECUTE ON FUNCTION ops.record_variant_choice(bigint, text, jsonb) TO ops_worker;
+GRANT EXECUTE ON FUNCTION ops.variant_posteriors(text, text) TO ops_worker, ops_analyst;
+GRANT EXECUTE ON FUNCTION ops.variant_pairs(text, text), ops.variant_record(text) TO ops_analyst;
+GRANT SELECT ON ops.variant_lineage TO ops_analyst;
 
 -- Unit CI (`stratt`) runs as the owner: its tables and functions are granted to no role.
 
@@ -107,6 +137,11 @@ ALTER ROLE ops_worker SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE ops_analyst SET statement_timeout = '120s';
 ALTER ROLE ops_analyst SET lock_timeout = '5s';
 ALTER ROLE ops_analyst SET idle_in_transaction_session_timeout = '10min';
+--   ops_outcomes a webhook delivery or a report is one short call; GitHub gives a delivery 10 s before it
+--                counts it failed.
+ALTER ROLE ops_outcomes SET statement_timeout = '10s';
+ALTER ROLE ops_outcomes SET lock_timeout = '5s';
+ALTER ROLE ops_outcomes SET idle_in_transaction_session_timeout = '30s';
 
 CREATE FUNCTION ops.configure_login(login regrole)
 RETURNS TABLE (setting text, value text)
@@ -121,7 +156,7 @@ DECLARE
     ms bigint;
     saved text;
 BEGIN
-    IF login_name IN ('ops_ingest', 'ops_worker', 'ops_analyst') THEN
+    IF login_name IN ('ops_ingest', 'ops_worker', 'ops_analyst', 'ops_outcomes') THEN
         RAISE EXCEPTION 'login must be a login role that is a member of an ops role, not the group role % itself', login_name
             USING ERRCODE = 'OP001', COLUMN = 'login';
     END IF;
@@ -131,9 +166,9 @@ BEGIN
     END IF;
     SELECT array_agg(g.rolname ORDER BY g.rolname) INTO groups
     FROM pg_roles g
-    WHERE g.rolname IN ('ops_ingest', 'ops_worker', 'ops_analyst') AND pg_has_role(login, g.oid, 'MEMBER');
+    WHERE g.rolname IN ('ops_ingest', 'ops_worker', 'ops_analyst', 'ops_outcomes') AND pg_has_role(login, g.oid, 'MEMBER');
     IF groups IS NULL THEN
-        RAISE EXCEPTION 'login % is a member of none of ops_ingest, ops_worker, ops_analyst (GRANT one of them first)',
+        RAISE EXCEPTION 'login % is a member of none of ops_ingest, ops_worker, ops_analyst, ops_outcomes (GRANT one of them first)',
                         login_name
             USING ERRCODE = 'OP001', COLUMN = 'login';
     END IF;
@@ -167,7 +202,7 @@ END
 $$;
 COMMENT ON FUNCTION ops.configure_login(regrole) IS
     'Copies the statement_timeout, lock_timeout and idle_in_transaction_session_timeout of the ops group roles a login '
-    'is a member of (ops_ingest, ops_worker, ops_analyst) onto the login itself (ALTER ROLE login SET ...): PostgreSQL '
+    'is a member of (ops_ingest, ops_worker, ops_analyst, ops_outcomes) onto the login itself (ALTER ROLE login SET ...): PostgreSQL '
     'applies role settings only to the role a session logs in as. A member of several groups gets the most permissive '
     'value of each. Takes effect from the login''s next session. Returns (setting, value) per setting applied. Raises '
     'OP001 for a group role itself, a superuser, or a role in none of the groups. Needs CREATEROLE; granted to nobody.';

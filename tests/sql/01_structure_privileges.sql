@@ -7,14 +7,19 @@ SELECT has_schema('ops_private', 'the private schema for internals exists');
 SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'failure_mode_patterns', 'redaction_rules',
     'ssot_state', 'error_events', 'agent_errors', 'escalations', 'agent_runs', 'work_items', 'github_issue_links',
     'error_aliases', 'page_windows', 'page_window_items', 'maintenance_runs', 'maintenance_run_events', 'convergence_findings', 'unit_snapshot', 'unit_snapshot_edges',
-    'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges'],
+    'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges', 'error_status_changes',
+    'agent_run_outcomes', 'agent_benchmark_results', 'classifier_models', 'dataset_exports', 'agent_variants'],
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
-    'pending_escalations', 'dispatch_queue', 'dispatch_stats'], 'ops holds exactly the analysts'' views');
+    'pending_escalations', 'dispatch_queue', 'dispatch_stats', 'error_groups', 'error_event_log',
+    'error_escalation_log', 'error_agent_run_log', 'error_status_log', 'report_error_daily', 'report_error_changes',
+    'report_resolution_times', 'report_agent_runs', 'report_unit_checks', 'report_open_findings',
+    'agent_scorecard', 'agent_failure_modes_hit', 'variant_lineage'],
+    'ops holds exactly the analysts'' views');
 SELECT columns_are('ops', 'agent_errors', ARRAY['fingerprint', 'fingerprint_version', 'code', 'source', 'phase',
     'count', 'first_seen_at', 'last_seen_at', 'status', 'confidence', 'matched_pattern', 'sample_message', 'top_frame',
     'last_event_id', 'last_run_id', 'last_correlation_id', 'window_started_at', 'window_count', 'regression_count',
-    'resolved_at', 'resolution_ref'], 'ops.agent_errors has the contract columns and nothing unexpected');
+    'resolved_at', 'resolution_ref', 'resolved_by', 'resolution_sha256', 'ignored_until'], 'ops.agent_errors has the contract columns and nothing unexpected');
 SELECT is((SELECT relkind::text FROM pg_class WHERE oid = 'ops.error_events'::regclass), 'p',
     'ops.error_events is a partitioned table');
 SELECT ok((SELECT count(*) FROM pg_inherits WHERE inhparent = 'ops.error_events'::regclass) >= 9,

@@ -2,7 +2,7 @@
 -- functions, producers and analysts call none of them, the pure functions cap their input, and each role
 -- carries its timeouts. Tried as each role with SET ROLE, like 05_roles.sql.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 -- Catalog: who may write what.
 SELECT is_empty($$
@@ -43,8 +43,25 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
-          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
-    'ops_worker calls exactly the outbox protocol, the ingest functions and the pure SECURITY DEFINER functions');
+          'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
+          'ops.find_error(text)', 'ops.fixbot_resolution_candidates(interval)',
+          'ops.resolve_error_by_fixbot(text,bigint,interval,text,text)', 'ops.set_agent_run_artifacts(bigint,text,jsonb)',
+          'ops.record_variant_choice(bigint,text,jsonb)', 'ops.variant_posteriors(text,text)'],
+    'ops_worker calls exactly the outbox protocol, the ingest functions, the pure SECURITY DEFINER functions, the '
+    'on-call reads and FixBot auto-resolve, the one that stores a run''s patch and transcript, and variant choice');
+SELECT set_eq($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_outcomes', p.oid, 'EXECUTE')
+$$, ARRAY['ops.record_run_outcome(text,text,bigint,text,text,text,boolean,integer,jsonb,text,timestamp with time zone)',
+          'ops.set_agent_run_artifacts(bigint,text,jsonb)'],
+    'ops_outcomes (the GitHub webhook, `ops fixbot report`) calls exactly the outcome recorder and the artifact store');
+SELECT is_empty($$
+    SELECT c.oid::regclass::text || ' ' || p.priv FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p (priv)
+    WHERE n.nspname IN ('ops', 'ops_private') AND c.relkind IN ('r', 'p', 'v')
+      AND (has_table_privilege('ops_outcomes', c.oid, p.priv)
+           OR (p.priv IN ('SELECT', 'INSERT', 'UPDATE') AND has_any_column_privilege('ops_outcomes', c.oid, p.priv)))
+$$, 'ops_outcomes reads and writes no table or view directly');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_ingest', p.oid, 'EXECUTE')
@@ -56,8 +73,10 @@ $$, ARRAY['ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp w
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
-$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)'],
-    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`)');
+$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
+          'ops.find_error(text)',
+          'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)'],
+    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`), find_error and the read-only variant statistics of `ops bench compare`');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',

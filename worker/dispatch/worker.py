@@ -36,7 +36,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pythonjsonlogger.json import JsonFormatter
 
-from worker import fixbot
+from worker import fixbot, resolutions
 from worker.dispatch import backoff, http
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
@@ -126,6 +126,7 @@ class Worker:
         self.stopping = threading.Event()
         self.finished = threading.Event()
         self.last_maintained = float("-inf")
+        self.last_auto_resolved = float("-inf")
         self.run_timeout = run_timeout_seconds()
         self.next_due = float("inf")
         self.handlers = handlers()
@@ -251,6 +252,20 @@ class Worker:
             log("agent_runs_expired", count=expired)
         self.metrics.observe_stats(self.query_one("stats"))
         self.last_maintained = time.monotonic()
+        self._auto_resolve()
+
+    def _auto_resolve(self) -> None:
+        """FixBot auto-resolve (worker/resolutions.py), at most once a minute, when the worker runs in a checkout."""
+        root = resolutions.worker_root()
+        if root is None or time.monotonic() - self.last_auto_resolved < resolutions.AUTO_RESOLVE_EVERY:
+            return
+        self.last_auto_resolved = time.monotonic()
+        try:
+            with self.pool.connection() as conn:
+                for r in resolutions.auto_resolve(conn, root, resolutions.quiet_period_seconds(fixbot.Policy.load().data)):
+                    log("error_auto_resolved", fingerprint=r["fingerprint"], record=r["path"], resolved_by="fixbot")
+        except Exception as exc:  # noqa: BLE001 - never stops delivery; tried again next time
+            log("auto_resolve_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _maybe_maintain(self) -> None:
         if time.monotonic() - self.last_maintained >= self.s.lease / 2:

@@ -100,3 +100,7 @@ SELECT id, code, destination, reason, state, attempts, max_attempts, next_attemp
        agent_run_status
 FROM ops.dispatch_queue
 WHERE id = %(id)s;
+
+-- name: set_agent_run_artifacts
+-- Store what a FixBot runner produced on its run (patch, transcript; redacted by the function).
+SELECT id FROM ops.set_agent_run_artifacts(%(id)s, %(patch)s, %(transcript)s::jsonb);

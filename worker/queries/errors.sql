@@ -64,3 +64,8 @@ SELECT coalesce(max(id), 0) AS last_id FROM ops.escalations;
 -- Moves groups of older fingerprint versions under the current normalization (dry run unless apply).
 SELECT old_fingerprint, new_fingerprint, code, events, count_moved
 FROM ops.regroup_errors(dry_run => NOT %(apply)s);
+
+-- name: pair_fingerprint
+-- The fingerprint one event gets through the real ingest path (redaction, classification, grouping); the
+-- real-world grouping measure runs it inside a transaction it rolls back, so nothing stays stored.
+SELECT fingerprint FROM ops.record_error(source => %(source)s, phase => %(phase)s, message => %(message)s);

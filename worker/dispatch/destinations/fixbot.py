@@ -4,8 +4,8 @@ Runners:
 - ``github_dispatch``: a ``repository_dispatch`` event (event_type ``fixbot``) whose client_payload
   carries the run; the workflow it starts reports back with ``ops fixbot verify``.
 - ``command``: a local executable (from the environment variable named by ``command_env``) that
-  reads the run as JSON on stdin and prints ``{"branch": ..., "diff": ..., "pr_url": ...}`` on
-  stdout. The worker verifies the diff against the policy before anything else happens: a rejected
+  reads the run as JSON on stdin and prints ``{"branch": ..., "diff": ..., "pr_url": ...,
+  "transcript": [chat messages]?}`` on stdout; the diff and transcript are stored on the run (redacted). The worker verifies the diff against the policy before anything else happens: a rejected
   patch is recorded (AGENT.FORBIDDEN_PATH, ...) and nothing more is dispatched for it.
 Nothing here writes to a default branch.
 """
@@ -17,10 +17,13 @@ import os
 import shlex
 import subprocess
 
+import psycopg
+
 from worker import fixbot
 from worker.dispatch import http
 from worker.dispatch.destinations.base import Destination, delivery_id
 from worker.dispatch.outcomes import Permanent, Retry
+from worker.learn import variants
 
 FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
 
@@ -58,6 +61,7 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         command = shlex.split(dest.env("command_env"))
     else:
         raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
+    run = variants.assign(ctx, run)  # the variant it runs with (ssot/agents/variants.yaml), recorded on the run
     policy = fixbot.Policy.load()
     doc = run_document(run, job, policy)
     if runner == "command":
@@ -105,8 +109,35 @@ def _run_command(run: dict, doc: dict, command: list[str], dest: Destination, ct
     return record_verdict(ctx, run, verdict, result)
 
 
+def store_artifacts(ctx, run: dict, result: dict) -> list[str]:
+    """Store the runner's patch (``diff``) and ``transcript`` on the run (ops.set_agent_run_artifacts redacts
+    both). A transcript the database refuses (not a JSON array of chat messages) is left out and named in the
+    returned flags; the patch is still stored."""
+    patch = result.get("diff")
+    if isinstance(patch, bytes):
+        patch = patch.decode("utf-8", errors="replace")
+    transcript = result.get("transcript")
+    if not patch and transcript is None:
+        return []
+    flags = []
+    if transcript is not None and not isinstance(transcript, list):
+        flags.append("transcript ignored: not a JSON array of chat messages")
+        transcript = None
+    try:
+        ctx.query_one("set_agent_run_artifacts", {"id": run["id"], "patch": patch or None,
+                                                  "transcript": json.dumps(transcript) if transcript is not None else None})
+    except psycopg.Error as exc:
+        if transcript is None or exc.sqlstate != "OP001":
+            raise
+        flags.append(f"transcript ignored: {exc.diag.message_primary}")
+        ctx.query_one("set_agent_run_artifacts", {"id": run["id"], "patch": patch or None, "transcript": None})
+    return flags
+
+
 def record_verdict(ctx, run: dict, verdict: dict, result: dict) -> dict:
-    """Store the verdict on the run; a rejection is also recorded through the error pipeline."""
+    """Store the verdict, the patch and the transcript on the run; a rejection is also recorded through the
+    error pipeline."""
+    verdict["flags"] += store_artifacts(ctx, run, result)
     status = "succeeded" if verdict["approved"] else "rejected"
     _set_run(ctx, run, status, verdict=json.dumps(verdict), branch=result.get("branch"),
              pr_url=result.get("pr_url") if verdict["approved"] else None)

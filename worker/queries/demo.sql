@@ -1,0 +1,34 @@
+-- Named queries of `ops demo` (worker/demo.py): what the demo's own run escalated, delivered and resolved.
+
+-- name: escalations_after
+-- The escalations the demo caused (ids above the last one before it started), with their delivery state.
+SELECT e.id, e.code, e.destination, e.reason, e.state, e.next_attempt_at, e.last_error, d.kind
+FROM ops.escalations e
+LEFT JOIN ops.destinations d ON d.name = e.destination
+WHERE e.id > %(after)s
+ORDER BY e.id
+
+-- name: due_after
+-- Escalations of the demo still to deliver now (pending and due, or being delivered); a digest due at its
+-- window's end and an escalation waiting for a retry later are not counted.
+SELECT count(*) AS due
+FROM ops.escalations e
+WHERE e.id > %(after)s AND (e.state = 'claimed' OR (e.state = 'pending' AND e.next_attempt_at <= now()))
+
+-- name: agent_runs_after
+-- The FixBot runs the demo's escalations dispatched, with the policy's verdict.
+SELECT r.id, r.code, r.status, r.branch, r.approved, r.reason_codes
+FROM ops.report_agent_runs r
+JOIN ops.agent_runs a ON a.id = r.id
+WHERE a.escalation_id > %(after)s
+ORDER BY r.id
+
+-- name: resolve_candidate
+-- The error the demo resolves: the most frequent one it escalated and delivered that is still open.
+SELECT a.fingerprint, a.code, a.count
+FROM ops.agent_errors a
+WHERE a.status IN ('open', 'acknowledged', 'regressed') AND a.code NOT LIKE 'UNKNOWN.%%'
+  AND EXISTS (SELECT FROM ops.escalations e
+              WHERE e.fingerprint = a.fingerprint AND e.id > %(after)s AND e.state = 'delivered')
+ORDER BY a.count DESC, a.fingerprint
+LIMIT 1
