@@ -65,8 +65,12 @@ BEGIN
     ORDER BY p.file, p.line;
     -- Statistics for the rows just written, before any check is planned: planned with the previous run's
     -- (or none), a check's lookups can run per row of the whole universe (FM-07 took 7.8 minutes at 10,000
-    -- units that way). ANALYZE samples at most 30,000 rows per table: tens of milliseconds here.
-    ANALYZE ops.unit_snapshot, ops.unit_snapshot_edges, ops.council_snapshot, ops.unit_baselines;
+    -- units that way). ANALYZE samples at most 30,000 rows per table; the documents (jsonb) are left out, the
+    -- checks only filter and join on the other columns: about 70 ms at 10,000 units (160 ms with them).
+    ANALYZE ops.unit_snapshot (run_id, address, name, type, version, major, minor, patch, status, fingerprint,
+                               computed_fingerprint, council),
+            ops.unit_snapshot_edges, ops.council_snapshot (run_id, council_id), ops.unit_baselines (run_id, address, name,
+                                                                                            major, minor, patch);
     RETURN run;
 END
 $$;
