@@ -60,6 +60,12 @@ GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_me
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
+-- The triage queue with suggested codes, and what blocks a merge (`ops triage list`, `ops gate check`).
+GRANT EXECUTE ON FUNCTION ops.triage_queue(text, integer, integer) TO ops_analyst;
+GRANT SELECT ON ops.gate_findings TO ops_analyst;
+
+-- Triage (a member of ops_analyst): re-codes an error through ops.promote_error only.
+GRANT EXECUTE ON FUNCTION ops.promote_error(text, text, boolean) TO ops_triage;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them
 -- only through the dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations'

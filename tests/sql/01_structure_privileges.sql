@@ -10,7 +10,7 @@ SELECT tables_are('ops', ARRAY['sources', 'destinations', 'failure_modes', 'fail
     'council_snapshot', 'unit_baselines', 'published_units', 'published_unit_edges'],
     'ops holds exactly the documented tables');
 SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_errors', 'unknown_triage',
-    'pending_escalations', 'dispatch_queue', 'dispatch_stats'], 'ops holds exactly the analysts'' views');
+    'pending_escalations', 'dispatch_queue', 'dispatch_stats', 'gate_findings'], 'ops holds exactly the analysts'' views');
 SELECT columns_are('ops', 'agent_errors', ARRAY['fingerprint', 'fingerprint_version', 'code', 'source', 'phase',
     'count', 'first_seen_at', 'last_seen_at', 'status', 'confidence', 'matched_pattern', 'sample_message', 'top_frame',
     'last_event_id', 'last_run_id', 'last_correlation_id', 'window_started_at', 'window_count', 'regression_count',
