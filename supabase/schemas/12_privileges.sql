@@ -64,8 +64,10 @@ GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.triage_queue(text, integer, integer) TO ops_analyst;
 GRANT SELECT ON ops.gate_findings TO ops_analyst;
 
--- Triage (a member of ops_analyst): re-codes an error through ops.promote_error only.
-GRANT EXECUTE ON FUNCTION ops.promote_error(text, text, boolean) TO ops_triage;
+-- Triage (a member of ops_analyst): re-codes an error (ops.promote_error) and tries a pattern before it is
+-- added to the SSOT (ops.pattern_conflicts, which always rolls back).
+GRANT EXECUTE ON FUNCTION ops.promote_error(text, text, boolean), ops.pattern_conflicts(text, text, text, text[], jsonb)
+      TO ops_triage;
 
 -- The worker: reads the outbox, agent runs and the taxonomy it formats messages from, and changes them
 -- only through the dispatch API (claim, heartbeat, complete, fail, release, reap, requeue, destinations'

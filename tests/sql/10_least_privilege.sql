@@ -63,8 +63,9 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_triage', p.oid, 'EXECUTE')
 $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.triage_queue(text,integer,integer)', 'ops.promote_error(text,text,boolean)'],
-    'ops_triage calls what ops_analyst calls plus ops.promote_error, nothing else');
+          'ops.triage_queue(text,integer,integer)', 'ops.promote_error(text,text,boolean)',
+          'ops.pattern_conflicts(text,text,text,text[],jsonb)'],
+    'ops_triage calls what ops_analyst calls plus ops.promote_error and ops.pattern_conflicts, nothing else');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
           'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',

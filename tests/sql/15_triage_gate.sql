@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(44);
+SELECT plan(49);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -44,6 +44,20 @@ SELECT is((SELECT count(*)::int FROM ops.triage_queue('supabase_fn', 50, 3) WHER
     'the queue filters by source');
 SELECT is((SELECT jsonb_array_length(suggested) FROM ops.triage_queue(NULL, 50, 0) WHERE fingerprint = (SELECT fingerprint FROM u)), 0,
     'suggestions => 0 suggests nothing');
+
+-- A pattern tried before it is added: the classifier says what it would move, and nothing stays.
+SELECT ops.record_error(source => 'github_actions', message => 'zzq check and zzq mystery both');
+SELECT results_eq($$ SELECT code_before, code_after, steals FROM ops.pattern_conflicts('TEST.TRI', 'substring', 'ZZQ Mystery')
+                     WHERE origin = 'group' ORDER BY steals DESC LIMIT 1 $$,
+    $$ VALUES ('TEST.CHK', 'TEST.TRI', true) $$, 'a pattern that would move a message another code classifies steals it');
+SELECT ok((SELECT bool_and(NOT steals) AND count(*) >= 1 FROM ops.pattern_conflicts('TEST.TRI', 'substring', 'mystery failure in step')),
+    'a pattern that only classifies UNKNOWN messages steals nothing (and lists what it would classify)');
+SELECT results_eq($$ SELECT origin, code_before, steals FROM ops.pattern_conflicts('TEST.TRI', 'regex', 'guard (tripped|armed)', NULL,
+                         '[{"source": "github_actions", "phase": null, "message": "zzq guard armed"}]') $$,
+    $$ VALUES ('message 1', 'TEST.GRD', true) $$, 'given messages (a corpus) are checked too, regexes as well');
+SELECT is((SELECT count(*)::int FROM ops.failure_mode_patterns WHERE code = 'TEST.TRI'), 1, 'the trial pattern is rolled back');
+SELECT throws_ok($$ SELECT * FROM ops.pattern_conflicts('UNKNOWN.GITHUB_ACTIONS', 'substring', 'x') $$, 'OP001', NULL,
+    'a pattern for an UNKNOWN code is refused');
 
 -- Promote, as the triage role.
 GRANT SELECT ON u TO ops_triage;
