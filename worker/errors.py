@@ -64,6 +64,8 @@ COMMAND_ROLES = {
     "dispatch": "a login in ops_analyst (list) or ops_worker (requeue)", "dispatch requeue": "a login in ops_worker",
     "worker": "a login in ops_worker", "fixbot": "a login in ops_worker",
     "db": OWNER, "ssot": OWNER, "demo": OWNER,
+    "triage": "a login in ops_analyst (list) or ops_triage (promote)", "triage promote": "a login in ops_triage",
+    "gate": "a login in ops_analyst",
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None
