@@ -31,6 +31,21 @@ def ops(*args, url, env=None, stdin=""):
     return subprocess.run([*OPS, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=120)
 
 
+def ops_here(monkeypatch, capsys, *args, url, env=None):
+    """The same command in this process (cheaper than a subprocess): (exit code, stdout, stderr)."""
+    from worker import cli
+
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def record(url, message, source="github_actions", **extra):
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -88,10 +103,12 @@ def test_adding_a_pattern_keeps_every_other_byte(kind, pattern, line):
 
 
 def test_adding_a_pattern_twice_or_to_a_missing_code_is_refused():
-    text = (ROOT / TAXONOMY).read_text(encoding="utf-8")
+    text = "failure_modes:\n  - code: A.B  # a comment\n    detect:\n      patterns: [\"x\"]\n"
+    once = triage.add_pattern(text, "A.B", "substring", "qq")
+    assert once == "failure_modes:\n  - code: A.B  # a comment\n    detect:\n      patterns: [\"x\", \"qq\"]\n", \
+        "a flow-style list stays flow style"
     with pytest.raises(triage.BadInput, match="already has"):
-        triage.add_pattern(triage.add_pattern(text, "ENV.KEY_MISSING", "substring", "qq"), "ENV.KEY_MISSING",
-                           "substring", "qq")
+        triage.add_pattern(once, "A.B", "substring", "qq")
     with pytest.raises(triage.BadInput, match="TEST.NOPE is not in"):
         triage.add_pattern(text, "TEST.NOPE", "substring", "qq")
 
@@ -154,7 +171,7 @@ def test_a_pattern_that_steals_is_refused_naming_the_code(db_url, triager, check
                     .steals]
 
 
-def test_promote_refusals(db_url, analyst, triager):
+def test_promote_refusals(db_url, analyst, triager, monkeypatch, capsys):
     unknown, _ = record(db_url, UNKNOWN_TEXT)
     classified, _ = record(db_url, "npm ERR! code ERESOLVE")
     cases = [
@@ -166,8 +183,11 @@ def test_promote_refusals(db_url, analyst, triager):
         (("promote", unknown, "CI.TESTS_FAILED", "--yes"), analyst, 1, "needs a login in ops_triage"),
     ]
     for args, url, exit_code, words in cases:
-        result = ops("triage", *args, url=url)
-        assert (result.returncode, words in result.stderr) == (exit_code, True), (args, result.stderr)
+        code, _, err = ops_here(monkeypatch, capsys, "triage", *args, url=url)
+        assert (code, words in err) == (exit_code, True), (args, err)
+    code, out, _ = ops_here(monkeypatch, capsys, "triage", "promote", unknown, "CI.TESTS_FAILED", "--yes", "--json",
+                            url=analyst)
+    assert code == 1 and json.loads(out)["exit_code"] == 1, "--json carries the error object"
     forced = ops("triage", "promote", classified, "CI.TESTS_FAILED", "--yes", "--force", url=triager)
     assert forced.returncode == 0 and "to CI.TESTS_FAILED" in forced.stdout
 
@@ -182,8 +202,8 @@ def test_workflow_escape_keeps_text_on_one_command_line():
     assert line.startswith("::error title=X.Y blocks acme/api@main::") and "\n" not in line
 
 
-def test_gate_blocks_until_the_error_is_resolved(db_url, analyst, tmp_path):
-    assert ops("gate", "check", url=analyst).returncode == 0, "a fresh database is clear"
+def test_gate_blocks_until_the_error_is_resolved(db_url, analyst, tmp_path, monkeypatch, capsys):
+    assert ops_here(monkeypatch, capsys, "gate", "check", url=analyst)[0] == 0, "a fresh database is clear"
     message = "fingerprint mismatch for strat://billing/task/x@1.0.0, 100%\n::warning::forged"
     fingerprint, code = record(db_url, message, source="stratt", context={"repository": "acme/api", "branch": "main"})
     assert code == "UNIT.FINGERPRINT_TAMPER"  # remediate.kind: guardrail, escalates at 1
@@ -200,17 +220,19 @@ def test_gate_blocks_until_the_error_is_resolved(db_url, analyst, tmp_path):
     assert table[0] == "### ops gate: blocked for `acme/api@main`" and table[4].startswith("| `UNIT.FINGERPRINT_TAMPER` |")
     assert table[4].count(" | ") == 4, "producer text cannot add table cells"
 
-    as_json = ops("gate", "check", "--json", url=analyst)
-    out = json.loads(as_json.stdout)
-    assert as_json.returncode == 1 and out["blocked"] and out["findings"][0]["target"] == "acme/api@main"
-    assert ops("gate", "check", "--target", "acme/web@main", url=analyst).returncode == 0, "other targets are clear"
-    assert not any(line.startswith("::") for line in ops("gate", "check", url=analyst).stdout.splitlines()), \
+    code, out, _ = ops_here(monkeypatch, capsys, "gate", "check", "--json", url=analyst)
+    out = json.loads(out)
+    assert code == 1 and out["blocked"] and out["findings"][0]["target"] == "acme/api@main"
+    assert ops_here(monkeypatch, capsys, "gate", "check", "--target", "acme/web@main", url=analyst)[0] == 0, \
+        "other targets are clear"
+    code, out, _ = ops_here(monkeypatch, capsys, "gate", "check", url=analyst)
+    assert code == 1 and not any(line.startswith("::") for line in out.splitlines()), \
         "no workflow commands outside GitHub Actions"
 
     with psycopg.connect(db_url) as conn:
         conn.execute("SELECT ops.set_error_status(%s, 'resolved')", (fingerprint,))
-    clear = ops("gate", "check", "--target", "acme/api@main", url=analyst, env=env)
-    assert clear.returncode == 0 and "gate: clear" in clear.stdout
+    code, out, _ = ops_here(monkeypatch, capsys, "gate", "check", "--target", "acme/api@main", url=analyst, env=env)
+    assert code == 0 and "gate: clear" in out
     assert summary.read_text().count("### ops gate") == 2, "each run appends its summary"
 
 
