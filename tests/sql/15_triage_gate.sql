@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(49);
+SELECT plan(50);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -147,6 +147,17 @@ SELECT results_eq($$ SELECT status, reopen_count, occurrences FROM ops.convergen
 UPDATE ops.agent_errors SET count = count + 1 WHERE fingerprint = (SELECT fingerprint FROM g);
 SELECT is((SELECT status FROM ops.convergence_findings WHERE fingerprint = (SELECT fingerprint FROM g)), 'open',
     'an update that does not resolve leaves the finding open');
+
+-- A crossing a page budget holds back still blocks (oncall pages once per 10 minutes and code).
+INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
+                               escalate_after_count, escalate_within, escalate_destination)
+VALUES ('TEST.GRD3', 9204, 'paged guardrail', 'ops', 'high', false, 'docs/g3.md', 'guardrail', 1, NULL, 'oncall');
+INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern) VALUES ('TEST.GRD3', 1, 'substring', 'zzq paged');
+SELECT ops.record_error(source => 'github_actions', message => 'zzq paged one', context => '{"target": "t3"}');
+SELECT ops.record_error(source => 'github_actions', message => 'zzq paged two', context => '{"target": "t3"}');
+SELECT results_eq($$ SELECT (SELECT count(*)::int FROM ops.page_window_items WHERE code = 'TEST.GRD3'),
+                            (SELECT count(*)::int FROM ops.gate_findings WHERE code = 'TEST.GRD3' AND target = 't3') $$,
+    $$ VALUES (1, 2) $$, 'a guardrail crossing held back by a page budget opens its finding too');
 
 -- Unit-CI findings keep their place in the gate.
 INSERT INTO ops.convergence_findings (scope, fingerprint, code, alias, severity, message, first_run_id, last_run_id)
