@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -176,6 +176,11 @@ SELECT ok(NOT has_function_privilege('ops_ingest', 'ops.promote_error(text, text
 SELECT ok(has_table_privilege('ops_analyst', 'ops.gate_findings', 'SELECT')
           AND has_function_privilege('ops_analyst', 'ops.triage_queue(text, integer, integer)', 'EXECUTE'),
     'ops_analyst reads the gate and the triage queue');
+
+CREATE ROLE triage_login_15 LOGIN IN ROLE ops_triage;
+SELECT ops.configure_login('triage_login_15'::regrole);
+SELECT ok((SELECT 'statement_timeout=120s' = ANY (rolconfig) FROM pg_roles WHERE rolname = 'triage_login_15'),
+    'a triage login gets the analyst''s limits from ops.configure_login (ops_triage is a member of ops_analyst)');
 
 SELECT * FROM finish();
 ROLLBACK;
