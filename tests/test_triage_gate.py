@@ -205,7 +205,7 @@ def test_workflow_escape_keeps_text_on_one_command_line():
 def test_gate_blocks_until_the_error_is_resolved(db_url, analyst, tmp_path, monkeypatch, capsys):
     assert ops_here(monkeypatch, capsys, "gate", "check", url=analyst)[0] == 0, "a fresh database is clear"
     message = "fingerprint mismatch for strat://billing/task/x@1.0.0, 100%\n::warning::forged"
-    fingerprint, code = record(db_url, message, source="stratt", context={"repository": "acme/api", "branch": "main"})
+    fingerprint, code = record(db_url, message, context={"repository": "acme/api", "branch": "main"})
     assert code == "UNIT.FINGERPRINT_TAMPER"  # remediate.kind: guardrail, escalates at 1
 
     summary = tmp_path / "summary.md"

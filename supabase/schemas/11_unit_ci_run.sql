@@ -500,7 +500,9 @@ BEGIN
     JOIN ops.failure_modes fm ON fm.code = g.code AND fm.remediate_kind = 'guardrail'
     JOIN ops.agent_errors a ON a.fingerprint = g.fingerprint
     CROSS JOIN LATERAL (SELECT ops.error_target(g.fingerprint) AS target) t
-    WHERE g.reason IS DISTINCT FROM 'digest'
+    -- What stratt records is unit CI's own: its findings are the unit_ci rows of the same table, which
+    -- open and close with the runs.
+    WHERE g.reason IS DISTINCT FROM 'digest' AND a.source <> 'stratt'
     ORDER BY 1, 2
     ON CONFLICT (scope, fingerprint) DO UPDATE SET
         status = 'open',
@@ -516,7 +518,8 @@ END
 $$;
 COMMENT ON FUNCTION ops_private.tg_guardrail_findings__open() IS
     'AFTER INSERT statement trigger on ops.escalations and ops.page_window_items (a crossing a page budget held '
-    'back still blocks): for each error of a `remediate.kind: guardrail` code, opens (or reopens) the blocking '
+    'back still blocks): for each error of a `remediate.kind: guardrail` code (but those stratt records: unit CI keeps '
+    'its own findings), opens (or reopens) the blocking '
     'finding ops.convergence_findings (scope guardrail|<ops.error_target>, fingerprint = the error''s); '
     'first_run_id and last_run_id are 0 (not a unit-CI run); details holds target, runbook, reason, escalation_id.';
 

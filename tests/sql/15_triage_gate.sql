@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -133,6 +133,9 @@ SELECT is((SELECT array_agg(target ORDER BY target) FROM ops.gate_findings WHERE
     ARRAY['acme/api@main', 'deploy-host', 'source:github_actions', 'web'],
     'the target is context.target, else repository@branch, else origin, else source:<source>');
 
+SELECT ops.record_error(source => 'stratt', message => 'zzq guard from unit ci', context => '{"target": "u"}');
+SELECT is((SELECT count(*)::int FROM ops.convergence_findings WHERE scope = 'guardrail|u'), 0,
+    'what stratt records opens no guardrail finding (unit CI keeps its own findings)');
 SELECT ops.set_error_status((SELECT fingerprint FROM g), 'acknowledged');
 SELECT is((SELECT count(*)::int FROM ops.gate_findings WHERE target = 'acme/api@main'), 1, 'acknowledging does not close it');
 SELECT ops.set_error_status((SELECT fingerprint FROM g), 'resolved');
