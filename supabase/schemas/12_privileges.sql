@@ -65,6 +65,14 @@ GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_me
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
+-- The triage queue with suggested codes, and what blocks a merge (`ops triage list`, `ops gate check`).
+GRANT EXECUTE ON FUNCTION ops.triage_queue(text, integer, integer) TO ops_analyst;
+GRANT SELECT ON ops.gate_findings TO ops_analyst;
+
+-- Triage (a member of ops_analyst): re-codes an error (ops.promote_error) and tries a pattern before it is
+-- added to the SSOT (ops.pattern_conflicts, which always rolls back).
+GRANT EXECUTE ON FUNCTION ops.promote_error(text, text, boolean), ops.pattern_conflicts(text, text, text, text[], jsonb)
+      TO ops_triage;
 
 -- Who may read and change triage: analysts read the on-call views and resolve fingerprint prefixes; the
 -- worker reads them to write FixBot's resolution records and may resolve only what FixBot fixed. resolve,
