@@ -29,7 +29,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from worker import ROOT, ssot
-from worker.errors import BadInput, OpsError, Usage
+from worker.errors import BadInput, NotFound, OpsError, Usage
 from worker.queries import execute
 
 CORPUS = Path("tests/fixtures/classification_corpus.yaml")
@@ -41,18 +41,17 @@ FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 def classifier_suggestions(conn, fingerprints: list[str]) -> dict[str, list[dict]]:
     """The v2 classifier's suggested codes per fingerprint: ``{fingerprint: [{"code", "probability"}]}``.
 
-    Calls ``worker.learn.classifier.suggest(conn, fingerprints) -> {fp: [(code, p)]}`` when that module
-    exists; every list is empty when it does not (or when it records no model, which ``suggest`` reports
-    as empty lists). v1 (the SQL patterns) stays the classifier of record: these are hints only."""
+    Calls ``worker.learn.classifier.suggest(conn, fingerprints) -> {fp: [(code, p)]}``; every list is empty
+    while no model is recorded (``ops classifier train``). v1 (the SQL patterns) stays the classifier of record: these are hints only."""
     empty = {fp: [] for fp in fingerprints}
+    if not fingerprints:
+        return empty
+    from worker.learn import classifier  # lazily: scikit-learn is slow to import
+
     try:
-        from worker.learn import classifier  # built by the improvement-loop work; absent until then
-    except ImportError:
+        found = classifier.suggest(conn, fingerprints) or {}
+    except NotFound:  # no model trained yet: no v2 suggestions
         return empty
-    suggest = getattr(classifier, "suggest", None)
-    if suggest is None or not fingerprints:
-        return empty
-    found = suggest(conn, fingerprints) or {}
     return {fp: [{"code": code, "probability": round(float(p), 3)} for code, p in found.get(fp, [])]
             for fp in fingerprints}
 

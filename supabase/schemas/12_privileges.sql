@@ -121,6 +121,9 @@ GRANT EXECUTE ON FUNCTION ops.variant_posteriors(text, text) TO ops_worker, ops_
 GRANT EXECUTE ON FUNCTION ops.variant_pairs(text, text), ops.variant_record(text) TO ops_analyst;
 GRANT SELECT ON ops.variant_lineage TO ops_analyst;
 
+-- The v2 classifier's recorded models, for `ops triage list` suggestions.
+GRANT SELECT ON ops.classifier_model_files TO ops_analyst;
+
 -- Unit CI (`stratt`) runs as the owner: its tables and functions are granted to no role.
 
 -- Per-role limits. Why these values (README, Security):
