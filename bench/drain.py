@@ -17,7 +17,8 @@ Correctness checked every time (raises AssertionError): every job done exactly o
 delivered on their first claim (claims = 1) and, for http, N distinct delivery ids at the receiver with
 no repeats; peers: N distinct job ids executed.
 
-``python bench/drain.py --serve noop|http`` is the worker launcher the benchmark runs (internal).
+``python bench/drain.py --serve noop|http`` is the worker launcher the benchmark runs, ``--receive`` the
+receiver process (tests/receiver.py on 127.0.0.1, its own interpreter) of the http case (internal).
 """
 
 from __future__ import annotations
@@ -149,17 +150,54 @@ def wait_listening(url: str, workers: int, application_name: str, timeout: float
     time.sleep(0.3)
 
 
+@contextlib.contextmanager
+def receiver_process():
+    """A real HTTP receiver on 127.0.0.1 (tests/receiver.py: verifies signatures, records delivery ids) in its
+    own process, so the worker under test does not share an interpreter with it. Yields (url, finish)
+    where finish() stops it and returns {"deliveries": [delivery id per request], "bad_signatures": n}."""
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--receive"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = proc.stdout.readline().strip()
+    got: dict = {}
+
+    def finish() -> dict:
+        if not got:
+            proc.send_signal(signal.SIGTERM)
+            got.update(json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1]))
+        return got
+    try:
+        yield url, finish
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def receive() -> None:
+    from tests.receiver import Receiver
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Receiver(secret=SECRET.encode()) as rx:
+        rx.server.socket.listen(256)  # the default backlog (5) resets a burst of new connections
+        # http.server writes the headers and the body in two sends; with Nagle on, each answer then
+        # waits for the client's delayed ACK (~40 ms), which would cap any client at ~25 requests/s per
+        # connection. Real receivers (any production HTTP server) set TCP_NODELAY; so does this one.
+        rx.server.RequestHandlerClass.disable_nagle_algorithm = True
+        print(rx.url(), flush=True)
+        stop.wait()
+        with rx.lock:
+            out = {"deliveries": [r["delivery"] for r in rx.requests], "bad_signatures": rx.bad_signatures}
+    print(json.dumps(out), flush=True)
+
+
 def drain_ours(database_url: str | None, mode: str, n: int, workers: int) -> dict:
     """Drain n escalations with ``workers`` processes; returns rate, drain seconds, peak RSS and checks."""
-    from tests.receiver import Receiver
-    receiver = Receiver(secret=SECRET.encode()) if mode == "http" else None
-    env = {"BENCH_WEBHOOK_SECRET": SECRET}
-    if receiver:
-        receiver.server.socket.listen(256)  # the default backlog (5) resets a burst of new connections
-        env["BENCH_WEBHOOK_URL"] = receiver.__enter__().url()
     logdir = HERE / "results" / "logs"  # the workers' JSON logs of the latest run (git-ignored)
     logdir.mkdir(parents=True, exist_ok=True)
-    with ours_database(database_url) as url:
+    with contextlib.ExitStack() as stack:
+        url_rx, finish = stack.enter_context(receiver_process()) if mode == "http" else (None, None)
+        env = {"BENCH_WEBHOOK_SECRET": SECRET, "BENCH_WEBHOOK_URL": url_rx or ""}
+        url = stack.enter_context(ours_database(database_url))
         procs = start_workers(url, mode, workers, env, logdir)
         try:
             wait_listening(url, workers, "ops-worker-listen")
@@ -171,14 +209,13 @@ def drain_ours(database_url: str | None, mode: str, n: int, workers: int) -> dic
                 claims = dict(conn.execute("SELECT claims, count(*) FROM ops.escalations GROUP BY 1").fetchall())
         finally:
             stop(procs)
-            if receiver:
-                receiver.__exit__(None, None, None)
-    if receiver is None:
+        received = finish() if finish else None
+    if received is None:
         assert claims == {1: n}, f"ours/noop: every escalation delivered on its first claim, got claims {claims}"
     else:
-        ids = [r["delivery"] for r in receiver.requests]
+        ids = received["deliveries"]
         assert len(ids) == n and len(set(ids)) == n, f"ours/http: {len(ids)} POSTs, {len(set(ids))} distinct, want {n}"
-        assert receiver.bad_signatures == 0
+        assert received["bad_signatures"] == 0
     return {"rate": n / (done - committed), "seconds": done - committed, "rss_mib": rss}
 
 
@@ -287,8 +324,10 @@ def row(case: str, ours: float, baseline: float | None, unit: str, goal: str | N
             "met": None if need is None or ratio is None else ratio >= need, "detail": detail}
 
 
-def run(size: str, database_url: str | None, with_peers: bool = True) -> list[dict]:
-    """Rows in the bench convention (bench/README.md); raises AssertionError when a drain lost or repeated a job."""
+def run(size: str, database_url: str | None, with_peers: bool | None = None) -> list[dict]:
+    """Rows in the bench convention (bench/README.md), with the peers unless ``with_peers`` is False or
+    BENCH_PEERS=0; raises AssertionError when a drain lost or repeated a job."""
+    with_peers = os.environ.get("BENCH_PEERS", "1") != "0" if with_peers is None else with_peers
     cfg = sizes(size)
     n, repeat = cfg["n"], cfg["repeat"]
     rows = []
@@ -322,7 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-peers", action="store_true", help="ours and the bare loop only (no peer venvs)")
     ap.add_argument("--serve", choices=("noop", "http"), help=argparse.SUPPRESS)
+    ap.add_argument("--receive", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.receive:
+        receive()
+        return 0
     if args.serve:
         serve(args.serve)
         return 0

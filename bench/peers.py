@@ -12,7 +12,6 @@ call with the same requirements returns at once and a changed list reinstalls. R
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -39,8 +38,9 @@ def ensure_venv(name: str, requirements: list[str]) -> Path:
         return target
     if not (target / "bin" / "python").exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
-    subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", *requirements],
-                   check=True, capture_output=True, text=True)
+    if requirements:
+        subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", *requirements],
+                       check=True, capture_output=True, text=True)
     stamp.write_text(wanted)
     return target
 
@@ -56,10 +56,6 @@ def run_in(name: str, requirements: list[str], script: Path, *args: str, timeout
     if not lines:
         raise RuntimeError(f"{script.name} in venv {name} printed nothing; stderr: {proc.stderr[-2000:]}")
     return json.loads(lines[-1])
-
-
-def fingerprint(requirements: list[str]) -> str:
-    return hashlib.sha256(json.dumps(sorted(requirements)).encode()).hexdigest()[:12]
 
 
 if __name__ == "__main__":  # python bench/peers.py: create both peer venvs (prints how long each took)

@@ -62,8 +62,11 @@ def machine(database_url: str) -> dict:
         facts["load_average"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        facts["server"] = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            facts["server"] = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+    except psycopg.OperationalError as exc:  # every module will fail too; say why once
+        facts["server"] = {name: None for name in SETTINGS} | {"error": str(exc).strip().splitlines()[0]}
     from worker.dispatch import http
     from worker.dispatch.worker import Settings
     facts["pools"] = {"worker_db_pool_max": f"concurrency + 2 (default {Settings().concurrency + 2})",
@@ -109,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="full", help="smoke, full or a number the modules take as their size")
     ap.add_argument("--only", nargs="*", help="run only these benchmark modules (by name)")
     ap.add_argument("--json", action="store_true", help="print the rows and machine as JSON instead of the table")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where <name>.json go (default bench/results)")
+    ap.add_argument("--no-peers", action="store_true", help="skip the peer queues (sets BENCH_PEERS=0)")
     args = ap.parse_args(argv)
+    if args.no_peers:
+        os.environ["BENCH_PEERS"] = "0"
     from worker import db
     database_url = os.environ.get("DATABASE_URL") or db.database_url()
     modules = discover(args.only)
     facts = machine(database_url)
-    RESULTS.mkdir(exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     all_rows, failed = [], False
     for name, module in modules.items():
         start = time.perf_counter()
@@ -130,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                      "detail": {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=8)}}]
             print(rows[0]["detail"]["trace"], file=sys.stderr)
         seconds = time.perf_counter() - start
-        (RESULTS / f"{name}.json").write_text(json.dumps(
+        (args.results / f"{name}.json").write_text(json.dumps(
             {"benchmark": name, "size": args.size, "seconds": round(seconds, 1), "machine": facts, "rows": rows},
             indent=1, default=str) + "\n")
         all_rows += rows

@@ -100,3 +100,7 @@ SELECT id, code, destination, reason, state, attempts, max_attempts, next_attemp
        agent_run_status
 FROM ops.dispatch_queue
 WHERE id = %(id)s;
+
+-- name: complete_batch
+-- Fenced completion of a batch: the ids completed (an id missing from the answer had lost its claim).
+SELECT id FROM ops.complete_escalations(%(ids)s::bigint[], %(tokens)s::integer[], %(results)s::jsonb[]) AS id;
