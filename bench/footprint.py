@@ -67,8 +67,10 @@ def feed(n: int, seed: int = 12):
 
 
 def total_bytes(conn, table: str) -> int:
-    return conn.execute("SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint "
-                        "FROM pg_partition_tree(%s::regclass)", (table,)).fetchone()[0]
+    """pg_total_relation_size of a table, summed over its partitions when it is partitioned."""
+    return conn.execute("SELECT CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0) "
+                        "FROM pg_partition_tree(c.oid) t) ELSE pg_total_relation_size(c.oid) END::bigint "
+                        "FROM pg_class c WHERE c.oid = %s::regclass", (table,)).fetchone()[0]
 
 
 def run(size: str, database_url: str | None) -> list[dict]:

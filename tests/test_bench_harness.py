@@ -53,14 +53,14 @@ def test_table_shows_ratio_goal_and_verdict():
 
 
 def test_a_smoke_run_through_the_harness_writes_results_with_the_machine(db_url, tmp_path):
-    """bench/run.py as `make bench SIZE=smoke` runs it, on one module (footprint: it ingests real events)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--size", "smoke", "--only", "footprint",
+    """bench/run.py as `make bench` runs it, on one module at a small size (footprint: 300 real events)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--size", "300", "--only", "footprint",
                            "--results", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "DATABASE_URL": db_url}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "synchronous_commit=" in proc.stdout and "| footprint | bytes per stored event" in proc.stdout
     saved = json.loads((tmp_path / "footprint.json").read_text())
-    assert saved["size"] == "smoke"
+    assert saved["size"] == "300"
     machine = saved["machine"]
     assert machine["cpu_count"] >= 1 and machine["server"]["synchronous_commit"] in ("on", "off", "local", "remote_write",
                                                                                      "remote_apply")
@@ -69,7 +69,7 @@ def test_a_smoke_run_through_the_harness_writes_results_with_the_machine(db_url,
     for row in rows:
         harness.check_row(row)
     per_event = rows[0]
-    assert per_event["detail"]["events"] == 2000 and per_event["ours"] > 0 and per_event["baseline"] > 0
+    assert per_event["detail"]["events"] == 300 and per_event["ours"] > 0 and per_event["baseline"] > 0
     assert rows[1]["detail"]["groups"] > 1
 
 
