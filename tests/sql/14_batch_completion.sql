@@ -2,7 +2,7 @@
 -- ops.complete_escalation; a crash between claim and batch completion loses nothing (reap, re-claim);
 -- the claim reads escalations_pending_idx in queue order.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload, next_attempt_at)
 SELECT 'b' || i, 'fp-b' || i, 'DB.DEADLOCK', 'manual', 'work_queue', 1, '{}', now() - make_interval(secs => 100 - i)
@@ -17,6 +17,14 @@ UPDATE ops.escalations SET lease_expires_at = now() - interval '1 second' WHERE 
 SELECT is(ops.reap_expired_leases(), 1, 'the expired lease is reaped');
 CREATE TEMP TABLE c2 AS SELECT id, claims FROM ops.claim_escalations('w2', 1);
 SELECT is((SELECT claims FROM c2), 2, 'b2 is re-claimed first (its old place) under token 2');
+
+-- A heartbeat changes only lease_expires_at, which no index keys on: a HOT update.
+CREATE TEMP TABLE hot0 AS
+    SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'ops.escalations'::regclass;
+SELECT is(ops.heartbeat_escalations(ARRAY[(SELECT id FROM c2)], ARRAY[2], interval '30 seconds'), 1, 'w2 extends its lease');
+SELECT is((SELECT (x.n_tup_upd - h.n_tup_upd, x.n_tup_hot_upd - h.n_tup_hot_upd)::text
+           FROM pg_stat_xact_user_tables x, hot0 h WHERE x.relid = 'ops.escalations'::regclass), '(1,1)',
+          'the heartbeat was one update, and HOT');
 
 -- w1 completes its whole batch in one call, b2 with its stale token 1.
 SELECT set_eq(
