@@ -259,6 +259,10 @@ def start_peer_consumers(name: str, url: str, workers: int) -> list[subprocess.P
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for _ in range(workers)]
 
 
+DONE_TABLE = {"pgqueuer": "pgqueuer_log WHERE status = 'successful'",  # the jobs each peer has finished
+              "procrastinate": "procrastinate_jobs WHERE status = 'succeeded'"}
+
+
 def drain_peer(database_url: str | None, name: str, n: int, workers: int) -> dict:
     with scratch_database(database_url, f"bench_{name}") as url:
         peer(name, "setup", url)
@@ -266,10 +270,8 @@ def drain_peer(database_url: str | None, name: str, n: int, workers: int) -> dic
         try:
             time.sleep(2.5)  # the consumers import, connect and LISTEN
             got = peer(name, "enqueue", url, str(n))
-            table = "pgqueuer_log WHERE status = 'successful'" if name == "pgqueuer" else \
-                "procrastinate_jobs WHERE status = 'succeeded'"
             with psycopg.connect(url, autocommit=True) as conn:
-                done = wait_done(lambda: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0], n, 300)
+                done = wait_done(lambda: conn.execute(f"SELECT count(*) FROM {DONE_TABLE[name]}").fetchone()[0], n, 300)
             rss = max(peak_rss_mib(p.pid) for p in procs)
         finally:
             outs = stop(procs)

@@ -69,7 +69,7 @@ def machine(database_url: str) -> dict:
         facts["server"] = {name: None for name in SETTINGS} | {"error": str(exc).strip().splitlines()[0]}
     from worker.dispatch import http
     from worker.dispatch.worker import Settings
-    facts["pools"] = {"worker_db_pool_max": f"concurrency + 2 (default {Settings().concurrency + 2})",
+    facts["pools"] = {"worker_db_pool_max": f"concurrency + 3 (default {Settings().concurrency + 3})",
                       "http_max_connections_per_destination": http.MAX_CONNECTIONS}
     return facts
 
