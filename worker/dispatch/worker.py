@@ -3,7 +3,9 @@
 Connection discipline: one dedicated autocommit connection LISTENs on ``ops_outbox`` (a wake-up
 hint, never a message), over ``listen_url`` when given: LISTEN needs a direct session, which a
 transaction-mode pooler does not keep; claims, completions and destination writes use short
-autocommit calls from a small pool over ``url``, which may go through such a pooler. The outbox is drained on start, on every notification, on every reconnect and every
+autocommit calls from a small pool over ``url``, which may go through such a pooler. Completions
+are batched (worker/dispatch/completions.py: one ops.complete_escalations statement for everything
+finished since the last one), and a finished delivery frees its slot before its completion commits. The outbox is drained on start, on every notification, on every reconnect and every
 poll interval, so a lost notification delays nothing by more than the interval. Deliveries run in
 a thread pool outside any transaction; a heartbeat thread extends their leases; any worker's
 reaper returns the leases of dead workers to the queue.
@@ -27,7 +29,7 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -249,21 +251,23 @@ class Worker:
 
     # -- the loop --------------------------------------------------------------------------------
     def drain(self) -> int:
-        claimed = 0
+        claimed, backlog = 0, False
         while not self.stopping.is_set():
             self._maybe_maintain()
             with self.lock:
                 capacity = self.s.concurrency - len(self.delivering)
                 running = bool(self.delivering)
-            # Under a backlog, claim in batches: wait until half a batch of slots is free rather than
-            # claiming one or two at a time (each claim is a commit). A new escalation arriving at an
-            # idle worker finds every slot free, so this never delays it.
-            if capacity <= 0 or (running and capacity < min(self.s.batch, self.s.concurrency) // 2):
+            # Under a backlog (the last claim got all it asked for), claim in batches: wait until half a
+            # batch of slots is free rather than claiming one or two at a time (each claim is a commit).
+            # Once a claim comes back short the queue is empty, and the next escalation is claimed as
+            # soon as any slot is free, so this never delays a new escalation.
+            if capacity <= 0 or (backlog and running and capacity < min(self.s.batch, self.s.concurrency) // 2):
                 self.slot_freed.wait(timeout=min(self.s.poll, self.s.lease / 2))
                 self.slot_freed.clear()
                 continue
-            jobs = self.query("claim", {"worker": self.name, "max_jobs": min(self.s.batch, capacity),
-                                        "lease": self.s.lease})
+            asked = min(self.s.batch, capacity)
+            jobs = self.query("claim", {"worker": self.name, "max_jobs": asked, "lease": self.s.lease})
+            backlog = len(jobs) == asked
             if not jobs:
                 break
             for job in jobs:
