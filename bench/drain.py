@@ -13,9 +13,10 @@ Cases (W = 1 and 4 processes):
          Goal ≥ 0.5× PgQueuer.
   procrastinate, bare: their no-op rates, printed (ours / theirs) without a goal.
   rss    the largest worker process's peak RSS (VmHWM) after the http drain, MiB.
-Correctness checked every time (raises AssertionError): every job done exactly once — ours: all N rows
-delivered on their first claim (claims = 1) and, for http, N distinct delivery ids at the receiver with
-no repeats; peers: N distinct job ids executed.
+Correctness checked every time (raises AssertionError): every job done exactly once — ours, no-op: all
+N rows delivered on their first claim (claims = 1); ours, http: all N delivered and N requests with N
+distinct delivery ids and valid signatures at the receiver (a retry after a refused connection is
+allowed, a repeated delivery is not); peers: N distinct job ids executed.
 
 ``python bench/drain.py --serve noop|http`` is the worker launcher the benchmark runs, ``--receive`` the
 receiver process (tests/receiver.py on 127.0.0.1, its own interpreter) of the http case (internal).
