@@ -92,7 +92,8 @@ GRANT SELECT ON ops.failure_modes, ops.destinations, ops.agent_errors, ops.ssot_
 GRANT SELECT ON ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats, ops.github_issue_links TO ops_worker;
 GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer) TO ops_worker;
 GRANT EXECUTE ON FUNCTION ops.claim_escalations(text, integer, interval), ops.heartbeat_escalations(bigint[], integer[], interval),
-    ops.complete_escalation(bigint, integer, jsonb), ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
+    ops.complete_escalation(bigint, integer, jsonb), ops.complete_escalations(bigint[], integer[], jsonb[]),
+    ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
     ops.release_escalation(bigint, integer), ops.reap_expired_leases(), ops.requeue_escalation(bigint),
     ops.create_work_item(bigint), ops.link_github_issue(text, text, integer, text),
     ops.update_agent_run(bigint, text, jsonb, text, text, text), ops.expire_agent_runs(interval),

@@ -36,7 +36,8 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_worker', p.oid, 'EXECUTE')
 $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
-          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
+          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.complete_escalations(bigint[],integer[],jsonb[])',
+          'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
           'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)',
@@ -87,7 +88,8 @@ $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,te
     'ops_triage calls what ops_analyst calls plus ops.promote_error and ops.pattern_conflicts, nothing else');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
-          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
+          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.complete_escalations(bigint[],integer[],jsonb[])',
+          'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
           'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)']) AS f
