@@ -29,9 +29,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
+# `make bench` (full) or `make bench SIZE=smoke`: every bench/<name>.py with run(size, url), one table
+# of ratios (bench/README.md); results in bench/results/<name>.json. Peers get their own venvs.
+SIZE ?= full
 bench: setup
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/units.py
+	$(BIN)/python bench/run.py --size $(SIZE)
 
 # Optional (not part of `make test`): TRL's SFT, DPO and KTO trainers for a few steps on `ops export` data, with a
 # tiny model and tokenizer built locally. Installs the `train` extra (torch CPU, transformers, trl) first.

@@ -207,6 +207,9 @@ def test_a_raw_error_is_stored(ingest, ingest_db):
     row = ingest_db.execute("SELECT source, code, fingerprint, origin FROM ops.error_events WHERE id = %s",
                             (doc["event_id"],)).fetchone()
     assert row == ("supabase_fn", doc["code"], doc["fingerprint"], "supabase_fn:checkout")
+    # The context arrives as a JSON object, not as a string holding JSON.
+    assert ingest_db.execute("SELECT context FROM ops.error_events WHERE id = %s",
+                             (doc["event_id"],)).fetchone() == ({"attempt": 2},)
 
 
 def test_a_problem_document_is_stored_with_its_code(ingest, ingest_db):

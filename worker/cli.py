@@ -20,12 +20,13 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 from collections.abc import Sequence
 
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import cluster, db, demo, errors, ingest, migrations, oncall, ssot
+from worker import ROOT, cluster, db, demo, errors, ingest, migrations, oncall, ssot
 from worker.learn import ablation
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
@@ -33,7 +34,7 @@ from worker.errors import (
 from worker.learn import classifier_cli, export_cli, scorecard
 from worker.learn import report as fixbot_report
 from worker.logsafe import mask_password
-from worker.output import emit_json, table
+from worker.output import emit_json, fmt, table
 from worker.queries import execute, q
 from worker.render import terminal
 
@@ -459,6 +460,74 @@ def cmd_errors_regroup(args) -> int:
     return EXIT_OK
 
 
+# -- triage and gate (worker/triage.py, worker/gate.py) -------------------------------------------------
+
+def cmd_triage(args) -> int:
+    from worker import triage
+
+    if args.action == "list":
+        with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
+            rows = triage.queue(cur, source=args.source, limit=args.limit, suggestions=args.suggestions)
+        if args.json:
+            emit_json(rows)
+            return EXIT_OK
+        if not rows:
+            print("the triage queue is empty" + (f" for source {args.source}" if args.source else ""))
+            return EXIT_OK
+        for r in rows:
+            hints = [f"{s['code']} {s['similarity']:.2f}" for s in r["suggested"]]
+            hints += [f"{s['code']} p={s['probability']:.2f} (v2)" for s in r["classifier"]]
+            print(f"{r['fingerprint'][:12]}  {r['code']}  count {r['count']}  last {fmt(r['last_seen_at'])}")
+            print(f"    sample: {terminal(r['sample_message'], limit=160)}")
+            print(f"    suggested: {terminal(', '.join(hints)) if hints else 'none (no similar classified error)'}")
+        print(f"{len(rows)} group(s); promote one with `ops triage promote FINGERPRINT CODE [--pattern TEXT]`")
+        return EXIT_OK
+
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
+        fingerprint = triage.resolve_fingerprint(cur, args.fingerprint)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise OpsError("promotion is never automatic: pass --yes to confirm when stdin is not a terminal",
+                               exit_code=EXIT_USAGE)
+            plan = f"promote {fingerprint[:12]} to {args.code}" + (
+                f" and add the {'regex' if args.regex else 'substring'} pattern {args.pattern!r} to {ssot.TAXONOMY}"
+                if args.pattern is not None else "")
+            if input(f"{plan}? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing changed")
+                return EXIT_FAILED
+        with db.connect() as check_conn:
+            done = triage.promote(cur, check_conn, fingerprint, args.code, pattern=args.pattern,
+                                  kind="regex" if args.regex else "substring", force=args.force,
+                                  root=args.root.resolve() if args.root else ROOT)
+        conn.commit()
+    result = dict(done.result, pattern=args.pattern, diff=done.diff or None,
+                  also_classifies=len(done.conflicts.classifies))
+    if args.json:
+        emit_json(result)
+        return EXIT_OK
+    print(f"promoted {result['old_fingerprint'][:12]} ({result['old_code']}) to {result['new_code']}: "
+          f"group {result['new_fingerprint'][:12]}, count {result['count']}, {result['events_moved']} stored event(s) moved")
+    if done.diff:
+        print(done.diff, end="")
+        print(f"the pattern also classifies {result['also_classifies']} other stored or corpus message(s); "
+              "`ops ssot sync` puts it to work")
+    return EXIT_OK
+
+
+def cmd_gate(args) -> int:
+    from worker import gate
+
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
+        rows = gate.findings(cur, args.target)
+    for line in gate.report_to_github(rows, args.target):
+        print(line)
+    if args.json:
+        emit_json({"blocked": bool(rows), "target": args.target, "findings": rows})
+    else:
+        print(gate.text(rows, args.target))
+    return EXIT_FAILED if rows else EXIT_OK
+
+
 # -- demo: the main job of `make run` ------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
@@ -678,6 +747,44 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_errors)
     oncall.add_parsers(sub, errors_sub, Number)  # errors show / list; resolve, ignore, reopen
+
+    p = sub.add_parser("triage", help="the UNKNOWN queue with suggested codes; promote an error to a code")
+    triage_sub = p.add_subparsers(dest="action", required=True, metavar="{list,promote}", parser_class=_Parser)
+    t = triage_sub.add_parser("list", help="UNKNOWN errors by count, with samples and suggested codes (nearest "
+                              "classified errors by trigram similarity; the v2 classifier's, once a model exists)")
+    t.add_argument("--source", help="only this source")
+    t.add_argument("--limit", type=Number(int, 1, 1000), default=20, help="at most this many groups (default 20)")
+    t.add_argument("--suggestions", type=Number(int, 0, 20), default=3, help="suggested codes per group (default 3)")
+    t.add_argument("--json", action="store_true", help="print the queue as a JSON array")
+    t.set_defaults(func=cmd_triage)
+    t = triage_sub.add_parser("promote", help="re-code an error keeping its history (late events follow it); with "
+                              "--pattern also add the pattern to ssot/errors/failure_modes.yaml",
+                              description="Exit 0 promoted; 1 refused (the pattern steals another code's messages, "
+                              "the error is classified and --force is missing, ssot check failed, not found); 2 "
+                              "usage (no --yes without a terminal); 3 refused input (unknown or UNKNOWN.* code).")
+    t.add_argument("fingerprint", metavar="FINGERPRINT", help="the error (64 hex characters, or a unique prefix of "
+                   "at least 6 among the triage queue)")
+    t.add_argument("code", metavar="CODE", help="the taxonomy code to give it (never UNKNOWN.*)")
+    t.add_argument("--pattern", metavar="TEXT", help="add this pattern to CODE in the SSOT (refused when it would "
+                   "steal messages another code classifies today); `ops ssot sync` applies it")
+    t.add_argument("--regex", action="store_true", help="--pattern is a regex (the syntax PostgreSQL and Python "
+                   "share), not a substring")
+    t.add_argument("--force", action="store_true", help="re-code an error a pattern classified (not UNKNOWN)")
+    t.add_argument("--yes", action="store_true", help="do it without asking (needed when stdin is not a terminal)")
+    t.add_argument("--root", type=Path, help="the checkout whose ssot/ is edited (default: this one)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("gate", help="merge gate: exit 1 while blocking findings are open (guardrails, unit CI)")
+    gate_sub = p.add_subparsers(dest="action", required=True, metavar="{check}", parser_class=_Parser)
+    g = gate_sub.add_parser("check", help="print what blocks, since when and the runbook; exit 0 clear, 1 blocked",
+                            description="Exit 0 when no blocking finding is open for the target, 1 while one is "
+                            "(4: database unavailable). Under GitHub Actions (GITHUB_ACTIONS=true) also writes "
+                            "::error annotations and appends to $GITHUB_STEP_SUMMARY. See docs/gate.md.")
+    g.add_argument("--target", help="only findings for this target (e.g. acme/api@main: context.target, "
+                   "repository@branch, origin or source:<source> of the error; unit CI: the run's scope)")
+    g.add_argument("--json", action="store_true", help="print {blocked, target, findings}")
+    g.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("demo", help="the whole loop in about a minute: a feed of realistic errors, a worker delivering "
                        "the escalations to a local receiver, FixBot held to its policy, one error resolved, the HTML report")

@@ -67,6 +67,8 @@ COMMAND_ROLES = {
     "report": "a login in ops_analyst", "classifier": OWNER, "export": OWNER,
     "fixbot report": "a login in ops_outcomes", "bench": "a login in ops_analyst",
     "bench scorecard": "a login in ops_analyst", "bench compare": "a login in ops_analyst", "bench promote": OWNER,
+    "triage": "a login in ops_analyst (list) or ops_triage (promote)", "triage promote": "a login in ops_triage",
+    "gate": "a login in ops_analyst",
 }
 # The command running in this process (set by the CLI's main), for errors mapped without one.
 CURRENT_COMMAND: str | None = None

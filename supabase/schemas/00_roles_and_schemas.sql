@@ -6,6 +6,7 @@
 --   ops_analyst  analysts: may only read the views
 --   ops_worker   the dispatch worker: drains the outbox, records its own failures
 --   ops_outcomes outcome reporters (the GitHub webhook, `ops fixbot report`): record agent-run outcomes only
+--   ops_triage   on-call triage: what ops_analyst reads, plus re-coding an error (ops.promote_error)
 -- Supabase's anon/authenticated/service_role exist on Supabase; outside it we create them NOLOGIN so
 -- that "nothing is granted to anon" is a checkable statement everywhere.
 -- Roles are cluster-wide, so every CREATE ROLE is guarded (many databases share one cluster in tests).
@@ -14,8 +15,8 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['ops_ingest', 'ops_analyst', 'ops_worker', 'ops_outcomes', 'anon', 'authenticated',
-                             'service_role']
+    FOREACH r IN ARRAY ARRAY['ops_ingest', 'ops_analyst', 'ops_worker', 'ops_outcomes', 'ops_triage', 'anon',
+                             'authenticated', 'service_role']
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -23,9 +24,15 @@ BEGIN
     END LOOP;
 END
 $roles$;
+GRANT ops_analyst TO ops_triage;
 
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE SCHEMA IF NOT EXISTS ops_private;
+
+-- pg_trgm ships with Debian's postgresql-15 (contrib is part of the server package) and is one of the
+-- extensions Supabase offers; Supabase keeps extensions in the `extensions` schema, so we do too.
+CREATE SCHEMA IF NOT EXISTS extensions;
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;
 
 COMMENT ON SCHEMA ops IS
     'Agent reliability system: failure-mode taxonomy, error ingest, dedupe, escalation outbox. '
@@ -35,7 +42,7 @@ COMMENT ON SCHEMA ops_private IS
 
 REVOKE ALL ON SCHEMA ops FROM PUBLIC;
 REVOKE ALL ON SCHEMA ops_private FROM PUBLIC;
-GRANT USAGE ON SCHEMA ops TO ops_ingest, ops_analyst, ops_worker;
+GRANT USAGE ON SCHEMA ops TO ops_ingest, ops_analyst, ops_worker, ops_triage;
 GRANT USAGE ON SCHEMA ops TO ops_outcomes;
 
 -- Functions created from now on are not executable by PUBLIC unless granted explicitly.

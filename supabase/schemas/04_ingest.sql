@@ -1087,12 +1087,18 @@ CREATE TABLE ops.error_aliases (
     target_fingerprint text NOT NULL,
     reason             text NOT NULL CONSTRAINT error_aliases_reason_known CHECK (reason IN ('regroup', 'promote')),
     from_version       smallint,
-    created_at         timestamptz NOT NULL DEFAULT now()
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    from_code          text,
+    target_code        text
 );
 COMMENT ON TABLE ops.error_aliases IS
     'Old fingerprints and the group that took them over: `regroup` when a newer normalization moved a group '
     '(ops.regroup_errors), `promote` when triage re-coded it. Look an old fingerprint up here to find its group today.';
 COMMENT ON COLUMN ops.error_aliases.from_version IS 'Fingerprint version of the old fingerprint.';
+COMMENT ON COLUMN ops.error_aliases.from_code IS 'promote: the code the old group had (e.g. UNKNOWN.VERCEL); NULL for regroup.';
+COMMENT ON COLUMN ops.error_aliases.target_code IS
+    'promote: the code late events of the old fingerprint are recorded under (the target group''s code); NULL for regroup.';
+
 CREATE INDEX error_aliases_target_idx ON ops.error_aliases (target_fingerprint);
 
 CREATE FUNCTION ops_private.regroup_plan()
@@ -1218,3 +1224,208 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
     'the earliest and latest; status and window come from the most recently seen old group. An alias old -> new is '
     'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
     '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';
+
+-- Triage: re-code a group (ops triage promote) and send late events of its old fingerprint to the new one.
+
+CREATE FUNCTION ops.promote_error(fingerprint text, code text, force boolean DEFAULT false)
+RETURNS TABLE (old_fingerprint text, new_fingerprint text, old_code text, new_code text, count bigint,
+               events_moved bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+#variable_conflict use_column
+DECLARE
+    old ops.agent_errors;
+    target text;
+    prior record;
+    moved bigint;
+BEGIN
+    SELECT a.* INTO old FROM ops.agent_errors a WHERE a.fingerprint = promote_error.fingerprint FOR UPDATE;
+    IF NOT FOUND THEN
+        SELECT al.target_fingerprint, al.target_code, al.reason INTO prior
+        FROM ops.error_aliases al WHERE al.fingerprint = promote_error.fingerprint;
+        IF FOUND THEN
+            RAISE EXCEPTION 'error "%" was already moved (%) to "%"', promote_error.fingerprint, prior.reason,
+                prior.target_fingerprint USING ERRCODE = 'OP004',
+                HINT = 'Promote the group it moved to instead.';
+        END IF;
+        RAISE EXCEPTION 'no error with fingerprint "%"', promote_error.fingerprint USING ERRCODE = 'OP004';
+    END IF;
+    IF promote_error.code IS NULL OR NOT EXISTS (SELECT FROM ops.failure_modes f WHERE f.code = promote_error.code) THEN
+        RAISE EXCEPTION 'unknown code "%"', left(promote_error.code, 200) USING ERRCODE = 'OP001', COLUMN = 'code',
+            HINT = 'Promote to a code of ssot/errors/failure_modes.yaml (add it there and run `ops ssot sync` first).';
+    END IF;
+    IF promote_error.code LIKE 'UNKNOWN.%' THEN
+        RAISE EXCEPTION 'cannot promote to "%": an UNKNOWN code is the fallback, not a classification',
+            promote_error.code USING ERRCODE = 'OP001', COLUMN = 'code';
+    END IF;
+    IF promote_error.code = old.code THEN
+        RAISE EXCEPTION 'error "%" already has code %', old.fingerprint, old.code USING ERRCODE = 'OP001', COLUMN = 'code';
+    END IF;
+    IF old.code NOT LIKE 'UNKNOWN.%' AND EXISTS (SELECT FROM ops.failure_modes f WHERE f.code = old.code)
+       AND NOT promote_error.force THEN
+        RAISE EXCEPTION 'error "%" is classified as %, not UNKNOWN', old.fingerprint, old.code USING ERRCODE = 'OPD04',
+            HINT = 'Re-coding a classified error overrides its pattern''s decision: pass force (ops triage promote --force).';
+    END IF;
+
+    -- The group an event of this text would have under the new code when a producer names it (no pattern
+    -- matched, so the whole message groups): the same fingerprint function as ingest.
+    target := ops.error_fingerprint(old.source, old.phase, promote_error.code,
+                                    ops.grouping_text(old.sample_message, promote_error.code, NULL), old.top_frame);
+
+    PERFORM set_config('ops.maintenance', 'on', true);  -- lets the append-only trigger pass the event UPDATE
+    UPDATE ops.error_events e SET fingerprint = target, code = promote_error.code
+    WHERE e.fingerprint = old.fingerprint;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    PERFORM set_config('ops.maintenance', 'off', true);
+    UPDATE ops_private.event_keys k SET fingerprint = target, code = promote_error.code
+    WHERE k.fingerprint = old.fingerprint;
+
+    INSERT INTO ops.agent_errors AS a (
+        fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
+        confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id, last_correlation_id,
+        window_started_at, window_count, regression_count, resolved_at, resolution_ref)
+    VALUES (target, ops.current_fingerprint_version(), promote_error.code, old.source, old.phase, old.count,
+            old.first_seen_at, old.last_seen_at, old.status, 1.0, NULL, old.sample_message, old.top_frame,
+            old.last_event_id, old.last_run_id, old.last_correlation_id, NULL, NULL, old.regression_count,
+            old.resolved_at, old.resolution_ref)
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        count = a.count + excluded.count,
+        first_seen_at = least(a.first_seen_at, excluded.first_seen_at),
+        last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at);
+
+    -- The old group points to the new one; aliases that pointed at the old group follow it.
+    INSERT INTO ops.error_aliases (fingerprint, target_fingerprint, reason, from_version, from_code, target_code)
+    VALUES (old.fingerprint, target, 'promote', old.fingerprint_version, old.code, promote_error.code);
+    UPDATE ops.error_aliases al
+    SET target_fingerprint = target,
+        target_code = CASE WHEN al.reason = 'promote' THEN promote_error.code ELSE al.target_code END
+    WHERE al.target_fingerprint = old.fingerprint;
+
+    -- Escalations, FixBot runs and guardrail findings follow their group (dedupe keys keep the old
+    -- fingerprint: history).
+    UPDATE ops.escalations s SET fingerprint = target WHERE s.fingerprint = old.fingerprint;
+    UPDATE ops.agent_runs r SET fingerprint = target WHERE r.fingerprint = old.fingerprint;
+    UPDATE ops.convergence_findings c SET fingerprint = target
+    WHERE c.scope LIKE 'guardrail|%' AND c.fingerprint = old.fingerprint
+      AND NOT EXISTS (SELECT FROM ops.convergence_findings t WHERE t.scope = c.scope AND t.fingerprint = target);
+    DELETE FROM ops.agent_errors a WHERE a.fingerprint = old.fingerprint;
+
+    RETURN QUERY
+    SELECT old.fingerprint, target, old.code, promote_error.code, a.count, moved
+    FROM ops.agent_errors a WHERE a.fingerprint = target;
+END
+$$;
+COMMENT ON FUNCTION ops.promote_error(text, text, boolean) IS
+    'Triage: re-codes one error group without losing its history. The group moves to the fingerprint its text has '
+    'under the new code (ops.error_fingerprint over the whole sample message, as for a producer-named code): its '
+    'stored events are re-coded, its count, first/last seen, status and regressions carry over (added to the target '
+    'group if one exists), escalations, FixBot runs and guardrail findings follow, and ops.error_aliases records '
+    'old -> new (reason promote, from_code, target_code) so late events of the old fingerprint land in the new group '
+    '(trigger tg_error_events__15_alias). Writes no escalation. Returns (old_fingerprint, new_fingerprint, old_code, '
+    'new_code, count, events_moved). Errors: OP004 no such fingerprint (or it was already moved: the hint says '
+    'where); OP001 code unknown, UNKNOWN.*, or the error''s own code; OPD04 the error is classified by a pattern '
+    '(not UNKNOWN, code still in the taxonomy) and force is false.';
+
+CREATE FUNCTION ops.pattern_conflicts(code text, kind text, pattern text, required_literals text[] DEFAULT NULL,
+                                      messages jsonb DEFAULT NULL)
+RETURNS TABLE (origin text, fingerprint text, source text, phase text, message text, code_before text,
+               code_after text, steals boolean)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+#variable_conflict use_variable
+DECLARE
+    tried jsonb;
+    inputs jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT FROM ops.failure_modes f WHERE f.code = pattern_conflicts.code) OR code LIKE 'UNKNOWN.%' THEN
+        RAISE EXCEPTION 'unknown code "%"', left(code, 200) USING ERRCODE = 'OP001', COLUMN = 'code',
+            HINT = 'A pattern belongs to a code of ssot/errors/failure_modes.yaml other than UNKNOWN.*.';
+    END IF;
+    IF kind IS NULL OR kind NOT IN ('substring', 'regex') THEN
+        RAISE EXCEPTION 'kind must be substring or regex, not "%"', kind USING ERRCODE = 'OP001', COLUMN = 'kind';
+    END IF;
+    IF ops.is_blank(pattern) THEN
+        RAISE EXCEPTION 'pattern is required' USING ERRCODE = 'OP001', COLUMN = 'pattern';
+    END IF;
+    IF messages IS NOT NULL AND jsonb_typeof(messages) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'messages must be a JSON array of {source, phase, message}' USING ERRCODE = 'OP001',
+            COLUMN = 'messages';
+    END IF;
+
+    -- Every stored group's sample, and the given messages (e.g. a labelled corpus), classified as today.
+    WITH m AS (
+        SELECT 'group' AS origin, a.fingerprint, a.source, a.phase, a.sample_message AS message
+        FROM ops.agent_errors a
+        UNION ALL
+        SELECT 'message ' || x.ord, NULL, x.doc ->> 'source', x.doc ->> 'phase', x.doc ->> 'message'
+        FROM jsonb_array_elements(coalesce(messages, '[]')) WITH ORDINALITY AS x (doc, ord)
+        WHERE x.doc ->> 'source' IS NOT NULL AND x.doc ->> 'message' IS NOT NULL
+    )
+    SELECT coalesce(jsonb_agg(jsonb_build_object('origin', m.origin, 'fingerprint', m.fingerprint, 'source', m.source,
+                                                 'phase', m.phase, 'message', m.message, 'code_before', c.code)), '[]')
+    INTO inputs
+    FROM m CROSS JOIN LATERAL ops.classify_error(m.source, m.phase, m.message) c;
+
+    BEGIN
+        INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, required_literals)
+        SELECT pattern_conflicts.code, coalesce(max(p.position), 0) + 1, kind, pattern, required_literals
+        FROM ops.failure_mode_patterns p WHERE p.code = pattern_conflicts.code;
+        SELECT coalesce(jsonb_agg(i.doc || jsonb_build_object('code_after', c.code)), '[]')
+        INTO tried
+        FROM jsonb_array_elements(inputs) AS i (doc)
+        CROSS JOIN LATERAL ops.classify_error(i.doc ->> 'source', i.doc ->> 'phase', i.doc ->> 'message') c
+        WHERE c.code IS DISTINCT FROM i.doc ->> 'code_before';
+        RAISE EXCEPTION 'roll the trial pattern back' USING ERRCODE = 'OPT01';
+    EXCEPTION WHEN SQLSTATE 'OPT01' THEN
+        NULL;  -- the pattern is gone again; tried keeps what it changed
+    END;
+
+    RETURN QUERY
+    SELECT t.origin, t.fingerprint, t.source, t.phase, t.message, t.code_before, t.code_after,
+           t.code_after = pattern_conflicts.code AND t.code_before NOT LIKE 'UNKNOWN.%'
+    FROM jsonb_to_recordset(tried) AS t (origin text, fingerprint text, source text, phase text, message text,
+                                         code_before text, code_after text)
+    ORDER BY 8 DESC, t.code_before, t.origin, t.fingerprint;
+END
+$$;
+COMMENT ON FUNCTION ops.pattern_conflicts(text, text, text, text[], jsonb) IS
+    'Triage: what adding one pattern (kind substring|regex, with the regex''s required_literals as the SSOT sync '
+    'computes them) to a code would change, decided by ops.classify_error itself: the pattern is inserted in a '
+    'subtransaction that always rolls back, and every stored group''s sample message (and each {source, phase, '
+    'message} of the optional messages array, e.g. a labelled corpus) is classified before and with it. Returns the '
+    'messages whose code would change: steals is true when one a real code (not UNKNOWN.*) classifies today would '
+    'move to this code (`ops triage promote --pattern` refuses then, naming the codes); false rows are UNKNOWN '
+    'messages the pattern would also classify. Changes nothing. Errors: OP001 unknown or UNKNOWN.* code, bad kind, '
+    'blank pattern, messages not an array; a regex PostgreSQL cannot compile raises its own error.';
+
+CREATE FUNCTION ops_private.tg_error_events__alias() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    target_fp text;
+    target_cd text;
+BEGIN
+    SELECT al.target_fingerprint, al.target_code INTO target_fp, target_cd
+    FROM ops.error_aliases al WHERE al.fingerprint = NEW.fingerprint AND al.reason = 'promote';
+    IF target_fp IS NOT NULL THEN
+        NEW.fingerprint := target_fp;
+        NEW.code := target_cd;
+        IF NEW.event_key IS NOT NULL THEN  -- the key was stored by the prepare trigger under the old group
+            UPDATE ops_private.event_keys k SET fingerprint = target_fp, code = target_cd
+            WHERE k.event_key = NEW.event_key;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_error_events__alias() IS
+    'BEFORE INSERT per row on ops.error_events, after tg_error_events__10_prepare: an event whose fingerprint was '
+    'promoted (ops.error_aliases, reason promote; one primary-key lookup) is recorded under the target group''s '
+    'fingerprint and code, so late events of a promoted error count in the group that took it over.';
+
+CREATE TRIGGER tg_error_events__15_alias BEFORE INSERT ON ops.error_events
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__alias();
+

@@ -33,15 +33,18 @@ CREATE TABLE ops.escalations (
     max_attempts     integer NOT NULL DEFAULT 10 CONSTRAINT escalations_max_attempts_positive CHECK (max_attempts > 0),
     claimed_at       timestamptz,
     result           jsonb
-);
+) WITH (fillfactor = 70);
 COMMENT ON TABLE ops.escalations IS
     'The outbox: one row per threshold crossing or regression (dedupe_key makes each crossing unique). The worker '
     'claims pending rows with SKIP LOCKED and delivers them to `destination`. Inserting notifies channel ops_outbox.';
 COMMENT ON COLUMN ops.escalations.claims IS 'Times claimed; the current value is the fence token of the claim in force.';
 COMMENT ON COLUMN ops.escalations.attempts IS 'Delivery attempts made (a wait for configuration does not count).';
 COMMENT ON COLUMN ops.escalations.result IS 'What the destination returned on success (ids, URLs), for the record.';
-CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX escalations_claimed_lease_idx ON ops.escalations (lease_expires_at) WHERE state = 'claimed';
+-- The claim reads the due queue in its order from escalations_pending_idx (the whole sort key). The
+-- claimed rows' index keys on id, not the lease, so a heartbeat changes no indexed column (HOT update);
+-- fillfactor 70 leaves each page room for its rows' new versions.
+CREATE INDEX escalations_pending_idx ON ops.escalations (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX escalations_claimed_idx ON ops.escalations (id) WHERE state = 'claimed';
 COMMENT ON COLUMN ops.escalations.reason IS
     'threshold | window | regression | manual, or digest: the crossings a destination''s page budget held back in '
     'one window (payload.groups once sealed).';
@@ -153,9 +156,11 @@ CREATE TRIGGER tg_agent_runs__90_notify AFTER INSERT ON ops.agent_runs
 
 CREATE FUNCTION ops.claim_escalations(worker text, max_jobs integer DEFAULT 10, lease interval DEFAULT interval '30 seconds')
 RETURNS SETOF ops.escalations
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
+BEGIN
+    RETURN QUERY
     UPDATE ops.escalations e
     SET state = 'claimed', claims = e.claims + 1, claimed_by = worker, claimed_at = now(),
         lease_expires_at = now() + lease
@@ -163,13 +168,16 @@ AS $$
         SELECT s.id FROM ops.escalations s
         WHERE s.state = 'pending' AND s.next_attempt_at <= now()
         ORDER BY s.next_attempt_at, s.id
-        FOR UPDATE SKIP LOCKED
-        LIMIT max_jobs)
-    RETURNING e.*
+        LIMIT max_jobs
+        FOR UPDATE SKIP LOCKED)
+    RETURNING e.*;
+END
 $$;
 COMMENT ON FUNCTION ops.claim_escalations(text, integer, interval) IS
-    'Claims up to max_jobs due escalations for a worker (FOR UPDATE SKIP LOCKED: concurrent workers never get the same '
-    'row), with a lease. Each returned row''s `claims` is the fence token for complete/fail/heartbeat/release.';
+    'Claims up to max_jobs due escalations for a worker, oldest due first (next_attempt_at, id), with a lease; '
+    'FOR UPDATE SKIP LOCKED: concurrent workers never get the same row. Reads escalations_pending_idx in order and '
+    'locks only the rows it returns. Each returned row''s `claims` is the fence token for '
+    'complete/fail/heartbeat/release.';
 
 CREATE FUNCTION ops.heartbeat_escalations(ids bigint[], tokens integer[], lease interval DEFAULT interval '30 seconds')
 RETURNS integer
@@ -201,6 +209,32 @@ END
 $$;
 COMMENT ON FUNCTION ops.complete_escalation(bigint, integer, jsonb) IS
     'Marks a claimed escalation delivered. Fenced: false (and no change) when the claim was lost to another worker.';
+
+CREATE FUNCTION ops.complete_escalations(ids bigint[], tokens integer[], results jsonb[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+BEGIN
+    IF cardinality(ids) IS DISTINCT FROM cardinality(tokens) OR cardinality(ids) IS DISTINCT FROM cardinality(results) THEN
+        RAISE EXCEPTION 'complete_escalations: ids (%), tokens (%) and results (%) must have the same length',
+            cardinality(ids), cardinality(tokens), cardinality(results)
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    UPDATE ops.escalations e
+    SET state = 'delivered', delivered_at = now(), attempts = e.attempts + 1, lease_expires_at = NULL,
+        result = t.result
+    FROM unnest(ids, tokens, results) AS t (id, token, result)
+    WHERE e.id = t.id AND e.claims = t.token AND e.state = 'claimed'
+    RETURNING e.id;
+END
+$$;
+COMMENT ON FUNCTION ops.complete_escalations(bigint[], integer[], jsonb[]) IS
+    'Marks many claimed escalations delivered in one statement: ids[i] under token tokens[i] with result results[i] '
+    '(what the destination returned, or NULL). Fenced per row like ops.complete_escalation: returns the ids it '
+    'completed; an id missing from the answer had lost its claim and is unchanged. Raises 22023 when the three '
+    'arrays differ in length. A repeated id completes at most once.';
 
 CREATE FUNCTION ops.fail_escalation(id bigint, token integer, error text, retry_after interval DEFAULT NULL,
                                                permanent boolean DEFAULT false, counts boolean DEFAULT true)

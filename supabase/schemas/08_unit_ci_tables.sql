@@ -97,6 +97,9 @@ COMMENT ON TABLE ops.convergence_findings IS
     'report it, resolved when a later run on the same scope no longer does, reopened (reopen_count + 1) if it returns.';
 COMMENT ON COLUMN ops.convergence_findings.status IS 'open | waived (reported but covered by a valid waiver) | resolved.';
 CREATE INDEX convergence_findings_open_idx ON ops.convergence_findings (scope) WHERE status <> 'resolved';
+CREATE INDEX convergence_findings_guardrail_fingerprint_idx ON ops.convergence_findings (fingerprint)
+    WHERE scope LIKE 'guardrail|%';
+
 
 CREATE UNLOGGED TABLE ops.unit_snapshot (
     run_id               bigint NOT NULL REFERENCES ops.maintenance_runs (id) ON DELETE CASCADE,

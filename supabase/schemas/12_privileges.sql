@@ -65,6 +65,14 @@ GRANT EXECUTE ON FUNCTION ops.classify_error(text, text, text), ops.normalize_me
                           ops.classify_candidates(text, text, text, boolean), ops.canonical_text(text)
       TO ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.is_blank(text) TO ops_analyst;
+-- The triage queue with suggested codes, and what blocks a merge (`ops triage list`, `ops gate check`).
+GRANT EXECUTE ON FUNCTION ops.triage_queue(text, integer, integer) TO ops_analyst;
+GRANT SELECT ON ops.gate_findings TO ops_analyst;
+
+-- Triage (a member of ops_analyst): re-codes an error (ops.promote_error) and tries a pattern before it is
+-- added to the SSOT (ops.pattern_conflicts, which always rolls back).
+GRANT EXECUTE ON FUNCTION ops.promote_error(text, text, boolean), ops.pattern_conflicts(text, text, text, text[], jsonb)
+      TO ops_triage;
 
 -- Who may read and change triage: analysts read the on-call views and resolve fingerprint prefixes; the
 -- worker reads them to write FixBot's resolution records and may resolve only what FixBot fixed. resolve,
@@ -84,7 +92,8 @@ GRANT SELECT ON ops.failure_modes, ops.destinations, ops.agent_errors, ops.ssot_
 GRANT SELECT ON ops.pending_escalations, ops.dispatch_queue, ops.dispatch_stats, ops.github_issue_links TO ops_worker;
 GRANT EXECUTE ON FUNCTION ops.ensure_error_event_partitions(integer) TO ops_worker;
 GRANT EXECUTE ON FUNCTION ops.claim_escalations(text, integer, interval), ops.heartbeat_escalations(bigint[], integer[], interval),
-    ops.complete_escalation(bigint, integer, jsonb), ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
+    ops.complete_escalation(bigint, integer, jsonb), ops.complete_escalations(bigint[], integer[], jsonb[]),
+    ops.fail_escalation(bigint, integer, text, interval, boolean, boolean),
     ops.release_escalation(bigint, integer), ops.reap_expired_leases(), ops.requeue_escalation(bigint),
     ops.create_work_item(bigint), ops.link_github_issue(text, text, integer, text),
     ops.update_agent_run(bigint, text, jsonb, text, text, text), ops.expire_agent_runs(interval),
@@ -112,6 +121,9 @@ GRANT EXECUTE ON FUNCTION ops.record_variant_choice(bigint, text, jsonb) TO ops_
 GRANT EXECUTE ON FUNCTION ops.variant_posteriors(text, text) TO ops_worker, ops_analyst;
 GRANT EXECUTE ON FUNCTION ops.variant_pairs(text, text), ops.variant_record(text) TO ops_analyst;
 GRANT SELECT ON ops.variant_lineage TO ops_analyst;
+
+-- The v2 classifier's recorded models, for `ops triage list` suggestions.
+GRANT SELECT ON ops.classifier_model_files TO ops_analyst;
 
 -- Unit CI (`stratt`) runs as the owner: its tables and functions are granted to no role.
 

@@ -14,7 +14,7 @@ SELECT views_are('ops', ARRAY['failure_mode_summary', 'error_trend_daily', 'top_
     'pending_escalations', 'dispatch_queue', 'dispatch_stats', 'error_groups', 'error_event_log',
     'error_escalation_log', 'error_agent_run_log', 'error_status_log', 'report_error_daily', 'report_error_changes',
     'report_resolution_times', 'report_agent_runs', 'report_unit_checks', 'report_open_findings',
-    'agent_scorecard', 'agent_failure_modes_hit', 'variant_lineage'],
+    'agent_scorecard', 'agent_failure_modes_hit', 'variant_lineage', 'gate_findings', 'classifier_model_files'],
     'ops holds exactly the analysts'' views');
 SELECT columns_are('ops', 'agent_errors', ARRAY['fingerprint', 'fingerprint_version', 'code', 'source', 'phase',
     'count', 'first_seen_at', 'last_seen_at', 'status', 'confidence', 'matched_pattern', 'sample_message', 'top_frame',

@@ -2,7 +2,7 @@
 -- functions, producers and analysts call none of them, the pure functions cap their input, and each role
 -- carries its timeouts. Tried as each role with SET ROLE, like 05_roles.sql.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 -- Catalog: who may write what.
 SELECT is_empty($$
@@ -36,7 +36,8 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_worker', p.oid, 'EXECUTE')
 $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
-          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
+          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.complete_escalations(bigint[],integer[],jsonb[])',
+          'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
           'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)',
@@ -74,12 +75,21 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
 $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.find_error(text)',
+          'ops.find_error(text)', 'ops.triage_queue(text,integer,integer)',
           'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)'],
-    'ops_analyst calls only the pure SECURITY DEFINER functions (classify and its candidate listing, and redact for `ops classify`), find_error and the read-only variant statistics of `ops bench compare`');
+    'ops_analyst calls only the read-only SECURITY DEFINER functions (classify and its candidate listing, redact for `ops classify`, find_error, the triage queue and the variant statistics of `ops bench compare`)');
+SELECT set_eq($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_triage', p.oid, 'EXECUTE')
+$$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
+          'ops.find_error(text)', 'ops.triage_queue(text,integer,integer)',
+          'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)',
+          'ops.promote_error(text,text,boolean)', 'ops.pattern_conflicts(text,text,text,text[],jsonb)'],
+    'ops_triage calls what ops_analyst calls plus ops.promote_error and ops.pattern_conflicts, nothing else');
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalations(bigint[],integer[],interval)',
-          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
+          'ops.complete_escalation(bigint,integer,jsonb)', 'ops.complete_escalations(bigint[],integer[],jsonb[])',
+          'ops.fail_escalation(bigint,integer,text,interval,boolean,boolean)',
           'ops.release_escalation(bigint,integer)', 'ops.reap_expired_leases()', 'ops.expire_agent_runs(interval)', 'ops.seal_page_digest(bigint,integer)',
           'ops.requeue_escalation(bigint)', 'ops.create_work_item(bigint)', 'ops.link_github_issue(text,text,integer,text)',
           'ops.update_agent_run(bigint,text,jsonb,text,text,text)', 'ops.ensure_error_event_partitions(integer)']) AS f

@@ -44,7 +44,9 @@ INSERT INTO ops.agent_benchmark_results (run_id, agent_type, variant_id, task_id
 SELECT r.id, 'fixbot', 'a', r.fingerprint, 'CI.LINT_FAILED', o.resolved, 50, 'C', o.outcome, 't'
 FROM ops.agent_runs r
 JOIN (VALUES ('fp-p1', true, 'resolved'), ('fp-p2', false, 'ci_failed'), ('fp-p3', false, 'awaiting_ci'))
-     AS o (fp, resolved, outcome) ON o.fp = r.fingerprint;
+     AS o (fp, resolved, outcome) ON o.fp = r.fingerprint
+-- (the scoring trigger already scored the inserted runs as dispatched: these are the outcomes they reached)
+ON CONFLICT (run_id) DO UPDATE SET resolved = excluded.resolved, outcome = excluded.outcome, variant_id = excluded.variant_id;
 SELECT results_eq($$SELECT variant_id, resolved, failed FROM ops.variant_posteriors('CI.LINT_FAILED') WHERE variant_id = 'a'$$,
     $$VALUES ('a'::text, 1::bigint, 1::bigint)$$, 'posteriors count decided runs of the code only');
 SELECT is((SELECT count(*) FROM ops.variant_posteriors('CI.LINT_FAILED'))::integer, 4,

@@ -3,7 +3,9 @@
 Connection discipline: one dedicated autocommit connection LISTENs on ``ops_outbox`` (a wake-up
 hint, never a message), over ``listen_url`` when given: LISTEN needs a direct session, which a
 transaction-mode pooler does not keep; claims, completions and destination writes use short
-autocommit calls from a small pool over ``url``, which may go through such a pooler. The outbox is drained on start, on every notification, on every reconnect and every
+autocommit calls from a small pool over ``url``, which may go through such a pooler. Completions
+are batched (worker/dispatch/completions.py: one ops.complete_escalations statement for everything
+finished since the last one), and a finished delivery frees its slot before its completion commits. The outbox is drained on start, on every notification, on every reconnect and every
 poll interval, so a lost notification delays nothing by more than the interval. Deliveries run in
 a thread pool outside any transaction; a heartbeat thread extends their leases; any worker's
 reaper returns the leases of dead workers to the queue.
@@ -27,7 +29,7 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -38,6 +40,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from worker import fixbot, resolutions
 from worker.dispatch import backoff, http
+from worker.dispatch.completions import Completions
 from worker.dispatch.destinations import Destination, handlers
 from worker.dispatch.metrics import Metrics
 from worker.dispatch.outcomes import Permanent, Retry, WaitForConfig
@@ -114,14 +117,21 @@ class Worker:
         self.s = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = Metrics()
-        self.pool = ConnectionPool(url, min_size=1, max_size=settings.concurrency + 2, open=False,
+        # No health check on each checkout (it cost a round trip per query): a connection the server
+        # dropped fails its next query with OperationalError, the pool discards it on return, and
+        # every caller retries or reconnects (_persist, the run loop).
+        self.pool = ConnectionPool(url, min_size=1, max_size=settings.concurrency + 3, open=False,
                                    # no server-side prepared statements: a transaction-mode pooler
                                    # (PgBouncer, Supavisor) may hand each call another backend
                                    kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None,
                                            "application_name": "ops-worker"},
-                                   check=ConnectionPool.check_connection, reconnect_timeout=3600)
-        self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="deliver")
-        self.inflight: dict[int, tuple[int, Future]] = {}
+                                   reconnect_timeout=3600)
+        # Twice the threads: up to `concurrency` deliveries at once, and as many finished ones waiting
+        # for their batch completion (which no longer hold a delivery slot, see _slot_free).
+        self.executor = ThreadPoolExecutor(settings.concurrency * 2, thread_name_prefix="deliver")
+        self.inflight: dict[int, tuple[int, Future]] = {}  # claimed and not finished: heartbeat, shutdown
+        self.delivering: set[int] = set()  # the subset still using a delivery slot
+        self.slot_freed = threading.Event()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.finished = threading.Event()
@@ -131,6 +141,7 @@ class Worker:
         self.next_due = float("inf")
         self.handlers = handlers()
         self.destinations: dict[str, Destination] = {}
+        self.completions = Completions(self._complete_batch)
 
     # -- database helpers ----------------------------------------------------------------------
     def query(self, name: str, params: dict | None = None, *, subsystem: str = "dispatch") -> list[dict]:
@@ -152,6 +163,22 @@ class Worker:
             except psycopg.OperationalError as exc:
                 if time.monotonic() + delay > deadline:
                     log("persist_gave_up", query=name, error=str(exc).strip())
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    def _complete_batch(self, ids: list[int], tokens: list[int], results: list[str | None]) -> set[int] | None:
+        """One statement completes a batch (ops.complete_escalations); the ids still held under their
+        tokens come back. None when the database stayed unreachable for a lease (_persist)."""
+        deadline = time.monotonic() + self.s.lease
+        delay = 0.2
+        while True:
+            try:
+                rows = self.query("complete_batch", {"ids": ids, "tokens": tokens, "results": results})
+                return {r["id"] for r in rows}
+            except psycopg.OperationalError as exc:
+                if time.monotonic() + delay > deadline:
+                    log("persist_gave_up", query="complete_batch", error=str(exc).strip(), ids=ids)
                     return None
                 time.sleep(delay)
                 delay = min(delay * 2, 5)
@@ -183,9 +210,9 @@ class Worker:
                 outcome = "fenced"
             else:
                 result = self.handlers[dest.kind](sealed, dest, self)
-                done = self._persist("complete", {"id": job_id, "token": token,
-                                                  "result": json.dumps(result, default=str)})
-                outcome = "delivered" if done and done["completed"] else "fenced"
+                self._slot_free(job_id)  # the next claim need not wait for this completion's commit
+                done = self.completions.complete(job_id, token, json.dumps(result, default=str))
+                outcome = "delivered" if done else "fenced"
         except WaitForConfig as exc:
             outcome = "waiting"
             self._persist("record_dispatch_error", {
@@ -212,28 +239,42 @@ class Worker:
         log("delivery", id=job_id, claim=token, destination=job["destination"], code=job["code"], outcome=outcome,
             error=(fail or {}).get("error"))
 
+    def _slot_free(self, job_id: int) -> None:
+        with self.lock:
+            self.delivering.discard(job_id)
+        self.slot_freed.set()
+
     def _done(self, job_id: int, future: Future) -> None:
+        self._slot_free(job_id)
         with self.lock:
             self.inflight.pop(job_id, None)
             self.metrics.in_flight.set(len(self.inflight))
 
     # -- the loop --------------------------------------------------------------------------------
     def drain(self) -> int:
-        claimed = 0
+        claimed, backlog = 0, False
         while not self.stopping.is_set():
             self._maybe_maintain()
             with self.lock:
-                capacity = self.s.concurrency - len(self.inflight)
-                running = [f for _, f in self.inflight.values()]
-            if capacity <= 0:
-                wait(running, timeout=min(self.s.poll, self.s.lease / 2), return_when=FIRST_COMPLETED)
+                capacity = self.s.concurrency - len(self.delivering)
+                running = bool(self.delivering)
+            # Under a backlog (the last claim got all it asked for), claim in batches: wait until half a
+            # batch of slots is free rather than claiming one or two at a time (each claim is a commit).
+            # Once a claim comes back short the queue is empty, and the next escalation is claimed as
+            # soon as any slot is free, so this never delays a new escalation.
+            if capacity <= 0 or (backlog and running and capacity < min(self.s.batch, self.s.concurrency) // 2):
+                self.slot_freed.wait(timeout=min(self.s.poll, self.s.lease / 2))
+                self.slot_freed.clear()
                 continue
-            jobs = self.query("claim", {"worker": self.name, "max_jobs": min(self.s.batch, capacity),
-                                        "lease": self.s.lease})
+            asked = min(self.s.batch, capacity)
+            jobs = self.query("claim", {"worker": self.name, "max_jobs": asked, "lease": self.s.lease})
+            backlog = len(jobs) == asked
             if not jobs:
                 break
             for job in jobs:
                 self.metrics.latency.observe(max(0.0, float(job["latency_seconds"] or 0)))
+                with self.lock:
+                    self.delivering.add(job["id"])
                 future = self.executor.submit(self.process, job)
                 with self.lock:
                     self.inflight[job["id"]] = (job["claims"], future)

@@ -104,3 +104,7 @@ WHERE id = %(id)s;
 -- name: set_agent_run_artifacts
 -- Store what a FixBot runner produced on its run (patch, transcript; redacted by the function).
 SELECT id FROM ops.set_agent_run_artifacts(%(id)s, %(patch)s, %(transcript)s::jsonb);
+
+-- name: complete_batch
+-- Fenced completion of a batch: the ids completed (an id missing from the answer had lost its claim).
+SELECT id FROM ops.complete_escalations(%(ids)s::bigint[], %(tokens)s::integer[], %(results)s::jsonb[]) AS id;

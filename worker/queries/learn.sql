@@ -28,7 +28,7 @@ ORDER BY fingerprint, rank;
 -- name: errors_by_fingerprint
 -- The text suggest classifies for each fingerprint asked about (unknown fingerprints are simply absent).
 SELECT fingerprint, source, phase, sample_message, code
-FROM ops.agent_errors
+FROM ops.error_groups
 WHERE fingerprint = ANY(%(fingerprints)s::text[]);
 
 -- name: record_classifier_model
@@ -45,7 +45,7 @@ RETURNING id, sha256, path, trained_at, threshold;
 -- name: classifier_model
 -- One model row: the given id, or the most recently trained when id is NULL.
 SELECT id, sha256, path, format, trained_at, threshold, target_precision, classes, training_rows, metrics
-FROM ops.classifier_models
+FROM ops.classifier_model_files
 WHERE %(id)s::bigint IS NULL OR id = %(id)s::bigint
 ORDER BY trained_at DESC, id DESC
 LIMIT 1;

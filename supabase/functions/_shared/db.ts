@@ -174,9 +174,12 @@ export class Database {
   }
 
   async record(a: RecordArgs): Promise<Recorded> {
+    // sql.json sends the value as jsonb itself: a JSON.stringify'd string cast with ::jsonb reaches the
+    // server as a JSON *string* (postgres.js types the parameter), which the ingest trigger would wrap as
+    // {"value": "..."} and the context's structure would be lost.
     const context = a.context === undefined || a.context === null
       ? null
-      : JSON.stringify(a.context);
+      : this.sql.json(a.context as Parameters<typeof this.sql.json>[0]);
     // One transaction, so that ops.producer (SET LOCAL) holds for this call only, pooler or not.
     const rows = await this.sql.begin(async (tx) => {
       if (a.producer) await tx`SELECT set_config('ops.producer', ${a.producer}, true)`;
@@ -189,7 +192,7 @@ export class Database {
                             correlation_id => ${a.correlation_id ?? null}, origin => ${
         a.origin ?? null
       },
-                            context => ${context}::jsonb, occurred_at => ${
+                            context => ${context}, occurred_at => ${
         a.occurred_at ?? null
       }::timestamptz,
                             code_hint => ${a.code_hint ?? null}, event_key => ${
