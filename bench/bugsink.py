@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -40,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from worker import ROOT, db, ingest, migrations, ssot  # noqa: E402
+from bench.peers import ensure_venv  # noqa: E402
+from worker import db, ingest, migrations, ssot  # noqa: E402
 from worker.demo import events  # noqa: E402
 
 NAME = "bugsink"
@@ -76,27 +76,6 @@ for ev in feed:
                               "tags": {"source": ev["source"], "phase": ev["phase"] or ""}})
 sentry_sdk.flush(timeout=3600)
 """
-
-
-def ensure_venv(name: str, requirements: list[str]) -> Path:
-    """A virtualenv for a peer under .bench-venvs/<name>/ (git-ignored), created with pip on first use and
-    recreated when the requirements change; returns its directory. (bench/peers.py's helper of the same
-    name replaces this one once the harness is merged.)"""
-    venv = ROOT / ".bench-venvs" / name
-    stamp = venv / ".requirements"
-    wanted = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted:
-        return venv
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *requirements], check=True)
-    stamp.write_text(wanted)
-    return venv
-
-
-try:  # the harness's helper, once merged
-    from bench.peers import ensure_venv  # type: ignore[no-redef]  # noqa: F811
-except ImportError:
-    pass
 
 
 def feed_of(n: int) -> list[dict]:
