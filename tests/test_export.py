@@ -135,7 +135,7 @@ def test_every_export_loads_with_datasets_and_follows_the_pairing_rule(shared, t
     assert "read_file" in calls and "apply_patch" in calls
     assert any(m["role"] == "tool" and m["tool_call_id"] == "call_1" for r in sft for m in r["messages"])
     card = (tmp_path / "preferences" / "README.md").read_text()
-    assert "two\n  failures are never paired" in card and "config_name: preferences" in card
+    assert "two\n  failures are never paired" in card and "config_name: preferences-" in card
     assert f"snapshot `{results['preferences']['snapshot_id']}`" in card
 
 
@@ -231,3 +231,21 @@ def test_ops_export_to_s3_matches_the_directory_export(db_url, tmp_path, s3_serv
 def test_the_learning_commands_have_help(command):
     result = ops(*command, "--help")
     assert result.returncode == 0 and f"usage: ops {' '.join(command)}" in result.stdout
+
+
+def test_a_reexport_to_a_folder_of_the_same_name_loads_the_new_rows(conn, history, tmp_path):
+    """`datasets` caches a local folder's build by folder and config name: the config is named after the snapshot,
+    so the second export is not read back from the first one's cache."""
+    import datasets
+
+    def loaded(path):
+        return sum(split.num_rows for split in datasets.load_dataset(str(path), cache_dir=str(tmp_path / "cache")).values())
+
+    first = E.export(conn, "kto", str(tmp_path / "1" / "kto"))
+    assert loaded(tmp_path / "1" / "kto") == first["rows"]
+    run = next(r for r, (t, k) in history.items() if k == "pending")
+    conn.execute("INSERT INTO ops.agent_run_outcomes (run_id, kind, state) VALUES (%s, 'review', 'approved')", (run,))
+    conn.execute("SELECT ops.score_agent_runs(ARRAY[%s]::bigint[])", (run,))
+    second = E.export(conn, "kto", str(tmp_path / "2" / "kto"))
+    assert second["rows"] == first["rows"] + 1
+    assert loaded(tmp_path / "2" / "kto") == second["rows"]

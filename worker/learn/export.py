@@ -179,7 +179,10 @@ def card(kind: str, counts: dict[str, int], snapshot: str, since: datetime | Non
     rule that made the rows."""
     splits = [s for s in SPLITS if counts[s]]
     # One config: datasets picks one builder for a directory, so the JSON Lines copies sit outside the configs.
-    configs = [{"config_name": kind, "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in splits],
+    # The config is named after the snapshot: `datasets` caches a local directory's build under (directory name,
+    # config name) without looking at the files, so a re-export to a folder of the same name would otherwise load
+    # the previous export's rows from the cache.
+    configs = [{"config_name": f"{kind}-{snapshot[:12]}", "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in splits],
                 "default": True}]
     import yaml
 
