@@ -26,9 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy import optimize, stats
-
 ALPHA = 0.05
 POWER = 0.8
 RESAMPLES = 9999
@@ -78,11 +75,16 @@ class Comparison:
 
 
 def _z(q: float) -> float:
+    from scipy import stats  # SciPy is imported when a comparison runs, not with every ops command
+
     return float(stats.norm.ppf(q))
 
 
 def _bootstrap_interval(diffs: np.ndarray, seed: int) -> tuple[float, float] | None:
     """95 % percentile interval of the mean paired difference (paired bootstrap: tasks are resampled whole)."""
+    import numpy as np
+    from scipy import stats
+
     if len(diffs) < 2:
         return None
     if np.all(diffs == diffs[0]):
@@ -96,6 +98,8 @@ def mcnemar_detectable(n: int, discordance: float, alpha: float = ALPHA, power: 
     """The smallest difference of paired proportions McNemar's test detects with ``n`` pairs at discordance rate
     ``discordance`` (share of pairs that disagree): Connor (1987), n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2,
     solved for d. None when it cannot be estimated (no pairs or no discordance)."""
+    from scipy import optimize
+
     if n <= 0 or discordance <= 0:
         return None
     za, zb = _z(1 - alpha / 2), _z(power)
@@ -121,6 +125,9 @@ def mcnemar_tasks_needed(effect: float, discordance: float, alpha: float = ALPHA
 def compare_pairs(baseline: str, variant: str, pairs: list[Pair], metric: str = "resolved", *, seed: int = 0,
                   alpha: float = ALPHA) -> Comparison:
     """One variant against the baseline on their shared tasks (uncorrected; :func:`holm` corrects a family)."""
+    import numpy as np
+    from scipy import stats
+
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
     n = len(pairs)
