@@ -150,3 +150,15 @@ def test_the_import_graph_is_complete():
 
 def test_no_import_cycle_in_worker():
     assert cycles(import_graph()) == []
+
+
+def test_ops_startup_leaves_the_heavy_libraries_to_the_commands_that_use_them():
+    """Every `ops` invocation imports worker.cli: SciPy, scikit-learn, pyarrow, Playwright and jsonschema cost
+    up to a second per start and are imported by the commands that need them, not at start."""
+    import subprocess
+    import sys
+
+    heavy = ["scipy", "sklearn", "pyarrow", "playwright", "jsonschema", "datasets", "skops", "torch"]
+    code = f"import sys, worker.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"imported at start: {out}"
