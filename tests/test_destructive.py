@@ -57,6 +57,7 @@ def test_zero_retention_needs_yes_and_dry_run_lists_what_would_go(db_url):
     done = ops("db", "maintain", "--retention-days", "0", "--yes", "--json", url=db_url)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
+    assert out["classification_cache_pruned"] == 0, "nothing in the cache is a week old"
     assert out["partitions"] == [{"partition": YESTERDAY, "day": (date.today() - timedelta(days=1)).isoformat(),
                                   "rows": 1, "dropped": True}]
     assert kept(db_url) == ["qqd today", "qqd tomorrow"], "today's and future events are never dropped"

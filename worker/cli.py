@@ -152,9 +152,10 @@ def _maintain(args) -> int:
     if args.days_ahead < 0:
         raise OpsError(f"--days-ahead must be 0 or more, not {args.days_ahead}", exit_code=EXIT_USAGE)
     with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
-        created = None
+        created = cache_pruned = None
         if not args.dry_run:
             created = cur.execute(q("maintenance", "ensure_partitions"), {"days_ahead": args.days_ahead}).fetchone()["created"]
+            cache_pruned = cur.execute(q("maintenance", "prune_classification_cache"), {}).fetchone()["pruned"]
         parts = []
         pruned = None
         if days is not None:
@@ -168,6 +169,7 @@ def _maintain(args) -> int:
             conn.commit()
     if args.json:
         emit_json({"dry_run": bool(args.dry_run), "partitions_created": created, "event_keys_pruned": pruned,
+                   "classification_cache_pruned": cache_pruned,
                    "partitions": [{"partition": p["partition_name"], "day": p["day"].isoformat(), "rows": p["row_count"],
                                    "dropped": p["dropped"]} for p in parts]})
         return EXIT_OK
@@ -179,7 +181,8 @@ def _maintain(args) -> int:
         print(f"dry run: {len(parts)} partition(s) ({rows} rows) would be dropped; nothing changed")
     else:
         print(f"partitions created: {created}, dropped: {len(parts)} ({rows} rows)"
-              + (f", idempotency keys pruned: {pruned}" if pruned is not None else ""))
+              + (f", idempotency keys pruned: {pruned}" if pruned is not None else "")
+              + f", classification cache entries pruned (older than 7 days): {cache_pruned}")
     return EXIT_OK
 
 

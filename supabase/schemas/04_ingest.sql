@@ -887,6 +887,26 @@ COMMENT ON FUNCTION ops.prune_event_keys() IS
     '(their events were dropped by retention). Run it after ops.drop_error_event_partitions(). Returns how many keys '
     'it deleted.';
 
+CREATE FUNCTION ops.prune_classification_cache(max_age interval DEFAULT interval '7 days') RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    pruned integer;
+BEGIN
+    IF max_age IS NULL OR max_age <= interval '0' THEN
+        RAISE EXCEPTION 'max_age must be above zero, not %', max_age USING ERRCODE = 'OPD01', COLUMN = 'max_age';
+    END IF;
+    DELETE FROM ops_private.classification_cache c WHERE c.cached_at < now() - max_age;
+    GET DIAGNOSTICS pruned = ROW_COUNT;
+    RETURN pruned;
+END
+$$;
+COMMENT ON FUNCTION ops.prune_classification_cache(interval) IS
+    'Retention of the classification cache: deletes entries written more than max_age ago (default 7 days; an entry '
+    'is not refreshed when read, so a text still arriving is classified once more and cached again). Returns how many '
+    'entries it deleted. OPD01 for a max_age not above zero. Run by `ops db maintain`.';
+
 -- Triage: the status state machine, resolve / ignore / reopen, and the history of status changes.
 
 CREATE TABLE ops.error_status_changes (

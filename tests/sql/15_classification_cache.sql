@@ -1,7 +1,7 @@
 -- The classification cache of ingest: a repeated event reads what the first computed; any change to the
 -- taxonomy makes older entries unreadable; the answer is always what classifying again would give.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT is((SELECT count(*) FROM ops_private.classification_cache), 0::bigint, 'the cache starts empty');
 
@@ -72,6 +72,16 @@ SELECT lives_ok($$SELECT ops.record_error(source => 'github_actions', phase => '
     'an event with a code hint is recorded');
 SELECT is((SELECT count(*) FROM ops_private.classification_cache), (SELECT n FROM entries),
     'and leaves the cache alone');
+
+-- Retention: entries written more than max_age ago go; newer ones stay.
+SELECT ops.record_error(source => 'github_actions', phase => 'test', message => 'retention one ' || g)
+FROM generate_series(1, 2) g;
+UPDATE ops_private.classification_cache SET cached_at = now() - interval '8 days'
+WHERE key = (SELECT key FROM ops_private.classification_cache ORDER BY cached_at, key LIMIT 1);
+SELECT is(ops.prune_classification_cache(), 1, 'ops.prune_classification_cache deletes the entry written 8 days ago');
+SELECT ok((SELECT count(*) FROM ops_private.classification_cache) > 0, 'and keeps the recent ones');
+SELECT throws_ok($$SELECT ops.prune_classification_cache(interval '0')$$, 'OPD01', NULL,
+    'a max_age of zero (which would empty the cache) is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
