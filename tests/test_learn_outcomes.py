@@ -100,12 +100,14 @@ def test_webhook_over_http_matches_dedupes_and_refuses_forgeries(db_url):
 
 # -- ops fixbot report -------------------------------------------------------------------------------
 
+FAKE_TOKEN = "ghp_" + "a1B2" * 9  # a GitHub token shape the redaction rules know, built at run time
+
 TRANSCRIPT = [
     {"role": "system", "content": "You fix CI failures. Never touch .github/workflows."},
     {"role": "user", "content": "CI.TESTS_FAILED on main: tests/test_api.py::test_login"},
     {"role": "assistant", "content": None,
      "tool_calls": [{"type": "function", "function": {"name": "run_tests",
-                                                      "arguments": "{\"token\": \"ghp_0123456789abcdefghijABCDEFGHIJ012345\"}"}}]},
+                                                      "arguments": json.dumps({"token": FAKE_TOKEN})}}]},
     {"role": "tool", "tool_call_id": "call_1", "content": "1 failed"},
 ]
 
@@ -135,7 +137,7 @@ def test_report_records_outcomes_transcript_and_rescores(db_url, tmp_path):
                     ("review", "approved", None, None, None), ("report", "failure", None, 2, None)]
     assert [m["role"] for m in stored] == ["system", "user", "assistant", "tool"]
     assert stored[2]["tool_calls"][0]["function"]["name"] == "run_tests"
-    assert "ghp_0123" not in json.dumps(stored), "tool-call arguments are redacted"
+    assert FAKE_TOKEN not in json.dumps(stored), "tool-call arguments are redacted"
     # The later report says two green checks broke: no longer resolved (SWE-bench's PASS_TO_PASS).
     assert (resolved, outcome) == (False, "ci_failed")
 

@@ -14,6 +14,10 @@ import pytest
 from tests.test_cli import ops
 from worker import ROOT, resolutions
 
+# Secret shapes the redaction rules know, built at run time so no token-like literal sits in the repo.
+FAKE_STRIPE_KEY = "sk_live_" + "abcdefghijklmnop1234"
+FAKE_GITHUB_TOKEN = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+
 
 def _ingest(url, *messages, source="vercel", phase="build", run_id=None, correlation_id=None):
     with psycopg.connect(url, autocommit=True) as conn:
@@ -30,7 +34,7 @@ def repo(tmp_path) -> Path:
 
 
 def test_show_list_resolve_with_record_then_regression(db_url, repo):
-    fp = _ingest(db_url, *["Error: Missing required environment variable STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234"] * 3,
+    fp = _ingest(db_url, *[f"Error: Missing required environment variable STRIPE_SECRET_KEY={FAKE_STRIPE_KEY}"] * 3,
                  run_id="run-41", correlation_id="req-9")
     prefix = fp[:8]
 
@@ -40,7 +44,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
     assert doc["group"]["fingerprint"] == fp and doc["group"]["code"] == "ENV.KEY_MISSING"
     assert doc["group"]["count"] == 3 and doc["group"]["runbook"] == "docs/runbooks/failures/ENV.KEY_MISSING.md"
     assert len(doc["events"]) == 3 and doc["events"][0]["run_id"] == "run-41" and doc["events"][0]["correlation_id"] == "req-9"
-    assert "sk_live_abcdefghijklmnop1234" not in shown.stdout  # redacted at ingest
+    assert FAKE_STRIPE_KEY not in shown.stdout  # redacted at ingest
     assert [e["reason"] for e in doc["escalations"]] == ["window"]  # ENV.KEY_MISSING escalates at 3 within 1h
     text = ops("errors", "show", prefix, url=db_url).stdout
     assert "ENV.KEY_MISSING" in text and "docs/runbooks/failures/ENV.KEY_MISSING.md" in text and "run-41" in text
@@ -53,7 +57,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
 
     summary = "Rotated the *Stripe* key [click](http://evil) @team"  # also the file name's slug
     resolved = ops("resolve", prefix, "--summary", summary, "--cause", "the key was removed from Vercel",
-                   "--fix", "set STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234 again", "--pr", "https://github.com/o/r/pull/12",
+                   "--fix", f"set STRIPE_SECRET_KEY={FAKE_STRIPE_KEY} again", "--pr", "https://github.com/o/r/pull/12",
                    "--by", "ana", "--root", str(repo), "--json", url=db_url)
     assert resolved.returncode == 0, resolved.stderr
     out = json.loads(resolved.stdout)
@@ -65,7 +69,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
     record = content.decode()
     assert f'fingerprint: "{fp}"' in record and 'resolved_by: "ana"' in record and "| occurrences | 3 |" in record
     assert "run\\-41" in record and "https://github.com/o/r/pull/12" in record.split("---")[1]
-    assert "sk_live_abcdefghijklmnop1234" not in record  # the person's text is redacted too
+    assert FAKE_STRIPE_KEY not in record  # the person's text is redacted too
     assert "[click](http://evil)" not in record and "\\[click\\]" in record  # inert Markdown
     assert "escalation" in record and "window" in record  # the escalation is in the timeline
     with psycopg.connect(db_url) as conn:
@@ -78,7 +82,7 @@ def test_show_list_resolve_with_record_then_regression(db_url, repo):
     assert list((repo / "docs/resolutions").rglob("*.md")) == [path]  # the refused resolve left no file behind
 
     # It comes back: regressed, shown as such, and a second record never clobbers the first.
-    _ingest(db_url, "Error: Missing required environment variable STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234")
+    _ingest(db_url, f"Error: Missing required environment variable STRIPE_SECRET_KEY={FAKE_STRIPE_KEY}")
     doc = json.loads(ops("errors", "show", prefix, "--json", url=db_url).stdout)
     assert doc["group"]["status"] == "regressed" and doc["group"]["regression_count"] == 1
     assert [r["to_status"] for r in doc["regressions"]] == ["regressed"]
@@ -185,7 +189,7 @@ def test_the_worker_process_auto_resolves_in_its_maintenance(db_url, repo, tmp_p
 
 def test_a_secret_in_the_summary_reaches_neither_the_file_name_nor_the_record(db_url, repo):
     fp = _ingest(db_url, "Error: Missing required environment variable PLANE_WEBHOOK_SECRET")
-    out = json.loads(ops("resolve", fp[:12], "--summary", "leaked ghp_abcdefghijklmnopqrstuvwxyz0123456789 rotated",
+    out = json.loads(ops("resolve", fp[:12], "--summary", f"leaked {FAKE_GITHUB_TOKEN} rotated",
                          "--root", str(repo), "--json", url=db_url).stdout)
     assert "abcdefghijklmnop" not in out["record"]
     assert "abcdefghijklmnop" not in (repo / out["record"]).read_text()

@@ -85,7 +85,7 @@ SET LOCAL ROLE ops_outcomes;
 SELECT is((SELECT row(matched_run_id IS NOT NULL, duplicate)::text
            FROM ops.record_run_outcome(kind => 'pull_request', state => 'opened', branch => 'fixbot/77-ci-tests-failed',
                                        pr_url => 'https://github.com/acme/app/pull/9', delivery_id => 'd-1',
-                                       detail => '{"head_sha": "abc", "note": "token ghp_0123456789abcdefghijABCDEFGHIJ012345"}')),
+                                       detail => jsonb_build_object('head_sha', 'abc', 'note', 'token ghp_' || repeat('a1B2', 9)))),
     '(t,f)', 'an outcome on a FixBot branch is matched to its run and stored');
 SELECT is((SELECT duplicate FROM ops.record_run_outcome(kind => 'pull_request', state => 'opened',
                                                         branch => 'fixbot/77-ci-tests-failed', delivery_id => 'd-1')),
@@ -107,7 +107,7 @@ SELECT results_eq($$ SELECT kind, state, target_fixed, delivery_id FROM ops.agen
     'two outcomes stored, the replay once; the target check''s success sets target_fixed');
 SELECT is((SELECT pr_url FROM ops.agent_runs WHERE fingerprint = 'fp-hook'), 'https://github.com/acme/app/pull/9',
     'the opened pull request is recorded on the run');
-SELECT ok((SELECT detail ->> 'note' NOT LIKE '%ghp_0123%' AND detail ->> 'head_sha' = 'abc' FROM ops.agent_run_outcomes
+SELECT ok((SELECT detail ->> 'note' NOT LIKE '%ghp_a1B2%' AND detail ->> 'head_sha' = 'abc' FROM ops.agent_run_outcomes
            WHERE delivery_id = 'd-1'), 'evidence is redacted before it is stored');
 SELECT is((SELECT outcome || ' ' || resolved FROM ops.agent_benchmark_results
            WHERE run_id = (SELECT id FROM ops.agent_runs WHERE fingerprint = 'fp-hook')),
@@ -116,10 +116,10 @@ SELECT is((SELECT outcome || ' ' || resolved FROM ops.agent_benchmark_results
 -- ops.set_agent_run_artifacts: the patch and transcript, redacted.
 GRANT SELECT ON r TO ops_worker;
 SET LOCAL ROLE ops_worker;
-SELECT ok((SELECT patch NOT LIKE '%ghp_0123%' AND transcript -> 1 ->> 'content' NOT LIKE '%AKIA%'
+SELECT ok((SELECT patch NOT LIKE '%ghp_a1B2%' AND transcript -> 1 ->> 'content' NOT LIKE '%AKIA%'
                   AND transcript #>> '{1,tool_calls,0,function,name}' = 'run_tests'
            FROM ops.set_agent_run_artifacts((SELECT id FROM r WHERE name = 'resolved'),
-               E'+token = "ghp_0123456789abcdefghijABCDEFGHIJ012345"\n',
+               '+token = "ghp_' || repeat('a1B2', 9) || E'"\n',
                '[{"role": "user", "content": "fix CI"},
                  {"role": "assistant", "content": "key AKIAIOSFODNN7EXAMPLE",
                   "tool_calls": [{"type": "function", "function": {"name": "run_tests", "arguments": "{}"}}]}]')),
