@@ -106,8 +106,10 @@ def test_ignore_until_then_reopen_and_refusals(db_url):
     assert again.returncode == 1 and json.loads(again.stdout)["code"] == "OPD04"
     bad = ops("ignore", fp[:10], "--until", "tomorrow", url=db_url)
     assert bad.returncode == 2 and "argument --until: must be a duration" in bad.stderr
-    naive = ops("errors", "list", "--since", "2026-11-30T10:00:00", url=db_url)
-    assert naive.returncode == 2 and "needs its offset" in naive.stderr
+    # A time without an offset is UTC, as in `ops report --since` and `ops export --since` (worker/timeflags.py).
+    naive = ops("errors", "list", "--since", "2999-01-01T10:00:00", "--json", url=db_url)
+    assert naive.returncode == 0 and json.loads(naive.stdout) == [], "nothing was seen after that time"
+    assert ops("errors", "list", "--since", "2w", "--json", url=db_url).returncode == 0  # weeks, as the report takes
 
 
 def test_prefix_not_found_malformed_and_ambiguous(db_url):

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from psycopg.rows import dict_row
 
-from worker import db, resolutions
+from worker import db, resolutions, timeflags
 from worker.errors import EXIT_OK, Usage, translate
 from worker.output import emit_json, fmt, table
 from worker.queries import execute
@@ -29,32 +27,6 @@ EVENTS_SHOWN = 10
 
 
 # -- flag types -------------------------------------------------------------------------------------
-
-def point_in_time(text: str, *, future: bool) -> datetime:
-    """A duration (``30m``, ``24h``, ``7d``: before now, or after now when ``future``) or an RFC 3339 timestamp
-    with its offset (``2026-11-30T12:00:00+00:00``, ``…Z``). argparse type: anything else is a usage error."""
-    value = text.strip()
-    if re.fullmatch(r"[1-9][0-9]{0,6}[smhd]", value):
-        delta = timedelta(seconds=resolutions.duration_seconds(value))
-        now = datetime.now(timezone.utc)
-        return now + delta if future else now - delta
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a duration like 30m, 24h or 7d, or an RFC 3339 time like 2026-11-30T12:00:00Z, not {text!r}") from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"an RFC 3339 time needs its offset (Z or +00:00): {text!r}")
-    return when
-
-
-def _since(text: str) -> datetime:
-    return point_in_time(text, future=False)
-
-
-def _until(text: str) -> datetime:
-    return point_in_time(text, future=True)
-
 
 def _text(name: str):
     def check(text: str) -> str:
@@ -200,7 +172,7 @@ def add_parsers(sub, errors_sub, number) -> None:
     s.add_argument("--code", help="only this code")
     s.add_argument("--source", help="only this source")
     s.add_argument("--status", choices=STATUSES, help="only this status (an ignore past its date is open)")
-    s.add_argument("--since", type=_since, help="last seen within this long (30m, 24h, 7d) or since an RFC 3339 time")
+    s.add_argument("--since", type=timeflags.since, help="last seen within this long (30m, 24h, 7d, 2w) or since an RFC 3339 date or time (UTC without an offset)")
     s.add_argument("--limit", type=number(int, 1), default=50, help="at most this many (default 50)")
     s.add_argument("-q", "--quiet", action="store_true", help="print only the full fingerprints, one a line")
     s.add_argument("--json", action="store_true", help="print the errors as a JSON array")
@@ -221,7 +193,7 @@ def add_parsers(sub, errors_sub, number) -> None:
 
     p = sub.add_parser("ignore", help="ignore an error: it still counts but never escalates (until --until)")
     p.add_argument("fingerprint", help=FINGERPRINT_HELP)
-    p.add_argument("--until", type=_until, help="end of the ignore: a duration from now (30m, 24h, 7d) or an RFC 3339 "
+    p.add_argument("--until", type=timeflags.until, help="end of the ignore: a duration from now (30m, 24h, 7d, 2w) or an RFC 3339 "
                    "time; without it, until `ops reopen`")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ignore)

@@ -9,18 +9,15 @@ top errors) start at the UTC day ``since`` falls on.
 
 from __future__ import annotations
 
-import argparse
-import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from psycopg.rows import dict_row
 
+from worker import timeflags
 from worker.output import fmt, table
 from worker.queries import execute
 from worker.render import terminal
 
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
 TOP = 10  # top errors listed
 FINDINGS = 50  # open findings listed
 
@@ -41,19 +38,11 @@ class Since:
 
 
 def parse_since(text: str) -> Since:
-    """An argparse type for ``--since``. Raises ArgumentTypeError naming the accepted forms."""
-    m = _DURATION.fullmatch(text.strip())
-    if m:
-        return Since(text, interval=f"{m.group(1)} {UNITS[m.group(2)]}")
-    try:
-        at = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a duration (a whole number of m, h, d or w: 30m, 24h, 7d, 2w) or an RFC 3339 date or time "
-            f"(2026-11-23, 2026-11-23T08:00:00+00:00), not {text!r}") from None
-    if at.tzinfo is None:  # a date, or a time without offset: UTC, as everything the report shows
-        at = at.replace(tzinfo=timezone.utc)
-    return Since(text, at=at)
+    """An argparse type for ``--since`` (worker/timeflags.py): a duration counts back from the server's clock, a
+    date or time (UTC without an offset) is absolute. Raises ArgumentTypeError naming the accepted forms."""
+    if timeflags.DURATION.fullmatch(text.strip()):
+        return Since(text, interval=f"{timeflags.duration_seconds(text)} seconds")
+    return Since(text, at=timeflags.point_in_time(text))
 
 
 def collect(conn, since: Since, *, top: int = TOP) -> dict:

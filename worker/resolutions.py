@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 from psycopg.rows import dict_row
 
-from worker import ROOT
+from worker import ROOT, timeflags
 from worker.output import rfc3339
 from worker.queries import execute
 from worker.render import github_code_block, github_markdown_text
@@ -35,7 +35,6 @@ RECORDS = Path("docs/resolutions")
 EVENTS_IN_RECORD = 5
 RUN_IDS_IN_RECORD = 20
 DEFAULT_QUIET_PERIOD = "24h"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def slug(text: str, limit: int = 48) -> str:
@@ -44,14 +43,6 @@ def slug(text: str, limit: int = 48) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     out = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:limit].rstrip("-")
     return out or "resolution"
-
-
-def duration_seconds(text: str, what: str = "duration") -> int:
-    """``30m``, ``24h``, ``7d`` (s, m, h, d; a positive whole number) -> seconds; ValueError naming ``what``."""
-    value = str(text).strip()
-    if not re.fullmatch(r"[1-9][0-9]{0,6}[smhd]", value):
-        raise ValueError(f"{what} {text!r} is not a duration like 30m, 24h or 7d")
-    return int(value[:-1]) * _UNITS[value[-1]]
 
 
 def _environment(root: Path) -> jinja2.Environment:
@@ -154,7 +145,7 @@ def resolve(conn, root: Path, fingerprint: str, *, summary: str, cause=None, fix
 def quiet_period_seconds(policy: dict) -> int:
     """``auto_resolve.quiet_period`` of the FixBot policy in seconds (default 24h)."""
     value = ((policy.get("auto_resolve") or {}).get("quiet_period")) or DEFAULT_QUIET_PERIOD
-    return duration_seconds(value, "ssot/agents/fixbot_policy.yaml: auto_resolve.quiet_period")
+    return timeflags.duration_seconds(value, "ssot/agents/fixbot_policy.yaml: auto_resolve.quiet_period")
 
 
 def auto_resolve(conn, root: Path, quiet_seconds: int) -> list[dict]:

@@ -38,7 +38,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pythonjsonlogger.json import JsonFormatter
 
-from worker import fixbot, resolutions
+from worker import fixbot, resolutions, timeflags
 from worker.dispatch import backoff, http
 from worker.dispatch.completions import Completions
 from worker.dispatch.destinations import Destination, handlers
@@ -430,7 +430,4 @@ class Worker:
 def run_timeout_seconds() -> float:
     """The FixBot policy's run_timeout (e.g. ``6h``): how long a dispatched run may go without a result."""
     value = str(fixbot.Policy.load().data.get("run_timeout", "6h"))
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit() or int(value[:-1]) == 0:
-        raise ValueError(f"ssot/agents/fixbot_policy.yaml: run_timeout {value!r} is not a duration like 30m, 6h or 1d")
-    return int(value[:-1]) * units[value[-1]]
+    return timeflags.duration_seconds(value, "ssot/agents/fixbot_policy.yaml: run_timeout")

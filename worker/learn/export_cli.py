@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
 
-from worker import db
+from worker import db, timeflags
 from worker.errors import translate
 from worker.learn import export
 from worker.output import emit_json
-
-
-def _timestamp(text: str) -> datetime:
-    """An ISO 8601 date or timestamp; without an offset it is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an ISO 8601 date or timestamp (2026-11-01 or "
-                                         f"2026-11-01T12:00:00+00:00), not {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def register(sub) -> None:
@@ -36,7 +25,7 @@ def register(sub) -> None:
                    help="sft: messages; preferences: prompt/chosen/rejected; kto: prompt/completion/label")
     p.add_argument("--out", required=True, metavar="DIR|s3://bucket/prefix",
                    help="a directory, or an S3/R2 prefix (credentials from the AWS_* variables)")
-    p.add_argument("--since", type=_timestamp, help="only runs created at or after this time (ISO 8601; UTC if no offset)")
+    p.add_argument("--since", type=timeflags.since, help="only runs created since then: a duration back from now (7d) or an RFC 3339 date or time (UTC if no offset)")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
                    help="S3-compatible endpoint (R2: https://<account>.r2.cloudflarestorage.com; default "
                         "$AWS_ENDPOINT_URL)")
