@@ -113,8 +113,21 @@ BEGIN
 
     m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+(\.[0-9]+)?[[:space:]]?(ms|us|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)(?=[^a-z]|$)',
                         '<dur>', 'g');
+    -- A number with thousands separators is one number (10,000 and 1,000,000 tokens per minute).
+    m := regexp_replace(m, '(?<![0-9,' || keep || '])[0-9]{1,3}(,[0-9]{3})+(?![0-9])', '<n>', 'g');
     m := regexp_replace(m, '(?<![0-9' || keep || '])[0-9]+', '<n>', 'g');
+    -- A list of record ids is one placeholder: res.partner(15, 27, 31) and res.partner(11, 9) are one recordset kind.
+    m := regexp_replace(m, '([(\[])<n>(,[[:blank:]]*<n>)+,?([])])', '\1<n>\3', 'g');
     m := replace(m, keep, '');
+    -- Version 3. A web URL's scheme is dropped (the host is kept): status.example.com and
+    -- https://status.example.com are one link. A trailing "Learn more: <link>" (or SQLAlchemy's
+    -- "(Background on this error at: <link>)") is dropped.
+    m := regexp_replace(m, '(^|[^a-z0-9+.-])(https?|wss?)://', '\1', 'g');
+    m := regexp_replace(m, '[[:blank:]]*(learn more|read more|more info(rmation)?|\(background on this error at)[[:blank:]]*:?[[:blank:]]*[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?(/<path>)?\)?[[:blank:]]*$',
+                        '', 'gn');
+    -- The quoted function name a platform prints in a size or invocation error varies between occurrences of
+    -- one failure (one bundle too large for the plan); a role name does not (each role is its own credential).
+    m := regexp_replace(m, '((^|[^a-z])function[[:blank:]]+)(["''])[^"''[:space:]]{1,200}\3', '\1\3<name>\3', 'g');
     -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
@@ -123,11 +136,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 2 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
-    'parts with placeholders - URL path and query (<path>; scheme, host and port kept), <email>, <uuid>, <ts>, <time>, '
+    'Normalization version 3 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
+    'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
     'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
-    'numbers (<n>) - keeping exit codes, signal numbers and HTTP statuses; drops log decorations at the start of each line '
+    'numbers (<n>; 10,000 is one number; a list of ids "(<n>, <n>)" one <n>), the quoted name after '
+    '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops a trailing "Learn more: <link>" and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
@@ -145,21 +159,21 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- STABLE, as honest as its body (convert_to is STABLE), so the planner inlines it; each normalized
 -- field is computed once and passed to ops.fingerprint_field.
 RETURN encode(sha256(convert_to(
-    'fp2|' || ops.fingerprint_field(source)
+    'fp3|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || ops.fingerprint_field(ops.normalize_message(message))
     || '|' || ops.fingerprint_field(ops.normalize_message(top_frame)),
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp2, source, phase, code, normalized message and normalized top frame, '
-    'each length-prefixed (fingerprint version 2; ops.current_fingerprint_version()). Pass the redacted message.';
+    'Lowercase hex SHA-256 over the version tag fp3, source, phase, code, normalized message and normalized top frame, '
+    'each length-prefixed (fingerprint version 3; ops.current_fingerprint_version()). Pass the redacted message.';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 2;
+RETURN 3;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (2). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (3). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them.';
 
 

@@ -1086,21 +1086,38 @@ COMMENT ON FUNCTION ops.reopen_error(text) IS
 CREATE FUNCTION ops.grouping_text(message text, code text, matched_pattern text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, ops
--- The first line (CR LF, CR and LF all end a line) whose canonical form the matched pattern matches,
--- as ops.classify_candidates matches it; the whole message when no pattern matched (UNKNOWN, or a
--- code the producer named) or when the pattern only matches across lines.
+-- The cause line is the first line (CR LF, CR and LF all end a line) whose canonical form the matched
+-- pattern matches, as ops.classify_candidates matches it. Version 3: the text starts after the last ": " that
+-- precedes the pattern's match on that line (what precedes it is the client's wrapper chain:
+-- "(psycopg2.OperationalError) FATAL:", "connection to server at … failed: FATAL:", "Error refreshing state:"), and
+-- keeps the rest of the line; a line whose text before the match holds a ";" (a log record's fields,
+-- "QNAME: …; QTYPE: …;") is kept whole. The match
+-- is found again on the folded line with case, `_`, `-` and tabs mapped one to one (so positions agree);
+-- when that does not find it (a run of blanks the canonical form collapsed), the whole line is kept. The
+-- whole message when no pattern matched (UNKNOWN, or a code the producer named) or when the pattern only
+-- matches across lines.
 RETURN coalesce((
-    SELECT (regexp_split_to_array(message, E'\r\n|\r|\n'))[t.n]
-    FROM regexp_split_to_table(ops.canonical_text(left(message, 40000)), E'\n') WITH ORDINALITY AS t (l, n)
-    JOIN LATERAL (SELECT p.kind, p.pattern, p.pattern_canonical FROM ops.failure_mode_patterns p
-                  WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern LIMIT 1) p ON true
-    WHERE CASE WHEN p.kind = 'substring' THEN strpos(t.l, p.pattern_canonical) > 0 ELSE t.l ~* p.pattern END
-    ORDER BY t.n
-    LIMIT 1), message);
+    SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
+                THEN substr(f.folded, CASE WHEN w.k > 0 THEN length(w.prefix) - w.k + 2 ELSE 1 END)
+                ELSE c.line END
+    FROM (SELECT (regexp_split_to_array(message, E'\r\n|\r|\n'))[t.n] AS line, p.kind, p.pattern, p.pattern_canonical
+          FROM regexp_split_to_table(ops.canonical_text(left(message, 40000)), E'\n') WITH ORDINALITY AS t (l, n)
+          JOIN LATERAL (SELECT p.kind, p.pattern, p.pattern_canonical FROM ops.failure_mode_patterns p
+                        WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern LIMIT 1) p ON true
+          WHERE CASE WHEN p.kind = 'substring' THEN strpos(t.l, p.pattern_canonical) > 0 ELSE t.l ~* p.pattern END
+          ORDER BY t.n
+          LIMIT 1) c
+    CROSS JOIN LATERAL (SELECT ops.fold_text(c.line) AS folded) f
+    CROSS JOIN LATERAL (SELECT translate(lower(f.folded), E'_-\t', '   ') AS flat) l
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'substring' THEN strpos(l.flat, c.pattern_canonical)
+                                    ELSE regexp_instr(l.flat, c.pattern, 1, 1, 0, 'i') END AS start) s
+    CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1, 0)) AS prefix) p
+    CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS k) w), message);
 COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
-    'The text an event is grouped by (fingerprint version 2): the first line of the message that the matched pattern '
-    'of its code matches (the cause line), or the whole message when there is no matched pattern or it spans lines. '
-    '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
+    'The text an event is grouped by (fingerprint version 3): on the first line of the message that the matched pattern '
+    'of its code matches (the cause line), the folded text after the last ": " before the match, to the line end (the '
+    'whole line when the text before the match holds ";" or the match is not found at the same place); the whole message when there is no matched pattern or '
+    'it spans lines. (message, code, matched_pattern) -> text. Reads the first 40000 characters.';
 
 CREATE TABLE ops.error_aliases (
     fingerprint        text PRIMARY KEY,
@@ -1189,13 +1206,14 @@ BEGIN
         INSERT INTO ops.agent_errors AS a (
             fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
             confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
-            last_correlation_id, window_started_at, window_count, regression_count, resolved_at, resolution_ref)
+            last_correlation_id, window_started_at, window_count, regression_count, resolved_at, resolution_ref,
+            resolved_by, resolution_sha256, ignored_until)
         SELECT DISTINCT ON (p.new_fp)
                p.new_fp, ops.current_fingerprint_version(), o.code, o.source, o.phase,
                sum(p.n) OVER w, min(o.first_seen_at) OVER w, max(o.last_seen_at) OVER w, o.status,
                o.confidence, o.matched_pattern, o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,
                o.last_correlation_id, o.window_started_at, o.window_count, o.regression_count, o.resolved_at,
-               o.resolution_ref
+               o.resolution_ref, o.resolved_by, o.resolution_sha256, o.ignored_until
         FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
         WHERE p.n > 0
         WINDOW w AS (PARTITION BY p.new_fp)
@@ -1241,7 +1259,8 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
     'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version() under the current '
     'normalization. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
     'old count that retention already dropped (credited to the group of the old sample message); first/last seen are '
-    'the earliest and latest; status and window come from the most recently seen old group. An alias old -> new is '
+    'the earliest and latest; status, window and the resolution record (resolved_at, resolution_ref, resolved_by, '
+    'resolution_sha256, ignored_until) come from the most recently seen old group. An alias old -> new is '
     'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
     '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';
 

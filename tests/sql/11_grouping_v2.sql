@@ -1,6 +1,6 @@
--- Grouping version 2: what normalization replaces, what it keeps, and regrouping old rows.
+-- Grouping versions 2 and 3: what normalization replaces, what it keeps, and regrouping old rows.
 BEGIN;
-SELECT plan(25);
+SELECT plan(34);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -47,11 +47,34 @@ SELECT is(length(ops.normalize_message(repeat('a1 ', 4000000))) < 200000, true, 
 SELECT is(right(ops.redact(repeat('x', 70000) || ' ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), 42), '[… 4505 characters cut before redaction …]',
     'redact reads at most 65536 characters of a direct argument and says what it cut');
 
--- Fingerprints carry version 2.
-SELECT is(ops.current_fingerprint_version(), 2::smallint, 'the current fingerprint version is 2');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v2 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v2 probe 42'), 2::smallint,
-    'new groups are stamped with version 2');
+-- Version 3: what else is volatile, and where the grouping text starts.
+SELECT is(ops.normalize_message('exceed the rate limit of 10,000 input tokens per minute'),
+          ops.normalize_message('exceed the rate limit of 1,000,000 input tokens per minute'),
+    'a number with thousands separators is one number');
+SELECT is(ops.normalize_message('Expected singleton: res.partner(15, 27, 31)'), ops.normalize_message('Expected singleton: res.partner(11, 9)'),
+    'a list of record ids is one placeholder');
+SELECT is(ops.normalize_message('if it persists, check status.claude.com.'), ops.normalize_message('if it persists, check https://status.claude.com.'),
+    'a web URL with and without its scheme is one link');
+SELECT isnt(ops.normalize_message('check status.claude.com'), ops.normalize_message('check status.example.com'), 'the host is still kept');
+SELECT is(ops.normalize_message('No Output Directory named "dist" found. Learn More: https://vercel.link/missing-public-directory'),
+          ops.normalize_message('No Output Directory named "dist" found.'), 'a trailing "Learn more: <link>" is dropped');
+SELECT is(ops.normalize_message('The Serverless Function "api/bootstrap" is 51.2mb which exceeds the maximum size limit of 50mb.'),
+          ops.normalize_message('The Serverless Function "index.js" is 63.9mb which exceeds the maximum size limit of 50mb.'),
+    'the quoted function name of a size error does not split one failure');
+SELECT is(ops.normalize_message(ops.grouping_text('(psycopg2.OperationalError) FATAL:  sorry, too many clients already',
+                                                  'DB.CONNECTION_LIMIT', (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'DB.CONNECTION_LIMIT' AND pattern_canonical LIKE '%too many clients%' ORDER BY position LIMIT 1))),
+          ops.normalize_message(ops.grouping_text('connection to server at "localhost" (::1), port 5432 failed: FATAL:  sorry, too many clients already',
+                                                  'DB.CONNECTION_LIMIT', (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'DB.CONNECTION_LIMIT' AND pattern_canonical LIKE '%too many clients%' ORDER BY position LIMIT 1))),
+    'the grouping text starts after the client''s wrapper chain (the last ": " before the match)');
+SELECT is(ops.grouping_text('QNAME: vk.com; QTYPE: AAAA; RCODE: NoError; ANSWER: []', 'DNS.NO_RECORD_OF_TYPE',
+                            (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'DNS.NO_RECORD_OF_TYPE' AND pattern LIKE 'rcode%' LIMIT 1)),
+          'QNAME: vk.com; QTYPE: AAAA; RCODE: NoError; ANSWER: []', 'a log record''s fields before the match (a ";") keep the whole line');
+
+-- Fingerprints carry version 3.
+SELECT is(ops.current_fingerprint_version(), 3::smallint, 'the current fingerprint version is 3');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v3 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v3 probe 42'), 3::smallint,
+    'new groups are stamped with version 3');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -64,14 +87,22 @@ INSERT INTO ops.agent_errors (fingerprint, fingerprint_version, code, source, co
 SELECT 'v1-' || md5(message), 1, min(code), 'agent_runner', count(*) + 5, min(received_at) - interval '1 day', max(received_at),
        message, 'resolved'
 FROM ops.error_events WHERE message LIKE 'overloaded req_%' GROUP BY message;
+-- The group whose status the new one carries (the most recently seen) has a resolution record and an ignore end.
+UPDATE ops.agent_errors SET resolved_by = 'alice', resolution_sha256 = repeat('ab', 32), ignored_until = '2027-01-01Z',
+       resolved_at = '2026-11-01Z', resolution_ref = 'PR-7', last_seen_at = last_seen_at + interval '1 hour'
+WHERE fingerprint = (SELECT fingerprint FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' ORDER BY sample_message LIMIT 1);
 
 SELECT is((SELECT count(*) FROM ops.regroup_errors()), 2::bigint, 'a dry run plans both old groups');
 SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1), 2::bigint, 'a dry run changes nothing');
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 2::smallint) $$,
-    'the two old groups are one version-2 group holding their summed count; aliases point old to new');
+    $$ VALUES (1::bigint, 13::numeric, 3::smallint) $$,
+    'the two old groups are one version-3 group holding their summed count; aliases point old to new');
+SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
+                     FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
+    $$ VALUES ('resolved'::text, 'alice'::text, repeat('ab', 32), '2027-01-01Z'::timestamptz, '2026-11-01Z'::timestamptz, 'PR-7'::text) $$,
+    'regrouping carries the resolution record (resolved_by, resolution_sha256, ignored_until) with the status');
 
 SELECT * FROM finish();
 ROLLBACK;
