@@ -1,6 +1,6 @@
 -- Grouping versions 2 and 3: what normalization replaces, what it keeps, and regrouping old rows.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -69,6 +69,12 @@ SELECT is(ops.normalize_message(ops.grouping_text('(psycopg2.OperationalError) F
 SELECT is(ops.grouping_text('QNAME: vk.com; QTYPE: AAAA; RCODE: NoError; ANSWER: []', 'DNS.NO_RECORD_OF_TYPE',
                             (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'DNS.NO_RECORD_OF_TYPE' AND pattern LIKE 'rcode%' LIMIT 1)),
           'QNAME: vk.com; QTYPE: AAAA; RCODE: NoError; ANSWER: []', 'a log record''s fields before the match (a ";") keep the whole line');
+
+SELECT is(ops.normalize_message(ops.grouping_text('operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: 3b0c1d2e-0000-4000-8000-000000000001, api error ExpiredToken: The security token included in the request is expired',
+                                                  'AUTH.CREDENTIALS_INVALID', 'expiredtoken')),
+          ops.normalize_message(ops.grouping_text('Error: ExpiredToken: The security token included in the request is expired',
+                                                  'AUTH.CREDENTIALS_INVALID', 'expiredtoken')),
+    'an SDK error''s field list ("RequestID: <id>, api error") before the match is not kept: the text starts at the match');
 
 -- Fingerprints carry version 3.
 SELECT is(ops.current_fingerprint_version(), 3::smallint, 'the current fingerprint version is 3');
