@@ -2,7 +2,8 @@
 grouped IDENTICALLY before and after.
 
 "Before" is the previous definitions of ops.redact and ops.error_fingerprint, read from the landed
-migration that last defined them (sql/20261129000300_grouping_v2.sql) and created as pg_temp functions in
+migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261201000100_grouping_v3.sql for
+the fingerprint of version 3) and created as pg_temp functions in
 the same database; ops.classify_error and ops.grouping_text are unchanged. "After" is the ingest trigger
 as it is now: each message is inserted twice; the first insert computes (cache miss) and is compared
 with the old pipeline, the second reads the classification cache (hit) and is compared with the first. Corpora: the real-world messages and grouping pairs
@@ -24,11 +25,12 @@ from worker import ROOT, realworld
 from worker.demo import events
 
 OLD = ROOT / "sql" / "20261129000300_grouping_v2.sql"
+OLD_FINGERPRINT = ROOT / "sql" / "20261201000100_grouping_v3.sql"
 
 
 def old_definition(name: str, temp_name: str) -> str:
     """The CREATE statement of ``ops.<name>`` in the old migration, renamed to ``pg_temp.<temp_name>``."""
-    text = OLD.read_text()
+    text = (OLD_FINGERPRINT if name == "error_fingerprint" else OLD).read_text()
     start = text.index(f"CREATE OR REPLACE FUNCTION ops.{name}(")
     body = text[start:]
     if "AS $$" in body.split(";", 1)[0] or re.match(r"[^;]*?\nAS \$\$", body, re.S):

@@ -1,8 +1,10 @@
-"""Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml).
+"""Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
-pairs. The dev split is where patterns are tuned.
+pairs. The dev and dev-holdout1 splits are where patterns are tuned (the holdout was measured blind once,
+docs/realworld.md "Holdout (blind)", and is tuning data since); TUNED_FLOOR guards them together.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
 figure is an upper estimate: once dev passed 0.96, the test split's code pairs, never its messages,
@@ -17,9 +19,10 @@ import pytest
 
 from worker import realworld
 
-FLOOR = 0.95       # dev, and the target for test
-TEST_FLOOR = 0.92  # what test reaches today (target: FLOOR)
-MESSAGES = realworld.load()
+FLOOR = 0.95        # dev, and the target for test
+TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
+TUNED_FLOOR = 0.97  # dev and dev-holdout1 together (issue 9's target for the tuning data; 0.980 reached)
+MESSAGES = realworld.load_tuned()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def figures(module_db_url):
 
 
 def test_corpus_has_both_splits_and_every_source():
-    assert {m.split for m in MESSAGES} == {"dev", "test"}
+    assert {m.split for m in MESSAGES} == {"dev", "dev-holdout1", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
@@ -52,3 +55,11 @@ def test_dev_split_accuracy_floor(figures):
     dev = figures["dev"]
     assert dev.n > 0
     assert dev.accuracy >= FLOOR, f"dev accuracy {dev.accuracy:.3f} < {FLOOR}; pairs: {dev.pairs.most_common()}"
+
+
+def test_tuning_data_accuracy_floor(figures):
+    tuned = [figures["dev"], figures["dev-holdout1"]]
+    correct, n = sum(f.correct for f in tuned), sum(f.n for f in tuned)
+    assert n == sum(m.split in ("dev", "dev-holdout1") for m in MESSAGES) > 600
+    assert correct / n >= TUNED_FLOOR, (f"dev+dev-holdout1 accuracy {correct / n:.3f} < {TUNED_FLOOR}; "
+                                        f"pairs: {(figures['dev'].pairs + figures['dev-holdout1'].pairs).most_common()}")
