@@ -12,7 +12,10 @@ tempted to tune on it). Until the set is added, the loader must find nothing: no
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -125,3 +128,15 @@ def test_blind2_figures_clear_a_sanity_floor(module_db_url):
     assert result[SPLIT].n == len(MESSAGES) and result[SPLIT].accuracy >= SANITY_FLOOR, result[SPLIT].pairs.most_common()
     if PAIRS:
         assert groups[SPLIT].n == len(PAIRS) and groups[SPLIT].accuracy >= SANITY_FLOOR, groups[SPLIT].wrong
+
+
+def test_the_report_script_measures_blind2_or_says_there_is_nothing(module_db_url):
+    """scripts/realworld-report --split blind2 (without --write) through the real database: the figures of the
+    files present, or exit 1 naming the empty directory."""
+    run = subprocess.run([sys.executable, str(ROOT / "scripts/realworld-report"), "--split", SPLIT],
+                         env={**os.environ, "DATABASE_URL": module_db_url}, capture_output=True, text=True, timeout=300)
+    if MESSAGES:
+        assert run.returncode == 0, run.stderr
+        assert f"{SPLIT}: n={len(MESSAGES)} " in run.stdout
+    else:
+        assert run.returncode == 1 and f"no messages under {DIRECTORY}" in run.stderr, (run.returncode, run.stderr)
