@@ -32,7 +32,7 @@ from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
     require_synced, translate)
 from worker.learn import classifier_cli, export_cli, scorecard
-from worker.learn import report as fixbot_report
+from worker.learn import fixbot_report
 from worker.logsafe import mask_password
 from worker.output import emit_json, fmt, table
 from worker.queries import execute, q

@@ -1,4 +1,4 @@
--- Outcomes of agent runs in, scorecards out (worker/learn/report.py, worker/learn/scorecard.py).
+-- Outcomes of agent runs in, scorecards out (worker/learn/fixbot_report.py, worker/learn/scorecard.py).
 
 -- name: record_outcome
 -- Store one outcome of an agent run (ops.record_run_outcome matches, deduplicates, redacts and rescores).
