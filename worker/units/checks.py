@@ -155,20 +155,22 @@ def resolve_council(name: str, ids: list[str]) -> tuple[str, list[str] | None]:
 def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
            waivers: list[dict] | None = None) -> Report:
     started = time.perf_counter()
-    try:
-        snap = load.load(paths)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from exc
-    ambiguous = None
-    if council:
-        council, ambiguous = resolve_council(council, [c.id for c in snap.councils])
-    scope = scope_of(council, paths)
-    args = {
-        "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
-        "units": _payload(load.unit_rows(snap.units, snap.computed)), "councils": _payload(load.council_rows(snap.councils)),
-        "baselines": _payload(baseline_rows(against)), "problems": _payload(load.problem_rows(snap.problems)),
-        "parse_ms": int(snap.seconds * 1000),
-    }
+    with load.collector_paused():  # the trees and their rows: nothing to collect until they are sent
+        try:
+            snap = load.load(paths)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from exc
+        ambiguous = None
+        if council:
+            council, ambiguous = resolve_council(council, [c.id for c in snap.councils])
+        scope = scope_of(council, paths)
+        args = {
+            "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
+            "units": _payload(load.unit_rows(snap.units, snap.computed)),
+            "councils": _payload(load.council_rows(snap.councils)),
+            "baselines": _payload(baseline_rows(against)), "problems": _payload(load.problem_rows(snap.problems)),
+            "parse_ms": int(snap.seconds * 1000),
+        }
     with conn.cursor(row_factory=dict_row) as cur:
         run_id = cur.execute(q("units", "begin_unit_ci"), args).fetchone()["begin_unit_ci"]
         conn.commit()  # the run row exists from here on, whatever happens next

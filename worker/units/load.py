@@ -162,11 +162,11 @@ def parse_file(path: Path) -> tuple[yaml12.Document | None, Diagnostic | None]:
 
 
 @contextlib.contextmanager
-def _collector_paused():
-    """The cyclic garbage collector off while loading (restored after, as it was). Loading builds only
-    acyclic values (dicts, lists, strings, line tables) and keeps them all, so no collection can free
-    anything; yet each one rescans the growing snapshot: a sixth of loading 10,000 units. Reference
-    counting still frees every temporary as usual."""
+def collector_paused():
+    """The cyclic garbage collector off inside the block (restored after, as it was). Loading and building
+    the snapshot's rows make only acyclic values (dicts, lists, strings, line tables) and keep them, so no
+    collection can free anything; yet each one rescans everything alive: a sixth of loading 10,000 units.
+    Reference counting still frees every temporary as usual. Nests (an inner block leaves it off)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -177,7 +177,7 @@ def _collector_paused():
 
 
 def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
-    with _collector_paused():
+    with collector_paused():
         return _load(paths, validate=validate)
 
 
