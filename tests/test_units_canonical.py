@@ -166,6 +166,55 @@ def test_js_number_round_trips(x):
     assert float(js_number(x)) == x or (x == 0 and js_number(x) == "0")
 
 
+@given(docs)
+def test_a_plain_document_is_written_without_the_walk_and_gives_the_same_bytes(doc):
+    """Issue 12: the loader marks documents with nothing to normalise (yaml12.Document.plain) and
+    canonical.document_bytes writes those with the C encoder's sorted keys; both paths must agree, byte for
+    byte, on every document, and `plain` must be False whenever a null, float, big integer or non-ASCII
+    key or string is in it."""
+    try:
+        document = yaml12.load(json.dumps(doc))  # JSON is YAML 1.2 (\u escapes keep the text ASCII)
+    except yaml12.YamlError:
+        return  # e.g. keys that collide after NFC
+    try:
+        expected = canonical.canonical_bytes(document.data)
+    except canonical.CanonicalError:
+        expected = None
+    got = None
+    try:
+        got = canonical.document_bytes(document)
+    except canonical.CanonicalError:
+        pass
+    assert got == expected
+    odd = json.dumps(doc, ensure_ascii=True) != json.dumps(doc, ensure_ascii=False) or any(
+        v is None or isinstance(v, float) or (isinstance(v, int) and not -(2**53) <= v <= 2**53)
+        for v in _leaves(doc))
+    assert document.plain is (not odd)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def test_plain_documents_fingerprint_as_before():
+    """A unit as the bench writes it (plain) and the same with a null, a float and an accent (not plain)."""
+    text = "id: strat://dev/role/x@1.0.0\nfingerprint: blake3:00\nmeta: {tags: [a, b], n: 3}\nb: true\nz: 'q\"'\n"
+    plain = yaml12.load(text)
+    assert plain.plain
+    assert canonical.fingerprint_document(plain) == canonical.fingerprint_of(plain.data) == fingerprint_bytes(text)
+    for extra in ("x: ~\n", "x: 1.5\n", "x: caf\u00e9\n", "caf\u00e9: 1\n", "x: 9007199254740993\n"):
+        document = yaml12.load(text + extra)
+        assert not document.plain, extra
+        assert canonical.fingerprint_document(document) == canonical.fingerprint_of(document.data)
+
+
 # -- --update ---------------------------------------------------------------------------------------
 
 def test_update_writes_only_the_fingerprint_and_keeps_crlf_and_bom(tmp_path):

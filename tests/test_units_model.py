@@ -26,3 +26,30 @@ def test_an_address_needs_a_semantic_version():
     assert Address.parse("strat://dev/task/lint@1.0.0-rc.1").version == "1.0.0-rc.1"
     with pytest.raises(ValueError, match="not a unit address"):
         Address.parse("strat://dev/task/lint@1.0.0-01")
+
+
+def test_the_collector_is_paused_while_loading_and_restored_as_it_was(tmp_path):
+    """Issue 12: loading keeps everything it builds, so the cyclic collector only rescans it; it is off inside
+    load() and run_ci's building, and comes back exactly as it was (also after an error, also when nested)."""
+    import gc
+
+    from worker.units import load
+
+    assert gc.isenabled()
+    with load.collector_paused():
+        assert not gc.isenabled()
+        with load.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        load.load([tmp_path / "missing"])
+    except FileNotFoundError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load.load([tmp_path])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

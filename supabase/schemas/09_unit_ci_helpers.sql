@@ -206,6 +206,7 @@ AS $$
 -- The edges and units are those of ops_private.unit_graph / unit_universe, read through their indexes.
 -- Each level only collects addresses; the dependents' rows and flags are read once, for the whole radius,
 -- at the end (one query instead of one per level: 10,000 units, radius 1,114 over 25 levels: 115 -> 50 ms).
+-- A registry edge counts unless its unit is in the snapshot; that is probed per edge found (issue 12).
 DECLARE
     frontier text[] := ARRAY[ops_private.unit_name(p_name)];
     seen jsonb := jsonb_build_object(ops_private.unit_name(p_name), true);  -- a set: `?` is a binary search
@@ -222,7 +223,11 @@ BEGIN
               UNION ALL
               SELECT e.from_address FROM ops.published_unit_edges e
               WHERE ops_private.unit_name(e.to_address) = ANY (frontier)
-                AND NOT EXISTS (SELECT FROM ops.unit_snapshot s WHERE s.run_id = p_run AND s.address = e.from_address)) x
+                  -- OFFSET 0 keeps this a per-row probe of unit_snapshot_pkey: as an anti-join the planner hashed the
+                -- whole snapshot at every level of every radius (10,000 units, 101 findings: most of the radii's time,
+                -- and growing with N times the findings).
+                AND NOT EXISTS (SELECT FROM ops.unit_snapshot s WHERE s.run_id = p_run AND s.address = e.from_address
+                                OFFSET 0)) x
         WHERE NOT seen ? ops_private.unit_name(x.from_address);
         EXIT WHEN found IS NULL;
         reached := reached || found;
@@ -280,14 +285,20 @@ BEGIN ATOMIC
         'edges', coalesce((SELECT jsonb_agg(jsonb_build_object('from', g.from_address, 'to', g.to_address, 'kind', g.kind,
                                                                'step', g.step_id)
                                             ORDER BY g.from_address, g.kind, g.to_address, g.step_id)
+                           -- Read from each listed dependent through the edges' primary keys (from_address), the
+                           -- snapshot probed per registry edge (OFFSET 0: no anti-join hashing the whole snapshot);
+                           -- scanning every edge of the run and the registry per finding grew with N x findings.
                            FROM (SELECT DISTINCT x.from_address, x.to_address, x.kind, x.step_id
-                                 FROM (SELECT e.from_address, e.to_address, e.kind, e.step_id FROM ops.unit_snapshot_edges e
-                                       WHERE e.run_id = p_run AND e.from_address IN (SELECT l.address FROM listed l)
+                                 FROM listed l
+                                 CROSS JOIN LATERAL (
+                                       SELECT e.from_address, e.to_address, e.kind, e.step_id FROM ops.unit_snapshot_edges e
+                                       WHERE e.run_id = p_run AND e.from_address = l.address
                                        UNION ALL
                                        SELECT e.from_address, e.to_address, e.kind, e.step_id FROM ops.published_unit_edges e
-                                       WHERE e.from_address IN (SELECT l.address FROM listed l)
+                                       WHERE e.from_address = l.address
                                          AND NOT EXISTS (SELECT FROM ops.unit_snapshot s
-                                                         WHERE s.run_id = p_run AND s.address = e.from_address)) x
+                                                         WHERE s.run_id = p_run AND s.address = e.from_address
+                                                         OFFSET 0)) x
                                  WHERE ops_private.unit_name(x.to_address) IN (SELECT names.name FROM names)) g), '[]'));
 END;
 COMMENT ON FUNCTION ops_private.blast_summary(bigint, text) IS

@@ -21,6 +21,9 @@ VERSION = "stratt-canonical-v1"
 FINGERPRINT = re.compile(r"^blake3:[0-9a-f]{64}$")
 _encode_string = json.encoder.encode_basestring  # the C encoder; escapes exactly what JSON.stringify does
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False).encode
+# For a plain document (yaml12.Document.plain): all keys ASCII, so code-point order is UTF-16 order.
+_compact_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False,
+                                   sort_keys=True).encode
 
 
 def _utf16_key(text: str) -> bytes:
@@ -118,6 +121,26 @@ def fingerprint_of(doc: dict) -> str:
     return "blake3:" + blake3.blake3(canonical_bytes(doc)).hexdigest()
 
 
+def document_bytes(document: yaml12.Document) -> bytes:
+    """:func:`canonical_bytes` of a parsed document, without walking it when the parser found it plain
+    (:attr:`yaml12.Document.plain`: ASCII keys and strings, no null, no float, no integer beyond 2**53).
+    Such a document has nothing to drop but the top-level ``fingerprint``, nothing to NFC-normalise, and its
+    keys sort the same by code point as by UTF-16 code unit, so the C encoder's ``sort_keys`` output is the
+    canonical text (tests/test_units_canonical.py compares both paths). Raises CanonicalError as
+    :func:`canonical_bytes` does."""
+    data = document.data
+    if document.plain and isinstance(data, dict):
+        if "fingerprint" in data:
+            data = {k: v for k, v in data.items() if k != "fingerprint"}
+        return _compact_sorted(data).encode("ascii")
+    return canonical_bytes(data)
+
+
+def fingerprint_document(document: yaml12.Document) -> str:
+    """:func:`fingerprint_of` the document's data (the same value), through :func:`document_bytes`."""
+    return "blake3:" + blake3.blake3(document_bytes(document)).hexdigest()
+
+
 def fingerprint_bytes(raw: bytes | str) -> str:
     """Parse YAML (1.2 core schema) and fingerprint it."""
-    return fingerprint_of(yaml12.load(raw).data)
+    return fingerprint_document(yaml12.load(raw))

@@ -13,6 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import json
+
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -87,13 +90,36 @@ def load_waivers(path: str | None) -> list[dict]:
     return out
 
 
+# What the checks read of a baseline's document (ops_private.unit_baseline's base_doc): FM-04 and FM-05 its
+# composition's steps, FM-06 its contract. Nothing else of it is read, so nothing else is sent.
+BASELINE_KEYS = ("composition", "contract")
+
+
 def baseline_rows(directory: str | None) -> list[dict]:
+    """The units of ``directory`` as ``--against`` baselines: address, name, version parts and the parts of
+    the document the comparison reads (:data:`BASELINE_KEYS`). The same units as before: the files are
+    loaded, validated and fingerprinted as the tree under test is (a file that fails is not a baseline)."""
     if not directory:
         return []
     snap = load.load([directory])
     return [{"address": str(u.address), "name": u.address.name, "version": u.address.version,
-             "major": u.version.major, "minor": u.version.minor, "patch": u.version.patch, "doc": u.data}
+             "major": u.version.major, "minor": u.version.minor, "patch": u.version.patch,
+             "doc": {k: u.data[k] for k in BASELINE_KEYS if k in u.data}}
             for u in snap.units]
+
+
+def _dumps(value) -> bytes | str:
+    """JSON text of a snapshot payload (the rows ops.begin_unit_ci reads): orjson writes 10,000 units in
+    about a fifth of json.dumps' time (0.03-0.05 s against 0.17 s, bench tree). jsonb reads both to the same
+    value; json.dumps remains for what orjson refuses (an integer beyond 64 bits, a lone surrogate)."""
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
+
+
+def _payload(value) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
 
 
 def _record_internal_error(conn: psycopg.Connection, run_id: int, exc: BaseException) -> None:
@@ -129,20 +155,22 @@ def resolve_council(name: str, ids: list[str]) -> tuple[str, list[str] | None]:
 def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
            waivers: list[dict] | None = None) -> Report:
     started = time.perf_counter()
-    try:
-        snap = load.load(paths)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from exc
-    ambiguous = None
-    if council:
-        council, ambiguous = resolve_council(council, [c.id for c in snap.councils])
-    scope = scope_of(council, paths)
-    args = {
-        "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
-        "units": Jsonb(load.unit_rows(snap.units, snap.computed)), "councils": Jsonb(load.council_rows(snap.councils)),
-        "baselines": Jsonb(baseline_rows(against)), "problems": Jsonb(load.problem_rows(snap.problems)),
-        "parse_ms": int(snap.seconds * 1000),
-    }
+    with load.collector_paused():  # the trees and their rows: nothing to collect until they are sent
+        try:
+            snap = load.load(paths)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from exc
+        ambiguous = None
+        if council:
+            council, ambiguous = resolve_council(council, [c.id for c in snap.councils])
+        scope = scope_of(council, paths)
+        args = {
+            "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
+            "units": _payload(load.unit_rows(snap.units, snap.computed)),
+            "councils": _payload(load.council_rows(snap.councils)),
+            "baselines": _payload(baseline_rows(against)), "problems": _payload(load.problem_rows(snap.problems)),
+            "parse_ms": int(snap.seconds * 1000),
+        }
     with conn.cursor(row_factory=dict_row) as cur:
         run_id = cur.execute(q("units", "begin_unit_ci"), args).fetchone()["begin_unit_ci"]
         conn.commit()  # the run row exists from here on, whatever happens next

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import semver
@@ -16,6 +17,16 @@ STATUSES = ("draft", "review", "stable", "deprecated", "tampered", "tombstoned")
 ADDRESS = re.compile(
     rf"^strat://({'|'.join(DOMAINS)})/({'|'.join(TYPES)})/([a-z0-9-]{{1,64}})@([^@\s]+)$")
 COUNCIL_ID = re.compile(r"^council/[a-z0-9-]{1,64}$")
+
+
+@lru_cache(maxsize=1024)
+def _semver(text: str) -> semver.Version | None:
+    """``text`` parsed by semver, or None when it is not a semantic version. Cached: a tree's units share a
+    handful of versions, and each unit's is parsed three times (its id twice, its version once)."""
+    try:
+        return semver.Version.parse(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -31,10 +42,7 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Raises ValueError naming the text when it is not a semantic version."""
-        try:
-            v = semver.Version.parse(text) if isinstance(text, str) else None
-        except ValueError:
-            v = None
+        v = _semver(text) if isinstance(text, str) else None
         if v is None:
             raise ValueError(f"not a semantic version: {text!r}")
         return cls(v.major, v.minor, v.patch, v.prerelease)
@@ -68,7 +76,7 @@ class Address:
     @classmethod
     def parse(cls, text: str) -> Address:
         m = ADDRESS.match(text or "") if isinstance(text, str) else None
-        if not m or not semver.Version.is_valid(m[4]):
+        if not m or _semver(m[4]) is None:
             raise ValueError(f"not a unit address (strat://domain/type/slug@semver): {text!r}")
         return cls(m[1], m[2], m[3], m[4])
 
@@ -86,6 +94,7 @@ class Unit:
     path: Path
     doc: Document
     address: Address
+    file: str | None = None  # the path as reports show it (worker.units.load.display_path), when known
 
     @property
     def data(self) -> dict:

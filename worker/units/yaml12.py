@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from worker.units.ecmascript import js_number
+from worker.units.ecmascript import MAX_SAFE, js_number
 
 try:  # libyaml is an order of magnitude faster; both give the same nodes.
     _Base = yaml.CSafeLoader
@@ -67,6 +67,11 @@ class Document:
 
     data: object
     lines: dict[tuple, int] = field(default_factory=dict)
+    # True when every key and string is ASCII and every other scalar a boolean or an integer within
+    # +-2**53: no null, no float, nothing to normalise. Then the canonical form (worker.units.canonical) is
+    # the compact JSON of ``data`` with keys in plain sorted order, which the C encoder writes directly.
+    # False says nothing (a Document built by hand, or one holding a null, a float or a non-ASCII text).
+    plain: bool = False
 
     def line(self, *path) -> int:
         """The line of ``path`` or of its closest ancestor that has one."""
@@ -124,16 +129,29 @@ def key_text(key) -> str:
     return js_number(key)
 
 
-def _construct(node, path: tuple, lines: dict, depth: int = 0):
+def _is_plain(value) -> bool:
+    """An ASCII string, a boolean or an integer within +-2**53 (see :attr:`Document.plain`)."""
+    cls = value.__class__
+    if cls is str:
+        return value.isascii()
+    return cls is bool or (cls is int and -MAX_SAFE <= value <= MAX_SAFE)
+
+
+def _construct(node, path: tuple, lines: dict, depth: int = 0, odd: list | None = None):
+    """The value of ``node``; records each path's line in ``lines`` and appends to ``odd`` (when given) every
+    scalar or key that is not plain (:func:`_is_plain`), so that the caller learns :attr:`Document.plain`."""
     if depth > 200:
         raise YamlError("document nested deeper than 200 levels", node.start_mark.line + 1)
     lines[path] = node.start_mark.line + 1
     if isinstance(node, ScalarNode):
-        return _scalar(node)
+        value = _scalar(node)
+        if odd is not None and not _is_plain(value):
+            odd.append(value)
+        return value
     if isinstance(node, SequenceNode):
         if node.tag not in (SEQ,):
             raise YamlError(f"unsupported tag {node.tag} on a sequence", node.start_mark.line + 1)
-        return [_construct(child, path + (i,), lines, depth + 1) for i, child in enumerate(node.value)]
+        return [_construct(child, path + (i,), lines, depth + 1, odd) for i, child in enumerate(node.value)]
     if isinstance(node, MappingNode):
         if node.tag != MAP:
             raise YamlError(f"unsupported tag {node.tag} on a mapping", node.start_mark.line + 1)
@@ -148,11 +166,16 @@ def _construct(node, path: tuple, lines: dict, depth: int = 0):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError("merge keys (<<) are not allowed; write the keys out", line)
             key = key_text(_scalar(key_node))
-            normal = key if key.isascii() else unicodedata.normalize("NFC", key)
+            if key.isascii():
+                normal = key
+            else:
+                normal = unicodedata.normalize("NFC", key)
+                if odd is not None:
+                    odd.append(key)
             if normal in seen:
                 raise YamlError(f"duplicate key {key!r} (first at line {seen[normal]})", line)
             seen[normal] = line
-            result[key] = _construct(value_node, path + (key,), lines, depth + 1)
+            result[key] = _construct(value_node, path + (key,), lines, depth + 1, odd)
             lines[path + (key,)] = line
         return result
     raise YamlError(f"unsupported node {type(node).__name__}", node.start_mark.line + 1)  # pragma: no cover
@@ -186,8 +209,9 @@ def load(raw: bytes | str) -> Document:
     if not isinstance(node, MappingNode):
         raise YamlError("the root must be a mapping", node.start_mark.line + 1)
     lines: dict[tuple, int] = {}
-    data = _construct(node, (), lines)
-    return Document(data, lines)
+    odd: list = []
+    data = _construct(node, (), lines, 0, odd)
+    return Document(data, lines, plain=not odd)
 
 
 def is_finite(value: float) -> bool:
