@@ -2,13 +2,13 @@
 
 Each pair goes through the real pipeline (ops.record_error: redaction, classification, fingerprint);
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
-printed (pytest -s) and recorded in docs/grouping.md; normalization is tuned on dev only.
+printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (tests/fixtures/realworld/holdout/) are the split dev-holdout1: measured
-blind once, tuning data since. The issue's target for the test split is 0.95 and 0.90 for dev with
-dev-holdout1; neither is met yet (0.783 and 0.879 with fingerprint version 3: the "same" pairs left differ
-in their cause line itself, see docs/grouping.md). FLOOR and TUNED_FLOOR guard what is reached, so a
-change that loses grouping fails here; raise them as grouping improves.
+The pairs of the first holdout (split dev-holdout1) and of blind2 (dev-blind2) were each measured blind once and
+are tuning data since, with dev. The issue's target is 0.95 for the test split and 0.90 for the tuning data; with
+fingerprint version 4 the tuning data reach 0.811, and 0.923 without the "same" labels that issue 9's definition
+disputes (realworld.DISPUTED_PAIRS: two resources that each need their own fix). FLOOR and TUNED_FLOOR guard what
+is reached, so a change that loses grouping fails here; raise them as grouping improves.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import pytest
 from worker import realworld
 
 TARGET = 0.95
-FLOOR = 0.78        # test split (36/46 with version 3)
+FLOOR = 0.80        # test split (36/46 with version 3, 37/46 with version 4)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.87  # dev and dev-holdout1 together (80/91 with version 3)
+TUNED_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (120/148 with version 4; dev + dev-holdout1: 81/91)
+UNDISPUTED_FLOOR = 0.92  # the tuning data without the disputed labels (120/130 with version 4)
+PAIR_FLOOR = 0.89  # dev and dev-holdout1 alone (was 0.87 with version 3: 80/91; 81/91 with version 4)
 
 
 def _fingerprint(cur, source: str, phase: str | None, message: str) -> str:
@@ -45,7 +47,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -58,21 +60,34 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
         print("\ngrouping pairs (same fingerprint iff same failure)")
         for (split, source), (ok, n) in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1] == "all", kv[0][1])):
             print(f"  {split:<4} {source:<15} {ok:>3}/{n:<3} {ok / n:6.1%}")
-        print("  dev pairs wrong (tune on these only):",
-              ", ".join(p.id for p, ok in outcomes if not ok and p.split in ("dev", "dev-holdout1")))
+        print("  tuning pairs wrong (tune on these only):",
+              ", ".join(p.id for p, ok in outcomes if not ok and p.split in realworld.TUNED_SPLITS))
     ok, n = table[("test", "all")]
     assert ok / n >= FLOOR, f"grouping on the test split fell to {ok}/{n} (floor {FLOOR}, target {TARGET})"
 
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
-    tuned = [ok for p, ok in outcomes if p.split in ("dev", "dev-holdout1")]
-    assert len(tuned) >= 90
-    assert sum(tuned) / len(tuned) >= TUNED_FLOOR, (f"grouping on dev+dev-holdout1 fell to {sum(tuned)}/{len(tuned)} "
-                                                    f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
+    tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
+    assert len(tuned) >= 148
+    right = sum(ok for _, ok in tuned)
+    assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
+                                               f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
+    first = [ok for p, ok in tuned if p.split in ("dev", "dev-holdout1")]
+    assert sum(first) / len(first) >= PAIR_FLOOR, f"dev+dev-holdout1 fell to {sum(first)}/{len(first)}"
+    undisputed = [ok for p, ok in tuned if p.id not in realworld.DISPUTED_PAIRS]
+    assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
+        f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
+
+
+def test_disputed_labels_are_same_pairs_of_the_tuning_data():
+    pairs = {p.id: p for p in realworld.load_tuned_pairs()}
+    assert all(pairs[i].same and pairs[i].split in realworld.TUNED_SPLITS for i in realworld.DISPUTED_PAIRS)
 
 
 def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
-    """Version 3 groups more; it must not merge what the tuning data says is two failures (one pair,
-    odoo-hpair-04, two access errors whose cause lines are identical, was merged before version 3)."""
-    merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in ("dev", "dev-holdout1"))
-    assert merged == ["odoo-hpair-04"]
+    """Version 4 groups more; it must not merge what the tuning data says is two failures. Two pairs were merged
+    before it too: odoo-hpair-04 (two access errors whose cause lines are identical; the model is on another line)
+    and ga-b2pair-05 (bash's `<cmd>: command not found` for two commands: the grouping text starts after the last
+    ": ", which drops the command name)."""
+    merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
+    assert merged == ["ga-b2pair-05", "odoo-hpair-04"]

@@ -75,7 +75,7 @@ def test_no_secret_is_left_unredacted_and_nothing_else_is_redacted():
 
 def test_the_loader_keeps_holdout_and_tuned_splits_apart(tmp_path):
     for directory, split in ((realworld.HOLDOUT_DIR, "test"), (realworld.HOLDOUT_DIR, "dev-holdout1"),
-                             (realworld.CORPUS_DIR, "holdout"), (realworld.BLIND_SETS["blind2"], "holdout")):
+                             (realworld.CORPUS_DIR, "holdout"), (realworld.BLIND2_DIR, "holdout")):
         (tmp_path / directory).mkdir(parents=True, exist_ok=True)
         (tmp_path / directory / "x.yaml").write_text(yaml.safe_dump(
             {"source": "dns", "reports": [{"id": "r", "url": "u", "split": split,

@@ -174,3 +174,33 @@ def test_fixbot_quiet_period_is_checked_by_the_policy_schema(conn, tree):
     found = messages(ssot.check(conn, tree))
     assert any(m.startswith("ssot/agents/fixbot_policy.yaml:") and "auto_resolve/quiet_period" in m and "'soon'" in m
                for m in found), found
+
+
+def test_grouping_rule_is_checked_synced_and_regroup_moves_the_existing_groups(conn, tree):
+    """`grouping:` (fingerprint version 4): ops ssot check refuses an unknown rule; a sync that changes a code's
+    rule changes new events' fingerprints, and ops.regroup_errors moves the groups made under the old rule."""
+    assert conn.execute("SELECT grouping FROM ops.failure_modes WHERE code = 'DB.CONNECTION_LIMIT'").fetchone()[0] == "code"
+    path = tree / "ssot/errors/failure_modes.yaml"
+    text = path.read_text()
+    start = text.index("  - code: DB.CONNECTION_LIMIT\n")
+    end = text.index("  - code:", start + 10)
+    block = text[start:end]
+    assert "    grouping: code\n" in block
+    path.write_text(text[:start] + block.replace("    grouping: code\n", "    grouping: line\n") + text[end:])
+    assert any("'line' is not one of ['message', 'code']" in m for m in messages(ssot.check(conn, tree)))
+    path.write_text(text[:start] + block.replace("    grouping: code\n", "") + text[end:])
+
+    texts = ["FATAL:  sorry, too many clients already",
+             "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute"]
+    for m in texts:
+        conn.execute("SELECT ops.record_error(source => 'ops', phase => 'connect', message => %s)", (m,))
+    groups = "SELECT count(*), sum(count) FROM ops.agent_errors WHERE code = 'DB.CONNECTION_LIMIT'"
+    assert conn.execute(groups).fetchone() == (1, 2), "grouping: code makes two phrasings one group"
+
+    changes = ssot.sync(conn, tree)
+    assert changes["failure_modes_upserted"] == 1
+    assert conn.execute("SELECT grouping FROM ops.failure_modes WHERE code = 'DB.CONNECTION_LIMIT'").fetchone()[0] == "message"
+    assert conn.execute(groups).fetchone() == (1, 2), "a sync moves no stored group by itself"
+    moves = conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)").fetchone()[0]
+    assert moves == 2 and conn.execute(groups).fetchone() == (2, 2), "regroup splits the group by text, counts kept"
+    assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"

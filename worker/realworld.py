@@ -6,19 +6,23 @@ source with the confusion pairs; ``markdown(result)`` renders it for docs/realwo
 aggregate figures and code pairs are reported for the ``test`` split (patterns are tuned on ``dev``).
 
 The first holdout (tests/fixtures/realworld/holdout/*.yaml, README there) was measured blind once and is
-tuning data since: its files say ``split: holdout`` and the loader reports them as the split ``dev-holdout1``
-(``load(root, HOLDOUT_DIR)``; ``load_tuned(root)`` is the corpus and it together). Its recorded blind figures
-stay in the "Holdout (blind)" section of docs/realworld.md as history.
+tuning data since: its files say ``split: holdout`` and the loader reports them as the split ``dev-holdout1``.
+The second blind set (tests/fixtures/realworld/blind2/) went the same way: its files say ``split: blind2``,
+reported as ``dev-blind2``. TUNED_SETS maps each such directory to {value in the file: split reported};
+``load_tuned(root)`` is the corpus and every tuned set together. Their recorded blind figures stay in
+docs/realworld.md ("Holdout (blind)", "Blind set 2") as history.
 
-A blind set is a directory whose files all say ``split: <name>`` (BLIND_SETS: ``blind2`` in
-tests/fixtures/realworld/blind2/); ``load(root, BLIND_SETS["blind2"])`` reads it, ``group(conn, pairs)``
-measures grouping pairs through the real ``ops.record_error`` (rolled back) and ``blind_markdown`` renders
-its section ("Blind set 2") of docs/realworld.md. A missing blind directory loads as no messages.
+A blind set is any directory ``tests/fixtures/realworld/blind<N>/`` not in TUNED_SETS (``blind_dir(name)``;
+``is_blind(name)``), whose files all say ``split: blind<N>``; ``load(root, blind_dir("blind3"))`` reads it,
+``group(conn, pairs)`` measures grouping pairs through the real ``ops.record_error`` (rolled back) and
+``blind_markdown`` renders its section ("Blind set <N>") of docs/realworld.md. A missing blind directory loads
+as no messages.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,21 +37,63 @@ from worker.queries import q
 CORPUS_DIR = Path("tests/fixtures/realworld")
 HOLDOUT_DIR = CORPUS_DIR / "holdout"
 HOLDOUT_SPLIT = "dev-holdout1"  # what the files' ``split: holdout`` is reported as, now that it is tuned on
-BLIND_SETS = {"blind2": CORPUS_DIR / "blind2"}  # split name -> directory; every file there says that split
-BLIND_HEADINGS = {"blind2": "## Blind set 2"}
-SPLITS = ("dev", HOLDOUT_SPLIT, "test", *BLIND_SETS)
-TUNED_SPLITS = ("dev", HOLDOUT_SPLIT)  # where patterns and normalization are tuned
+BLIND2_DIR = CORPUS_DIR / "blind2"
+BLIND2_SPLIT = "dev-blind2"  # what the files' ``split: blind2`` is reported as, now that it is tuned on
+# Sets measured blind once and tuned on since: directory -> {value in the file: split reported}.
+TUNED_SETS = {HOLDOUT_DIR: {"holdout": HOLDOUT_SPLIT}, BLIND2_DIR: {"blind2": BLIND2_SPLIT}}
+TUNED_SPLITS = ("dev", HOLDOUT_SPLIT, BLIND2_SPLIT)  # where patterns and normalization are tuned
 HOLDOUT_HEADING = "## Holdout (blind)"
+BLIND2_HEADING = "## Blind set 2"  # history: blind2's one blind measure
+HISTORY_HEADINGS = (HOLDOUT_HEADING, BLIND2_HEADING)
+SPLITS = ("dev", HOLDOUT_SPLIT, BLIND2_SPLIT, "test")  # the corpus's splits in report order; blind sets follow
+_BLIND_NAME = re.compile(r"blind([1-9][0-9]*)")
+# "Same" pair labels of the tuning data that issue 9's definition disputes: the two sides name two resources that
+# each need their own fix (two domains, providers, roles, columns, actions, channels), so they are two failures and
+# grouping keeps them apart on purpose. They are still counted as wrong; docs/grouping.md lists them.
+DISPUTED_PAIRS = {
+    "terraform-pair-03": "two providers (hashicorp/aws, hashicorp/local)",
+    "ga-hpair-01": "two actions not found", "ga-b2pair-01": "two actions not found",
+    "odoo-hpair-02": "two invalid fields", "odoo-hpair-05": "two external ids",
+    "ops-hpair-02": "two database roles", "ops-hpair-06": "two host names",
+    "agent-b2pair-02": "two model ids", "agent-b2pair-03": "two branches with an open pull request",
+    "dns-b2pair-01": "two domains without the TXT record", "dns-b2pair-07": "two domains",
+    "odoo-b2pair-01": "two missing columns", "odoo-b2pair-02": "two view elements",
+    "odoo-b2pair-04": "two access refusals (create vs a record rule)",
+    "ops-b2-pair-03": "two Slack channels", "sbfn-b2-pair-02": "two bare import specifiers",
+    "tf-b2-pair-02": "two providers", "tf-b2-pair-04": "two IAM roles",
+}
+
+
+def is_blind(name: str) -> bool:
+    """True for a blind set's split name (``blind<N>``, N a positive integer) that is not tuned on yet."""
+    return bool(_BLIND_NAME.fullmatch(name)) and all(name not in m for m in TUNED_SETS.values())
+
+
+def blind_dir(name: str) -> Path:
+    """The directory of the blind set ``name`` (``blind3`` -> tests/fixtures/realworld/blind3); ValueError for a
+    name that is not ``blind<N>`` or is a set already tuned on (blind2)."""
+    if not is_blind(name):
+        raise ValueError(f"{name!r} is not a blind set: expected blind<N> (N >= 1) not yet tuned on "
+                         f"(tuned: {', '.join(v for m in TUNED_SETS.values() for v in m)})")
+    return CORPUS_DIR / name
+
+
+def blind_heading(name: str) -> str:
+    """The docs/realworld.md heading of the blind set ``name``: ``blind3`` -> ``## Blind set 3``."""
+    return f"## Blind set {_BLIND_NAME.fullmatch(name).group(1)}"
+
+
+def _order(split: str) -> tuple:
+    return (0, SPLITS.index(split), "") if split in SPLITS else (1, 0, split)
 
 
 def _splits(directory: Path) -> dict[str, str]:
     """The splits a directory may hold, as {value in the file: split reported}: the corpus holds dev/test,
-    the first holdout ``holdout`` (reported as dev-holdout1), a blind set only its own name."""
-    if directory == HOLDOUT_DIR:
-        return {"holdout": HOLDOUT_SPLIT}
-    for name, blind in BLIND_SETS.items():
-        if directory == blind:
-            return {name: name}
+    a tuned set its own value (reported as dev-<...>), a blind set only its own name."""
+    if directory in TUNED_SETS:
+        return TUNED_SETS[directory]
+    if directory.parent == CORPUS_DIR and is_blind(directory.name):
+        return {directory.name: directory.name}
     return {"dev": "dev", "test": "test"}
 
 
@@ -95,8 +141,9 @@ def load(root: Path = ROOT, directory: Path = CORPUS_DIR) -> list[Message]:
 
 
 def load_tuned(root: Path = ROOT) -> list[Message]:
-    """The messages patterns are tuned and measured on: the corpus (dev, test) and the first holdout (dev-holdout1)."""
-    return load(root) + load(root, HOLDOUT_DIR)
+    """The messages patterns are tuned and measured on: the corpus (dev, test) and every tuned set (dev-holdout1,
+    dev-blind2)."""
+    return load(root) + [m for directory in TUNED_SETS for m in load(root, directory)]
 
 
 @dataclass(frozen=True)
@@ -126,8 +173,8 @@ def load_pairs(root: Path = ROOT, directory: Path = CORPUS_DIR) -> list[Pair]:
 
 
 def load_tuned_pairs(root: Path = ROOT) -> list[Pair]:
-    """The grouping pairs normalization is tuned and measured on: the corpus's and the first holdout's."""
-    return load_pairs(root) + load_pairs(root, HOLDOUT_DIR)
+    """The grouping pairs normalization is tuned and measured on: the corpus's and every tuned set's."""
+    return load_pairs(root) + [p for directory in TUNED_SETS for p in load_pairs(root, directory)]
 
 
 def classify(conn: psycopg.Connection, messages: list[Message]) -> list[str]:
@@ -138,9 +185,9 @@ def classify(conn: psycopg.Connection, messages: list[Message]) -> list[str]:
 
 
 def measure(conn: psycopg.Connection, messages: list[Message]) -> dict[str, Figures]:
-    """Figures per split present in ``messages`` (dev, dev-holdout1, test, a blind set), in SPLITS order; {} for none."""
-    present = {m.split for m in messages}
-    result = {split: Figures() for split in SPLITS if split in present}
+    """Figures per split present in ``messages`` (dev, dev-holdout1, dev-blind2, test, a blind set), in SPLITS
+    order then blind sets by name; {} for none."""
+    result = {split: Figures() for split in sorted({m.split for m in messages}, key=_order)}
     for m, got in zip(messages, classify(conn, messages)):
         f = result[m.split]
         ok = got == m.expected
@@ -169,15 +216,17 @@ def markdown(result: dict[str, Figures], floor: float, groups: dict[str, "GroupF
     """docs/realworld.md up to its history and blind sections: classification per split (dev, dev-holdout1,
     test) and per source with the confusion pairs, and, given ``groups``, the grouping pairs per split."""
     lines = ["# Real-world classification: the latest figures", "",
-             "Generated by `scripts/realworld-report --write` from `tests/fixtures/realworld/*.yaml` and the first holdout",
-             "(`tests/fixtures/realworld/holdout/`, split `dev-holdout1`) through the real `ops.classify_error` (the rule:",
-             "[docs/classification.md](classification.md)). Patterns are tuned on `dev` and `dev-holdout1`; the holdout was",
-             "measured blind once (section \"Holdout (blind)\", kept as history) and is tuning data since.",
+             "Generated by `scripts/realworld-report --write` from `tests/fixtures/realworld/*.yaml`, the first holdout",
+             "(`tests/fixtures/realworld/holdout/`, split `dev-holdout1`) and the second blind set",
+             "(`tests/fixtures/realworld/blind2/`, split `dev-blind2`) through the real `ops.classify_error` (the rule:",
+             "[docs/classification.md](classification.md)). Patterns are tuned on `dev`, `dev-holdout1` and `dev-blind2`;",
+             "the last two were each measured blind once (sections \"Holdout (blind)\" and \"Blind set 2\", kept as",
+             "history) and are tuning data since.",
              "Once `dev` passed 0.96, the `test` split's code pairs (never its messages) were used to choose which facts",
              "got more phrasings, so `test` is not fully blind: read it as an upper estimate for unseen reports.",
              f"The target for `test` is {floor}; `tests/test_realworld.py` asserts the level reached so far (TEST_FLOOR) "
-             "so that no change loses it. A new blind set is measured once with `scripts/realworld-report --split blind2 "
-             "--write` (section \"Blind set 2\").", ""]
+             "so that no change loses it. A new blind set `tests/fixtures/realworld/blind<N>/` is measured once with "
+             "`scripts/realworld-report --split blind<N> --write` (section \"Blind set <N>\").", ""]
     lines += ["| split | n | accuracy |", "|---|---:|---:|"]
     lines += [f"| {split} | {f.n} | {f.accuracy:.3f} |" for split, f in result.items()]
     tuned = [result[s] for s in TUNED_SPLITS if s in result]
@@ -188,7 +237,7 @@ def markdown(result: dict[str, Figures], floor: float, groups: dict[str, "GroupF
         lines += ["", "Grouping pairs (same fingerprint iff same failure, through `ops.record_error`, rolled back; the "
                   "wrong pairs are named for the tuning splits only):", "",
                   "| split | pairs | accuracy | wrong |", "|---|---:|---:|---|"]
-        ordered = [(s, groups[s]) for s in SPLITS if s in groups]
+        ordered = sorted(groups.items(), key=lambda kv: _order(kv[0]))
         lines += [f"| {split} | {g.n} | {g.accuracy:.3f} | "
                   f"{(', '.join(f'`{i}`' for i in g.wrong) or 'none') if split in TUNED_SPLITS else len(g.wrong)} |"
                   for split, g in ordered]
@@ -196,6 +245,12 @@ def markdown(result: dict[str, Figures], floor: float, groups: dict[str, "GroupF
         if len(tuned_groups) > 1:
             n, ok = sum(g.n for g in tuned_groups), sum(g.correct for g in tuned_groups)
             lines.append(f"| {' + '.join(TUNED_SPLITS)} | {n} | {ok / n:.3f} | {n - ok} |")
+            disputed = [i for i in DISPUTED_PAIRS]
+            disputed_wrong = sum(i in g.wrong for g in tuned_groups for i in disputed)
+            n2, ok2 = n - len(disputed), ok - (len(disputed) - disputed_wrong)
+            lines += ["", f"Without the {len(disputed)} disputed \"same\" labels of the tuning data (`DISPUTED_PAIRS` in "
+                      "`worker/realworld.py`: the two sides name two resources that each need their own fix, so by issue 9's "
+                      f"definition they are two failures, docs/grouping.md): {ok2}/{n2} = {ok2 / n2:.3f}."]
     for split, f in result.items():
         lines += ["", f"## {split}: per source", "", "| source | n | accuracy |", "|---|---:|---:|"]
         lines += [f"| {s} | {n} | {ok / n:.3f} |" for s, (n, ok) in sorted(f.per_source.items())]
@@ -252,10 +307,10 @@ def group_text(result: dict[str, GroupFigures]) -> str:
 
 def blind_markdown(split: str, figures: Figures, groups: GroupFigures, measured_on: str, same: int,
                    different: int) -> str:
-    """The section of docs/realworld.md for the blind set ``split`` (a key of BLIND_SETS): date, counts,
+    """The section of docs/realworld.md for the blind set ``split`` (``blind<N>``, see blind_dir): date, counts,
     accuracy per source, confusion pairs and grouping-pair accuracy. ``same``/``different`` count the pairs
     of each kind."""
-    directory, heading = BLIND_SETS[split], BLIND_HEADINGS[split]
+    directory, heading = blind_dir(split), blind_heading(split)
     sources = sorted(figures.per_source)
     lines = [heading, "",
              f"Measured once on {measured_on} by `scripts/realworld-report --split {split} --write` on "
@@ -278,10 +333,13 @@ def blind_markdown(split: str, figures: Figures, groups: GroupFigures, measured_
     return "\n".join(lines) + "\n"
 
 
-def sections(document: str, headings) -> str:
-    """The sections of ``document`` that start at one of ``headings`` (a ``## `` line) and run to the next
-    ``## `` heading or the end, in document order, joined; empty when there is none."""
-    return "".join(section for section in _split_sections(document) if section.split("\n", 1)[0] in headings)
+def sections(document: str, headings, blind: bool = False) -> str:
+    """The sections of ``document`` that start at one of ``headings`` (a ``## `` line) or, with ``blind``, at any
+    ``## Blind set <N>`` heading, and run to the next ``## `` heading or the end, in document order, joined; empty
+    when there is none."""
+    def wanted(heading: str) -> bool:
+        return heading in headings or (blind and re.fullmatch(r"## Blind set [1-9][0-9]*", heading) is not None)
+    return "".join(section for section in _split_sections(document) if wanted(section.split("\n", 1)[0]))
 
 
 def _split_sections(document: str) -> list[str]:

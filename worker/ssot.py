@@ -259,6 +259,7 @@ class Ssot:
                 "runbook": fm["runbook"], "remediate_kind": fm["remediate"]["kind"],
                 "escalate_after_count": esc["after_count"], "escalate_within": within,
                 "escalate_destination": esc["destination"], "aliases": list(fm.get("aliases", [])),
+                "grouping": fm.get("grouping", "message"),
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
                      "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None}

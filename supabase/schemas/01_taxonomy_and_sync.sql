@@ -38,10 +38,17 @@ CREATE TABLE ops.failure_modes (
     escalate_after_count integer NOT NULL CONSTRAINT failure_modes_escalate_after_positive CHECK (escalate_after_count > 0),
     escalate_within      interval,
     escalate_destination text NOT NULL REFERENCES ops.destinations (name),
-    aliases              text[] NOT NULL DEFAULT '{}'
+    aliases              text[] NOT NULL DEFAULT '{}',
+    grouping             text NOT NULL DEFAULT 'message' CONSTRAINT failure_modes_grouping_known
+                         CHECK (grouping IN ('message', 'code'))
 );
 COMMENT ON TABLE ops.failure_modes IS
     'One row per taxonomy code, synced from ssot/errors/failure_modes.yaml. `position` is the YAML order (a tie-breaker in classification).';
+COMMENT ON COLUMN ops.failure_modes.grouping IS
+    'The fingerprint rule of the code (ssot `grouping:`, docs/grouping.md): message (default) groups by source, phase, code and '
+    'the normalized grouping text; code by source, phase and code only, for failures whose fix never depends on the '
+    'variable part (a rate limit, a connection-slot limit). A change moves nothing by itself: `ops errors regroup` moves '
+    'the groups whose fingerprint the rule changed.';
 COMMENT ON COLUMN ops.failure_modes.phases IS
     'When set, every pattern of this code matches only events whose phase is in this list.';
 COMMENT ON COLUMN ops.failure_modes.escalate_within IS
@@ -191,15 +198,16 @@ BEGIN
             code text, position integer, title text, category text, severity text, retryable boolean,
             http_status integer, ci_behavior text, description text, sources text[], phases text[],
             runbook text, remediate_kind text, escalate_after_count integer, escalate_within interval,
-            escalate_destination text, aliases text[])
+            escalate_destination text, aliases text[], grouping text)
     ), upserted AS (
         INSERT INTO ops.failure_modes AS f (
             code, position, title, category, severity, retryable, http_status, ci_behavior, description,
             sources, phases, runbook, remediate_kind, escalate_after_count, escalate_within,
-            escalate_destination, aliases)
+            escalate_destination, aliases, grouping)
         SELECT w.code, w.position, w.title, w.category, w.severity, w.retryable, w.http_status, w.ci_behavior,
                coalesce(w.description, ''), coalesce(w.sources, '{}'), w.phases, w.runbook, w.remediate_kind,
-               w.escalate_after_count, w.escalate_within, w.escalate_destination, coalesce(w.aliases, '{}')
+               w.escalate_after_count, w.escalate_within, w.escalate_destination, coalesce(w.aliases, '{}'),
+               coalesce(w.grouping, 'message')
         FROM want w
         ON CONFLICT (code) DO UPDATE SET
             position = excluded.position, title = excluded.title, category = excluded.category,
@@ -207,15 +215,16 @@ BEGIN
             ci_behavior = excluded.ci_behavior, description = excluded.description, sources = excluded.sources,
             phases = excluded.phases, runbook = excluded.runbook, remediate_kind = excluded.remediate_kind,
             escalate_after_count = excluded.escalate_after_count, escalate_within = excluded.escalate_within,
-            escalate_destination = excluded.escalate_destination, aliases = excluded.aliases
+            escalate_destination = excluded.escalate_destination, aliases = excluded.aliases,
+            grouping = excluded.grouping
         WHERE (f.position, f.title, f.category, f.severity, f.retryable, f.http_status, f.ci_behavior,
                f.description, f.sources, f.phases, f.runbook, f.remediate_kind, f.escalate_after_count,
-               f.escalate_within, f.escalate_destination, f.aliases)
+               f.escalate_within, f.escalate_destination, f.aliases, f.grouping)
               IS DISTINCT FROM
               (excluded.position, excluded.title, excluded.category, excluded.severity, excluded.retryable,
                excluded.http_status, excluded.ci_behavior, excluded.description, excluded.sources,
                excluded.phases, excluded.runbook, excluded.remediate_kind, excluded.escalate_after_count,
-               excluded.escalate_within, excluded.escalate_destination, excluded.aliases)
+               excluded.escalate_within, excluded.escalate_destination, excluded.aliases, excluded.grouping)
         RETURNING 1
     )
     SELECT count(*) INTO n FROM upserted;
@@ -281,7 +290,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
-    'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns, '
+    'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns and '
+    'grouping rule, '
     'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has, except history: '
     'a failure mode or source that error groups, escalations or agent runs reference, or a destination with pending '
     'or claimed escalations, is never deleted; the whole sync is refused with SQLSTATE OPD03 naming each. Returns the '

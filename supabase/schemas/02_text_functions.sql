@@ -132,16 +132,23 @@ BEGIN
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
                         '', 'gn');
+    -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
+    -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
+    -- the comma or brace after it, and JSON escapes of quotes, are not part of the text: "<text>", and <text>
+    -- are one line.
+    m := regexp_replace(m, '[[:blank:]]+(-[[:blank:]]+|\()[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>\)?[[:blank:].]*$', '', 'gn');
+    m := replace(m, '\"', '"');
+    m := regexp_replace(m, '^[[:blank:]]*"|"[[:blank:]]*[,}\]]*[[:blank:]]*$', '', 'gn');
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 3 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
+    'Normalization version 4 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
     'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
     'numbers (<n>; 10,000 is one number; a list of ids "(<n>, <n>)" one <n>), the quoted name after '
-    '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops a trailing "Learn more: <link>" and log decorations at the start of each line '
+    '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
@@ -153,28 +160,40 @@ COMMENT ON FUNCTION ops.fingerprint_field(text) IS
     'One field of ops.error_fingerprint''s input: "<length in characters>:<value>", or "~" for NULL, so no choice of '
     'field values can collide. text -> text.';
 
+CREATE FUNCTION ops.grouping_rule(code text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+RETURN coalesce((SELECT f.grouping FROM ops.failure_modes f WHERE f.code = grouping_rule.code), 'message');
+COMMENT ON FUNCTION ops.grouping_rule(text) IS
+    'The fingerprint rule of a taxonomy code (ops.failure_modes.grouping, ssot `grouping:`): ''code'' or ''message''; '
+    '''message'' for NULL or a code the taxonomy does not have. SECURITY DEFINER so that a role allowed to compute a '
+    'fingerprint need not read the taxonomy table. text -> text.';
+
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
--- STABLE, as honest as its body (convert_to is STABLE), so the planner inlines it; each normalized
--- field is computed once and passed to ops.fingerprint_field.
+-- STABLE, as honest as its body (convert_to is STABLE); each normalized field is computed once and passed to
+-- ops.fingerprint_field. Version 4: a code whose grouping rule is `code` (ops.grouping_rule) is grouped by source,
+-- phase and code alone; "=" stands for the two text fields (no field starts with "=", so nothing collides).
 RETURN encode(sha256(convert_to(
-    'fp3|' || ops.fingerprint_field(source)
+    'fp4|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
-    || '|' || ops.fingerprint_field(ops.normalize_message(message))
-    || '|' || ops.fingerprint_field(ops.normalize_message(top_frame)),
+    || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
+                   ELSE ops.fingerprint_field(ops.normalize_message(message))
+                        || '|' || ops.fingerprint_field(ops.normalize_message(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp3, source, phase, code, normalized message and normalized top frame, '
-    'each length-prefixed (fingerprint version 3; ops.current_fingerprint_version()). Pass the redacted message.';
+    'Lowercase hex SHA-256 over the version tag fp4, source, phase, code and, unless the code''s grouping rule is '
+    '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
+    'version 4; ops.current_fingerprint_version()). Pass the redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 3;
+RETURN 4;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (3). Rows with a lower version were grouped by an '
-    'older normalization; ops.regroup_errors() moves them.';
+    'The fingerprint version ops.error_fingerprint() computes today (4). Rows with a lower version were grouped by an '
+    'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 
 CREATE FUNCTION ops.canonical_text(message text) RETURNS text

@@ -1206,6 +1206,22 @@ COMMENT ON COLUMN ops.error_aliases.target_code IS
 
 CREATE INDEX error_aliases_target_idx ON ops.error_aliases (target_fingerprint);
 
+CREATE FUNCTION ops_private.regroup_stale(a ops.agent_errors) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, ops
+-- A group moves when an older fingerprint version made it, or when its code's grouping rule changed in the SSOT since
+-- the group was made: the rule is `code` and the group is not the code's one group (`message` -> `code` merges the
+-- code's groups), or the rule is `message` and the group is that one group (`code` -> `message` splits it by text).
+-- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
+RETURN a.fingerprint_version < ops.current_fingerprint_version()
+    OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
+           'fp4|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
+COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
+    'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '
+    '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group, or rule message '
+    'and it is). agent_errors row -> boolean.';
+
 CREATE FUNCTION ops_private.regroup_plan()
 RETURNS TABLE (old_fp text, new_fp text, events bigint, n bigint, is_main boolean)
 LANGUAGE sql STABLE
@@ -1214,7 +1230,7 @@ BEGIN ATOMIC
     WITH old AS (
         SELECT a.fingerprint, a.source, a.phase, a.code, a.sample_message, a.top_frame, a.count, a.matched_pattern
         FROM ops.agent_errors a
-        WHERE a.fingerprint_version < ops.current_fingerprint_version()
+        WHERE ops_private.regroup_stale(a)
     ), per_event AS (
         SELECT o.fingerprint AS old_fp,
                ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame) AS new_fp,
@@ -1238,8 +1254,9 @@ BEGIN ATOMIC
     HAVING sum(x.n) > 0 OR bool_or(x.is_main);
 END;
 COMMENT ON FUNCTION ops_private.regroup_plan() IS
-    'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups older than the current '
-    'version, with the stored events and the count that move (is_main marks the pair of the old sample message).';
+    'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups to move '
+    '(ops_private.regroup_stale), with the stored events and the count that move (is_main marks the pair of the old '
+    'sample message).';
 
 CREATE FUNCTION ops.regroup_errors(dry_run boolean DEFAULT true)
 RETURNS TABLE (old_fingerprint text, new_fingerprint text, code text, events bigint, count_moved bigint)
@@ -1249,7 +1266,7 @@ AS $$
 BEGIN
     -- One regroup at a time; the groups it moves are locked against concurrent ingest until commit.
     PERFORM pg_advisory_xact_lock(hashtext('ops.regroup_errors'));
-    PERFORM FROM ops.agent_errors a WHERE a.fingerprint_version < ops.current_fingerprint_version() FOR UPDATE;
+    PERFORM FROM ops.agent_errors a WHERE ops_private.regroup_stale(a) FOR UPDATE;
     IF dry_run THEN
         RETURN QUERY
         SELECT r.old_fp, r.new_fp, a.code, r.events, r.n
@@ -1324,8 +1341,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
-    'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version() under the current '
-    'normalization. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
+    'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version(), or whose code''s '
+    'grouping rule changed since (ops_private.regroup_stale), under the current normalization and rules. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
     'old count that retention already dropped (credited to the group of the old sample message); first/last seen are '
     'the earliest and latest; status, window and the resolution record (resolved_at, resolution_ref, resolved_by, '
     'resolution_sha256, ignored_until) come from the most recently seen old group. An alias old -> new is '

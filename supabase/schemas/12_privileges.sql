@@ -52,6 +52,8 @@ CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker U
 GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text),
                           ops.fingerprint_field(text)
       TO ops_ingest, ops_worker, ops_analyst;
+-- Fingerprint version 4 reads a code's grouping rule through this SECURITY DEFINER function.
+GRANT EXECUTE ON FUNCTION ops.grouping_rule(text) TO ops_ingest, ops_worker, ops_analyst;
 
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,

@@ -1,6 +1,7 @@
--- Grouping versions 2 and 3: what normalization replaces, what it keeps, and regrouping old rows.
+-- Grouping versions 2, 3 and 4: what normalization replaces, what it keeps, per-code grouping rules, and regrouping
+-- old rows and the groups a changed rule moves.
 BEGIN;
-SELECT plan(35);
+SELECT plan(50);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -76,11 +77,34 @@ SELECT is(ops.normalize_message(ops.grouping_text('operation error STS: GetCalle
                                                   'AUTH.CREDENTIALS_INVALID', 'expiredtoken')),
     'an SDK error''s field list ("RequestID: <id>, api error") before the match is not kept: the text starts at the match');
 
--- Fingerprints carry version 3.
-SELECT is(ops.current_fingerprint_version(), 3::smallint, 'the current fingerprint version is 3');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v3 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v3 probe 42'), 3::smallint,
-    'new groups are stamped with version 3');
+-- Version 4: a JSON string's quotes and a line-ending reference link (after " - " or in parentheses) are dropped.
+SELECT is(ops.normalize_message('"Resource not accessible by integration",'),
+          ops.normalize_message('Resource not accessible by integration (https://api.github.com/repos/alice/app/issues)'),
+    'a JSON string''s quotes and a parenthesized endpoint link do not split one failure');
+SELECT is(ops.normalize_message('requires 15/10 maximum DNS lookups - https://tools.ietf.org/html/rfc7208#section-4.6.4'),
+          ops.normalize_message('requires 12/10 maximum DNS lookups'), 'a reference link after " - " at a line end is dropped');
+SELECT isnt(ops.normalize_message('could not resolve host: api.openai.com'), ops.normalize_message('could not resolve host: db.internal'),
+    'a host that ends the line is still kept (only a link with a path after " - " or in parentheses is dropped)');
+
+-- Version 4: per-code grouping rules from the SSOT (grouping: code groups by source, phase and code alone).
+SELECT is(ops.grouping_rule('INFRA.RATE_LIMITED'), 'code', 'a rate limit is grouped by its code');
+SELECT is(ops.grouping_rule('DB.LOGIN_REJECTED'), 'message', 'a login failure is grouped by its text (the role names what to fix)');
+SELECT is(ops.grouping_rule(NULL), 'message', 'no code or an unknown code: grouped by text');
+SELECT is(ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'You have exceeded a secondary rate limit. Please wait', NULL),
+          ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'API rate limit exceeded for user ID 1234', 'at send (x.js:1)'),
+    'grouping: code ignores the grouping text and the top frame');
+SELECT isnt(ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'rate limit exceeded', NULL),
+            ops.error_fingerprint('ops', 'connect', 'INFRA.RATE_LIMITED', 'rate limit exceeded', NULL),
+    'grouping: code keeps source and phase apart');
+SELECT isnt(ops.error_fingerprint('ops', 'connect', 'DB.LOGIN_REJECTED', 'password authentication failed for user "app"', NULL),
+            ops.error_fingerprint('ops', 'connect', 'DB.LOGIN_REJECTED', 'password authentication failed for user "postgres"', NULL),
+    'grouping: message still tells two roles apart');
+
+-- Fingerprints carry version 4.
+SELECT is(ops.current_fingerprint_version(), 4::smallint, 'the current fingerprint version is 4');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v4 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v4 probe 42'), 4::smallint,
+    'new groups are stamped with version 4');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -103,12 +127,32 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 3::smallint) $$,
-    'the two old groups are one version-3 group holding their summed count; aliases point old to new');
+    $$ VALUES (1::bigint, 13::numeric, 4::smallint) $$,
+    'the two old groups are one version-4 group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
     $$ VALUES ('resolved'::text, 'alice'::text, repeat('ab', 32), '2027-01-01Z'::timestamptz, '2026-11-01Z'::timestamptz, 'PR-7'::text) $$,
     'regrouping carries the resolution record (resolved_by, resolution_sha256, ignored_until) with the status');
+
+
+-- A changed grouping rule: the existing groups of that code move on the next regroup, not before.
+INSERT INTO ops.error_events (source, phase, message) VALUES
+    ('ops', 'deliver', 'rule probe: You have exceeded a secondary rate limit'),
+    ('ops', 'deliver', 'rule probe: API rate limit exceeded for installation 77');
+SELECT is((SELECT count(*) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%'), 1::bigint,
+    'under grouping: code two rate-limit texts are one group');
+UPDATE ops.failure_modes SET grouping = 'message' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT count(*) FROM ops.regroup_errors() r JOIN ops.agent_errors a ON a.fingerprint = r.old_fingerprint
+           WHERE a.sample_message LIKE 'rule probe:%'), 2::bigint,
+    'after the rule changes to message, a dry run plans the group''s split by text (one row per new group)');
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false)), 2::bigint, 'the regroup moves only that group');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (2::bigint, 2::numeric) $$, 'the group is split in two by text, counts kept');
+UPDATE ops.failure_modes SET grouping = 'code' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 2::numeric,
+    'back to grouping: code, the regroup merges them again');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (1::bigint, 2::numeric) $$, 'one group holding both events');
 
 SELECT * FROM finish();
 ROLLBACK;
