@@ -180,3 +180,19 @@ def test_no_secret_reaches_a_delivered_body(db_url, tmp_path, cases):
     for rule, case in cases.items():
         assert case.secret not in bodies, f"{rule}: secret delivered"
         assert case.secret not in log, f"{rule}: secret logged"
+
+
+@pytest.mark.parametrize("text", [
+    "GITHUB_TOKEN Permissions",            # the section title at the top of every GitHub Actions job log
+    "Prepare workflow directory\nGITHUB_TOKEN Permissions\n  Contents: read",
+    "Bearer realm expired",
+])
+def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
+    """authorization_header redacts a value with a digit, a symbol or over 15 letters, never a lone word
+    (blind2's GitHub Actions logs lost their 'Permissions' title to it); the SQL and Python rules agree."""
+    from worker import redaction
+    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
+    assert redaction.redact(text) == text
+    secret = text.replace("Permissions", "Permissions1").replace("realm", "r3alm.xyz")
+    assert "[REDACTED]" in conn.execute("SELECT ops.redact(%s)", (secret,)).fetchone()[0]
+    assert "[REDACTED]" in redaction.redact(secret)
