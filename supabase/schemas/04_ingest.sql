@@ -251,18 +251,31 @@ DECLARE
     cached record;
     candidates boolean[];
     taxonomy record;
+    producer_known boolean := false;
+    alias_known boolean := false;
+    target_fingerprint text;
+    target_code text;
 BEGIN
-    producer := ops_private.external_producer();
+    -- Per row, only what depends on the row: who the producer is (a catalog query) is asked only when an
+    -- answer depends on it (an internal source, a code hint); the source check and the taxonomy version
+    -- are one query; redaction's prefilter runs once over all fields before once per field.
     IF ops.is_blank(NEW.source) THEN
         RAISE EXCEPTION 'source is required' USING ERRCODE = 'OP001', COLUMN = 'source',
             DETAIL = 'it has no visible character',
             HINT = 'Pass one of the sources in ops.sources, e.g. github_actions.';
     END IF;
     NEW.source := lower(btrim(NEW.source));
-    IF NOT EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) THEN
+    SELECT v.version, v.redaction_prefilter,
+           EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) AS known_source
+    INTO taxonomy FROM ops_private.taxonomy_version v;
+    IF taxonomy.known_source IS NOT TRUE THEN
         SELECT string_agg(s.source, ', ' ORDER BY s.position) INTO known FROM ops.sources s;
         RAISE EXCEPTION 'unknown source "%"', left(NEW.source, 100) USING ERRCODE = 'OP002', COLUMN = 'source',
             DETAIL = 'known sources: ' || coalesce(known, 'none (the taxonomy is not synced: run `ops ssot sync`)');
+    END IF;
+    IF NEW.source = ANY (ops.internal_sources()) THEN
+        producer := ops_private.external_producer();
+        producer_known := true;
     END IF;
     IF producer IS NOT NULL AND NEW.source = ANY (ops.internal_sources()) THEN
         RAISE EXCEPTION 'source "%" is reserved for the system''s roles; % may not write it', NEW.source, producer
@@ -287,23 +300,29 @@ BEGIN
 
     -- The context in its stored shape first: its text is one of the fields redaction looks at.
     NEW.context := coalesce(NEW.context, '{}');
-    IF ops.context_depth_exceeds(NEW.context, max_depth) THEN
+    context_text := NEW.context::text;
+    -- A value nested max_depth levels deep has at least max_depth + 1 characters in its text.
+    IF length(context_text) > max_depth AND ops.context_depth_exceeds(NEW.context, max_depth) THEN
         RAISE EXCEPTION 'context is nested deeper than % levels', max_depth USING ERRCODE = 'OP001', COLUMN = 'context',
             HINT = 'Flatten the context or put bulky structures behind a link.';
     END IF;
     IF jsonb_typeof(NEW.context) <> 'object' THEN
         NEW.context := jsonb_build_object('value', NEW.context);
+        context_text := NEW.context::text;
     END IF;
-    context_text := NEW.context::text;
 
     original_length := length(NEW.message);
     NEW.message_length := original_length;
     -- Literal anchors before regexes: LIKE against every redaction rule's prefilter literals says, per
     -- field, whether any rule could change it (each piece redacted below is a part of that field). Where
-    -- none could, ops.redact is not called. A message too long to read whole takes the old path.
-    SELECT v.version, v.redaction_prefilter INTO taxonomy FROM ops_private.taxonomy_version v;
+    -- none could, ops.redact is not called. A message too long to read whole takes the old path. The six
+    -- fields joined by U+0001 are tested first: a literal in none of them is in no field (a match across
+    -- the joint only sends the row to the per-field test).
     IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
         candidates := ARRAY[true, true, true, true, true, true];
+    ELSIF NOT coalesce(lower(concat_ws(U&'\0001', NEW.message, NEW.top_frame, NEW.run_id, NEW.correlation_id,
+                                       NEW.origin, context_text)) LIKE ANY (taxonomy.redaction_prefilter), false) THEN
+        candidates := ARRAY[false, false, false, false, false, false];
     ELSE
         candidates := ARRAY[coalesce(lower(NEW.message) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.top_frame) LIKE ANY (taxonomy.redaction_prefilter), false),
@@ -376,6 +395,9 @@ BEGIN
     -- list the event's source, and a hint that would start a FixBot run needs the classifier to agree.
     -- A hint not honoured is kept as evidence and the message is classified.
     claimed := left(nullif(btrim(NEW.code), ''), 200);
+    IF claimed IS NOT NULL AND NOT producer_known THEN
+        producer := ops_private.external_producer();
+    END IF;
     IF claimed IS NOT NULL THEN
         SELECT f.code, f.sources, f.remediate_kind INTO hinted FROM ops.failure_modes f WHERE f.code = claimed;
         honoured := FOUND AND (producer IS NULL OR NEW.source = ANY (hinted.sources));
@@ -391,14 +413,20 @@ BEGIN
         -- taxonomy: a repeated event reads them from the cache (the version was read above, before
         -- classifying, so an entry is never stored under a version newer than the taxonomy it was computed with).
         cache_key := ops_private.classification_key(NEW.source, NEW.phase, NEW.message, NEW.top_frame);
-        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint INTO cached
+        -- The promote alias of the cached fingerprint comes with it (one query, not two).
+        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint, al.target_fingerprint, al.target_code
+        INTO cached
         FROM ops_private.classification_cache c
+        LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = taxonomy.version;
         IF FOUND THEN
             NEW.code := cached.code;
             NEW.confidence := cached.confidence;
             NEW.matched_pattern := cached.matched_pattern;
             NEW.fingerprint := cached.fingerprint;
+            target_fingerprint := cached.target_fingerprint;
+            target_code := cached.target_code;
+            alias_known := true;
         ELSE
             SELECT c.code, c.confidence, c.matched_pattern INTO classified
             FROM ops.classify_error(NEW.source, NEW.phase, NEW.message) c;
@@ -443,6 +471,17 @@ BEGIN
     END IF;
     NEW.fingerprint_version := ops.current_fingerprint_version();
 
+    -- A fingerprint that triage promoted (ops.error_aliases, reason promote) is recorded under the target
+    -- group's fingerprint and code, so late events of a promoted error count in the group that took it over.
+    IF NOT alias_known THEN
+        SELECT al.target_fingerprint, al.target_code INTO target_fingerprint, target_code
+        FROM ops.error_aliases al WHERE al.fingerprint = NEW.fingerprint AND al.reason = 'promote';
+    END IF;
+    IF target_fingerprint IS NOT NULL THEN
+        NEW.fingerprint := target_fingerprint;
+        NEW.code := target_code;
+    END IF;
+
     IF NEW.event_key IS NOT NULL THEN
         -- Waits for a concurrent insert of the same key to commit or roll back; a conflict skips the row.
         INSERT INTO ops_private.event_keys (event_key, event_id, fingerprint, code, received_at)
@@ -459,8 +498,9 @@ $$;
 COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'BEFORE INSERT per row on ops.error_events: validates (blank source/message OP001, unknown source OP002, internal '
     'source from an external producer OP006, bad event_key OP001, context deeper than 32 OP001), truncates and marks '
-    'cut fields, redacts, honours or records a code hint, classifies, fingerprints, and skips (returns NULL) an event '
-    'whose event_key was already stored. Without a code hint, classification and fingerprint come from '
+    'cut fields, redacts, honours or records a code hint, classifies, fingerprints, records an event of a promoted '
+    'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
+    '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
     'taxonomy version, and are stored there otherwise.';
 
@@ -515,7 +555,12 @@ CREATE FUNCTION ops_private.tg_error_events__aggregate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
 AS $$
+DECLARE
+    fired jsonb;
 BEGIN
+    -- The common statement crosses nothing: it upserts the counts and stops. Only a statement with a
+    -- crossing or regression plans and runs the escalation half (page budgets, escalations, FixBot runs),
+    -- whose executor start-up (five INSERT ... ON CONFLICT) cost a single-row INSERT ~0.6 ms.
     WITH totals AS (
         SELECT e.fingerprint,
                min(e.fingerprint_version) AS fingerprint_version,
@@ -579,25 +624,43 @@ BEGIN
         RETURNING a.fingerprint, a.code, a.source, a.phase, a.count, a.window_count, a.window_started_at,
                   a.status, a.regression_count, a.first_seen_at, a.last_seen_at, a.sample_message,
                   a.top_frame, a.last_event_id, a.last_run_id
-    ), crossings AS (
-        -- The upsert returns the new counts; this statement added b.n, so the old count is new - n.
-        SELECT u.*, b.n, r.reason, r.dedupe_key,
-               fm.escalate_destination, fm.title, fm.severity, fm.category, fm.runbook, fm.retryable,
-               fm.remediate_kind
-        FROM upserted u
-        JOIN batch b ON b.fingerprint = u.fingerprint
-        JOIN ops.failure_modes fm ON fm.code = u.code
-        CROSS JOIN LATERAL (VALUES
-            ('threshold', u.fingerprint || ':threshold',
-             fm.escalate_within IS NULL
-             AND u.count - b.n < fm.escalate_after_count AND u.count >= fm.escalate_after_count),
-            ('window', u.fingerprint || ':window:' || to_char(u.window_started_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
-             fm.escalate_within IS NOT NULL
-             AND u.window_count - b.n < fm.escalate_after_count AND u.window_count >= fm.escalate_after_count),
-            ('regression', u.fingerprint || ':regression:' || u.regression_count,
-             u.status = 'regressed')
-        ) AS r (reason, dedupe_key, fires)
-        WHERE r.fires
+    )
+    -- The upsert returns the new counts; this statement added b.n, so the old count is new - n.
+    SELECT jsonb_agg(jsonb_build_object(
+               'fingerprint', u.fingerprint, 'code', u.code, 'source', u.source, 'phase', u.phase, 'count', u.count,
+               'window_count', u.window_count, 'window_started_at', u.window_started_at, 'status', u.status,
+               'regression_count', u.regression_count, 'first_seen_at', u.first_seen_at,
+               'last_seen_at', u.last_seen_at, 'sample_message', u.sample_message, 'top_frame', u.top_frame,
+               'last_event_id', u.last_event_id, 'last_run_id', u.last_run_id, 'n', b.n, 'reason', r.reason,
+               'dedupe_key', r.dedupe_key, 'escalate_destination', fm.escalate_destination, 'title', fm.title,
+               'severity', fm.severity, 'category', fm.category, 'runbook', fm.runbook, 'retryable', fm.retryable,
+               'remediate_kind', fm.remediate_kind))
+    INTO fired
+    FROM upserted u
+    JOIN batch b ON b.fingerprint = u.fingerprint
+    JOIN ops.failure_modes fm ON fm.code = u.code
+    CROSS JOIN LATERAL (VALUES
+        ('threshold', u.fingerprint || ':threshold',
+         fm.escalate_within IS NULL
+         AND u.count - b.n < fm.escalate_after_count AND u.count >= fm.escalate_after_count),
+        ('window', u.fingerprint || ':window:' || to_char(u.window_started_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
+         fm.escalate_within IS NOT NULL
+         AND u.window_count - b.n < fm.escalate_after_count AND u.window_count >= fm.escalate_after_count),
+        ('regression', u.fingerprint || ':regression:' || u.regression_count,
+         u.status = 'regressed')
+    ) AS r (reason, dedupe_key, fires)
+    WHERE r.fires;
+    IF fired IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    WITH crossings AS (
+        SELECT * FROM jsonb_to_recordset(fired) AS x (
+            fingerprint text, code text, source text, phase text, count bigint, window_count bigint,
+            window_started_at timestamptz, status text, regression_count integer, first_seen_at timestamptz,
+            last_seen_at timestamptz, sample_message text, top_frame text, last_event_id bigint, last_run_id text,
+            n bigint, reason text, dedupe_key text, escalate_destination text, title text, severity text,
+            category text, runbook text, retryable boolean, remediate_kind text)
     ), ruled AS (
         -- The destination's page budget for the code, if any (FixBot codes are never held back).
         SELECT c.*, g.scope, g.window_length, g.max_pages,
@@ -699,7 +762,8 @@ COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
     'AFTER INSERT statement trigger on ops.error_events: upserts ops.agent_errors once per fingerprint, writes one '
     'escalation per threshold/window crossing or regression (unique dedupe key), queues FixBot runs, and holds '
     'back crossings past a destination''s page budget (config.digest) into that window''s digest '
-    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end).';
+    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end). A statement '
+    'that crosses nothing runs only the upsert; the escalation half runs when a crossing or regression fired.';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__prepare();
@@ -1365,7 +1429,7 @@ COMMENT ON FUNCTION ops.promote_error(text, text, boolean) IS
     'stored events are re-coded, its count, first/last seen, status and regressions carry over (added to the target '
     'group if one exists), escalations, FixBot runs and guardrail findings follow, and ops.error_aliases records '
     'old -> new (reason promote, from_code, target_code) so late events of the old fingerprint land in the new group '
-    '(trigger tg_error_events__15_alias). Writes no escalation. Returns (old_fingerprint, new_fingerprint, old_code, '
+    '(the ingest trigger tg_error_events__10_prepare). Writes no escalation. Returns (old_fingerprint, new_fingerprint, old_code, '
     'new_code, count, events_moved). Errors: OP004 no such fingerprint (or it was already moved: the hint says '
     'where); OP001 code unknown, UNKNOWN.*, or the error''s own code; OPD04 the error is classified by a pattern '
     '(not UNKNOWN, code still in the taxonomy) and force is false.';
@@ -1442,33 +1506,4 @@ COMMENT ON FUNCTION ops.pattern_conflicts(text, text, text, text[], jsonb) IS
     'move to this code (`ops triage promote --pattern` refuses then, naming the codes); false rows are UNKNOWN '
     'messages the pattern would also classify. Changes nothing. Errors: OP001 unknown or UNKNOWN.* code, bad kind, '
     'blank pattern, messages not an array; a regex PostgreSQL cannot compile raises its own error.';
-
-CREATE FUNCTION ops_private.tg_error_events__alias() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, ops
-AS $$
-DECLARE
-    target_fp text;
-    target_cd text;
-BEGIN
-    SELECT al.target_fingerprint, al.target_code INTO target_fp, target_cd
-    FROM ops.error_aliases al WHERE al.fingerprint = NEW.fingerprint AND al.reason = 'promote';
-    IF target_fp IS NOT NULL THEN
-        NEW.fingerprint := target_fp;
-        NEW.code := target_cd;
-        IF NEW.event_key IS NOT NULL THEN  -- the key was stored by the prepare trigger under the old group
-            UPDATE ops_private.event_keys k SET fingerprint = target_fp, code = target_cd
-            WHERE k.event_key = NEW.event_key;
-        END IF;
-    END IF;
-    RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION ops_private.tg_error_events__alias() IS
-    'BEFORE INSERT per row on ops.error_events, after tg_error_events__10_prepare: an event whose fingerprint was '
-    'promoted (ops.error_aliases, reason promote; one primary-key lookup) is recorded under the target group''s '
-    'fingerprint and code, so late events of a promoted error count in the group that took it over.';
-
-CREATE TRIGGER tg_error_events__15_alias BEFORE INSERT ON ops.error_events
-    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__alias();
 

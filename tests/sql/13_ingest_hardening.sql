@@ -1,7 +1,7 @@
 -- Producers trusted only as far as their role (code hints, internal sources), one rule for "empty",
 -- the context's depth, marked truncation, and idempotency keys (issue 11 items 3, 7, 8, 10).
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, sources)
@@ -131,6 +131,26 @@ SELECT results_eq($$ SELECT count FROM ops.record_errors(jsonb_build_array(
 SELECT has_function('ops', 'record_error',
     ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'timestamptz', 'text'],
     'ops.record_error has an overload whose third argument, event_key, has no default');
+
+-- Who sent a row is asked only when an answer depends on it (issue 12): a plain event with a small context
+-- calls neither ops_private.external_producer() nor the JSON path depth check; an internal source does ask.
+SET LOCAL track_functions = 'all';
+CREATE TEMP TABLE calls_before AS
+    SELECT f.funcname::text AS funcname, f.calls FROM pg_stat_xact_user_functions f;
+SET LOCAL ROLE ops_ingest;
+INSERT INTO ops.error_events (source, message, context) VALUES ('github_actions', 'qqy-lazy plain event', '{"a": 1}');
+RESET ROLE;
+SELECT is((SELECT coalesce(sum(f.calls - coalesce(b.calls, 0)), 0)::int FROM pg_stat_xact_user_functions f
+           LEFT JOIN calls_before b ON b.funcname = f.funcname::text
+           WHERE f.funcname IN ('external_producer', 'context_depth_exceeds')), 0,
+    'a plain event from the ingest role asks neither who sent it nor the depth of a small context');
+SET LOCAL ROLE ops_worker;
+SELECT ops.record_error(source => 'ops', message => 'qqy-lazy internal event');
+RESET ROLE;
+SELECT cmp_ok((SELECT coalesce(sum(f.calls - coalesce(b.calls, 0)), 0)::int FROM pg_stat_xact_user_functions f
+               LEFT JOIN calls_before b ON b.funcname = f.funcname::text
+               WHERE f.funcname = 'external_producer'), '>=', 1,
+    'an internal source asks who sent it');
 
 SELECT * FROM finish();
 ROLLBACK;
