@@ -79,10 +79,18 @@ def test_no_blind_text_repeats_a_text_that_was_tuned_on():
     assert [i for i, t in texts if _fold(t) in tuned] == []
 
 
+# Texts the rules change although they hold no real secret, each for a reason the rules mean: a same-shape fake value
+# in a token field (`u'token': u'EXAMPLEfake…'`; before the u-prefix fix the rule redacted the `u` and kept the value),
+# and GitHub's own mask (`token: ***`) replaced by ours.
+REDACTED_ON_PURPOSE = {"dns-boulder-1411", "gha-setup-python-856", "gha-pr-lint-action-774"}
+
+
 def test_no_secret_is_left_unredacted():
     changed = {m.report for m in MESSAGES if redaction.redact(m.text) != m.text}
     changed |= {p.id for p in PAIRS for t in (p.a[1], p.b[1]) if redaction.redact(t) != t}
-    assert changed == set(), "a blind3 text holds something the redaction rules treat as a secret"
+    assert changed == REDACTED_ON_PURPOSE, "a blind3 text holds something the redaction rules treat as a secret"
+    boulder = next(m.text for m in MESSAGES if m.report == "dns-boulder-1411")
+    assert "u'token': u'[REDACTED]'" in redaction.redact(boulder)
 
 
 def test_the_loader_accepts_only_the_blind3_split_there(tmp_path):

@@ -196,3 +196,16 @@ def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
     secret = text.replace("Permissions", "Permissions1").replace("realm", "r3alm.xyz")
     assert "[REDACTED]" in conn.execute("SELECT ops.redact(%s)", (secret,)).fetchone()[0]
     assert "[REDACTED]" in redaction.redact(secret)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("{u'password': u'hunter2', u'user': u'app'}", "hunter2"),   # Python 2's repr of a dict (blind3: an ACME client)
+    ("{b'token': b'0a1b2c3d'}", "0a1b2c3d"),
+    ("password: bob", "bob"),                                   # an unquoted value starting with b or u loses nothing
+    ("token=ubuntu-42", "ubuntu-42"),
+])
+def test_secret_assignment_redacts_the_value_not_its_prefix(conn, text, value):
+    """The value after `key: u'` is redacted whole; the rule once redacted the `u` and kept the value."""
+    from worker import redaction
+    for redacted in (conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0], redaction.redact(text)):
+        assert value not in redacted and value[1:] not in redacted and "[REDACTED]" in redacted
