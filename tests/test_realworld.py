@@ -67,3 +67,14 @@ def test_tuning_data_accuracy_floor(figures):
     assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 800
     pairs = sum((f.pairs for f in tuned), Counter())
     assert correct / n >= TUNED_FLOOR, f"tuning-data accuracy {correct / n:.3f} < {TUNED_FLOOR}; pairs: {pairs.most_common()}"
+
+
+def test_precision_counts_only_named_codes(module_db_url, figures):
+    """A message given UNKNOWN.* is not a named code: the named count and its right ones add up with the UNKNOWNs."""
+    test = [m for m in MESSAGES if m.split == "test"]
+    with psycopg.connect(module_db_url) as conn:
+        got = realworld.classify(conn, test)
+    unknown = [(m, g) for m, g in zip(test, got) if g.startswith("UNKNOWN.")]
+    f = figures["test"]
+    assert f.named == len(test) - len(unknown)
+    assert f.named_correct == f.correct - sum(g == m.expected for m, g in unknown)

@@ -115,10 +115,23 @@ class Figures:
     correct: int = 0
     per_source: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     pairs: Counter = field(default_factory=Counter)
+    named: int = 0          # messages given a code other than UNKNOWN.*
+    named_correct: int = 0  # of those, the labelled code
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.n if self.n else 0.0
+
+    @property
+    def precision(self) -> float:
+        """Of the messages given a named code, the share whose code was right (a wrong code misleads on call; an
+        UNKNOWN goes to triage)."""
+        return self.named_correct / self.named if self.named else 0.0
+
+    @property
+    def coverage(self) -> float:
+        """The share of messages given a named code rather than UNKNOWN.*."""
+        return self.named / self.n if self.n else 0.0
 
 
 def load(root: Path = ROOT, directory: Path = CORPUS_DIR) -> list[Message]:
@@ -195,6 +208,9 @@ def measure(conn: psycopg.Connection, messages: list[Message]) -> dict[str, Figu
         f.correct += ok
         f.per_source[m.source][0] += 1
         f.per_source[m.source][1] += ok
+        if not got.startswith("UNKNOWN."):
+            f.named += 1
+            f.named_correct += ok
         if not ok:
             f.pairs[(m.expected, got)] += 1
     return result
@@ -204,7 +220,8 @@ def text(result: dict[str, Figures]) -> str:
     """Plain-text figures: per split, per source, then the confusion pairs."""
     out = []
     for split, f in result.items():
-        out.append(f"{split}: n={f.n} accuracy={f.accuracy:.3f}")
+        out.append(f"{split}: n={f.n} accuracy={f.accuracy:.3f} named={f.coverage:.3f} "
+                   f"precision_of_named={f.precision:.3f}")
         for source, (n, ok) in sorted(f.per_source.items()):
             out.append(f"  {source:<16} n={n:<4} accuracy={ok / n:.3f}")
         for (expected, got), count in f.pairs.most_common():
@@ -320,6 +337,8 @@ def blind_markdown(split: str, figures: Figures, groups: GroupFigures, measured_
              f"`tests/test_realworld_{split}.py` recomputes it and asserts only a sanity floor.", "",
              "| measure | n | accuracy |", "|---|---:|---:|",
              f"| classification | {figures.n} | {figures.accuracy:.3f} |",
+             f"| a named code (not UNKNOWN) given | {figures.n} | {figures.coverage:.3f} |",
+             f"| named codes that were right (precision) | {figures.named} | {figures.precision:.3f} |",
              f"| grouping pairs | {groups.n} | {groups.accuracy:.3f} |", "",
              f"### {heading[3:]}: per source", "",
              "| source | messages | classification | pairs | grouping |", "|---|---:|---:|---:|---:|"]
