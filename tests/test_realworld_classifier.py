@@ -58,6 +58,9 @@ def test_counts_follow_their_definitions(evaluated):
     assert t.fb_thr_correct == sum(r.thresholded == r.expected for r in unknown)
     assert t.fb_top3_correct == sum(any(c == r.expected for c, _ in r.top) for r in unknown)
     assert t.fb_abstained == sum(r.thresholded == C.unknown_code(r.source) for r in unknown)
+    assert t.rules_unknown_correct == sum(r.rules == r.expected for r in unknown) >= 1  # the UNKNOWN.OPS message
+    assert t.fb_thr_named_correct == sum(r.thresholded == r.expected != C.unknown_code(r.source) for r in unknown)
+    assert t.rules_correct == t.rules_named_correct + t.rules_unknown_correct
     # combined = rules' right named codes + the fallback's right codes = the combined answer's right count
     combined_top = [r.rules if not r.rules.startswith("UNKNOWN.") else r.top[0][0] for r in e.rows]
     combined_thr = [r.rules if not r.rules.startswith("UNKNOWN.") else r.thresholded for r in e.rows]
@@ -72,7 +75,7 @@ def test_counts_follow_their_definitions(evaluated):
         assert len(r.top) == E.TOP_K and r.top[0][0] in TRAIN_CODES
     # per source adds up to the totals
     for name in ("n", "rules_correct", "rules_unknown", "top_correct", "thr_correct", "fb_top_correct",
-                 "fb_thr_correct", "fb_abstained", "combined_top", "combined_thr"):
+                 "fb_thr_correct", "fb_abstained", "rules_unknown_correct", "fb_thr_named_correct", "combined_top", "combined_thr"):
         assert sum(getattr(c, name) for c in e.per_source.values()) == getattr(t, name), name
     assert e.training == {"synthetic": len(TRAIN)} and e.training_rows <= len(TRAIN)
     assert "rules then classifier, top:" in E.text(e)

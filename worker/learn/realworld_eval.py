@@ -16,8 +16,10 @@ Per message of the blind set, three answers are compared with the label:
 
 Figures (``Counts``, one per source and one for the whole set): ``n``; ``rules_correct``; ``rules_unknown`` (the
 rules gave ``UNKNOWN.*``) and ``rules_named_correct`` (right among the others); ``top_correct`` and
-``thr_correct`` (the classifier alone); on the ``rules_unknown`` messages only (the fallback): ``fb_top_correct``,
-``fb_top3_correct`` (the label among the three codes triage shows), ``fb_thr_correct`` and ``fb_abstained``;
+``thr_correct`` (the classifier alone); on the ``rules_unknown`` messages only (the fallback):
+``rules_unknown_correct`` (the label was that UNKNOWN: the rules were right), ``fb_top_correct``,
+``fb_top3_correct`` (the label among the three codes triage shows), ``fb_thr_correct``, ``fb_abstained`` and
+``fb_thr_named_correct`` (right among those not abstained);
 combined ("rules, then classifier for UNKNOWN"): ``combined_top = rules_named_correct + fb_top_correct`` and
 ``combined_thr = rules_named_correct + fb_thr_correct``.
 """
@@ -56,6 +58,8 @@ class Counts:
     fb_top3_correct: int = 0
     fb_thr_correct: int = 0
     fb_abstained: int = 0
+    rules_unknown_correct: int = 0
+    fb_thr_named_correct: int = 0
 
     @property
     def combined_top(self) -> int:
@@ -115,7 +119,10 @@ def _add(c: Counts, r: Row) -> None:
         c.fb_top_correct += ok_top
         c.fb_top3_correct += any(code == r.expected for code, _ in r.top)
         c.fb_thr_correct += ok_thr
-        c.fb_abstained += r.thresholded == classifier.unknown_code(r.source)
+        abstained = r.thresholded == classifier.unknown_code(r.source)
+        c.fb_abstained += abstained
+        c.rules_unknown_correct += ok_rules
+        c.fb_thr_named_correct += ok_thr and not abstained
     else:
         c.rules_named_correct += ok_rules
 
@@ -165,7 +172,9 @@ def text(e: BlindEval) -> str:
            f"  classifier alone, thresholded:  {t.thr_correct}/{t.n} = {_ratio(t.thr_correct, t.n)}",
            f"  fallback (rules UNKNOWN: {t.rules_unknown}): top {t.fb_top_correct} = {_ratio(t.fb_top_correct, t.rules_unknown)}, "
            f"in top {TOP_K} {t.fb_top3_correct} = {_ratio(t.fb_top3_correct, t.rules_unknown)}, thresholded "
-           f"{t.fb_thr_correct} = {_ratio(t.fb_thr_correct, t.rules_unknown)} (abstained {t.fb_abstained})",
+           f"{t.fb_thr_correct} = {_ratio(t.fb_thr_correct, t.rules_unknown)} (abstained {t.fb_abstained}, right "
+           f"when not {t.fb_thr_named_correct}/{t.rules_unknown - t.fb_abstained}); the rules' UNKNOWN was right on "
+           f"{t.rules_unknown_correct}",
            f"  rules then classifier, top:     {t.combined_top}/{t.n} = {_ratio(t.combined_top, t.n)}",
            f"  rules then classifier, thr:     {t.combined_thr}/{t.n} = {_ratio(t.combined_thr, t.n)}"]
     for s, c in sorted(e.per_source.items()):
@@ -173,6 +182,10 @@ def text(e: BlindEval) -> str:
                    f"thr={_ratio(c.thr_correct, c.n)} unknown={c.rules_unknown} fb_top={c.fb_top_correct} "
                    f"fb_thr={c.fb_thr_correct} combined_top={_ratio(c.combined_top, c.n)} "
                    f"combined_thr={_ratio(c.combined_thr, c.n)}")
+    out.append("  fallback answers (label -> rules | top code p | thresholded):")
+    for r in e.rows:
+        if r.rules_unknown:
+            out.append(f"    {r.expected} -> {r.rules} | {r.top[0][0]} {r.top[0][1]:.2f} | {r.thresholded}")
     return "\n".join(out)
 
 
@@ -194,6 +207,10 @@ def markdown(e: BlindEval, measured_on: str) -> str:
              f"{_ratio(t.fb_top3_correct, t.rules_unknown)} |",
              f"| fallback on rules-UNKNOWN, thresholded ({t.fb_abstained} abstained) | {t.rules_unknown} | "
              f"{t.fb_thr_correct} | {_ratio(t.fb_thr_correct, t.rules_unknown)} |",
+             f"| fallback on rules-UNKNOWN, thresholded, not abstained | {t.rules_unknown - t.fb_abstained} | "
+             f"{t.fb_thr_named_correct} | {_ratio(t.fb_thr_named_correct, t.rules_unknown - t.fb_abstained)} |",
+             f"| rules-UNKNOWN that were right (labelled UNKNOWN) | {t.rules_unknown} | {t.rules_unknown_correct} | "
+             f"{_ratio(t.rules_unknown_correct, t.rules_unknown)} |",
              f"| rules, then top code for UNKNOWN | {t.n} | {t.combined_top} | {_ratio(t.combined_top, t.n)} |",
              f"| rules, then thresholded code for UNKNOWN | {t.n} | {t.combined_thr} | {_ratio(t.combined_thr, t.n)} |",
              "", "| source | n | rules | classifier top | classifier thr. | rules-UNKNOWN | fallback top right "
