@@ -1,9 +1,9 @@
 """Micro-benchmark behind the destinations' HTTP client choice (docs/libraries.md, issue 12): CPU time
-per signed webhook POST of httpx.Client and urllib3's HTTPConnectionPool against the same receiver.
+per signed webhook POST of httpx.Client and urllib3's PoolManager against the same receiver.
 
-    .venv/bin/python bench/_http_clients.py [--posts 2000] [--receiver bench|fast]
+    .venv/bin/python bench/_http_clients.py [--posts 2000]
 
-The receiver is bench/drain.py's (``--receive`` or ``--receive-fast``) in its own process on 127.0.0.1;
+The receiver is bench/drain.py's (``--receive``: http.server, TCP_NODELAY) in its own process on 127.0.0.1;
 the client side is one thread on one keep-alive connection, so the numbers are this process's CPU per
 POST (``time.process_time``: user + system, µs), the wall time per POST, and the receiver's CPU per POST
 (from /proc/<pid>/stat, µs). Each client sends ``--posts`` POSTs after 200 warm-up POSTs; the clients
@@ -82,10 +82,8 @@ def measure(make, url: str, posts: int, start: int, rx_pid: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=2000)
-    ap.add_argument("--receiver", choices=("bench", "fast"), default="bench")
     args = ap.parse_args(argv)
-    flag = "--receive" if args.receiver == "bench" else "--receive-fast"
-    rx = subprocess.Popen([sys.executable, str(HERE / "drain.py"), flag], env={**os.environ},
+    rx = subprocess.Popen([sys.executable, str(HERE / "drain.py"), "--receive"], env={**os.environ},
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = rx.stdout.readline().strip() + "/webhook"
