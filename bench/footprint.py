@@ -12,6 +12,9 @@ Rows (lower is better; ratio = ours / baseline):
   bytes per stored event        ops.error_events partitions / N, against the bare table / N
   bytes per grouped error       ops.agent_errors / its row count (no baseline: nothing else groups)
 Checked: every event stored (count(*) = N) and the groups' counts add up to N.
+Growth: at each checkpoint (10,000, 100,000, 250,000, 500,000, 750,000 events when N is larger) one line
+goes to stderr with the sizes so far (no VACUUM in between), so a run stopped early still shows how the
+bytes per event and per group grew; the final rows carry them as ``detail.growth``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import random
 import string
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +37,7 @@ from bench import drain  # noqa: E402
 SIZES = {"smoke": 2_000, "full": 1_000_000}
 BATCH = 2_000
 MODULES = 2_000
+CHECKPOINTS = (10_000, 100_000, 250_000, 500_000, 750_000)
 
 INSERT = """
 INSERT INTO {table} (source, phase, message, run_id, origin, context)
@@ -73,14 +78,29 @@ def total_bytes(conn, table: str) -> int:
                         "FROM pg_class c WHERE c.oid = %s::regclass", (table,)).fetchone()[0]
 
 
+def checkpoint(conn, done: int, seconds: float) -> dict:
+    """Sizes after ``done`` events (before any VACUUM), printed to stderr as one JSON line and returned."""
+    groups = conn.execute("SELECT count(*) FROM ops.agent_errors").fetchone()[0]
+    point = {"events": done, "seconds": round(seconds, 1), "groups": groups,
+             "bytes_per_event": round(total_bytes(conn, "ops.error_events") / done, 1),
+             "bare_bytes_per_event": round(total_bytes(conn, "public.bare_events") / done, 1),
+             "bytes_per_group": round(total_bytes(conn, "ops.agent_errors") / max(groups, 1), 1)}
+    print(json.dumps({"footprint_checkpoint": point}), file=sys.stderr, flush=True)
+    return point
+
+
 def run(size: str, database_url: str | None) -> list[dict]:
     """Rows in the bench convention; raises AssertionError when an event went missing."""
     n = events_for(size)
     with drain.ours_database(database_url, "bench_footprint") as url, psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.bare_events (LIKE ops.error_events INCLUDING DEFAULTS)")
+        growth, done, started = [], 0, time.monotonic()
         for doc in feed(n):
             conn.execute(INSERT.format(table="ops.error_events"), (doc,))
             conn.execute(INSERT.format(table="public.bare_events"), (doc,))
+            done = min(done + BATCH, n)
+            if done in CHECKPOINTS and done < n:
+                growth.append(checkpoint(conn, done, time.monotonic() - started))
         conn.execute("VACUUM (ANALYZE) ops.error_events, ops.agent_errors, public.bare_events")
         stored = conn.execute("SELECT count(*) FROM ops.error_events").fetchone()[0]
         groups, counted = conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM ops.agent_errors").fetchone()
@@ -89,7 +109,7 @@ def run(size: str, database_url: str | None) -> list[dict]:
     assert stored == n, f"footprint: {stored} of {n} events stored"
     assert counted == n, f"footprint: the groups count {counted} events, {n} were stored"
     detail = {"events": n, "groups": groups, "error_events_bytes": events_bytes, "bare_bytes": bare_bytes,
-              "agent_errors_bytes": groups_bytes}
+              "agent_errors_bytes": groups_bytes, "growth": growth}
     return [
         {"benchmark": "footprint", "case": f"bytes per stored event after {n:,} events vs bare row",
          "ours": round(events_bytes / n, 1), "baseline": round(bare_bytes / n, 1), "unit": "bytes",

@@ -45,7 +45,7 @@ def test_three_workers_deliver_2000_exactly_once(db_url, tmp_path):
 
 
 def test_deliveries_to_one_destination_reuse_a_pooled_connection(db_url, tmp_path):
-    """httpx, one client per destination with HTTP/1.1 keep-alive: 30 deliveries by one worker with
+    """One connection pool per destination with HTTP/1.1 keep-alive: 30 deliveries by one worker with
     --concurrency 1 arrive over one or two TCP connections, not one connection per request."""
     ids = insert_escalations(db_url, 30)
     with Receiver() as rx:

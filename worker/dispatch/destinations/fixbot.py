@@ -23,7 +23,6 @@ from worker import fixbot
 from worker.dispatch import http
 from worker.dispatch.destinations.base import Destination, delivery_id
 from worker.dispatch.outcomes import Permanent, Retry
-from worker.learn import variants
 
 FINISHED = {"succeeded", "failed", "rejected", "dead", "cancelled"}
 
@@ -61,6 +60,8 @@ def deliver(job: dict, dest: Destination, ctx) -> dict:
         command = shlex.split(dest.env("command_env"))
     else:
         raise Permanent(f"destination {dest.name}: unknown FixBot runner {runner!r}")
+    from worker.learn import variants  # here, not at the top: it loads NumPy (~12 MiB of every worker's RSS)
+
     run = variants.assign(ctx, run)  # the variant it runs with (ssot/agents/variants.yaml), recorded on the run
     policy = fixbot.Policy.load()
     doc = run_document(run, job, policy)
