@@ -106,8 +106,10 @@ def corpus_samples(path: Path = CORPUS) -> list[Sample]:
 
 
 def realworld_samples(root: Path = ROOT) -> list[Sample]:
-    """The real-world corpus with its fixed split (dev | test, by report)."""
-    return [Sample(m.source, m.phase, m.text, m.expected, "realworld", m.split) for m in realworld.load(root)]
+    """The real-world messages with their split: the corpus (dev | test, by report) and every blind set measured
+    once and tuned on since (dev-holdout1, dev-blind2, …; realworld.load_tuned). A blind set not yet measured is
+    never read."""
+    return [Sample(m.source, m.phase, m.text, m.expected, "realworld", m.split) for m in realworld.load_tuned(root)]
 
 
 def database_samples(conn: psycopg.Connection, confidence_bar: float = DEFAULT_CONFIDENCE_BAR) -> list[Sample]:
@@ -319,7 +321,7 @@ def gather(conn, *, corpus: Path | None = CORPUS, use_realworld: bool = True,
            confidence_bar: float = DEFAULT_CONFIDENCE_BAR) -> Labelled:
     """Load the labelled data (``corpus=None`` leaves the synthetic corpus out)."""
     rw = realworld_samples() if use_realworld else []
-    return Labelled(corpus_samples(corpus) if corpus else [], [s for s in rw if s.split == "dev"],
+    return Labelled(corpus_samples(corpus) if corpus else [], [s for s in rw if s.split.startswith("dev")],
                     [s for s in rw if s.split == "test"], database_samples(conn, confidence_bar))
 
 
