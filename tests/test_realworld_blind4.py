@@ -79,8 +79,9 @@ def test_no_blind_text_repeats_a_text_that_was_tuned_on():
     assert [i for i, t in texts if _fold(t) in tuned] == []
 
 
-# Texts the rules change although they hold no real secret, each named with the reason the rules mean it (none yet).
-REDACTED_ON_PURPOSE: set[str] = set()
+# Texts the rules change although they hold no real secret, each named with the reason the rules mean it.
+# GitHub's own mask (`token: ***`, setup-python's inputs) replaced by ours: no secret, nothing lost.
+REDACTED_ON_PURPOSE: set[str] = {"gha-b4-setup-python-962", "gha-b4pair-06"}
 
 
 def test_no_secret_is_left_unredacted():
