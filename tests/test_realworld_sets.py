@@ -1,0 +1,143 @@
+"""The rules every collected real-world set keeps (tests/fixtures/realworld/<set>/*.yaml, README in each).
+
+Each set (the first holdout, blind2, blind3, ... in the order they were collected) was collected and labelled
+before anything measured it, from reports that the corpus and every earlier set do not use, and measured blind
+once. A set tuned on since (worker/realworld.py TUNED) is reported as its ``dev-…`` split and is part of
+``load_tuned``; the newest is still blind. For every set this checks, on the files present: report URLs https,
+unique, and disjoint from the corpus and the earlier sets (reports and pairs), report ids likewise; no text
+repeating an earlier one; every label a taxonomy code; every split the set's own; and redaction changes no text
+but those named below (anonymized texts hold no secret). Per-set behaviour (the holdout's loader rules, the
+current blind set's figures and report script) stays in tests/test_realworld_holdout.py and
+tests/test_realworld_blind4.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import psycopg
+import pytest
+import yaml
+
+from worker import ROOT, realworld, redaction
+
+# In collection order. Per set: the fewest messages and pairs it holds, and the texts redaction changes although
+# they hold no real secret, each for a reason the rules mean.
+SETS = {
+    "holdout": (150, 30, set()),
+    # `provided token: Invalid access token format` loses the word after "token:": secret_assignment keeps redacting
+    # a plain word after `token:`/`password=`, because a password may be one (docs/grouping.md#redaction).
+    "blind2": (190, 57, {"sbfn-b2-cli-4968", "sbfn-b2-pair-01"}),
+    # A same-shape fake value in a token field (`u'token': u'EXAMPLEfake…'`; before the u-prefix fix the rule
+    # redacted the `u` and kept the value), and GitHub's own mask (`token: ***`) replaced by ours.
+    "blind3": (190, 58, {"dns-boulder-1411", "gha-setup-python-856", "gha-pr-lint-action-774"}),
+    # GitHub's own mask (`token: ***`, setup-python's inputs) replaced by ours.
+    "blind4": (200, 60, {"gha-b4-setup-python-962", "gha-b4pair-06"}),
+}
+SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
+TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
+
+
+def _directory(name: str):
+    return realworld.CORPUS_DIR / name
+
+
+def _docs(directory) -> list[dict]:
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted((ROOT / directory).glob("*.yaml"))]
+
+
+def _earlier(name: str) -> list:
+    """The corpus and every set collected before ``name``."""
+    names = list(SETS)
+    return [realworld.CORPUS_DIR, *(_directory(n) for n in names[:names.index(name)])]
+
+
+def _texts(messages, pairs) -> list[tuple[str, str]]:
+    return [(m.report, m.text) for m in messages] + [(p.id, t) for p in pairs for t in (p.a[1], p.b[1])]
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def test_every_tuned_set_is_listed_here_in_order():
+    assert [name for name, _, _ in realworld.TUNED] == list(SETS)[:len(realworld.TUNED)]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_set_is_big_enough_with_its_own_split_and_known_sources(name):
+    messages, pairs = realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name))
+    least_messages, least_pairs, _ = SETS[name]
+    assert len(messages) >= least_messages and len(pairs) >= least_pairs, (len(messages), len(pairs))
+    assert {p.same for p in pairs} == {True, False}
+    assert {m.split for m in messages} == {p.split for p in pairs} == {TUNED_SPLIT.get(name, name)}
+    assert {m.source for m in messages} | {p.source for p in pairs} <= SOURCES
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_reports_are_unique_and_new(name):
+    reports = [r for d in _docs(_directory(name)) for r in d["reports"]]
+    urls = [r["url"] for r in reports]
+    assert all(u.startswith("https://") for u in urls)
+    assert [u for u, n in Counter(urls).items() if n > 1] == []
+    earlier = {r["url"] for directory in _earlier(name) for d in _docs(directory) for r in d["reports"]}
+    earlier |= {p["url"] for directory in _earlier(name) for d in _docs(directory) for p in d.get("pairs") or []}
+    pair_urls = {p["url"] for d in _docs(_directory(name)) for p in d.get("pairs") or [] if "url" in p}
+    assert sorted((set(urls) | pair_urls) & earlier) == []
+    ids = [r["id"] for r in reports]
+    earlier_ids = {m.report for directory in _earlier(name) for m in realworld.load(directory=directory)}
+    assert len(ids) == len(set(ids)) and set(ids) & earlier_ids == set()
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_no_text_repeats_an_earlier_one(name):
+    earlier = {_fold(t) for directory in _earlier(name)
+               for _, t in _texts(realworld.load(directory=directory), realworld.load_pairs(directory=directory))}
+    texts = _texts(realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name)))
+    assert [i for i, t in texts if _fold(t) in earlier] == []
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_redaction_changes_only_the_texts_named(name):
+    texts = _texts(realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name)))
+    assert {i for i, t in texts if redaction.redact(t) != t} == SETS[name][2]
+
+
+def test_the_u_prefix_value_is_redacted_whole():
+    boulder = next(m.text for m in realworld.load(directory=_directory("blind3")) if m.report == "dns-boulder-1411")
+    assert "u'token': u'[REDACTED]'" in redaction.redact(boulder)
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_loader_refuses_another_split_in_the_set(name, tmp_path):
+    directory = _directory(name)
+    (tmp_path / directory).mkdir(parents=True)
+    (tmp_path / directory / "x.yaml").write_text(yaml.safe_dump(
+        {"source": "dns", "reports": [{"id": "r", "url": "u", "split": "dev",
+                                       "messages": [{"code": "UNKNOWN.DNS", "message": "m"}]}]}))
+    with pytest.raises(ValueError, match=f"has split 'dev', not {name}"):
+        realworld.load(tmp_path, directory)
+
+
+@pytest.mark.parametrize("name", [n for n in SETS if n in TUNED_SPLIT])
+def test_a_tuned_set_is_tuning_data_and_never_blind_again(name):
+    split = TUNED_SPLIT[name]
+    messages, pairs = realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name))
+    assert split in realworld.TUNED_SPLITS
+    assert sum(m.split == split for m in realworld.load_tuned()) == len(messages)
+    assert sum(p.split == split for p in realworld.load_tuned_pairs()) == len(pairs)
+    assert not realworld.is_blind(name)
+    with pytest.raises(ValueError, match="is not a blind set"):
+        realworld.blind_dir(name)
+
+
+@pytest.fixture(scope="module")
+def codes(module_db_url) -> set[str]:
+    with psycopg.connect(module_db_url) as conn:
+        return {r[0] for r in conn.execute("SELECT code FROM ops.failure_modes")}
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_labels_are_taxonomy_codes(name, codes):
+    assert sorted({m.expected for m in realworld.load(directory=_directory(name))} - codes) == []
