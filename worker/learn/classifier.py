@@ -321,7 +321,7 @@ def gather(conn, *, corpus: Path | None = CORPUS, use_realworld: bool = True,
            confidence_bar: float = DEFAULT_CONFIDENCE_BAR) -> Labelled:
     """Load the labelled data (``corpus=None`` leaves the synthetic corpus out)."""
     rw = realworld_samples() if use_realworld else []
-    return Labelled(corpus_samples(corpus) if corpus else [], [s for s in rw if s.split.startswith("dev")],
+    return Labelled(corpus_samples(corpus) if corpus else [], [s for s in rw if s.split in realworld.TUNED_SPLITS],
                     [s for s in rw if s.split == "test"], database_samples(conn, confidence_bar))
 
 

@@ -39,9 +39,8 @@ TOP_K = 3  # the codes `ops triage list` shows per group (classifier.suggest's d
 def tuning_samples(corpus=classifier.CORPUS) -> list:
     """The training data: the synthetic corpus plus the real-world messages of realworld.TUNED_SPLITS, as
     classifier.Sample (origin synthetic | realworld)."""
-    real = [classifier.Sample(m.source, m.phase, m.text, m.expected, "realworld", m.split)
-            for m in realworld.load_tuned() if m.split in realworld.TUNED_SPLITS]
-    return classifier.corpus_samples(corpus) + real
+    return classifier.corpus_samples(corpus) + [s for s in classifier.realworld_samples()
+                                                if s.split in realworld.TUNED_SPLITS]
 
 
 @dataclass
