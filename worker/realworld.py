@@ -363,10 +363,11 @@ def sections(document: str, headings, blind: bool = False) -> str:
     return "".join(section for section in _split_sections(document) if wanted(section.split("\n", 1)[0]))
 
 
-def _split_sections(document: str) -> list[str]:
+def _split_sections(document: str, marker: str = "## ") -> list[str]:
+    """``document`` cut before every line that starts with ``marker`` (``## `` or ``### ``)."""
     parts, current = [], []
     for line in document.splitlines(keepends=True):
-        if line.startswith("## ") and current:
+        if line.startswith(marker) and current:
             parts.append("".join(current))
             current = []
         current.append(line)
@@ -376,9 +377,9 @@ def _split_sections(document: str) -> list[str]:
 
 
 def with_section(document: str, section: str, heading: str = HOLDOUT_HEADING) -> str:
-    """``document`` with the section that starts at ``heading`` (a ``## `` line, running to the next ``## ``
-    heading or the end) replaced by ``section``, or with ``section`` appended when there is none."""
-    parts = _split_sections(document)
+    """``document`` with the section that starts at ``heading`` (a ``## `` or ``### `` line, running to the next
+    heading of that level or the end) replaced by ``section``, or with ``section`` appended when there is none."""
+    parts = _split_sections(document, heading.split(" ", 1)[0] + " ")
     section = section.rstrip("\n") + "\n"
     for i, part in enumerate(parts):
         if part.split("\n", 1)[0] == heading:

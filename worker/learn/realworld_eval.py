@@ -239,22 +239,5 @@ def with_subsection(document: str, section: str, split: str) -> str:
     the end of HEADING's section (created with INTRO at the end of the document when missing). Other text of
     the section (a hand-written reading of the figures) is kept."""
     sub = f"### {realworld.blind_heading(split)[3:]}"
-    current = realworld.sections(document, (HEADING,))
-    if not current:
-        current = HEADING + "\n\n" + INTRO + "\n"
-    parts, buf = [], []
-    for line in current.splitlines(keepends=True):
-        if line.startswith("### ") and buf:
-            parts.append("".join(buf))
-            buf = []
-        buf.append(line)
-    parts.append("".join(buf))
-    body = section.rstrip("\n") + "\n"
-    for i, part in enumerate(parts):
-        if part.split("\n", 1)[0] == sub:
-            parts[i] = body + ("\n" if i + 1 < len(parts) else "")
-            break
-    else:
-        parts[-1] = parts[-1].rstrip("\n") + "\n\n"
-        parts.append(body)
-    return realworld.with_section(document, "".join(parts), HEADING)
+    current = realworld.sections(document, (HEADING,)) or HEADING + "\n\n" + INTRO + "\n"
+    return realworld.with_section(document, realworld.with_section(current, section, sub), HEADING)
