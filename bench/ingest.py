@@ -11,6 +11,9 @@ Cases (``case`` in the rows):
   record_error, 8 clients                   one ``ops.record_error()`` call per event
   500-row INSERT                            one INSERT … SELECT of 500 events per statement
   COPY                                      COPY of 20,000 events (goal: ≥ 10,000 events/s absolute)
+  repeated error, varying ids               the same repeated errors, each text carrying its own request id and
+                                            timestamp (as real producers print them): one group per message as
+                                            before, but every text is new to the classification cache
   first-seen, 1 client                      single-row INSERT where every event opens a new group
   storm vs spread                           8 clients, one fingerprint vs 10,000 fingerprints
   classification 100 → 1,000 patterns       generated patterns: ingest of repeated errors, and
@@ -149,9 +152,23 @@ def event(i: int, kind: str, spread: int = 0) -> tuple:
     elif kind == "spread":
         source, phase, message = VARIED[i % len(VARIED)]
         message = f"{message} (bench {word(i % spread)})"
+    elif kind == "varied":
+        source, phase, message = MESSAGES[i % len(MESSAGES)]
+        message = f"{varying_ids(i)} {message} (request {request_id(i)})"
     else:
         source, phase, message = MESSAGES[i % len(MESSAGES)]
     return (source, phase, message, None, f"run-{i}", "bench")
+
+
+def request_id(i: int) -> str:
+    """A UUID-shaped request id of event ``i`` (normalization makes every one <uuid>)."""
+    h = f"{(i * 2654435761) % 16 ** 32:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def varying_ids(i: int) -> str:
+    """A log line's timestamp for event ``i`` (normalization makes it <ts>)."""
+    return f"2026-11-30T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z"
 
 
 def word(n: int) -> str:
@@ -289,15 +306,16 @@ def warm(conn: psycopg.Connection, rows: list[tuple]) -> None:
 
 
 def case_pair(url: str, conn: psycopg.Connection, reps: int, rows: list[tuple], kind: str, clients: int = 1,
-              prewarm: bool = True, check_groups: int | None = None) -> tuple[float, float, dict]:
-    """Events/s into ours and bare (medians over reps), with the correctness check after each ours run."""
+              prewarm: bool | list[tuple] = True, check_groups: int | None = None) -> tuple[float, float, dict]:
+    """Events/s into ours and bare (medians over reps), with the correctness check after each ours run.
+    ``prewarm``: True ingests each distinct row first; a list ingests those rows instead."""
     log(kind, len(rows), clients)
     ours, bare, detail = [], [], {}
     for _ in range(reps):
         reset(conn)
         warmed = 0
         if prewarm:
-            distinct = list(dict.fromkeys(rows))
+            distinct = list(dict.fromkeys(rows if prewarm is True else prewarm))
             warm(conn, distinct)
             warmed = len(distinct)
         n = len(rows)
@@ -407,6 +425,15 @@ def run(size: str = "smoke", database_url: str | None = None) -> list[dict]:
             add("500-row INSERT, repeated errors", repeat(s["batch"]), "batch", 1, "≥ 0.3× bare", 0.3)
             add(f"COPY {s['copy']:,} rows, repeated errors", repeat(s["copy"]), "copy", 1,
                 "≥ 10,000 events/s (absolute)", None, absolute=10_000)
+            # The realistic repeat: groups that exist, texts the classification cache has not seen.
+            varied = lambda n: [event(i + len(MESSAGES), "varied") for i in range(n)]  # noqa: E731
+            warm_varied = [event(i, "varied") for i in range(len(MESSAGES))]
+            add("single-row INSERT, 1 client, repeated error, varying ids", varied(s["single"]), "insert", 1,
+                "reported (≥ 0.5× bare as for a repeated error)", None, prewarm=warm_varied,
+                groups=len(MESSAGES))
+            add("500-row INSERT, repeated errors, varying ids", varied(s["batch"]), "batch", 1,
+                "reported (≥ 0.3× bare as for a repeated error)", None, prewarm=warm_varied,
+                groups=len(MESSAGES))
             first = [event(i, "new") for i in range(s["single"])]
             add("single-row INSERT, 1 client, first-seen error", first, "insert", 1, "reported", None, prewarm=False,
                 groups=len(first))

@@ -103,6 +103,7 @@ CREATE FUNCTION ops.score_agent_runs(run_ids bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, ops
+SET jit = off  -- its plan's cost estimate (a subquery per run and metric) passed jit_above_cost: 2.1 s of LLVM per statement
 AS $$
 DECLARE
     bench jsonb;
