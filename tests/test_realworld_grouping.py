@@ -4,13 +4,13 @@ Each pair goes through the real pipeline (ops.record_error: redaction, classific
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
 printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2) and of blind3 (dev-blind3) were each
-measured blind once and are tuning data since, with dev. The issue's target is 0.95 for the test split and 0.90 for
-the tuning data; with fingerprint version 4 and blind3's classification fixes the four tuning splits reach 162/206
-(0.786), and 162/188 (0.862) without the "same" labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS:
-two resources that each need their own fix); the three splits tuned before blind3 keep 120/148 (0.811) and 120/130
-(0.923). The floors guard what is reached, so a change that loses grouping fails here; raise them as grouping
-improves.
+The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 (dev-blind3) and blind4
+(dev-blind4) were each measured blind once and are tuning data since, with dev. The issue's target is 0.95 for the
+test split and 0.90 for the tuning data; with fingerprint version 5 and blind4's classification fixes the five tuning
+splits reach 205/267 (0.768), and 205/249 (0.823) without the "same" labels that issue 9's definition disputes
+(realworld.DISPUTED_PAIRS: two resources that each need their own fix; blind4 adds none); the four splits tuned
+before blind4 keep 162/206 (0.786) and 162/188 (0.862), the three before blind3 120/148 (0.811) and 120/130 (0.923).
+The floors guard what is reached, so a change that loses grouping fails here; raise them as grouping improves.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ from worker import realworld
 TARGET = 0.95
 FLOOR = 0.82        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.78  # all four tuning splits (162/206 once blind3 joined them)
-UNDISPUTED_FLOOR = 0.86  # all four without the disputed labels (162/188)
+TUNED_FLOOR = 0.76  # all five tuning splits (205/267 once blind4 joined them; the four before keep BEFORE_BLIND4_FLOOR)
+UNDISPUTED_FLOOR = 0.82  # all five without the disputed labels (205/249)
+BEFORE_BLIND4 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3")
+BEFORE_BLIND4_FLOOR = 0.78  # the four splits tuned before blind4 (162/206; TUNED_FLOOR until blind4 joined)
+BEFORE_BLIND4_UNDISPUTED_FLOOR = 0.86  # the same without the disputed labels (162/188)
 BEFORE_BLIND3 = ("dev", "dev-holdout1", "dev-blind2")
-BEFORE_BLIND3_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (120/148 with version 4)
-BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.92  # the same without the disputed labels (120/130 with version 4)
+BEFORE_BLIND3_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (120/148 with versions 4 and 5)
+BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.92  # the same without the disputed labels (120/130 with versions 4 and 5)
 PAIR_FLOOR = 0.89  # dev and dev-holdout1 alone (was 0.87 with version 3: 80/91; 81/91 with version 4)
 
 
@@ -52,7 +55,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -73,7 +76,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 206
+    assert len(tuned) >= 267
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -82,6 +85,10 @@ def test_grouping_pairs_tuning_data_floor(outcomes):
     undisputed = [ok for p, ok in tuned if p.id not in realworld.DISPUTED_PAIRS]
     assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
         f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
+    four = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND4]
+    assert sum(ok for _, ok in four) / len(four) >= BEFORE_BLIND4_FLOOR, "the four splits tuned before blind4 lost pairs"
+    four_undisputed = [ok for p, ok in four if p.id not in realworld.DISPUTED_PAIRS]
+    assert sum(four_undisputed) / len(four_undisputed) >= BEFORE_BLIND4_UNDISPUTED_FLOOR
     earlier = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND3]
     assert sum(ok for _, ok in earlier) / len(earlier) >= BEFORE_BLIND3_FLOOR, "the three splits tuned before blind3 lost pairs"
     earlier_undisputed = [ok for p, ok in earlier if p.id not in realworld.DISPUTED_PAIRS]
@@ -94,11 +101,19 @@ def test_disputed_labels_are_same_pairs_of_the_tuning_data():
 
 
 def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
-    """Version 4 groups more; it must not merge what the tuning data says is two failures. Two pairs were merged
-    before it too: odoo-hpair-04 (two access errors whose cause lines are identical; the model is on another line)
-    and ga-b2pair-05 (bash's `<cmd>: command not found` for two commands: the grouping text starts after the last
-    ": ", which drops the command name). blind3 brought two more, merged at its blind measure and still merged:
-    ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected") and tf-b3-pair-06 (two undeclared
-    resources whose cause line is the bare "Reference to undeclared resource"; the name is on another line)."""
+    """Versions 4 and 5 group more; they must not merge what the tuning data says is two failures. Two pairs were
+    merged before version 4 too: odoo-hpair-04 (two access errors whose cause lines are identical; the model is on
+    another line) and ga-b2pair-05 (bash's `<cmd>: command not found` for two commands: the grouping text starts after
+    the last ": ", which drops the command name). blind3 brought two more, merged at its blind measure and still merged:
+    ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected") and tf-b3-pair-06 (two undeclared resources
+    whose cause line is the bare "Reference to undeclared resource"; the name is on another line). blind4 brought five
+    merged at its blind measure: dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes),
+    dns-b4pair-05 (the bare "no such host" for two causes), terraform-b4pair-06 ("Failed to install provider", the
+    provider on another line), vercel-b4pair-07 ("npm ERR! code ERESOLVE", the package further down) and
+    vercel-b4pair-05 (two Edge Functions over the size limit: the first holdout labels two function names one failure,
+    vercel-hpair-06, and that older reading is kept). One is merged since blind4's classification fix:
+    vercel-b4pair-06, whose two sides print the same cause line ("Could not identify Next.js version", a Nuxt preset vs
+    a wrong Root Directory; before the fix both were UNKNOWN and grouped by their whole, different, logs)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["ga-b2pair-05", "odoo-hpair-04", "ops-b3-pair-06", "tf-b3-pair-06"]
+    assert merged == ["dns-b4pair-03", "dns-b4pair-05", "ga-b2pair-05", "odoo-hpair-04", "ops-b3-pair-06", "terraform-b4pair-06",
+                      "tf-b3-pair-06", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b4pair-07"]

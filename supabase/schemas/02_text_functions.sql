@@ -237,24 +237,33 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- STABLE, as honest as its body (convert_to is STABLE); each normalized field is computed once and passed to
 -- ops.fingerprint_field. Version 4: a code whose grouping rule is `code` (ops.grouping_rule) is grouped by source,
 -- phase and code alone; "=" stands for the two text fields (no field starts with "=", so nothing collides).
+-- Version 5: backticks and blanks at either end of a normalized field are dropped, and a field that normalization
+-- leaves empty falls back to "<bare> " and its folded, lower-cased text (tabs and line breaks as spaces, digits as 0),
+-- computed only then (coalesce); NULL stays NULL.
 RETURN encode(sha256(convert_to(
-    'fp4|' || ops.fingerprint_field(source)
+    'fp5|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
-                   ELSE ops.fingerprint_field(ops.normalize_message(message))
-                        || '|' || ops.fingerprint_field(ops.normalize_message(top_frame)) END,
+                   ELSE ops.fingerprint_field(coalesce(
+                            nullif(btrim(ops.normalize_message(message), '` '), ''),
+                            '<bare> ' || btrim(translate(lower(ops.fold_text(message)), E'\t\r\n0123456789', '   0000000000'))))
+                        || '|' || ops.fingerprint_field(coalesce(
+                            nullif(btrim(ops.normalize_message(top_frame), '` '), ''),
+                            '<bare> ' || btrim(translate(lower(ops.fold_text(top_frame)), E'\t\r\n0123456789', '   0000000000')))) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp4, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp5, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 4; ops.current_fingerprint_version()). Pass the redacted grouping text (ops.grouping_text).';
+    'version 5; ops.current_fingerprint_version()). A normalized field loses backticks and blanks at either end; one '
+    'that normalization leaves empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text '
+    '(digits as 0), so unrelated bare lines do not share a fingerprint. Pass the redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 4;
+RETURN 5;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (4). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (5). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,7 +1,7 @@
--- Grouping versions 2, 3 and 4: what normalization replaces, what it keeps, per-code grouping rules, and regrouping
--- old rows and the groups a changed rule moves.
+-- Grouping versions 2, 3, 4 and 5: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- for a text normalization empties, and regrouping old rows and the groups a changed rule moves.
 BEGIN;
-SELECT plan(50);
+SELECT plan(56);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -100,11 +100,31 @@ SELECT isnt(ops.error_fingerprint('ops', 'connect', 'DB.LOGIN_REJECTED', 'passwo
             ops.error_fingerprint('ops', 'connect', 'DB.LOGIN_REJECTED', 'password authentication failed for user "postgres"', NULL),
     'grouping: message still tells two roles apart');
 
--- Fingerprints carry version 4.
-SELECT is(ops.current_fingerprint_version(), 4::smallint, 'the current fingerprint version is 4');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v4 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v4 probe 42'), 4::smallint,
-    'new groups are stamped with version 4');
+-- Version 5: a text that normalization empties (a bare exception class and a [tag]) falls back to its own folded text,
+-- so two unrelated bare lines are two groups; Markdown backticks at either end do not split one failure.
+SELECT is(ops.normalize_message('ConditionalCheckFailedException [x]'), '',
+    'normalization alone empties a bare exception class and a bracketed tag (the fault version 5 fixes)');
+SELECT isnt(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'ConditionalCheckFailedException [x]', NULL),
+            ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'ValidationException [y]', NULL),
+    'two unrelated bare lines get two fingerprints');
+SELECT isnt(ops.error_fingerprint('vercel', 'runtime', 'UNKNOWN.VERCEL', 'Error: [object Object]', NULL),
+            ops.error_fingerprint('vercel', 'runtime', 'UNKNOWN.VERCEL', '', NULL),
+    'a bare "Error: [object Object]" is not the empty message');
+SELECT is(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'ValidationException [attempt 3]', NULL),
+          ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', E'ValidationException\t[attempt 7]', NULL),
+    'the fallback reads every digit as 0 and a tab as a space');
+SELECT is(ops.error_fingerprint('github_actions', 'post', 'CI.CACHE.PATH_MISSING', 'no cache is being saved.`', NULL),
+          ops.error_fingerprint('github_actions', 'post', 'CI.CACHE.PATH_MISSING', 'no cache is being saved.', NULL),
+    'a Markdown backtick at the end of a pasted line does not split one failure');
+SELECT isnt(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', NULL, NULL),
+            ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', '', NULL),
+    'NULL stays NULL (no fallback), apart from the empty text');
+
+-- Fingerprints carry version 5.
+SELECT is(ops.current_fingerprint_version(), 5::smallint, 'the current fingerprint version is 5');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v5 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v5 probe 42'), 5::smallint,
+    'new groups are stamped with version 5');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -127,8 +147,8 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 4::smallint) $$,
-    'the two old groups are one version-4 group holding their summed count; aliases point old to new');
+    $$ VALUES (1::bigint, 13::numeric, 5::smallint) $$,
+    'the two old groups are one version-5 group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
     $$ VALUES ('resolved'::text, 'alice'::text, repeat('ab', 32), '2027-01-01Z'::timestamptz, '2026-11-01Z'::timestamptz, 'PR-7'::text) $$,

@@ -1,8 +1,8 @@
 """The v2 classifier measured on a blind real-world set, alone and as the fallback for what the rules leave UNKNOWN.
 
 Training data (the tuning data only): the synthetic corpus (``tests/fixtures/classification_corpus.yaml``) and the
-real-world messages of the splits patterns are tuned on (``realworld.TUNED_SPLITS``: ``dev``, ``dev-holdout1``,
-``dev-blind2``); never ``test``, never a blind set, never database labels (they differ from one database to the
+real-world messages of the splits patterns are tuned on (``realworld.TUNED_SPLITS``: ``dev`` and every tuned set's
+``dev-…`` split, blind4's ``dev-blind4`` the last); never ``test``, never a blind set, never database labels (they differ from one database to the
 next). The model is trained the documented way, ``classifier.train_model`` with its defaults: target precision
 ``classifier.DEFAULT_TARGET_PRECISION`` for the abstention threshold (chosen on a held-out quarter of the training
 data, seed 0), nothing tuned on a blind set.
@@ -226,8 +226,8 @@ INTRO = ("How good is the v2 classifier (`worker/learn/classifier.py`) on real m
          "as the fallback for what the rules leave `UNKNOWN.<source>` (the suggestion `ops triage list` shows)? "
          "`scripts/realworld-report --split blind<N> --classifier` trains it the documented way "
          "(`classifier.train_model`, default target precision, seed 0) on the tuning data only: the synthetic "
-         "corpus (`tests/fixtures/classification_corpus.yaml`) and the real-world `dev`, `dev-holdout1` and "
-         "`dev-blind2` messages; never `test`, a blind set or database labels (`worker/learn/realworld_eval.py`). "
+         "corpus (`tests/fixtures/classification_corpus.yaml`) and the real-world messages of "
+         + ", ".join(f"`{split}`" for split in realworld.TUNED_SPLITS) + "; never `test`, a blind set or database labels (`worker/learn/realworld_eval.py`). "
          "\"Top code\" is the classifier's most probable code (the first `ops triage list` shows); \"thresholded\" "
          "is that code or `UNKNOWN.<source>` when its probability is below the threshold. The combined rows keep "
          "the rules' code when it is not UNKNOWN, so they equal the rules' right named codes plus the fallback's "
