@@ -34,6 +34,7 @@ SETS = {
     "blind3": (190, 58, {"dns-boulder-1411", "gha-setup-python-856", "gha-pr-lint-action-774"}),
     # GitHub's own mask (`token: ***`, setup-python's inputs) replaced by ours.
     "blind4": (200, 60, {"gha-b4-setup-python-962", "gha-b4pair-06"}),
+    "blind5": (190, 60, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
