@@ -259,6 +259,35 @@ def test_a_new_window_has_a_new_budget_and_its_own_digest(db_url):
     assert [(d[0], d[1]) for d in digests] == [(f"digest:{w[0]}", w[2]) for w in windows], "one digest each, due at its end"
 
 
+def test_an_ignored_error_takes_no_page_and_no_digest_line(db_url):
+    """Two of three groups are ignored when their crossings come: the third takes the window's one page, nothing is
+    held back, and no digest lists an ignored group. An ignore that has run out crosses again."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("""UPDATE ops.destinations SET config = config || '{"digest": {"window": "1h", "max_pages": 1}}'
+                        WHERE name = 'oncall'""")
+        insert = "INSERT INTO ops.error_events (source, message) SELECT 'dns', 'getaddrinfo ENOTFOUND ' || h FROM unnest(%s::text[]) h"
+        hosts = [host(i) for i in range(1, 4)]
+        conn.execute(insert, (hosts,))  # one event each: DNS.RECORD_MISSING escalates at the second
+        fps = dict(conn.execute("SELECT split_part(sample_message, ' ', 3), fingerprint FROM ops.agent_errors").fetchall())
+        for h in hosts[:2]:
+            conn.execute("SELECT ops.ignore_error(%s)", (fps[h],))
+        conn.execute(insert, (hosts,))
+        paged = conn.execute("SELECT fingerprint FROM ops.escalations WHERE reason = 'window'").fetchall()
+        held = conn.execute("SELECT count(*) FROM ops.page_window_items").fetchone()[0]
+        digests = conn.execute("SELECT count(*) FROM ops.escalations WHERE reason = 'digest'").fetchone()[0]
+        crossings = conn.execute("SELECT crossings FROM ops.page_windows").fetchall()
+        # The first group's ignore runs out: its next crossing (a new window of its rule) goes on like any other, here
+        # into the digest, since the window's one page is taken.
+        conn.execute("UPDATE ops.agent_errors SET ignored_until = now() - interval '1 second', "
+                     "window_started_at = window_started_at - interval '2 hours' WHERE fingerprint = %s", (fps[hosts[0]],))
+        conn.execute(insert, ([hosts[0]] * 2,))
+        after = conn.execute("SELECT fingerprint FROM ops.page_window_items").fetchall()
+    assert paged == [(fps[hosts[2]],)], "the one page goes to the group that is not ignored"
+    assert held == 0 and digests == 0, "no ignored group is held back into a digest"
+    assert crossings == [(1,)], "ignored groups take no place in the page budget"
+    assert after == [(fps[hosts[0]],)], "an ignore that ran out crosses again"
+
+
 # -- the setting ---------------------------------------------------------------------------------
 
 def test_the_destinations_file_matches_its_schema():

@@ -623,7 +623,7 @@ BEGIN
                 ELSE a.window_count + excluded.window_count END
         RETURNING a.fingerprint, a.code, a.source, a.phase, a.count, a.window_count, a.window_started_at,
                   a.status, a.regression_count, a.first_seen_at, a.last_seen_at, a.sample_message,
-                  a.top_frame, a.last_event_id, a.last_run_id
+                  a.top_frame, a.last_event_id, a.last_run_id, a.ignored_until
     )
     -- The upsert returns the new counts; this statement added b.n, so the old count is new - n.
     SELECT jsonb_agg(jsonb_build_object(
@@ -631,7 +631,8 @@ BEGIN
                'window_count', u.window_count, 'window_started_at', u.window_started_at, 'status', u.status,
                'regression_count', u.regression_count, 'first_seen_at', u.first_seen_at,
                'last_seen_at', u.last_seen_at, 'sample_message', u.sample_message, 'top_frame', u.top_frame,
-               'last_event_id', u.last_event_id, 'last_run_id', u.last_run_id, 'n', b.n, 'reason', r.reason,
+               'last_event_id', u.last_event_id, 'last_run_id', u.last_run_id, 'ignored_until', u.ignored_until,
+               'n', b.n, 'reason', r.reason,
                'dedupe_key', r.dedupe_key, 'escalate_destination', fm.escalate_destination, 'title', fm.title,
                'severity', fm.severity, 'category', fm.category, 'runbook', fm.runbook, 'retryable', fm.retryable,
                'remediate_kind', fm.remediate_kind))
@@ -655,12 +656,15 @@ BEGIN
     END IF;
 
     WITH crossings AS (
+        -- An error ignored for now (`ops ignore`) neither pages nor takes a place in a page budget or a digest; one
+        -- whose ignore ran out goes on, and the escalation trigger reopens it (tg_escalations__10_skip_ignored).
         SELECT * FROM jsonb_to_recordset(fired) AS x (
             fingerprint text, code text, source text, phase text, count bigint, window_count bigint,
             window_started_at timestamptz, status text, regression_count integer, first_seen_at timestamptz,
             last_seen_at timestamptz, sample_message text, top_frame text, last_event_id bigint, last_run_id text,
-            n bigint, reason text, dedupe_key text, escalate_destination text, title text, severity text,
-            category text, runbook text, retryable boolean, remediate_kind text)
+            ignored_until timestamptz, n bigint, reason text, dedupe_key text, escalate_destination text, title text,
+            severity text, category text, runbook text, retryable boolean, remediate_kind text)
+        WHERE x.status IS DISTINCT FROM 'ignored' OR x.ignored_until <= now()
     ), ruled AS (
         -- The destination's page budget for the code, if any (FixBot codes are never held back).
         SELECT c.*, g.scope, g.window_length, g.max_pages,
@@ -762,7 +766,8 @@ COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
     'AFTER INSERT statement trigger on ops.error_events: upserts ops.agent_errors once per fingerprint, writes one '
     'escalation per threshold/window crossing or regression (unique dedupe key), queues FixBot runs, and holds '
     'back crossings past a destination''s page budget (config.digest) into that window''s digest '
-    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end). A statement '
+    '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end). An error '
+    'ignored for now (ops.ignore_error) has no crossing: no page, no place in a budget or digest. A statement '
     'that crosses nothing runs only the upsert; the escalation half runs when a crossing or regression fired.';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
