@@ -32,9 +32,14 @@ SETS = {
     # A same-shape fake value in a token field (`u'token': u'EXAMPLEfake…'`; before the u-prefix fix the rule
     # redacted the `u` and kept the value), and GitHub's own mask (`token: ***`) replaced by ours.
     "blind3": (190, 58, {"dns-boulder-1411", "gha-setup-python-856", "gha-pr-lint-action-774"}),
-    # GitHub's own mask (`token: ***`, setup-python's inputs) replaced by ours.
-    "blind4": (200, 60, {"gha-b4-setup-python-962", "gha-b4pair-06"}),
+    # GitHub's own mask (`token: ***`, setup-python's inputs) replaced by ours, and a Gemini API key's same-shape fake in
+    # the request URL (`?key=AIza…`), which was stored as it came until rule url_query_secret.
+    "blind4": (200, 60, {"gha-b4-setup-python-962", "gha-b4pair-06", "agent-b4-aider-1263"}),
     "blind5": (190, 60, set()),
+    # GitHub's own mask (`token: ***`, `GITHUB_TOKEN: ***`, `SUPABASE_ACCESS_TOKEN: ***`) replaced by ours, and the
+    # collector's same-shape fake for an API key in a URL query (`?key=…`, rule url_query_secret).
+    "blind6": (210, 55, {"gha-b6-setup-python-544", "gha-b6-comment-pr-224", "supafn-b6-supabase-34657", "gha-b6pair-03",
+                         "gha-b6pair-06", "dns-b6-mediacloud-499"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -82,6 +82,13 @@ GENERATORS = {
         st.builds(lambda a, b: a + b, _s(ALNUM + "@:!*%$", 10, 20), _s(ALNUM, 4, 6)),
         st.sampled_from(["db.internal", "db-01.example.com", "api.example.org"]),
         st.sampled_from(["app", "v1/runs", "queue/jobs"])),
+    "url_query_secret": st.builds(
+        lambda host, path, param, value, tail: Case(f"GET https://{host}/{path}?{param}={value}{tail} failed", value,
+                                                    (host, path)),
+        st.sampled_from(["maps.example.com", "bucket.s3.amazonaws.com", "api.example.org"]),
+        st.sampled_from(["v1/geocode", "backups/db.tar", "api/v2/stories"]),
+        st.sampled_from(["key", "sig", "X-Amz-Signature", "x-goog-signature", "signature"]),
+        _s(ALNUM + "%-._~", 16, 64), st.sampled_from(["", "&page=2", "#top"])),
     "host_credentials": st.builds(
         lambda tail, host, tpl: Case(tpl.format(t=tail, h=host), tail, (host,)),
         _s(ALNUM + "!*$", 10, 20), st.sampled_from(["db.example.com", "aws-0-eu-west-1.pooler.example.com"]),
