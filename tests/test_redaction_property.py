@@ -83,12 +83,15 @@ GENERATORS = {
         st.sampled_from(["db.internal", "db-01.example.com", "api.example.org"]),
         st.sampled_from(["app", "v1/runs", "queue/jobs"])),
     "url_query_secret": st.builds(
-        lambda host, path, param, value, tail: Case(f"GET https://{host}/{path}?{param}={value}{tail} failed", value,
-                                                    (host, path)),
-        st.sampled_from(["maps.example.com", "bucket.s3.amazonaws.com", "api.example.org"]),
-        st.sampled_from(["v1/geocode", "backups/db.tar", "api/v2/stories"]),
-        st.sampled_from(["key", "sig", "X-Amz-Signature", "x-goog-signature", "signature"]),
-        _s(ALNUM + "%-._~", 16, 64), st.sampled_from(["", "&page=2", "#top"])),
+        lambda host, path, sep, param, value, tail: Case(
+            f"GET https://{host}/{path}{sep[0]}{param}{sep[1]}{value}{tail} failed", value, (host, path)),
+        st.sampled_from(["maps.example.com", "bucket.s3.amazonaws.com", "myfn.azurewebsites.net"]),
+        st.sampled_from(["v1/geocode", "backups/db.tar", "api/HttpTrigger1"]),
+        # the separator as written: plain, HTML-escaped, Go's JSON escape, ';', percent-encoded in another URL
+        st.sampled_from([("?", "="), ("&", "="), ("?v=3&amp;", "="), ("?a=1\\u0026", "="), ("?a=1;", "="),
+                         ("?next=x%3F", "%3D"), ("?next=x%3Fa%3D1%26", "%3D")]),
+        st.sampled_from(["key", "sig", "X-Amz-Signature", "x-goog-signature", "signature", "code", "subscription-key"]),
+        _s(ALNUM + "%-._~", 16, 64), st.sampled_from(["", "&page=2", "#top", ")", ", retrying"])),
     "host_credentials": st.builds(
         lambda tail, host, tpl: Case(tpl.format(t=tail, h=host), tail, (host,)),
         _s(ALNUM + "!*$", 10, 20), st.sampled_from(["db.example.com", "aws-0-eu-west-1.pooler.example.com"]),

@@ -42,8 +42,10 @@ DESTINATION_KINDS = {"webhook", "slack", "work_item", "github_issue", "fixbot"}
 # Kinds that page a person, and so may carry a digest (a page budget per window).
 DIGEST_KINDS = {"webhook", "slack", "github_issue"}
 WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-# Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks).
-UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]")
+# Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks). A lazy quantifier
+# (*?, +?, ??, {m,n}?) is one: PostgreSQL takes a whole regex's greediness from its first quantifier, Python each
+# quantifier's from itself (a wrapper alone, without the others' alternation, would match differently).
+UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]|(?<!\\)[*+?}]\?")
 
 
 # -- YAML with line numbers ------------------------------------------------------------------------
