@@ -185,6 +185,8 @@ BEGIN
 END
 $$;
 
+-- ops_private.wrapper_regex() had one caller, ops.classify_candidates, replaced below to call wrapper_regex(canon).
+-- squawk-ignore ban-drop-function
 DROP FUNCTION ops_private.wrapper_regex();
 
 CREATE FUNCTION ops_private.wrapper_regex(canon text) RETURNS text
