@@ -94,7 +94,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "[11, 9]", "Learn more: https://docs.example.com/x", "(Background on this error at: https://sqlalche.me/e/e3q8)",
           "function 'api/handler'", "##[error]", "[info] ", "│ ", "ERROR: ", " - https://www.rfc-editor.org/rfc/x#s",
           '"quoted", ', '\\"', "}", "\n", "\t", " ", "\u200b", "\uff11\uff12\uff13", "Ｅｒｒｏｒ", "МАС",
-          "word", "Error", "0", "-", "_", ":", ".", "@", "/", ",", "(", ")", "more", "exit", "signal", "x"]
+          "word", "Error", "0", "-", "_", ":", ".", "@", "/", ",", "(", ")", "more", "exit", "signal", "x",
+          "[help.example.com](https://help.example.com/)", "](", "[", "]", "::1", "::", "2001:db8::7334", "std::io",
+          '"404 ', '"', "raise ", "throw "]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
