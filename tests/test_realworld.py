@@ -39,8 +39,8 @@ def figures(module_db_url):
 
 
 def test_corpus_has_both_splits_and_every_source():
-    assert {m.split for m in MESSAGES} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                          "test"}
+    assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

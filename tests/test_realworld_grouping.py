@@ -91,7 +91,7 @@ def test_grouping_pairs_tuning_data_floor(outcomes):
     assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
         f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
     five = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND5]
-    assert sum(ok for _, ok in five) / len(five) >= BEFORE_BLIND5_FLOOR, "the five splits tuned before blind5 lost pairs"
+    assert sum(ok for _, ok in five) / len(five) >= BEFORE_BLIND5_FLOOR, "the five tuned before blind5 lost pairs"
     five_undisputed = [ok for p, ok in five if p.id not in realworld.DISPUTED_PAIRS]
     assert sum(five_undisputed) / len(five_undisputed) >= BEFORE_BLIND5_UNDISPUTED_FLOOR
     four = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND4]
