@@ -4,12 +4,13 @@ Each pair goes through the real pipeline (ops.record_error: redaction, classific
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
 printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 (dev-blind3) and blind4
-(dev-blind4) were each measured blind once and are tuning data since, with dev. The issue's target is 0.95 for the
-test split and 0.90 for the tuning data; with fingerprint version 5 and blind4's classification fixes the five tuning
-splits reach 205/267 (0.768), and 205/249 (0.823) without the "same" labels that issue 9's definition disputes
-(realworld.DISPUTED_PAIRS: two resources that each need their own fix; blind4 adds none); the four splits tuned
-before blind4 keep 162/206 (0.786) and 162/188 (0.862), the three before blind3 120/148 (0.811) and 120/130 (0.923).
+The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3, blind4 and blind5 (dev-blind3,
+dev-blind4, dev-blind5) were each measured blind once and are tuning data since, with dev. The issue's target is 0.95
+for the test split and 0.90 for the tuning data (the brief of the blind5 round: 0.85); with fingerprint version 6 and
+blind5's classification fixes the six tuning splits reach 264/328 (0.805), and 264/310 (0.852) without the "same"
+labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS: two resources that each need their own fix;
+blind4 and blind5 add none); the five splits tuned before blind5 212/267 (0.794) and 212/249 (0.851), the four before
+blind4 165/206 (0.801) and 165/188 (0.878), the three before blind3 121/148 (0.818) and 121/130 (0.931).
 The floors guard what is reached, so a change that loses grouping fails here; raise them as grouping improves.
 """
 
@@ -25,14 +26,17 @@ from worker import realworld
 TARGET = 0.95
 FLOOR = 0.82        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.76  # all five tuning splits (205/267 once blind4 joined them; the four before keep BEFORE_BLIND4_FLOOR)
-UNDISPUTED_FLOOR = 0.82  # all five without the disputed labels (205/249)
+TUNED_FLOOR = 0.80  # all six tuning splits (264/328 with version 6, once blind5 joined them)
+UNDISPUTED_FLOOR = 0.85  # all six without the disputed labels (264/310)
+BEFORE_BLIND5 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4")
+BEFORE_BLIND5_FLOOR = 0.79  # the five splits tuned before blind5 (212/267 with version 6; 205/267 with version 5)
+BEFORE_BLIND5_UNDISPUTED_FLOOR = 0.85  # the same without the disputed labels (212/249)
 BEFORE_BLIND4 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3")
-BEFORE_BLIND4_FLOOR = 0.78  # the four splits tuned before blind4 (162/206; TUNED_FLOOR until blind4 joined)
-BEFORE_BLIND4_UNDISPUTED_FLOOR = 0.86  # the same without the disputed labels (162/188)
+BEFORE_BLIND4_FLOOR = 0.80  # the four splits tuned before blind4 (165/206 with version 6; 162/206 with version 5)
+BEFORE_BLIND4_UNDISPUTED_FLOOR = 0.87  # the same without the disputed labels (165/188)
 BEFORE_BLIND3 = ("dev", "dev-holdout1", "dev-blind2")
-BEFORE_BLIND3_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (120/148 with versions 4 and 5)
-BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.92  # the same without the disputed labels (120/130 with versions 4 and 5)
+BEFORE_BLIND3_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (121/148 with version 6)
+BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.93  # the same without the disputed labels (121/130 with version 6)
 PAIR_FLOOR = 0.89  # dev and dev-holdout1 alone (was 0.87 with version 3: 80/91; 81/91 with version 4)
 
 
@@ -55,7 +59,8 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
+                                         "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -76,7 +81,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 267
+    assert len(tuned) >= 328
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -85,6 +90,10 @@ def test_grouping_pairs_tuning_data_floor(outcomes):
     undisputed = [ok for p, ok in tuned if p.id not in realworld.DISPUTED_PAIRS]
     assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
         f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
+    five = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND5]
+    assert sum(ok for _, ok in five) / len(five) >= BEFORE_BLIND5_FLOOR, "the five tuned before blind5 lost pairs"
+    five_undisputed = [ok for p, ok in five if p.id not in realworld.DISPUTED_PAIRS]
+    assert sum(five_undisputed) / len(five_undisputed) >= BEFORE_BLIND5_UNDISPUTED_FLOOR
     four = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND4]
     assert sum(ok for _, ok in four) / len(four) >= BEFORE_BLIND4_FLOOR, "the four splits tuned before blind4 lost pairs"
     four_undisputed = [ok for p, ok in four if p.id not in realworld.DISPUTED_PAIRS]
@@ -101,19 +110,22 @@ def test_disputed_labels_are_same_pairs_of_the_tuning_data():
 
 
 def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
-    """Versions 4 and 5 group more; they must not merge what the tuning data says is two failures. Two pairs were
-    merged before version 4 too: odoo-hpair-04 (two access errors whose cause lines are identical; the model is on
-    another line) and ga-b2pair-05 (bash's `<cmd>: command not found` for two commands: the grouping text starts after
-    the last ": ", which drops the command name). blind3 brought two more, merged at its blind measure and still merged:
-    ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected") and tf-b3-pair-06 (two undeclared resources
-    whose cause line is the bare "Reference to undeclared resource"; the name is on another line). blind4 brought five
-    merged at its blind measure: dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes),
-    dns-b4pair-05 (the bare "no such host" for two causes), terraform-b4pair-06 ("Failed to install provider", the
-    provider on another line), vercel-b4pair-07 ("npm ERR! code ERESOLVE", the package further down) and
-    vercel-b4pair-05 (two Edge Functions over the size limit: the first holdout labels two function names one failure,
-    vercel-hpair-06, and that older reading is kept). One is merged since blind4's classification fix:
-    vercel-b4pair-06, whose two sides print the same cause line ("Could not identify Next.js version", a Nuxt preset vs
-    a wrong Root Directory; before the fix both were UNKNOWN and grouped by their whole, different, logs)."""
+    """Versions 4 to 6 group more; they must not merge what the tuning data says is two failures. Still merged:
+    odoo-hpair-04 (two access errors whose cause lines are identical; the model is on another line, merged before
+    version 4 too), ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected", merged at blind3's blind
+    measure), dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes), vercel-b4pair-05 (two
+    Edge Functions over the size limit: the first holdout labels two function names one failure, vercel-hpair-06, and
+    that older reading is kept), vercel-b4pair-06 (merged since blind4's classification fix: both sides print "Could
+    not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and two of blind5's, merged at its
+    blind measure: terraform-b5pair-05 ("Inconsistent dependency lock file" for two providers: the first holdout's
+    tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept) and
+    vercel-b5pair-06 ("DEPLOYMENT_NOT_FOUND", the deployment's URL on another line or absent).
+    Apart since the blind5 round, by patterns whose match names the resource on the cause line: ga-b2pair-05
+    (`<cmd>: command not found`), tf-b3-pair-06 and terraform-b5pair-04 (the undeclared resource or variable
+    named in the diagnostic's detail), terraform-b4pair-06 and terraform-b5pair-08 ("Error while installing
+    <provider> v<version>: ..."), dns-b4pair-05 and dns-b5pair-05 (Go's `lookup <host> on <server>: no such
+    host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
+    installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["dns-b4pair-03", "dns-b4pair-05", "ga-b2pair-05", "odoo-hpair-04", "ops-b3-pair-06", "terraform-b4pair-06",
-                      "tf-b3-pair-06", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b4pair-07"]
+    assert merged == ["dns-b4pair-03", "odoo-hpair-04", "ops-b3-pair-06", "terraform-b5pair-05", "vercel-b4pair-05",
+                      "vercel-b4pair-06", "vercel-b5pair-06"]

@@ -76,6 +76,11 @@ BEGIN
     -- redaction's) recompile on every call. Each step that cannot change the text runs only when a literal it
     -- needs is present; every "IF ... THEN  -- guard" is a necessary condition of its regexes matching, so the
     -- result is the same as running them all (tests/test_normalize_guards.py runs both and compares).
+    -- Version 6. A Markdown link [text](url) is its text: one paste turned help.example.com into
+    -- [help.example.com](https://help.example.com/), another did not.
+    IF strpos(m, '](') > 0 THEN  -- guard
+        m := regexp_replace(m, '\[([^][' || chr(10) || ']{1,200})\]\([a-z][a-z0-9+.-]*://[^()[:space:]]*\)', '\1', 'gi');
+    END IF;
     -- URLs keep scheme, host and port; user info is dropped and any path, query or fragment becomes /<path>.
     IF strpos(m, '://') > 0 THEN  -- guard
         m := regexp_replace(m, '([a-z][a-z0-9+.-]*)://([^/[:space:]''"<>()@]*@)?([^/[:space:]''"<>():?#]*)(:[0-9]+)?[/?#][^[:space:]''"<>()]+',
@@ -105,8 +110,12 @@ BEGIN
         m := regexp_replace(m, '(^|[^A-Za-z0-9])([A-Za-z][A-Za-z0-9]{0,15})_(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{8,}(?![A-Za-z0-9])',
                             '\1\2_<id>', 'g');
     END IF;
-    -- ... region-scoped ids (Vercel's iad1::abcde-1700000000000-0123456789ab).
+    -- ... region-scoped ids (Vercel's iad1::abcde-1700000000000-0123456789ab). Version 6: first, an IPv6 address
+    -- written with "::" (::1, fe80::1ff:fe23) is an address like an IPv4 one (<ip>): localhost is ::1 or 127.0.0.1.
+    -- It has a digit and only hex groups, so std::io and Foo::Bar are not addresses.
     IF strpos(m, '::') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^0-9A-Za-z:.])(?=[0-9A-Fa-f:]*[0-9])([0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4}){0,6})?::([0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4}){0,6})?(?![0-9A-Za-z:])',
+                            '\1<ip>', 'g');
         m := regexp_replace(m, '(^|[^A-Za-z0-9:])(?=[A-Za-z0-9:-]*[0-9])[A-Za-z0-9]+::[A-Za-z0-9:-]+', '\1<id>', 'g');
     END IF;
     IF strpos(m, '.') > 0 THEN  -- guard
@@ -126,9 +135,11 @@ BEGIN
     END IF;
 
     -- An exception class leading a line (FetchError:, psycopg2.OperationalError:, (botocore.errorfactory.NoSuchBucket))
-    -- is how one runtime wraps the failure, not the failure.
-    IF strpos(m, 'Error') > 0 OR strpos(m, 'Exception') > 0 OR strpos(m, 'Fault') > 0 OR strpos(m, '.') > 0 THEN  -- guard
-        m := regexp_replace(m, '^[[:blank:]]*\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?[[:blank:]]+',
+    -- is how one runtime wraps the failure, not the failure. Version 6: so is an HTTP status that starts a quoted
+    -- message ("404 models/x is not found" is the message "models/x is not found" another client prints without it).
+    IF strpos(m, 'Error') > 0 OR strpos(m, 'Exception') > 0 OR strpos(m, 'Fault') > 0 OR strpos(m, '.') > 0
+       OR strpos(m, '"') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?|"[1-5][0-9]{2}(?=[[:blank:]]+[A-Za-z]))[[:blank:]]+',
                             '', 'gn');
     END IF;
     m := lower(m);
@@ -205,12 +216,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 4 (docs/grouping.md has the full table): folds the text (ops.fold_text), then replaces volatile '
+    'Normalization version 6 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
-    'prefixed and region-scoped ids (req_<id>, <id>), <ip>, colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
+    'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
     'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
     'numbers (<n>; 10,000 is one number; a list of ids "(<n>, <n>)" one <n>), the quoted name after '
-    '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
+    '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops an exception class or an HTTP status (v6) leading a line, a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
@@ -239,9 +251,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- phase and code alone; "=" stands for the two text fields (no field starts with "=", so nothing collides).
 -- Version 5: backticks and blanks at either end of a normalized field are dropped, and a field that normalization
 -- leaves empty falls back to "<bare> " and its folded, lower-cased text (tabs and line breaks as spaces, digits as 0),
--- computed only then (coalesce); NULL stays NULL.
+-- computed only then (coalesce); NULL stays NULL. Version 6: ops.normalize_message reads a Markdown link as its text,
+-- an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes over a
+-- source line that raises the error.
 RETURN encode(sha256(convert_to(
-    'fp5|' || ops.fingerprint_field(source)
+    'fp6|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -253,17 +267,17 @@ RETURN encode(sha256(convert_to(
                             '<bare> ' || btrim(translate(lower(ops.fold_text(top_frame)), E'\t\r\n0123456789', '   0000000000')))) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp5, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp6, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 5; ops.current_fingerprint_version()). A normalized field loses backticks and blanks at either end; one '
+    'version 6; ops.current_fingerprint_version()). A normalized field loses backticks and blanks at either end; one '
     'that normalization leaves empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text '
     '(digits as 0), so unrelated bare lines do not share a fingerprint. Pass the redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 5;
+RETURN 6;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (5). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (6). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1165,7 +1165,9 @@ SET search_path = pg_catalog, ops
 -- is found again on the folded line with case, `_`, `-` and tabs mapped one to one (so positions agree);
 -- when that does not find it (a run of blanks the canonical form collapsed), the whole line is kept. The
 -- whole message when no pattern matched (UNKNOWN, or a code the producer named) or when the pattern only
--- matches across lines.
+-- matches across lines. Version 6: a line of source code that raises the error (a traceback's
+-- `raise ValueError("Expected singleton: %s" % self)`, `throw new Error(...)`) is the cause line only when no
+-- other line matches; the message it quotes is printed on a later line with its values.
 RETURN coalesce((
     SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
                 THEN substr(f.folded, CASE WHEN w.k > 0 AND strpos(right(w.prefix, w.k - 1), ', ') = 0
@@ -1177,7 +1179,7 @@ RETURN coalesce((
           JOIN LATERAL (SELECT p.kind, p.pattern, p.pattern_canonical FROM ops.failure_mode_patterns p
                         WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern LIMIT 1) p ON true
           WHERE CASE WHEN p.kind = 'substring' THEN strpos(t.l, p.pattern_canonical) > 0 ELSE t.l ~* p.pattern END
-          ORDER BY t.n
+          ORDER BY left(ltrim(t.l), 6) IN ('raise ', 'throw '), t.n
           LIMIT 1) c
     CROSS JOIN LATERAL (SELECT ops.fold_text(c.line) AS folded) f
     CROSS JOIN LATERAL (SELECT translate(lower(f.folded), E'_-\t', '   ') AS flat) l
@@ -1190,7 +1192,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'of its code matches (the cause line), the folded text after the last ": " before the match, to the line end (from '
     'the match itself when the text between holds ", "; the whole line when the text before the match holds ";" or '
     'the match is not found at the same place); the whole message when there is no matched pattern or '
-    'it spans lines. (message, code, matched_pattern) -> text. Reads the first 40000 characters.';
+    'it spans lines; a source line that raises the error (`raise …`, `throw …`) only when no other line matches (v6). '
+    '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
 
 CREATE TABLE ops.error_aliases (
     fingerprint        text PRIMARY KEY,
@@ -1220,7 +1223,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp5|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp6|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

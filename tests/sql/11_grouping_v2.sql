@@ -1,7 +1,8 @@
--- Grouping versions 2, 3, 4 and 5: what normalization replaces, what it keeps, per-code grouping rules, the fallback
--- for a text normalization empties, and regrouping old rows and the groups a changed rule moves.
+-- Grouping versions 2 to 6: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- for a text normalization empties, the cause line of a traceback, and regrouping old rows and the groups a changed
+-- rule moves.
 BEGIN;
-SELECT plan(56);
+SELECT plan(64);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -120,11 +121,37 @@ SELECT isnt(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', NULL, NULL),
             ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', '', NULL),
     'NULL stays NULL (no fallback), apart from the empty text');
 
--- Fingerprints carry version 5.
-SELECT is(ops.current_fingerprint_version(), 5::smallint, 'the current fingerprint version is 5');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v5 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v5 probe 42'), 5::smallint,
-    'new groups are stamped with version 5');
+-- Version 6: an IPv6 address written with "::" is an address like an IPv4 one; a Markdown link is its text; an HTTP
+-- status starting a quoted message is dropped like an exception class; a source line that raises the error is the
+-- cause line only when no other line matches.
+SELECT is(ops.normalize_message('is the server running on host "localhost" (::1) and accepting'),
+          ops.normalize_message('is the server running on host "localhost" (127.0.0.1) and accepting'),
+    'localhost as ::1 and as 127.0.0.1 is one address');
+SELECT is(ops.normalize_message('connect to fe80::1ff:fe23:4567:890a failed'), 'connect to <ip> failed',
+    'an IPv6 address with "::" is <ip>');
+SELECT is(ops.normalize_message('thread panicked at std::io::Error in Foo::Bar'), 'thread panicked at std::io::error in foo::bar',
+    'a Rust or C++ path is not an address (no digit, not only hex groups)');
+SELECT is(ops.normalize_message('contact us through our help center at [help.openai.com](https://help.openai.com/) if'),
+          ops.normalize_message('contact us through our help center at help.openai.com if'),
+    'a Markdown link reads as its text');
+SELECT is(ops.normalize_message('"404 models/gemini-pro is not found for API version v1beta."'),
+          ops.normalize_message('"models/gemini-pro is not found for API version v1beta.",'),
+    'an HTTP status starting a quoted message is dropped');
+SELECT is(ops.normalize_message('status 404 models/x'), 'status 404 models/x',
+    'an HTTP status in prose is still kept');
+SELECT is(ops.grouping_text(E'  File "models.py", line 9, in ensure_one\n    raise ValueError("Expected singleton: %s" % self)\nValueError: Expected singleton: sale.order(3, 4)',
+                            'ODOO.EXPECTED_SINGLETON', 'expected singleton'),
+          'Expected singleton: sale.order(3, 4)',
+    'the cause line is the raised error, not the source line that raises it');
+SELECT is(ops.grouping_text(E'    raise ValueError("Expected singleton: %s" % self)', 'ODOO.EXPECTED_SINGLETON', 'expected singleton'),
+          '    raise ValueError("Expected singleton: %s" % self)',
+    'a source line that raises the error is still the cause line when no other line matches');
+
+-- Fingerprints carry version 6.
+SELECT is(ops.current_fingerprint_version(), 6::smallint, 'the current fingerprint version is 6');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v6 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v6 probe 42'), 6::smallint,
+    'new groups are stamped with version 6');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -147,8 +174,8 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 5::smallint) $$,
-    'the two old groups are one version-5 group holding their summed count; aliases point old to new');
+    $$ VALUES (1::bigint, 13::numeric, 6::smallint) $$,
+    'the two old groups are one version-6 group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
     $$ VALUES ('resolved'::text, 'alice'::text, repeat('ab', 32), '2027-01-01Z'::timestamptz, '2026-11-01Z'::timestamptz, 'PR-7'::text) $$,
