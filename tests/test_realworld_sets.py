@@ -40,6 +40,12 @@ SETS = {
     # collector's same-shape fake for an API key in a URL query (`?key=…`, rule url_query_secret).
     "blind6": (210, 55, {"gha-b6-setup-python-544", "gha-b6-comment-pr-224", "supafn-b6-supabase-34657", "gha-b6pair-03",
                          "gha-b6pair-06", "dns-b6-mediacloud-499"}),
+    # A Gemini key's fake in a request URL (`?key=AIza…`), GitHub's mask (`password: $***`), and three over-redactions
+    # kept on purpose (secrecy first): `onepassword: provider` and `cipassword: ciupgrade:1` read as a password
+    # assignment (a camelCase key has a letter before "password" too), and a Proxmox task id `UPID:host-01:…:root@pam`
+    # read as credentials before an `@` in a host name.
+    "blind7": (200, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
+                         "terraform-b7-telmate-proxmox-1115", "terraform-b7-bpg-proxmox-935", "terraform-b7pair-04"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
