@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to fifth blind sets,
-tests/fixtures/realworld/blind2/ ... blind5/, reported as dev-blind2 ... dev-blind5).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to sixth blind sets,
+tests/fixtures/realworld/blind2/ ... blind6/, reported as dev-blind2 ... dev-blind6).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout, blind2, blind3, blind4 and blind5 were each measured blind once, docs/realworld.md "Holdout (blind)",
-"Blind set 2" ... "Blind set 5", and are tuning data since); TUNED_FLOOR guards them together.
+holdout, blind2, blind3, blind4, blind5 and blind6 were each measured blind once, docs/realworld.md "Holdout
+(blind)", "Blind set 2" ... "Blind set 6", and are tuning data since); TUNED_FLOOR guards them together.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
 figure is an upper estimate: once dev passed 0.96, the test split's code pairs, never its messages,
@@ -40,7 +40,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

@@ -60,7 +60,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "test"}
+                                         "dev-blind6", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
