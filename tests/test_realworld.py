@@ -25,8 +25,8 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.97  # the six tuning splits together (issue 9's target; 1404/1447 = 0.970 with dev-blind5, whose blind
-                    # measure was 0.773; the five before it keep 1216/1253 = 0.970)
+TUNED_FLOOR = 0.97  # the seven tuning splits together (issue 9's target; 1613/1662 = 0.970 with dev-blind6, whose blind
+                    # measure was 0.800; the six before it keep 1404/1447 = 0.970)
 MESSAGES = realworld.load_tuned()
 
 
@@ -66,7 +66,7 @@ def test_dev_split_accuracy_floor(figures):
 def test_tuning_data_accuracy_floor(figures):
     tuned = [figures[split] for split in realworld.TUNED_SPLITS]
     correct, n = sum(f.correct for f in tuned), sum(f.n for f in tuned)
-    assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1400
+    assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1600
     pairs = sum((f.pairs for f in tuned), Counter())
     assert correct / n >= TUNED_FLOOR, f"tuning-data accuracy {correct / n:.3f} < {TUNED_FLOOR}; pairs: {pairs.most_common()}"
 
