@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to fifth blind sets,
-tests/fixtures/realworld/blind2/ ... blind5/, reported as dev-blind2 ... dev-blind5).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to sixth blind sets,
+tests/fixtures/realworld/blind2/ ... blind6/, reported as dev-blind2 ... dev-blind6).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout, blind2, blind3, blind4 and blind5 were each measured blind once, docs/realworld.md "Holdout (blind)",
-"Blind set 2" ... "Blind set 5", and are tuning data since); TUNED_FLOOR guards them together.
+holdout, blind2, blind3, blind4, blind5 and blind6 were each measured blind once, docs/realworld.md "Holdout
+(blind)", "Blind set 2" ... "Blind set 6", and are tuning data since); TUNED_FLOOR guards them together.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
 figure is an upper estimate: once dev passed 0.96, the test split's code pairs, never its messages,
@@ -25,8 +25,8 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.97  # the six tuning splits together (issue 9's target; 1404/1447 = 0.970 with dev-blind5, whose blind
-                    # measure was 0.773; the five before it keep 1216/1253 = 0.970)
+TUNED_FLOOR = 0.97  # the seven tuning splits together (issue 9's target; 1613/1662 = 0.970 with dev-blind6, whose blind
+                    # measure was 0.800; the six before it keep 1404/1447 = 0.970)
 MESSAGES = realworld.load_tuned()
 
 
@@ -40,7 +40,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
@@ -66,7 +66,7 @@ def test_dev_split_accuracy_floor(figures):
 def test_tuning_data_accuracy_floor(figures):
     tuned = [figures[split] for split in realworld.TUNED_SPLITS]
     correct, n = sum(f.correct for f in tuned), sum(f.n for f in tuned)
-    assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1400
+    assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1600
     pairs = sum((f.pairs for f in tuned), Counter())
     assert correct / n >= TUNED_FLOOR, f"tuning-data accuracy {correct / n:.3f} < {TUNED_FLOOR}; pairs: {pairs.most_common()}"
 

@@ -4,13 +4,14 @@ Each pair goes through the real pipeline (ops.record_error: redaction, classific
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
 printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3, blind4 and blind5 (dev-blind3,
-dev-blind4, dev-blind5) were each measured blind once and are tuning data since, with dev. The issue's target is 0.95
-for the test split and 0.90 for the tuning data (the brief of the blind5 round: 0.85); with fingerprint version 6 and
-blind5's classification fixes the six tuning splits reach 264/328 (0.805), and 264/310 (0.852) without the "same"
-labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS: two resources that each need their own fix;
-blind4 and blind5 add none); the five splits tuned before blind5 212/267 (0.794) and 212/249 (0.851), the four before
-blind4 165/206 (0.801) and 165/188 (0.878), the three before blind3 121/148 (0.818) and 121/130 (0.931).
+The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3, blind4, blind5 and blind6
+(dev-blind3 ... dev-blind6) were each measured blind once and are tuning data since, with dev. The issue's target is
+0.95 for the test split and 0.90 for the tuning data (the brief of the blind6 round: 0.85 without the disputed labels);
+with fingerprint version 7 and blind6's classification fixes the seven tuning splits reach 313/385 (0.813), and 313/367
+(0.853) without the "same" labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS: two resources that each
+need their own fix; blind4, blind5 and blind6 add none); the six splits tuned before blind6 266/328 (0.811) and 266/310
+(0.858), the five before blind5 214/267 (0.801) and 214/249 (0.859), the four before blind4 166/206 (0.806) and
+166/188 (0.883), the three before blind3 122/148 (0.824) and 122/130 (0.938).
 The floors guard what is reached, so a change that loses grouping fails here; raise them as grouping improves.
 """
 
@@ -24,19 +25,23 @@ import pytest
 from worker import realworld
 
 TARGET = 0.95
-FLOOR = 0.82        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code)
+FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
+                    # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all six tuning splits (264/328 with version 6, once blind5 joined them)
-UNDISPUTED_FLOOR = 0.85  # all six without the disputed labels (264/310)
+TUNED_FLOOR = 0.81  # all seven tuning splits (313/385 with version 7, once blind6 joined them)
+UNDISPUTED_FLOOR = 0.85  # all seven without the disputed labels (313/367)
+BEFORE_BLIND6 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5")
+BEFORE_BLIND6_FLOOR = 0.81  # the six splits tuned before blind6 (266/328 with version 7; 264/328 with version 6)
+BEFORE_BLIND6_UNDISPUTED_FLOOR = 0.85  # the same without the disputed labels (266/310)
 BEFORE_BLIND5 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4")
-BEFORE_BLIND5_FLOOR = 0.79  # the five splits tuned before blind5 (212/267 with version 6; 205/267 with version 5)
-BEFORE_BLIND5_UNDISPUTED_FLOOR = 0.85  # the same without the disputed labels (212/249)
+BEFORE_BLIND5_FLOOR = 0.80  # the five splits tuned before blind5 (214/267 with version 7; 212/267 with version 6)
+BEFORE_BLIND5_UNDISPUTED_FLOOR = 0.85  # the same without the disputed labels (214/249)
 BEFORE_BLIND4 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3")
-BEFORE_BLIND4_FLOOR = 0.80  # the four splits tuned before blind4 (165/206 with version 6; 162/206 with version 5)
-BEFORE_BLIND4_UNDISPUTED_FLOOR = 0.87  # the same without the disputed labels (165/188)
+BEFORE_BLIND4_FLOOR = 0.80  # the four splits tuned before blind4 (166/206 with version 7; 165/206 with version 6)
+BEFORE_BLIND4_UNDISPUTED_FLOOR = 0.88  # the same without the disputed labels (166/188)
 BEFORE_BLIND3 = ("dev", "dev-holdout1", "dev-blind2")
-BEFORE_BLIND3_FLOOR = 0.81  # dev, dev-holdout1 and dev-blind2 together (121/148 with version 6)
-BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.93  # the same without the disputed labels (121/130 with version 6)
+BEFORE_BLIND3_FLOOR = 0.82  # dev, dev-holdout1 and dev-blind2 together (122/148 with version 7, 121/148 with version 6)
+BEFORE_BLIND3_UNDISPUTED_FLOOR = 0.93  # the same without the disputed labels (122/130 with version 7)
 PAIR_FLOOR = 0.89  # dev and dev-holdout1 alone (was 0.87 with version 3: 80/91; 81/91 with version 4)
 
 
@@ -60,7 +65,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "test"}
+                                         "dev-blind6", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -81,7 +86,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 328
+    assert len(tuned) >= 385
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -90,6 +95,10 @@ def test_grouping_pairs_tuning_data_floor(outcomes):
     undisputed = [ok for p, ok in tuned if p.id not in realworld.DISPUTED_PAIRS]
     assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
         f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
+    six = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND6]
+    assert sum(ok for _, ok in six) / len(six) >= BEFORE_BLIND6_FLOOR, "the six tuned before blind6 lost pairs"
+    six_undisputed = [ok for p, ok in six if p.id not in realworld.DISPUTED_PAIRS]
+    assert sum(six_undisputed) / len(six_undisputed) >= BEFORE_BLIND6_UNDISPUTED_FLOOR
     five = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND5]
     assert sum(ok for _, ok in five) / len(five) >= BEFORE_BLIND5_FLOOR, "the five tuned before blind5 lost pairs"
     five_undisputed = [ok for p, ok in five if p.id not in realworld.DISPUTED_PAIRS]
@@ -110,16 +119,20 @@ def test_disputed_labels_are_same_pairs_of_the_tuning_data():
 
 
 def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
-    """Versions 4 to 6 group more; they must not merge what the tuning data says is two failures. Still merged:
-    odoo-hpair-04 (two access errors whose cause lines are identical; the model is on another line, merged before
-    version 4 too), ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected", merged at blind3's blind
+    """Versions 4 to 7 group more; they must not merge what the tuning data says is two failures. Still merged:
+    ops-b3-pair-06 (two deadlocks whose only line is "deadlock detected", merged at blind3's blind
     measure), dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes), vercel-b4pair-05 (two
     Edge Functions over the size limit: the first holdout labels two function names one failure, vercel-hpair-06, and
     that older reading is kept), vercel-b4pair-06 (merged since blind4's classification fix: both sides print "Could
     not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and two of blind5's, merged at its
     blind measure: terraform-b5pair-05 ("Inconsistent dependency lock file" for two providers: the first holdout's
     tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept) and
-    vercel-b5pair-06 ("DEPLOYMENT_NOT_FOUND", the deployment's URL on another line or absent).
+    vercel-b5pair-06 ("DEPLOYMENT_NOT_FOUND", the deployment's URL on another line or absent), and one of blind6's,
+    merged at its blind measure: vercel-b6pair-01 (two Root Directories whose `routes-manifest.json` is missing; the
+    path is normalized away, as every other path is).
+    Apart since the blind6 round: odoo-hpair-04 and odoo-b6pair-05 (two access errors whose first lines are identical:
+    the pattern that matches Odoo's `(Document type: <model>, Operation: <op>)` on the next line spans lines, so the
+    whole message is the grouping text).
     Apart since the blind5 round, by patterns whose match names the resource on the cause line: ga-b2pair-05
     (`<cmd>: command not found`), tf-b3-pair-06 and terraform-b5pair-04 (the undeclared resource or variable
     named in the diagnostic's detail), terraform-b4pair-06 and terraform-b5pair-08 ("Error while installing
@@ -127,5 +140,5 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["dns-b4pair-03", "odoo-hpair-04", "ops-b3-pair-06", "terraform-b5pair-05", "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b5pair-06"]
+    assert merged == ["dns-b4pair-03", "ops-b3-pair-06", "terraform-b5pair-05", "vercel-b4pair-05",
+                      "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01"]

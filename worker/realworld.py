@@ -7,14 +7,14 @@ aggregate figures and code pairs are reported for the ``test`` split (patterns a
 
 The first holdout (tests/fixtures/realworld/holdout/*.yaml, README there) was measured blind once and is
 tuning data since: its files say ``split: holdout`` and the loader reports them as the split ``dev-holdout1``.
-The blind sets blind2, blind3, blind4 and blind5 (tests/fixtures/realworld/blind<N>/) went the same way: their files say
+The blind sets blind2, blind3, blind4, blind5 and blind6 (tests/fixtures/realworld/blind<N>/) went the same way: their files say
 ``split: blind<N>``, reported as ``dev-blind<N>``. TUNED lists them in the order they were measured; TUNED_SETS maps
 each such directory to {value in the file: split reported}; ``load_tuned(root)`` is the corpus and every tuned set
 together. Their recorded blind figures stay in docs/realworld.md (HISTORY_HEADINGS: "Holdout (blind)", "Blind set
 2", ...) as history.
 
 A blind set is any directory ``tests/fixtures/realworld/blind<N>/`` not in TUNED_SETS (``blind_dir(name)``;
-``is_blind(name)``), whose files all say ``split: blind<N>``; ``load(root, blind_dir("blind6"))`` reads it,
+``is_blind(name)``), whose files all say ``split: blind<N>``; ``load(root, blind_dir("blind7"))`` reads it,
 ``group(conn, pairs)`` measures grouping pairs through the real ``ops.record_error`` (rolled back) and
 ``blind_markdown`` renders its section ("Blind set <N>") of docs/realworld.md. A missing blind directory loads
 as no messages.
@@ -43,7 +43,8 @@ TUNED = (("holdout", "dev-holdout1", "## Holdout (blind)"),
          ("blind2", "dev-blind2", "## Blind set 2"),
          ("blind3", "dev-blind3", "## Blind set 3"),
          ("blind4", "dev-blind4", "## Blind set 4"),
-         ("blind5", "dev-blind5", "## Blind set 5"))
+         ("blind5", "dev-blind5", "## Blind set 5"),
+         ("blind6", "dev-blind6", "## Blind set 6"))
 TUNED_SETS = {CORPUS_DIR / name: {name: split} for name, split, _ in TUNED}  # directory -> {in the file: reported}
 TUNED_SPLITS = ("dev", *(split for _, split, _ in TUNED))  # where patterns and normalization are tuned
 HISTORY_HEADINGS = tuple(heading for _, _, heading in TUNED)
@@ -74,8 +75,8 @@ def is_blind(name: str) -> bool:
 
 
 def blind_dir(name: str) -> Path:
-    """The directory of the blind set ``name`` (``blind6`` -> tests/fixtures/realworld/blind6); ValueError for a
-    name that is not ``blind<N>`` or is a set already tuned on (TUNED: holdout, blind2, blind3, blind4, blind5)."""
+    """The directory of the blind set ``name`` (``blind7`` -> tests/fixtures/realworld/blind7); ValueError for a
+    name that is not ``blind<N>`` or is a set already tuned on (TUNED: holdout, blind2, ..., blind6)."""
     if not is_blind(name):
         raise ValueError(f"{name!r} is not a blind set: expected blind<N> (N >= 1) not yet tuned on "
                          f"(tuned: {', '.join(v for m in TUNED_SETS.values() for v in m)})")
@@ -159,7 +160,7 @@ def load(root: Path = ROOT, directory: Path = CORPUS_DIR) -> list[Message]:
 
 def load_tuned(root: Path = ROOT) -> list[Message]:
     """The messages patterns are tuned and measured on: the corpus (dev, test) and every tuned set (dev-holdout1,
-    dev-blind2, dev-blind3, dev-blind4, dev-blind5: TUNED)."""
+    dev-blind2, dev-blind3, dev-blind4, dev-blind5, dev-blind6: TUNED)."""
     return load(root) + [m for directory in TUNED_SETS for m in load(root, directory)]
 
 

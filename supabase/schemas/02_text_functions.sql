@@ -253,31 +253,34 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- leaves empty falls back to "<bare> " and its folded, lower-cased text (tabs and line breaks as spaces, digits as 0),
 -- computed only then (coalesce); NULL stays NULL. Version 6: ops.normalize_message reads a Markdown link as its text,
 -- an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes over a
--- source line that raises the error.
+-- source line that raises the error. Version 7: a normalized field also loses quotes, commas and semicolons at either end
+-- (a JSON or Python value pasted with its quotes and trailing comma), and '-' reads as '_' (an input or key spelled
+-- github-token and github_token), both by btrim and translate, no regex.
 RETURN encode(sha256(convert_to(
-    'fp6|' || ops.fingerprint_field(source)
+    'fp7|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
                    ELSE ops.fingerprint_field(coalesce(
-                            nullif(btrim(ops.normalize_message(message), '` '), ''),
+                            nullif(translate(btrim(ops.normalize_message(message), '` ''",;'), '-', '_'), ''),
                             '<bare> ' || btrim(translate(lower(ops.fold_text(message)), E'\t\r\n0123456789', '   0000000000'))))
                         || '|' || ops.fingerprint_field(coalesce(
-                            nullif(btrim(ops.normalize_message(top_frame), '` '), ''),
+                            nullif(translate(btrim(ops.normalize_message(top_frame), '` ''",;'), '-', '_'), ''),
                             '<bare> ' || btrim(translate(lower(ops.fold_text(top_frame)), E'\t\r\n0123456789', '   0000000000')))) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp6, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp7, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 6; ops.current_fingerprint_version()). A normalized field loses backticks and blanks at either end; one '
+    'version 7; ops.current_fingerprint_version()). A normalized field loses backticks, blanks, quotes, commas and '
+    'semicolons at either end and reads "-" as "_"; one '
     'that normalization leaves empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text '
     '(digits as 0), so unrelated bare lines do not share a fingerprint. Pass the redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 6;
+RETURN 7;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (6). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (7). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

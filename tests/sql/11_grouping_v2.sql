@@ -1,8 +1,8 @@
--- Grouping versions 2 to 6: what normalization replaces, what it keeps, per-code grouping rules, the fallback
--- for a text normalization empties, the cause line of a traceback, and regrouping old rows and the groups a changed
--- rule moves.
+-- Grouping versions 2 to 7: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
+-- the groups a changed rule moves.
 BEGIN;
-SELECT plan(64);
+SELECT plan(68);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -147,11 +147,25 @@ SELECT is(ops.grouping_text(E'    raise ValueError("Expected singleton: %s" % se
           '    raise ValueError("Expected singleton: %s" % self)',
     'a source line that raises the error is still the cause line when no other line matches');
 
--- Fingerprints carry version 6.
-SELECT is(ops.current_fingerprint_version(), 6::smallint, 'the current fingerprint version is 6');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v6 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v6 probe 42'), 6::smallint,
-    'new groups are stamped with version 6');
+-- Version 7: the key of a normalized field loses quotes, commas and semicolons at either end, and reads "-" as "_".
+SELECT is(ops.error_fingerprint('agent_runner', 'run', 'AGENT.MODEL_NOT_FOUND', $$'The model: `gpt-4` does not exist',$$, NULL),
+          ops.error_fingerprint('agent_runner', 'run', 'AGENT.MODEL_NOT_FOUND', 'The model: `gpt-4` does not exist', NULL),
+    'a value pasted with its quotes and trailing comma is the same failure as the bare text');
+SELECT is(ops.error_fingerprint('github_actions', 'setup', 'ENV.KEY_MISSING', 'Input required and not supplied: github-token', NULL),
+          ops.error_fingerprint('github_actions', 'setup', 'ENV.KEY_MISSING', 'Input required and not supplied: github_token', NULL),
+    'an input named with "-" and with "_" is one failure');
+SELECT isnt(ops.error_fingerprint('github_actions', 'setup', 'ENV.KEY_MISSING', 'Input required and not supplied: github-token', NULL),
+            ops.error_fingerprint('github_actions', 'setup', 'ENV.KEY_MISSING', 'Input required and not supplied: npm-token', NULL),
+    'two inputs are still two failures');
+SELECT isnt(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'disk "a" full', NULL),
+            ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'disk "b" full', NULL),
+    'quotes inside the text are kept: only the ends are trimmed');
+
+-- Fingerprints carry version 7.
+SELECT is(ops.current_fingerprint_version(), 7::smallint, 'the current fingerprint version is 7');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v7 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v7 probe 42'), 7::smallint,
+    'new groups are stamped with version 7');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -174,7 +188,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 6::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 7::smallint) $$,
     'the two old groups are one version-6 group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
