@@ -44,7 +44,7 @@ SETS = {
     # kept on purpose (secrecy first): `onepassword: provider` and `cipassword: ciupgrade:1` read as a password
     # assignment (a camelCase key has a letter before "password" too), and a Proxmox task id `UPID:host-01:…:root@pam`
     # read as credentials before an `@` in a host name.
-    "blind7": (200, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
+    "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
                          "terraform-b7-telmate-proxmox-1115", "terraform-b7-bpg-proxmox-935", "terraform-b7pair-04"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
