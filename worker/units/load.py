@@ -200,14 +200,15 @@ BASELINE_KEYS = ("composition", "contract")  # FM-04/FM-05 read a baseline's ste
 PARALLEL_MIN_FILES = 1000  # below this a tree loads faster in one process than the pool starts and returns
 
 
-@dataclass
+@dataclass(slots=True)
 class _Judged:
     """One file as :func:`_judge_file` leaves it, for :func:`_assemble` (which alone knows about duplicates).
     kind: "unreadable" (YAML error), "council" or "unit"; the fields after ``problems`` are set for a unit that
-    passed its own checks (and ``doc`` for every council)."""
+    passed its own checks (and ``doc`` for every council). ``path`` only where a Unit or Council is built from
+    it (a pool sends every field back: a Path costs more to unpickle than the row beside it)."""
 
     kind: str
-    path: Path
+    path: Path | None
     file: str
     ident: object = None
     id_line: int = 1
@@ -242,6 +243,8 @@ def _judge_file(path: Path, validate: bool, form: str) -> _Judged:
         judged.canonical_error = str(exc)
         return judged
     unit = Unit(path, doc, Address.parse(ident), file)
+    if form != "document":
+        judged.path = None
     if form == "row":
         judged.row = dumps(_unit_row(unit, judged.computed))
     elif form == "baseline":
