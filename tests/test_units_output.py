@@ -237,7 +237,8 @@ def test_usage_errors_exit_64(capsys):
     assert cli.main(["validate", "/nonexistent/path"]) == 64
 
 
-@pytest.mark.parametrize("value, message", [("0", "must be at least 1, not 0"), ("two", "must be a whole number of processes")])
+@pytest.mark.parametrize("value, message", [("0", "must be an integer, at least 1, not '0'"),
+                                            ("two", "must be an integer, at least 1, not 'two'")])
 def test_a_bad_workers_count_is_a_usage_error_naming_it(value, message, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["ci", ".", "--workers", value])
