@@ -18,8 +18,9 @@ def bench_units():
 
 
 def test_smoke_run_gives_one_row_per_case_with_the_planted_findings(db_url):
-    rows = bench_units().run("smoke", db_url)
-    assert [r["case"] for r in rows] == ["clean @200", "registry @200", "against @200"]
+    rows = bench_units().run("smoke", db_url, repeat=1)
+    assert [r["case"] for r in rows] == ["clean @200", "registry @200", "against @200",
+                                         "clean 1 worker @200", "registry 1 worker @200", "against 1 worker @200"]
     for r in rows:
         assert set(r) == {"benchmark", "case", "ours", "baseline", "unit", "ratio", "goal", "met", "detail"}
         assert r["benchmark"] == "units" and r["ours"] > 0 and r["baseline"] > 0
@@ -30,6 +31,8 @@ def test_smoke_run_gives_one_row_per_case_with_the_planted_findings(db_url):
     # run() has already checked that both runs reported exactly these, each FM-06 with its blast radius.
     assert rows[0]["detail"]["findings"] == {}
     assert rows[1]["detail"]["findings"] == rows[2]["detail"]["findings"] == {"FM-05": 1, "FM-06": 1}
+    assert rows[4]["detail"]["findings"] == rows[5]["detail"]["findings"] == {"FM-05": 1, "FM-06": 1}
+    assert [r["detail"]["workers"] for r in rows[3:]] == [1, 1, 1]
     assert rows[1]["detail"]["fm06_blast_radius"][0] > 0
 
 

@@ -529,15 +529,17 @@ def test_fix_schema_names_the_schema_and_the_version(db_url, tree):
 
 
 def test_the_snapshot_payload_is_the_same_json_value_whichever_encoder_writes_it():
-    """Issue 12: orjson writes the payload; what it refuses (beyond 64 bits, a lone surrogate) falls back to
-    json.dumps, and both give the value jsonb reads."""
+    """Issue 12: orjson writes each row and the payload; what it refuses (beyond 64 bits, a lone surrogate) falls
+    back to json.dumps, and both give the value jsonb reads, also as a row (a Fragment) inside the payload."""
     import json as _json
 
-    from worker.units.checks import _dumps
+    import orjson
+
+    from worker.units.load import dumps
 
     for value in ([{"doc": {"n": 2**70}}], [{"doc": {"s": "\ud800"}}], [{"doc": {"f": 1e16, "t": "café", "b": True}}]):
-        text = _dumps(value)
-        assert _json.loads(text) == value
+        assert _json.loads(dumps(value)) == value
+        assert _json.loads(orjson.dumps([orjson.Fragment(dumps(value[0]))])) == value
 
 
 def test_baselines_carry_only_what_the_comparison_reads(tmp_path):
@@ -548,7 +550,11 @@ def test_baselines_carry_only_what_the_comparison_reads(tmp_path):
         "meta: {title: t, description: d, tags: [x], author: a, created: '2025-01-01', modified: '2025-01-01'}\n"
         "imports: []\ncouncil: council/x\nprompt_body: do\nrequires: {capabilities: [code]}\n"
         "contract: {inputs: [], outputs: [], failure_modes: []}\n")
-    rows = baseline_rows(str(tmp_path))
+    import json as _json
+
+    import orjson
+
+    rows = _json.loads(orjson.dumps(baseline_rows(str(tmp_path))))
     assert [r["address"] for r in rows] == ["strat://dev/task/t@1.0.0"], rows
     assert rows[0]["doc"] == {"contract": {"inputs": [], "outputs": [], "failure_modes": []}}
     assert set(BASELINE_KEYS) == {"composition", "contract"}

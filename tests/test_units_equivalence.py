@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from worker import ROOT
-from worker.units import checks, publish
+from worker.units import checks, load, publish
 from worker.units.store import open_store
 
 EXPECTED = ROOT / "tests" / "fixtures" / "units_ci_equivalence.json"
@@ -39,24 +40,29 @@ def _normal(report: checks.Report) -> list:
             [[c["alias"], c["outcome"], c["severity"], c["reason"]] for c in report.checks]]
 
 
-def _runs(url: str) -> dict:
-    """The four runs, from the current directory (paths in findings are relative to it)."""
+def _runs(url: str, **options) -> dict:
+    """The four runs, from the current directory (paths in findings are relative to it); ``options`` go to
+    every checks.run_ci call (workers)."""
     gen = bench_units()
     gen.generate(Path("base"), 600)
     gen.generate(Path("head"), 600, "1.1.0", mutate=True, plant=True)
     out = {}
     with psycopg.connect(url) as conn:
-        out["clean"] = _normal(checks.run_ci(conn, ["base"], council="council/bench"))
-        out["before_publish"] = _normal(checks.run_ci(conn, ["head"], council="council/bench"))
+        out["clean"] = _normal(checks.run_ci(conn, ["base"], council="council/bench", **options))
+        out["before_publish"] = _normal(checks.run_ci(conn, ["head"], council="council/bench", **options))
         assert publish.publish(conn, ["base"], open_store("file://objects")).exit_code == 0
-        out["registry"] = _normal(checks.run_ci(conn, ["head"], council="council/bench"))
-        out["against"] = _normal(checks.run_ci(conn, ["head"], council="council/bench", against="base"))
+        out["registry"] = _normal(checks.run_ci(conn, ["head"], council="council/bench", **options))
+        out["against"] = _normal(checks.run_ci(conn, ["head"], council="council/bench", against="base", **options))
     return out
 
 
-def test_findings_on_the_planted_corpus_are_identical_to_the_design_before(db_url, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "process-pool"])
+def test_findings_on_the_planted_corpus_are_identical_to_the_design_before(db_url, tmp_path, monkeypatch, workers):
+    """One process, and a pool of two loading both trees (the corpus is below the pool's threshold, lowered
+    here so that the pool's path is the one judged)."""
     monkeypatch.chdir(tmp_path)
-    got = json.loads(json.dumps(_runs(db_url)))  # tuples and the like as JSON has them
+    monkeypatch.setattr(load, "PARALLEL_MIN_FILES", 1)
+    got = json.loads(json.dumps(_runs(db_url, workers=workers)))  # tuples and the like as JSON has them
     expected = json.loads(EXPECTED.read_text())
     assert sorted(got) == sorted(expected)
     for run in expected:

@@ -237,11 +237,20 @@ def test_usage_errors_exit_64(capsys):
     assert cli.main(["validate", "/nonexistent/path"]) == 64
 
 
+@pytest.mark.parametrize("value, message", [("0", "must be an integer, at least 1, not '0'"),
+                                            ("two", "must be an integer, at least 1, not 'two'")])
+def test_a_bad_workers_count_is_a_usage_error_naming_it(value, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["ci", ".", "--workers", value])
+    assert e.value.code == 64 and f"--workers: {message}" in capsys.readouterr().err
+
+
 def test_cli_ci_json_to_a_file(db_url, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", db_url)
     out = tmp_path / "report.json"
     rc = cli.main(["ci", str(FIXTURES / "sol-1-boot-pr"), "--council", "council/pathfinder",
-                   "--against", str(FIXTURES / "pathfinder"), "--format", "json", "--output", str(out)])
+                   "--against", str(FIXTURES / "pathfinder"), "--format", "json", "--output", str(out),
+                   "--workers", "1"])
     assert rc == 1 and json.loads(out.read_text())["exit_code"] == 1
 
 

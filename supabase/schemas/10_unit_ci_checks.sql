@@ -516,7 +516,8 @@ BEGIN ATOMIC
                               'needed', j.needed, 'made', j.made, 'required_version', j.required,
                               'blast_radius', br.summary)
     FROM judged j
-    CROSS JOIN LATERAL (SELECT ops_private.blast_summary(p_run, j.address) AS summary OFFSET 0) br;  -- once per row
+    -- The radii of all findings in one search (ops_private.blast_summaries), not one search per finding.
+    JOIN ops_private.blast_summaries(p_run, ARRAY(SELECT k.address FROM judged k)) br ON br.unit = j.address;
 END;
 COMMENT ON FUNCTION ops.check_contracts(bigint) IS
     'FM-06 (blocking): a contract change that needs a bigger bump than was made (major: input removed, optional '

@@ -1,6 +1,6 @@
 -- Unit CI in SQL: the snapshot, the checks, the run record, convergence and the registry.
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 
 -- A tiny snapshot: a chain whose council protects BECK-02, who owns no step; a fragment in a cycle with itself.
 CREATE TEMP TABLE t_run AS
@@ -73,6 +73,18 @@ SELECT is((SELECT fix FROM ops.check_dag_cycles((SELECT id FROM t_run))),
     'FM-03''s fix names the reference to remove, where it is written and the version');
 SELECT is((SELECT details -> 'blast_radius' -> 'edges' FROM ops.check_protected_agents((SELECT id FROM t_run))), '[]'::jsonb,
     'FM-04 carries the blast radius of the chain (nothing depends on it here)');
+SELECT is((SELECT count(*)::int FROM ops_private.blast_summaries((SELECT id FROM t_run),
+        ARRAY['strat://dev/fragment/self@0.1.0', 'strat://dev/chain/boot@1.0.0', NULL, 'strat://dev/fragment/self@0.1.0'])), 2,
+    'ops_private.blast_summaries gives one row per distinct unit (NULLs and repeats ignored)');
+SELECT is((SELECT summary -> 'dependents' FROM ops_private.blast_summaries((SELECT id FROM t_run),
+        ARRAY['strat://dev/fragment/self@0.1.0']) WHERE unit = 'strat://dev/fragment/self@0.1.0'),
+    '[{"address": "strat://dev/chain/boot@1.0.0", "depth": 1, "gate_bearing": false, "protected": false}]'::jsonb,
+    'the chain whose step uses the fragment is in the fragment''s radius (its own import of itself is not)');
+SELECT is((SELECT jsonb_object_agg(unit, summary) FROM ops_private.blast_summaries((SELECT id FROM t_run),
+        ARRAY['strat://dev/fragment/self@0.1.0', 'strat://dev/chain/boot@1.0.0'])),
+    (SELECT jsonb_object_agg(u, ops_private.blast_summary((SELECT id FROM t_run), u))
+     FROM unnest(ARRAY['strat://dev/fragment/self@0.1.0', 'strat://dev/chain/boot@1.0.0']) AS u),
+    'searched together, each radius is the one ops_private.blast_summary gives alone');
 
 -- The whole run: exit code 3 (FM-02 outranks the blocking findings), snapshot dropped, convergence written.
 SELECT is((SELECT count(*)::int FROM ops.run_unit_checks((SELECT id FROM t_run)) WHERE kind = 'check'), 8,

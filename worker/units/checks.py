@@ -13,9 +13,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import json
-
-import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -92,34 +89,24 @@ def load_waivers(path: str | None) -> list[dict]:
 
 # What the checks read of a baseline's document (ops_private.unit_baseline's base_doc): FM-04 and FM-05 its
 # composition's steps, FM-06 its contract. Nothing else of it is read, so nothing else is sent.
-BASELINE_KEYS = ("composition", "contract")
+BASELINE_KEYS = load.BASELINE_KEYS
 
 
-def baseline_rows(directory: str | None) -> list[dict]:
+def baseline_rows(directory: str | None, loader: load.Loader | None = None) -> list:
     """The units of ``directory`` as ``--against`` baselines: address, name, version parts and the parts of
-    the document the comparison reads (:data:`BASELINE_KEYS`). The same units as before: the files are
-    loaded, validated and fingerprinted as the tree under test is (a file that fails is not a baseline)."""
+    the document the comparison reads (:data:`BASELINE_KEYS`), each as JSON (orjson.Fragment). The same units
+    as before: the files are loaded, validated and fingerprinted as the tree under test is (a file that fails
+    is not a baseline)."""
     if not directory:
         return []
-    snap = load.load([directory])
-    return [{"address": str(u.address), "name": u.address.name, "version": u.address.version,
-             "major": u.version.major, "minor": u.version.minor, "patch": u.version.patch,
-             "doc": {k: u.data[k] for k in BASELINE_KEYS if k in u.data}}
-            for u in snap.units]
-
-
-def _dumps(value) -> bytes | str:
-    """JSON text of a snapshot payload (the rows ops.begin_unit_ci reads): orjson writes 10,000 units in
-    about a fifth of json.dumps' time (0.03-0.05 s against 0.17 s, bench tree). jsonb reads both to the same
-    value; json.dumps remains for what orjson refuses (an integer beyond 64 bits, a lone surrogate)."""
-    try:
-        return orjson.dumps(value)
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value)
+    if loader is None:
+        with load.Loader(workers=1) as own:
+            return own.submit([directory], form="baseline")().rows
+    return loader.submit([directory], form="baseline")().rows
 
 
 def _payload(value) -> Jsonb:
-    return Jsonb(value, dumps=_dumps)
+    return Jsonb(value, dumps=load.dumps)
 
 
 def _record_internal_error(conn: psycopg.Connection, run_id: int, exc: BaseException) -> None:
@@ -153,11 +140,17 @@ def resolve_council(name: str, ids: list[str]) -> tuple[str, list[str] | None]:
 
 
 def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = None, against: str | None = None,
-           waivers: list[dict] | None = None) -> Report:
+           waivers: list[dict] | None = None, workers: int | None = None) -> Report:
+    """Judge the units under ``paths`` (and ``against``'s as baselines). ``workers``: processes that load the
+    files of a large tree (:class:`load.Loader`; None: one per CPU, 1: this process only). Raises UsageError
+    for a path that does not exist."""
     started = time.perf_counter()
-    with load.collector_paused():  # the trees and their rows: nothing to collect until they are sent
+    with load.collector_paused(), load.Loader(workers) as loader:  # nothing to collect until the rows are sent
         try:
-            snap = load.load(paths)
+            pending = loader.submit(paths, form="row")
+            pending_base = loader.submit([against], form="baseline") if against else None
+            snap = pending()
+            baselines = pending_base().rows if pending_base else []
         except FileNotFoundError as exc:
             raise UsageError(str(exc)) from exc
         ambiguous = None
@@ -166,16 +159,15 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
         scope = scope_of(council, paths)
         args = {
             "kind": "unit_ci", "scope": scope, "council": council, "paths": [str(p) for p in paths],
-            "units": _payload(load.unit_rows(snap.units, snap.computed)),
-            "councils": _payload(load.council_rows(snap.councils)),
-            "baselines": _payload(baseline_rows(against)), "problems": _payload(load.problem_rows(snap.problems)),
+            "units": _payload(snap.rows), "councils": _payload(load.council_rows(snap.councils)),
+            "baselines": _payload(baselines), "problems": _payload(load.problem_rows(snap.problems)),
             "parse_ms": int(snap.seconds * 1000),
         }
     with conn.cursor(row_factory=dict_row) as cur:
         run_id = cur.execute(q("units", "begin_unit_ci"), args).fetchone()["begin_unit_ci"]
         conn.commit()  # the run row exists from here on, whatever happens next
         error = None
-        if not snap.units and not snap.problems:
+        if not snap.unit_count and not snap.problems:
             error = f"found no units under {', '.join(map(str, paths))}"
         elif ambiguous:
             error = f"council {council} is ambiguous: it matches {', '.join(ambiguous)} (name one of them)"
@@ -201,7 +193,7 @@ def run_ci(conn: psycopg.Connection, paths: list[str], *, council: str | None = 
                  "unit": e["unit_address"], "file": e["file"], "line": e["line"], "message": e["message"],
                  "fix": e["fix"], "runbook": e["runbook"], "fingerprint": e["finding_fingerprint"],
                  "details": e["details"]} for e in events if e["kind"] == "finding"]
-    counts = {"files": snap.files, "units": len(snap.units), "councils": len(snap.councils),
+    counts = {"files": snap.files, "units": snap.unit_count, "councils": len(snap.councils),
               "invalid": len(snap.problems), "findings": run["findings_count"], "critical": run["critical_count"],
               "blocking": run["blocking_count"], "warnings": run["warning_count"],
               "waived": sum(f["outcome"] == "waived" for f in findings)}

@@ -38,6 +38,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(checks.EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _workers(text: str) -> int:
+    """--workers: an integer, at least 1; anything else is a usage error worded as `ops`'s worker.cli.Number
+    words it (not imported from there: worker.cli costs `stratt` 0.4 s of imports)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or n < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer, at least 1, not {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = _Parser(prog="stratt", description="Unit CI: fingerprints, the nine failure-mode checks, publishing.",
@@ -54,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=report.FORMATS, default="text")
     c.add_argument("--waivers", metavar="FILE", help="YAML: waivers: [{fingerprint, reason, owner, expires}]")
     c.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    c.add_argument("--workers", type=_workers, metavar="N",
+                   help="processes that load a tree of 1,000 files or more (default: one per CPU; 1: no pool)")
 
     v = sub.add_parser("validate", help="check schema and id/field agreement (no database)",
                        epilog="exit codes: 0 valid, 1 invalid, 64 no files")
@@ -105,7 +119,8 @@ def _out(text: str, path: str | None = None) -> None:
 def cmd_ci(args) -> int:
     waivers = checks.load_waivers(args.waivers)
     with db.connect() as conn:
-        rep = checks.run_ci(conn, args.paths, council=args.council, against=args.against, waivers=waivers)
+        rep = checks.run_ci(conn, args.paths, council=args.council, against=args.against, waivers=waivers,
+                           workers=args.workers)
     _out(report.render(rep, args.format), args.output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:  # the findings beyond the annotation cap go to the job summary
