@@ -92,10 +92,14 @@ def test_trained_model_suggests_seen_codes_and_abstains_on_gibberish(trained, mo
     assert 0.0 <= trained.threshold <= 1.0 and trained.training_rows == len(TRAIN)
     assert set(trained.classes) == {s.code for s in TRAIN}
     with psycopg.connect(module_db_url) as conn:
-        predicted = trained.predict(C.features(conn, TRAIN))
+        features = C.features(conn, TRAIN)
         X = C.features(conn, [C.Sample("vercel", None, GIBBERISH, "", "text")])
-    right = [p[0] == s.code for p, s in zip(predicted, TRAIN)]
-    assert sum(right) / len(right) > 0.9, "a linear model fits its own training messages"
+    predicted, best = trained.predict(features), [t[0][0] for t in trained.top_k(features, 1)]
+    # Fitting is the argmax. The threshold, chosen on a held-out share for 0.9 precision, may abstain on training
+    # messages of codes the synthetic corpus phrases alike (the two DNS codes), but what it answers is right.
+    assert sum(b == s.code for b, s in zip(best, TRAIN)) / len(TRAIN) > 0.9, "a linear model fits its own training messages"
+    answered = [p[0] == s.code for p, s in zip(predicted, TRAIN) if not p[2]]
+    assert len(answered) > len(TRAIN) / 2 and sum(answered) / len(answered) >= 0.9
     top = trained.top_k(X, 3)[0]
     assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
     # Abstention: below the threshold the suggestion is UNKNOWN.<SOURCE>, at or above it the most probable code.
