@@ -7,7 +7,7 @@ aggregate figures and code pairs are reported for the ``test`` split (patterns a
 
 The first holdout (tests/fixtures/realworld/holdout/*.yaml, README there) was measured blind once and is
 tuning data since: its files say ``split: holdout`` and the loader reports them as the split ``dev-holdout1``.
-The blind sets blind2, blind3, blind4, blind5 and blind6 (tests/fixtures/realworld/blind<N>/) went the same way: their files say
+Every blind set tuned on since (tests/fixtures/realworld/blind<N>/) went the same way: its files say
 ``split: blind<N>``, reported as ``dev-blind<N>``. TUNED lists them in the order they were measured; TUNED_SETS maps
 each such directory to {value in the file: split reported}; ``load_tuned(root)`` is the corpus and every tuned set
 together. Their recorded blind figures stay in docs/realworld.md (HISTORY_HEADINGS: "Holdout (blind)", "Blind set
@@ -76,7 +76,7 @@ def is_blind(name: str) -> bool:
 
 def blind_dir(name: str) -> Path:
     """The directory of the blind set ``name`` (``blind7`` -> tests/fixtures/realworld/blind7); ValueError for a
-    name that is not ``blind<N>`` or is a set already tuned on (TUNED: holdout, blind2, ..., blind6)."""
+    name that is not ``blind<N>`` or is a set already tuned on (TUNED)."""
     if not is_blind(name):
         raise ValueError(f"{name!r} is not a blind set: expected blind<N> (N >= 1) not yet tuned on "
                          f"(tuned: {', '.join(v for m in TUNED_SETS.values() for v in m)})")
@@ -160,7 +160,7 @@ def load(root: Path = ROOT, directory: Path = CORPUS_DIR) -> list[Message]:
 
 def load_tuned(root: Path = ROOT) -> list[Message]:
     """The messages patterns are tuned and measured on: the corpus (dev, test) and every tuned set (dev-holdout1,
-    dev-blind2, dev-blind3, dev-blind4, dev-blind5, dev-blind6: TUNED)."""
+    dev-blind<N>: TUNED)."""
     return load(root) + [m for directory in TUNED_SETS for m in load(root, directory)]
 
 

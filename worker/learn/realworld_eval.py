@@ -2,7 +2,7 @@
 
 Training data (the tuning data only): the synthetic corpus (``tests/fixtures/classification_corpus.yaml``) and the
 real-world messages of the splits patterns are tuned on (``realworld.TUNED_SPLITS``: ``dev`` and every tuned set's
-``dev-…`` split, blind6's ``dev-blind6`` the last); never ``test``, never a blind set, never database labels (they differ from one database to the
+``dev-…`` split); never ``test``, never a blind set, never database labels (they differ from one database to the
 next). The model is trained the documented way, ``classifier.train_model`` with its defaults: target precision
 ``classifier.DEFAULT_TARGET_PRECISION`` for the abstention threshold (chosen on a held-out quarter of the training
 data, seed 0), nothing tuned on a blind set.
