@@ -243,38 +243,42 @@ COMMENT ON FUNCTION ops.grouping_rule(text) IS
     '''message'' for NULL or a code the taxonomy does not have. SECURITY DEFINER so that a role allowed to compute a '
     'fingerprint need not read the taxonomy table. text -> text.';
 
+CREATE FUNCTION ops.fingerprint_text(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- Versions 5 and 7: backticks, blanks, quotes, commas and semicolons at either end are dropped and "-" reads as "_"
+-- (by btrim and translate, no regex); a text that normalization leaves empty falls back to "<bare> " and its folded,
+-- lower-cased text (tabs and line breaks as spaces, digits as 0), computed only then (coalesce).
+RETURN coalesce(nullif(translate(btrim(ops.normalize_message(value), '` ''",;'), '-', '_'), ''),
+                '<bare> ' || btrim(translate(lower(ops.fold_text(value)), E'\t\r\n0123456789', '   0000000000')));
+COMMENT ON FUNCTION ops.fingerprint_text(text) IS
+    'One text field (message or top frame) as ops.error_fingerprint hashes it: ops.normalize_message without backticks, '
+    'blanks, quotes, commas and semicolons at either end and with "-" read as "_"; a text that normalization leaves '
+    'empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text (digits as 0), so unrelated '
+    'bare lines do not share a fingerprint. text -> text; NULL for NULL.';
+
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 -- STABLE, as honest as its body (convert_to is STABLE); each normalized field is computed once and passed to
 -- ops.fingerprint_field. Version 4: a code whose grouping rule is `code` (ops.grouping_rule) is grouped by source,
 -- phase and code alone; "=" stands for the two text fields (no field starts with "=", so nothing collides).
--- Version 5: backticks and blanks at either end of a normalized field are dropped, and a field that normalization
--- leaves empty falls back to "<bare> " and its folded, lower-cased text (tabs and line breaks as spaces, digits as 0),
--- computed only then (coalesce); NULL stays NULL. Version 6: ops.normalize_message reads a Markdown link as its text,
--- an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes over a
--- source line that raises the error. Version 7: a normalized field also loses quotes, commas and semicolons at either end
--- (a JSON or Python value pasted with its quotes and trailing comma), and '-' reads as '_' (an input or key spelled
--- github-token and github_token), both by btrim and translate, no regex.
+-- Versions 5 and 7: each text field in the form ops.fingerprint_text gives it (its ends trimmed, "-" as "_", a text
+-- normalization empties kept apart by its own text). Version 6: ops.normalize_message reads a Markdown link as its
+-- text, an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes
+-- over a source line that raises the error.
 RETURN encode(sha256(convert_to(
     'fp7|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
-                   ELSE ops.fingerprint_field(coalesce(
-                            nullif(translate(btrim(ops.normalize_message(message), '` ''",;'), '-', '_'), ''),
-                            '<bare> ' || btrim(translate(lower(ops.fold_text(message)), E'\t\r\n0123456789', '   0000000000'))))
-                        || '|' || ops.fingerprint_field(coalesce(
-                            nullif(translate(btrim(ops.normalize_message(top_frame), '` ''",;'), '-', '_'), ''),
-                            '<bare> ' || btrim(translate(lower(ops.fold_text(top_frame)), E'\t\r\n0123456789', '   0000000000')))) END,
+                   ELSE ops.fingerprint_field(ops.fingerprint_text(message))
+                        || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
     'Lowercase hex SHA-256 over the version tag fp7, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 7; ops.current_fingerprint_version()). A normalized field loses backticks, blanks, quotes, commas and '
-    'semicolons at either end and reads "-" as "_"; one '
-    'that normalization leaves empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text '
-    '(digits as 0), so unrelated bare lines do not share a fingerprint. Pass the redacted grouping text (ops.grouping_text).';
+    'version 7; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
