@@ -65,9 +65,10 @@ CREATE TABLE ops_private.taxonomy_version (
     redaction_prefilter text[]
 );
 COMMENT ON TABLE ops_private.taxonomy_version IS
-    'One row: the version of everything classification and grouping read (ops.sources, ops.failure_modes, '
-    'ops.failure_mode_patterns, ops.ssot_state), raised by every row changed in them; changed_by is the transaction '
-    'that raised it last. ops_private.classification_cache answers only for the current version.';
+    'One row: the version of everything classification, grouping and redaction read (ops.sources, ops.failure_modes, '
+    'ops.failure_mode_patterns, ops.ssot_state, ops.redaction_rules), raised by every row changed in them and by a '
+    'migration that changes ops.redact or the classifier; changed_by is the transaction that raised it last. '
+    'ops_private.classification_cache answers only for the current version.';
 COMMENT ON COLUMN ops_private.taxonomy_version.redaction_prefilter IS
     'Every prefilter literal of ops.redaction_rules as a LIKE pattern %<literal>% (ops_private.redaction_prefilter_patterns), '
     'kept current by a trigger on ops.redaction_rules: a lower-cased field LIKE none of them holds nothing any rule '
@@ -149,7 +150,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops_private.tg_taxonomy__changed() IS
-    'AFTER trigger on ops.sources, ops.failure_modes, ops.failure_mode_patterns and ops.ssot_state (each changed row, '
+    'AFTER trigger on ops.sources, ops.failure_modes, ops.failure_mode_patterns, ops.ssot_state and '
+    'ops.redaction_rules (each changed row, '
     'or a TRUNCATE): raises ops_private.taxonomy_version and, once per transaction, deletes the classification cache '
     'entries of older versions. A concurrent ingest that classified under the old taxonomy stores its entry under '
     'the old version, which no later lookup reads.';
@@ -168,6 +170,12 @@ CREATE TRIGGER tg_failure_mode_patterns__taxonomy_truncated AFTER TRUNCATE ON op
 CREATE TRIGGER tg_ssot_state__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.ssot_state
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
 CREATE TRIGGER tg_ssot_state__taxonomy_truncated AFTER TRUNCATE ON ops.ssot_state
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+-- A cache key is made of redacted text, and the ingest trigger stores a text equal to a key as sent: a rule
+-- changed, added or removed makes every entry unreadable.
+CREATE TRIGGER tg_redaction_rules__taxonomy_changed AFTER INSERT OR UPDATE OR DELETE ON ops.redaction_rules
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
+CREATE TRIGGER tg_redaction_rules__taxonomy_truncated AFTER TRUNCATE ON ops.redaction_rules
     FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_taxonomy__changed();
 
 CREATE FUNCTION ops.is_blank(value text) RETURNS boolean
@@ -255,19 +263,37 @@ DECLARE
     alias_known boolean := false;
     target_fingerprint text;
     target_code text;
+    seen boolean := false;
 BEGIN
     -- Per row, only what depends on the row: who the producer is (a catalog query) is asked only when an
-    -- answer depends on it (an internal source, a code hint); the source check and the taxonomy version
-    -- are one query; redaction's prefilter runs once over all fields before once per field.
+    -- answer depends on it (an internal source, a code hint); the source check, the taxonomy version and a
+    -- text seen before are one query; redaction's prefilter runs once over all fields before once per field.
     IF ops.is_blank(NEW.source) THEN
         RAISE EXCEPTION 'source is required' USING ERRCODE = 'OP001', COLUMN = 'source',
             DETAIL = 'it has no visible character',
             HINT = 'Pass one of the sources in ops.sources, e.g. github_actions.';
     END IF;
     NEW.source := lower(btrim(NEW.source));
+    -- A text seen before: when the message and top frame, as sent, are the key of a cache entry of the
+    -- current taxonomy version, they are what ops.redact returned for an earlier event under the current
+    -- rules (a change of ops.redaction_rules raises the version, and so does a migration that changes
+    -- ops.redact), so they are stored as sent, with the entry's classification and fingerprint, and the
+    -- prefilter reads only the other fields. A text with a secret never hits: no key is of unredacted text.
+    IF NEW.code IS NULL AND length(NEW.message) <= max_length AND coalesce(length(btrim(NEW.phase)), 0) <= 200
+       AND coalesce(length(btrim(NEW.top_frame)), 0) <= 4096 THEN
+        cache_key := ops_private.classification_key(NEW.source, nullif(btrim(NEW.phase), ''), NEW.message,
+                                                     nullif(btrim(NEW.top_frame), ''));
+    END IF;
     SELECT v.version, v.redaction_prefilter,
-           EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) AS known_source
-    INTO taxonomy FROM ops_private.taxonomy_version v;
+           -- an entry's key names its source, and entries are of the current taxonomy, so a hit is a known source
+           c.key IS NOT NULL OR EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) AS known_source,
+           c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
+           al.target_fingerprint, al.target_code
+    INTO taxonomy
+    FROM ops_private.taxonomy_version v
+    LEFT JOIN ops_private.classification_cache c ON c.key = cache_key AND c.taxonomy_version = v.version
+    LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote';
+    seen := taxonomy.seen;
     IF taxonomy.known_source IS NOT TRUE THEN
         SELECT string_agg(s.source, ', ' ORDER BY s.position) INTO known FROM ops.sources s;
         RAISE EXCEPTION 'unknown source "%"', left(NEW.source, 100) USING ERRCODE = 'OP002', COLUMN = 'source',
@@ -320,6 +346,15 @@ BEGIN
     -- the joint only sends the row to the per-field test).
     IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
         candidates := ARRAY[true, true, true, true, true, true];
+    ELSIF seen AND NOT coalesce(lower(concat_ws(U&'\0001', NEW.run_id, NEW.correlation_id, NEW.origin, context_text))
+                                LIKE ANY (taxonomy.redaction_prefilter), false) THEN
+        candidates := ARRAY[false, false, false, false, false, false];
+    ELSIF seen THEN
+        candidates := ARRAY[false, false,
+                            coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false)];
     ELSIF NOT coalesce(lower(concat_ws(U&'\0001', NEW.message, NEW.top_frame, NEW.run_id, NEW.correlation_id,
                                        NEW.origin, context_text)) LIKE ANY (taxonomy.redaction_prefilter), false) THEN
         candidates := ARRAY[false, false, false, false, false, false];
@@ -408,7 +443,15 @@ BEGIN
             honoured := classified.code = claimed;
         END IF;
     END IF;
-    IF claimed IS NULL THEN
+    IF seen THEN
+        NEW.code := taxonomy.code;
+        NEW.confidence := taxonomy.confidence;
+        NEW.matched_pattern := taxonomy.matched_pattern;
+        NEW.fingerprint := taxonomy.fingerprint;
+        target_fingerprint := taxonomy.target_fingerprint;
+        target_code := taxonomy.target_code;
+        alias_known := true;
+    ELSIF claimed IS NULL THEN
         -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
         -- taxonomy: a repeated event reads them from the cache (the version was read above, before
         -- classifying, so an entry is never stored under a version newer than the taxonomy it was computed with).
@@ -502,7 +545,9 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
     '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
-    'taxonomy version, and are stored there otherwise.';
+    'taxonomy version, and are stored there otherwise. A message and top frame that arrive equal to the redacted text '
+    'of such an entry (the key of a text seen before) are stored as sent: they are what ops.redact returned under the '
+    'current rules, so only the other fields are prefiltered and redacted.';
 
 CREATE FUNCTION ops_private.tg_error_events__append_only() RETURNS trigger
 LANGUAGE plpgsql
