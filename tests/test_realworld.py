@@ -26,9 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.93  # the eight tuning splits together (1744/1859 = 0.938 when dev-blind7 joined at its blind 0.665;
-                    # issue 9's target for them is 0.97)
-BEFORE_BLIND7_FLOOR = 0.97  # the seven tuned before blind7 (1613/1662 = 0.970)
+TUNED_FLOOR = 0.96  # the eight tuning splits together (1794/1859 = 0.965 after blind7's round; 1744/1859 = 0.938 when
+                    # dev-blind7 joined at its blind 0.665; issue 9's target for them is 0.97)
+BEFORE_BLIND7_FLOOR = 0.97  # the seven tuned before blind7 (1615/1662 = 0.972; 1613 before its round)
 BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
 MESSAGES = realworld.load_tuned()
 

@@ -28,7 +28,7 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all eight tuning splits (355/442 with version 7, once blind7 joined them at its blind 42/57)
+TUNED_FLOOR = 0.80  # all eight tuning splits (355/442 with version 7, after blind7's round as when it joined at its blind 42/57)
 UNDISPUTED_FLOOR = 0.83  # all eight without the disputed labels (355/424)
 BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
 BEFORE_BLIND7_FLOOR = 0.81  # the seven splits tuned before blind7 (313/385 with version 7)
