@@ -1,12 +1,13 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to sixth blind sets,
-tests/fixtures/realworld/blind2/ ... blind6/, reported as dev-blind2 ... dev-blind6).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventh blind sets,
+tests/fixtures/realworld/blind2/ ... blind7/, reported as dev-blind2 ... dev-blind7).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout, blind2, blind3, blind4, blind5 and blind6 were each measured blind once, docs/realworld.md "Holdout
-(blind)", "Blind set 2" ... "Blind set 6", and are tuning data since); TUNED_FLOOR guards them together.
+holdout and blind2 ... blind7 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 7", and are tuning data since); TUNED_FLOOR guards them together and BEFORE_BLIND7_FLOOR the seven
+tuned before blind7 joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
 figure is an upper estimate: once dev passed 0.96, the test split's code pairs, never its messages,
@@ -25,8 +26,10 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.97  # the seven tuning splits together (issue 9's target; 1613/1662 = 0.970 with dev-blind6, whose blind
-                    # measure was 0.800; the six before it keep 1404/1447 = 0.970)
+TUNED_FLOOR = 0.93  # the eight tuning splits together (1744/1859 = 0.938 when dev-blind7 joined at its blind 0.665;
+                    # issue 9's target for them is 0.97)
+BEFORE_BLIND7_FLOOR = 0.97  # the seven tuned before blind7 (1613/1662 = 0.970)
+BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
 MESSAGES = realworld.load_tuned()
 
 
@@ -40,7 +43,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
@@ -69,6 +72,8 @@ def test_tuning_data_accuracy_floor(figures):
     assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1600
     pairs = sum((f.pairs for f in tuned), Counter())
     assert correct / n >= TUNED_FLOOR, f"tuning-data accuracy {correct / n:.3f} < {TUNED_FLOOR}; pairs: {pairs.most_common()}"
+    before = [figures[split] for split in BEFORE_BLIND7]
+    assert sum(f.correct for f in before) / sum(f.n for f in before) >= BEFORE_BLIND7_FLOOR, "the seven tuned before blind7 lost"
 
 
 def test_precision_counts_only_named_codes(module_db_url, figures):
