@@ -8,7 +8,7 @@ unique, and disjoint from the corpus and the earlier sets (reports and pairs), r
 repeating an earlier one; every label a taxonomy code; every split the set's own; and redaction changes no text
 but those named below (anonymized texts hold no secret). Per-set behaviour (the holdout's loader rules, the
 current blind set's figures and report script) stays in tests/test_realworld_holdout.py and
-tests/test_realworld_blind7.py.
+tests/test_realworld_blind8.py.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ SETS = {
     # read as credentials before an `@` in a host name.
     "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
                          "terraform-b7-telmate-proxmox-1115", "terraform-b7-bpg-proxmox-935", "terraform-b7pair-04"}),
+    "blind8": (195, 55, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
