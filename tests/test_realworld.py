@@ -1,13 +1,13 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventh blind sets,
-tests/fixtures/realworld/blind2/ ... blind7/, reported as dev-blind2 ... dev-blind7).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to eighth blind sets,
+tests/fixtures/realworld/blind2/ ... blind8/, reported as dev-blind2 ... dev-blind8).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind7 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 7", and are tuning data since); TUNED_FLOOR guards them together and BEFORE_BLIND7_FLOOR the seven
-tuned before blind7 joined.
+holdout and blind2 ... blind8 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 8", and are tuning data since); TUNED_FLOOR guards them together, BEFORE_BLIND8_FLOOR the eight
+tuned before blind8 joined and BEFORE_BLIND7_FLOOR the seven before blind7.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
 figure is an upper estimate: once dev passed 0.96, the test split's code pairs, never its messages,
@@ -26,8 +26,10 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.96  # the eight tuning splits together (1794/1859 = 0.965 after blind7's round; 1744/1859 = 0.938 when
-                    # dev-blind7 joined at its blind 0.665; issue 9's target for them is 0.97)
+TUNED_FLOOR = 0.94  # the nine tuning splits together (1955/2059 = 0.949 when dev-blind8 joined at its blind 0.805;
+                    # issue 9's target for them is 0.97)
+BEFORE_BLIND8_FLOOR = 0.96  # the eight tuned before blind8 (1794/1859 = 0.965 after blind7's round)
+BEFORE_BLIND8 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7")
 BEFORE_BLIND7_FLOOR = 0.97  # the seven tuned before blind7 (1615/1662 = 0.972; 1613 before its round)
 BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
 MESSAGES = realworld.load_tuned()
@@ -43,7 +45,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
@@ -72,6 +74,8 @@ def test_tuning_data_accuracy_floor(figures):
     assert n == sum(m.split in realworld.TUNED_SPLITS for m in MESSAGES) > 1600
     pairs = sum((f.pairs for f in tuned), Counter())
     assert correct / n >= TUNED_FLOOR, f"tuning-data accuracy {correct / n:.3f} < {TUNED_FLOOR}; pairs: {pairs.most_common()}"
+    eight = [figures[split] for split in BEFORE_BLIND8]
+    assert sum(f.correct for f in eight) / sum(f.n for f in eight) >= BEFORE_BLIND8_FLOOR, "the eight tuned before blind8 lost"
     before = [figures[split] for split in BEFORE_BLIND7]
     assert sum(f.correct for f in before) / sum(f.n for f in before) >= BEFORE_BLIND7_FLOOR, "the seven tuned before blind7 lost"
 

@@ -4,8 +4,8 @@ Each pair goes through the real pipeline (ops.record_error: redaction, classific
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
 printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 ... blind7 (dev-blind3 ...
-dev-blind7) were each measured blind once and are tuning data since, with dev. The issue's target is
+The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 ... blind8 (dev-blind3 ...
+dev-blind8) were each measured blind once and are tuning data since, with dev. The issue's target is
 0.95 for the test split and 0.90 for the tuning data (the brief of the blind6 round: 0.85 without the disputed labels);
 with fingerprint version 7 and blind6's classification fixes the seven tuning splits reach 313/385 (0.813), and 313/367
 (0.853) without the "same" labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS: two resources that each
@@ -28,8 +28,11 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all eight tuning splits (355/442 with version 7, after blind7's round as when it joined at its blind 42/57)
-UNDISPUTED_FLOOR = 0.83  # all eight without the disputed labels (355/424)
+TUNED_FLOOR = 0.79  # all nine tuning splits (394/497 with version 7, once blind8 joined them at its blind 39/55)
+UNDISPUTED_FLOOR = 0.82  # all nine without the disputed labels (394/479)
+BEFORE_BLIND8 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7")
+BEFORE_BLIND8_FLOOR = 0.80  # the eight splits tuned before blind8 (355/442 with version 7)
+BEFORE_BLIND8_UNDISPUTED_FLOOR = 0.83  # the same without the disputed labels (355/424)
 BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
 BEFORE_BLIND7_FLOOR = 0.81  # the seven splits tuned before blind7 (313/385 with version 7)
 BEFORE_BLIND7_UNDISPUTED_FLOOR = 0.85  # the same without the disputed labels (313/367)
@@ -68,7 +71,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -89,7 +92,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 442
+    assert len(tuned) >= 497
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -98,6 +101,10 @@ def test_grouping_pairs_tuning_data_floor(outcomes):
     undisputed = [ok for p, ok in tuned if p.id not in realworld.DISPUTED_PAIRS]
     assert sum(undisputed) / len(undisputed) >= UNDISPUTED_FLOOR, \
         f"grouping without the disputed labels fell to {sum(undisputed)}/{len(undisputed)}"
+    eight = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND8]
+    assert sum(ok for _, ok in eight) / len(eight) >= BEFORE_BLIND8_FLOOR, "the eight tuned before blind8 lost pairs"
+    eight_undisputed = [ok for p, ok in eight if p.id not in realworld.DISPUTED_PAIRS]
+    assert sum(eight_undisputed) / len(eight_undisputed) >= BEFORE_BLIND8_UNDISPUTED_FLOOR
     seven = [(p, ok) for p, ok in tuned if p.split in BEFORE_BLIND7]
     assert sum(ok for _, ok in seven) / len(seven) >= BEFORE_BLIND7_FLOOR, "the seven tuned before blind7 lost pairs"
     seven_undisputed = [ok for p, ok in seven if p.id not in realworld.DISPUTED_PAIRS]
@@ -141,7 +148,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     since the blind7 round's classification fixes gave both sides one code and one cause line: gha-b7pair-07 (both
     print only "Error: Username and password required"; which workflow reads the secret wrongly is not in the text)
     and ops-b7pair-05 (both print "no more connections allowed (max_client_conn)" for two poolers; DB.CONNECTION_LIMIT
-    is grouped by code). Both were apart only while both sides were UNKNOWN, grouped by their whole texts.
+    is grouped by code). Both were apart only while both sides were UNKNOWN, grouped by their whole texts. Four of
+    blind8's, merged at its blind measure and tuning data since: agent-b8pair-06, dns-b8pair-06, gha-b8pair-06 and
+    vercel-b8pair-04.
     Apart since the blind6 round: odoo-hpair-04 and odoo-b6pair-05 (two access errors whose first lines are identical:
     the pattern that matches Odoo's `(Document type: <model>, Operation: <op>)` on the next line spans lines, so the
     whole message is the grouping text).
@@ -152,6 +161,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b7pair-05", "agent-b7pair-06", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09",
-                      "gha-b7pair-07", "ops-b3-pair-06", "ops-b7pair-05", "terraform-b5pair-05", "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01"]
+    assert merged == ["agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "dns-b4pair-03", "dns-b7pair-07",
+                      "dns-b7pair-09", "dns-b8pair-06", "gha-b7pair-07", "gha-b8pair-06", "ops-b3-pair-06",
+                      "ops-b7pair-05", "terraform-b5pair-05", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b5pair-06",
+                      "vercel-b6pair-01", "vercel-b8pair-04"]
