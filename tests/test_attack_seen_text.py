@@ -12,6 +12,8 @@ Every secret below is a made-up value of the shape a rule names; none is a real 
 
 from __future__ import annotations
 
+import random
+
 import psycopg
 import pytest
 
@@ -124,3 +126,41 @@ def test_a_secret_shaped_event_key_is_refused_or_not_stored(conn):
                           "+ (SELECT count(*) FROM ops_private.event_keys WHERE event_key LIKE %s)",
                           (f"%{TOKEN}%", f"%{TOKEN}%")).fetchone()[0]
     assert stored == 0, "the token is stored as the event key"
+
+
+def _pem(body: str) -> str:
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+
+
+def _base64ish(n: int, seed: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    rng = random.Random(seed)
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def test_a_message_over_32768_characters_keeps_no_part_of_a_secret_cut_by_its_slices(conn):
+    """A message over 32768 characters is stored as left(redact(left(m, 24576 + 8192)), 24576) || marker ||
+    right(redact(right(m, 8192 + 8192)), 8192). The 8192-character margin keeps a secret cut by a slice out of what
+    is kept only while redaction does not shorten the slice: a private key (or any long secret) inside the slice
+    shrinks to a 22-character marker, and what is kept then reaches back to the cut. Tail: the slice starts inside a
+    first PEM key's body, which has no BEGIN line left, so no rule matches it, and a second key after it shrinks, so
+    thousands of characters of the first key's body are stored. Head: a URL whose "@" lies past the slice keeps its
+    password. Fix: redact first and cut after (ops.redact reads 65536 characters; slice only beyond that), or cut
+    the redacted slice at the position of the original cut (drop what redaction moved inside the margin)."""
+    body = _base64ish(12000, 1)
+    tail_case = "deploy failed: " + "x " * 10000 + _pem(body) + " then " + _pem(_base64ish(8500, 2))
+    head_pre = "boot: " + _pem(_base64ish(20000, 3)) + " retry: "
+    password = "S3cretPassw0rdXYZ"
+    url = f"could not connect to postgres://app:{password}"
+    head_case = head_pre + "y" * (32768 - len(head_pre) - len(url)) + url + "@db.internal:5432/app " + "z " * 8000
+    found = []
+    for message in (tail_case, head_case):
+        stored, truncated = conn.execute("INSERT INTO ops.error_events (source, message) VALUES ('supabase_fn', %s) "
+                                         "RETURNING message, truncated", (message,)).fetchone()
+        assert truncated and len(message) > 32768
+        leaked = sum(64 for i in range(0, len(body) - 64, 64) if body[i:i + 64] in stored)
+        if leaked:
+            found.append(f"{leaked} characters of a private key's body")
+        if password in stored:
+            found.append("a URL's password")
+    assert not found, f"stored: {found}"
