@@ -164,3 +164,15 @@ def test_a_message_over_32768_characters_keeps_no_part_of_a_secret_cut_by_its_sl
         if password in stored:
             found.append("a URL's password")
     assert not found, f"stored: {found}"
+
+
+def test_a_top_frame_over_4096_characters_keeps_no_part_of_a_secret_cut_by_its_slice(conn):
+    """The same margin assumption for the top frame, left(redact(left(t, 4096 + 8192)), 4096) (and run id,
+    correlation id and origin, 256 + 8192): a private key early in the frame shrinks to a marker, so what is kept
+    reaches a URL whose "@" lies past the 12288-character slice, and its password is stored."""
+    pem = _pem(_base64ish(11000, 5))
+    prefix, url = f"at connect ({pem} ", "postgres://app:S3cretPassw0rdXYZ"
+    top_frame = prefix + "y" * (4096 + 8192 - len(prefix) - len(url)) + url + "@db.internal:5432/app)"
+    stored = conn.execute("INSERT INTO ops.error_events (source, message, top_frame) VALUES ('supabase_fn', 'boom', %s) "
+                          "RETURNING top_frame", (top_frame,)).fetchone()[0]
+    assert "S3cretPassw0rdXYZ" not in stored, stored[-80:]
