@@ -43,7 +43,7 @@ def _insert(conn, source="supabase_fn", phase=None, message="boom", top_frame=No
     # Since the marker lookahead was added: a value that merely starts with "[REDACTED" is kept whole.
     f"login failed: password=[REDACTED]{HEAD} rejected",
     f'{{"password": "[REDACTED]{HEAD}"}}',
-])
+], ids=["u-prefixed", "b-prefixed", "bare", "json"])
 def test_a_value_that_only_starts_like_a_marker_is_redacted(conn, message):
     """secret_assignment's lookahead (?![ub]?\\\\?["']?\\[REDACTED) keeps any value that begins with the marker's
     first characters, so "password=[REDACTED]hunter2x9" is stored with the password after the marker, on the first
@@ -55,7 +55,7 @@ def test_a_value_that_only_starts_like_a_marker_is_redacted(conn, message):
     assert HEAD not in first[1] and HEAD not in again[1]
 
 
-@pytest.mark.parametrize("message", NOT_IDEMPOTENT)
+@pytest.mark.parametrize("message", NOT_IDEMPOTENT, ids=["url_credentials", "host_credentials", "enotfound"])
 def test_redact_is_idempotent_when_a_password_holds_a_keyword_and_a_slash(conn, message):
     """One pass of the rules in order is not a fixed point: secret_assignment (last rule) turns
     "hunter2x9password=a/b;@db" into "hunter2x9password=[REDACTED];@db", and only on a second pass does
@@ -94,7 +94,8 @@ def test_a_secret_in_the_phase_is_redacted_everywhere_it_is_stored(conn):
     groups = [r[0] for r in conn.execute("SELECT phase FROM ops.agent_errors")]
     payloads = [r[0] for r in conn.execute("SELECT payload::text FROM ops.escalations")]
     assert payloads, "60 timeouts in one window escalate (the payload names the phase)"
-    for where, values in (("error_events.phase", phases), ("agent_errors.phase", groups), ("escalations.payload", payloads)):
+    columns = (("error_events.phase", phases), ("agent_errors.phase", groups), ("escalations.payload", payloads))
+    for where, values in columns:
         assert not [v for v in values if TOKEN in (v or "")], f"{where} holds the token: {values}"
 
 
@@ -173,6 +174,6 @@ def test_a_top_frame_over_4096_characters_keeps_no_part_of_a_secret_cut_by_its_s
     pem = _pem(_base64ish(11000, 5))
     prefix, url = f"at connect ({pem} ", "postgres://app:S3cretPassw0rdXYZ"
     top_frame = prefix + "y" * (4096 + 8192 - len(prefix) - len(url)) + url + "@db.internal:5432/app)"
-    stored = conn.execute("INSERT INTO ops.error_events (source, message, top_frame) VALUES ('supabase_fn', 'boom', %s) "
-                          "RETURNING top_frame", (top_frame,)).fetchone()[0]
+    stored = conn.execute("INSERT INTO ops.error_events (source, message, top_frame) "
+                          "VALUES ('supabase_fn', 'boom', %s) RETURNING top_frame", (top_frame,)).fetchone()[0]
     assert "S3cretPassw0rdXYZ" not in stored, stored[-80:]
