@@ -106,7 +106,7 @@ def test_a_code_hint_that_is_not_honoured_is_redacted_in_the_context(conn):
     keep it only when it has the shape of a code, ^[A-Z0-9_.]{1,200}$)."""
     row = _insert(conn, message="request failed", code=TOKEN)
     assert TOKEN not in row[3], row[3]
-    row = conn.execute("SELECT ops.record_error(source => 'supabase_fn', message => 'request failed', "
+    conn.execute("SELECT ops.record_error(source => 'supabase_fn', message => 'request failed', "
                        "code_hint => %s)", (f"Bearer {TOKEN}",)).fetchone()
     contexts = [r[0] for r in conn.execute("SELECT context::text FROM ops.error_events")]
     assert not [c for c in contexts if TOKEN in c], contexts
