@@ -43,7 +43,9 @@ def _insert(conn, source="supabase_fn", phase=None, message="boom", top_frame=No
     # Since the marker lookahead was added: a value that merely starts with "[REDACTED" is kept whole.
     f"login failed: password=[REDACTED]{HEAD} rejected",
     f'{{"password": "[REDACTED]{HEAD}"}}',
-], ids=["u-prefixed", "b-prefixed", "bare", "json"])
+    # The rule's flags are gi, so its lookahead is case-blind too: any "[redacted" opener keeps the value.
+    f"login failed: password=[redacted-by-proxy]{HEAD} rejected",
+], ids=["u-prefixed", "b-prefixed", "bare", "json", "lower-case"])
 def test_a_value_that_only_starts_like_a_marker_is_redacted(conn, message):
     """secret_assignment's lookahead (?![ub]?\\\\?["']?\\[REDACTED) keeps any value that begins with the marker's
     first characters, so "password=[REDACTED]hunter2x9" is stored with the password after the marker, on the first
