@@ -50,11 +50,19 @@ def pg_lower(text: str) -> str:
     return text.replace("\u0130", "i").lower()
 
 
+PASSES = 4  # ops.redact's bound on passes over the rules (a text still changing after it is left as it is)
+
+
 def redact(text: str) -> str:
-    """Apply the SSOT redaction rules exactly as ops.redact() does: in order, each rule only when the
-    original text (lower-cased) contains one of its prefilter substrings."""
-    lowered = pg_lower(text)
-    for rule in rules():
-        if rule.prefilter is None or any(f in lowered for f in rule.prefilter):
-            text = rule.apply(text)
+    """Apply the SSOT redaction rules exactly as ops.redact() does: in order, each rule only when the text
+    (lower-cased) contains one of its prefilter substrings, pass after pass until a pass changes nothing (at most
+    PASSES): one rule's marker can complete another's match (a password holding `password=a/b` hides the URL
+    credential until its value is a marker), and the result must be a text redaction leaves as it is."""
+    for _ in range(PASSES):
+        lowered, before = pg_lower(text), text
+        for rule in rules():
+            if rule.prefilter is None or any(f in lowered for f in rule.prefilter):
+                text = rule.apply(text)
+        if text == before:
+            break
     return text

@@ -7,22 +7,32 @@ SET search_path = pg_catalog, ops
 AS $$
 DECLARE
     max_length constant integer := 65536;
+    passes constant integer := 4;          -- worker/redaction.py PASSES, redaction.ts PASSES
     rule record;
     result text := left(message, max_length);
+    before text;
     lowered text;
 BEGIN
     IF result IS NULL OR result = '' THEN
         RETURN message;
     END IF;
-    lowered := lower(result);
-    -- One query picks the rules whose prefilter literal occurs in the text (literal anchors before
-    -- regexes): a text with no candidate costs one scan of the rules and no regex.
-    FOR rule IN
-        SELECT r.pattern, r.replacement, r.flags FROM ops.redaction_rules r
-        WHERE r.prefilter IS NULL OR EXISTS (SELECT FROM unnest(r.prefilter) f WHERE strpos(lowered, f) > 0)
-        ORDER BY r.position
-    LOOP
-        result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
+    -- Pass after pass until one changes nothing: a rule's marker can complete another's match (a password that
+    -- holds `password=a/b` hides a URL's credential until its value is a marker), and the result must be a text
+    -- redaction leaves as it is (the ingest trigger stores a text equal to an earlier result as sent). A text
+    -- without a secret costs one pass.
+    FOR attempt IN 1 .. passes LOOP
+        before := result;
+        lowered := lower(result);
+        -- One query picks the rules whose prefilter literal occurs in the text (literal anchors before
+        -- regexes): a text with no candidate costs one scan of the rules and no regex.
+        FOR rule IN
+            SELECT r.pattern, r.replacement, r.flags FROM ops.redaction_rules r
+            WHERE r.prefilter IS NULL OR EXISTS (SELECT FROM unnest(r.prefilter) f WHERE strpos(lowered, f) > 0)
+            ORDER BY r.position
+        LOOP
+            result := regexp_replace(result, rule.pattern, rule.replacement, rule.flags);
+        END LOOP;
+        EXIT WHEN result = before;
     END LOOP;
     IF length(message) > max_length THEN
         result := result || format(E'\n[… %s characters cut before redaction …]', length(message) - max_length);
@@ -32,8 +42,9 @@ END
 $$;
 COMMENT ON FUNCTION ops.redact(text) IS
     'Replaces secrets (tokens, keys, JWTs, passwords, credentials in URLs, PEM private keys, webhook URLs) with '
-    '[REDACTED:<rule>] markers, using ops.redaction_rules in order. Applied to every message, top frame and context '
-    'before storage or hashing. Reads at most 65536 characters; a longer argument is cut there and ends with a '
+    '[REDACTED:<rule>] markers, using ops.redaction_rules in order, pass after pass until a pass changes nothing (at '
+    'most 4), so that redacting the result changes nothing. Applied to every field of an event before storage or '
+    'hashing. Reads at most 65536 characters; a longer argument is cut there and ends with a '
     '"[… N characters cut before redaction …]" marker (the ingest trigger slices long messages before calling it).';
 
 CREATE FUNCTION ops.fold_text(message text) RETURNS text

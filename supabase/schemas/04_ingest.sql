@@ -231,6 +231,48 @@ COMMENT ON FUNCTION ops.internal_sources() IS
     'Sources only the system''s roles may write (ops: the worker and the database''s own failures; stratt: unit CI). '
     'The ingest role and the Edge Function''s JWT callers are refused with OP006. -> text[].';
 
+CREATE FUNCTION ops_private.redact_head(value text, keep integer, margin integer) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    slice text := left(value, keep + margin);
+    redacted text := ops.redact(slice);
+BEGIN
+    IF length(value) <= keep + margin THEN
+        RETURN left(redacted, keep);     -- nothing was cut before redaction
+    END IF;
+    -- A secret the cut split starts in the slice's last `margin` characters. Redaction shortens what precedes it
+    -- by (slice - redacted) characters, so the first `keep` redacted characters could reach it by that much: keep
+    -- that much less.
+    RETURN left(redacted, greatest(keep - greatest(length(slice) - length(redacted), 0), 0));
+END
+$$;
+COMMENT ON FUNCTION ops_private.redact_head(text, integer, integer) IS
+    'The first `keep` characters of ops.redact(value) without any part of a secret a cut could split: value up to '
+    'keep + margin characters is redacted whole; a longer one is redacted in its first keep + margin characters and '
+    'what is kept shrinks by what redaction removed, so it never reaches the last `margin` characters of that slice '
+    '(margin: the longest secret a rule must see whole, 8192 in the ingest trigger). -> text, NULL for NULL.';
+
+CREATE FUNCTION ops_private.redact_tail(value text, keep integer, margin integer) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    slice text := right(value, keep + margin);
+    redacted text := ops.redact(slice);
+BEGIN
+    IF length(value) <= keep + margin THEN
+        RETURN right(redacted, keep);
+    END IF;
+    -- The mirror of redact_head: a secret the cut split ends in the slice's first `margin` characters.
+    RETURN right(redacted, greatest(keep - greatest(length(slice) - length(redacted), 0), 0));
+END
+$$;
+COMMENT ON FUNCTION ops_private.redact_tail(text, integer, integer) IS
+    'The last `keep` characters of ops.redact(value) without any part of a secret a cut could split (the mirror of '
+    'ops_private.redact_head). -> text, NULL for NULL.';
+
 CREATE FUNCTION ops_private.tg_error_events__prepare() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ops
@@ -318,6 +360,13 @@ BEGIN
             RAISE EXCEPTION 'event_key must be 1 to % characters with a visible one and no control character', max_key
                 USING ERRCODE = 'OP001', COLUMN = 'event_key';
         END IF;
+        -- A key is stored as sent and compared exactly, so it cannot be redacted: one that holds a secret shape
+        -- is refused.
+        IF (taxonomy.redaction_prefilter IS NULL OR lower(NEW.event_key) LIKE ANY (taxonomy.redaction_prefilter))
+           AND ops.redact(NEW.event_key) <> NEW.event_key THEN
+            RAISE EXCEPTION 'event_key holds what a redaction rule treats as a secret' USING ERRCODE = 'OP001',
+                COLUMN = 'event_key', HINT = 'Key events by a request or job id, never by a credential or a signed URL.';
+        END IF;
         -- A replay: skip the row (neither stored nor counted). A concurrent first insert is caught below.
         IF EXISTS (SELECT FROM ops_private.event_keys k WHERE k.event_key = NEW.event_key) THEN
             RETURN NULL;
@@ -341,35 +390,38 @@ BEGIN
     NEW.message_length := original_length;
     -- Literal anchors before regexes: LIKE against every redaction rule's prefilter literals says, per
     -- field, whether any rule could change it (each piece redacted below is a part of that field). Where
-    -- none could, ops.redact is not called. A message too long to read whole takes the old path. The six
+    -- none could, ops.redact is not called. A message too long to read whole takes the old path. The seven
     -- fields joined by U+0001 are tested first: a literal in none of them is in no field (a match across
-    -- the joint only sends the row to the per-field test).
+    -- the joint only sends the row to the per-field test). Fields: message, top frame, run id, correlation
+    -- id, origin, context, phase.
     IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
-        candidates := ARRAY[true, true, true, true, true, true];
+        candidates := ARRAY[true, true, true, true, true, true, true];
     ELSIF seen AND NOT coalesce(lower(concat_ws(U&'\0001', NEW.run_id, NEW.correlation_id, NEW.origin, context_text))
                                 LIKE ANY (taxonomy.redaction_prefilter), false) THEN
-        candidates := ARRAY[false, false, false, false, false, false];
+        candidates := ARRAY[false, false, false, false, false, false, false];
     ELSIF seen THEN
         candidates := ARRAY[false, false,
                             coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false)];
+                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false), false];
     ELSIF NOT coalesce(lower(concat_ws(U&'\0001', NEW.message, NEW.top_frame, NEW.run_id, NEW.correlation_id,
-                                       NEW.origin, context_text)) LIKE ANY (taxonomy.redaction_prefilter), false) THEN
-        candidates := ARRAY[false, false, false, false, false, false];
+                                       NEW.origin, context_text, NEW.phase)) LIKE ANY (taxonomy.redaction_prefilter),
+                       false) THEN
+        candidates := ARRAY[false, false, false, false, false, false, false];
     ELSE
         candidates := ARRAY[coalesce(lower(NEW.message) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.top_frame) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
                             coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false)];
+                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false),
+                            coalesce(lower(NEW.phase) LIKE ANY (taxonomy.redaction_prefilter), false)];
     END IF;
     IF original_length > max_length THEN
-        NEW.message := left(ops.redact(left(NEW.message, head_length + margin)), head_length)
+        NEW.message := ops_private.redact_head(NEW.message, head_length, margin)
             || format(E'\n[… %s characters truncated …]\n', original_length - head_length - tail_length)
-            || right(ops.redact(right(NEW.message, tail_length + margin)), tail_length);
+            || ops_private.redact_tail(NEW.message, tail_length, margin);
         NEW.truncated := true;
         cut := cut || 'message'::text;
     ELSE
@@ -381,9 +433,9 @@ BEGIN
 
     NEW.phase := nullif(btrim(NEW.phase), '');
     IF length(NEW.phase) > 200 THEN
-        NEW.phase := left(NEW.phase, 200);
         cut := cut || 'phase'::text;
     END IF;
+    NEW.phase := CASE WHEN candidates[7] THEN ops_private.redact_head(NEW.phase, 200, margin) ELSE left(NEW.phase, 200) END;
     NEW.top_frame := nullif(btrim(NEW.top_frame), '');
     IF length(NEW.top_frame) > 4096 THEN
         cut := cut || 'top_frame'::text;
@@ -397,21 +449,21 @@ BEGIN
     IF length(NEW.origin) > 256 THEN
         cut := cut || 'origin'::text;
     END IF;
-    NEW.top_frame := left(CASE WHEN candidates[2] THEN ops.redact(left(NEW.top_frame, 4096 + margin))
-                               ELSE NEW.top_frame END, 4096);
-    NEW.run_id := left(CASE WHEN candidates[3] THEN ops.redact(left(NEW.run_id, 256 + margin))
-                            ELSE NEW.run_id END, 256);
-    NEW.correlation_id := left(CASE WHEN candidates[4] THEN ops.redact(left(NEW.correlation_id, 256 + margin))
-                                    ELSE NEW.correlation_id END, 256);
-    NEW.origin := left(CASE WHEN candidates[5] THEN ops.redact(left(NEW.origin, 256 + margin))
-                            ELSE NEW.origin END, 256);
+    NEW.top_frame := CASE WHEN candidates[2] THEN ops_private.redact_head(NEW.top_frame, 4096, margin)
+                          ELSE left(NEW.top_frame, 4096) END;
+    NEW.run_id := CASE WHEN candidates[3] THEN ops_private.redact_head(NEW.run_id, 256, margin)
+                       ELSE left(NEW.run_id, 256) END;
+    NEW.correlation_id := CASE WHEN candidates[4] THEN ops_private.redact_head(NEW.correlation_id, 256, margin)
+                               ELSE left(NEW.correlation_id, 256) END;
+    NEW.origin := CASE WHEN candidates[5] THEN ops_private.redact_head(NEW.origin, 256, margin)
+                       ELSE left(NEW.origin, 256) END;
     NEW.occurred_at := coalesce(NEW.occurred_at, NEW.received_at);
 
     IF length(context_text) > max_context THEN
         NEW.context := jsonb_build_object('_truncated', true, '_original_length', length(context_text),
-                                          '_preview', left(CASE WHEN candidates[6]
-                                                                THEN ops.redact(left(context_text, 2048 + margin))
-                                                                ELSE context_text END, 2048));
+                                          '_preview', CASE WHEN candidates[6]
+                                                           THEN ops_private.redact_head(context_text, 2048, margin)
+                                                           ELSE left(context_text, 2048) END);
         cut := cut || 'context'::text;
     ELSIF candidates[6] THEN
         redacted := ops.redact(context_text);
@@ -494,7 +546,8 @@ BEGIN
         NEW.matched_pattern := NULL;
     ELSE
         IF claimed IS NOT NULL THEN
-            NEW.context := NEW.context || jsonb_build_object('_claimed_code', claimed);
+            -- Kept as evidence, redacted: a producer may put a header value where the code goes.
+            NEW.context := NEW.context || jsonb_build_object('_claimed_code', ops.redact(claimed));
         END IF;
         IF NOT have_class THEN
             SELECT c.code, c.confidence, c.matched_pattern INTO classified
@@ -540,8 +593,9 @@ END
 $$;
 COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'BEFORE INSERT per row on ops.error_events: validates (blank source/message OP001, unknown source OP002, internal '
-    'source from an external producer OP006, bad event_key OP001, context deeper than 32 OP001), truncates and marks '
-    'cut fields, redacts, honours or records a code hint, classifies, fingerprints, records an event of a promoted '
+    'source from an external producer OP006, bad or secret-shaped event_key OP001, context deeper than 32 OP001), '
+    'truncates and marks cut fields, redacts every text field (phase included; a slice of a long field keeps no part '
+    'of a secret the cut split, ops_private.redact_head/redact_tail), honours or records a code hint, classifies, fingerprints, records an event of a promoted '
     'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
     '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '

@@ -30,13 +30,21 @@ function expand(parts: Array<number | string>, args: unknown[]): string {
   ).join("");
 }
 
-/** The text with every secret the SSOT rules know replaced by a [REDACTED…] marker. */
+/** ops.redact's bound on passes over the rules. */
+export const PASSES = 4;
+
+/** The text with every secret the SSOT rules know replaced by a [REDACTED…] marker: the rules in order,
+ * pass after pass until one changes nothing (at most PASSES), as ops.redact() does. */
 export function redact(text: string): string {
-  const lowered = pgLower(text);
   let out = text;
-  for (const r of rules) {
-    if (r.prefilter && !r.prefilter.some((f) => lowered.includes(f))) continue;
-    out = out.replace(r.regex, (...args: unknown[]) => expand(r.replacement, args));
+  for (let pass = 0; pass < PASSES; pass++) {
+    const lowered = pgLower(out);
+    const before = out;
+    for (const r of rules) {
+      if (r.prefilter && !r.prefilter.some((f) => lowered.includes(f))) continue;
+      out = out.replace(r.regex, (...args: unknown[]) => expand(r.replacement, args));
+    }
+    if (out === before) break;
   }
   return out;
 }
