@@ -1,9 +1,11 @@
 -- Grouping version 8 (issue 9, the blind8 round, tuned on dev, dev-holdout1 and dev-blind2 ... dev-blind8;
--- docs/grouping.md): five steps of ops.normalize_message, each behind a literal guard (tests/test_normalize_guards.py),
+-- docs/grouping.md): six steps of ops.normalize_message, each behind a literal guard (tests/test_normalize_guards.py),
 -- each a kind of variable part that split one failure in the tuning data, checked on all nine tuning splits:
 --  * an address its poster masked with x (192.168.x.x, x.x.x.x, xxxx:xxxx:...) is <ip> (dns-b5pair-03);
 --  * an "Available versions:" list after a missing toolchain version is dropped (github_actions-b3pair-03);
 --  * a JavaScript stack frame line ("    at async UserWorker.fetch (ext:...:54:21)") is dropped (supabase_fn-b8pair-02);
+--  * the edge runtime's "worker boot error" leading a line, with or without ":" and its InvalidWorkerCreation class,
+--    is dropped: one paste has it, another prints the cause alone (sb-b3-pair-03);
 --  * a log record's ", error=<the message again>" continuation and a closing "' }" are dropped (dns-b6pair-02);
 --  * a reference link that ends a line after its sentence is dropped like one after " - " (v4), unless it is the
 --    object of the line (after to, for, from, at, url, get, post, ...: the host names what failed) (dns-b2pair-02).
@@ -176,6 +178,11 @@ BEGIN
     IF strpos(m, 'at ') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*at [^\n]*:<n>\)?[[:blank:]]*$', '', 'gn');
     END IF;
+    -- Version 8. The edge runtime's "worker boot error" before the boot error's cause (with or without ":" and its
+    -- InvalidWorkerCreation class) is the runtime's wrapper: the cause alone is the same failure.
+    IF strpos(m, 'worker boot error') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(invalidworkercreation:[[:blank:]]*)?worker boot error:?[[:blank:]]+(?=[^[:blank:]])', '', 'gn');
+    END IF;
     -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
     -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
     -- the comma or brace after it, and JSON escapes of quotes, are not part of the text: "<text>", and <text>
@@ -214,7 +221,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops an exception class or an HTTP status (v6) leading a line, a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Version 8: an address masked with x '
-    '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, a line''s '
+    '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, the edge '
+    'runtime''s leading "worker boot error", a line''s '
     '", error=…" continuation, a closing "'' }" and a line-ending reference link after its sentence are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
@@ -229,8 +237,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- normalization empties kept apart by its own text). Version 6: ops.normalize_message reads a Markdown link as its
 -- text, an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes
 -- over a source line that raises the error. Version 8: ops.normalize_message reads a masked address as <ip> and
--- drops an "Available versions:" list, JavaScript stack frame lines, a ", error=…" continuation, a closing "' }" and a
--- line-ending reference link after its sentence.
+-- drops an "Available versions:" list, JavaScript stack frame lines, the edge runtime's leading "worker boot error", a
+-- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence.
 RETURN encode(sha256(convert_to(
     'fp8|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)

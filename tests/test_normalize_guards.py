@@ -100,7 +100,8 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 8's steps: masked addresses, a versions list, a stack frame, a log record's fields, a trailing link
           "192.168.x.x", "x.x.x.x:53", "xxxx:xxxx:xxxx:xxxx", "x.", ".x", "x:x", "Available versions: 3.10.1 (x64)",
           "available versions:", "\n    at async f (ext:a/b.js:54:21)", "at ", ", error=", "err", "' }", "'", "=",
-          " https://tools.ietf.org/html/rfc7208#s", " to https://api.example.com/v1", "/<path>"]
+          " https://tools.ietf.org/html/rfc7208#s", " to https://api.example.com/v1", "/<path>",
+          "worker boot error", "InvalidWorkerCreation: worker boot error: "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -221,6 +221,11 @@ BEGIN
     IF strpos(m, 'at ') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*at [^\n]*:<n>\)?[[:blank:]]*$', '', 'gn');
     END IF;
+    -- Version 8. The edge runtime's "worker boot error" before the boot error's cause (with or without ":" and its
+    -- InvalidWorkerCreation class) is the runtime's wrapper: the cause alone is the same failure.
+    IF strpos(m, 'worker boot error') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(invalidworkercreation:[[:blank:]]*)?worker boot error:?[[:blank:]]+(?=[^[:blank:]])', '', 'gn');
+    END IF;
     -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
     -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
     -- the comma or brace after it, and JSON escapes of quotes, are not part of the text: "<text>", and <text>
@@ -259,7 +264,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops an exception class or an HTTP status (v6) leading a line, a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
     'Version 8: an address masked with x '
-    '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, a line''s '
+    '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, the edge '
+    'runtime''s leading "worker boot error", a line''s '
     '", error=…" continuation, a closing "'' }" and a line-ending reference link after its sentence are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
@@ -303,8 +309,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- normalization empties kept apart by its own text). Version 6: ops.normalize_message reads a Markdown link as its
 -- text, an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes
 -- over a source line that raises the error. Version 8: ops.normalize_message reads a masked address as <ip> and
--- drops an "Available versions:" list, JavaScript stack frame lines, a ", error=…" continuation, a closing "' }" and a
--- line-ending reference link after its sentence.
+-- drops an "Available versions:" list, JavaScript stack frame lines, the edge runtime's leading "worker boot error", a
+-- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence.
 RETURN encode(sha256(convert_to(
     'fp8|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)

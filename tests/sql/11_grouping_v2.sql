@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(78);
+SELECT plan(79);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -177,6 +177,9 @@ SELECT is(ops.normalize_message(E'Error: channel closed\n    at async UserWorker
     'a JavaScript stack frame line is dropped');
 SELECT is(ops.normalize_message('we looked at 3 files'), 'we looked at <n> files',
     'a line with "at " that is not a frame is kept');
+SELECT is(ops.normalize_message($$InvalidWorkerCreation: worker boot error Could not resolve './a' from 'file:///tmp/x/y.js'.$$),
+          ops.normalize_message($$Could not resolve './a' from 'file:///tmp/x/y.js'.$$),
+    'the edge runtime''s leading "worker boot error" is its wrapper');
 SELECT is(ops.normalize_message('lookup index.docker.io: no such host, error=Error while pulling image: lookup index.docker.io: no such host'),
           'lookup index.docker.io: no such host',
     'a log record''s ", error=" continuation is dropped');
