@@ -204,9 +204,10 @@ BEGIN
     END IF;
     -- Version 8. A reference link that ends a line after the sentence it documents (an RFC section after "maximum DNS
     -- lookups") is dropped like one after " - " (v4): one client prints it, another does not. A link that is the object
-    -- of the line (after to, for, from, at, url, get, post, put ...) names what failed and is kept.
+    -- of the line (after to, for, from, at, url, host, get, post, fetch, download, resolve, connect, clone, pull, push ...)
+    -- names what failed and is kept.
     IF strpos(m, '/<path>') > 0 THEN  -- guard
-        m := regexp_replace(m, '(?<!( to| for| from| at| on| url| get| post| put| head| patch| delete| via| of| in| with| by| into|:))[[:blank:]]+[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>[[:blank:].]*$', '', 'gn');
+        m := regexp_replace(m, '(?<!( to| for| from| at| on| url| uri| host| get| post| put| head| patch| delete| via| of| in| with| by| into| fetch| fetching| download| downloading| load| loading| reach| resolve| resolving| request| requesting| connect| connecting| open| opening| clone| cloning| pull| pulling| push| pushing| call| calling| upload| uploading|:))[[:blank:]]+[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>[[:blank:].]*$', '', 'gn');
     END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END

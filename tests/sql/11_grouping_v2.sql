@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(79);
+SELECT plan(80);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -191,6 +191,9 @@ SELECT is(ops.normalize_message('requires 11/10 maximum DNS lookups https://tool
 SELECT is(ops.normalize_message('could not connect to https://registry.example.com/v1/providers'),
           'could not connect to registry.example.com/<path>',
     'a link that is the object of the line keeps its host');
+SELECT is(ops.normalize_message('npm ERR! failed to fetch https://registry.npmjs.org/left-pad'),
+          'npm err! failed to fetch registry.npmjs.org/<path>',
+    'so does a link after a verb that names what was fetched');
 
 -- Fingerprints carry version 8.
 SELECT is(ops.current_fingerprint_version(), 8::smallint, 'the current fingerprint version is 8');
