@@ -19,6 +19,12 @@ Cases (``case`` in the rows):
   classification 100 → 1,000 patterns       generated patterns: ingest of repeated errors, and
                                             ``ops.classify_error`` on text never seen (first-seen)
 
+Beside each events/s figure, the event cases record the server's CPU time per event, ours and bare
+(``detail["server_cpu_us_per_event"]``: user + system time of the connections' backend processes from
+``/proc/<pid>/stat``, when the server runs on this machine; ``None`` otherwise). It is a diagnostic, not a verdict: on a
+shared machine the wall-clock ratios move with the load and with the disk's commit latency, the CPU per event much
+less, and it shows what a statement costs when commits are fast.
+
 Each case checks correctness as it goes (exact counts in ``ops.agent_errors``, no lost event, one
 escalation per crossing) and raises ``AssertionError`` when one fails.
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -196,13 +203,38 @@ RECORD = ("SELECT count FROM ops.record_error(source => %s, phase => %s, message
           "run_id => %s, origin => %s)")
 
 
-def run_clients(url: str, rows: list[tuple], clients: int, statement) -> float:
+def backend_cpu(pids: list[int]) -> float | None:
+    """Seconds of CPU (user + system) the server processes ``pids`` have used so far, read from /proc/<pid>/stat
+    (fields 14 and 15, clock ticks; proc(5)). None when a pid is not a local PostgreSQL process (the server runs
+    elsewhere, or /proc cannot be read)."""
+    total = 0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    return None
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_used(pids: list[int], before: float | None, cpu: list | None) -> None:
+    """Append to ``cpu`` the CPU seconds ``pids`` used since ``before`` (None when it cannot be read)."""
+    if cpu is not None:
+        after = backend_cpu(pids)
+        cpu.append(None if before is None or after is None else after - before)
+
+
+def run_clients(url: str, rows: list[tuple], clients: int, statement, cpu: list | None = None) -> float:
     """Send ``rows`` one autocommit statement each, split round-robin over ``clients`` connections;
-    returns wall seconds from the first statement to the last commit."""
+    returns wall seconds from the first statement to the last commit, and appends to ``cpu`` (if given) the
+    server CPU seconds the connections used meanwhile (``backend_cpu``)."""
     conns = [psycopg.connect(url, autocommit=True) for _ in range(clients)]
     try:
-        for c in conns:
-            c.execute("SELECT 1")
+        pids = [c.execute("SELECT pg_backend_pid()").fetchone()[0] for c in conns]
         barrier = threading.Barrier(clients + 1)
         errors: list[BaseException] = []
 
@@ -217,11 +249,13 @@ def run_clients(url: str, rows: list[tuple], clients: int, statement) -> float:
         threads = [threading.Thread(target=work, args=(conns[k], rows[k::clients])) for k in range(clients)]
         for t in threads:
             t.start()
+        before = backend_cpu(pids)
         barrier.wait()
         start = time.perf_counter()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
+        _cpu_used(pids, before, cpu)
         if errors:
             raise errors[0]
         return elapsed
@@ -230,22 +264,32 @@ def run_clients(url: str, rows: list[tuple], clients: int, statement) -> float:
             c.close()
 
 
-def run_batches(conn: psycopg.Connection, rows: list[tuple], table: str, per: int = 500) -> float:
+def run_batches(conn: psycopg.Connection, rows: list[tuple], table: str, per: int = 500, cpu: list | None = None) -> float:
+    """INSERT … SELECT unnest(…) of ``per`` rows per statement; wall seconds (server CPU appended to ``cpu``)."""
     statement = batch_sql(table)
+    pids = [conn.info.backend_pid]
+    before = backend_cpu(pids)
     start = time.perf_counter()
     for k in range(0, len(rows), per):
         part = rows[k:k + per]
         conn.execute(statement, [list(col) for col in zip(*part)], prepare=True)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    _cpu_used(pids, before, cpu)
+    return elapsed
 
 
-def run_copy(conn: psycopg.Connection, rows: list[tuple], table: str) -> float:
+def run_copy(conn: psycopg.Connection, rows: list[tuple], table: str, cpu: list | None = None) -> float:
+    """One COPY FROM STDIN of ``rows``; wall seconds (server CPU appended to ``cpu``)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+    pids = [conn.info.backend_pid]
+    before = backend_cpu(pids)
     start = time.perf_counter()
     with conn.cursor() as cur, cur.copy(statement) as copy:
         for r in rows:
             copy.write_row(r)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    _cpu_used(pids, before, cpu)
+    return elapsed
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -311,6 +355,7 @@ def case_pair(url: str, conn: psycopg.Connection, reps: int, rows: list[tuple], 
     ``prewarm``: True ingests each distinct row first; a list ingests those rows instead."""
     log(kind, len(rows), clients)
     ours, bare, detail = [], [], {}
+    ours_cpu, bare_cpu = [], []
     for _ in range(reps):
         reset(conn)
         warmed = 0
@@ -320,19 +365,21 @@ def case_pair(url: str, conn: psycopg.Connection, reps: int, rows: list[tuple], 
             warmed = len(distinct)
         n = len(rows)
         if kind == "insert":
-            bare.append(n / run_clients(url, rows, clients, insert_sql("public.bare_events")))
-            ours.append(n / run_clients(url, rows, clients, insert_sql("ops.error_events")))
+            bare.append(n / run_clients(url, rows, clients, insert_sql("public.bare_events"), bare_cpu))
+            ours.append(n / run_clients(url, rows, clients, insert_sql("ops.error_events"), ours_cpu))
         elif kind == "record_error":
-            bare.append(n / run_clients(url, rows, clients, insert_sql("public.bare_events")))
-            ours.append(n / run_clients(url, rows, clients, RECORD))
+            bare.append(n / run_clients(url, rows, clients, insert_sql("public.bare_events"), bare_cpu))
+            ours.append(n / run_clients(url, rows, clients, RECORD, ours_cpu))
         elif kind == "batch":
-            bare.append(n / run_batches(conn, rows, "public.bare_events"))
-            ours.append(n / run_batches(conn, rows, "ops.error_events"))
+            bare.append(n / run_batches(conn, rows, "public.bare_events", cpu=bare_cpu))
+            ours.append(n / run_batches(conn, rows, "ops.error_events", cpu=ours_cpu))
         elif kind == "copy":
-            bare.append(n / run_copy(conn, rows, "public.bare_events"))
-            ours.append(n / run_copy(conn, rows, "ops.error_events"))
+            bare.append(n / run_copy(conn, rows, "public.bare_events", bare_cpu))
+            ours.append(n / run_copy(conn, rows, "ops.error_events", ours_cpu))
         bare_count(conn, n + warmed)
         detail = check_counts(conn, n + warmed, check_groups)
+    per_event = lambda xs: None if None in xs else round(median(xs) / len(rows) * 1e6, 1)  # noqa: E731
+    detail["server_cpu_us_per_event"] = {"ours": per_event(ours_cpu), "bare": per_event(bare_cpu)}
     return median(ours), median(bare), detail
 
 
@@ -468,12 +515,16 @@ def run(size: str = "smoke", database_url: str | None = None) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'case':<72} {'ours':>10} {'baseline':>10} {'unit':<9} {'ratio':>7}  goal"]
+    """One line per row; ``cpu µs/ev`` is the server CPU per event, ours/bare (a diagnostic, not the verdict)."""
+    lines = [f"{'case':<72} {'ours':>10} {'baseline':>10} {'unit':<9} {'ratio':>7} {'cpu µs/ev':>13}  goal"]
     for r in rows:
         base = "" if r["baseline"] is None else f"{r['baseline']:>10,.0f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:>7.3f}"
         met = {True: " met", False: " NOT met", None: ""}[r["met"]]
-        lines.append(f"{r['case']:<72} {r['ours']:>10,.0f} {base:>10} {r['unit']:<9} {ratio:>7}  {r['goal'] or ''}{met}")
+        cpu = r["detail"].get("server_cpu_us_per_event") or {}
+        cpu_text = "" if cpu.get("ours") is None or cpu.get("bare") is None else f"{cpu['ours']:.0f}/{cpu['bare']:.0f}"
+        lines.append(f"{r['case']:<72} {r['ours']:>10,.0f} {base:>10} {r['unit']:<9} {ratio:>7} {cpu_text:>13}  "
+                     f"{r['goal'] or ''}{met}")
     return "\n".join(lines)
 
 

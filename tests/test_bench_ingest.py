@@ -46,3 +46,14 @@ def test_counts_were_checked_exactly(rows):
     assert storm["detail"]["events"] == 50 + 1 + 2 * 8 * 4
     first = next(r for r in rows if r["case"].startswith("500-row INSERT, first-seen"))
     assert first["detail"]["groups"] == first["detail"]["n"] == 50
+
+
+def test_event_cases_record_the_server_cpu_per_event(rows):
+    """The diagnostic beside each events/s figure: the backends' CPU per event, ours and bare, read from /proc (the
+    test cluster runs on this machine, so it is always there); its size is never asserted."""
+    events = [r for r in rows if r["unit"] == "events/s" and not r["case"].startswith("storm")]
+    assert len(events) >= 9
+    for r in events:
+        cpu = r["detail"]["server_cpu_us_per_event"]
+        assert set(cpu) == {"ours", "bare"} and all(isinstance(v, float) and v >= 0 for v in cpu.values()), r["case"]
+    assert sum(r["detail"]["server_cpu_us_per_event"]["ours"] for r in events) > 0, "some server CPU was counted"
