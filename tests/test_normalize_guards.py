@@ -96,7 +96,12 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           '"quoted", ', '\\"', "}", "\n", "\t", " ", "\u200b", "\uff11\uff12\uff13", "Ｅｒｒｏｒ", "МАС",
           "word", "Error", "0", "-", "_", ":", ".", "@", "/", ",", "(", ")", "more", "exit", "signal", "x",
           "[help.example.com](https://help.example.com/)", "](", "[", "]", "::1", "::", "2001:db8::7334", "std::io",
-          '"404 ', '"', "raise ", "throw "]
+          '"404 ', '"', "raise ", "throw ",
+          # version 8's steps: masked addresses, a versions list, a stack frame, a log record's fields, a trailing link
+          "192.168.x.x", "x.x.x.x:53", "xxxx:xxxx:xxxx:xxxx", "x.", ".x", "x:x", "Available versions: 3.10.1 (x64)",
+          "available versions:", "\n    at async f (ext:a/b.js:54:21)", "at ", ", error=", "err", "' }", "'", "=",
+          " https://tools.ietf.org/html/rfc7208#s", " to https://api.example.com/v1", "/<path>",
+          "worker boot error", "InvalidWorkerCreation: worker boot error: "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

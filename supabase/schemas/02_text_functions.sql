@@ -129,6 +129,15 @@ BEGIN
                             '\1<ip>', 'g');
         m := regexp_replace(m, '(^|[^A-Za-z0-9:])(?=[A-Za-z0-9:-]*[0-9])[A-Za-z0-9]+::[A-Za-z0-9:-]+', '\1<id>', 'g');
     END IF;
+    -- Version 8. An address its poster masked with x (192.168.x.x, x.x.x.x, xxxx:xxxx:…:xxxx) is an address (<ip>): the
+    -- next paste of the failure masks it differently or not at all.
+    IF strpos(m, '.x') > 0 OR strpos(m, 'x.') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^A-Za-z0-9.])(?=[0-9.]*x)([0-9]{1,3}|x{1,3})(\.([0-9]{1,3}|x{1,3})){3}(:[0-9]{1,5})?(?![A-Za-z0-9.])',
+                            '\1<ip>', 'g');
+    END IF;
+    IF strpos(m, 'x:x') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^A-Za-z0-9:])x{1,4}(:x{1,4}){3,7}(?![A-Za-z0-9:])', '\1<ip>', 'g');
+    END IF;
     IF strpos(m, '.') > 0 THEN  -- guard
         m := regexp_replace(m, '[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?', '<ip>', 'g');
     END IF;
@@ -159,6 +168,12 @@ BEGIN
     END IF;
     IF strpos(m, ':\') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^a-z])[a-z]:\\[^[:space:]''"]+', '\1<path>', 'g');
+    END IF;
+
+    -- Version 8. The list of versions a setup action appends after "Available versions:" changes with every image
+    -- update; the version asked for, before it, names the failure.
+    IF strpos(m, 'available versions:') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*available versions:[^\n]*', '', 'g');
     END IF;
 
     -- Numbers that carry meaning are kept: exit codes, signals, HTTP statuses.
@@ -212,6 +227,16 @@ BEGIN
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
                         '', 'gn');
+    -- Version 8. A JavaScript stack frame line ("    at async UserWorker.fetch (ext:x/y.js:54:21)", "at <path>:3:9")
+    -- names where the error passed, not the failure: one failure reaches the log through different frames.
+    IF strpos(m, 'at ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*at [^\n]*:<n>\)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 8. The edge runtime's "worker boot error" before the boot error's cause (with or without ":" and its
+    -- InvalidWorkerCreation class) is the runtime's wrapper: the cause alone is the same failure.
+    IF strpos(m, 'worker boot error') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(invalidworkercreation:[[:blank:]]*)?worker boot error:?[[:blank:]]+(?=[^[:blank:]])', '', 'gn');
+    END IF;
     -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
     -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
     -- the comma or brace after it, and JSON escapes of quotes, are not part of the text: "<text>", and <text>
@@ -219,15 +244,30 @@ BEGIN
     IF strpos(m, '/<path>') > 0 THEN  -- guard
         m := regexp_replace(m, '[[:blank:]]+(-[[:blank:]]+|\()[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>\)?[[:blank:].]*$', '', 'gn');
     END IF;
+    -- Version 8. A log record's fields around the message: a line that goes on with ", error=<the same text>" and a
+    -- JavaScript or Python object printed around the message ('…' }) are one line with the message alone.
+    IF strpos(m, 'err') > 0 THEN  -- guard
+        m := regexp_replace(m, ',[[:blank:]]*(error|err)=[^\n]*$', '', 'gn');
+    END IF;
+    IF strpos(m, '}') > 0 THEN  -- guard
+        m := regexp_replace(m, '''[[:blank:]]*\}[[:blank:]]*$', '', 'gn');
+    END IF;
     IF strpos(m, '"') > 0 THEN  -- guard
         m := replace(m, '\"', '"');
         m := regexp_replace(m, '^[[:blank:]]*"|"[[:blank:]]*[,}\]]*[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 8. A reference link that ends a line after the sentence it documents (an RFC section after "maximum DNS
+    -- lookups") is dropped like one after " - " (v4): one client prints it, another does not. A link that is the object
+    -- of the line (after to, for, from, at, url, host, get, post, fetch, download, resolve, connect, clone, pull, push ...)
+    -- names what failed and is kept.
+    IF strpos(m, '/<path>') > 0 THEN  -- guard
+        m := regexp_replace(m, '(?<!( to| for| from| at| on| url| uri| host| get| post| put| head| patch| delete| via| of| in| with| by| into| fetch| fetching| download| downloading| load| loading| reach| resolve| resolving| request| requesting| connect| connecting| open| opening| clone| cloning| pull| pulling| push| pushing| call| calling| upload| uploading|:))[[:blank:]]+[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>[[:blank:].]*$', '', 'gn');
     END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 6 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 8 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -235,6 +275,10 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'numbers (<n>; 10,000 is one number; a list of ids "(<n>, <n>)" one <n>), the quoted name after '
     '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops an exception class or an HTTP status (v6) leading a line, a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
+    'Version 8: an address masked with x '
+    '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, the edge '
+    'runtime''s leading "worker boot error", a line''s '
+    '", error=…" continuation, a closing "'' }" and a line-ending reference link after its sentence are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -276,9 +320,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- Versions 5 and 7: each text field in the form ops.fingerprint_text gives it (its ends trimmed, "-" as "_", a text
 -- normalization empties kept apart by its own text). Version 6: ops.normalize_message reads a Markdown link as its
 -- text, an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes
--- over a source line that raises the error.
+-- over a source line that raises the error. Version 8: ops.normalize_message reads a masked address as <ip> and
+-- drops an "Available versions:" list, JavaScript stack frame lines, the edge runtime's leading "worker boot error", a
+-- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence.
 RETURN encode(sha256(convert_to(
-    'fp7|' || ops.fingerprint_field(source)
+    'fp8|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -286,16 +332,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp7, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp8, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 7; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 8; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 7;
+RETURN 8;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (7). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (8). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

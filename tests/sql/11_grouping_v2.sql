@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(68);
+SELECT plan(80);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -161,11 +161,45 @@ SELECT isnt(ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'disk "a" full', 
             ops.error_fingerprint('ops', 'run', 'UNKNOWN.OPS', 'disk "b" full', NULL),
     'quotes inside the text are kept: only the ends are trimmed');
 
--- Fingerprints carry version 7.
-SELECT is(ops.current_fingerprint_version(), 7::smallint, 'the current fingerprint version is 7');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v7 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v7 probe 42'), 7::smallint,
-    'new groups are stamped with version 7');
+-- Version 8: five normalization steps, each a variable part that split one failure in the tuning data.
+SELECT is(ops.normalize_message('lookup localhost on 192.168.x.x:53: no such host'),
+          ops.normalize_message('lookup localhost on 10.0.0.2:53: no such host'),
+    'an address its poster masked with x is an address');
+SELECT is(ops.normalize_message('client_ip=xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx'), 'client_ip=<ip>',
+    'an IPv6 address masked with x is an address');
+SELECT is(ops.normalize_message('v1.x.x and xx:yy'), 'v<n>.x.x and xx:yy',
+    'a version range with x and a short x: pair are not addresses');
+SELECT is(ops.normalize_message('Version 3.6 with arch x64 not found Available versions: 3.10.1 (x64) 3.9.7 (x64)'),
+          'version <n>.<n> with arch x<n> not found',
+    'the list after "Available versions:" is dropped, the version asked for kept');
+SELECT is(ops.normalize_message(E'Error: channel closed\n    at async UserWorker.fetch (ext:sb_user_workers/user_workers.js:54:21)'),
+          ops.normalize_message(E'Error: channel closed\n    at async Function.create (ext:sb_user_workers/user_workers.js:80:21)'),
+    'a JavaScript stack frame line is dropped');
+SELECT is(ops.normalize_message('we looked at 3 files'), 'we looked at <n> files',
+    'a line with "at " that is not a frame is kept');
+SELECT is(ops.normalize_message($$InvalidWorkerCreation: worker boot error Could not resolve './a' from 'file:///tmp/x/y.js'.$$),
+          ops.normalize_message($$Could not resolve './a' from 'file:///tmp/x/y.js'.$$),
+    'the edge runtime''s leading "worker boot error" is its wrapper');
+SELECT is(ops.normalize_message('lookup index.docker.io: no such host, error=Error while pulling image: lookup index.docker.io: no such host'),
+          'lookup index.docker.io: no such host',
+    'a log record''s ", error=" continuation is dropped');
+SELECT is(ops.normalize_message($$  error: 'lookup index.docker.io: no such host' }$$), $$'lookup index.docker.io: no such host$$,
+    'a closing "'' }" is dropped');
+SELECT is(ops.normalize_message('requires 11/10 maximum DNS lookups https://tools.ietf.org/html/rfc7208#section-4.6.4'),
+          'requires <n>/<n> maximum dns lookups',
+    'a reference link ending the line after its sentence is dropped');
+SELECT is(ops.normalize_message('could not connect to https://registry.example.com/v1/providers'),
+          'could not connect to registry.example.com/<path>',
+    'a link that is the object of the line keeps its host');
+SELECT is(ops.normalize_message('npm ERR! failed to fetch https://registry.npmjs.org/left-pad'),
+          'npm err! failed to fetch registry.npmjs.org/<path>',
+    'so does a link after a verb that names what was fetched');
+
+-- Fingerprints carry version 8.
+SELECT is(ops.current_fingerprint_version(), 8::smallint, 'the current fingerprint version is 8');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v8 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v8 probe 42'), 8::smallint,
+    'new groups are stamped with version 8');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -188,8 +222,8 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 7::smallint) $$,
-    'the two old groups are one version-6 group holding their summed count; aliases point old to new');
+    $$ VALUES (1::bigint, 13::numeric, 8::smallint) $$,
+    'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
     $$ VALUES ('resolved'::text, 'alice'::text, repeat('ab', 32), '2027-01-01Z'::timestamptz, '2026-11-01Z'::timestamptz, 'PR-7'::text) $$,
