@@ -197,6 +197,13 @@ def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
 # (address, name, version parts and the parts of the document the comparison reads: BASELINE_KEYS).
 FORMS = ("document", "row", "baseline")
 BASELINE_KEYS = ("composition", "contract")  # FM-04/FM-05 read a baseline's steps, FM-06 its contract
+# What the checks read of a unit's document in the snapshot (ops.unit_snapshot.doc): the edges come from
+# `imports` and `composition` (its steps), FM-04/FM-05/FM-09 and the blast radii read `composition` and `council`,
+# FM-04 `overrides`, FM-06 `contract`, FM-09 `requires`, FM-07 `deprecation`. Everything else of the document
+# (meta, prompt_body, persona ...) is never read there, and the fields the checks compare (address, version,
+# status, fingerprint) travel as columns of the row. tests/test_units_checks.py holds this list against every
+# `doc -> 'key'` of the unit-CI SQL, so a check that starts reading another key fails until it is added here.
+SNAPSHOT_KEYS = ("imports", "composition", "council", "overrides", "contract", "requires", "deprecation")
 PARALLEL_MIN_FILES = 1000  # below this a tree loads faster in one process than the pool starts and returns
 
 
@@ -246,7 +253,7 @@ def _judge_file(path: Path, validate: bool, form: str) -> _Judged:
     if form != "document":
         judged.path = None
     if form == "row":
-        judged.row = dumps(_unit_row(unit, judged.computed))
+        judged.row = dumps(_unit_row(unit, judged.computed, SNAPSHOT_KEYS))
     elif form == "baseline":
         v = unit.version
         judged.row = dumps({"address": str(unit.address), "name": unit.address.name, "version": unit.address.version,
@@ -378,7 +385,8 @@ def dumps(value) -> bytes | str:
         return json.dumps(value)
 
 
-def _unit_row(unit: Unit, computed: str | None) -> dict:
+def _unit_row(unit: Unit, computed: str | None, doc_keys: tuple[str, ...] | None = None) -> dict:
+    """A unit's snapshot row; ``doc_keys``: the keys of its document to send (None: all of it)."""
     data, doc = unit.data, unit.doc
     v = unit.version
     steps = (data.get("composition") or {}).get("steps") or []
@@ -388,7 +396,7 @@ def _unit_row(unit: Unit, computed: str | None) -> dict:
         "major": v.major, "minor": v.minor, "patch": v.patch, "prerelease": v.prerelease,
         "status": data.get("status"), "fingerprint": data.get("fingerprint"), "computed": computed,
         "council": data.get("council"), "file": unit.file or display_path(unit.path), "line": doc.line("id"),
-        "doc": data,
+        "doc": data if doc_keys is None else {k: data[k] for k in doc_keys if k in data},
         "lines": {
             "fingerprint": doc.line("fingerprint"), "status": doc.line("status"),
             "composition": doc.line("composition"), "contract": doc.line("contract"),
