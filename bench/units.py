@@ -15,7 +15,9 @@ Cases (seconds; the ratio is ci / parse-only of the same tree in the same run, l
   clean      `ci` of the 1.0.0 tree alone (nothing published: no baselines, no findings)
   registry   `ci` of the 1.1.0 tree, baselines from the registry (the highest published version below)
   against    `ci --against <the 1.0.0 tree>` of the 1.1.0 tree (two trees parsed)
-parse-only is the YAML 1.2 load of every file of the tree in one process (best of two). Each `ci` case is
+parse-only is the YAML 1.2 load of every file of the tree in one process (best of two), with the cyclic garbage
+collector paused as `ci`'s loading pauses it (the ratio against a parse with it running is in each row's detail,
+`ratio_to_parse_collector`: the baseline before issue 12's fourth pass). Each `ci` case is
 timed with the default loader (one worker process per CPU once a tree has PARALLEL_MIN_FILES files: that is
 the verdict) and again with `workers=1` (everything in one process: what the parallelism buys is the
 difference); each time is the minimum of --repeat runs (default 3). Goals (issue 12, at 10,000 units):
@@ -150,11 +152,16 @@ def _plant(root: Path, version: str, task: str) -> collections.Counter:
     return collections.Counter({"FM-01": 1, "FM-02": 1, "FM-03": 1, "FM-07": 1, "FM-09": 1})
 
 
-def parse_only(root: Path) -> float:
-    start = time.perf_counter()
-    for path in load.find_files([root]):
-        yaml12.load(path.read_bytes())
-    return time.perf_counter() - start
+def parse_only(root: Path, collector: bool = False) -> float:
+    """Seconds to find and YAML-1.2-load every file of ``root`` in this one process: the baseline. The cyclic
+    garbage collector is paused as `ci`'s loading pauses it (load.collector_paused), so both do the same parse;
+    ``collector=True`` leaves it running, as the baseline did before issue 12's fourth pass (each collection
+    rescans the parser's live node graph: 10-30 % slower, which flattered every ratio)."""
+    with contextlib.nullcontext() if collector else load.collector_paused():
+        start = time.perf_counter()
+        for path in load.find_files([root]):
+            yaml12.load(path.read_bytes())
+        return time.perf_counter() - start
 
 
 def timed_ci(url: str, root: Path, against: Path | None = None, workers: int | None = None,
@@ -200,6 +207,7 @@ def measure(n: int, database_url: str | None, repeat: int = 3) -> dict:
         generate(base, n)
         made = generate(head, n, "1.1.0", mutate=True)
         parse = min(parse_only(head) for _ in range(2))
+        parse_collector = min(parse_only(head, collector=True) for _ in range(2))
         clean, report = timed_ci(url, base, repeat=repeat)
         clean_1, report_1 = timed_ci(url, base, workers=1, repeat=repeat)
         for r in (report, report_1):
@@ -216,7 +224,7 @@ def measure(n: int, database_url: str | None, repeat: int = 3) -> dict:
             found = collections.Counter(f["alias"] for f in r.findings)
             assert found == made and r.exit_code == 1, (found, made)
             radius += [f["details"]["blast_radius"]["transitive"] for f in r.findings if f["alias"] == "FM-06"]
-    return {"units": n, "parse": parse, "clean": clean, "registry": registry, "against": against,
+    return {"units": n, "parse": parse, "parse_collector": parse_collector, "clean": clean, "registry": registry, "against": against,
             "clean_1": clean_1, "registry_1": registry_1, "against_1": against_1, "workers": load.default_workers(),
             "load_average": [round(x, 2) for x in load_before + os.getloadavg()], "findings": dict(sorted(made.items())), "blast_radius": [min(radius, default=0), max(radius, default=0)]}
 
@@ -254,6 +262,8 @@ def run(size: str, database_url: str | None, repeat: int | None = None) -> list[
                                     "load_average": m["load_average"],
                                     "ms_per_unit": round(m[key] * 1000 / n, 3),
                                     "parse_ms_per_unit": round(m["parse"] * 1000 / n, 3),
+                                    "parse_collector_ms": round(m["parse_collector"] * 1000, 1),
+                                    "ratio_to_parse_collector": round(m[key] / m["parse_collector"], 2),
                                     "findings": m["findings"] if case != "clean" else {},
                                     "fm06_blast_radius": m["blast_radius"] if case != "clean" else None}})
         per_unit[n] = {case: m[case] / n for case in ("clean", "registry", "against")}
