@@ -591,3 +591,18 @@ def test_snapshot_rows_carry_every_key_the_checks_read(tmp_path):
                           "requires": {"capabilities": ["code"]},
                           "contract": {"inputs": [], "outputs": [], "failure_modes": []}}
     assert (row["address"], row["status"], row["lines"]["imports"]) == ("strat://dev/task/t@1.0.0", "stable", [8])
+
+
+def test_display_path_is_relpath_of_the_file(tmp_path, monkeypatch):
+    """display_path (string operations on a Path, relpath once per folder) gives os.path.relpath of the file."""
+    import os
+    from pathlib import Path
+
+    from worker.units import load
+
+    monkeypatch.chdir(tmp_path)
+    cases = ["a.yaml", "./a.yaml", "x/y/a.yaml", "x//y/./a.yaml", "../z/a.yaml", "/a.yaml", str(tmp_path / "w" / "a.yml"),
+             "x/../a.yaml"]
+    for case in cases:
+        for given in (case, Path(case)):
+            assert load.display_path(given) == os.path.relpath(Path(case)), given
