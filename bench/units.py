@@ -15,7 +15,8 @@ Cases (seconds; the ratio is ci / parse-only of the same tree in the same run, l
   clean      `ci` of the 1.0.0 tree alone (nothing published: no baselines, no findings)
   registry   `ci` of the 1.1.0 tree, baselines from the registry (the highest published version below)
   against    `ci --against <the 1.0.0 tree>` of the 1.1.0 tree (two trees parsed)
-parse-only is the YAML 1.2 load of every file of the tree in one process (best of two), with the cyclic garbage
+parse-only is the YAML 1.2 load of every file of the tree in one process (the best of eight: two at the start and one
+before each case, so that it is timed across the same minutes as the `ci` runs on a shared machine), with the cyclic garbage
 collector paused as `ci`'s loading pauses it (the ratio against a parse with it running is in each row's detail,
 `ratio_to_parse_collector`: the baseline before issue 12's fourth pass). Each `ci` case is
 timed with the default loader (one worker process per CPU once a tree has PARALLEL_MIN_FILES files: that is
@@ -206,25 +207,39 @@ def measure(n: int, database_url: str | None, repeat: int = 3) -> dict:
         base, head = Path(tmp) / "v1.0.0", Path(tmp) / "v1.1.0"
         generate(base, n)
         made = generate(head, n, "1.1.0", mutate=True)
-        parse = min(parse_only(head) for _ in range(2))
-        parse_collector = min(parse_only(head, collector=True) for _ in range(2))
+        parses: dict[bool, list[float]] = {False: [], True: []}
+
+        def sample() -> None:  # one parse each way before every case: the baseline is timed across the same minutes
+            for collector in (False, True):
+                parses[collector].append(parse_only(head, collector=collector))
+
+        sample()
+        sample()
+        sample()
         clean, report = timed_ci(url, base, repeat=repeat)
+        sample()
         clean_1, report_1 = timed_ci(url, base, workers=1, repeat=repeat)
         for r in (report, report_1):
             assert r.exit_code == 0 and not r.findings, [f["message"] for f in r.findings[:3]]
         with psycopg.connect(url) as conn:  # the registry: 1.0.0 of every unit
             res = publish.publish(conn, [str(base)], open_store(f"file://{tmp}/objects"))
         assert res.exit_code == 0, res.messages
+        sample()
         registry, r1 = timed_ci(url, head, repeat=repeat)
+        sample()
         registry_1, r1_1 = timed_ci(url, head, workers=1, repeat=repeat)
+        sample()
         against, r2 = timed_ci(url, head, against=base, repeat=repeat)
+        sample()
         against_1, r2_1 = timed_ci(url, head, against=base, workers=1, repeat=repeat)
         radius = []
         for r in (r1, r2, r1_1, r2_1):
             found = collections.Counter(f["alias"] for f in r.findings)
             assert found == made and r.exit_code == 1, (found, made)
             radius += [f["details"]["blast_radius"]["transitive"] for f in r.findings if f["alias"] == "FM-06"]
-    return {"units": n, "parse": parse, "parse_collector": parse_collector, "clean": clean, "registry": registry, "against": against,
+    parse, parse_collector = min(parses[False]), min(parses[True])
+    return {"units": n, "parse": parse, "parse_collector": parse_collector, "parse_samples": len(parses[False]),
+            "clean": clean, "registry": registry, "against": against,
             "clean_1": clean_1, "registry_1": registry_1, "against_1": against_1, "workers": load.default_workers(),
             "load_average": [round(x, 2) for x in load_before + os.getloadavg()], "findings": dict(sorted(made.items())), "blast_radius": [min(radius, default=0), max(radius, default=0)]}
 
@@ -263,6 +278,7 @@ def run(size: str, database_url: str | None, repeat: int | None = None) -> list[
                                     "ms_per_unit": round(m[key] * 1000 / n, 3),
                                     "parse_ms_per_unit": round(m["parse"] * 1000 / n, 3),
                                     "parse_collector_ms": round(m["parse_collector"] * 1000, 1),
+                                    "parse_samples": m["parse_samples"],
                                     "ratio_to_parse_collector": round(m[key] / m["parse_collector"], 2),
                                     "findings": m["findings"] if case != "clean" else {},
                                     "fm06_blast_radius": m["blast_radius"] if case != "clean" else None}})

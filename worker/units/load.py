@@ -364,9 +364,8 @@ class Loader:
         start = time.perf_counter()
         files = find_files(paths)
         if self.workers > 1 and len(files) >= self.min_files:
-            size = -(-len(files) // (self.workers * 4))  # a few chunks per worker: none waits long on the last
-            futures = [self._executor().submit(_judge_chunk, files[i:i + size], validate, form)
-                       for i in range(0, len(files), size)]
+            futures = [self._executor().submit(_judge_chunk, files[i:j], validate, form)
+                       for i, j in chunk_bounds(len(files), self.workers)]
 
             def result() -> Snapshot:
                 with collector_paused():
@@ -377,6 +376,22 @@ class Loader:
         snap = _assemble(_judge_chunk(files, validate, form), len(files), form)
         snap.seconds = time.perf_counter() - start
         return lambda: snap
+
+
+CHUNK_MIN = 100  # files: below this a chunk's round trip (pickling its paths and rows) is no longer small beside it
+
+
+def chunk_bounds(files: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous [start, end) ranges that cover ``files`` in order, each half of what is left per worker (guided
+    scheduling, as OpenMP's `schedule(guided)`), at least :data:`CHUNK_MIN`: large chunks first, then smaller and
+    smaller ones, so the workers finish together (with equal chunks, one worker could still be judging a whole
+    chunk of 1,250 files while the other sat idle: about 0.15 s at 10,000 units)."""
+    bounds, start = [], 0
+    while start < files:
+        size = max(CHUNK_MIN, -(-(files - start) // (2 * workers)))
+        bounds.append((start, min(files, start + size)))
+        start += size
+    return bounds
 
 
 def dumps(value) -> bytes | str:
