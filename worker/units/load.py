@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import fastjsonschema
+import jsonschema_rs
 import orjson
 
 from worker import ROOT
@@ -100,56 +100,28 @@ class Snapshot:
         return next((u for u in self.units if str(u.address) == address), None)
 
 
-# The keywords fastjsonschema (draft-07) reads exactly as JSON Schema 2020-12 does. A schema using any
-# other keyword is refused: fastjsonschema would silently ignore a 2020-12-only one (dependentRequired,
-# prefixItems, unevaluatedProperties ...), and it checks formats that jsonschema (the reference) does not.
-FAST_KEYWORDS = frozenset({
-    "$schema", "$id", "$comment", "title", "description", "default", "examples", "$defs", "$ref",
-    "type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "multipleOf", "required", "properties", "additionalProperties", "propertyNames",
-    "patternProperties", "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
-    "contains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
-_NAMED = ("properties", "patternProperties", "$defs")  # their keys are names, not keywords
-
-
-def _fast_keywords_only(node, where: str = "#") -> None:
-    """Raises ValueError naming the first keyword (and where) that fastjsonschema would read differently."""
-    if isinstance(node, bool):
-        return
-    for key, arg in node.items():
-        if key not in FAST_KEYWORDS or (key == "items" and isinstance(arg, list)):
-            raise ValueError(f"{where}: fast_validator does not handle {key!r} as JSON Schema 2020-12 does; "
-                             "use jsonschema")
-        if key in _NAMED:
-            for name, sub in arg.items():
-                _fast_keywords_only(sub, f"{where}/{key}/{name}")
-        elif key in ("allOf", "anyOf", "oneOf"):
-            for i, sub in enumerate(arg):
-                _fast_keywords_only(sub, f"{where}/{key}/{i}")
-        elif key in ("additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else"):
-            _fast_keywords_only(arg, f"{where}/{key}")
-
-
 def compile_fast(schema: dict):
-    """A yes/no check of ``schema`` compiled by fastjsonschema (no defaults filled in, formats not
-    checked, as jsonschema does by default). Raises ValueError for a keyword it would read otherwise."""
-    _fast_keywords_only(schema)
-    check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    """A yes/no check of ``schema`` (JSON Schema 2020-12) compiled by jsonschema-rs: True when valid. Formats are
+    not checked and no defaults are filled in, as jsonschema (the reference) does by default. False also for a
+    value jsonschema-rs cannot take (a mapping key that is not a string): the caller then asks the reference, so
+    only the reference's answer ever rejects a document (where the two read a pattern differently, jsonschema-rs is
+    the stricter: Python's `$` also matches before a final newline). Raises ValueError for a schema that is not
+    one."""
+    check = jsonschema_rs.Draft202012Validator(schema, validate_formats=False).is_valid
 
     def is_valid(data) -> bool:
         try:
-            check(data)
-        except fastjsonschema.JsonSchemaValueException:
+            return check(data)
+        except (ValueError, TypeError, OverflowError):
             return False
-        return True
 
     return is_valid
 
 
 @cache
 def fast_validator(kind: str):
-    """The hot path's check for ``ssot/schemas/<kind>.schema.json``: True when valid. For an invalid
-    document the messages come from :func:`validator` (jsonschema, the reference)."""
+    """The hot path's check for ``ssot/schemas/<kind>.schema.json`` (:func:`compile_fast`): True when valid.
+    Otherwise :func:`validator` (jsonschema, the reference) judges the document and gives the messages."""
     return compile_fast(json.loads((SCHEMAS / f"{kind}.schema.json").read_text()))
 
 
@@ -157,7 +129,7 @@ def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Diagnos
     if fast_validator(kind)(doc.data):
         return []
     v = validator(kind)  # the messages come from jsonschema itself
-    if v.is_valid(doc.data):  # pragma: no cover - the two disagree: trust jsonschema, it is the reference
+    if v.is_valid(doc.data):  # the fast check could not judge it, or reads it stricter: the reference decides
         return []
     out = []
     for err in sorted(v.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
