@@ -24,8 +24,10 @@ the verdict) and again with `workers=1` (everything in one process: what the par
 difference); each time is the minimum of --repeat runs (default 3). Goals (issue 12, at 10,000 units):
 clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit cost of `clean` and of
 `against` at the largest size by that at the smallest (1.0 = linear; this generator's findings and their
-blast radii grow with N, so `against` does more work per unit as N grows). Correctness is checked in every run: each ci run must
-find exactly the planted findings.
+blast radii grow with N, so `against` does more work per unit as N grows). Each row's detail also holds the least CPU
+time of the case's runs (the ci process, its loader's workers and its database backend, from /proc when the server
+runs on this machine) and its ratio to the parse's (`cpu_s`, `cpu_ratio`): other work on shared cores stretches
+wall time, hardly CPU time. Correctness is checked in every run: each ci run must find exactly the planted findings.
 """
 
 from __future__ import annotations
