@@ -15,14 +15,19 @@ Cases (seconds; the ratio is ci / parse-only of the same tree in the same run, l
   clean      `ci` of the 1.0.0 tree alone (nothing published: no baselines, no findings)
   registry   `ci` of the 1.1.0 tree, baselines from the registry (the highest published version below)
   against    `ci --against <the 1.0.0 tree>` of the 1.1.0 tree (two trees parsed)
-parse-only is the YAML 1.2 load of every file of the tree in one process (best of two). Each `ci` case is
+parse-only is the YAML 1.2 load of every file of the tree in one process (the best of eight: two at the start and one
+before each case, so that it is timed across the same minutes as the `ci` runs on a shared machine), with the cyclic garbage
+collector paused as `ci`'s loading pauses it (the ratio against a parse with it running is in each row's detail,
+`ratio_to_parse_collector`: the baseline before issue 12's fourth pass). Each `ci` case is
 timed with the default loader (one worker process per CPU once a tree has PARALLEL_MIN_FILES files: that is
 the verdict) and again with `workers=1` (everything in one process: what the parallelism buys is the
 difference); each time is the minimum of --repeat runs (default 3). Goals (issue 12, at 10,000 units):
 clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit cost of `clean` and of
 `against` at the largest size by that at the smallest (1.0 = linear; this generator's findings and their
-blast radii grow with N, so `against` does more work per unit as N grows). Correctness is checked in every run: each ci run must
-find exactly the planted findings.
+blast radii grow with N, so `against` does more work per unit as N grows). Each row's detail also holds the least CPU
+time of the case's runs (the ci process, its loader's workers and its database backend, from /proc when the server
+runs on this machine) and its ratio to the parse's (`cpu_s`, `cpu_ratio`): other work on shared cores stretches
+wall time, hardly CPU time. Correctness is checked in every run: each ci run must find exactly the planted findings.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -150,26 +156,56 @@ def _plant(root: Path, version: str, task: str) -> collections.Counter:
     return collections.Counter({"FM-01": 1, "FM-02": 1, "FM-03": 1, "FM-07": 1, "FM-09": 1})
 
 
-def parse_only(root: Path) -> float:
-    start = time.perf_counter()
-    for path in load.find_files([root]):
-        yaml12.load(path.read_bytes())
-    return time.perf_counter() - start
+def parse_only(root: Path, collector: bool = False) -> float:
+    """Seconds to find and YAML-1.2-load every file of ``root`` in this one process: the baseline. The cyclic
+    garbage collector is paused as `ci`'s loading pauses it (load.collector_paused), so both do the same parse;
+    ``collector=True`` leaves it running, as the baseline did before issue 12's fourth pass (each collection
+    rescans the parser's live node graph: 10-30 % slower, which flattered every ratio)."""
+    with contextlib.nullcontext() if collector else load.collector_paused():
+        start = time.perf_counter()
+        for path in load.find_files([root]):
+            yaml12.load(path.read_bytes())
+        return time.perf_counter() - start
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a server process has used, from /proc/<pid>/stat (fields 14 and 15, in clock
+    ticks: proc(5)); None when the server is not a process of this machine (or not Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the loader's pool, joined by run_ci)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def timed_ci(url: str, root: Path, against: Path | None = None, workers: int | None = None,
-             repeat: int = 1) -> tuple[float, checks.Report]:
-    """The fastest of ``repeat`` runs of `ci` (each its own connection, as `stratt ci` is), and its report."""
-    best = None
+             repeat: int = 1) -> tuple[float, checks.Report, float | None]:
+    """The fastest of ``repeat`` runs of `ci` (each its own connection, as `stratt ci` is), its report, and the
+    least CPU time any of the runs used: the `ci` process, its loader's workers and its database backend
+    (None when the backend's CPU cannot be read). Wall time is the verdict; CPU time is the work done, which
+    other processes on the shared cores do not stretch."""
+    best, cpu = None, None
     for _ in range(repeat):
         with psycopg.connect(url) as conn:
+            backend = conn.info.backend_pid
+            server0, own0 = _backend_cpu(backend), _own_cpu()
             start = time.perf_counter()
             report = checks.run_ci(conn, [str(root)], council="council/bench",
                                    against=str(against) if against else None, workers=workers)
             seconds = time.perf_counter() - start
+            server1, own1 = _backend_cpu(backend), _own_cpu()
+        if server0 is not None and server1 is not None:
+            used = own1 - own0 + server1 - server0
+            cpu = used if cpu is None else min(cpu, used)
         if best is None or seconds < best[0]:
             best = (seconds, report)
-    return best
+    return best[0], best[1], cpu
 
 
 @contextlib.contextmanager
@@ -199,26 +235,46 @@ def measure(n: int, database_url: str | None, repeat: int = 3) -> dict:
         base, head = Path(tmp) / "v1.0.0", Path(tmp) / "v1.1.0"
         generate(base, n)
         made = generate(head, n, "1.1.0", mutate=True)
-        parse = min(parse_only(head) for _ in range(2))
-        clean, report = timed_ci(url, base, repeat=repeat)
-        clean_1, report_1 = timed_ci(url, base, workers=1, repeat=repeat)
+        parses: dict[bool, list[float]] = {False: [], True: []}
+        cpu: dict[str, float | None] = {"parse": None}
+
+        def sample() -> None:  # one parse each way before every case: the baseline is timed across the same minutes
+            for collector in (False, True):
+                used = time.process_time()
+                parses[collector].append(parse_only(head, collector=collector))
+                if not collector:
+                    used = time.process_time() - used
+                    cpu["parse"] = used if cpu["parse"] is None else min(cpu["parse"], used)
+
+        sample()
+        sample()
+        sample()
+        clean, report, cpu["clean"] = timed_ci(url, base, repeat=repeat)
+        sample()
+        clean_1, report_1, cpu["clean_1"] = timed_ci(url, base, workers=1, repeat=repeat)
         for r in (report, report_1):
             assert r.exit_code == 0 and not r.findings, [f["message"] for f in r.findings[:3]]
         with psycopg.connect(url) as conn:  # the registry: 1.0.0 of every unit
             res = publish.publish(conn, [str(base)], open_store(f"file://{tmp}/objects"))
         assert res.exit_code == 0, res.messages
-        registry, r1 = timed_ci(url, head, repeat=repeat)
-        registry_1, r1_1 = timed_ci(url, head, workers=1, repeat=repeat)
-        against, r2 = timed_ci(url, head, against=base, repeat=repeat)
-        against_1, r2_1 = timed_ci(url, head, against=base, workers=1, repeat=repeat)
+        sample()
+        registry, r1, cpu["registry"] = timed_ci(url, head, repeat=repeat)
+        sample()
+        registry_1, r1_1, cpu["registry_1"] = timed_ci(url, head, workers=1, repeat=repeat)
+        sample()
+        against, r2, cpu["against"] = timed_ci(url, head, against=base, repeat=repeat)
+        sample()
+        against_1, r2_1, cpu["against_1"] = timed_ci(url, head, against=base, workers=1, repeat=repeat)
         radius = []
         for r in (r1, r2, r1_1, r2_1):
             found = collections.Counter(f["alias"] for f in r.findings)
             assert found == made and r.exit_code == 1, (found, made)
             radius += [f["details"]["blast_radius"]["transitive"] for f in r.findings if f["alias"] == "FM-06"]
-    return {"units": n, "parse": parse, "clean": clean, "registry": registry, "against": against,
+    parse, parse_collector = min(parses[False]), min(parses[True])
+    return {"units": n, "parse": parse, "parse_collector": parse_collector, "parse_samples": len(parses[False]),
+            "clean": clean, "registry": registry, "against": against,
             "clean_1": clean_1, "registry_1": registry_1, "against_1": against_1, "workers": load.default_workers(),
-            "load_average": [round(x, 2) for x in load_before + os.getloadavg()], "findings": dict(sorted(made.items())), "blast_radius": [min(radius, default=0), max(radius, default=0)]}
+            "cpu": cpu, "load_average": [round(x, 2) for x in load_before + os.getloadavg()], "findings": dict(sorted(made.items())), "blast_radius": [min(radius, default=0), max(radius, default=0)]}
 
 
 def sizes_of(size: str) -> list[int]:
@@ -254,6 +310,12 @@ def run(size: str, database_url: str | None, repeat: int | None = None) -> list[
                                     "load_average": m["load_average"],
                                     "ms_per_unit": round(m[key] * 1000 / n, 3),
                                     "parse_ms_per_unit": round(m["parse"] * 1000 / n, 3),
+                                    "parse_collector_ms": round(m["parse_collector"] * 1000, 1),
+                                    "parse_samples": m["parse_samples"],
+                                    "cpu_s": None if m["cpu"][key] is None else round(m["cpu"][key], 3),
+                                    "parse_cpu_s": round(m["cpu"]["parse"], 3),
+                                    "cpu_ratio": None if m["cpu"][key] is None else round(m["cpu"][key] / m["cpu"]["parse"], 2),
+                                    "ratio_to_parse_collector": round(m[key] / m["parse_collector"], 2),
                                     "findings": m["findings"] if case != "clean" else {},
                                     "fm06_blast_radius": m["blast_radius"] if case != "clean" else None}})
         per_unit[n] = {case: m[case] / n for case in ("clean", "registry", "against")}

@@ -27,6 +27,11 @@ def test_smoke_run_gives_one_row_per_case_with_the_planted_findings(db_url):
         assert r["ratio"] == pytest.approx(r["ours"] / r["baseline"], rel=0.02)
         assert r["met"] is None  # verdicts only at 10,000 units
         assert r["detail"]["units"] == 200
+        # the baseline: eight parses each way (collector paused: the verdict; running: the old reading), and the
+        # CPU time of the ci process, its workers and its backend (the embedded cluster runs on this machine)
+        assert r["detail"]["parse_samples"] == 8 and r["detail"]["parse_collector_ms"] > 0
+        assert r["detail"]["cpu_s"] > 0 and r["detail"]["parse_cpu_s"] > 0
+        assert r["detail"]["cpu_ratio"] == pytest.approx(r["detail"]["cpu_s"] / r["detail"]["parse_cpu_s"], rel=0.02)
     # 200 units: 100 tasks (an input removed from the 50th: FM-06) and 34 chains (the 10th's gate off: FM-05);
     # run() has already checked that both runs reported exactly these, each FM-06 with its blast radius.
     assert rows[0]["detail"]["findings"] == {}

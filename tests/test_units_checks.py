@@ -558,3 +558,51 @@ def test_baselines_carry_only_what_the_comparison_reads(tmp_path):
     assert [r["address"] for r in rows] == ["strat://dev/task/t@1.0.0"], rows
     assert rows[0]["doc"] == {"contract": {"inputs": [], "outputs": [], "failure_modes": []}}
     assert set(BASELINE_KEYS) == {"composition", "contract"}
+
+
+def test_snapshot_rows_carry_every_key_the_checks_read(tmp_path):
+    """The snapshot's documents keep load.SNAPSHOT_KEYS only; every top-level key the unit-CI SQL reads of a unit's
+    document (`doc -> 'k'`, `doc ->> 'k'`, `doc ? 'k'`, in supabase/schemas/) must be among them, or a check
+    would silently read nothing."""
+    import json as _json
+    import re
+
+    from worker import ROOT
+    from worker.units import load
+
+    sql = "\n".join((ROOT / "supabase" / "schemas" / name).read_text()
+                    for name in ("09_unit_ci_helpers.sql", "10_unit_ci_checks.sql", "11_unit_ci_run.sql"))
+    read = set(re.findall(r"\b(?:\w+\.)?(?:doc|u_doc|document)\s*(?:->>?|\?)\s*'(\w+)'", sql))
+    council_keys = {"agents", "protectedAgents"}  # read of a council's document, which is sent whole
+    assert {"composition", "contract", "imports", "deprecation"} <= read  # the pattern finds what it should
+    assert read - council_keys <= set(load.SNAPSHOT_KEYS), read - council_keys - set(load.SNAPSHOT_KEYS)
+
+    (tmp_path / "t.yaml").write_text(
+        "id: strat://dev/task/t@1.0.0\ntype: task\ndomain: dev\nslug: t\nversion: 1.0.0\nstatus: stable\n"
+        "meta: {title: t, description: d, tags: [x], author: a, created: '2025-01-01', modified: '2025-01-01'}\n"
+        "imports: [strat://dev/task/u@1.0.0]\ncouncil: council/x\nprompt_body: do\nrequires: {capabilities: [code]}\n"
+        "contract: {inputs: [], outputs: [], failure_modes: []}\n")
+    with load.Loader(workers=1) as loader:
+        snap = loader.submit([tmp_path], form="row")()
+    import orjson
+
+    [row] = _json.loads(orjson.dumps(snap.rows))
+    assert row["doc"] == {"imports": ["strat://dev/task/u@1.0.0"], "council": "council/x",
+                          "requires": {"capabilities": ["code"]},
+                          "contract": {"inputs": [], "outputs": [], "failure_modes": []}}
+    assert (row["address"], row["status"], row["lines"]["imports"]) == ("strat://dev/task/t@1.0.0", "stable", [8])
+
+
+def test_display_path_is_relpath_of_the_file(tmp_path, monkeypatch):
+    """display_path (string operations on a Path, relpath once per folder) gives os.path.relpath of the file."""
+    import os
+    from pathlib import Path
+
+    from worker.units import load
+
+    monkeypatch.chdir(tmp_path)
+    cases = ["a.yaml", "./a.yaml", "x/y/a.yaml", "x//y/./a.yaml", "../z/a.yaml", "/a.yaml", str(tmp_path / "w" / "a.yml"),
+             "x/../a.yaml"]
+    for case in cases:
+        for given in (case, Path(case)):
+            assert load.display_path(given) == os.path.relpath(Path(case)), given

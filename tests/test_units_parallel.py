@@ -81,3 +81,16 @@ def test_bad_loader_arguments_are_refused_by_name(tmp_path):
         load.Loader(workers=1).submit([tmp_path], form="rows")
     with pytest.raises(FileNotFoundError, match="missing"):
         load.Loader(workers=1).submit([tmp_path / "missing"])
+
+
+@pytest.mark.parametrize("files,workers", [(10_000, 2), (1_000, 2), (1_000, 8), (50_001, 4), (99, 2), (1, 3)])
+def test_chunks_cover_the_files_in_order_and_shrink(files, workers):
+    """Guided chunks: contiguous, in file order, every file once, each no larger than the one before, and none
+    below load.CHUNK_MIN but the last."""
+    bounds = load.chunk_bounds(files, workers)
+    assert bounds[0][0] == 0 and bounds[-1][1] == files
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    sizes = [end - start for start, end in bounds]
+    assert sizes == sorted(sizes, reverse=True) or sizes[:-1] == sorted(sizes[:-1], reverse=True)
+    assert all(size >= min(load.CHUNK_MIN, files) for size in sizes[:-1])
+    assert sizes[0] == max(min(files, load.CHUNK_MIN), -(-files // (2 * workers)))

@@ -124,9 +124,14 @@ CREATE UNLOGGED TABLE ops.unit_snapshot (
     CONSTRAINT unit_snapshot_pkey PRIMARY KEY (run_id, address)
 );
 COMMENT ON TABLE ops.unit_snapshot IS
-    'The units a run parsed (one row each, the document as jsonb, line numbers in `lines`). Written by '
-    'ops.begin_unit_ci(), read by the checks, deleted when the run finishes. Unlogged: a snapshot is transient and '
-    'rebuilt by rerunning the scan, so it does not pay for WAL (a crash empties it, which only fails running scans).';
+    'The units a run parsed (one row each, the parts of the document the checks read as jsonb, line numbers in '
+    '`lines`). Written by ops.begin_unit_ci(), read by the checks, deleted when the run finishes. Unlogged: a '
+    'snapshot is transient and rebuilt by rerunning the scan, so it does not pay for WAL (a crash empties it, which '
+    'only fails running scans).';
+COMMENT ON COLUMN ops.unit_snapshot.doc IS
+    'The unit''s document as the checks read it: stratt sends its imports, composition, council, overrides, contract, '
+    'requires and deprecation (worker.units.load.SNAPSHOT_KEYS); address, version, status and fingerprint are '
+    'columns of the row. Any subset of the document is accepted.';
 
 -- FM-07 and FM-01 look up other versions of a name in the universe (the snapshot, then the registry): the
 -- registry has published_units_name_version_idx; without its twin here every lookup scanned the snapshot.

@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import fastjsonschema
+import jsonschema_rs
 import orjson
 
 from worker import ROOT
@@ -49,12 +49,16 @@ def display_path(path: Path) -> str:
     """Paths relative to the working directory when below it (what CI annotations expect).
 
     ``os.path.relpath(path)``, computed once per directory (it made absolute paths of both sides for every
-    file: a tenth of loading 10,000 units)."""
-    path = Path(path)
+    file: a tenth of loading 10,000 units). A Path is used as it is: ``Path(path)`` of a Path parses it again,
+    and so does ``.parent`` (together about 5 % of a worker's time per file)."""
+    if not isinstance(path, Path):
+        path = Path(path)
+    text = str(path)
+    parent = os.path.dirname(text) or os.curdir  # str(path.parent), without building it
     try:
-        folder = _relative_folder(os.getcwd(), str(path.parent))
+        folder = _relative_folder(os.getcwd(), parent)
     except ValueError:  # pragma: no cover - other drive on Windows
-        return str(path)
+        return text
     return path.name if folder == os.curdir else os.path.join(folder, path.name)
 
 
@@ -96,56 +100,28 @@ class Snapshot:
         return next((u for u in self.units if str(u.address) == address), None)
 
 
-# The keywords fastjsonschema (draft-07) reads exactly as JSON Schema 2020-12 does. A schema using any
-# other keyword is refused: fastjsonschema would silently ignore a 2020-12-only one (dependentRequired,
-# prefixItems, unevaluatedProperties ...), and it checks formats that jsonschema (the reference) does not.
-FAST_KEYWORDS = frozenset({
-    "$schema", "$id", "$comment", "title", "description", "default", "examples", "$defs", "$ref",
-    "type", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "multipleOf", "required", "properties", "additionalProperties", "propertyNames",
-    "patternProperties", "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
-    "contains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
-_NAMED = ("properties", "patternProperties", "$defs")  # their keys are names, not keywords
-
-
-def _fast_keywords_only(node, where: str = "#") -> None:
-    """Raises ValueError naming the first keyword (and where) that fastjsonschema would read differently."""
-    if isinstance(node, bool):
-        return
-    for key, arg in node.items():
-        if key not in FAST_KEYWORDS or (key == "items" and isinstance(arg, list)):
-            raise ValueError(f"{where}: fast_validator does not handle {key!r} as JSON Schema 2020-12 does; "
-                             "use jsonschema")
-        if key in _NAMED:
-            for name, sub in arg.items():
-                _fast_keywords_only(sub, f"{where}/{key}/{name}")
-        elif key in ("allOf", "anyOf", "oneOf"):
-            for i, sub in enumerate(arg):
-                _fast_keywords_only(sub, f"{where}/{key}/{i}")
-        elif key in ("additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else"):
-            _fast_keywords_only(arg, f"{where}/{key}")
-
-
 def compile_fast(schema: dict):
-    """A yes/no check of ``schema`` compiled by fastjsonschema (no defaults filled in, formats not
-    checked, as jsonschema does by default). Raises ValueError for a keyword it would read otherwise."""
-    _fast_keywords_only(schema)
-    check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    """A yes/no check of ``schema`` (JSON Schema 2020-12) compiled by jsonschema-rs: True when valid. Formats are
+    not checked and no defaults are filled in, as jsonschema (the reference) does by default. False also for a
+    value jsonschema-rs cannot take (a mapping key that is not a string): the caller then asks the reference, so
+    only the reference's answer ever rejects a document (where the two read a pattern differently, jsonschema-rs is
+    the stricter: Python's `$` also matches before a final newline). Raises ValueError for a schema that is not
+    one."""
+    check = jsonschema_rs.Draft202012Validator(schema, validate_formats=False).is_valid
 
     def is_valid(data) -> bool:
         try:
-            check(data)
-        except fastjsonschema.JsonSchemaValueException:
+            return check(data)
+        except (ValueError, TypeError, OverflowError):
             return False
-        return True
 
     return is_valid
 
 
 @cache
 def fast_validator(kind: str):
-    """The hot path's check for ``ssot/schemas/<kind>.schema.json``: True when valid. For an invalid
-    document the messages come from :func:`validator` (jsonschema, the reference)."""
+    """The hot path's check for ``ssot/schemas/<kind>.schema.json`` (:func:`compile_fast`): True when valid.
+    Otherwise :func:`validator` (jsonschema, the reference) judges the document and gives the messages."""
     return compile_fast(json.loads((SCHEMAS / f"{kind}.schema.json").read_text()))
 
 
@@ -153,7 +129,7 @@ def _schema_problems(kind: str, doc: yaml12.Document, file: str) -> list[Diagnos
     if fast_validator(kind)(doc.data):
         return []
     v = validator(kind)  # the messages come from jsonschema itself
-    if v.is_valid(doc.data):  # pragma: no cover - the two disagree: trust jsonschema, it is the reference
+    if v.is_valid(doc.data):  # the fast check could not judge it, or reads it stricter: the reference decides
         return []
     out = []
     for err in sorted(v.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -197,6 +173,13 @@ def load(paths: list[str | Path], *, validate: bool = True) -> Snapshot:
 # (address, name, version parts and the parts of the document the comparison reads: BASELINE_KEYS).
 FORMS = ("document", "row", "baseline")
 BASELINE_KEYS = ("composition", "contract")  # FM-04/FM-05 read a baseline's steps, FM-06 its contract
+# What the checks read of a unit's document in the snapshot (ops.unit_snapshot.doc): the edges come from
+# `imports` and `composition` (its steps), FM-04/FM-05/FM-09 and the blast radii read `composition` and `council`,
+# FM-04 `overrides`, FM-06 `contract`, FM-09 `requires`, FM-07 `deprecation`. Everything else of the document
+# (meta, prompt_body, persona ...) is never read there, and the fields the checks compare (address, version,
+# status, fingerprint) travel as columns of the row. tests/test_units_checks.py holds this list against every
+# `doc -> 'key'` of the unit-CI SQL, so a check that starts reading another key fails until it is added here.
+SNAPSHOT_KEYS = ("imports", "composition", "council", "overrides", "contract", "requires", "deprecation")
 PARALLEL_MIN_FILES = 1000  # below this a tree loads faster in one process than the pool starts and returns
 
 
@@ -246,7 +229,7 @@ def _judge_file(path: Path, validate: bool, form: str) -> _Judged:
     if form != "document":
         judged.path = None
     if form == "row":
-        judged.row = dumps(_unit_row(unit, judged.computed))
+        judged.row = dumps(_unit_row(unit, judged.computed, SNAPSHOT_KEYS))
     elif form == "baseline":
         v = unit.version
         judged.row = dumps({"address": str(unit.address), "name": unit.address.name, "version": unit.address.version,
@@ -353,9 +336,8 @@ class Loader:
         start = time.perf_counter()
         files = find_files(paths)
         if self.workers > 1 and len(files) >= self.min_files:
-            size = -(-len(files) // (self.workers * 4))  # a few chunks per worker: none waits long on the last
-            futures = [self._executor().submit(_judge_chunk, files[i:i + size], validate, form)
-                       for i in range(0, len(files), size)]
+            futures = [self._executor().submit(_judge_chunk, files[i:j], validate, form)
+                       for i, j in chunk_bounds(len(files), self.workers)]
 
             def result() -> Snapshot:
                 with collector_paused():
@@ -368,6 +350,22 @@ class Loader:
         return lambda: snap
 
 
+CHUNK_MIN = 100  # files: below this a chunk's round trip (pickling its paths and rows) is no longer small beside it
+
+
+def chunk_bounds(files: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous [start, end) ranges that cover ``files`` in order, each half of what is left per worker (guided
+    scheduling, as OpenMP's `schedule(guided)`), at least :data:`CHUNK_MIN`: large chunks first, then smaller and
+    smaller ones, so the workers finish together (with equal chunks, one worker could still be judging a whole
+    chunk of 1,250 files while the other sat idle: about 0.15 s at 10,000 units)."""
+    bounds, start = [], 0
+    while start < files:
+        size = max(CHUNK_MIN, -(-(files - start) // (2 * workers)))
+        bounds.append((start, min(files, start + size)))
+        start += size
+    return bounds
+
+
 def dumps(value) -> bytes | str:
     """JSON text of a row or payload that ops.begin_unit_ci reads: orjson writes 10,000 units in about a fifth
     of json.dumps' time (0.03-0.05 s against 0.17 s, bench tree). jsonb reads both to the same value; json.dumps
@@ -378,7 +376,8 @@ def dumps(value) -> bytes | str:
         return json.dumps(value)
 
 
-def _unit_row(unit: Unit, computed: str | None) -> dict:
+def _unit_row(unit: Unit, computed: str | None, doc_keys: tuple[str, ...] | None = None) -> dict:
+    """A unit's snapshot row; ``doc_keys``: the keys of its document to send (None: all of it)."""
     data, doc = unit.data, unit.doc
     v = unit.version
     steps = (data.get("composition") or {}).get("steps") or []
@@ -388,7 +387,7 @@ def _unit_row(unit: Unit, computed: str | None) -> dict:
         "major": v.major, "minor": v.minor, "patch": v.patch, "prerelease": v.prerelease,
         "status": data.get("status"), "fingerprint": data.get("fingerprint"), "computed": computed,
         "council": data.get("council"), "file": unit.file or display_path(unit.path), "line": doc.line("id"),
-        "doc": data,
+        "doc": data if doc_keys is None else {k: data[k] for k in doc_keys if k in data},
         "lines": {
             "fingerprint": doc.line("fingerprint"), "status": doc.line("status"),
             "composition": doc.line("composition"), "contract": doc.line("contract"),
