@@ -25,10 +25,10 @@ import pytest
 from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
-TEST_FLOOR = 0.92   # what test reaches today (target: FLOOR)
-TUNED_FLOOR = 0.94  # the nine tuning splits together (1955/2059 = 0.949 when dev-blind8 joined at its blind 0.805;
-                    # issue 9's target for them is 0.97)
-BEFORE_BLIND8_FLOOR = 0.96  # the eight tuned before blind8 (1794/1859 = 0.965 after blind7's round)
+TEST_FLOOR = 0.93   # what test reaches today (180/193 = 0.933 after blind8's round; target: FLOOR)
+TUNED_FLOOR = 0.96  # the nine tuning splits together (1991/2059 = 0.967 after blind8's round; 1955/2059 when dev-blind8
+                    # joined at its blind 0.805; issue 9's target for them is 0.97)
+BEFORE_BLIND8_FLOOR = 0.96  # the eight tuned before blind8 (1796/1859 = 0.966 after blind8's round, 1794 before)
 BEFORE_BLIND8 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7")
 BEFORE_BLIND7_FLOOR = 0.97  # the seven tuned before blind7 (1615/1662 = 0.972; 1613 before its round)
 BEFORE_BLIND7 = ("dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6")
