@@ -47,6 +47,9 @@ SETS = {
     "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
                          "terraform-b7-telmate-proxmox-1115", "terraform-b7-bpg-proxmox-935", "terraform-b7pair-04"}),
     "blind8": (195, 55, set()),
+    # GitHub's own mask (`token: ***`) replaced by ours, and the poster's placeholder password in a connection URL
+    # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
+    "blind9": (205, 60, {"gha-b9-setup-python-703", "vercel-b9-supabase-8680"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
