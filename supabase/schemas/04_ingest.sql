@@ -306,6 +306,7 @@ DECLARE
     target_fingerprint text;
     target_code text;
     seen boolean := false;
+    fields text[];
 BEGIN
     -- Per row, only what depends on the row: who the producer is (a catalog query) is asked only when an
     -- answer depends on it (an internal source, a code hint); the source check, the taxonomy version and a
@@ -316,8 +317,8 @@ BEGIN
             HINT = 'Pass one of the sources in ops.sources, e.g. github_actions.';
     END IF;
     NEW.source := lower(btrim(NEW.source));
-    -- A text seen before: when the message and top frame, as sent, are the key of a cache entry of the
-    -- current taxonomy version, they are what ops.redact returned for an earlier event under the current
+    -- A text seen before: when the message, phase and top frame, as sent, are the key of a cache entry of
+    -- the current taxonomy version, they are what ops.redact returned for an earlier event under the current
     -- rules (a change of ops.redaction_rules raises the version, and so does a migration that changes
     -- ops.redact), so they are stored as sent, with the entry's classification and fingerprint, and the
     -- prefilter reads only the other fields. A text with a secret never hits: no key is of unredacted text.
@@ -396,27 +397,21 @@ BEGIN
     -- id, origin, context, phase.
     IF original_length > max_length OR taxonomy.redaction_prefilter IS NULL THEN
         candidates := ARRAY[true, true, true, true, true, true, true];
-    ELSIF seen AND NOT coalesce(lower(concat_ws(U&'\0001', NEW.run_id, NEW.correlation_id, NEW.origin, context_text))
-                                LIKE ANY (taxonomy.redaction_prefilter), false) THEN
-        candidates := ARRAY[false, false, false, false, false, false, false];
-    ELSIF seen THEN
-        candidates := ARRAY[false, false,
-                            coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false), false];
-    ELSIF NOT coalesce(lower(concat_ws(U&'\0001', NEW.message, NEW.top_frame, NEW.run_id, NEW.correlation_id,
-                                       NEW.origin, context_text, NEW.phase)) LIKE ANY (taxonomy.redaction_prefilter),
-                       false) THEN
-        candidates := ARRAY[false, false, false, false, false, false, false];
     ELSE
-        candidates := ARRAY[coalesce(lower(NEW.message) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.top_frame) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.run_id) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.correlation_id) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.origin) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(context_text) LIKE ANY (taxonomy.redaction_prefilter), false),
-                            coalesce(lower(NEW.phase) LIKE ANY (taxonomy.redaction_prefilter), false)];
+        -- A text seen before needs no redaction of its message, top frame and phase (above): they are left out.
+        fields := ARRAY[CASE WHEN NOT seen THEN NEW.message END, CASE WHEN NOT seen THEN NEW.top_frame END,
+                        NEW.run_id, NEW.correlation_id, NEW.origin, context_text, CASE WHEN NOT seen THEN NEW.phase END];
+        IF NOT coalesce(lower(array_to_string(fields, U&'\0001')) LIKE ANY (taxonomy.redaction_prefilter), false) THEN
+            candidates := ARRAY[false, false, false, false, false, false, false];
+        ELSE
+            candidates := ARRAY[coalesce(lower(fields[1]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[2]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[3]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[4]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[5]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[6]) LIKE ANY (taxonomy.redaction_prefilter), false),
+                                coalesce(lower(fields[7]) LIKE ANY (taxonomy.redaction_prefilter), false)];
+        END IF;
     END IF;
     IF original_length > max_length THEN
         NEW.message := ops_private.redact_head(NEW.message, head_length, margin)
@@ -599,9 +594,9 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
     '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
-    'taxonomy version, and are stored there otherwise. A message and top frame that arrive equal to the redacted text '
-    'of such an entry (the key of a text seen before) are stored as sent: they are what ops.redact returned under the '
-    'current rules, so only the other fields are prefiltered and redacted.';
+    'taxonomy version, and are stored there otherwise. A message, phase and top frame that arrive equal to the redacted '
+    'texts of such an entry (the key of a text seen before) are stored as sent: they are what ops.redact returned under '
+    'the current rules, so only the other fields are prefiltered and redacted.';
 
 CREATE FUNCTION ops_private.tg_error_events__append_only() RETURNS trigger
 LANGUAGE plpgsql
