@@ -50,6 +50,7 @@ SETS = {
     # GitHub's own mask (`token: ***`) replaced by ours, and the poster's placeholder password in a connection URL
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
     "blind9": (205, 60, {"gha-b9-setup-python-703", "vercel-b9-supabase-8680"}),
+    "blind10": (225, 60, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
