@@ -309,8 +309,9 @@ DECLARE
     fields text[];
 BEGIN
     -- Per row, only what depends on the row: who the producer is (a catalog query) is asked only when an
-    -- answer depends on it (an internal source, a code hint); the source check, the taxonomy version and a
-    -- text seen before are one query; redaction's prefilter runs once over all fields before once per field.
+    -- answer depends on it (an internal source, a code hint); the taxonomy version and a text seen before are
+    -- one query, and the source is looked up only when the text was not seen (an entry's key names its source);
+    -- redaction's prefilter runs once over all fields before once per field.
     IF ops.is_blank(NEW.source) THEN
         RAISE EXCEPTION 'source is required' USING ERRCODE = 'OP001', COLUMN = 'source',
             DETAIL = 'it has no visible character',
@@ -331,10 +332,7 @@ BEGIN
     -- row whatever the statistics say: the plain join's generic plan hashed the entry and its alias once per row
     -- wherever the one-row version table had never been analyzed (planned as 1,166 rows), ~10 % of a 500-row
     -- INSERT's server CPU under perf.
-    SELECT v.version, v.redaction_prefilter,
-           -- an entry's key names its source, and entries are of the current taxonomy, so a hit is a known source
-           c.key IS NOT NULL OR EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) AS known_source,
-           c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
+    SELECT v.version, v.redaction_prefilter, c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
            c.target_fingerprint, c.target_code
     INTO taxonomy
     FROM ops_private.taxonomy_version v
@@ -344,11 +342,15 @@ BEGIN
         LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = v.version
         LIMIT 1) c ON true;
-    seen := taxonomy.seen;
-    IF taxonomy.known_source IS NOT TRUE THEN
-        SELECT string_agg(s.source, ', ' ORDER BY s.position) INTO known FROM ops.sources s;
-        RAISE EXCEPTION 'unknown source "%"', left(NEW.source, 100) USING ERRCODE = 'OP002', COLUMN = 'source',
-            DETAIL = 'known sources: ' || coalesce(known, 'none (the taxonomy is not synced: run `ops ssot sync`)');
+    seen := coalesce(taxonomy.seen, false);
+    -- An entry's key names its source and entries are of the current taxonomy, so a hit is a known source; the
+    -- source is looked up only on a miss (nested, so a hit runs no query for it).
+    IF NOT seen THEN
+        IF NOT EXISTS (SELECT FROM ops.sources s WHERE s.source = NEW.source) THEN
+            SELECT string_agg(s.source, ', ' ORDER BY s.position) INTO known FROM ops.sources s;
+            RAISE EXCEPTION 'unknown source "%"', left(NEW.source, 100) USING ERRCODE = 'OP002', COLUMN = 'source',
+                DETAIL = 'known sources: ' || coalesce(known, 'none (the taxonomy is not synced: run `ops ssot sync`)');
+        END IF;
     END IF;
     IF NEW.source = ANY (ops.internal_sources()) THEN
         producer := ops_private.external_producer();
