@@ -101,7 +101,10 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "192.168.x.x", "x.x.x.x:53", "xxxx:xxxx:xxxx:xxxx", "x.", ".x", "x:x", "Available versions: 3.10.1 (x64)",
           "available versions:", "\n    at async f (ext:a/b.js:54:21)", "at ", ", error=", "err", "' }", "'", "=",
           " https://tools.ietf.org/html/rfc7208#s", " to https://api.example.com/v1", "/<path>",
-          "worker boot error", "InvalidWorkerCreation: worker boot error: "]
+          "worker boot error", "InvalidWorkerCreation: worker boot error: ",
+          # version 9's steps: a JSON log's field name leading a line, a log record's level and logger between separators
+          '"@message":"', '"summary": "', '":', " = ERROR = cmd_cron = ", "| WARNING | app.db | ", " = ", " | ", "|",
+          "warning", "info "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -223,10 +223,20 @@ BEGIN
     IF strpos(m, 'function') > 0 THEN  -- guard
         m := regexp_replace(m, '((^|[^a-z])function[[:blank:]]+)(["''])[^"''[:space:]]{1,200}\3', '\1\3<name>\3', 'g');
     END IF;
+    -- Version 9. A JSON log's field name leading a line ("@message":"Error: …", "summary":"…") is how that log printed
+    -- the message: the same message in another field, or printed alone, is the same failure.
+    IF strpos(m, '":') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*"@?[a-z_]{1,40}":[[:blank:]]*"', '', 'gn');
+    END IF;
     -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
                         '', 'gn');
+    -- Version 9. A log record's level and logger name between " = " or " | " separators ("<ts> = ERROR = cmd_cron =
+    -- <message>", "| WARNING | app.db | <message>") are the record's fields: two loggers print one failure.
+    IF strpos(m, ' = ') > 0 OR strpos(m, ' | ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*([=|] +)?(error|warning|warn|info|debug|critical|fatal) +([=|]) +[a-z0-9_.:-]{1,80} +\3 +', '', 'gn');
+    END IF;
     -- Version 8. A JavaScript stack frame line ("    at async UserWorker.fetch (ext:x/y.js:54:21)", "at <path>:3:9")
     -- names where the error passed, not the failure: one failure reaches the log through different frames.
     IF strpos(m, 'at ') > 0 THEN  -- guard
@@ -267,7 +277,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 8 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 9 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -279,6 +289,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '(192.168.x.x, xxxx:xxxx:…) is <ip>, and an "Available versions:" list, a JavaScript stack frame line, the edge '
     'runtime''s leading "worker boot error", a line''s '
     '", error=…" continuation, a closing "'' }" and a line-ending reference link after its sentence are dropped. '
+    'Version 9: a JSON log''s field name leading a line ("@message":"…) and a log record''s level and logger name between '
+    '" = " or " | " separators are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -322,9 +334,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- text, an IPv6 address with "::" as <ip> and drops an HTTP status starting a quoted message; ops.grouping_text passes
 -- over a source line that raises the error. Version 8: ops.normalize_message reads a masked address as <ip> and
 -- drops an "Available versions:" list, JavaScript stack frame lines, the edge runtime's leading "worker boot error", a
--- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence.
+-- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence. Version 9: it drops
+-- a JSON log's field name leading a line and a log record's level and logger name between " = " or " | " separators.
 RETURN encode(sha256(convert_to(
-    'fp8|' || ops.fingerprint_field(source)
+    'fp9|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -332,16 +345,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp8, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp9, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 8; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 9; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 8;
+RETURN 9;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (8). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (9). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 7: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 9: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(80);
+SELECT plan(86);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -195,11 +195,27 @@ SELECT is(ops.normalize_message('npm ERR! failed to fetch https://registry.npmjs
           'npm err! failed to fetch registry.npmjs.org/<path>',
     'so does a link after a verb that names what was fetched');
 
--- Fingerprints carry version 8.
-SELECT is(ops.current_fingerprint_version(), 8::smallint, 'the current fingerprint version is 8');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v8 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v8 probe 42'), 8::smallint,
-    'new groups are stamped with version 8');
+-- Version 9: two normalization steps, each a variable part that split one failure in the tuning data.
+SELECT is(ops.normalize_message('"@message":"Error: hcclient/WaitForActions: action 273224989 failed: server is locked (unknown_error)",'),
+          ops.normalize_message('"summary":"hcclient/WaitForActions: action 273224989 failed: server is locked (unknown_error)",'),
+    'a JSON log''s field name leading a line is how the log printed the message');
+SELECT is(ops.normalize_message('  "message": "Forbidden resource"'), 'forbidden resource',
+    'so is a pretty-printed field''s name');
+SELECT is(ops.normalize_message('{"message":"Forbidden resource"}'), '{"message":"forbidden resource',
+    'a field inside an object is kept: only a field that leads the line is its log''s printing');
+SELECT is(ops.normalize_message('2024-02-29 12:15:08 = ERROR = cmd_error_reporter = terminating connection due to administrator command'),
+          ops.normalize_message('2024-02-29 12:14:57 = ERROR = cmd_cron_service = terminating connection due to administrator command'),
+    'a log record''s level and logger name between " = " separators are its fields');
+SELECT is(ops.normalize_message('2024-02-29 12:15:08 | WARNING | app.db | pool exhausted'), 'pool exhausted',
+    'so are they between " | " separators');
+SELECT is(ops.normalize_message('x = 1 = 2 and ERROR = cmd_x'), 'x = <n> = <n> and error = cmd_x',
+    'an assignment, or a level and a name without the record''s closing separator, is kept');
+
+-- Fingerprints carry version 9.
+SELECT is(ops.current_fingerprint_version(), 9::smallint, 'the current fingerprint version is 9');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v9 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v9 probe 42'), 9::smallint,
+    'new groups are stamped with version 9');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -222,7 +238,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 8::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 9::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
