@@ -655,7 +655,9 @@ DECLARE
 BEGIN
     -- The common statement crosses nothing: it upserts the counts and stops. Only a statement with a
     -- crossing or regression plans and runs the escalation half (page budgets, escalations, FixBot runs),
-    -- whose executor start-up (five INSERT ... ON CONFLICT) cost a single-row INSERT ~0.6 ms.
+    -- whose executor start-up (five INSERT ... ON CONFLICT) cost a single-row INSERT ~0.6 ms. The code's row of
+    -- ops.failure_modes is read by a LATERAL probe with LIMIT 1 (its key is the code): the transition table is
+    -- always planned as 500 rows, so a plain join read and hashed all of ops.failure_modes in every statement.
     WITH totals AS (
         SELECT e.fingerprint,
                min(e.fingerprint_version) AS fingerprint_version,
@@ -689,7 +691,7 @@ BEGIN
                CASE WHEN fm.escalate_within IS NOT NULL THEN b.first_at END,
                CASE WHEN fm.escalate_within IS NOT NULL THEN b.n END
         FROM batch b
-        LEFT JOIN ops.failure_modes fm ON fm.code = b.code
+        LEFT JOIN LATERAL (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = b.code LIMIT 1) fm ON true
         ORDER BY b.fingerprint
         ON CONFLICT (fingerprint) DO UPDATE SET
             count = a.count + excluded.count,
@@ -734,7 +736,9 @@ BEGIN
     INTO fired
     FROM upserted u
     JOIN batch b ON b.fingerprint = u.fingerprint
-    JOIN ops.failure_modes fm ON fm.code = u.code
+    JOIN LATERAL (SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable,
+                         f.remediate_kind, f.escalate_within, f.escalate_after_count
+                  FROM ops.failure_modes f WHERE f.code = u.code LIMIT 1) fm ON true
     CROSS JOIN LATERAL (VALUES
         ('threshold', u.fingerprint || ':threshold',
          fm.escalate_within IS NULL
