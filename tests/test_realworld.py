@@ -25,12 +25,12 @@ import pytest
 from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
-TEST_FLOOR = 0.93   # what test reaches today (180/193 = 0.933 after blind8's round; target: FLOOR)
-TUNED_FLOOR = 0.95  # the ten tuning splits together (2161/2270 = 0.952 when dev-blind9 joined at its blind 0.806;
-                    # issue 9's target for them is 0.97)
+TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
+TUNED_FLOOR = 0.96  # the ten tuning splits together (2198/2270 = 0.968 after blind9's round; 2161/2270 when dev-blind9
+                    # joined at its blind 0.806; issue 9's target for them is 0.97)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
-    "blind9": 0.96,  # the nine tuned before blind9: 1991/2059 = 0.967 after blind8's round
+    "blind9": 0.965,  # the nine tuned before blind9: 1995/2059 = 0.969 after blind9's round (1991 before it)
     "blind8": 0.96,  # the eight tuned before blind8: 1796/1859 = 0.966 after blind8's round (1794 before it)
     "blind7": 0.97,  # the seven tuned before blind7: 1617/1662 = 0.973 (1613 before blind7's round)
 }
