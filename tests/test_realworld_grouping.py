@@ -4,8 +4,8 @@ Each pair goes through the real pipeline (ops.record_error: redaction, classific
 "same" pairs must share a fingerprint, "different" pairs must not. The figures per split and source are
 printed (pytest -s) and recorded in docs/grouping.md and docs/realworld.md.
 
-The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 ... blind9 (dev-blind3 ...
-dev-blind9) were each measured blind once and are tuning data since, with dev. The issue's target is
+The pairs of the first holdout (split dev-holdout1), of blind2 (dev-blind2), blind3 ... blind10 (dev-blind3 ...
+dev-blind10) were each measured blind once and are tuning data since, with dev. The issue's target is
 0.95 for the test split and 0.90 for the tuning data (the brief of the blind6 round: 0.85 without the disputed labels);
 with fingerprint version 7 and blind6's classification fixes the seven tuning splits reach 313/385 (0.813), and 313/367
 (0.853) without the "same" labels that issue 9's definition disputes (realworld.DISPUTED_PAIRS: two resources that each
@@ -28,12 +28,12 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all ten tuning splits (453/562 with version 9 after blind9's round; 446/562 with version 8 when
-                    # blind9 joined them at its blind 45/65)
-UNDISPUTED_FLOOR = 0.83  # all ten without the disputed labels (453/544)
+TUNED_FLOOR = 0.79  # all eleven tuning splits (496/623 with version 9 when blind10 joined them at its blind 43/61)
+UNDISPUTED_FLOOR = 0.81  # all eleven without the disputed labels (496/605)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9).
 BEFORE = {
+    "blind10": (0.80, 0.83),  # 453/562 with version 9 after blind9's round; 453/544 without the disputed labels
     "blind9": (0.81, 0.84),  # 403/497 with version 9 after blind9's round (401 with version 8); 403/479 without the
                              # disputed labels
     "blind8": (0.81, 0.83),  # 361/442 (355 with version 7); 355/424 without the disputed labels when it joined
@@ -66,7 +66,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -87,7 +87,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 562
+    assert len(tuned) >= 623
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -128,7 +128,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     is grouped by code). Both were apart only while both sides were UNKNOWN, grouped by their whole texts. Three of
     blind8's, merged at its blind measure and tuning data since: agent-b8pair-06, gha-b8pair-06 and vercel-b8pair-04.
     Four of blind9's, merged at its blind measure and tuning data since: agent-b9pair-07, agent-b9pair-08,
-    gha-b9pair-06 and ops-b9pair-03.
+    gha-b9pair-06 and ops-b9pair-03. Three of blind10's, merged at its blind measure and tuning data since:
+    agent-b10pair-07, tf-b10pair-05 and tf-b10pair-07.
     Apart since the blind8 round: dns-b8pair-06 (Postfix's `Name service error for name=<domain> type=MX: Host not
     found, try again` for two recipient domains: the pattern names the domain, so the cause line keeps it).
     Apart since the blind6 round: odoo-hpair-04 and odoo-b6pair-05 (two access errors whose first lines are identical:
@@ -141,7 +142,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
+    assert merged == ["agent-b10pair-07", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
-                      "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b5pair-06",
+                      "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b5pair-06",
                       "vercel-b6pair-01", "vercel-b8pair-04"]
