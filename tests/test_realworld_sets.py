@@ -51,6 +51,10 @@ SETS = {
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
     "blind9": (205, 60, {"gha-b9-setup-python-703", "vercel-b9-supabase-8680"}),
     "blind10": (225, 60, set()),
+    # GitHub's mask (`token: ***`) replaced by ours, and two over-redactions kept on purpose (secrecy first): Terraform's
+    # `Error creating Secret: googleapi: Error 409` reads as a secret assignment, and so does a resource named
+    # `"csrf-token":` whose next line starts `19:` (a value may follow its key on the next line, as YAML allows).
+    "blind11": (190, 55, {"gha-b11-stoream-2", "tf-b11-exposure-notifications-456"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
