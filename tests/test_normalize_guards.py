@@ -104,7 +104,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "worker boot error", "InvalidWorkerCreation: worker boot error: ",
           # version 9's steps: a JSON log's field name leading a line, a log record's level and logger between separators
           '"@message":"', '"summary": "', '":', " = ERROR = cmd_cron = ", "| WARNING | app.db | ", " = ", " | ", "|",
-          "warning", "info "]
+          "warning", "info ",
+          # version 10's step: a shell's missing-command report
+          "sh: next: not found", "sh: line 1: yq: command not found", "sh: 1: x: not found", "sh: ", "not found", "> sh: "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -273,11 +273,17 @@ BEGIN
     IF strpos(m, '/<path>') > 0 THEN  -- guard
         m := regexp_replace(m, '(?<!( to| for| from| at| on| url| uri| host| get| post| put| head| patch| delete| via| of| in| with| by| into| fetch| fetching| download| downloading| load| loading| reach| resolve| resolving| request| requesting| connect| connecting| open| opening| clone| cloning| pull| pulling| push| pushing| call| calling| upload| uploading|:))[[:blank:]]+[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/<path>[[:blank:].]*$', '', 'gn');
     END IF;
+    -- Version 10. A shell's report of a missing command: dash and busybox print "sh: <n>: next: not found" or "sh: next:
+    -- not found", bash "sh: line <n>: next: command not found"; each is "next: command not found" (vercel-b10pair-05).
+    IF strpos(m, 'sh: ') > 0 AND strpos(m, 'not found') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9./_-])sh: (line <n>: |<n>: )?([^[:space:]:]+): (command )?not found',
+                            '\1\3: command not found', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 9 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 10 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -291,6 +297,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '", error=…" continuation, a closing "'' }" and a line-ending reference link after its sentence are dropped. '
     'Version 9: a JSON log''s field name leading a line ("@message":"…) and a log record''s level and logger name between '
     '" = " or " | " separators are dropped. '
+    'Version 10: a shell''s missing-command report ("sh: <n>: x: not found", "sh: line <n>: x: command not found") reads '
+    'as "x: command not found". '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -336,8 +344,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- drops an "Available versions:" list, JavaScript stack frame lines, the edge runtime's leading "worker boot error", a
 -- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence. Version 9: it drops
 -- a JSON log's field name leading a line and a log record's level and logger name between " = " or " | " separators.
+-- Version 10: it reads a shell's missing-command report in one form; ops.grouping_text starts the text after a compact
+-- JSON key's '":"' as after ": ".
 RETURN encode(sha256(convert_to(
-    'fp9|' || ops.fingerprint_field(source)
+    'fp10|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -345,16 +355,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp9, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp10, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 9; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 10; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 9;
+RETURN 10;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (9). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (10). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

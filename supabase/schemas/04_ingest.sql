@@ -1266,7 +1266,9 @@ SET search_path = pg_catalog, ops
 -- whole message when no pattern matched (UNKNOWN, or a code the producer named) or when the pattern only
 -- matches across lines. Version 6: a line of source code that raises the error (a traceback's
 -- `raise ValueError("Expected singleton: %s" % self)`, `throw new Error(...)`) is the cause line only when no
--- other line matches; the message it quotes is printed on a later line with its values.
+-- other line matches; the message it quotes is printed on a later line with its values. Version 10: a compact JSON
+-- key's '":"' before the match ends the wrapper like ": " does (the later of the two counts): a JSON error body
+-- {"error":{"code":"…","message":"<text>"}} and the same <text> printed as prose are one cause (agent-b10pair-04).
 RETURN coalesce((
     SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
                 THEN substr(f.folded, CASE WHEN w.k > 0 AND strpos(right(w.prefix, w.k - 1), ', ') = 0
@@ -1285,11 +1287,13 @@ RETURN coalesce((
     CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'substring' THEN strpos(l.flat, c.pattern_canonical)
                                     ELSE regexp_instr(l.flat, c.pattern, 1, 1, 0, 'i') END AS start) s
     CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1, 0)) AS prefix) p
-    CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS k) w), message);
+    CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS colon, strpos(reverse(p.prefix), '":"') AS json) r
+    CROSS JOIN LATERAL (SELECT r.prefix, CASE WHEN r.json > 0 AND (r.colon = 0 OR r.json < r.colon) THEN r.json
+                                              ELSE r.colon END AS k) w), message);
 COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'The text an event is grouped by (fingerprint version 3): on the first line of the message that the matched pattern '
     'of its code matches (the cause line), the folded text after the last ": " before the match, to the line end (from '
-    'the match itself when the text between holds ", "; the whole line when the text before the match holds ";" or '
+    'the match itself when the text between holds ", "; a compact JSON key''s ''":"'' ends the wrapper like ": " (v10); the whole line when the text before the match holds ";" or '
     'the match is not found at the same place); the whole message when there is no matched pattern or '
     'it spans lines; a source line that raises the error (`raise …`, `throw …`) only when no other line matches (v6). '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
@@ -1322,7 +1326,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp9|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp10|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

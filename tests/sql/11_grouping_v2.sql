@@ -1,8 +1,8 @@
--- Grouping versions 2 to 9: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 10: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(86);
+SELECT plan(91);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -211,11 +211,24 @@ SELECT is(ops.normalize_message('2024-02-29 12:15:08 | WARNING | app.db | pool e
 SELECT is(ops.normalize_message('x = 1 = 2 and ERROR = cmd_x'), 'x = <n> = <n> and error = cmd_x',
     'an assignment, or a level and a name without the record''s closing separator, is kept');
 
--- Fingerprints carry version 9.
-SELECT is(ops.current_fingerprint_version(), 9::smallint, 'the current fingerprint version is 9');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v9 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v9 probe 42'), 9::smallint,
-    'new groups are stamped with version 9');
+-- Version 10: a shell's missing-command report in one form, and a compact JSON key ending the wrapper.
+SELECT is(ops.normalize_message('> sh: next: not found'), ops.normalize_message('sh: line 1: next: command not found'),
+    'dash''s "sh: x: not found" and bash''s "sh: line <n>: x: command not found" are one missing command');
+SELECT is(ops.normalize_message('sh: 1: pnpm: not found'), 'pnpm: command not found',
+    'so is dash''s "sh: <n>: x: not found"');
+SELECT is(ops.normalize_message('zsh: yq: not found; bash: yq: command not found'), 'zsh: yq: not found; bash: yq: command not found',
+    'another shell''s word ending in "sh" is kept: only "sh: " itself is rewritten');
+SELECT is(ops.normalize_message(ops.grouping_text('{"error":{"code":"401","message":"Bad credentials"}}', 'AUTH.CREDENTIALS_INVALID', 'bad credentials')),
+          ops.normalize_message(ops.grouping_text('Bad credentials', 'AUTH.CREDENTIALS_INVALID', 'bad credentials')),
+    'a compact JSON key''s ":" before the match ends the wrapper like ": ": the body''s message is the prose');
+SELECT is(ops.grouping_text('gh: Bad credentials (HTTP 401) {"x":"y"}', 'AUTH.CREDENTIALS_INVALID', 'bad credentials'),
+          'Bad credentials (HTTP 401) {"x":"y"}', 'a JSON key after the match does not move the start');
+
+-- Fingerprints carry version 10.
+SELECT is(ops.current_fingerprint_version(), 10::smallint, 'the current fingerprint version is 10');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v10 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v10 probe 42'), 10::smallint,
+    'new groups are stamped with version 10');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -238,7 +251,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 9::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 10::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
