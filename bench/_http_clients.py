@@ -23,16 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _proc  # noqa: E402
 from worker import signing  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SECRET = b"bench-secret"
-
-
-def cpu_of(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (fields 14 and 15 of /proc/<pid>/stat, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bodies(n: int, start: int):
@@ -71,10 +66,10 @@ def measure(make, url: str, posts: int, start: int, rx_pid: int) -> dict:
     post, close = make(url)
     for body, headers in bodies(200, start):
         post(body, headers)
-    rx0, cpu0, wall0 = cpu_of(rx_pid), time.process_time(), time.perf_counter()
+    rx0, cpu0, wall0 = _proc.cpu_seconds(rx_pid), time.process_time(), time.perf_counter()
     for body, headers in bodies(posts, start + 200):
         post(body, headers)
-    wall, cpu, rx = time.perf_counter() - wall0, time.process_time() - cpu0, cpu_of(rx_pid) - rx0
+    wall, cpu, rx = time.perf_counter() - wall0, time.process_time() - cpu0, _proc.cpu_seconds(rx_pid) - rx0
     close()
     return {"client_cpu_us": cpu / posts * 1e6, "wall_us": wall / posts * 1e6, "receiver_cpu_us": rx / posts * 1e6}
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -51,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench import _proc  # noqa: E402
 from worker import db, migrations, ssot  # noqa: E402
 
 NAME = "ingest"
@@ -204,21 +204,10 @@ RECORD = ("SELECT count FROM ops.record_error(source => %s, phase => %s, message
 
 
 def backend_cpu(pids: list[int]) -> float | None:
-    """Seconds of CPU (user + system) the server processes ``pids`` have used so far, read from /proc/<pid>/stat
-    (fields 14 and 15, clock ticks; proc(5)). None when a pid is not a local PostgreSQL process (the server runs
-    elsewhere, or /proc cannot be read)."""
-    total = 0
-    try:
-        for pid in pids:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "postgres":
-                    return None
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    except (OSError, ValueError, IndexError):
-        return None
-    return total / os.sysconf("SC_CLK_TCK")
+    """Seconds of CPU (user + system) the server processes ``pids`` have used so far (``_proc.cpu_seconds``). None
+    when one is not a local PostgreSQL process (the server runs elsewhere, or /proc cannot be read)."""
+    seconds = [_proc.cpu_seconds(pid, comm="postgres") for pid in pids]
+    return None if None in seconds else sum(seconds)
 
 
 def _cpu_used(pids: list[int], before: float | None, cpu: list | None) -> None:

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 import yaml  # noqa: E402
 
+from bench import _proc  # noqa: E402
 from worker import db, migrations, ssot  # noqa: E402
 from worker.units import canonical, checks, load, publish, yaml12  # noqa: E402
 from worker.units.store import open_store  # noqa: E402
@@ -168,16 +169,6 @@ def parse_only(root: Path, collector: bool = False) -> float:
         return time.perf_counter() - start
 
 
-def _backend_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system) a server process has used, from /proc/<pid>/stat (fields 14 and 15, in clock
-    ticks: proc(5)); None when the server is not a process of this machine (or not Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu() -> float:
     """CPU seconds of this process and of its children that have ended (the loader's pool, joined by run_ci)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -194,12 +185,12 @@ def timed_ci(url: str, root: Path, against: Path | None = None, workers: int | N
     for _ in range(repeat):
         with psycopg.connect(url) as conn:
             backend = conn.info.backend_pid
-            server0, own0 = _backend_cpu(backend), _own_cpu()
+            server0, own0 = _proc.cpu_seconds(backend, comm="postgres"), _own_cpu()
             start = time.perf_counter()
             report = checks.run_ci(conn, [str(root)], council="council/bench",
                                    against=str(against) if against else None, workers=workers)
             seconds = time.perf_counter() - start
-            server1, own1 = _backend_cpu(backend), _own_cpu()
+            server1, own1 = _proc.cpu_seconds(backend, comm="postgres"), _own_cpu()
         if server0 is not None and server1 is not None:
             used = own1 - own0 + server1 - server0
             cpu = used if cpu is None else min(cpu, used)
