@@ -28,12 +28,13 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all eleven tuning splits (501/623 with version 10 after blind10's round; 496/623 with version 9
-                    # when blind10 joined them at its blind 43/61)
-UNDISPUTED_FLOOR = 0.82  # all eleven without the disputed labels (501/605)
+TUNED_FLOOR = 0.79  # all twelve tuning splits (538/678 with version 10 when blind11 joined them at its blind 37/55; the
+                    # eleven before it 501/623)
+UNDISPUTED_FLOOR = 0.81  # all twelve without the disputed labels (538/660)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind11": (0.80, 0.82),  # 501/623 with version 10 after blind10's round; 501/605 without the disputed labels
     "blind10": (0.80, 0.83),  # 454/562 with version 10 after blind10's round (453 with version 9); 454/544 without the
                               # disputed labels
     "blind9": (0.81, 0.84),  # 403/497 with version 9 after blind9's round (401 with version 8); 403/479 without the
@@ -68,7 +69,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -89,7 +90,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 623
+    assert len(tuned) >= 678
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -131,7 +132,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     blind8's, merged at its blind measure and tuning data since: agent-b8pair-06, gha-b8pair-06 and vercel-b8pair-04.
     Four of blind9's, merged at its blind measure and tuning data since: agent-b9pair-07, agent-b9pair-08,
     gha-b9pair-06 and ops-b9pair-03. Three of blind10's, merged at its blind measure and tuning data since:
-    agent-b10pair-07, tf-b10pair-05 and tf-b10pair-07.
+    agent-b10pair-07, tf-b10pair-05 and tf-b10pair-07. Four of blind11's, merged at its blind measure and tuning data
+    since: agent-b11pair-05, dns-b11pair-03, sbfn-b11pair-05 and vercel-b11pair-07.
     Apart since the blind8 round: dns-b8pair-06 (Postfix's `Name service error for name=<domain> type=MX: Host not
     found, try again` for two recipient domains: the pattern names the domain, so the cause line keeps it).
     Apart since the blind6 round: odoo-hpair-04 and odoo-b6pair-05 (two access errors whose first lines are identical:
@@ -144,7 +146,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b10pair-07", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
-                      "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
-                      "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b5pair-06",
-                      "vercel-b6pair-01", "vercel-b8pair-04"]
+    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
+                      "dns-b11pair-03", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
+                      "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "sbfn-b11pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "vercel-b11pair-07", "vercel-b4pair-05", "vercel-b4pair-06",
+                      "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
