@@ -128,3 +128,20 @@ def test_record_errors_returns_counts_in_input_order(conn):
 def test_nul_in_raw_sql_is_refused_by_the_driver_not_stored(conn):
     with pytest.raises(psycopg.DataError):
         conn.execute("SELECT ops.record_error(source => 'ops', message => %s)", ("a\x00b",))
+
+
+def test_a_repeated_error_updates_its_group_without_new_index_entries(conn):
+    """Every event of a grouped error updates its ops.agent_errors row; no indexed column moves and the page keeps
+    room, so each update is heap-only (HOT). pg_stat_xact_user_tables reads the backend's counts not yet flushed to
+    the cumulative statistics (they may span several of this loop's transactions): updates and HOT updates agree."""
+    message = "Error: Process completed with exit code 1."
+    conn.execute("INSERT INTO ops.error_events (source, message) VALUES ('github_actions', %s)", (message,))
+    conn.commit()
+    hot = []
+    for _ in range(30):
+        conn.execute("INSERT INTO ops.error_events (source, message) VALUES ('github_actions', %s)", (message,))
+        hot.append(conn.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                                "WHERE relid = 'ops.agent_errors'::regclass").fetchone())
+        conn.commit()
+    assert all(updated == heap_only > 0 for updated, heap_only in hot), hot
+    assert conn.execute("SELECT count FROM ops.agent_errors").fetchone() == (31,)

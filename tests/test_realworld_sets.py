@@ -55,6 +55,9 @@ SETS = {
     # `Error creating Secret: googleapi: Error 409` reads as a secret assignment, and so does a resource named
     # `"csrf-token":` whose next line starts `19:` (a value may follow its key on the next line, as YAML allows).
     "blind11": (190, 55, {"gha-b11-stoream-2", "tf-b11-exposure-notifications-456"}),
+    # The poster's own mask (`--token=...`) replaced by ours, and blind7's over-redaction kept on purpose (secrecy first):
+    # `hashicorp/onepassword: provider` reads as a password assignment, in a message and in a pair.
+    "blind12": (190, 55, {"vercel-b12-vercel-817", "tf-b12-opentofu-registry-1927", "tf-b12pair-05"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
