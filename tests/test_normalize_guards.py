@@ -106,7 +106,10 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           '"@message":"', '"summary": "', '":', " = ERROR = cmd_cron = ", "| WARNING | app.db | ", " = ", " | ", "|",
           "warning", "info ",
           # version 10's step: a shell's missing-command report
-          "sh: next: not found", "sh: line 1: yq: command not found", "sh: 1: x: not found", "sh: ", "not found", "> sh: "]
+          "sh: next: not found", "sh: line 1: yq: command not found", "sh: 1: x: not found", "sh: ", "not found", "> sh: ",
+          # version 11's step: a chain of exception classes leading a line
+          "litellm.exceptions.APIConnectionError: litellm.APIConnectionError: OllamaException - ",
+          "(botocore.errorfactory.NoSuchBucket) FetchError: ", "\"503 TypeError: "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

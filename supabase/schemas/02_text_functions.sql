@@ -157,9 +157,12 @@ BEGIN
     -- An exception class leading a line (FetchError:, psycopg2.OperationalError:, (botocore.errorfactory.NoSuchBucket))
     -- is how one runtime wraps the failure, not the failure. Version 6: so is an HTTP status that starts a quoted
     -- message ("404 models/x is not found" is the message "models/x is not found" another client prints without it).
+    -- Version 11: so is a chain of them ("litellm.exceptions.APIConnectionError: litellm.APIConnectionError:
+    -- OllamaException - <message>"): one client prints two or three classes before the message, another one
+    -- (agent-b11pair-03); the step drops them all, as one repeated group, still only at a line start.
     IF strpos(m, 'Error') > 0 OR strpos(m, 'Exception') > 0 OR strpos(m, 'Fault') > 0 OR strpos(m, '.') > 0
        OR strpos(m, '"') > 0 THEN  -- guard
-        m := regexp_replace(m, '^[[:blank:]]*(\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?|"[1-5][0-9]{2}(?=[[:blank:]]+[A-Za-z]))[[:blank:]]+',
+        m := regexp_replace(m, '^[[:blank:]]*((\(?(([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception|Fault)|([a-z_][a-z0-9_]*\.)+[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\)?:?|"[1-5][0-9]{2}(?=[[:blank:]]+[A-Za-z]))[[:blank:]]+)+',
                             '', 'gn');
     END IF;
     m := lower(m);
@@ -283,7 +286,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 10 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 11 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -299,6 +302,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '" = " or " | " separators are dropped. '
     'Version 10: a shell''s missing-command report ("sh: <n>: x: not found", "sh: line <n>: x: command not found") reads '
     'as "x: command not found". '
+    'Version 11: a chain of exception classes leading a line ("a.APIError: b.APIError: CException - …") is dropped '
+    'whole, not only its first class. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -345,9 +350,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- ", error=…" continuation, a closing "' }" and a line-ending reference link after its sentence. Version 9: it drops
 -- a JSON log's field name leading a line and a log record's level and logger name between " = " or " | " separators.
 -- Version 10: it reads a shell's missing-command report in one form; ops.grouping_text starts the text after a compact
--- JSON key's '":"' as after ": ".
+-- JSON key's '":"' as after ": ". Version 11: ops.normalize_message drops a whole chain of exception classes leading
+-- a line.
 RETURN encode(sha256(convert_to(
-    'fp10|' || ops.fingerprint_field(source)
+    'fp11|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -355,16 +361,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp10, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp11, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 10; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 11; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 10;
+RETURN 11;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (10). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (11). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 10: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 11: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(91);
+SELECT plan(93);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -224,11 +224,18 @@ SELECT is(ops.normalize_message(ops.grouping_text('{"error":{"code":"401","messa
 SELECT is(ops.grouping_text('gh: Bad credentials (HTTP 401) {"x":"y"}', 'AUTH.CREDENTIALS_INVALID', 'bad credentials'),
           'Bad credentials (HTTP 401) {"x":"y"}', 'a JSON key after the match does not move the start');
 
--- Fingerprints carry version 10.
-SELECT is(ops.current_fingerprint_version(), 10::smallint, 'the current fingerprint version is 10');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v10 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v10 probe 42'), 10::smallint,
-    'new groups are stamped with version 10');
+-- Version 11: a chain of exception classes leading a line is dropped whole.
+SELECT is(ops.normalize_message('litellm.exceptions.APIConnectionError: litellm.APIConnectionError: OllamaException - Cannot connect to host localhost:11434'),
+          ops.normalize_message('litellm.APIConnectionError: OllamaException - Cannot connect to host localhost:11434'),
+    'one client prints three exception classes before the message, another two: one failure');
+SELECT is(ops.normalize_message('see app.Client: FetchError: timeout'), 'see app.client: fetcherror: timeout',
+    'classes after other text on the line are kept: the chain is read only at a line start');
+
+-- Fingerprints carry version 11.
+SELECT is(ops.current_fingerprint_version(), 11::smallint, 'the current fingerprint version is 11');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v11 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v11 probe 42'), 11::smallint,
+    'new groups are stamped with version 11');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -251,7 +258,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 10::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 11::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
