@@ -58,6 +58,11 @@ SETS = {
     # The poster's own mask (`--token=...`) replaced by ours, and blind7's over-redaction kept on purpose (secrecy first):
     # `hashicorp/onepassword: provider` reads as a password assignment, in a message and in a pair.
     "blind12": (190, 55, {"vercel-b12-vercel-817", "tf-b12-opentofu-registry-1927", "tf-b12pair-05"}),
+    # A presigned URL's same-shape fake credential and signature (`X-Amz-Credential=…`, rule url_query_secret), GitHub's
+    # mask (`GITHUB_TOKEN: ***`), an env var's name as a password (`server-password: GITHUB_TOKEN`), and Rust's
+    # `password: None` in a printed reqwest URL, in a message and a pair (secrecy first: a value is not judged).
+    "blind13": (195, 50, {"agent-b13-ollama-3504", "gha-b13-add-pr-comment-43", "gha-b13-setup-java-361",
+                          "dns-b13-reqwest-1285", "dns-b13pair-06"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
