@@ -198,16 +198,19 @@ def test_no_secret_reaches_a_delivered_body(db_url, tmp_path, cases):
     "Bearer realm expired",
     # .NET's async frames: a type name ending in Token is no Authorization scheme (blind10's stack traces)
     "at System.Net.Sockets.Socket.ThrowException(SocketError error, CancellationToken cancellationToken)",
+    # a key ending in TOKEN at a line's end: the next line's first word is no credential (blind13's setup-java inputs)
+    "    server-id: GITHUB_TOKEN\n    overwrite-settings: true",
 ])
 def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
     """authorization_header redacts a value with a digit, a symbol or over 15 letters after a scheme that is a word
-    of its own, never a lone word (blind2's GitHub Actions logs lost their 'Permissions' title to it) nor what follows
-    a longer word ending in Token; the SQL and Python rules agree."""
+    of its own on the same line, never a lone word (blind2's GitHub Actions logs lost their 'Permissions' title to it),
+    what follows a longer word ending in Token, nor the next line's first word; the SQL and Python rules agree."""
     from worker import redaction
     assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
     assert redaction.redact(text) == text
     secret = (text.replace("Permissions", "Permissions1").replace("realm", "r3alm.xyz")
-              .replace("CancellationToken cancellationToken", "CancellationToken, token cancellationToken1"))
+              .replace("CancellationToken cancellationToken", "CancellationToken, token cancellationToken1")
+              .replace("TOKEN\n    overwrite", "TOKEN\toverwrite"))
     assert "[REDACTED]" in conn.execute("SELECT ops.redact(%s)", (secret,)).fetchone()[0]
     assert "[REDACTED]" in redaction.redact(secret)
 
