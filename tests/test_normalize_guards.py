@@ -109,7 +109,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "sh: next: not found", "sh: line 1: yq: command not found", "sh: 1: x: not found", "sh: ", "not found", "> sh: ",
           # version 11's step: a chain of exception classes leading a line
           "litellm.exceptions.APIConnectionError: litellm.APIConnectionError: OllamaException - ",
-          "(botocore.errorfactory.NoSuchBucket) FetchError: ", "\"503 TypeError: "]
+          "(botocore.errorfactory.NoSuchBucket) FetchError: ", "\"503 TypeError: ",
+          # version 12's step: Terraform's resource address before "provider"
+          "When applying changes to module.a[0].b, provider ", "when applying changes to ", "x, provider ", "provider "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 11: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 12: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(93);
+SELECT plan(96);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -231,11 +231,22 @@ SELECT is(ops.normalize_message('litellm.exceptions.APIConnectionError: litellm.
 SELECT is(ops.normalize_message('see app.Client: FetchError: timeout'), 'see app.client: fetcherror: timeout',
     'classes after other text on the line are kept: the chain is read only at a line start');
 
--- Fingerprints carry version 11.
-SELECT is(ops.current_fingerprint_version(), 11::smallint, 'the current fingerprint version is 11');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v11 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v11 probe 42'), 11::smallint,
-    'new groups are stamped with version 11');
+-- Version 12: Terraform's "When applying changes to <address>, " before "provider" is dropped; the provider is kept.
+SELECT is(ops.normalize_message('│ When applying changes to module.pods.module.pod[0].cml2_lifecycle.App-PoD, provider "provider[\"registry.terraform.io/ciscodevnet/cml2\"]" produced an unexpected new value: .state: was'),
+          ops.normalize_message('│ When applying changes to module.tenants.module.tenant[0].cml2_lifecycle.Tenant, provider "provider[\"registry.terraform.io/ciscodevnet/cml2\"]" produced an unexpected new value: .state: was'),
+    'one provider bug on two resources: one failure');
+SELECT isnt(ops.normalize_message('When applying changes to aws_instance.a, provider "provider[\"registry.terraform.io/hashicorp/aws\"]" produced an unexpected new value'),
+            ops.normalize_message('When applying changes to aws_instance.a, provider "provider[\"registry.terraform.io/hashicorp/google\"]" produced an unexpected new value'),
+    'two providers stay apart');
+SELECT is(ops.normalize_message('When applying changes to aws_instance.a, the plan changed'),
+          'when applying changes to aws_instance.a, the plan changed',
+    'the address is dropped only before "provider"');
+
+-- Fingerprints carry version 12.
+SELECT is(ops.current_fingerprint_version(), 12::smallint, 'the current fingerprint version is 12');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v12 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v12 probe 42'), 12::smallint,
+    'new groups are stamped with version 12');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -258,7 +269,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 11::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 12::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
