@@ -63,6 +63,12 @@ SETS = {
     # `password: None` in a printed reqwest URL, in a message and a pair (secrecy first: a value is not judged).
     "blind13": (195, 50, {"agent-b13-ollama-3504", "gha-b13-add-pr-comment-43", "gha-b13-setup-java-361",
                           "dns-b13-reqwest-1285", "dns-b13pair-06"}),
+    # GitHub's mask (`token: ***`) replaced by ours, and an over-redaction kept on purpose (secrecy first): the `[` that
+    # opens t3-env's list after `NEXTAUTH_SECRET:` reads as the secret's value. supabase_fn holds 4 messages only:
+    # Supabase's own threads are used up (tests/fixtures/realworld/blind14/README.md).
+    "blind14": (170, 50, {"gha-b14-setup-python-555", "gha-b14-setup-python-543", "gha-b14-profile-readme-stats-31",
+                          "vercel-b14-scrollcraft-72", "gha-b14pair-01", "gha-b14pair-02", "gha-b14pair-07",
+                          "vercel-b14pair-10"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
