@@ -13,6 +13,7 @@ tests/test_realworld_blind13.py.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -63,6 +64,12 @@ SETS = {
     # `password: None` in a printed reqwest URL, in a message and a pair (secrecy first: a value is not judged).
     "blind13": (195, 50, {"agent-b13-ollama-3504", "gha-b13-add-pr-comment-43", "gha-b13-setup-java-361",
                           "dns-b13-reqwest-1285", "dns-b13pair-06"}),
+    # GitHub's mask (`token: ***`) replaced by ours, and an over-redaction kept on purpose (secrecy first): the `[` that
+    # opens t3-env's list after `NEXTAUTH_SECRET:` reads as the secret's value. supabase_fn holds 4 messages only:
+    # Supabase's own threads are used up (tests/fixtures/realworld/blind14/README.md).
+    "blind14": (170, 50, {"gha-b14-setup-python-555", "gha-b14-setup-python-543", "gha-b14-profile-readme-stats-31",
+                          "vercel-b14-scrollcraft-72", "gha-b14pair-01", "gha-b14pair-02", "gha-b14pair-07",
+                          "vercel-b14pair-10"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
@@ -72,8 +79,30 @@ def _directory(name: str):
     return realworld.CORPUS_DIR / name
 
 
-def _docs(directory) -> list[dict]:
-    return [yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted((ROOT / directory).glob("*.yaml"))]
+# Each set is compared with every earlier one, so every directory is read once per module (cached), not once per test.
+@functools.cache
+def _docs(directory) -> tuple[dict, ...]:
+    return tuple(yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted((ROOT / directory).glob("*.yaml")))
+
+
+@functools.cache
+def _messages(directory) -> tuple:
+    return tuple(realworld.load(directory=directory))
+
+
+@functools.cache
+def _pairs(directory) -> tuple:
+    return tuple(realworld.load_pairs(directory=directory))
+
+
+@functools.cache
+def _tuned() -> tuple:
+    return tuple(realworld.load_tuned())
+
+
+@functools.cache
+def _tuned_pairs() -> tuple:
+    return tuple(realworld.load_tuned_pairs())
 
 
 def _earlier(name: str) -> list:
@@ -96,7 +125,7 @@ def test_every_tuned_set_is_listed_here_in_order():
 
 @pytest.mark.parametrize("name", SETS)
 def test_set_is_big_enough_with_its_own_split_and_known_sources(name):
-    messages, pairs = realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name))
+    messages, pairs = _messages(_directory(name)), _pairs(_directory(name))
     least_messages, least_pairs, _ = SETS[name]
     assert len(messages) >= least_messages and len(pairs) >= least_pairs, (len(messages), len(pairs))
     assert {p.same for p in pairs} == {True, False}
@@ -115,26 +144,26 @@ def test_reports_are_unique_and_new(name):
     pair_urls = {p["url"] for d in _docs(_directory(name)) for p in d.get("pairs") or [] if "url" in p}
     assert sorted((set(urls) | pair_urls) & earlier) == []
     ids = [r["id"] for r in reports]
-    earlier_ids = {m.report for directory in _earlier(name) for m in realworld.load(directory=directory)}
+    earlier_ids = {m.report for directory in _earlier(name) for m in _messages(directory)}
     assert len(ids) == len(set(ids)) and set(ids) & earlier_ids == set()
 
 
 @pytest.mark.parametrize("name", SETS)
 def test_no_text_repeats_an_earlier_one(name):
     earlier = {_fold(t) for directory in _earlier(name)
-               for _, t in _texts(realworld.load(directory=directory), realworld.load_pairs(directory=directory))}
-    texts = _texts(realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name)))
+               for _, t in _texts(_messages(directory), _pairs(directory))}
+    texts = _texts(_messages(_directory(name)), _pairs(_directory(name)))
     assert [i for i, t in texts if _fold(t) in earlier] == []
 
 
 @pytest.mark.parametrize("name", SETS)
 def test_redaction_changes_only_the_texts_named(name):
-    texts = _texts(realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name)))
+    texts = _texts(_messages(_directory(name)), _pairs(_directory(name)))
     assert {i for i, t in texts if redaction.redact(t) != t} == SETS[name][2]
 
 
 def test_the_u_prefix_value_is_redacted_whole():
-    boulder = next(m.text for m in realworld.load(directory=_directory("blind3")) if m.report == "dns-boulder-1411")
+    boulder = next(m.text for m in _messages(_directory("blind3")) if m.report == "dns-boulder-1411")
     assert "u'token': u'[REDACTED]'" in redaction.redact(boulder)
 
 
@@ -152,10 +181,10 @@ def test_the_loader_refuses_another_split_in_the_set(name, tmp_path):
 @pytest.mark.parametrize("name", [n for n in SETS if n in TUNED_SPLIT])
 def test_a_tuned_set_is_tuning_data_and_never_blind_again(name):
     split = TUNED_SPLIT[name]
-    messages, pairs = realworld.load(directory=_directory(name)), realworld.load_pairs(directory=_directory(name))
+    messages, pairs = _messages(_directory(name)), _pairs(_directory(name))
     assert split in realworld.TUNED_SPLITS
-    assert sum(m.split == split for m in realworld.load_tuned()) == len(messages)
-    assert sum(p.split == split for p in realworld.load_tuned_pairs()) == len(pairs)
+    assert sum(m.split == split for m in _tuned()) == len(messages)
+    assert sum(p.split == split for p in _tuned_pairs()) == len(pairs)
     assert not realworld.is_blind(name)
     with pytest.raises(ValueError, match="is not a blind set"):
         realworld.blind_dir(name)
@@ -169,4 +198,4 @@ def codes(module_db_url) -> set[str]:
 
 @pytest.mark.parametrize("name", SETS)
 def test_labels_are_taxonomy_codes(name, codes):
-    assert sorted({m.expected for m in realworld.load(directory=_directory(name))} - codes) == []
+    assert sorted({m.expected for m in _messages(_directory(name))} - codes) == []
