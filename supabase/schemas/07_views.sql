@@ -126,7 +126,7 @@ BEGIN ATOMIC
         ORDER BY u.count DESC, u.last_seen_at DESC, u.fingerprint
         LIMIT greatest(triage_queue.max_groups, 0)
     ), neighbours AS MATERIALIZED (
-        -- The candidates: the 5 most recently seen groups of every code (agent_errors_code_last_seen_idx),
+        -- The candidates: the 5 most recently seen groups of every code (agent_errors_code_idx, then a top-5 sort),
         -- normalized once; a bounded set, so no trigram index has to be kept on the hot agent_errors rows.
         SELECT n.fingerprint, n.code, n.sample_message, ops.normalize_message(left(n.sample_message, 2000)) AS norm
         FROM ops.failure_modes f
