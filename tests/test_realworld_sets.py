@@ -70,6 +70,10 @@ SETS = {
     "blind14": (170, 50, {"gha-b14-setup-python-555", "gha-b14-setup-python-543", "gha-b14-profile-readme-stats-31",
                           "vercel-b14-scrollcraft-72", "gha-b14pair-01", "gha-b14pair-02", "gha-b14pair-07",
                           "vercel-b14pair-10"}),
+    # Two over-redactions kept on purpose (secrecy first): Terraform's `var.password == ""` reads as a password
+    # assignment, and Rust's `let secret = env!("FOO");` as a secret's value. supabase_fn holds 2 messages only
+    # (tests/fixtures/realworld/blind15/README.md).
+    "blind15": (165, 55, {"tf-b15-azuread-sp-20", "vercel-b15-vercel-rust-26"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
