@@ -28,12 +28,13 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.80  # all fourteen tuning splits (637/788 with version 12 after blind13's round; 629/788 when blind13
-                    # joined them at its blind 37/54)
-UNDISPUTED_FLOOR = 0.82  # all fourteen without the disputed labels (637/770)
+TUNED_FLOOR = 0.80  # all fifteen tuning splits (681/843 with version 12 when blind14 joined them at its blind 44/55;
+                    # 637/788 for the fourteen before it after blind13's round)
+UNDISPUTED_FLOOR = 0.82  # all fifteen without the disputed labels (681/825)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind14": (0.80, 0.82),  # 637/788 with version 12 after blind13's round; 637/770 without the disputed labels
     "blind13": (0.80, 0.82),  # 592/734 with version 12 after blind12's and blind13's rounds; 592/716 without the
                               # disputed labels
     "blind12": (0.80, 0.82),  # 547/678 with versions 11 and 12 (after blind11's and blind12's rounds); 547/660 without
@@ -74,7 +75,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -95,7 +96,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 788
+    assert len(tuned) >= 843
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -142,7 +143,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     Four of blind12's, merged at its blind measure and tuning data since: dns-b12pair-04,
     gha-b12pair-03, odoo-b12pair-03 and vercel-b12pair-08.
     Three of blind13's, merged at its blind measure and tuning data since: agent_runner-b13pair-05, ops-b13pair-06 and
-    tf-b13pair-07.
+    tf-b13pair-07. Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05,
+    ops-b14pair-04 and tf-b14pair-03.
     Apart since the blind13 round: vercel-b13pair-07 (two packages using `eval` under the Edge Runtime: the
     VERCEL.EDGE_UNSUPPORTED_MODULES regex reads the `node_modules/<package>` line above the sentence, so the whole
     message, which names the package, is the grouping text).
@@ -160,10 +162,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
+    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05",
                       "dns-b11pair-03", "dns-b12pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
                       "odoo-b12pair-03",
-                      "ops-b13pair-06", "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07",
+                      "ops-b13pair-06", "ops-b14pair-04", "ops-b3-pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b4pair-05", "vercel-b4pair-06",
                       "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
