@@ -74,6 +74,9 @@ SETS = {
     # assignment, and Rust's `let secret = env!("FOO");` as a secret's value. supabase_fn holds 2 messages only
     # (tests/fixtures/realworld/blind15/README.md).
     "blind15": (165, 55, {"tf-b15-azuread-sp-20", "vercel-b15-vercel-rust-26"}),
+    # An over-redaction kept on purpose (secrecy first): odoorpc's own source line `'password': password})` in a traceback
+    # reads as a password assignment. supabase_fn holds 1 message only (tests/fixtures/realworld/blind16/README.md).
+    "blind16": (180, 60, {"odoo-b16-odoorpc-54"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

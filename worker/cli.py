@@ -374,7 +374,8 @@ def _print_explanation(r: dict) -> None:
     prefix = f"line {r['line']}: " if r["line"] else ""
     print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
     if not r["candidates"]:
-        print("  no pattern matched: UNKNOWN.<SOURCE> (triage it: a new phrasing of a code, or a new code)")
+        print("  no pattern matched (a code that names one other source is no candidate): UNKNOWN.<SOURCE> "
+              "(triage it: a new phrasing of a code, or a new code)")
         return
     print("  rule (first difference decides):")
     for step in CLASSIFY_RULE:

@@ -573,6 +573,9 @@ BEGIN
         FROM ops.failure_mode_patterns p
         JOIN ops.failure_modes m ON m.code = p.code
         WHERE (p.sources IS NULL OR classify_candidates.source = ANY (p.sources))
+          -- A code that names one source is that source's fact: it is never a fallback for another source's event
+          -- (an Odoo view's `Model not found: <model>` is not AGENT.MODEL_NOT_FOUND).
+          AND (cardinality(m.sources) IS DISTINCT FROM 1 OR classify_candidates.source = ANY (m.sources))
           AND (coalesce(p.phases, m.phases) IS NULL OR classify_candidates.phase = ANY (coalesce(p.phases, m.phases)))
           AND CASE
                   WHEN p.kind = 'substring' THEN strpos(canon, p.pattern_canonical) > 0
@@ -629,7 +632,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.classify_candidates(text, text, text, boolean) IS
-    'Every taxonomy pattern that matches an event, ranked by the classification rule: rows (rank 1 = the winner, code, '
+    'Every taxonomy pattern that matches an event, ranked by the classification rule (a code whose detect.sources names '
+    'one source other than the event''s is no candidate): rows (rank 1 = the winner, code, '
     'kind, pattern, line_number/line = first single line it matches (1-based, NULL if it spans lines), on_cause, '
     'restriction (2 phase + 1 source), scope (2 source-scoped code, 1 cross-source family, 0 code does not list the source), '
     'specificity (literal characters), priority, code_position, pattern_position, decided_by = the rule step that '
@@ -668,7 +672,7 @@ END
 $$;
 COMMENT ON FUNCTION ops.classify_error(text, text, text) IS
     'Classifies one message: exactly one row (code, confidence, matched_pattern), the rank-1 row of '
-    'ops.classify_candidates(). Precedence rule: (1) a code listing the event''s source beats one that does not, '
+    'ops.classify_candidates() (whose candidates exclude a code naming one source other than the event''s). Precedence rule: (1) a code listing the event''s source beats one that does not, '
     '(2) a match outside wrapper text beats one only inside it, (3) phase/source-restricted patterns first (phase weighs '
     'more), (4) a code scoped to the source beats a cross-source family, (5) more literal text (specificity), (6) higher '
     'priority, (7) YAML order. Matching is on ops.canonical_text() of the first and last 16 KiB. Confidence: 0.9 for a '

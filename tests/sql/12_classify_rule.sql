@@ -1,7 +1,7 @@
 -- The classification rule (issue 9): canonical form, per-pattern specificity, wrappers, and
 -- ops.classify_candidates as the one ranking that ops.classify_error answers from.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 -- canonical form
 SELECT is(ops.canonical_text('UNAUTHORIZED_INVALID_JWT_FORMAT'), 'unauthorized invalid jwt format',
@@ -23,7 +23,7 @@ INSERT INTO ops.failure_modes (code, position, title, category, severity, retrya
 VALUES ('TEST.FAMILY', 9101, 'family', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue',
         '{supabase_fn,github_actions,vercel,odoo,dns,terraform}'),
        ('TEST.SCOPED', 9102, 'scoped', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue', '{terraform}'),
-       ('TEST.ELSEWHERE', 9103, 'elsewhere', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue', '{odoo}'),
+       ('TEST.ELSEWHERE', 9103, 'elsewhere', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue', '{odoo,vercel}'),
        ('TEST.LONG', 9104, 'long', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue', '{terraform}'),
        ('TEST.WRAPPED', 9105, 'wrapped', 'ops', 'low', false, 'x', 'checklist', 100, 'work_queue', '{github_actions}');
 INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, priority)
@@ -50,6 +50,10 @@ SELECT is((SELECT code FROM ops.classify_error('dns', NULL, 'qzx provider qzx de
     'TEST.FAMILY', 'source: a code that lists the source beats a longer pattern of a code that does not');
 SELECT is((SELECT decided_by FROM ops.classify_candidates('dns', NULL, 'qzx provider qzx deadline') WHERE code = 'TEST.ELSEWHERE'),
     '1 source: the winner''s code lists the event''s source, this code does not', 'the source step is named');
+SELECT is((SELECT code FROM ops.classify_error('agent_runner', NULL, 'qzx provider qzx deadline')), 'TEST.ELSEWHERE',
+    'a code listing two other sources is still a candidate when nothing lists the event''s source');
+SELECT is((SELECT code FROM ops.classify_error('agent_runner', NULL, 'only qzx provider packages here')), 'UNKNOWN.AGENT_RUNNER',
+    'a code that names one other source is no candidate: its fact is that source''s (TEST.SCOPED and TEST.LONG name terraform)');
 
 -- Wrappers (the synced SSOT's `wrappers:`): a match found only on a wrapper line loses to the cause.
 SELECT is((SELECT code FROM ops.classify_error('github_actions', 'build',
