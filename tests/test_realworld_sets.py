@@ -77,9 +77,8 @@ SETS = {
     # An over-redaction kept on purpose (secrecy first): odoorpc's own source line `'password': password})` in a traceback
     # reads as a password assignment. supabase_fn holds 1 message only (tests/fixtures/realworld/blind16/README.md).
     "blind16": (180, 60, {"odoo-b16-odoorpc-54"}),
-    # Smaller than the others (one collector had a quarter of an hour); supabase_fn holds none
-    # (tests/fixtures/realworld/blind17/README.md).
-    "blind17": (95, 45, set()),
+    # supabase_fn holds none and vercel 16 (tests/fixtures/realworld/blind17/README.md).
+    "blind17": (155, 65, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
