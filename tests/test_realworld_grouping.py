@@ -144,13 +144,19 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     gha-b12pair-03, odoo-b12pair-03 and vercel-b12pair-08.
     Three of blind13's, merged at its blind measure and tuning data since: agent_runner-b13pair-05, ops-b13pair-06 and
     tf-b13pair-07. Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05,
-    ops-b14pair-04 and tf-b14pair-03. Five of blind15's, merged at its blind measure and tuning data since:
-    dns-b15pair-03, gha-b15pair-04, tf-b15pair-04, tf-b15pair-05 and tf-b15pair-06.
+    ops-b14pair-04 and tf-b14pair-03. Six of blind15's, merged at its blind measure and tuning data since:
+    dns-b15pair-03, dns-b15pair-04, gha-b15pair-04, tf-b15pair-04, tf-b15pair-05 and tf-b15pair-06.
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
-    server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`).
+    server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
+    and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
+    line): tf-b15pair-06 (two missing arguments: the TF.CONFIG_INVALID regex reads `Missing required argument` with
+    `The argument "<name>" is required`), tf-b15pair-04 (two Cloudflare records: Terraform 0.11's
+    `* <address>: … already exists` is read from its address) and ops-b9pair-03 (two buckets: the AWS CLI's `upload
+    failed: … to s3://<bucket>/…` line is read from `upload failed:`).
     Apart since the blind14 round: ops-b3-pair-06 and ops-b14pair-04 (two deadlocks on different relations: the
     DB.DEADLOCK regex reads `deadlock detected` with the `DETAIL:  Process <n> waits for` line below it, so the whole
-    message, whose `CONTEXT:` line names the relation, is the grouping text).
+    message, whose `CONTEXT:` line names the relation, is the grouping text; since version 13 a regex runs to that
+    `CONTEXT:` line and its match is the grouping text).
     Apart since the blind13 round: vercel-b13pair-07 (two packages using `eval` under the Edge Runtime: the
     VERCEL.EDGE_UNSUPPORTED_MODULES regex reads the `node_modules/<package>` line above the sentence, so the whole
     message, which names the package, is the grouping text).
@@ -172,6 +178,6 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent_runner-b13pair-05",
                       "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
                       "odoo-b12pair-03",
-                      "ops-b13pair-06", "ops-b7pair-05", "ops-b9pair-03", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03", "tf-b15pair-04", "tf-b15pair-05", "tf-b15pair-06",
+                      "ops-b13pair-06", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03", "tf-b15pair-05",
                       "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b4pair-05", "vercel-b4pair-06",
                       "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]

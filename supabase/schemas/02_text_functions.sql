@@ -358,9 +358,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- a JSON log's field name leading a line and a log record's level and logger name between " = " or " | " separators.
 -- Version 10: it reads a shell's missing-command report in one form; ops.grouping_text starts the text after a compact
 -- JSON key's '":"' as after ": ". Version 11: ops.normalize_message drops a whole chain of exception classes leading
--- a line. Version 12: it drops Terraform's "When applying changes to <address>, " before "provider".
+-- a line. Version 12: it drops Terraform's "When applying changes to <address>, " before "provider". Version 13:
+-- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message.
 RETURN encode(sha256(convert_to(
-    'fp12|' || ops.fingerprint_field(source)
+    'fp13|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -368,16 +369,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp12, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp13, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 12; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 13; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 12;
+RETURN 13;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (12). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (13). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

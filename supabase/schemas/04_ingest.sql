@@ -1303,13 +1303,31 @@ RETURN coalesce((
     CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1, 0)) AS prefix) p
     CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS colon, strpos(reverse(p.prefix), '":"') AS json) r
     CROSS JOIN LATERAL (SELECT r.prefix, CASE WHEN r.json > 0 AND (r.colon = 0 OR r.json < r.colon) THEN r.json
-                                              ELSE r.colon END AS k) w), message);
+                                              ELSE r.colon END AS k) w),
+    -- Version 13. A regex that matches only across lines (DB.DEADLOCK's "deadlock detected" read with its DETAIL and
+    -- CONTEXT lines): the text is the match, from where it starts to the end of the line where it ends, found on the
+    -- folded message with case, `_`, `-`, tabs and CR mapped one to one; the lines before it (a framework's wrapper
+    -- naming the request: "ActiveRecord::Deadlocked in admin/dashboard#index") and after it (stack frames) are not
+    -- the failure (ops-b15pair-02, -03). The whole message when the match is not found on that form.
+    (SELECT substr(f.folded, m.s, CASE WHEN n.k = 0 THEN length(f.folded) ELSE m.e + n.k - 3 END - m.s + 1)
+     FROM (SELECT p.pattern FROM ops.failure_mode_patterns p
+           WHERE p.code = grouping_text.code AND p.pattern = grouping_text.matched_pattern AND p.kind = 'regex'
+           LIMIT 1) p
+     CROSS JOIN LATERAL (SELECT ops.fold_text(left(message, 40000)) AS folded) f
+     CROSS JOIN LATERAL (SELECT translate(lower(f.folded), E'_-\t\r', '    ') AS flat) l
+     CROSS JOIN LATERAL (SELECT regexp_instr(l.flat, p.pattern, 1, 1, 0, 'i') AS s,
+                                regexp_instr(l.flat, p.pattern, 1, 1, 1, 'i') AS e) m
+     CROSS JOIN LATERAL (SELECT strpos(substr(f.folded, m.e - 1), E'\n') AS k) n
+     WHERE m.s > 0),
+    message);
 COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'The text an event is grouped by (fingerprint version 3): on the first line of the message that the matched pattern '
     'of its code matches (the cause line), the folded text after the last ": " before the match, to the line end (from '
     'the match itself when the text between holds ", "; a compact JSON key''s ''":"'' ends the wrapper like ": " (v10); the whole line when the text before the match holds ";" or '
-    'the match is not found at the same place); the whole message when there is no matched pattern or '
-    'it spans lines; a source line that raises the error (`raise …`, `throw …`) only when no other line matches (v6). '
+    'the match is not found at the same place); the whole message when there is no matched pattern; a source line that '
+    'raises the error (`raise …`, `throw …`) only when no other line matches (v6). Version 13: a regex that matches only '
+    'across lines gives the folded text of its match, from its start to the end of the line where it ends (the lines '
+    'before and after it are left out); the whole message when it is not found there. '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
 
 CREATE TABLE ops.error_aliases (
@@ -1370,7 +1388,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp12|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp13|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

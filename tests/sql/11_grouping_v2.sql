@@ -1,8 +1,8 @@
--- Grouping versions 2 to 12: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 13: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(96);
+SELECT plan(99);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -242,11 +242,28 @@ SELECT is(ops.normalize_message('When applying changes to aws_instance.a, the pl
           'when applying changes to aws_instance.a, the plan changed',
     'the address is dropped only before "provider"');
 
--- Fingerprints carry version 12.
-SELECT is(ops.current_fingerprint_version(), 12::smallint, 'the current fingerprint version is 12');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v12 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v12 probe 42'), 12::smallint,
-    'new groups are stamped with version 12');
+-- Version 13: a regex that matches only across lines is read as its match, to the end of the line where it ends; the
+-- wrapper line above it and the stack frames below it are left out (ops-b15pair-02).
+SELECT is(ops.grouping_text(E'ActiveRecord::Deadlocked in admin/dashboard#index\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 28925 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"\n\n    app/models/site.rb:122 - connect', 'DB.DEADLOCK',
+                            (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ActiveRecord::Deadlocked in admin/dashboard#index\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 28925 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"\n\n    app/models/site.rb:122 - connect'))),
+          E'deadlock detected\nDETAIL:  Process 28925 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"',
+    'a match across lines is the grouping text, from its start to the end of the line where it ends');
+SELECT is(ops.error_fingerprint('ops', 'query', 'DB.DEADLOCK', ops.grouping_text(E'ActiveRecord::Deadlocked in admin/dashboard#index\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 28925 waits for ShareLock on transaction 52830062; blocked by process 7632.\nProcess 7632 waits for ShareLock on transaction 52830051; blocked by process 28925.\nHINT:  See server log for query details.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"\n\n    app/models/site.rb:122 - connect', 'DB.DEADLOCK',
+                  (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ActiveRecord::Deadlocked in admin/dashboard#index\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 28925 waits for ShareLock on transaction 52830062; blocked by process 7632.\nProcess 7632 waits for ShareLock on transaction 52830051; blocked by process 28925.\nHINT:  See server log for query details.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"\n\n    app/models/site.rb:122 - connect'))), NULL),
+          ops.error_fingerprint('ops', 'query', 'DB.DEADLOCK', ops.grouping_text(E'ActiveRecord::Deadlocked in Api::SyncJob@mice\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 4267 waits for ShareLock on transaction 473603460; blocked by process 31482.\nProcess 31482 waits for ShareLock on transaction 473601208; blocked by process 4267.\nHINT:  See server log for query details.\nCONTEXT:  while updating tuple (5665,76) in relation "site_links"\n\n    app/models/site.rb:170 - Site#connect', 'DB.DEADLOCK',
+                  (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ActiveRecord::Deadlocked in Api::SyncJob@mice\nPG::TRDeadlockDetected: ERROR:  deadlock detected\nDETAIL:  Process 4267 waits for ShareLock on transaction 473603460; blocked by process 31482.\nProcess 31482 waits for ShareLock on transaction 473601208; blocked by process 4267.\nHINT:  See server log for query details.\nCONTEXT:  while updating tuple (5665,76) in relation "site_links"\n\n    app/models/site.rb:170 - Site#connect'))), NULL),
+    'one deadlock on one relation under two requests and two frames: one group');
+SELECT isnt(ops.error_fingerprint('ops', 'query', 'DB.DEADLOCK', ops.grouping_text(E'ERROR:  deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"', 'DB.DEADLOCK',
+                  (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ERROR:  deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "site_links"'))), NULL),
+            ops.error_fingerprint('ops', 'query', 'DB.DEADLOCK', ops.grouping_text(E'ERROR:  deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "users"', 'DB.DEADLOCK',
+                  (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ERROR:  deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "users"'))), NULL),
+    'deadlocks on two relations stay apart');
+
+-- Fingerprints carry version 13.
+SELECT is(ops.current_fingerprint_version(), 13::smallint, 'the current fingerprint version is 13');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v13 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v13 probe 42'), 13::smallint,
+    'new groups are stamped with version 13');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -269,7 +286,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 12::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 13::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
