@@ -1,47 +1,7 @@
--- Issue 12, seventh pass: a text seen before no longer joins ops.error_aliases in the ingest trigger's probe, and the
--- probe reads the taxonomy version row by its key instead of scanning the table.
--- ops_private.taxonomy_version counts the promote aliases (kept exact by a trigger on ops.error_aliases); the probe
--- reads the count with the version, and the alias is looked up by the cached fingerprint only while the count is above
--- zero. Same rows stored (bench/README.md, "Two scans fewer per event (issue 12, seventh pass)").
-
-ALTER TABLE ops_private.taxonomy_version ADD COLUMN promote_aliases bigint NOT NULL DEFAULT 0;
-COMMENT ON COLUMN ops_private.taxonomy_version.promote_aliases IS
-    'How many rows of ops.error_aliases have reason promote, kept exact by ops_private.tg_error_aliases__count (an '
-    'increment or decrement in the transaction that changes them). The ingest trigger reads it with the version: at 0, '
-    'a text seen before needs no alias lookup (bench/README.md, "Two scans fewer per event (issue 12, seventh pass)").';
-UPDATE ops_private.taxonomy_version v
-SET promote_aliases = (SELECT count(*) FROM ops.error_aliases al WHERE al.reason = 'promote');
-
-CREATE FUNCTION ops_private.tg_error_aliases__count() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, ops
-AS $$
-DECLARE
-    delta bigint;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        UPDATE ops_private.taxonomy_version v SET promote_aliases = 0;
-        RETURN NULL;
-    END IF;
-    delta := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') AND NEW.reason = 'promote' THEN 1 ELSE 0 END
-           - CASE WHEN TG_OP IN ('UPDATE', 'DELETE') AND OLD.reason = 'promote' THEN 1 ELSE 0 END;
-    -- An increment, not a recount: concurrent changes serialize on the version row's lock and each adds its own
-    -- delta to the latest value, so the count stays exact (a recount could miss a concurrent transaction's row).
-    IF delta <> 0 THEN
-        UPDATE ops_private.taxonomy_version v SET promote_aliases = v.promote_aliases + delta;
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ops_private.tg_error_aliases__count() IS
-    'AFTER trigger on ops.error_aliases (each inserted, updated or deleted row; TRUNCATE): keeps '
-    'ops_private.taxonomy_version.promote_aliases equal to the number of aliases with reason promote, so the ingest '
-    'trigger looks an alias up only while one exists.';
-REVOKE ALL ON FUNCTION ops_private.tg_error_aliases__count() FROM PUBLIC;
-CREATE TRIGGER tg_error_aliases__count AFTER INSERT OR UPDATE OR DELETE ON ops.error_aliases
-    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_aliases__count();
-CREATE TRIGGER tg_error_aliases__count_truncated AFTER TRUNCATE ON ops.error_aliases
-    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_error_aliases__count();
+-- Issue 12, seventh pass: the ingest trigger's probe reads the taxonomy version row by its key (WHERE v.singleton)
+-- instead of scanning the table: every changed taxonomy row updates that one row, so after a first `ops ssot sync`
+-- the table is ~14 pages of dead versions and the scan read them all for every event (bench/README.md, "The version
+-- row read by its key (issue 12, seventh pass)"). Same rows stored; nothing else changes.
 
 CREATE OR REPLACE FUNCTION ops_private.tg_error_events__prepare() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -101,20 +61,17 @@ BEGIN
     -- The entry is read by a LATERAL subquery with LIMIT 1 (the key is unique), so the plan is an index probe per
     -- row whatever the statistics say: the plain join's generic plan hashed the entry and its alias once per row
     -- wherever the one-row version table had never been analyzed (planned as 1,166 rows), ~10 % of a 500-row
-    -- INSERT's server CPU under perf.
-    -- The promote alias is not joined here: a join to ops.error_aliases cost ~4 µs of the probe's ~14 per row even
-    -- when the table is empty (executor start-up and locks of one more scan). The version row counts the promote
-    -- aliases, and a text seen before looks its alias up (below) only while there is one. The version row is read by
-    -- its key (WHERE v.singleton): every changed taxonomy row updates it, so a first `ops ssot sync` (~1,400 changes)
-    -- leaves the table 14 pages long (a vacuum empties them, but only trailing empty pages are given back), and a
-    -- sequential scan read every page for every event.
-    SELECT v.version, v.redaction_prefilter, v.promote_aliases, c.key IS NOT NULL AS seen, c.code, c.confidence,
-           c.matched_pattern, c.fingerprint
+    -- INSERT's server CPU under perf. The version row is read by its key (WHERE v.singleton): every changed taxonomy
+    -- row updates it, so a first `ops ssot sync` (~1,400 changes) leaves the table 14 pages long (a vacuum empties
+    -- them, but only trailing empty pages are given back), and a sequential scan read every page for every event.
+    SELECT v.version, v.redaction_prefilter, c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
+           c.target_fingerprint, c.target_code
     INTO taxonomy
     FROM ops_private.taxonomy_version v
     LEFT JOIN LATERAL (
-        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint
+        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint, al.target_fingerprint, al.target_code
         FROM ops_private.classification_cache c
+        LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = v.version
         LIMIT 1) c ON true
     WHERE v.singleton;
@@ -272,9 +229,9 @@ BEGIN
         NEW.confidence := taxonomy.confidence;
         NEW.matched_pattern := taxonomy.matched_pattern;
         NEW.fingerprint := taxonomy.fingerprint;
-        -- No promote alias exists (as of the probe's snapshot, which is all the join read before): none to follow.
-        -- Otherwise the lookup below runs by the cached fingerprint.
-        alias_known := taxonomy.promote_aliases = 0;
+        target_fingerprint := taxonomy.target_fingerprint;
+        target_code := taxonomy.target_code;
+        alias_known := true;
     ELSIF claimed IS NULL THEN
         -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
         -- taxonomy: a repeated event reads them from the cache (the version was read above, before
@@ -363,3 +320,14 @@ BEGIN
     RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
+    'BEFORE INSERT per row on ops.error_events: validates (blank source/message OP001, unknown source OP002, internal '
+    'source from an external producer OP006, bad or secret-shaped event_key OP001, context deeper than 32 OP001), '
+    'truncates and marks cut fields, redacts every text field (phase included; a slice of a long field keeps no part '
+    'of a secret the cut split, ops_private.redact_head/redact_tail), honours or records a code hint, classifies, fingerprints, records an event of a promoted '
+    'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
+    '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
+    'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
+    'taxonomy version, and are stored there otherwise. A message, phase and top frame that arrive equal to the redacted '
+    'texts of such an entry (the key of a text seen before) are stored as sent: they are what ops.redact returned under '
+    'the current rules, so only the other fields are prefiltered and redacted.';
