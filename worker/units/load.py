@@ -220,11 +220,15 @@ def _judge_file(path: Path, validate: bool, form: str) -> _Judged:
     judged = _Judged("unit", path, file, ident, doc.line("id"), problems)
     if problems:
         return judged
-    try:
-        judged.computed = canonical.fingerprint_document(doc)
-    except canonical.CanonicalError as exc:
-        judged.canonical_error = str(exc)
-        return judged
+    if form != "baseline" or not doc.plain:
+        # A baseline's fingerprint is never read (only whether its document can be canonicalised: one that
+        # cannot is not a baseline), and a plain document always can (canonical.document_bytes): the
+        # baseline tree of `--against` skips the serialisation and hash of nearly every file.
+        try:
+            judged.computed = canonical.fingerprint_document(doc)
+        except canonical.CanonicalError as exc:
+            judged.canonical_error = str(exc)
+            return judged
     unit = Unit(path, doc, Address.parse(ident), file)
     if form != "document":
         judged.path = None
