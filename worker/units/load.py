@@ -86,7 +86,7 @@ class Snapshot:
     units: list[Unit] = field(default_factory=list)
     councils: list[Council] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
-    computed: dict[str, str] = field(default_factory=dict)  # address -> computed fingerprint
+    computed: dict[str, str | None] = field(default_factory=dict)  # address -> computed fingerprint (None: a plain baseline's, not computed)
     files: int = 0
     seconds: float = 0.0
     # form "row" / "baseline" (Loader.submit): each accepted unit's row as JSON, in file order; `units` stays empty
