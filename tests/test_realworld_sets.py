@@ -8,7 +8,7 @@ unique, and disjoint from the corpus and the earlier sets (reports and pairs), r
 repeating an earlier one; every label a taxonomy code; every split the set's own; and redaction changes no text
 but those named below (anonymized texts hold no secret). Per-set behaviour (the holdout's loader rules, the
 current blind set's figures and report script) stays in tests/test_realworld_holdout.py and
-tests/test_realworld_blind15.py.
+tests/test_realworld_blind16.py.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ SETS = {
     # An over-redaction kept on purpose (secrecy first): odoorpc's own source line `'password': password})` in a traceback
     # reads as a password assignment. supabase_fn holds 1 message only (tests/fixtures/realworld/blind16/README.md).
     "blind16": (180, 60, {"odoo-b16-odoorpc-54"}),
+    # supabase_fn holds none and vercel 16 (tests/fixtures/realworld/blind17/README.md).
+    "blind17": (155, 65, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

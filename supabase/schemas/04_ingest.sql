@@ -65,7 +65,8 @@ CREATE TABLE ops_private.taxonomy_version (
     singleton           boolean PRIMARY KEY DEFAULT true CONSTRAINT taxonomy_version_singleton CHECK (singleton),
     version             bigint NOT NULL,
     changed_by          xid8,
-    redaction_prefilter text[]
+    redaction_prefilter text[],
+    promote_aliases     bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE ops_private.taxonomy_version IS
     'One row: the version of everything classification, grouping and redaction read (ops.sources, ops.failure_modes, '
@@ -76,6 +77,10 @@ COMMENT ON COLUMN ops_private.taxonomy_version.redaction_prefilter IS
     'Every prefilter literal of ops.redaction_rules as a LIKE pattern %<literal>% (ops_private.redaction_prefilter_patterns), '
     'kept current by a trigger on ops.redaction_rules: a lower-cased field LIKE none of them holds nothing any rule '
     'can change. NULL when some rule has no prefilter (every field is then redacted).';
+COMMENT ON COLUMN ops_private.taxonomy_version.promote_aliases IS
+    'How many rows of ops.error_aliases have reason promote, kept exact by ops_private.tg_error_aliases__count (an '
+    'increment or decrement in the transaction that changes them). The ingest trigger reads it with the version: at 0, '
+    'a text seen before needs no alias lookup (bench/README.md, "Two scans fewer per event (issue 12, seventh pass)").';
 INSERT INTO ops_private.taxonomy_version (singleton, version) VALUES (true, 1);
 
 CREATE FUNCTION ops_private.redaction_prefilter_patterns() RETURNS text[]
@@ -335,16 +340,22 @@ BEGIN
     -- row whatever the statistics say: the plain join's generic plan hashed the entry and its alias once per row
     -- wherever the one-row version table had never been analyzed (planned as 1,166 rows), ~10 % of a 500-row
     -- INSERT's server CPU under perf.
-    SELECT v.version, v.redaction_prefilter, c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
-           c.target_fingerprint, c.target_code
+    -- The promote alias is not joined here: a join to ops.error_aliases cost ~4 µs of the probe's ~14 per row even
+    -- when the table is empty (executor start-up and locks of one more scan). The version row counts the promote
+    -- aliases, and a text seen before looks its alias up (below) only while there is one. The version row is read by
+    -- its key (WHERE v.singleton): every changed taxonomy row updates it, so a first `ops ssot sync` (~1,400 changes)
+    -- leaves the table 14 pages long (a vacuum empties them, but only trailing empty pages are given back), and a
+    -- sequential scan read every page for every event.
+    SELECT v.version, v.redaction_prefilter, v.promote_aliases, c.key IS NOT NULL AS seen, c.code, c.confidence,
+           c.matched_pattern, c.fingerprint
     INTO taxonomy
     FROM ops_private.taxonomy_version v
     LEFT JOIN LATERAL (
-        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint, al.target_fingerprint, al.target_code
+        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint
         FROM ops_private.classification_cache c
-        LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = v.version
-        LIMIT 1) c ON true;
+        LIMIT 1) c ON true
+    WHERE v.singleton;
     seen := coalesce(taxonomy.seen, false);
     -- An entry's key names its source and entries are of the current taxonomy, so a hit is a known source; the
     -- source is looked up only on a miss (nested, so a hit runs no query for it).
@@ -499,9 +510,9 @@ BEGIN
         NEW.confidence := taxonomy.confidence;
         NEW.matched_pattern := taxonomy.matched_pattern;
         NEW.fingerprint := taxonomy.fingerprint;
-        target_fingerprint := taxonomy.target_fingerprint;
-        target_code := taxonomy.target_code;
-        alias_known := true;
+        -- No promote alias exists (as of the probe's snapshot, which is all the join read before): none to follow.
+        -- Otherwise the lookup below runs by the cached fingerprint.
+        alias_known := taxonomy.promote_aliases = 0;
     ELSIF claimed IS NULL THEN
         -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
         -- taxonomy: a repeated event reads them from the cache (the version was read above, before
@@ -1319,6 +1330,36 @@ COMMENT ON COLUMN ops.error_aliases.target_code IS
     'promote: the code late events of the old fingerprint are recorded under (the target group''s code); NULL for regroup.';
 
 CREATE INDEX error_aliases_target_idx ON ops.error_aliases (target_fingerprint);
+
+CREATE FUNCTION ops_private.tg_error_aliases__count() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    delta bigint;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE ops_private.taxonomy_version v SET promote_aliases = 0;
+        RETURN NULL;
+    END IF;
+    delta := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') AND NEW.reason = 'promote' THEN 1 ELSE 0 END
+           - CASE WHEN TG_OP IN ('UPDATE', 'DELETE') AND OLD.reason = 'promote' THEN 1 ELSE 0 END;
+    -- An increment, not a recount: concurrent changes serialize on the version row's lock and each adds its own
+    -- delta to the latest value, so the count stays exact (a recount could miss a concurrent transaction's row).
+    IF delta <> 0 THEN
+        UPDATE ops_private.taxonomy_version v SET promote_aliases = v.promote_aliases + delta;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops_private.tg_error_aliases__count() IS
+    'AFTER trigger on ops.error_aliases (each inserted, updated or deleted row; TRUNCATE): keeps '
+    'ops_private.taxonomy_version.promote_aliases equal to the number of aliases with reason promote, so the ingest '
+    'trigger looks an alias up only while one exists.';
+CREATE TRIGGER tg_error_aliases__count AFTER INSERT OR UPDATE OR DELETE ON ops.error_aliases
+    FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_aliases__count();
+CREATE TRIGGER tg_error_aliases__count_truncated AFTER TRUNCATE ON ops.error_aliases
+    FOR EACH STATEMENT EXECUTE FUNCTION ops_private.tg_error_aliases__count();
 
 CREATE FUNCTION ops_private.regroup_stale(a ops.agent_errors) RETURNS boolean
 LANGUAGE sql STABLE

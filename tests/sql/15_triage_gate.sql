@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(52);
+SELECT plan(56);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -186,6 +186,26 @@ CREATE ROLE triage_login_15 LOGIN IN ROLE ops_triage;
 SELECT ops.configure_login('triage_login_15'::regrole);
 SELECT ok((SELECT 'statement_timeout=120s' = ANY (rolconfig) FROM pg_roles WHERE rolname = 'triage_login_15'),
     'a triage login gets the analyst''s limits from ops.configure_login (ops_triage is a member of ops_analyst)');
+
+-- The ingest trigger's probe reads how many promote aliases exist with the taxonomy version and looks a seen text's
+-- alias up only while there is one (bench/README.md, issue 12, seventh pass): the count follows every change.
+SELECT cmp_ok((SELECT v.promote_aliases FROM ops_private.taxonomy_version v), '>', 0::bigint,
+    'a promotion is counted in the taxonomy version row');
+SELECT is((SELECT v.promote_aliases FROM ops_private.taxonomy_version v),
+          (SELECT count(*) FROM ops.error_aliases WHERE reason = 'promote'),
+    'the version row counts exactly the promote aliases');
+INSERT INTO ops.error_aliases (fingerprint, target_fingerprint, reason)
+VALUES ('tri-count-a', 'tri-count-b', 'regroup'), ('tri-count-c', 'tri-count-d', 'promote'),
+       ('tri-count-e', 'tri-count-f', 'promote');
+UPDATE ops.error_aliases SET reason = 'promote' WHERE fingerprint = 'tri-count-a';
+UPDATE ops.error_aliases SET reason = 'regroup' WHERE fingerprint = 'tri-count-c';
+UPDATE ops.error_aliases SET target_fingerprint = 'tri-count-g' WHERE fingerprint = 'tri-count-e';
+DELETE FROM ops.error_aliases WHERE fingerprint = 'tri-count-a';
+SELECT is((SELECT v.promote_aliases FROM ops_private.taxonomy_version v),
+          (SELECT count(*) FROM ops.error_aliases WHERE reason = 'promote'),
+    'inserts, a reason changed either way, a retargeted alias and a delete keep the count exact');
+TRUNCATE ops.error_aliases;
+SELECT is((SELECT v.promote_aliases FROM ops_private.taxonomy_version v), 0::bigint, 'a TRUNCATE sets the count to 0');
 
 SELECT * FROM finish();
 ROLLBACK;
