@@ -7,9 +7,9 @@
 Each size gets a scratch database (created on the server of DATABASE_URL or the embedded cluster, migrated,
 dropped afterwards) and two generated trees of N units: one council; tasks in layers that import two tasks
 of the layer above; chains of 3 steps (the third a REV-01 gate) over them; roles; fragments importing a
-task. Version 1.0.0 is published to the registry (a file store) first; the tree under test is 1.1.0 with,
+task; all of it in independent components of 1,000 units. Version 1.0.0 is published to the registry (a file store) first; the tree under test is 1.1.0 with,
 per 100 tasks, one input removed (FM-06 with its blast radius) and, per 100 chains, one gate turned off and
-one REV-01 step dropped (FM-05, FM-04): about 100 findings at 10,000 units, each with a blast radius.
+one REV-01 step dropped (FM-05, FM-04): 11 findings per 1,000 units (110 at 10,000), each with a blast radius.
 
 Cases (seconds; the ratio is ci / parse-only of the same tree in the same run, lower is better):
   clean      `ci` of the 1.0.0 tree alone (nothing published: no baselines, no findings)
@@ -22,9 +22,11 @@ collector paused as `ci`'s loading pauses it (the ratio against a parse with it 
 timed with the default loader (one worker process per CPU once a tree has PARALLEL_MIN_FILES files: that is
 the verdict) and again with `workers=1` (everything in one process: what the parallelism buys is the
 difference); each time is the minimum of --repeat runs (default 3). Goals (issue 12, at 10,000 units):
-clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit cost of `clean` and of
-`against` at the largest size by that at the smallest (1.0 = linear; this generator's findings and their
-blast radii grow with N, so `against` does more work per unit as N grows). Each row's detail also holds the least CPU
+clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit cost of each case at the largest
+size by that at the smallest (1.0 = linear). The tree is made of independent components of COMPONENT units, each
+with the same planted findings, so findings per unit and each finding's blast radius stay constant as N grows and
+the growth rows measure the pipeline, not the generator (before issue 12's seventh pass one DAG deepened with N and
+its findings' radii with it: `generate(..., component=None)` still writes that shape). Each row's detail also holds the least CPU
 time of the case's runs (the ci process, its loader's workers and its database backend, from /proc when the server
 runs on this machine) and its ratio to the parse's (`cpu_s`, `cpu_ratio`): other work on shared cores stretches
 wall time, hardly CPU time. Correctness is checked in every run: each ci run must find exactly the planted findings.
@@ -63,6 +65,7 @@ COUNCIL = {"id": "council/bench", "domain": "dev", "version": "1.0.0", "meta": {
                        "protected": d == "REV-01", "gate_authority": True} for d in ("LEAD-01", "REV-01", "DEV-01")],
            "protectedAgents": {"dev": ["REV-01"]}}
 EVERY = 100  # one mutation per this many tasks / chains
+COMPONENT = 1_000  # units per independent component (issue 12, seventh pass): the same shape and findings in each
 
 
 def _unit(kind: str, slug: str, version: str, **fields) -> dict:
@@ -76,14 +79,23 @@ def _unit(kind: str, slug: str, version: str, **fields) -> dict:
 
 
 def generate(root: Path, n: int, version: str = "1.0.0", mutate: bool = False,
-             plant: bool = False) -> collections.Counter:
-    """Write n units (and the council) under root; returns how many mutations of each kind were made."""
+             plant: bool = False, component: int | None = COMPONENT) -> collections.Counter:
+    """Write n units (and the council) under root; returns how many mutations of each kind were made.
+
+    The units form independent components of ``component`` units (the last one may be smaller): within one,
+    tasks in layers of 200 import two tasks of the layer above, chains use the last three tasks, fragments the
+    last task, and the mutations fall per 100 tasks / chains *of the component*. Every full component is the
+    same shape with the same findings and the same blast radii, so findings per unit and the radius of each
+    stay constant as n grows (11 findings per 1,000 units; radii 2..22). ``component=None`` is the shape before
+    issue 12's seventh pass: one DAG whose layers deepen with n, so the findings' radii grow with n too."""
     root.mkdir(parents=True)
     (root / "council.yaml").write_text(yaml.safe_dump(COUNCIL, sort_keys=False))
     made: collections.Counter = collections.Counter()
-    tasks, per_layer, chains = [], 200, 0
+    tasks, per_layer, chains, start = [], 200, 0, 0
     for i in range(n):
-        kind = ("task", "task", "task", "chain", "role", "fragment")[i % 6]
+        if component and i % component == 0:  # a new component: nothing of the previous one is imported
+            tasks, chains, start = [], 0, i
+        kind = ("task", "task", "task", "chain", "role", "fragment")[(i - start) % 6]
         slug = f"{kind}-{i:06d}"
         if kind == "task":
             inputs = [{"name": "repo", "type": "string", "required": True},
@@ -312,7 +324,7 @@ def run(size: str, database_url: str | None, repeat: int | None = None) -> list[
         per_unit[n] = {case: m[case] / n for case in ("clean", "registry", "against")}
     if len(per_unit) > 1:
         small, large = min(per_unit), max(per_unit)
-        for case in ("clean", "against"):
+        for case in ("clean", "registry", "against"):
             growth = per_unit[large][case] / per_unit[small][case]
             rows.append({"benchmark": NAME, "case": f"growth {case} {small}->{large}",
                          "ours": round(per_unit[large][case] * 1000, 3), "baseline": round(per_unit[small][case] * 1000, 3),

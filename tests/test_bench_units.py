@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+import yaml
 
 from worker import ROOT
 
@@ -48,3 +49,22 @@ def test_size_argument_is_checked():
         units.sizes_of("huge")
     with pytest.raises(ValueError, match="at least 100"):
         units.sizes_of("10")
+
+
+def test_the_tree_is_made_of_independent_components_with_the_same_findings(tmp_path):
+    """Issue 12, seventh pass: findings per unit and each finding's blast radius stay constant as N grows, because
+    the tree is a row of independent components of the same shape (here 2 of 300 units, against 1 of 300)."""
+    units = bench_units()
+    one = units.generate(tmp_path / "one", 300, "1.1.0", mutate=True, component=300)
+    two = units.generate(tmp_path / "two", 600, "1.1.0", mutate=True, component=300)
+    assert one == {"FM-05": 1, "FM-06": 1}  # 150 tasks (the 50th loses an input), 50 chains (the 10th a gate)
+    assert two == one + one
+    for path in (tmp_path / "two").rglob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if "slug" not in doc:
+            continue  # the council
+        component = int(doc["slug"].rsplit("-", 1)[1]) // 300
+        used = list(doc["imports"]) + [s["unit"] for s in (doc.get("composition") or {}).get("steps", [])]
+        assert all(int(u.split("/")[-1].split("@")[0].rsplit("-", 1)[1]) // 300 == component for u in used), path
+    old = units.generate(tmp_path / "old", 600, "1.1.0", mutate=True, component=None)  # the shape before: one DAG
+    assert old == {"FM-04": 1, "FM-05": 2, "FM-06": 3}  # mutations counted over the whole tree, not per component

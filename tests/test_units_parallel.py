@@ -94,3 +94,19 @@ def test_chunks_cover_the_files_in_order_and_shrink(files, workers):
     assert sizes == sorted(sizes, reverse=True) or sizes[:-1] == sorted(sizes[:-1], reverse=True)
     assert all(size >= min(load.CHUNK_MIN, files) for size in sizes[:-1])
     assert sizes[0] == max(min(files, load.CHUNK_MIN), -(-files // (2 * workers)))
+
+
+def test_baselines_are_the_units_a_row_load_accepts_without_fingerprinting_plain_documents(tmp_path, monkeypatch):
+    """Issue 12, seventh pass: the `--against` tree skips the fingerprint of a plain document (never read; a plain
+    document always canonicalises), yet the same files become baselines as become snapshot rows; a document that is
+    not plain is still canonicalised (a failure there would keep it out)."""
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    rows = load.load(["a", "z"], validate=True)  # form "document": everything fingerprinted
+    with load.Loader(workers=1) as one:
+        base = one.submit(["a", "z"], form="baseline")()
+    assert sorted(r["address"] for r in json.loads(orjson.dumps(base.rows))) == sorted(map(str, (u.address for u in rows.units)))
+    assert base.problems == rows.problems
+    odd = "strat://dev/task/odd@1.0.0"
+    assert base.computed[odd] == rows.computed[odd] and base.computed[odd].startswith("blake3:")
+    assert {k for k, v in base.computed.items() if v is None} == set(rows.computed) - {odd}

@@ -86,7 +86,7 @@ class Snapshot:
     units: list[Unit] = field(default_factory=list)
     councils: list[Council] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
-    computed: dict[str, str] = field(default_factory=dict)  # address -> computed fingerprint
+    computed: dict[str, str | None] = field(default_factory=dict)  # address -> computed fingerprint (None: a plain baseline's, not computed)
     files: int = 0
     seconds: float = 0.0
     # form "row" / "baseline" (Loader.submit): each accepted unit's row as JSON, in file order; `units` stays empty
@@ -220,11 +220,15 @@ def _judge_file(path: Path, validate: bool, form: str) -> _Judged:
     judged = _Judged("unit", path, file, ident, doc.line("id"), problems)
     if problems:
         return judged
-    try:
-        judged.computed = canonical.fingerprint_document(doc)
-    except canonical.CanonicalError as exc:
-        judged.canonical_error = str(exc)
-        return judged
+    if form != "baseline" or not doc.plain:
+        # A baseline's fingerprint is never read (only whether its document can be canonicalised: one that
+        # cannot is not a baseline), and a plain document always can (canonical.document_bytes): the
+        # baseline tree of `--against` skips the serialisation and hash of nearly every file.
+        try:
+            judged.computed = canonical.fingerprint_document(doc)
+        except canonical.CanonicalError as exc:
+            judged.canonical_error = str(exc)
+            return judged
     unit = Unit(path, doc, Address.parse(ident), file)
     if form != "document":
         judged.path = None
