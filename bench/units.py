@@ -26,7 +26,7 @@ clean <= 1.5x, registry <= 2.5x, against <= 4x. `growth` divides the per-unit co
 size by that at the smallest (1.0 = linear). The tree is made of independent components of COMPONENT units, each
 with the same planted findings, so findings per unit and each finding's blast radius stay constant as N grows and
 the growth rows measure the pipeline, not the generator (before issue 12's seventh pass one DAG deepened with N and
-its findings' radii with it: `generate(..., component=None)` still writes that shape). Each row's detail also holds the least CPU
+its findings' radii with it). Each row's detail also holds the least CPU
 time of the case's runs (the ci process, its loader's workers and its database backend, from /proc when the server
 runs on this machine) and its ratio to the parse's (`cpu_s`, `cpu_ratio`): other work on shared cores stretches
 wall time, hardly CPU time. Correctness is checked in every run: each ci run must find exactly the planted findings.
@@ -79,21 +79,20 @@ def _unit(kind: str, slug: str, version: str, **fields) -> dict:
 
 
 def generate(root: Path, n: int, version: str = "1.0.0", mutate: bool = False,
-             plant: bool = False, component: int | None = COMPONENT) -> collections.Counter:
+             plant: bool = False, component: int = COMPONENT) -> collections.Counter:
     """Write n units (and the council) under root; returns how many mutations of each kind were made.
 
     The units form independent components of ``component`` units (the last one may be smaller): within one,
     tasks in layers of 200 import two tasks of the layer above, chains use the last three tasks, fragments the
     last task, and the mutations fall per 100 tasks / chains *of the component*. Every full component is the
     same shape with the same findings and the same blast radii, so findings per unit and the radius of each
-    stay constant as n grows (11 findings per 1,000 units; radii 2..22). ``component=None`` is the shape before
-    issue 12's seventh pass: one DAG whose layers deepen with n, so the findings' radii grow with n too."""
+    stay constant as n grows (11 findings per 1,000 units; radii 2..22)."""
     root.mkdir(parents=True)
     (root / "council.yaml").write_text(yaml.safe_dump(COUNCIL, sort_keys=False))
     made: collections.Counter = collections.Counter()
     tasks, per_layer, chains, start = [], 200, 0, 0
     for i in range(n):
-        if component and i % component == 0:  # a new component: nothing of the previous one is imported
+        if i % component == 0:  # a new component: nothing of the previous one is imported
             tasks, chains, start = [], 0, i
         kind = ("task", "task", "task", "chain", "role", "fragment")[(i - start) % 6]
         slug = f"{kind}-{i:06d}"
