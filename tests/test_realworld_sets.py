@@ -79,6 +79,9 @@ SETS = {
     "blind16": (180, 60, {"odoo-b16-odoorpc-54"}),
     # supabase_fn holds none and vercel 16 (tests/fixtures/realworld/blind17/README.md).
     "blind17": (155, 65, set()),
+    # Fake secrets in posted URLs and an Actions log (a Gemini `key=` query value twice, docker/login-action's masked
+    # `password: ***`), replaced by redaction. supabase_fn holds 2 messages (tests/fixtures/realworld/blind18/README.md).
+    "blind18": (180, 65, {"agent-b18-geminicli2api-18", "agent-b18-goose-3013", "gha-b18-docker-login-action-93"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
