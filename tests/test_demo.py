@@ -34,6 +34,7 @@ def test_demo_runs_the_whole_loop_twice(db_url, tmp_path):
     assert ("succeeded", ()) in verdicts, "a sample patch the policy approves"
     assert ("rejected", ("AGENT.FORBIDDEN_PATH",)) in verdicts, "the workflow edit is refused by the policy"
     assert first["resolved"]["status"] == "resolved"
+    assert first["resolved"]["code"] == "ENV.KEY_MISSING", "the error README's \"A day on call\" follows"
     record = Path(first["resolved"]["record"])  # written from the evidence, as `ops resolve` writes it
     assert record.is_file() and record.is_relative_to(tmp_path / "home" / "demo")
     assert hashlib.sha256(record.read_bytes()).hexdigest() == first["resolved"]["record_sha256"]

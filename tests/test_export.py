@@ -226,6 +226,15 @@ def test_ops_export_to_s3_matches_the_directory_export(db_url, tmp_path, s3_serv
     assert missing.returncode == 4 and "NoSuchBucket" in json.loads(missing.stdout)["reason"]
 
 
+@pytest.mark.parametrize("kind", ["sft", "preferences", "kto"])
+def test_an_export_with_no_row_says_why_and_writes_only_the_card(db_url, tmp_path, kind):
+    result = ops("export", kind, "--out", str(tmp_path / kind), url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert f"{kind}: 0 rows" in result.stdout
+    assert f"no run qualifies for {kind} yet" in result.stderr and "only the dataset card was written" in result.stderr
+    assert sorted(p.name for p in (tmp_path / kind).iterdir()) == ["README.md"]
+
+
 @pytest.mark.parametrize("command", [["export"], ["classifier"], ["classifier", "train"], ["classifier", "eval"],
                                      ["classifier", "suggest"]])
 def test_the_learning_commands_have_help(command):

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from worker import db, timeflags
 from worker.errors import translate
 from worker.learn import export
 from worker.output import emit_json
+
+
+# Why an export of each kind can have no row (worker/learn/export.py has the whole rule).
+EMPTY_BECAUSE = {
+    "sft": "no good run: resolved and accepted, i.e. PR merged or review approved",
+    "preferences": "no task has both a good and a failed run",
+    "kto": "no good or failed run",
+}
 
 
 def register(sub) -> None:
@@ -37,6 +46,10 @@ def cmd_export(args) -> int:
     with db.connect() as conn, translate("export"):
         result = export.export(conn, args.kind, args.out, since=args.since, endpoint_url=args.endpoint_url)
         conn.commit()
+    if not result["rows"]:
+        # An empty dataset is no error (exit 0), but a loader given only the card fails: say why nothing qualified.
+        print(f"ops export: no run qualifies for {result['kind']} yet ({EMPTY_BECAUSE[result['kind']]}); only the "
+              "dataset card was written", file=sys.stderr)
     if args.json:
         emit_json(result)
     else:

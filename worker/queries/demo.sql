@@ -24,11 +24,12 @@ WHERE a.escalation_id > %(after)s
 ORDER BY r.id
 
 -- name: resolve_candidate
--- The error the demo resolves: the most frequent one it escalated and delivered that is still open.
+-- The error the demo resolves: the missing secret (ENV.KEY_MISSING, the one README's "A day on call" follows) when it
+-- was escalated and delivered and is still open, else the most frequent such error.
 SELECT a.fingerprint, a.code, a.count
 FROM ops.agent_errors a
 WHERE a.status IN ('open', 'acknowledged', 'regressed') AND a.code NOT LIKE 'UNKNOWN.%%'
   AND EXISTS (SELECT FROM ops.escalations e
               WHERE e.fingerprint = a.fingerprint AND e.id > %(after)s AND e.state = 'delivered')
-ORDER BY a.count DESC, a.fingerprint
+ORDER BY a.code = 'ENV.KEY_MISSING' DESC, a.count DESC, a.fingerprint
 LIMIT 1
