@@ -359,9 +359,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- Version 10: it reads a shell's missing-command report in one form; ops.grouping_text starts the text after a compact
 -- JSON key's '":"' as after ": ". Version 11: ops.normalize_message drops a whole chain of exception classes leading
 -- a line. Version 12: it drops Terraform's "When applying changes to <address>, " before "provider". Version 13:
--- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message.
+-- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message. Version 14:
+-- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends.
 RETURN encode(sha256(convert_to(
-    'fp13|' || ops.fingerprint_field(source)
+    'fp14|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -369,16 +370,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp13, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp14, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 13; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 14; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 13;
+RETURN 14;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (13). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (14). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1275,11 +1275,17 @@ SET search_path = pg_catalog, ops
 -- other line matches; the message it quotes is printed on a later line with its values. Version 10: a compact JSON
 -- key's '":"' before the match ends the wrapper like ": " does (the later of the two counts): a JSON error body
 -- {"error":{"code":"…","message":"<text>"}} and the same <text> printed as prose are one cause (agent-b10pair-04).
+-- Version 14: when such a JSON key starts the text, the text ends where the key's string value ends (its first
+-- unescaped '"'), provided the match lies inside it: the rest of the line is the object's other keys (a Terraform
+-- JSON diagnostic's "address" and "range", which name where one failure surfaced: tf-b16pair-04).
 RETURN coalesce((
     SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
-                THEN substr(f.folded, CASE WHEN w.k > 0 AND strpos(right(w.prefix, w.k - 1), ', ') = 0
-                                           THEN length(w.prefix) - w.k + 2
-                                           WHEN w.k > 0 THEN s.start ELSE 1 END)
+                THEN (SELECT CASE WHEN w.json AND length(v.closed) >= s.stop - v.b THEN v.closed ELSE v.t END
+                      FROM (SELECT x.t, x.b, substring(x.t FROM '^(([^"\\]|\\.)*)') AS closed
+                            FROM (SELECT substr(f.folded, y.b) AS t, y.b
+                                  FROM (SELECT CASE WHEN w.k > 0 AND strpos(right(w.prefix, w.k - 1), ', ') = 0
+                                                    THEN length(w.prefix) - w.k + 2
+                                                    WHEN w.k > 0 THEN s.start ELSE 1 END AS b) y) x) v)
                 ELSE c.line END
     FROM (SELECT (regexp_split_to_array(message, E'\r\n|\r|\n'))[t.n] AS line, p.kind, p.pattern, p.pattern_canonical
           FROM regexp_split_to_table(ops.canonical_text(left(message, 40000)), E'\n') WITH ORDINALITY AS t (l, n)
@@ -1291,11 +1297,14 @@ RETURN coalesce((
     CROSS JOIN LATERAL (SELECT ops.fold_text(c.line) AS folded) f
     CROSS JOIN LATERAL (SELECT translate(lower(f.folded), E'_-\t', '   ') AS flat) l
     CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'substring' THEN strpos(l.flat, c.pattern_canonical)
-                                    ELSE regexp_instr(l.flat, c.pattern, 1, 1, 0, 'i') END AS start) s
+                                    ELSE regexp_instr(l.flat, c.pattern, 1, 1, 0, 'i') END AS start,
+                               CASE WHEN c.kind = 'substring' THEN strpos(l.flat, c.pattern_canonical) + length(c.pattern_canonical)
+                                    ELSE regexp_instr(l.flat, c.pattern, 1, 1, 1, 'i') END AS stop) s
     CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1, 0)) AS prefix) p
     CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS colon, strpos(reverse(p.prefix), '":"') AS json) r
     CROSS JOIN LATERAL (SELECT r.prefix, CASE WHEN r.json > 0 AND (r.colon = 0 OR r.json < r.colon) THEN r.json
-                                              ELSE r.colon END AS k) w),
+                                              ELSE r.colon END AS k,
+                               r.json > 0 AND (r.colon = 0 OR r.json < r.colon) AS json) w),
     -- Version 13. A regex that matches only across lines (DB.DEADLOCK's "deadlock detected" read with its DETAIL and
     -- CONTEXT lines): the text is the match, from where it starts to the end of the line where it ends, found on the
     -- folded message with case, `_`, `-`, tabs and CR mapped one to one; the lines before it (a framework's wrapper
@@ -1319,7 +1328,9 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'the match is not found at the same place); the whole message when there is no matched pattern; a source line that '
     'raises the error (`raise …`, `throw …`) only when no other line matches (v6). Version 13: a regex that matches only '
     'across lines gives the folded text of its match, from its start to the end of the line where it ends (the lines '
-    'before and after it are left out); the whole message when it is not found there. '
+    'before and after it are left out); the whole message when it is not found there. Version 14: a text that '
+    'starts after a JSON key''s ''":"'' ends at the end of that string value (its first unescaped ''"'') when the match '
+    'lies inside it. '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
 
 CREATE TABLE ops.error_aliases (
@@ -1350,7 +1361,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp13|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp14|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

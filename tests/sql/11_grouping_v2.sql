@@ -1,8 +1,8 @@
--- Grouping versions 2 to 13: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 14: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(99);
+SELECT plan(102);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -259,11 +259,25 @@ SELECT isnt(ops.error_fingerprint('ops', 'query', 'DB.DEADLOCK', ops.grouping_te
                   (SELECT matched_pattern FROM ops.classify_error('ops', 'query', E'ERROR:  deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 52830062; blocked by process 7632.\nCONTEXT:  while updating tuple (8545,33) in relation "users"'))), NULL),
     'deadlocks on two relations stay apart');
 
--- Fingerprints carry version 13.
-SELECT is(ops.current_fingerprint_version(), 13::smallint, 'the current fingerprint version is 13');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v13 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v13 probe 42'), 13::smallint,
-    'new groups are stamped with version 13');
+-- Version 14: a text that starts after a JSON key's '":"' ends where that string value ends, when the match lies
+-- inside it; the object's other keys (a Terraform JSON diagnostic's "address") are not the failure (tf-b16pair-04).
+SELECT is(ops.grouping_text('{"@level":"error","diagnostic":{"summary":"Request cancelled","detail":"The plugin.(*GRPCProvider).ApplyResourceChange request was cancelled.","address":"module.a.example_job.job[\"one\"]"}}', 'TF.PROVIDER_CRASHED',
+                            (SELECT matched_pattern FROM ops.classify_error('terraform', 'apply', '{"@level":"error","diagnostic":{"summary":"Request cancelled","detail":"The plugin.(*GRPCProvider).ApplyResourceChange request was cancelled.","address":"module.a.example_job.job[\"one\"]"}}'))),
+          'The plugin.(*GRPCProvider).ApplyResourceChange request was cancelled.',
+    'a JSON string value ends the text at its closing quote');
+SELECT is(ops.grouping_text('{"error":{"message":"Insufficient balance on \"team-a\" account","code":402}}', 'AGENT.MODEL_QUOTA_EXHAUSTED', 'insufficient balance'),
+          'Insufficient balance on \"team-a\" account',
+    'an escaped quote inside the value does not end it');
+SELECT is(ops.grouping_text('{"type":"not_found_error","message":"model: claude-x"}', 'AGENT.MODEL_NOT_FOUND',
+                            (SELECT matched_pattern FROM ops.classify_error('agent_runner', 'runtime', '{"type":"not_found_error","message":"model: claude-x"}'))),
+          'not_found_error","message":"model: claude-x"}',
+    'a match that runs past the closing quote keeps the rest of the line');
+
+-- Fingerprints carry version 14.
+SELECT is(ops.current_fingerprint_version(), 14::smallint, 'the current fingerprint version is 14');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v14 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v14 probe 42'), 14::smallint,
+    'new groups are stamped with version 14');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -286,7 +300,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 13::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 14::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
