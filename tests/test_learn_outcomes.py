@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -348,3 +349,45 @@ def test_a_changed_benchmark_rescores_every_run_on_sync(db_url, tmp_path):
         value, sha = conn.execute(score, (run_id,)).fetchone()
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
     assert value == Decimal("47.50"), "the new weights scored the run again: (75 x 15 + 100 x 60) / 150"
+
+
+# -- a run's score holds every error recorded with its id ---------------------------------------------
+
+def test_a_refused_verdict_is_scored_with_the_failure_modes_it_recorded(db_url, tmp_path):
+    """`ops fixbot verify --run` (the FixBot destination's record_verdict) records the verdict's reasons with the
+    run's id before it moves the run to rejected, whose update rescores it: the score holds them, and the
+    scorecard lists them, without a rescore by hand (the demo's run 5)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        run_id = new_run(conn, status="running", branch="fixbot/9-x")
+    patch = tmp_path / "p.diff"
+    patch.write_text("diff --git a/.github/workflows/ci.yml b/.github/workflows/ci.yml\n--- a/.github/workflows/ci.yml\n"
+                     "+++ b/.github/workflows/ci.yml\n@@ -1 +1 @@\n-old\n+new\n")
+    with role_login(db_url, "ops_worker") as url:
+        result = ops("fixbot", "verify", "--run", str(run_id), "--diff", str(patch), "--head", "fixbot/9-x", url=url)
+    assert result.returncode == 1 and "AGENT.FORBIDDEN_PATH" in result.stdout, result.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT failure_modes, outcome FROM ops.agent_benchmark_results WHERE run_id = %s",
+                            (run_id,)).fetchone() == (["AGENT.FORBIDDEN_PATH"], "policy_refused")
+    with role_login(db_url, "ops_analyst") as analyst:
+        [card] = json.loads(ops("bench", "scorecard", "--json", url=analyst).stdout)
+        text = ops("bench", "scorecard", url=analyst).stdout
+    assert card["top_failure_modes"] == [{"code": "AGENT.FORBIDDEN_PATH", "runs": 1, "share": 1.0}]
+    assert "AGENT.FORBIDDEN_PATH (1)" in text
+
+
+def test_an_expired_run_is_scored_with_its_timeout(conn):
+    """ops.expire_agent_runs records AGENT.RUN_TIMEOUT with the run's id before it fails the run (whose update
+    rescores it); an error a producer sends later with the run's id joins the score at the run's next rescore
+    (an outcome, a change of the run, a changed benchmark), never through the ingest triggers."""
+    conn.autocommit = True
+    run_id = new_run(conn, status="running", updated_at=datetime.now(UTC) - timedelta(hours=2))
+    assert conn.execute("SELECT ops.expire_agent_runs(interval '1 hour')").fetchone()[0] == 1
+    row = "SELECT failure_modes, outcome FROM ops.agent_benchmark_results WHERE run_id = %s"
+    assert conn.execute(row, (run_id,)).fetchone() == (["AGENT.RUN_TIMEOUT"], "no_patch")
+
+    conn.execute("SELECT ops.record_error(source => 'agent_runner', phase => 'verify', code_hint => "
+                 "'AGENT.FORBIDDEN_PATH', message => 'patch touches .github/workflows/ci.yml', run_id => %s)",
+                 (str(run_id),))
+    assert conn.execute(row, (run_id,)).fetchone()[0] == ["AGENT.RUN_TIMEOUT"], "ingest does not rescore"
+    conn.execute("SELECT * FROM ops.record_run_outcome(kind => 'report', state => 'failure', run_id => %s)", (run_id,))
+    assert conn.execute(row, (run_id,)).fetchone()[0] == ["AGENT.FORBIDDEN_PATH", "AGENT.RUN_TIMEOUT"]

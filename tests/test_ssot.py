@@ -207,3 +207,25 @@ def test_grouping_rule_is_checked_synced_and_regroup_moves_the_existing_groups(c
     moves = conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)").fetchone()[0]
     assert moves == 2 and conn.execute(groups).fetchone() == (2, 2), "regroup splits the group by text, counts kept"
     assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"
+
+
+def test_ci_behavior_that_contradicts_the_text_or_the_gate_is_refused(conn, tree):
+    """The merge gate reads ci_behavior alone: a code whose title or description says it does not block while
+    ci_behavior blocks (or is not set) is refused, and so is a guardrail code with non_blocking_until_fixed."""
+    path = "ssot/errors/failure_modes.yaml"
+    edit(tree, path, "    ci_behavior: non_blocking\n    description: >-\n      The project-automation job",
+         "    ci_behavior: blocking\n    description: >-\n      The project-automation job")
+    edit(tree, path, "retryable: false\n    http_status: null\n    ci_behavior: blocking\n    description: >-\n      FM-05.",
+         "retryable: false\n    http_status: null\n    ci_behavior: non_blocking_until_fixed\n    description: >-\n      FM-05.")
+    found = messages(ssot.check(conn, tree))
+    board = [m for m in found if "CI.AUTOMATION.PROJECT_BOARD_FAILED" in m]
+    assert len(board) == 1 and "says 'non-blocking' but ci_behavior is blocking" in board[0]
+    line = int(board[0].split(":")[1])
+    assert (tree / path).read_text().splitlines()[line - 1].strip() == "ci_behavior: blocking"
+    assert any("UNIT.GATE_REMOVED: a guardrail code is blocking or non_blocking" in m for m in found)
+
+    edit(tree, path, "    ci_behavior: blocking\n    description: >-\n      The project-automation job",
+         "    description: >-\n      The project-automation job")
+    edit(tree, path, "title: Project board automation failed (non-blocking)", "title: Project board automation failed")
+    board = [m for m in messages(ssot.check(conn, tree)) if "CI.AUTOMATION.PROJECT_BOARD_FAILED" in m]
+    assert len(board) == 1 and "says 'never blocks a merge' but ci_behavior is not set (blocking)" in board[0]

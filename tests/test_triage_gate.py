@@ -236,6 +236,42 @@ def test_gate_blocks_until_the_error_is_resolved(db_url, analyst, tmp_path, monk
     assert summary.read_text().count("### ops gate") == 2, "each run appends its summary"
 
 
+def test_a_non_blocking_guardrail_is_listed_but_never_blocks(db_url, analyst, tmp_path, monkeypatch, capsys):
+    """CI.AUTOMATION.PROJECT_BOARD_FAILED is a guardrail with ci_behavior: non_blocking: its finding opens and is
+    listed (as not blocking, a ::warning under GitHub Actions), but the gate stays clear; a blocking finding on the
+    same target still blocks, with the non-blocking one listed after it."""
+    target = ["--target", "acme/api@main"]
+    with psycopg.connect(db_url) as conn:
+        for _ in range(5):  # escalate: after_count 5 within 24h
+            (code,) = conn.execute(
+                "SELECT code FROM ops.record_error(source => 'github_actions', phase => 'project-automation', "
+                "message => 'Could not resolve to a ProjectV2 with the number 84.', "
+                "context => '{\"repository\": \"acme/api\", \"branch\": \"main\"}')").fetchone()
+        assert code == "CI.AUTOMATION.PROJECT_BOARD_FAILED"
+        assert conn.execute("SELECT count(*) FROM ops.gate_findings WHERE code = %s AND NOT blocking",
+                            (code,)).fetchone()[0] == 1, "the finding is open and listed"
+
+    code, out, _ = ops_here(monkeypatch, capsys, "gate", "check", *target, url=analyst)
+    assert code == 0 and out.startswith("gate: clear"), out
+    assert "not blocking — 1 open finding(s)" in out and "CI.AUTOMATION.PROJECT_BOARD_FAILED (low) open on acme/api@main" in out
+    code, out, _ = ops_here(monkeypatch, capsys, "gate", "check", "--json", url=analyst)
+    out = json.loads(out)
+    assert code == 0 and not out["blocked"] and out["findings"] == []
+    assert [f["code"] for f in out["non_blocking"]] == ["CI.AUTOMATION.PROJECT_BOARD_FAILED"]
+
+    record(db_url, "fingerprint mismatch for strat://billing/task/x@1.0.0",
+           context={"repository": "acme/api", "branch": "main"})  # UNIT.FINGERPRINT_TAMPER: blocks at once
+    summary = tmp_path / "summary.md"
+    blocked = ops("gate", "check", *target, url=analyst,
+                  env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert blocked.returncode == 1 and "gate: blocked — 1 open blocking finding(s)" in blocked.stdout
+    commands = [line.split("::")[1].split(" ")[0] for line in blocked.stdout.splitlines() if line.startswith("::")]
+    assert commands == ["error", "warning"]
+    assert "::warning title=CI.AUTOMATION.PROJECT_BOARD_FAILED (non-blocking) on acme/api@main::" in blocked.stdout
+    text = summary.read_text()
+    assert "| `UNIT.FINGERPRINT_TAMPER` |" in text and "Not blocking (1, `ci_behavior: non_blocking`" in text
+
+
 def test_gate_help_and_usage():
     result = subprocess.run([*OPS, "gate", "check", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "Exit 0" in result.stdout

@@ -525,11 +525,13 @@ def cmd_gate(args) -> int:
         rows = gate.findings(cur, args.target)
     for line in gate.report_to_github(rows, args.target):
         print(line)
+    blocking, non_blocking = gate.split(rows)
     if args.json:
-        emit_json({"blocked": bool(rows), "target": args.target, "findings": rows})
+        emit_json({"blocked": bool(blocking), "target": args.target, "findings": blocking,
+                   "non_blocking": non_blocking})
     else:
         print(gate.text(rows, args.target))
-    return EXIT_FAILED if rows else EXIT_OK
+    return EXIT_FAILED if blocking else EXIT_OK
 
 
 # -- demo: the main job of `make run` ------------------------------------------------------------------
@@ -783,11 +785,14 @@ def parser() -> argparse.ArgumentParser:
     gate_sub = p.add_subparsers(dest="action", required=True, metavar="{check}", parser_class=_Parser)
     g = gate_sub.add_parser("check", help="print what blocks, since when and the runbook; exit 0 clear, 1 blocked",
                             description="Exit 0 when no blocking finding is open for the target, 1 while one is "
-                            "(4: database unavailable). Under GitHub Actions (GITHUB_ACTIONS=true) also writes "
-                            "::error annotations and appends to $GITHUB_STEP_SUMMARY. See docs/gate.md.")
+                            "(4: database unavailable). A finding of a code with ci_behavior: non_blocking is listed "
+                            "as not blocking and never fails the gate. Under GitHub Actions (GITHUB_ACTIONS=true) also "
+                            "writes ::error (blocking) and ::warning (non-blocking) annotations and appends to "
+                            "$GITHUB_STEP_SUMMARY. See docs/gate.md.")
     g.add_argument("--target", help="only findings for this target (e.g. acme/api@main: context.target, "
                    "repository@branch, origin or source:<source> of the error; unit CI: the run's scope)")
-    g.add_argument("--json", action="store_true", help="print {blocked, target, findings}")
+    g.add_argument("--json", action="store_true", help="print {blocked, target, findings (the blocking ones), "
+                   "non_blocking}")
     g.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("demo", help="the whole loop in about a minute: a feed of realistic errors, a worker delivering "

@@ -1,10 +1,12 @@
-"""`ops gate check`: a merge gate over the open blocking findings (ops.gate_findings).
+"""`ops gate check`: a merge gate over the open findings (ops.gate_findings).
 
-Exit 0 when nothing blocks the target, 1 while a finding is open: a guardrail finding (an escalated error
-of a ``remediate.kind: guardrail`` code, closed when the error is resolved) or a blocking or critical
-unit-CI finding. It prints what blocks, since when, and the runbook to follow. Under GitHub Actions
-(``GITHUB_ACTIONS=true``) it also writes one ``::error`` workflow command per finding and appends a
-Markdown table to ``$GITHUB_STEP_SUMMARY``. docs/gate.md has the workflow that makes it a required check.
+Exit 0 when nothing blocks the target, 1 while a blocking finding is open: a guardrail finding (an escalated
+error of a ``remediate.kind: guardrail`` code, closed when the error is resolved) or a blocking or critical
+unit-CI finding. A finding of a code with ``ci_behavior: non_blocking`` never blocks: it is listed after the
+verdict, marked as not blocking. It prints what blocks, since when, and the runbook to follow. Under GitHub
+Actions (``GITHUB_ACTIONS=true``) it also writes one ``::error`` workflow command per blocking finding (a
+``::warning`` per non-blocking one) and appends Markdown tables to ``$GITHUB_STEP_SUMMARY``. docs/gate.md has
+the workflow that makes it a required check.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ ANNOTATION_CAP = 10  # GitHub shows at most 10 error annotations per step; the s
 
 
 def findings(conn, target: str | None) -> list[dict]:
-    """Open findings from ops.gate_findings, oldest first; only ``target``'s when given."""
+    """Open findings from ops.gate_findings, oldest first; only ``target``'s when given. Each has ``blocking``."""
     return execute(conn, "gate", "findings", {"target": target}).fetchall()
+
+
+def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(blocking, non-blocking) findings, each in the order given."""
+    return [f for f in rows if f["blocking"]], [f for f in rows if not f["blocking"]]
 
 
 def workflow_escape(value: str, *, prop: bool = False) -> str:
@@ -33,44 +40,66 @@ def workflow_escape(value: str, *, prop: bool = False) -> str:
 
 
 def _line(f: dict) -> str:
-    return (f"{f['code']} ({f['severity']}) blocks {f['target']} since {fmt(f['since'])}: {f['message']}"
+    verb = "blocks" if f.get("blocking", True) else "open on"
+    return (f"{f['code']} ({f['severity']}) {verb} {f['target']} since {fmt(f['since'])}: {f['message']}"
             f" — runbook: {f['runbook'] or 'none'}")
 
 
 def text(rows: list[dict], target: str | None) -> str:
     where = f" for {target}" if target else ""
-    if not rows:
-        return f"gate: clear — no open blocking finding{where}"
-    lines = [f"gate: blocked — {len(rows)} open blocking finding(s){where}"]
-    lines += ["  " + terminal(_line(f)) for f in rows]
-    lines.append("resolve the error (`ops resolve` / ops.set_error_status(fingerprint, 'resolved')) or fix what "
-                 "unit CI reports; the finding closes with it")
+    blocking, other = split(rows)
+    if not blocking:
+        lines = [f"gate: clear — no open blocking finding{where}"]
+    else:
+        lines = [f"gate: blocked — {len(blocking)} open blocking finding(s){where}"]
+        lines += ["  " + terminal(_line(f)) for f in blocking]
+        lines.append("resolve the error (`ops resolve` / ops.set_error_status(fingerprint, 'resolved')) or fix what "
+                     "unit CI reports; the finding closes with it")
+    if other:
+        lines.append(f"not blocking — {len(other)} open finding(s) of a ci_behavior: non_blocking code (listed, "
+                     "they never block a merge)")
+        lines += ["  " + terminal(_line(f)) for f in other]
     return "\n".join(lines)
 
 
 def annotations(rows: list[dict]) -> list[str]:
-    """One ``::error`` workflow command per finding (the first ANNOTATION_CAP)."""
+    """One ``::error`` workflow command per blocking finding (the first ANNOTATION_CAP), then one ``::warning``
+    per non-blocking finding (GitHub caps each kind on its own)."""
+    blocking, other = split([{"blocking": True, **f} for f in rows])
     out = []
-    for f in rows[:ANNOTATION_CAP]:
-        title = workflow_escape(f"{f['code']} blocks {f['target']}", prop=True)
-        body = workflow_escape(f"{f['message']} (open since {fmt(f['since'])}; runbook: {f['runbook'] or 'none'})")
-        props = f"title={title}"
-        if f.get("file"):
-            props = f"file={workflow_escape(f['file'], prop=True)},line={f.get('line') or 1}," + props
-        out.append(f"::error {props}::{body}")
+    for command, group in (("error", blocking), ("warning", other)):
+        for f in group[:ANNOTATION_CAP]:
+            verb = "blocks" if command == "error" else "(non-blocking) on"
+            title = workflow_escape(f"{f['code']} {verb} {f['target']}", prop=True)
+            body = workflow_escape(f"{f['message']} (open since {fmt(f['since'])}; runbook: {f['runbook'] or 'none'})")
+            props = f"title={title}"
+            if f.get("file"):
+                props = f"file={workflow_escape(f['file'], prop=True)},line={f.get('line') or 1}," + props
+            out.append(f"::{command} {props}::{body}")
     return out
 
 
-def step_summary(rows: list[dict], target: str | None) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY: the verdict and one table row per finding (producer text escaped)."""
-    where = f" for {github_inline_code(target, limit=200)}" if target else ""
-    if not rows:
-        return f"### ops gate: clear{where}\n\nNo open blocking finding.\n"
-    lines = [f"### ops gate: blocked{where}", "", "| code | target | since | runbook | what |", "|---|---|---|---|---|"]
+def _table(rows: list[dict]) -> list[str]:
+    lines = ["| code | target | since | runbook | what |", "|---|---|---|---|---|"]
     for f in rows:
         cells = [github_inline_code(f["code"]), github_inline_code(f["target"], limit=200), fmt(f["since"]),
                  github_inline_code(f["runbook"]) if f["runbook"] else "", github_markdown_text(f["message"], limit=300)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") if c.startswith("`") else c for c in cells) + " |")
+    return lines
+
+
+def step_summary(rows: list[dict], target: str | None) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the verdict and one table row per blocking finding, then the
+    non-blocking ones in a table of their own (producer text escaped)."""
+    where = f" for {github_inline_code(target, limit=200)}" if target else ""
+    blocking, other = split(rows)
+    if not blocking:
+        lines = [f"### ops gate: clear{where}", "", "No open blocking finding."]
+    else:
+        lines = [f"### ops gate: blocked{where}", "", *_table(blocking)]
+    if other:
+        lines += ["", f"Not blocking ({len(other)}, `ci_behavior: non_blocking`: listed, never blocks a merge):", "",
+                  *_table(other)]
     return "\n".join(lines) + "\n"
 
 

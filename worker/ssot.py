@@ -46,6 +46,10 @@ WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # (*?, +?, ??, {m,n}?) is one: PostgreSQL takes a whole regex's greediness from its first quantifier, Python each
 # quantifier's from itself (a wrapper alone, without the others' alternation, would match differently).
 UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]|(?<!\\)[*+?}]\?")
+# What a code's text says about merges, read against its ci_behavior (the merge gate reads only the field): a title
+# that says "non-blocking", or a description that says it never blocks a merge.
+NON_BLOCKING_TITLE = re.compile(r"non[- ]?blocking", re.IGNORECASE)
+NON_BLOCKING_TEXT = re.compile(r"(never|not|n't) block(s|ing)? (a |the |any )?(merge|pull request|pr)\b", re.IGNORECASE)
 
 
 # -- YAML with line numbers ------------------------------------------------------------------------
@@ -381,6 +385,7 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         for s in fm["detect"]["sources"]:
             if s not in sources:
                 at(["failure_modes", i, "detect", "sources"], f"{code}: unknown source {s!r}")
+        problems += _check_ci_behavior(fm, ["failure_modes", i], tax)
         dest = fm["escalate"]["destination"]
         if dest not in destinations:
             at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
@@ -441,6 +446,27 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
     if conn is not None:
         problems += _check_in_postgres(conn, ssot, regexes)
     return problems + check_variants(root)
+
+
+def _check_ci_behavior(fm: dict, path: list, tax) -> list[Diagnostic]:
+    """Contradictions between a code's ci_behavior and what the merge gate (ops.gate_findings) does with it:
+    a title or description saying the code does not block while ci_behavior is blocking or not set (the gate
+    blocks: the text misleads whoever reads it, or the field is wrong), and a guardrail code with
+    non_blocking_until_fixed (the gate has no meaning for it; blocking or non_blocking)."""
+    code, behavior = fm["code"], fm.get("ci_behavior")
+    out = []
+    where = [*path, "ci_behavior"] if behavior else path
+    claim = NON_BLOCKING_TITLE.search(fm["title"]) or NON_BLOCKING_TEXT.search(" ".join(fm["description"].split()))
+    if claim and behavior not in ("non_blocking", "non_blocking_until_fixed"):
+        out.append(Diagnostic(TAXONOMY, line_of(tax, where),
+                              f"{code}: its text says {claim.group(0)!r} but ci_behavior is "
+                              f"{behavior or 'not set (blocking)'}: the merge gate would block on it; set "
+                              "ci_behavior: non_blocking, or reword the title and description"))
+    if fm["remediate"]["kind"] == "guardrail" and behavior == "non_blocking_until_fixed":
+        out.append(Diagnostic(TAXONOMY, line_of(tax, where),
+                              f"{code}: a guardrail code is blocking or non_blocking for the merge gate; "
+                              "non_blocking_until_fixed has no meaning there"))
+    return out
 
 
 def _check_digest(root: Path, ssot: Ssot, name: str, d: dict, codes: set[str]) -> list[Diagnostic]:

@@ -40,10 +40,18 @@ CREATE TABLE ops.failure_modes (
     escalate_destination text NOT NULL REFERENCES ops.destinations (name),
     aliases              text[] NOT NULL DEFAULT '{}',
     grouping             text NOT NULL DEFAULT 'message' CONSTRAINT failure_modes_grouping_known
-                         CHECK (grouping IN ('message', 'code'))
+                         CHECK (grouping IN ('message', 'code')),
+    CONSTRAINT failure_modes_guardrail_ci_behavior
+        CHECK (remediate_kind <> 'guardrail' OR ci_behavior IS DISTINCT FROM 'non_blocking_until_fixed')
 );
 COMMENT ON TABLE ops.failure_modes IS
     'One row per taxonomy code, synced from ssot/errors/failure_modes.yaml. `position` is the YAML order (a tie-breaker in classification).';
+COMMENT ON COLUMN ops.failure_modes.ci_behavior IS
+    'Whether a finding of this code blocks a merge (ssot `ci_behavior:`): blocking, non_blocking (the merge gate lists '
+    'it, ops.gate_findings.blocking false, and does not block), non_blocking_until_fixed; NULL counts as blocking.';
+COMMENT ON CONSTRAINT failure_modes_guardrail_ci_behavior ON ops.failure_modes IS
+    'A guardrail code is blocking or non_blocking for the merge gate (ops.gate_findings.blocking); '
+    'non_blocking_until_fixed is refused for it.';
 COMMENT ON COLUMN ops.failure_modes.grouping IS
     'The fingerprint rule of the code (ssot `grouping:`, docs/grouping.md): message (default) groups by source, phase, code and '
     'the normalized grouping text; code by source, phase and code only, for failures whose fix never depends on the '

@@ -465,7 +465,8 @@ COMMENT ON FUNCTION ops.deprecate_unit(text, text, text) IS
     'Mark a published unit deprecated with a reason and an optional (published) successor; FM-07 then warns its importers.';
 
 -- Guardrails that block a merge: an escalated error of a `remediate.kind: guardrail` code opens a blocking
--- finding for its target; resolving the error closes it; ops.gate_findings is what `ops gate check` reads.
+-- finding for its target (one of a `ci_behavior: non_blocking` code is listed but does not block); resolving the
+-- error closes it; ops.gate_findings is what `ops gate check` reads.
 
 CREATE FUNCTION ops.error_target(fingerprint text) RETURNS text
 LANGUAGE sql STABLE
@@ -568,15 +569,17 @@ SELECT CASE WHEN c.scope LIKE 'guardrail|%' THEN 'guardrail' ELSE 'unit_ci' END 
        c.fingerprint,
        c.unit_address,
        c.file,
-       c.line
+       c.line,
+       fm.ci_behavior IS DISTINCT FROM 'non_blocking' AS blocking
 FROM ops.convergence_findings c
 LEFT JOIN ops.failure_modes fm ON fm.code = c.code
 WHERE c.status = 'open'
 ORDER BY c.first_seen_at, c.scope, c.fingerprint;
 COMMENT ON VIEW ops.gate_findings IS
-    'What blocks a merge: every open finding in ops.convergence_findings (guardrail findings, and the blocking and '
-    'critical unit-CI findings; waived and resolved ones do not block), oldest first. `ops gate check` exits 1 '
-    'while a row matches its --target.';
+    'What the merge gate reads: every open finding in ops.convergence_findings (guardrail findings, and the blocking '
+    'and critical unit-CI findings; waived and resolved ones are not listed), oldest first. A finding blocks unless '
+    'its code''s ci_behavior is non_blocking (column blocking); `ops gate check` exits 1 while a blocking row '
+    'matches its --target, and lists the non-blocking ones as not blocking.';
 COMMENT ON COLUMN ops.gate_findings.kind IS 'guardrail (an escalated error of a remediate.kind guardrail code) or unit_ci.';
 COMMENT ON COLUMN ops.gate_findings.target IS
     'What is blocked: for guardrail findings ops.error_target of the error (context.target, repository@branch, '
@@ -593,4 +596,7 @@ COMMENT ON COLUMN ops.gate_findings.fingerprint IS 'The error''s fingerprint (gu
 COMMENT ON COLUMN ops.gate_findings.unit_address IS 'Unit CI: the unit''s address.';
 COMMENT ON COLUMN ops.gate_findings.file IS 'Unit CI: the file.';
 COMMENT ON COLUMN ops.gate_findings.line IS 'Unit CI: the line.';
+COMMENT ON COLUMN ops.gate_findings.blocking IS
+    'Whether it blocks a merge: false when the code''s ci_behavior (ssot/errors/failure_modes.yaml) is non_blocking; '
+    'true otherwise (blocking, non_blocking_until_fixed, none given, or a code not in the taxonomy).';
 

@@ -1,7 +1,7 @@
 -- Triage of UNKNOWN (promote with an alias, refusals, the queue with suggested codes) and guardrails that
 -- block a merge (a finding opens on escalation, closes on resolve, reopens on regression; the gate view).
 BEGIN;
-SELECT plan(52);
+SELECT plan(55);
 
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
                                escalate_after_count, escalate_within, escalate_destination, aliases)
@@ -171,6 +171,20 @@ VALUES ('unit_ci|council/x|units', 'f1', 'UNIT.FINGERPRINT_TAMPER', 'FM-01', 'bl
 UPDATE ops.convergence_findings SET status = 'waived' WHERE fingerprint = 'f2';
 SELECT results_eq($$ SELECT kind, target, fingerprint FROM ops.gate_findings WHERE kind = 'unit_ci' $$,
     $$ VALUES ('unit_ci', 'unit_ci|council/x|units', 'f1') $$, 'open unit-CI findings block; waived ones do not');
+
+-- A code with ci_behavior non_blocking is listed but does not block; a guardrail cannot be non_blocking_until_fixed.
+INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, ci_behavior, runbook, remediate_kind,
+                               escalate_after_count, escalate_within, escalate_destination)
+VALUES ('TEST.GRD4', 9205, 'guardrail (non-blocking)', 'ops', 'low', false, 'non_blocking', 'docs/g4.md', 'guardrail', 1,
+        NULL, 'work_queue');
+INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern) VALUES ('TEST.GRD4', 1, 'substring', 'zzq board');
+SELECT ops.record_error(source => 'github_actions', message => 'zzq board move failed', context => '{"target": "t4"}');
+SELECT results_eq($$ SELECT code, blocking FROM ops.gate_findings WHERE target = 't4' $$,
+    $$ VALUES ('TEST.GRD4', false) $$, 'a non_blocking guardrail''s finding is listed, not blocking');
+SELECT is((SELECT bool_and(blocking) FROM ops.gate_findings WHERE target <> 't4'), true,
+    'the others block (blocking, no ci_behavior, unit CI)');
+SELECT throws_ok($$ UPDATE ops.failure_modes SET ci_behavior = 'non_blocking_until_fixed' WHERE code = 'TEST.GRD4' $$,
+    '23514', NULL, 'a guardrail code is never non_blocking_until_fixed');
 
 -- Privileges.
 SELECT ok(has_function_privilege('ops_triage', 'ops.promote_error(text, text, boolean)', 'EXECUTE'), 'ops_triage may promote');

@@ -137,12 +137,16 @@ def store_artifacts(ctx, run: dict, result: dict) -> list[str]:
 
 def record_verdict(ctx, run: dict, verdict: dict, result: dict) -> dict:
     """Store the verdict, the patch and the transcript on the run; a rejection is also recorded through the
-    error pipeline."""
+    error pipeline, with the run's id, before the verdict: moving the run to its final status rescores it
+    (tg_agent_runs__score), and its failure_modes are the codes of the errors recorded with its id by then.
+    A run already finished is refused (OP005) before anything is recorded, as ops.update_agent_run would."""
+    if run["status"] in FINISHED:
+        _set_run(ctx, run, run["status"])  # raises OP005 naming the run and its status
     verdict["flags"] += store_artifacts(ctx, run, result)
     status = "succeeded" if verdict["approved"] else "rejected"
-    _set_run(ctx, run, status, verdict=json.dumps(verdict), branch=result.get("branch"),
-             pr_url=result.get("pr_url") if verdict["approved"] else None)
     for reason in verdict["reasons"]:
         ctx.query_one("record_run_error", {"message": reason["message"], "code_hint": reason["code"],
                                            "run_id": str(run["id"]), "fingerprint": run["fingerprint"]})
+    _set_run(ctx, run, status, verdict=json.dumps(verdict), branch=result.get("branch"),
+             pr_url=result.get("pr_url") if verdict["approved"] else None)
     return {"run": run["id"], "status": status, "reasons": [r["code"] for r in verdict["reasons"]]}
