@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import ROOT, cluster, db, demo, errors, ingest, migrations, oncall, ssot
+from worker import ROOT, cluster, db, demo, errors, ingest, known, migrations, oncall, ssot
 from worker.learn import ablation
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
@@ -431,8 +431,10 @@ def cmd_classify(args) -> int:
 def cmd_errors(args) -> int:
     if getattr(args, "action", None) == "regroup":
         return cmd_errors_regroup(args)
-    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q("errors", "top_errors"), {"code": args.code, "limit": args.limit}).fetchall()
+        if not rows:  # a typo in --code is refused, not shown as an empty table
+            known.check_code(conn, args.code)
     if args.json:
         emit_json(rows)
     else:
@@ -472,6 +474,8 @@ def cmd_triage(args) -> int:
     if args.action == "list":
         with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
             rows = triage.queue(cur, source=args.source, limit=args.limit, suggestions=args.suggestions)
+            if not rows:
+                known.check_source(conn, args.source)
         if args.json:
             emit_json(rows)
             return EXIT_OK

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from psycopg.rows import dict_row
 
-from worker import db, resolutions, timeflags
+from worker import db, known, resolutions, timeflags
 from worker.errors import EXIT_OK, Usage, translate
 from worker.output import emit_json, fmt, table
 from worker.queries import execute
@@ -92,6 +92,9 @@ def cmd_list(args) -> int:
     with db.connect() as conn, translate("errors"), conn.cursor(row_factory=dict_row) as cur:
         rows = execute(cur, "oncall", "list_groups", {"code": args.code, "source": args.source, "status": args.status,
                                                       "since": args.since, "limit": args.limit}).fetchall()
+        if not rows:  # a typo in a filter is refused, not shown as an empty table
+            known.check_code(conn, args.code)
+            known.check_source(conn, args.source)
     if args.json:
         emit_json(rows)
         return EXIT_OK

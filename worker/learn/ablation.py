@@ -19,6 +19,7 @@ import psycopg
 
 from worker import ROOT, ssot
 from worker.errors import BadInput, OpsError
+from worker.known import closest
 from worker.learn import compare
 from worker.queries import execute
 
@@ -69,7 +70,9 @@ def _bad(message: str, field: str) -> BadInput:
 def _require(known: dict[str, Variant], vid: str, flag: str) -> Variant:
     if vid not in known:
         names = ", ".join(sorted(known)) or "none synced: run `ops ssot sync`"
-        raise _bad(f"unknown variant {vid!r} (ssot/agents/variants.yaml has: {names})", flag)
+        close = closest(vid, sorted(known))
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise _bad(f"unknown variant {vid!r} ({hint}ssot/agents/variants.yaml has: {names})", flag)
     return known[vid]
 
 
