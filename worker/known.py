@@ -32,26 +32,29 @@ def closest(value: str, known: list[str]) -> list[str]:
     scored = sorted(((score(value, k), k) for k in known), key=lambda sk: -sk[0])
     if scored and scored[0][0] >= 0.6:
         return [k for s, k in scored if s >= scored[0][0] - 0.05][:CLOSE]
-    parts = sorted(((max(score(value, p) for p in k.replace(".", "_").split("_") if p), k) for k in known),
-                   key=lambda sk: -sk[0])
+    def part_score(k: str) -> float:
+        return max((score(value, p) for p in k.replace(".", "_").split("_") if p), default=0.0)
+
+    parts = sorted(((part_score(k), k) for k in known), key=lambda sk: -sk[0])
     return [k for s, k in parts if s >= 0.75][:CLOSE]
 
 
 def unknown(value: str, known: list[str], *, noun: str, flag: str, code: str = "unknown_value",
             where: str | None = None) -> BadInput:
-    """The refusal of ``value`` for ``flag``: names it, says when only case differs, and the closest known values;
-    the whole list when it is short, else ``where`` they are listed."""
+    """The refusal of ``value`` for ``flag`` (the JSON error object's field): names it, says when only case differs,
+    and the closest known values; the whole list when it is short, else ``where`` they are listed."""
     folded = [k for k in known if k.lower() == value.lower()]
     if folded:
-        reason = f'unknown {noun} "{value}" for {flag}: {noun}s are case-sensitive, did you mean {folded[0]}?'
+        notes = [f"{noun}s are case-sensitive: did you mean {folded[0]}?"]
     else:
         close = closest(value, known)
-        reason = f'unknown {noun} "{value}" for {flag}: '
-        reason += f"did you mean {' or '.join(close)}?" if close else f"no known {noun} is close"
+        notes = [f"did you mean {' or '.join(close)}?" if close else f"no known {noun} is close;"]
         if len(known) <= LISTED:
-            reason += f" (known {noun}s: {', '.join(known) or 'none'})"
+            notes.append(f"known {noun}s: {', '.join(known) or 'none'}")
         elif where:
-            reason += f" ({where})"
+            notes.append(where)
+    # The wording of ingest's and classify's refusal of a source, `unknown source "x" (…)`, with the closest values.
+    reason = f'unknown {noun} "{value}" ({" ".join(notes).rstrip(";")})'
     err = BadInput(reason)
     err.field, err.code = flag, code
     return err
@@ -114,3 +117,17 @@ def check_agent_type(target, agent_type: str | None, flag: str = "--agent-type")
     if known is None or not known or agent_type in known:
         return
     raise unknown(agent_type, known, noun="agent type", flag=flag)
+
+
+def check_promotion_code(target, code: str, flag: str = "CODE") -> None:
+    """Raise BadInput unless ``code`` is a taxonomy code other than UNKNOWN.* (what ops.promote_error accepts), so
+    `ops triage promote` names a bad code before it asks for --yes."""
+    if code.startswith("UNKNOWN."):
+        err = BadInput(f'cannot promote to "{code}": an UNKNOWN code is the fallback, not a classification')
+        err.field, err.code = flag, "unknown_fallback"
+        raise err
+    known = _rows(_conn(target), "errors", "known_codes")
+    if known is None or not known or code in known:
+        return
+    where = "promote to a code of ssot/errors/failure_modes.yaml: add it there and run `ops ssot sync` first"
+    raise unknown(code, [k for k in known if not k.startswith("UNKNOWN.")], noun="code", flag=flag, where=where)
