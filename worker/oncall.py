@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from psycopg.rows import dict_row
 
 from worker import db, known, resolutions, timeflags
-from worker.errors import EXIT_OK, Usage, translate
+from worker.errors import EXIT_OK, BadInput, Usage, translate
 from worker.output import emit_json, fmt, table
 from worker.queries import execute
 from worker.render import terminal
@@ -132,6 +133,10 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_ignore(args) -> int:
+    if args.until is not None and args.until <= datetime.now(timezone.utc):  # ops.ignore_error refuses it too
+        err = BadInput(f"--until must be in the future, not {timeflags.rfc3339_utc(args.until)}")
+        err.field, err.code = "--until", "OP001"  # the code ops.ignore_error refuses it with
+        raise err
     with db.connect() as conn, translate("ignore"), conn.cursor(row_factory=dict_row) as cur:
         fp = _find(cur, args.fingerprint)
         row = execute(cur, "oncall", "ignore_error", {"fingerprint": fp, "until": args.until}).fetchone()
