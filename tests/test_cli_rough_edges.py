@@ -5,12 +5,14 @@ from unit CI, and the small messages say what is really wrong."""
 from __future__ import annotations
 
 import json
+import subprocess
+from importlib import metadata
 
 import psycopg
-import pytest
 
 from tests.dispatch_kit import role_login
 from tests.test_cli import ops
+from worker import ROOT
 
 
 def _ingest(url: str, source: str, message: str, phase: str | None = None) -> str:
@@ -27,26 +29,25 @@ def _refused(result, line: str) -> None:
 def test_a_typo_in_a_filter_is_refused_with_the_closest_known_values(db_url):
     _ingest(db_url, "github_actions", "FAILED tests/test_api.py::test_create - AssertionError", "test")
     _refused(ops("errors", "list", "--code", "CI.TEST_FAILED", url=db_url),
-             'refused: unknown code "CI.TEST_FAILED" for --code: did you mean CI.TESTS_FAILED? '
-             "(the codes are listed in ssot/errors/failure_modes.yaml)")
+             'refused: unknown code "CI.TEST_FAILED" (did you mean CI.TESTS_FAILED? '
+             "the codes are listed in ssot/errors/failure_modes.yaml)")
     _refused(ops("errors", "list", "--code", "ci.tests_failed", url=db_url),
-             'refused: unknown code "ci.tests_failed" for --code: codes are case-sensitive, did you mean CI.TESTS_FAILED?')
+             'refused: unknown code "ci.tests_failed" (codes are case-sensitive: did you mean CI.TESTS_FAILED?)')
     sources = "supabase_fn, github_actions, vercel, odoo, dns, terraform, agent_runner, stratt, ops"
     _refused(ops("errors", "list", "--source", "githb", url=db_url),
-             f'refused: unknown source "githb" for --source: did you mean github_actions? (known sources: {sources})')
+             f'refused: unknown source "githb" (did you mean github_actions? known sources: {sources})')
     _refused(ops("errors", "--code", "CI.TEST_FAILED", url=db_url),
-             'refused: unknown code "CI.TEST_FAILED" for --code: did you mean CI.TESTS_FAILED? '
-             "(the codes are listed in ssot/errors/failure_modes.yaml)")
+             'refused: unknown code "CI.TEST_FAILED" (did you mean CI.TESTS_FAILED? '
+             "the codes are listed in ssot/errors/failure_modes.yaml)")
     _refused(ops("triage", "list", "--source", "vercl", url=db_url),
-             f'refused: unknown source "vercl" for --source: did you mean vercel? (known sources: {sources})')
+             f'refused: unknown source "vercl" (did you mean vercel? known sources: {sources})')
     _refused(ops("bench", "scorecard", "--agent-type", "fixbott", url=db_url),
-             'refused: unknown agent type "fixbott" for --agent-type: did you mean fixbot? (known agent types: fixbot)')
+             'refused: unknown agent type "fixbott" (did you mean fixbot? known agent types: fixbot)')
 
     as_json = ops("errors", "list", "--code", "XYZZY", "--json", url=db_url)
     assert as_json.returncode == 3 and json.loads(as_json.stdout) == {
         "error": "refused", "code": "unknown_value", "field": "--code", "exit_code": 3,
-        "reason": 'unknown code "XYZZY" for --code: no known code is close '
-                  "(the codes are listed in ssot/errors/failure_modes.yaml)"}
+        "reason": 'unknown code "XYZZY" (no known code is close; the codes are listed in ssot/errors/failure_modes.yaml)'}
     assert json.loads(ops("errors", "list", "--source", "githb", "--json", url=db_url).stdout)["code"] == "OP002"
 
     # Known values that match nothing still answer empty, exit 0.
@@ -57,6 +58,12 @@ def test_a_typo_in_a_filter_is_refused_with_the_closest_known_values(db_url):
         assert result.returncode == 0 and json.loads(result.stdout) == [], (args, result.stderr)
     assert ops("bench", "scorecard", "--agent-type", "fixbot", url=db_url).returncode == 0
     assert json.loads(ops("errors", "list", "--code", "CI.TESTS_FAILED", "--json", url=db_url).stdout)
+
+
+def test_classifier_suggest_refuses_an_unknown_source_as_classify_does(db_url):
+    _refused(ops("classifier", "suggest", "--text", "npm ERR! code ERESOLVE", "--source", "githb", url=db_url),
+             'refused: unknown source "githb" (did you mean github_actions? known sources: supabase_fn, github_actions, '
+             "vercel, odoo, dns, terraform, agent_runner, stratt, ops)")
 
 
 def test_an_analyst_gets_the_same_refusal(db_url):
@@ -110,3 +117,64 @@ def test_report_puts_guardrail_findings_on_their_own_line(db_url, tmp_path):
     assert ops("report", "--html", str(page), url=db_url).returncode == 0
     html = page.read_text()
     assert "open guardrail findings" in html and "open unit-CI findings" in html and "<th>kind</th>" in html
+
+
+def test_triage_promote_names_a_bad_code_before_it_asks_for_yes(db_url):
+    fp = _ingest(db_url, "vercel", "zorglub frobnicated the widget")  # UNKNOWN.VERCEL; stdin is not a terminal here
+    _refused(ops("triage", "promote", fp, "CI.TEST_FAILED", url=db_url),
+             'refused: unknown code "CI.TEST_FAILED" (did you mean CI.TESTS_FAILED? promote to a code of '
+             "ssot/errors/failure_modes.yaml: add it there and run `ops ssot sync` first)")
+    _refused(ops("triage", "promote", fp, "UNKNOWN.ODOO", url=db_url),
+             'refused: cannot promote to "UNKNOWN.ODOO": an UNKNOWN code is the fallback, not a classification')
+    asks = ops("triage", "promote", fp, "CI.TESTS_FAILED", url=db_url)
+    assert asks.returncode == 2 and "pass --yes" in asks.stderr
+
+
+def test_ignore_says_why_an_until_is_refused_in_rfc3339(db_url):
+    fp = _ingest(db_url, "vercel", "zorglub frobnicated the widget")
+    zero = ops("ignore", fp[:12], "--until", "0m", url=db_url)
+    assert zero.returncode == 2 and "argument --until: must be a duration above zero" in zero.stderr, zero.stderr
+    _refused(ops("ignore", fp[:12], "--until", "2020-01-01", url=db_url),
+             "refused: --until must be in the future, not 2020-01-01T00:00:00Z")
+    past = json.loads(ops("ignore", fp[:12], "--until", "2020-01-01T03:00:00+02:00", "--json", url=db_url).stdout)
+    assert (past["field"], past["code"], past["reason"]) == (
+        "--until", "OP001", "--until must be in the future, not 2020-01-01T01:00:00Z")
+
+
+def test_bench_promote_joins_its_reasons_as_sentences(db_url):
+    refused = ops("bench", "promote", "verify-full-suite", url=db_url)
+    assert refused.returncode == 1
+    reason = refused.stderr.strip().splitlines()[-1]
+    assert ".;" not in reason and "first. min_runs: 0 scored runs (at least " in reason, reason
+    assert reason.endswith("min_tier: no scored runs, so no tier (at least B).") and "None" not in reason, reason
+
+
+def test_classify_json_has_no_line_for_an_event_given_by_flags(db_url):
+    plain = json.loads(ops("classify", "--source", "vercel", "--message", "FUNCTION_INVOCATION_TIMEOUT", "--json",
+                           url=db_url).stdout)
+    assert plain == {"code": "VERCEL.FUNCTION_TIMEOUT", "confidence": plain["confidence"],
+                     "matched_pattern": plain["matched_pattern"]}, "no line (nor rule, candidates) without --file/--explain"
+    lines = json.loads(ops("classify", "--file", "-", "--json", url=db_url,
+                           stdin='{"source": "vercel", "message": "FUNCTION_INVOCATION_TIMEOUT"}\n').stdout)
+    assert lines["results"][0]["line"] == 1, "a --file result still names its line"
+
+
+def test_version_comes_from_the_package_metadata():
+    version = ops("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"ops {metadata.version('ops-reliability')}"
+
+
+def test_report_html_in_the_checkout_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "report.html"], cwd=ROOT)
+    assert ignored.returncode == 0, "`ops report --html report.html` (README) leaves no untracked file"
+    assert subprocess.run(["git", "check-ignore", "-q", "docs/report.html"], cwd=ROOT).returncode == 1
+
+
+def test_a_second_demo_says_the_receiver_also_got_older_escalations(db_url, tmp_path):
+    for _ in range(3):  # ENV.KEY_MISSING escalates at 3 within 1h; no worker runs, so it stays pending
+        _ingest(db_url, "vercel", "Error: Missing required environment variable STRIPE_SECRET_KEY", "build")
+    result = ops("demo", "--events", "20", "--delay", "0", "--quiet", "--report", str(tmp_path / "r.html"), url=db_url,
+                 env={"OPS_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "escalations this run: " in result.stdout
+    assert "(including 1 for escalation(s) left pending before this run)" in result.stdout, result.stdout
