@@ -17,10 +17,23 @@ def test_durations(text, seconds):
     assert timeflags.duration_seconds(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["0h", "1y", "1.5h", "-3d", "", "12345678s", "h"])
+@pytest.mark.parametrize("text", ["1y", "1.5h", "-3d", "", "12345678s", "h"])
 def test_a_bad_duration_is_named_with_what_it_is(text):
     with pytest.raises(ValueError, match="run_timeout .* is not a duration like 30m"):
         timeflags.duration_seconds(text, "run_timeout")
+
+
+@pytest.mark.parametrize("text", ["0h", "0m", "00s"])
+def test_a_zero_duration_is_refused_for_being_zero(text):
+    with pytest.raises(ValueError, match=f"run_timeout '{text}' must be above zero"):
+        timeflags.duration_seconds(text, "run_timeout")
+    with pytest.raises(argparse.ArgumentTypeError, match=f"must be a duration above zero .*, not '{text}'"):
+        timeflags.until(text)
+
+
+def test_rfc3339_utc():
+    assert timeflags.rfc3339_utc(datetime(2020, 1, 1, tzinfo=timezone.utc)) == "2020-01-01T00:00:00Z"
+    assert timeflags.rfc3339_utc(timeflags.point_in_time("2020-01-01T03:00:00+02:00")) == "2020-01-01T01:00:00Z"
 
 
 def test_points_in_time():

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from worker import ROOT, cluster, db, demo, errors, ingest, migrations, oncall, ssot
+from worker import ROOT, cluster, db, demo, errors, ingest, known, migrations, oncall, ssot
 from worker.learn import ablation
 from worker.errors import (
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, BadInput, OpsError, from_psycopg,
@@ -371,7 +371,7 @@ SCOPE_NAMES = {2: "scoped to the source", 1: "cross-source family", 0: "does not
 
 
 def _print_explanation(r: dict) -> None:
-    prefix = f"line {r['line']}: " if r["line"] else ""
+    prefix = f"line {r['line']}: " if r.get("line") else ""
     print(f"{prefix}{r['code']}\t{r['confidence']:.2f}\t{r['matched_pattern'] or '-'}")
     if not r["candidates"]:
         print("  no pattern matched (a code that names one other source is no candidate): UNKNOWN.<SOURCE> "
@@ -404,7 +404,8 @@ def cmd_classify(args) -> int:
                                         field="source", code="OP002"))
                 continue
             row = cur.execute(q("errors", "classify_error"), ev).fetchone()
-            result = {"line": number or None, **row}
+            # "line" locates a --file line; an event given by flags has none, so its JSON has no such key.
+            result = {"line": number or None, **row} if args.file else dict(row)
             if args.explain:
                 result["rule"] = list(CLASSIFY_RULE)
                 result["candidates"] = cur.execute(q("errors", "classify_candidates"), ev).fetchall()
@@ -421,7 +422,7 @@ def cmd_classify(args) -> int:
             if args.explain:
                 _print_explanation(r)
                 continue
-            prefix = f"line {r['line']}: " if r["line"] else ""
+            prefix = f"line {r['line']}: " if r.get("line") else ""
             print(f"{prefix}{terminal(r['code'])}\t{r['confidence']:.2f}\t{terminal(r['matched_pattern'] or '-')}")
     for r in refused:
         print(f"refused: {f'line {r.line}: ' if r.line else ''}{terminal(r.reason)}", file=sys.stderr)
@@ -431,8 +432,10 @@ def cmd_classify(args) -> int:
 def cmd_errors(args) -> int:
     if getattr(args, "action", None) == "regroup":
         return cmd_errors_regroup(args)
-    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q("errors", "top_errors"), {"code": args.code, "limit": args.limit}).fetchall()
+        if not rows:  # a typo in --code is refused, not shown as an empty table
+            known.check_code(conn, args.code)
     if args.json:
         emit_json(rows)
     else:
@@ -472,6 +475,8 @@ def cmd_triage(args) -> int:
     if args.action == "list":
         with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
             rows = triage.queue(cur, source=args.source, limit=args.limit, suggestions=args.suggestions)
+            if not rows:
+                known.check_source(conn, args.source)
         if args.json:
             emit_json(rows)
             return EXIT_OK
@@ -489,6 +494,7 @@ def cmd_triage(args) -> int:
 
     with db.connect() as conn, translate(_command_name(args)), conn.cursor(row_factory=dict_row) as cur:
         fingerprint = triage.resolve_fingerprint(cur, args.fingerprint)
+        known.check_promotion_code(conn, args.code)  # a bad code is named before --yes is asked for
         if not args.yes:
             if not sys.stdin.isatty():
                 raise OpsError("promotion is never automatic: pass --yes to confirm when stdin is not a terminal",
@@ -695,10 +701,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 _ARGV: list[str] | None = None
+DISTRIBUTION = "ops-reliability"  # pyproject.toml's [project] name
+
+
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata), or "unknown" when run from a tree not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"ops {_version()}",
+                     help="print the installed version (package metadata) and exit")
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("db", help="manage the database (embedded unless DATABASE_URL is set)")

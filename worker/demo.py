@@ -176,7 +176,7 @@ def run(*, seed: int = 7, total: int = 300, seconds: float = 45, delay: float = 
         say(f"[bold]ops demo[/] — the whole loop in about a minute (database {terminal(mask_password(url))})")
         with fixbot_runs_locally(conn):
             conn.commit()
-            last = execute(conn, "errors", "last_escalation_id").fetchone()[0]
+            last, started = execute(conn, "demo", "start").fetchone()
             conn.commit()
             secret = secrets.token_hex(32)
             receiver = Receiver(secret.encode()).start()
@@ -188,8 +188,9 @@ def run(*, seed: int = 7, total: int = 300, seconds: float = 45, delay: float = 
                     escalations = _settle(conn, last, worker, console, quiet or as_json)
                     with conn.cursor(row_factory=dict_row) as cur:
                         runs = execute(cur, "demo", "agent_runs_after", {"after": last}).fetchall()
+                        earlier = execute(cur, "demo", "earlier_delivered", {"after": last, "since": started}).fetchone()
                     conn.commit()
-                    summary.update(_print_deliveries(say, codes, escalations, receiver, runs))
+                    summary.update(_print_deliveries(say, codes, escalations, receiver, runs, earlier["delivered"]))
             finally:
                 receiver.stop()
         say("\n[bold]3. resolve[/]")
@@ -258,8 +259,9 @@ def _settle(conn, last: int, worker, console, quiet: bool) -> list[dict]:
     return rows
 
 
-def _print_deliveries(say, codes: Counter, escalations: list[dict], receiver, runs: list[dict]) -> dict:
-    """The compact summary: events and escalations per code, deliveries per destination, FixBot verdicts."""
+def _print_deliveries(say, codes: Counter, escalations: list[dict], receiver, runs: list[dict], earlier: int = 0) -> dict:
+    """The compact summary: events and escalations per code, deliveries per destination, FixBot verdicts.
+    ``earlier``: escalations left pending by earlier runs that this run's worker delivered (the receiver got them too)."""
     per_code: dict[str, Counter] = {}
     for e in escalations:
         per_code.setdefault(e["code"], Counter())[e["state"]] += 1
@@ -276,7 +278,7 @@ def _print_deliveries(say, codes: Counter, escalations: list[dict], receiver, ru
     by_destination: dict[str, Counter] = {}
     for e in escalations:
         by_destination.setdefault(f"{e['destination']} ({e['kind']})", Counter())[e["state"]] += 1
-    say(f"  {len(escalations)} escalations: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    say(f"  {len(escalations)} escalations this run: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
     for name, c in sorted(by_destination.items()):
         say(f"    {terminal(name):<28} " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())))
     held = [e for e in escalations if e["state"] == "pending" and e["reason"] == "digest"]
@@ -287,12 +289,13 @@ def _print_deliveries(say, codes: Counter, escalations: list[dict], receiver, ru
     verified = sum(1 for r in receiver.received if r["kind"] == "webhook" and r["signature_ok"])
     say(f"  the receiver got: {received.get('webhook', 0)} signed webhook(s) ({verified} signature(s) verified), "
         f"{received.get('slack', 0)} Slack message(s), {received.get('github_issue', 0)} GitHub issue(s) "
-        f"+ {received.get('github_comment', 0)} comment(s)")
+        f"+ {received.get('github_comment', 0)} comment(s)"
+        + (f" (including {earlier} for escalation(s) left pending before this run)" if earlier else ""))
     for r in runs:
         verdict = {True: "patch approved by the policy", False: "patch refused: " + ", ".join(r["reason_codes"] or [])}
         say(f"  FixBot run #{r['id']} {terminal(r['code'])} on {terminal(r['branch'] or '-')}: {r['status']}"
             + (f" — {verdict[r['approved']]}" if r["approved"] is not None else ""))
     return {"events": sum(codes.values()), "codes": dict(codes), "escalations": dict(states),
-            "received": received, "signatures_verified": verified,
+            "earlier_escalations_delivered": earlier, "received": received, "signatures_verified": verified,
             "agent_runs": [{"id": r["id"], "code": r["code"], "status": r["status"], "approved": r["approved"],
                             "reason_codes": r["reason_codes"]} for r in runs]}

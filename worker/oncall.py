@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from psycopg.rows import dict_row
 
-from worker import db, resolutions, timeflags
-from worker.errors import EXIT_OK, Usage, translate
+from worker import db, known, resolutions, timeflags
+from worker.errors import EXIT_OK, BadInput, Usage, translate
 from worker.output import emit_json, fmt, table
 from worker.queries import execute
 from worker.render import terminal
@@ -92,6 +93,9 @@ def cmd_list(args) -> int:
     with db.connect() as conn, translate("errors"), conn.cursor(row_factory=dict_row) as cur:
         rows = execute(cur, "oncall", "list_groups", {"code": args.code, "source": args.source, "status": args.status,
                                                       "since": args.since, "limit": args.limit}).fetchall()
+        if not rows:  # a typo in a filter is refused, not shown as an empty table
+            known.check_code(conn, args.code)
+            known.check_source(conn, args.source)
     if args.json:
         emit_json(rows)
         return EXIT_OK
@@ -129,6 +133,10 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_ignore(args) -> int:
+    if args.until is not None and args.until <= datetime.now(timezone.utc):  # ops.ignore_error refuses it too
+        err = BadInput(f"--until must be in the future, not {timeflags.rfc3339_utc(args.until)}")
+        err.field, err.code = "--until", "OP001"  # the code ops.ignore_error refuses it with
+        raise err
     with db.connect() as conn, translate("ignore"), conn.cursor(row_factory=dict_row) as cur:
         fp = _find(cur, args.fingerprint)
         row = execute(cur, "oncall", "ignore_error", {"fingerprint": fp, "until": args.until}).fetchone()

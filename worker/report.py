@@ -87,6 +87,15 @@ def _states(rows: list[dict], key: str, count: str) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+KINDS = {"guardrail": "guardrail", "unit_ci": "unit CI"}  # open findings by kind (worker/queries/report.sql)
+
+
+def findings_by_kind(totals: dict) -> str:
+    """``guardrail 3, unit CI 1``: the open findings per kind, the kinds that have any."""
+    counts = {"guardrail": totals["open_guardrail_findings"], "unit CI": totals["open_unit_ci_findings"]}
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+
+
 def terminal_summary(data: dict) -> str:
     """The report as text for a terminal: headline figures, then one small table per non-empty section.
     Stored text goes through render.terminal (via output.table)."""
@@ -102,7 +111,8 @@ def terminal_summary(data: dict) -> str:
                                               if data["escalation_outcomes"] else ""),
         f"FixBot runs {t['agent_runs']}" + (f": {_states(data['agent_run_outcomes'], 'status', 'runs')}"
                                              if data["agent_run_outcomes"] else ""),
-        f"unit CI     {t['unit_ci_runs']} runs; {t['open_findings']} open findings",
+        f"unit CI     {t['unit_ci_runs']} runs",
+        f"findings    {t['open_findings']} open" + (f": {findings_by_kind(t)}" if t["open_findings"] else ""),
     ]
     if data["top_errors"]:
         rows = [{**r, "fingerprint": r["fingerprint"][:12]} for r in data["top_errors"]]
@@ -118,7 +128,8 @@ def terminal_summary(data: dict) -> str:
                 for r in data["unit_check_pass_rates"]]
         out += ["", "unit-CI pass rate per check", table(rows, ["check_alias", "pass_rate", "pass", "warn", "fail", "not_judged"])]
     if data["open_findings"]:
-        out += ["", "open findings", table(data["open_findings"], ["alias", "severity", "code", "unit_address", "message"], 48)]
+        rows = [{**r, "kind": KINDS.get(r["kind"], r["kind"])} for r in data["open_findings"]]
+        out += ["", "open findings", table(rows, ["kind", "alias", "severity", "code", "unit_address", "message"], 48)]
     return "\n".join(out)
 
 

@@ -18,7 +18,7 @@ import plotly.offline
 
 from worker.output import fmt
 from worker.render import html_text, script_json
-from worker.report import SECTIONS, duration, is_empty
+from worker.report import KINDS, SECTIONS, duration, is_empty
 
 CODES_SHOWN = 12  # events per day: the codes with most events get their own colour, the rest are "other"
 LAYOUT = dict(template="plotly_white", height=360, margin=dict(l=60, r=20, t=30, b=60),
@@ -175,7 +175,8 @@ def _cards(totals: dict) -> str:
              ("regressed", totals["regressed"]), ("resolved", totals["resolved"]),
              ("escalations", totals["escalations"]), ("delivered", totals["delivered"]), ("dead", totals["dead"]),
              ("FixBot runs", totals["agent_runs"]), ("unit-CI runs", totals["unit_ci_runs"]),
-             ("open findings", totals["open_findings"])]
+             ("open guardrail findings", totals["open_guardrail_findings"]),
+             ("open unit-CI findings", totals["open_unit_ci_findings"])]
     return '<div class="cards">' + "".join(
         f'<div class="card"><b>{html_text(value)}</b><span>{html_text(name)}</span></div>' for name, value in cards) + "</div>"
 
@@ -212,7 +213,8 @@ def page(data: dict) -> str:
                                            ("fingerprint", "fingerprint"), ("sample_message", "sample")],
                                     limits={"fingerprint": 12, "sample_message": 200}))
             if name == "open_findings":
-                parts.append(_table(rows, [("alias", "check"), ("severity", "severity"), ("code", "code"),
+                rows = [{**r, "kind": KINDS.get(r["kind"], r["kind"])} for r in rows]
+                parts.append(_table(rows, [("kind", "kind"), ("alias", "check"), ("severity", "severity"), ("code", "code"),
                                            ("unit_address", "unit"), ("file", "file"), ("message", "message"),
                                            ("first_seen_at", "since"), ("occurrences", "runs")],
                                     limits={"message": 200}))

@@ -17,10 +17,15 @@ DURATION = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
 FORMS = "a duration like 30m, 24h, 7d or 2w, or an RFC 3339 date or time like 2026-11-30 or 2026-11-30T12:00:00Z"
 
 
+ZERO = re.compile(r"0+[smhdw]")  # a duration of nothing: refused for what it is, not for its form
+
+
 def duration_seconds(text: str, what: str = "duration") -> int:
     """``30m`` -> 1800 (units s, m, h, d, w). Raises ValueError naming ``what`` for anything else."""
     m = DURATION.fullmatch(str(text).strip())
     if not m:
+        if ZERO.fullmatch(str(text).strip()):
+            raise ValueError(f"{what} {text!r} must be above zero (like 30m, 24h, 7d or 2w)")
         raise ValueError(f"{what} {text!r} is not a duration like 30m, 24h, 7d or 2w")
     return int(m.group(1)) * UNITS[m.group(2)]
 
@@ -29,6 +34,9 @@ def point_in_time(text: str, *, future: bool = False, now: datetime | None = Non
     """A duration before now (after now when ``future``) or a date/time (UTC when it has no offset), timezone-aware.
     An argparse type: anything else raises ArgumentTypeError naming the accepted forms."""
     value = str(text).strip()
+    if ZERO.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"must be a duration above zero (like 30m, 24h, 7d or 2w) or an RFC 3339 "
+                                         f"date or time, not {text!r}")
     if DURATION.fullmatch(value):
         delta = timedelta(seconds=duration_seconds(value))
         now = now or datetime.now(timezone.utc)
@@ -43,6 +51,11 @@ def point_in_time(text: str, *, future: bool = False, now: datetime | None = Non
 def since(text: str) -> datetime:
     """argparse type of ``--since``: a point in the past (a duration counts back from now)."""
     return point_in_time(text)
+
+
+def rfc3339_utc(when: datetime) -> str:
+    """``when`` in UTC as RFC 3339 with ``Z`` (``2020-01-01T00:00:00Z``), to the second."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def until(text: str) -> datetime:

@@ -19,6 +19,7 @@ import psycopg
 
 from worker import ROOT, ssot
 from worker.errors import BadInput, OpsError
+from worker.known import closest
 from worker.learn import compare
 from worker.queries import execute
 
@@ -69,7 +70,9 @@ def _bad(message: str, field: str) -> BadInput:
 def _require(known: dict[str, Variant], vid: str, flag: str) -> Variant:
     if vid not in known:
         names = ", ".join(sorted(known)) or "none synced: run `ops ssot sync`"
-        raise _bad(f"unknown variant {vid!r} (ssot/agents/variants.yaml has: {names})", flag)
+        close = closest(vid, sorted(known))
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise _bad(f"unknown variant {vid!r} ({hint}ssot/agents/variants.yaml has: {names})", flag)
     return known[vid]
 
 
@@ -153,8 +156,9 @@ def promote(conn: psycopg.Connection, variant_id: str, *, rules: dict, apply: bo
         {"rule": "min_runs", "ok": stats["runs"] >= rules["min_runs"],
          "detail": f"{stats['runs']} scored runs (at least {rules['min_runs']})"},
         {"rule": "min_tier", "ok": stats["tier"] is not None and _tier_rank(stats["tier"]) <= _tier_rank(rules["min_tier"]),
-         "detail": f"tier of the mean score {stats['mean_score'] if stats['mean_score'] is None else round(float(stats['mean_score']), 1)}: "
-                   f"{stats['tier'] or 'none'} (at least {rules['min_tier']})"},
+         "detail": (f"tier of the mean score {round(float(stats['mean_score']), 1)}: {stats['tier'] or 'none'}"
+                    if stats["mean_score"] is not None else "no scored runs, so no tier")
+                   + f" (at least {rules['min_tier']})"},
     ]
     path = root / ssot.VARIANTS
     before = path.read_text(encoding="utf-8")
@@ -165,7 +169,9 @@ def promote(conn: psycopg.Connection, variant_id: str, *, rules: dict, apply: bo
               "applied": False}
     failed = [c for c in checks if not c["ok"]]
     if failed:
-        err = PromotionRefused(f"{v.id} is not promoted: " + "; ".join(f"{c['rule']}: {c['detail']}" for c in failed))
+        # One sentence per failed rule (a detail may hold sentences of its own): "…first. min_runs: …".
+        err = PromotionRefused(f"{v.id} is not promoted: "
+                               + " ".join(f"{c['rule']}: {c['detail'].rstrip('.')}." for c in failed))
         err.report = report
         raise err
     if apply:

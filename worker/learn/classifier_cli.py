@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from worker import db
+from worker import db, known
 from worker.errors import BadInput, Usage, translate
 from worker.learn import classifier
 from worker.output import emit_json, table
@@ -129,6 +129,8 @@ def _suggest(conn, args) -> int:
         raise Usage("give one or more FINGERPRINTs, or --text with --source", field="FINGERPRINT")
     if args.text is not None and not args.source:
         raise Usage("--text needs --source (the source the message came from)", field="--source")
+    if args.text is not None:
+        known.check_source(conn, args.source)  # as `ops classify` refuses an unknown source
     trained, info = classifier.load(conn, args.model_id)
     if args.text is not None:
         top, abstained, unknown = classifier.suggest_text(conn, args.source, args.phase, args.text, args.top,

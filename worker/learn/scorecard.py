@@ -23,7 +23,7 @@ import argparse
 
 from psycopg.rows import dict_row
 
-from worker import db
+from worker import db, known
 from worker.errors import EXIT_OK, translate
 from worker.output import emit_json, table
 from worker.queries import execute
@@ -68,6 +68,8 @@ def _line(card: dict) -> dict:
 def cmd_scorecard(args: argparse.Namespace) -> int:
     with db.connect(autocommit=True) as conn, translate("bench scorecard"):
         cards = scorecards(conn, args.agent_type, args.top)
+        if not cards:  # a typo in --agent-type is refused, not "no scored runs yet"
+            known.check_agent_type(conn, args.agent_type)
     if args.json:
         emit_json(cards)
         return EXIT_OK

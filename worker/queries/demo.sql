@@ -33,3 +33,12 @@ WHERE a.status IN ('open', 'acknowledged', 'regressed') AND a.code NOT LIKE 'UNK
               WHERE e.fingerprint = a.fingerprint AND e.id > %(after)s AND e.state = 'delivered')
 ORDER BY a.code = 'ENV.KEY_MISSING' DESC, a.count DESC, a.fingerprint
 LIMIT 1
+
+-- name: start
+-- Where the demo starts: the newest escalation's id (0 when none; the demo's are after it) and the server's time
+-- (escalations from before it delivered since then were delivered by the demo's worker).
+SELECT coalesce(max(id), 0) AS last_id, now() AS at FROM ops.escalations;
+
+-- name: earlier_delivered
+-- Escalations from before the demo (ids up to after) that its worker delivered: the receiver counts those too.
+SELECT count(*) AS delivered FROM ops.escalations WHERE id <= %(after)s AND delivered_at >= %(since)s;

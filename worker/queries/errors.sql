@@ -69,3 +69,11 @@ FROM ops.regroup_errors(dry_run => NOT %(apply)s);
 -- The fingerprint one event gets through the real ingest path (redaction, classification, grouping); the
 -- real-world grouping measure runs it inside a transaction it rolls back, so nothing stays stored.
 SELECT fingerprint FROM ops.record_error(source => %(source)s, phase => %(phase)s, message => %(message)s);
+
+-- name: known_codes
+-- The taxonomy's codes, in its order, through the analysts' summary view (a filter's typo is refused with them).
+SELECT code FROM ops.failure_mode_summary ORDER BY code;
+
+-- name: code_stored
+-- Whether any stored error has this code (a code since dropped from the taxonomy is still a valid filter).
+SELECT EXISTS (SELECT 1 FROM ops.error_groups WHERE code = %(code)s) AS stored;

@@ -31,3 +31,7 @@ SELECT sha256 FROM ops.ssot_state WHERE name = 'benchmark';
 -- name: rescore_all
 -- Score every agent run again with the synced benchmark; returns rows written.
 SELECT ops.score_agent_runs() AS scored;
+
+-- name: known_agent_types
+-- The agent types of the synced variants and of scored runs (a filter's typo is refused with them).
+SELECT agent_type FROM ops.variant_lineage UNION SELECT agent_type FROM ops.agent_scorecard ORDER BY 1;

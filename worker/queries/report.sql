@@ -21,7 +21,9 @@ SELECT (SELECT coalesce(sum(d.events), 0)::bigint FROM ops.report_error_daily d
        (SELECT count(*) FROM ops.dispatch_queue q WHERE q.created_at >= %(since)s AND q.state = 'dead') AS dead,
        (SELECT count(*) FROM ops.report_agent_runs r WHERE r.created_at >= %(since)s) AS agent_runs,
        (SELECT count(DISTINCT u.run_id) FROM ops.report_unit_checks u WHERE u.started_at >= %(since)s) AS unit_ci_runs,
-       (SELECT count(*) FROM ops.report_open_findings) AS open_findings
+       (SELECT count(*) FROM ops.report_open_findings) AS open_findings,
+       (SELECT count(*) FROM ops.report_open_findings f WHERE f.scope LIKE 'guardrail|%%') AS open_guardrail_findings,
+       (SELECT count(*) FROM ops.report_open_findings f WHERE f.scope NOT LIKE 'guardrail|%%') AS open_unit_ci_findings
 
 -- name: events_per_day
 -- Events per UTC day and code, from the period's first UTC day (the chart's stacked bars).
@@ -92,8 +94,9 @@ GROUP BY u.check_alias
 ORDER BY u.check_alias
 
 -- name: open_findings
--- Unit-CI findings open now (whatever the period), most severe and oldest first.
-SELECT f.alias, f.code, f.severity, f.scope, f.unit_address, f.file, f.line, f.message, f.first_seen_at,
+-- Findings open now (whatever the period), most severe and oldest first; kind: guardrail (an escalated error of a
+-- guardrail code, scope 'guardrail|<target>') or unit_ci.
+SELECT CASE WHEN f.scope LIKE 'guardrail|%%' THEN 'guardrail' ELSE 'unit_ci' END AS kind, f.alias, f.code, f.severity, f.scope, f.unit_address, f.file, f.line, f.message, f.first_seen_at,
        f.last_seen_at, f.occurrences
 FROM ops.report_open_findings f
 ORDER BY f.severity = 'critical' DESC, f.first_seen_at, f.fingerprint
