@@ -116,10 +116,12 @@ CREATE UNLOGGED TABLE ops_private.classification_cache (
 COMMENT ON TABLE ops_private.classification_cache IS
     'What the ingest trigger computed for a redacted event without a code hint: key = SHA-256 over the fingerprint '
     'version, source, phase, redacted message and redacted top frame (each length-prefixed, '
-    'ops_private.classification_key); code, confidence and matched_pattern from ops.classify_error and the '
-    'fingerprint from ops.error_fingerprint, valid while taxonomy_version is ops_private.taxonomy_version''s. '
-    'A repeated event reads one row instead of classifying and normalizing again. Unlogged: a crash empties it '
-    '(it is only a cache). Entries of older versions are deleted when the taxonomy changes.';
+    'ops_private.classification_key); confidence and matched_pattern from ops.classify_error; code and fingerprint '
+    'of the group the text goes to: ops.classify_error''s code and ops.error_fingerprint''s fingerprint, or, when '
+    'triage promoted that fingerprint (ops.error_aliases, reason promote), the target''s fingerprint and code. Valid '
+    'while taxonomy_version is ops_private.taxonomy_version''s; ops_private.move_group deletes the entries of a group '
+    'it moves. A repeated event reads one row instead of classifying, normalizing and following aliases again. '
+    'Unlogged: a crash empties it (it is only a cache). Entries of older versions are deleted when the taxonomy changes.';
 
 CREATE FUNCTION ops_private.classification_key(source text, phase text, message text, top_frame text) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -337,14 +339,16 @@ BEGIN
     -- INSERT's server CPU under perf. The version row is read by its key (WHERE v.singleton): every changed taxonomy
     -- row updates it, so a first `ops ssot sync` (~1,400 changes) leaves the table 14 pages long (a vacuum empties
     -- them, but only trailing empty pages are given back), and a sequential scan read every page for every event.
-    SELECT v.version, v.redaction_prefilter, c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern, c.fingerprint,
-           c.target_fingerprint, c.target_code
+    -- An entry holds the group its text goes to: the fingerprint and code after a promotion (ops.error_aliases,
+    -- reason promote), so a hit reads no alias (ops.promote_error deletes the entries of the group it moves, and
+    -- the aggregate trigger moves a group that a promotion committing meanwhile left behind).
+    SELECT v.version, v.redaction_prefilter, c.key IS NOT NULL AS seen, c.code, c.confidence, c.matched_pattern,
+           c.fingerprint
     INTO taxonomy
     FROM ops_private.taxonomy_version v
     LEFT JOIN LATERAL (
-        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint, al.target_fingerprint, al.target_code
+        SELECT c.key, c.code, c.confidence, c.matched_pattern, c.fingerprint
         FROM ops_private.classification_cache c
-        LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = v.version
         LIMIT 1) c ON true
     WHERE v.singleton;
@@ -502,27 +506,21 @@ BEGIN
         NEW.confidence := taxonomy.confidence;
         NEW.matched_pattern := taxonomy.matched_pattern;
         NEW.fingerprint := taxonomy.fingerprint;
-        target_fingerprint := taxonomy.target_fingerprint;
-        target_code := taxonomy.target_code;
         alias_known := true;
     ELSIF claimed IS NULL THEN
         -- Classification and fingerprint are functions of (source, phase, message, top frame) and the
         -- taxonomy: a repeated event reads them from the cache (the version was read above, before
         -- classifying, so an entry is never stored under a version newer than the taxonomy it was computed with).
         cache_key := ops_private.classification_key(NEW.source, NEW.phase, NEW.message, NEW.top_frame);
-        -- The promote alias of the cached fingerprint comes with it (one query, not two).
-        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint, al.target_fingerprint, al.target_code
+        SELECT c.code, c.confidence, c.matched_pattern, c.fingerprint
         INTO cached
         FROM ops_private.classification_cache c
-        LEFT JOIN ops.error_aliases al ON al.fingerprint = c.fingerprint AND al.reason = 'promote'
         WHERE c.key = cache_key AND c.taxonomy_version = taxonomy.version;
         IF FOUND THEN
             NEW.code := cached.code;
             NEW.confidence := cached.confidence;
             NEW.matched_pattern := cached.matched_pattern;
             NEW.fingerprint := cached.fingerprint;
-            target_fingerprint := cached.target_fingerprint;
-            target_code := cached.target_code;
             alias_known := true;
         ELSE
             SELECT c.code, c.confidence, c.matched_pattern INTO classified
@@ -533,6 +531,14 @@ BEGIN
             NEW.fingerprint := ops.error_fingerprint(NEW.source, NEW.phase, NEW.code,
                                                      ops.grouping_text(NEW.message, NEW.code, NEW.matched_pattern),
                                                      NEW.top_frame);
+            -- The entry holds the group the text goes to: after a promotion, the target's fingerprint and code.
+            SELECT al.target_fingerprint, al.target_code INTO target_fingerprint, target_code
+            FROM ops.error_aliases al WHERE al.fingerprint = NEW.fingerprint AND al.reason = 'promote';
+            IF target_fingerprint IS NOT NULL THEN
+                NEW.fingerprint := target_fingerprint;
+                NEW.code := target_code;
+            END IF;
+            alias_known := true;
             INSERT INTO ops_private.classification_cache AS c (key, taxonomy_version, code, confidence,
                                                                matched_pattern, fingerprint)
             VALUES (cache_key, taxonomy.version, NEW.code, NEW.confidence, NEW.matched_pattern, NEW.fingerprint)
@@ -574,10 +580,10 @@ BEGIN
     IF NOT alias_known THEN
         SELECT al.target_fingerprint, al.target_code INTO target_fingerprint, target_code
         FROM ops.error_aliases al WHERE al.fingerprint = NEW.fingerprint AND al.reason = 'promote';
-    END IF;
-    IF target_fingerprint IS NOT NULL THEN
-        NEW.fingerprint := target_fingerprint;
-        NEW.code := target_code;
+        IF target_fingerprint IS NOT NULL THEN
+            NEW.fingerprint := target_fingerprint;
+            NEW.code := target_code;
+        END IF;
     END IF;
 
     IF NEW.event_key IS NOT NULL THEN
@@ -598,7 +604,8 @@ COMMENT ON FUNCTION ops_private.tg_error_events__prepare() IS
     'source from an external producer OP006, bad or secret-shaped event_key OP001, context deeper than 32 OP001), '
     'truncates and marks cut fields, redacts every text field (phase included; a slice of a long field keeps no part '
     'of a secret the cut split, ops_private.redact_head/redact_tail), honours or records a code hint, classifies, fingerprints, records an event of a promoted '
-    'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code, and skips '
+    'fingerprint (ops.error_aliases, reason promote) under the target group''s fingerprint and code (a cache entry '
+    'holds them, so a text seen before reads no alias), and skips '
     '(returns NULL) an event whose event_key was already stored. Without a code hint, classification and fingerprint come from '
     'ops_private.classification_cache when the same (source, phase, message, top frame) was seen under the current '
     'taxonomy version, and are stored there otherwise. A message, phase and top frame that arrive equal to the redacted '
@@ -658,47 +665,42 @@ SET search_path = pg_catalog, ops
 AS $$
 DECLARE
     fired jsonb;
+    ev record;
+    fmode record;
+    got record;
+    known boolean;
+    created text[];
+    moving record;
 BEGIN
-    -- The common statement crosses nothing: it upserts the counts and stops. Only a statement with a
-    -- crossing or regression plans and runs the escalation half (page budgets, escalations, FixBot runs),
-    -- whose executor start-up (five INSERT ... ON CONFLICT) cost a single-row INSERT ~0.6 ms. The code's row of
-    -- ops.failure_modes is read by a LATERAL probe with LIMIT 1 (its key is the code): the transition table is
-    -- always planned as 500 rows, so a plain join read and hashed all of ops.failure_modes in every statement.
-    WITH totals AS (
-        SELECT e.fingerprint,
-               min(e.fingerprint_version) AS fingerprint_version,
-               min(e.code) AS code,
-               min(e.source) AS source,
-               min(e.phase) AS phase,
-               count(*) AS n,
-               min(e.received_at) AS first_at,
-               max(e.received_at) AS last_at,
-               max(e.id) AS last_event_id,
-               max(e.confidence) AS confidence,
-               min(e.matched_pattern) AS matched_pattern
-        FROM inserted e
-        GROUP BY e.fingerprint
-    ), batch AS (
-        -- The sample is the group's last event in this statement, found by a join on its id (DISTINCT ON
-        -- in case an owner inserted an id twice), not by one sort per sampled column.
-        SELECT DISTINCT ON (t.fingerprint) t.*, e.message AS sample_message, e.top_frame, e.run_id, e.correlation_id
-        FROM totals t
-        JOIN inserted e ON e.id = t.last_event_id AND e.fingerprint = t.fingerprint
-        ORDER BY t.fingerprint
-    ), upserted AS (
-        -- Rows are upserted in fingerprint order, so concurrent multi-row statements lock in one order.
+    -- A single-row statement (every autocommit INSERT and ops.record_error call, a storm's events) upserts its one
+    -- group by a plain INSERT ... VALUES of the row's values, its crossings decided here; the general upsert below
+    -- (hash aggregate, join back for the sample, sort, unique, ModifyTable) started ~19 % of such a statement's CPU
+    -- in plan nodes one row does not need. Whether the statement has one row is read from at most two rows of the
+    -- transition table (an init plan), so a 500-row statement pays nothing per row for the test. Both upserts follow
+    -- the same rules (tests/test_ingest_aggregate_paths.py: equal rows and escalations on the same events).
+    SELECT e.fingerprint, e.fingerprint_version, e.code, e.source, e.phase, e.received_at, e.id, e.confidence,
+           e.matched_pattern, e.message, e.top_frame, e.run_id, e.correlation_id,
+           (SELECT count(*) FROM (SELECT FROM inserted x LIMIT 2) x) AS rows
+    INTO ev
+    FROM inserted e
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF ev.rows = 1 THEN
+        SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable, f.remediate_kind,
+               f.escalate_within, f.escalate_after_count
+        INTO fmode
+        FROM ops.failure_modes f WHERE f.code = ev.code LIMIT 1;
+        known := FOUND;
         INSERT INTO ops.agent_errors AS a (
             fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at,
             confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
             last_correlation_id, window_started_at, window_count)
-        SELECT b.fingerprint, b.fingerprint_version, b.code, b.source, b.phase, b.n, b.first_at, b.last_at,
-               b.confidence, b.matched_pattern, b.sample_message, b.top_frame, b.last_event_id, b.run_id,
-               b.correlation_id,
-               CASE WHEN fm.escalate_within IS NOT NULL THEN b.first_at END,
-               CASE WHEN fm.escalate_within IS NOT NULL THEN b.n END
-        FROM batch b
-        LEFT JOIN LATERAL (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = b.code LIMIT 1) fm ON true
-        ORDER BY b.fingerprint
+        VALUES (ev.fingerprint, ev.fingerprint_version, ev.code, ev.source, ev.phase, 1, ev.received_at,
+                ev.received_at, ev.confidence, ev.matched_pattern, ev.message, ev.top_frame, ev.id, ev.run_id,
+                ev.correlation_id, CASE WHEN fmode.escalate_within IS NOT NULL THEN ev.received_at END,
+                CASE WHEN fmode.escalate_within IS NOT NULL THEN 1 END)
         ON CONFLICT (fingerprint) DO UPDATE SET
             count = a.count + excluded.count,
             last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at),
@@ -709,7 +711,6 @@ BEGIN
             last_correlation_id = coalesce(excluded.last_correlation_id, a.last_correlation_id),
             status = CASE WHEN a.status = 'resolved' THEN 'regressed' ELSE a.status END,
             regression_count = a.regression_count + (a.status = 'resolved')::integer,
-            -- A window opens at the first event after the previous one closed.
             window_started_at = CASE
                 WHEN excluded.window_started_at IS NULL THEN NULL
                 WHEN a.window_started_at IS NULL
@@ -727,143 +728,269 @@ BEGIN
         RETURNING a.fingerprint, a.code, a.source, a.phase, a.count, a.window_count, a.window_started_at,
                   a.status, a.regression_count, a.first_seen_at, a.last_seen_at, a.sample_message,
                   a.top_frame, a.last_event_id, a.last_run_id, a.ignored_until
-    )
-    -- The upsert returns the new counts; this statement added b.n, so the old count is new - n.
-    SELECT jsonb_agg(jsonb_build_object(
-               'fingerprint', u.fingerprint, 'code', u.code, 'source', u.source, 'phase', u.phase, 'count', u.count,
-               'window_count', u.window_count, 'window_started_at', u.window_started_at, 'status', u.status,
-               'regression_count', u.regression_count, 'first_seen_at', u.first_seen_at,
-               'last_seen_at', u.last_seen_at, 'sample_message', u.sample_message, 'top_frame', u.top_frame,
-               'last_event_id', u.last_event_id, 'last_run_id', u.last_run_id, 'ignored_until', u.ignored_until,
-               'n', b.n, 'reason', r.reason,
-               'dedupe_key', r.dedupe_key, 'escalate_destination', fm.escalate_destination, 'title', fm.title,
-               'severity', fm.severity, 'category', fm.category, 'runbook', fm.runbook, 'retryable', fm.retryable,
-               'remediate_kind', fm.remediate_kind))
-    INTO fired
-    FROM upserted u
-    JOIN batch b ON b.fingerprint = u.fingerprint
-    JOIN LATERAL (SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable,
-                         f.remediate_kind, f.escalate_within, f.escalate_after_count
-                  FROM ops.failure_modes f WHERE f.code = u.code LIMIT 1) fm ON true
-    CROSS JOIN LATERAL (VALUES
-        ('threshold', u.fingerprint || ':threshold',
-         fm.escalate_within IS NULL
-         AND u.count - b.n < fm.escalate_after_count AND u.count >= fm.escalate_after_count),
-        ('window', u.fingerprint || ':window:' || to_char(u.window_started_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
-         fm.escalate_within IS NOT NULL
-         AND u.window_count - b.n < fm.escalate_after_count AND u.window_count >= fm.escalate_after_count),
-        ('regression', u.fingerprint || ':regression:' || u.regression_count,
-         u.status = 'regressed')
-    ) AS r (reason, dedupe_key, fires)
-    WHERE r.fires;
-    IF fired IS NULL THEN
-        RETURN NULL;
+        INTO got;
+        IF got.count = 1 THEN
+            created := ARRAY[got.fingerprint];  -- a new group (an update adds to a count of at least one)
+        END IF;
+        -- The crossings, decided as the general path decides them (its inner join on the code: a code not in the
+        -- taxonomy fires none); the fired jsonb is built only when one fired.
+        IF got.code IS DISTINCT FROM ev.code THEN
+            -- The group kept the code it was created with (the upsert never changes it): its rules decide.
+            SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable,
+                   f.remediate_kind, f.escalate_within, f.escalate_after_count
+            INTO fmode
+            FROM ops.failure_modes f WHERE f.code = got.code LIMIT 1;
+            known := FOUND;
+        END IF;
+        IF known AND (got.status = 'regressed'
+                      OR coalesce(CASE WHEN fmode.escalate_within IS NULL THEN got.count = fmode.escalate_after_count
+                                       ELSE got.window_count = fmode.escalate_after_count END, false)) THEN
+            SELECT jsonb_agg(jsonb_build_object(
+                       'fingerprint', got.fingerprint, 'code', got.code, 'source', got.source, 'phase', got.phase,
+                       'count', got.count, 'window_count', got.window_count,
+                       'window_started_at', got.window_started_at, 'status', got.status,
+                       'regression_count', got.regression_count, 'first_seen_at', got.first_seen_at,
+                       'last_seen_at', got.last_seen_at, 'sample_message', got.sample_message,
+                       'top_frame', got.top_frame,
+                       'last_event_id', got.last_event_id, 'last_run_id', got.last_run_id,
+                       'ignored_until', got.ignored_until, 'n', 1, 'reason', r.reason, 'dedupe_key', r.dedupe_key,
+                       'escalate_destination', fmode.escalate_destination, 'title', fmode.title,
+                       'severity', fmode.severity, 'category', fmode.category, 'runbook', fmode.runbook,
+                       'retryable', fmode.retryable, 'remediate_kind', fmode.remediate_kind))
+            INTO fired
+            FROM (VALUES
+                -- One event was added: a count crosses its threshold when it now equals it (old = new - 1 below it).
+                ('threshold', got.fingerprint || ':threshold',
+                 fmode.escalate_within IS NULL AND got.count = fmode.escalate_after_count),
+                ('window', got.fingerprint || ':window:'
+                           || to_char(got.window_started_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
+                 fmode.escalate_within IS NOT NULL AND got.window_count = fmode.escalate_after_count),
+                ('regression', got.fingerprint || ':regression:' || got.regression_count, got.status = 'regressed')
+            ) AS r (reason, dedupe_key, fires)
+            WHERE r.fires;
+        END IF;
+    ELSE
+        -- The common statement crosses nothing: it upserts the counts and stops. Only a statement with a
+        -- crossing or regression plans and runs the escalation half (page budgets, escalations, FixBot runs),
+        -- whose executor start-up (five INSERT ... ON CONFLICT) cost a single-row INSERT ~0.6 ms. The code's row of
+        -- ops.failure_modes is read by a LATERAL probe with LIMIT 1 (its key is the code): the transition table is
+        -- always planned as 500 rows, so a plain join read and hashed all of ops.failure_modes in every statement.
+        WITH totals AS (
+            SELECT e.fingerprint,
+                   min(e.fingerprint_version) AS fingerprint_version,
+                   min(e.code) AS code,
+                   min(e.source) AS source,
+                   min(e.phase) AS phase,
+                   count(*) AS n,
+                   min(e.received_at) AS first_at,
+                   max(e.received_at) AS last_at,
+                   max(e.id) AS last_event_id,
+                   max(e.confidence) AS confidence,
+                   min(e.matched_pattern) AS matched_pattern
+            FROM inserted e
+            GROUP BY e.fingerprint
+        ), batch AS (
+            -- The sample is the group's last event in this statement, found by a join on its id (DISTINCT ON
+            -- in case an owner inserted an id twice), not by one sort per sampled column.
+            SELECT DISTINCT ON (t.fingerprint) t.*, e.message AS sample_message, e.top_frame, e.run_id, e.correlation_id
+            FROM totals t
+            JOIN inserted e ON e.id = t.last_event_id AND e.fingerprint = t.fingerprint
+            ORDER BY t.fingerprint
+        ), upserted AS (
+            -- Rows are upserted in fingerprint order, so concurrent multi-row statements lock in one order.
+            INSERT INTO ops.agent_errors AS a (
+                fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at,
+                confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
+                last_correlation_id, window_started_at, window_count)
+            SELECT b.fingerprint, b.fingerprint_version, b.code, b.source, b.phase, b.n, b.first_at, b.last_at,
+                   b.confidence, b.matched_pattern, b.sample_message, b.top_frame, b.last_event_id, b.run_id,
+                   b.correlation_id,
+                   CASE WHEN fm.escalate_within IS NOT NULL THEN b.first_at END,
+                   CASE WHEN fm.escalate_within IS NOT NULL THEN b.n END
+            FROM batch b
+            LEFT JOIN LATERAL (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = b.code LIMIT 1) fm ON true
+            ORDER BY b.fingerprint
+            ON CONFLICT (fingerprint) DO UPDATE SET
+                count = a.count + excluded.count,
+                last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at),
+                sample_message = excluded.sample_message,
+                top_frame = excluded.top_frame,
+                last_event_id = excluded.last_event_id,
+                last_run_id = coalesce(excluded.last_run_id, a.last_run_id),
+                last_correlation_id = coalesce(excluded.last_correlation_id, a.last_correlation_id),
+                status = CASE WHEN a.status = 'resolved' THEN 'regressed' ELSE a.status END,
+                regression_count = a.regression_count + (a.status = 'resolved')::integer,
+                -- A window opens at the first event after the previous one closed.
+                window_started_at = CASE
+                    WHEN excluded.window_started_at IS NULL THEN NULL
+                    WHEN a.window_started_at IS NULL
+                      OR excluded.first_seen_at >= a.window_started_at
+                         + (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = a.code)
+                    THEN excluded.window_started_at
+                    ELSE a.window_started_at END,
+                window_count = CASE
+                    WHEN excluded.window_started_at IS NULL THEN NULL
+                    WHEN a.window_started_at IS NULL
+                      OR excluded.first_seen_at >= a.window_started_at
+                         + (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = a.code)
+                    THEN excluded.window_count
+                    ELSE a.window_count + excluded.window_count END
+            RETURNING a.fingerprint, a.code, a.source, a.phase, a.count, a.window_count, a.window_started_at,
+                      a.status, a.regression_count, a.first_seen_at, a.last_seen_at, a.sample_message,
+                      a.top_frame, a.last_event_id, a.last_run_id, a.ignored_until
+        )
+        -- The upsert returns the new counts; this statement added b.n, so the old count is new - n.
+        SELECT jsonb_agg(jsonb_build_object(
+                   'fingerprint', u.fingerprint, 'code', u.code, 'source', u.source, 'phase', u.phase, 'count', u.count,
+                   'window_count', u.window_count, 'window_started_at', u.window_started_at, 'status', u.status,
+                   'regression_count', u.regression_count, 'first_seen_at', u.first_seen_at,
+                   'last_seen_at', u.last_seen_at, 'sample_message', u.sample_message, 'top_frame', u.top_frame,
+                   'last_event_id', u.last_event_id, 'last_run_id', u.last_run_id, 'ignored_until', u.ignored_until,
+                   'n', b.n, 'reason', r.reason,
+                   'dedupe_key', r.dedupe_key, 'escalate_destination', fm.escalate_destination, 'title', fm.title,
+                   'severity', fm.severity, 'category', fm.category, 'runbook', fm.runbook, 'retryable', fm.retryable,
+                   'remediate_kind', fm.remediate_kind)) FILTER (WHERE r.fires AND fm.known),
+               -- The groups this statement created (their count is what it added), once each.
+               array_agg(u.fingerprint) FILTER (WHERE u.count = b.n AND r.reason = 'threshold')
+        INTO fired, created
+        FROM upserted u
+        JOIN batch b ON b.fingerprint = u.fingerprint
+        -- A code not in the taxonomy fires nothing (fm.known is NULL), but its new group is still listed.
+        LEFT JOIN LATERAL (SELECT true AS known, f.escalate_destination, f.title, f.severity, f.category, f.runbook,
+                                  f.retryable, f.remediate_kind, f.escalate_within, f.escalate_after_count
+                           FROM ops.failure_modes f WHERE f.code = u.code LIMIT 1) fm ON true
+        CROSS JOIN LATERAL (VALUES
+            ('threshold', u.fingerprint || ':threshold',
+             fm.escalate_within IS NULL
+             AND u.count - b.n < fm.escalate_after_count AND u.count >= fm.escalate_after_count),
+            ('window', u.fingerprint || ':window:' || to_char(u.window_started_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
+             fm.escalate_within IS NOT NULL
+             AND u.window_count - b.n < fm.escalate_after_count AND u.window_count >= fm.escalate_after_count),
+            ('regression', u.fingerprint || ':regression:' || u.regression_count,
+             u.status = 'regressed')
+        ) AS r (reason, dedupe_key, fires);
     END IF;
+    IF fired IS NOT NULL THEN
 
-    WITH crossings AS (
-        -- An error ignored for now (`ops ignore`) neither pages nor takes a place in a page budget or a digest; one
-        -- whose ignore ran out goes on, and the escalation trigger reopens it (tg_escalations__10_skip_ignored).
-        SELECT * FROM jsonb_to_recordset(fired) AS x (
-            fingerprint text, code text, source text, phase text, count bigint, window_count bigint,
-            window_started_at timestamptz, status text, regression_count integer, first_seen_at timestamptz,
-            last_seen_at timestamptz, sample_message text, top_frame text, last_event_id bigint, last_run_id text,
-            ignored_until timestamptz, n bigint, reason text, dedupe_key text, escalate_destination text, title text,
-            severity text, category text, runbook text, retryable boolean, remediate_kind text)
-        WHERE x.status IS DISTINCT FROM 'ignored' OR x.ignored_until <= now()
-    ), ruled AS (
-        -- The destination's page budget for the code, if any (FixBot codes are never held back).
-        SELECT c.*, g.scope, g.window_length, g.max_pages,
-               date_bin(g.window_length, now(), timestamptz '2000-01-01 00:00:00+00') AS window_start,
-               (g.scope IS NOT NULL AND g.window_length IS NOT NULL AND g.max_pages IS NOT NULL) AS limited
-        FROM crossings c
-        LEFT JOIN LATERAL ops_private.page_digest_rule(c.escalate_destination, c.code) AS g
-            ON c.remediate_kind IS DISTINCT FROM 'fixbot'
-    ), ranked AS (
-        SELECT r.*,
-               row_number() OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start
-                                  ORDER BY r.dedupe_key) AS rank_in_batch,
-               count(*) OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start) AS batch_crossings
-        FROM ruled r
-    ), windows AS (
-        -- One upsert per window: the row lock makes concurrent statements take their places in turn.
-        INSERT INTO ops.page_windows AS w (destination, scope, window_start, window_end, max_pages, crossings)
-        SELECT r.escalate_destination, r.scope, r.window_start, r.window_start + min(r.window_length),
-               min(r.max_pages), count(*)
-        FROM ranked r
-        WHERE r.limited
-        GROUP BY r.escalate_destination, r.scope, r.window_start
-        ORDER BY r.escalate_destination, r.scope, r.window_start
-        ON CONFLICT (destination, scope, window_start) DO UPDATE SET crossings = w.crossings + excluded.crossings
-        RETURNING w.id, w.destination, w.scope, w.window_start, w.window_end, w.max_pages, w.crossings, w.sealed_at
-    ), decided AS (
-        -- Crossings before this statement's = total - this statement's; the first max_pages of a window
-        -- page, and so does any crossing that finds its window's digest already sealed.
-        SELECT r.*, w.id AS window_id, w.window_end,
-               (w.id IS NULL OR w.sealed_at IS NOT NULL
-                OR w.crossings - r.batch_crossings + r.rank_in_batch <= w.max_pages) AS paged
-        FROM ranked r
-        LEFT JOIN windows w ON r.limited AND w.destination = r.escalate_destination AND w.scope = r.scope
-                           AND w.window_start = r.window_start
-    ), held AS (
-        INSERT INTO ops.page_window_items (dedupe_key, window_id, fingerprint, code, reason, count_at, payload)
-        SELECT d.dedupe_key, d.window_id, d.fingerprint, d.code, d.reason, d.count,
-               jsonb_build_object(
-                   'code', d.code, 'title', d.title, 'severity', d.severity, 'reason', d.reason, 'count', d.count,
-                   'first_seen_at', d.first_seen_at, 'last_seen_at', d.last_seen_at, 'source', d.source,
-                   'phase', d.phase, 'sample_message', d.sample_message, 'runbook', d.runbook,
-                   'fingerprint', d.fingerprint)
-        FROM decided d
-        WHERE NOT d.paged
-        ORDER BY d.dedupe_key
-        ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING window_id
-    ), digests AS (
-        -- The window's digest: one escalation, due when the window closes (exactly one: the dedupe key).
-        INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload,
-                                     next_attempt_at)
-        SELECT 'digest:' || d.window_id, 'digest:' || d.window_id, min(d.code), 'digest', d.escalate_destination, 0,
-               jsonb_build_object(
-                   'title', CASE WHEN d.scope = '*' THEN 'Similar errors held back by the page budget'
-                                 ELSE min(d.title) END,
-                   'code', CASE WHEN d.scope = '*' THEN NULL ELSE d.scope END,
-                   'scope', d.scope, 'window_id', d.window_id, 'window_start', d.window_start,
-                   'window_end', d.window_end, 'max_pages', min(d.max_pages),
-                   'severity', max(d.severity), 'runbook', CASE WHEN d.scope = '*' THEN NULL ELSE min(d.runbook) END),
-               d.window_end
-        FROM decided d
-        WHERE NOT d.paged
-        GROUP BY d.window_id, d.escalate_destination, d.scope, d.window_start, d.window_end
-        ORDER BY d.window_id
-        ON CONFLICT (dedupe_key) DO NOTHING
-    ), escalated AS (
-        INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload)
-        SELECT c.dedupe_key, c.fingerprint, c.code, c.reason, c.escalate_destination, c.count,
-               jsonb_build_object(
-                   'code', c.code, 'title', c.title, 'severity', c.severity, 'category', c.category,
-                   'reason', c.reason, 'count', c.count, 'window_count', c.window_count,
-                   'first_seen_at', c.first_seen_at, 'last_seen_at', c.last_seen_at,
-                   'source', c.source, 'phase', c.phase, 'sample_message', c.sample_message,
-                   'top_frame', c.top_frame, 'runbook', c.runbook, 'retryable', c.retryable,
-                   'remediate_kind', c.remediate_kind, 'last_event_id', c.last_event_id,
-                   'last_run_id', c.last_run_id, 'fingerprint', c.fingerprint)
-               || CASE WHEN c.window_id IS NULL THEN '{}'::jsonb
-                       ELSE jsonb_build_object('page_window', jsonb_build_object(
-                           'id', c.window_id, 'window_end', c.window_end, 'max_pages', c.max_pages)) END
-        FROM decided c
-        WHERE c.paged
-        ORDER BY c.dedupe_key
-        ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING id, fingerprint, code, payload
-    )
-    INSERT INTO ops.agent_runs (fingerprint, code, escalation_id, policy_ref, policy_sha256, evidence, metadata)
-    SELECT e.fingerprint, e.code, e.id, coalesce(p.path, 'ssot/agents/fixbot_policy.yaml'), p.sha256,
-           e.payload - 'remediate_kind',
-           jsonb_build_object('variant_id', coalesce(p.detail ->> 'default_variant', 'baseline'))
-    FROM escalated e
-    JOIN ops.failure_modes fm ON fm.code = e.code AND fm.remediate_kind = 'fixbot'
-    LEFT JOIN ops.ssot_state p ON p.name = 'fixbot_policy'
-    ORDER BY e.fingerprint
-    ON CONFLICT (fingerprint) WHERE status IN ('queued', 'claimed', 'running') DO NOTHING;
+        WITH crossings AS (
+            -- An error ignored for now (`ops ignore`) neither pages nor takes a place in a page budget or a digest; one
+            -- whose ignore ran out goes on, and the escalation trigger reopens it (tg_escalations__10_skip_ignored).
+            SELECT * FROM jsonb_to_recordset(fired) AS x (
+                fingerprint text, code text, source text, phase text, count bigint, window_count bigint,
+                window_started_at timestamptz, status text, regression_count integer, first_seen_at timestamptz,
+                last_seen_at timestamptz, sample_message text, top_frame text, last_event_id bigint, last_run_id text,
+                ignored_until timestamptz, n bigint, reason text, dedupe_key text, escalate_destination text, title text,
+                severity text, category text, runbook text, retryable boolean, remediate_kind text)
+            WHERE x.status IS DISTINCT FROM 'ignored' OR x.ignored_until <= now()
+        ), ruled AS (
+            -- The destination's page budget for the code, if any (FixBot codes are never held back).
+            SELECT c.*, g.scope, g.window_length, g.max_pages,
+                   date_bin(g.window_length, now(), timestamptz '2000-01-01 00:00:00+00') AS window_start,
+                   (g.scope IS NOT NULL AND g.window_length IS NOT NULL AND g.max_pages IS NOT NULL) AS limited
+            FROM crossings c
+            LEFT JOIN LATERAL ops_private.page_digest_rule(c.escalate_destination, c.code) AS g
+                ON c.remediate_kind IS DISTINCT FROM 'fixbot'
+        ), ranked AS (
+            SELECT r.*,
+                   row_number() OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start
+                                      ORDER BY r.dedupe_key) AS rank_in_batch,
+                   count(*) OVER (PARTITION BY r.escalate_destination, r.scope, r.window_start) AS batch_crossings
+            FROM ruled r
+        ), windows AS (
+            -- One upsert per window: the row lock makes concurrent statements take their places in turn.
+            INSERT INTO ops.page_windows AS w (destination, scope, window_start, window_end, max_pages, crossings)
+            SELECT r.escalate_destination, r.scope, r.window_start, r.window_start + min(r.window_length),
+                   min(r.max_pages), count(*)
+            FROM ranked r
+            WHERE r.limited
+            GROUP BY r.escalate_destination, r.scope, r.window_start
+            ORDER BY r.escalate_destination, r.scope, r.window_start
+            ON CONFLICT (destination, scope, window_start) DO UPDATE SET crossings = w.crossings + excluded.crossings
+            RETURNING w.id, w.destination, w.scope, w.window_start, w.window_end, w.max_pages, w.crossings, w.sealed_at
+        ), decided AS (
+            -- Crossings before this statement's = total - this statement's; the first max_pages of a window
+            -- page, and so does any crossing that finds its window's digest already sealed.
+            SELECT r.*, w.id AS window_id, w.window_end,
+                   (w.id IS NULL OR w.sealed_at IS NOT NULL
+                    OR w.crossings - r.batch_crossings + r.rank_in_batch <= w.max_pages) AS paged
+            FROM ranked r
+            LEFT JOIN windows w ON r.limited AND w.destination = r.escalate_destination AND w.scope = r.scope
+                               AND w.window_start = r.window_start
+        ), held AS (
+            INSERT INTO ops.page_window_items (dedupe_key, window_id, fingerprint, code, reason, count_at, payload)
+            SELECT d.dedupe_key, d.window_id, d.fingerprint, d.code, d.reason, d.count,
+                   jsonb_build_object(
+                       'code', d.code, 'title', d.title, 'severity', d.severity, 'reason', d.reason, 'count', d.count,
+                       'first_seen_at', d.first_seen_at, 'last_seen_at', d.last_seen_at, 'source', d.source,
+                       'phase', d.phase, 'sample_message', d.sample_message, 'runbook', d.runbook,
+                       'fingerprint', d.fingerprint)
+            FROM decided d
+            WHERE NOT d.paged
+            ORDER BY d.dedupe_key
+            ON CONFLICT (dedupe_key) DO NOTHING
+            RETURNING window_id
+        ), digests AS (
+            -- The window's digest: one escalation, due when the window closes (exactly one: the dedupe key).
+            INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload,
+                                         next_attempt_at)
+            SELECT 'digest:' || d.window_id, 'digest:' || d.window_id, min(d.code), 'digest', d.escalate_destination, 0,
+                   jsonb_build_object(
+                       'title', CASE WHEN d.scope = '*' THEN 'Similar errors held back by the page budget'
+                                     ELSE min(d.title) END,
+                       'code', CASE WHEN d.scope = '*' THEN NULL ELSE d.scope END,
+                       'scope', d.scope, 'window_id', d.window_id, 'window_start', d.window_start,
+                       'window_end', d.window_end, 'max_pages', min(d.max_pages),
+                       'severity', max(d.severity), 'runbook', CASE WHEN d.scope = '*' THEN NULL ELSE min(d.runbook) END),
+                   d.window_end
+            FROM decided d
+            WHERE NOT d.paged
+            GROUP BY d.window_id, d.escalate_destination, d.scope, d.window_start, d.window_end
+            ORDER BY d.window_id
+            ON CONFLICT (dedupe_key) DO NOTHING
+        ), escalated AS (
+            INSERT INTO ops.escalations (dedupe_key, fingerprint, code, reason, destination, count_at, payload)
+            SELECT c.dedupe_key, c.fingerprint, c.code, c.reason, c.escalate_destination, c.count,
+                   jsonb_build_object(
+                       'code', c.code, 'title', c.title, 'severity', c.severity, 'category', c.category,
+                       'reason', c.reason, 'count', c.count, 'window_count', c.window_count,
+                       'first_seen_at', c.first_seen_at, 'last_seen_at', c.last_seen_at,
+                       'source', c.source, 'phase', c.phase, 'sample_message', c.sample_message,
+                       'top_frame', c.top_frame, 'runbook', c.runbook, 'retryable', c.retryable,
+                       'remediate_kind', c.remediate_kind, 'last_event_id', c.last_event_id,
+                       'last_run_id', c.last_run_id, 'fingerprint', c.fingerprint)
+                   || CASE WHEN c.window_id IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('page_window', jsonb_build_object(
+                               'id', c.window_id, 'window_end', c.window_end, 'max_pages', c.max_pages)) END
+            FROM decided c
+            WHERE c.paged
+            ORDER BY c.dedupe_key
+            ON CONFLICT (dedupe_key) DO NOTHING
+            RETURNING id, fingerprint, code, payload
+        )
+        INSERT INTO ops.agent_runs (fingerprint, code, escalation_id, policy_ref, policy_sha256, evidence, metadata)
+        SELECT e.fingerprint, e.code, e.id, coalesce(p.path, 'ssot/agents/fixbot_policy.yaml'), p.sha256,
+               e.payload - 'remediate_kind',
+               jsonb_build_object('variant_id', coalesce(p.detail ->> 'default_variant', 'baseline'))
+        FROM escalated e
+        JOIN ops.failure_modes fm ON fm.code = e.code AND fm.remediate_kind = 'fixbot'
+        LEFT JOIN ops.ssot_state p ON p.name = 'fixbot_policy'
+        ORDER BY e.fingerprint
+        ON CONFLICT (fingerprint) WHERE status IN ('queued', 'claimed', 'running') DO NOTHING;
+    END IF;
+    IF created IS NOT NULL THEN
+        -- A group this statement created under a fingerprint that a promotion moved (ops.error_aliases, reason
+        -- promote): its events were fingerprinted before the promotion committed (a cache entry or alias read
+        -- earlier; the upsert then waited for the promotion's row lock). It is moved as the promotion moved the
+        -- others (ops_private.move_group), so ingest never recreates a promoted group, and the cache entries that
+        -- sent events there are deleted. A new group is the only case: a promoted group's row is gone.
+        FOR moving IN
+            SELECT al.fingerprint, al.target_fingerprint, al.target_code FROM ops.error_aliases al
+            WHERE al.fingerprint = ANY (created) AND al.reason = 'promote'
+            ORDER BY al.fingerprint
+        LOOP
+            PERFORM ops_private.move_group(moving.fingerprint, moving.target_fingerprint, moving.target_code);
+        END LOOP;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -873,7 +1000,11 @@ COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
     'back crossings past a destination''s page budget (config.digest) into that window''s digest '
     '(ops.page_windows, ops.page_window_items, one reason=digest escalation due at the window''s end). An error '
     'ignored for now (ops.ignore_error) has no crossing: no page, no place in a budget or digest. A statement '
-    'that crosses nothing runs only the upsert; the escalation half runs when a crossing or regression fired.';
+    'that crosses nothing runs only the upsert; the escalation half runs when a crossing or regression fired. A '
+    'group the statement created under a fingerprint a promotion moved meanwhile follows it (ops_private.move_group). A '
+    'statement of one row upserts by INSERT ... VALUES and decides its crossings in PL/pgSQL (no aggregate, sort or '
+    'join to start); a statement of more rows by one upsert over the transition table. Same rows and escalations '
+    'either way.';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__prepare();
@@ -1497,6 +1628,62 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
 
 -- Triage: re-code a group (ops triage promote) and send late events of its old fingerprint to the new one.
 
+CREATE FUNCTION ops_private.move_group(moved_fingerprint text, to_fingerprint text, to_code text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ops
+AS $$
+DECLARE
+    old ops.agent_errors;
+    moved bigint;
+    maintenance_was text := current_setting('ops.maintenance', true);
+BEGIN
+    SELECT a.* INTO old FROM ops.agent_errors a WHERE a.fingerprint = move_group.moved_fingerprint FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    PERFORM set_config('ops.maintenance', 'on', true);  -- lets the append-only trigger pass the event UPDATE
+    UPDATE ops.error_events e SET fingerprint = move_group.to_fingerprint, code = move_group.to_code
+    WHERE e.fingerprint = old.fingerprint;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    PERFORM set_config('ops.maintenance', coalesce(nullif(maintenance_was, ''), 'off'), true);
+    UPDATE ops_private.event_keys k SET fingerprint = move_group.to_fingerprint, code = move_group.to_code
+    WHERE k.fingerprint = old.fingerprint;
+
+    INSERT INTO ops.agent_errors AS a (
+        fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
+        confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id, last_correlation_id,
+        window_started_at, window_count, regression_count, resolved_at, resolution_ref)
+    VALUES (move_group.to_fingerprint, ops.current_fingerprint_version(), move_group.to_code, old.source, old.phase,
+            old.count, old.first_seen_at, old.last_seen_at, old.status, 1.0, NULL, old.sample_message, old.top_frame,
+            old.last_event_id, old.last_run_id, old.last_correlation_id, NULL, NULL, old.regression_count,
+            old.resolved_at, old.resolution_ref)
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        count = a.count + excluded.count,
+        first_seen_at = least(a.first_seen_at, excluded.first_seen_at),
+        last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at);
+
+    -- Escalations, FixBot runs and guardrail findings follow their group (dedupe keys keep the old
+    -- fingerprint: history).
+    UPDATE ops.escalations s SET fingerprint = move_group.to_fingerprint WHERE s.fingerprint = old.fingerprint;
+    UPDATE ops.agent_runs r SET fingerprint = move_group.to_fingerprint WHERE r.fingerprint = old.fingerprint;
+    UPDATE ops.convergence_findings c SET fingerprint = move_group.to_fingerprint
+    WHERE c.scope LIKE 'guardrail|%' AND c.fingerprint = old.fingerprint
+      AND NOT EXISTS (SELECT FROM ops.convergence_findings t
+                      WHERE t.scope = c.scope AND t.fingerprint = move_group.to_fingerprint);
+    DELETE FROM ops.agent_errors a WHERE a.fingerprint = old.fingerprint;
+    -- Cache entries hold the group a text goes to: those of the old group would send its text back there.
+    DELETE FROM ops_private.classification_cache c WHERE c.fingerprint = old.fingerprint;
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION ops_private.move_group(text, text, text) IS
+    'Moves one error group under another fingerprint and code (ops.promote_error, and the ingest trigger for a group '
+    'it recreated while a promotion of it committed): its stored events and idempotency keys are re-coded, its count, '
+    'first/last seen, status and regressions carry over (added to the target group if one exists: count summed, '
+    'first/last seen widened), escalations, FixBot runs and guardrail findings follow, the old row is deleted and so '
+    'are the classification cache entries that sent texts to it. Writes no escalation and no alias. Returns the '
+    'number of events moved (0 when the group does not exist).';
+
 CREATE FUNCTION ops.promote_error(fingerprint text, code text, force boolean DEFAULT false)
 RETURNS TABLE (old_fingerprint text, new_fingerprint text, old_code text, new_code text, count bigint,
                events_moved bigint)
@@ -1543,26 +1730,7 @@ BEGIN
     target := ops.error_fingerprint(old.source, old.phase, promote_error.code,
                                     ops.grouping_text(old.sample_message, promote_error.code, NULL), old.top_frame);
 
-    PERFORM set_config('ops.maintenance', 'on', true);  -- lets the append-only trigger pass the event UPDATE
-    UPDATE ops.error_events e SET fingerprint = target, code = promote_error.code
-    WHERE e.fingerprint = old.fingerprint;
-    GET DIAGNOSTICS moved = ROW_COUNT;
-    PERFORM set_config('ops.maintenance', 'off', true);
-    UPDATE ops_private.event_keys k SET fingerprint = target, code = promote_error.code
-    WHERE k.fingerprint = old.fingerprint;
-
-    INSERT INTO ops.agent_errors AS a (
-        fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
-        confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id, last_correlation_id,
-        window_started_at, window_count, regression_count, resolved_at, resolution_ref)
-    VALUES (target, ops.current_fingerprint_version(), promote_error.code, old.source, old.phase, old.count,
-            old.first_seen_at, old.last_seen_at, old.status, 1.0, NULL, old.sample_message, old.top_frame,
-            old.last_event_id, old.last_run_id, old.last_correlation_id, NULL, NULL, old.regression_count,
-            old.resolved_at, old.resolution_ref)
-    ON CONFLICT (fingerprint) DO UPDATE SET
-        count = a.count + excluded.count,
-        first_seen_at = least(a.first_seen_at, excluded.first_seen_at),
-        last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at);
+    moved := ops_private.move_group(old.fingerprint, target, promote_error.code);
 
     -- The old group points to the new one; aliases that pointed at the old group follow it.
     INSERT INTO ops.error_aliases (fingerprint, target_fingerprint, reason, from_version, from_code, target_code)
@@ -1571,15 +1739,6 @@ BEGIN
     SET target_fingerprint = target,
         target_code = CASE WHEN al.reason = 'promote' THEN promote_error.code ELSE al.target_code END
     WHERE al.target_fingerprint = old.fingerprint;
-
-    -- Escalations, FixBot runs and guardrail findings follow their group (dedupe keys keep the old
-    -- fingerprint: history).
-    UPDATE ops.escalations s SET fingerprint = target WHERE s.fingerprint = old.fingerprint;
-    UPDATE ops.agent_runs r SET fingerprint = target WHERE r.fingerprint = old.fingerprint;
-    UPDATE ops.convergence_findings c SET fingerprint = target
-    WHERE c.scope LIKE 'guardrail|%' AND c.fingerprint = old.fingerprint
-      AND NOT EXISTS (SELECT FROM ops.convergence_findings t WHERE t.scope = c.scope AND t.fingerprint = target);
-    DELETE FROM ops.agent_errors a WHERE a.fingerprint = old.fingerprint;
 
     RETURN QUERY
     SELECT old.fingerprint, target, old.code, promote_error.code, a.count, moved
@@ -1592,7 +1751,8 @@ COMMENT ON FUNCTION ops.promote_error(text, text, boolean) IS
     'stored events are re-coded, its count, first/last seen, status and regressions carry over (added to the target '
     'group if one exists), escalations, FixBot runs and guardrail findings follow, and ops.error_aliases records '
     'old -> new (reason promote, from_code, target_code) so late events of the old fingerprint land in the new group '
-    '(the ingest trigger tg_error_events__10_prepare). Writes no escalation. Returns (old_fingerprint, new_fingerprint, old_code, '
+    '(the ingest trigger tg_error_events__10_prepare); the move is ops_private.move_group, which also deletes the '
+    'classification cache entries of the old group. Writes no escalation. Returns (old_fingerprint, new_fingerprint, old_code, '
     'new_code, count, events_moved). Errors: OP004 no such fingerprint (or it was already moved: the hint says '
     'where); OP001 code unknown, UNKNOWN.*, or the error''s own code; OPD04 the error is classified by a pattern '
     '(not UNKNOWN, code still in the taxonomy) and force is false.';
