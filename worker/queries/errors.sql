@@ -56,10 +56,6 @@ SELECT source FROM ops.sources ORDER BY position;
 -- The taxonomy as synced into the database (Problem Details read titles, statuses and retryability).
 SELECT code, title, http_status, retryable FROM ops.failure_modes;
 
--- name: last_escalation_id
--- The newest escalation's id, 0 when there is none (the demo prints only what comes after it).
-SELECT coalesce(max(id), 0) AS last_id FROM ops.escalations;
-
 -- name: regroup_errors
 -- Moves groups of older fingerprint versions under the current normalization (dry run unless apply).
 SELECT old_fingerprint, new_fingerprint, code, events, count_moved
