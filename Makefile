@@ -42,6 +42,7 @@ train-smoke: setup
 	$(BIN)/python scripts/train-smoke
 
 clean:
-	-$(BIN)/ops db down
-	-$(BIN)/python -c "from pathlib import Path; from worker.cluster import Cluster; c = Cluster(Path('.ops/test').resolve()); c.running() and c.stop()"
+	@if [ -x $(BIN)/ops ]; then $(BIN)/ops db down; \
+	  $(BIN)/python -c "from pathlib import Path; from worker.cluster import Cluster; c = Cluster(Path('.ops/test').resolve()); c.running() and c.stop()"; \
+	else echo "no $(VENV): nothing running to stop"; fi
 	rm -rf .ops $(VENV)

@@ -105,8 +105,11 @@ def test_embedded_cluster_from_nothing():
         result = ops("ingest", "--source", "ops", "--message", "hello from the embedded cluster", env=env)
         assert result.returncode == 0 and "UNKNOWN.OPS" in result.stdout
     finally:
-        ops("db", "down", env=env)
+        down = ops("db", "down", env=env)
+    assert down.stdout.strip() == "embedded cluster stopped"
     assert not (home / "pg" / "postmaster.pid").exists()
+    again = ops("db", "down", "--json", env=env)  # stopping a stopped cluster says so, and succeeds
+    assert again.returncode == 0 and json.loads(again.stdout) == {"stopped": "embedded", "was_running": False}
     shutil.rmtree(home)
 
 

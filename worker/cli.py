@@ -107,11 +107,13 @@ def cmd_db(args) -> int:
     elif args.action == "down":
         if os.environ.get("DATABASE_URL"):
             raise OpsError("DATABASE_URL is set: `ops db down` only stops the embedded cluster", exit_code=EXIT_USAGE)
-        cluster.Cluster.default().stop()
+        embedded = cluster.Cluster.default()
+        was_running = embedded.running()
+        embedded.stop()
         if args.json:
-            emit_json({"stopped": "embedded"})
+            emit_json({"stopped": "embedded", "was_running": was_running})
         else:
-            print("embedded cluster stopped")
+            print("embedded cluster stopped" if was_running else "embedded cluster was not running")
     elif args.action == "migrate":
         with db.connect() as conn, translate(_command_name(args)):
             applied = migrations.migrate(conn)

@@ -113,6 +113,15 @@ def _by(args) -> str:
     return args.by or getpass.getuser()
 
 
+def _as_seen_from_cwd(path: Path) -> str:
+    """``path`` as a person in the current directory would type it: relative when it lies below, else absolute
+    (the record's path inside ``--root`` alone misleads when ``--root`` is elsewhere)."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_resolve(args) -> int:
     root = Path(args.root).resolve()
     if not root.is_dir():
@@ -128,7 +137,7 @@ def cmd_resolve(args) -> int:
         emit_json({"fingerprint": fp, "status": out["row"]["status"], "record": out["path"], "sha256": out["sha256"],
                    "resolved_by": out["row"]["resolved_by"]})
     else:
-        print(f"resolved {fp[:12]}; record {out['path']} (sha256 {out['sha256']})")
+        print(f"resolved {fp[:12]}; record {_as_seen_from_cwd(root / out['path'])} (sha256 {out['sha256']})")
     return EXIT_OK
 
 
