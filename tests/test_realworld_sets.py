@@ -82,6 +82,9 @@ SETS = {
     # Fake secrets in posted URLs and an Actions log (a Gemini `key=` query value twice, docker/login-action's masked
     # `password: ***`), replaced by redaction. supabase_fn holds 2 messages (tests/fixtures/realworld/blind18/README.md).
     "blind18": (180, 65, {"agent-b18-geminicli2api-18", "agent-b18-goose-3013", "gha-b18-docker-login-action-93"}),
+    # Terraform's `in variable "provider_token":` above the source line `8:   sensitive = true`: secret_assignment reads
+    # the next line as the value (secrecy first). supabase_fn holds 1 message (tests/fixtures/realworld/blind19/README.md).
+    "blind19": (165, 60, {"tf-b19-tfc-getting-started-12", "tf-b19pair-01", "tf-b19pair-02"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
