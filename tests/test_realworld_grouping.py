@@ -150,7 +150,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     ops-b14pair-04 and tf-b14pair-03. Six of blind15's, merged at its blind measure and tuning data since:
     dns-b15pair-03, dns-b15pair-04, gha-b15pair-04, tf-b15pair-04, tf-b15pair-05 and tf-b15pair-06. Three of blind16's, merged at
     its blind measure and tuning data since: dns-b16pair-04, gha-b16pair-06 and tf-b16pair-05. Two of blind17's, merged at its
-    blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07.
+    blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07; and one more of blind17's, merged since its
+    round's classification fix gave both sides one code: agent_runner-b17-pair-12 (a conversation over a 131072-token
+    context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -180,7 +182,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
-                      "agent_runner-b13pair-05",
+                      "agent_runner-b13pair-05", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03", "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b16pair-06", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
                       "odoo-b12pair-03",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07",
