@@ -1,5 +1,5 @@
 -- Grouping version 15 (issue 9, the blind17 round, tuned on dev, dev-holdout1 and dev-blind2 ... dev-blind17;
--- docs/grouping.md): four steps added to ops.normalize_message, each behind its literal guard
+-- docs/grouping.md): six steps added to ops.normalize_message, each behind its literal guard
 -- (tests/test_normalize_guards.py), for kinds of variable part that split one failure in the tuning data, checked on
 -- all eighteen tuning splits:
 --  * npm's log prefix leading a line ("npm ERR! ", npm 10's "npm error ", and the "network " heading before a network
@@ -8,8 +8,12 @@
 --    <host>:<port>", read as the first: the host is kept (dns-b17-pair-03);
 --  * curl's old "Couldn't resolve host 'x'" reads as its later "Could not resolve host: x" (dns-b17-pair-09);
 --  * the quotes and parentheses closing Python exception objects around a message at a line end, with urllib3's
---    "': <url path>" after them in pip's retry warning, are dropped (dns-b17-pair-08).
--- 839 -> 843 of 1030 pairs, none lost, no "different" pair merged. Fingerprints carry version 15 ('fp15|' is hashed
+--    "': <url path>" after them in pip's retry warning, are dropped (dns-b17-pair-08);
+--  * Ruby's exception class in parentheses ending a line ("… or not known (SocketError)") is dropped, as a class
+--    leading a line is (dns-b14pair-07);
+--  * Node's "Require stack: …" on the line of "Cannot find module '<x>'" (a log that flattened its lines) is dropped
+--    (vercel-b16pair-02).
+-- 839 -> 845 of 1030 pairs, none lost, no "different" pair merged. Fingerprints carry version 15 ('fp15|' is hashed
 -- in); the classification cache key includes the version, and the taxonomy version is raised as well, so no entry of
 -- version 14 is read again. Rows written under version 14 stay as they are and stay readable; `ops errors regroup`
 -- (ops.regroup_errors) moves them (ops_private.regroup_stale compares the version and, for a code grouped by code, the
@@ -246,7 +250,7 @@ BEGIN
     IF strpos(m, 'getaddrinfo ') > 0 THEN  -- guard
         m := regexp_replace(m, '(getaddrinfo [a-z_]+ )([a-z0-9_.-]+)( \2)?:<n>(?![a-z0-9_.:<-])', '\1\2', 'g');
     END IF;
-    -- Version 15. curl before 7.32 printed "Couldn't resolve host 'x'" where later releases print "Could not resolve
+    -- Version 15. Older curl releases printed "Couldn't resolve host 'x'" where later ones print "Could not resolve
     -- host: x": one failure in two wordings (dns-b17-pair-09).
     IF strpos(m, 'couldn''t resolve ') > 0 THEN  -- guard
         m := regexp_replace(m, 'couldn''t resolve (host|proxy) ''([^''[:space:]]+)''', 'could not resolve \1: \2', 'g');
@@ -256,6 +260,18 @@ BEGIN
     -- the message was wrapped, not the failure (dns-b17-pair-08).
     IF strpos(m, ''')') > 0 THEN  -- guard
         m := regexp_replace(m, '''\)['')]*(:[[:blank:]]*<path>/?)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Ruby prints an uncaught exception as "<message> (<Class>)", its class in parentheses at the end of
+    -- the line, where irb or a rescue prints "<Class>: <message>" (dropped as a leading class above): the class is how
+    -- the runtime wrapped the message (dns-b14pair-07, "… or not known (SocketError)").
+    IF strpos(m, 'error)') > 0 OR strpos(m, 'exception)') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]+\(([a-z][a-z0-9_]*::)*[a-z][a-z0-9_]*(error|exception)\)[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Node's "Require stack:" after "Cannot find module '<x>'" lists the files that required it, one per
+    -- line; a log that flattened the lines puts them after the message on one line: one missing module either way
+    -- (vercel-b16pair-02).
+    IF strpos(m, 'require stack:') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*require stack:[^\n]*', '', 'g');
     END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
@@ -283,7 +299,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 15: npm''s "npm ERR! " (or "npm error ") and "network " leading a line are dropped; Node''s "getaddrinfo '
     '<code> <host>:<port>" and "… <host> <host>:<port>" read as "getaddrinfo <code> <host>"; curl''s old "couldn''t '
     'resolve host ''x''" reads as "could not resolve host: x"; the quotes and parentheses closing Python exception '
-    'objects at a line end, with urllib3''s "'': <path>" after them, are dropped. '
+    'objects at a line end, with urllib3''s "'': <path>" after them, are dropped, and so are Ruby''s exception class in '
+    'parentheses ending a line ("… (SocketError)") and Node''s "Require stack: …" on the line of its message. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE OR REPLACE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
@@ -305,7 +322,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message. Version 14:
 -- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends. Version 15:
 -- ops.normalize_message drops npm's log prefix, reads Node's getaddrinfo forms and curl's old resolve wording in one
--- form, and drops the closing quotes and parentheses of Python exception objects at a line end.
+-- form, and drops the closing quotes and parentheses of Python exception objects at a line end, Ruby's exception class
+-- in parentheses ending a line and Node's "Require stack:" on its message's line.
 RETURN encode(sha256(convert_to(
     'fp15|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)

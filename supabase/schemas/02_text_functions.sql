@@ -300,7 +300,7 @@ BEGIN
     IF strpos(m, 'getaddrinfo ') > 0 THEN  -- guard
         m := regexp_replace(m, '(getaddrinfo [a-z_]+ )([a-z0-9_.-]+)( \2)?:<n>(?![a-z0-9_.:<-])', '\1\2', 'g');
     END IF;
-    -- Version 15. curl before 7.32 printed "Couldn't resolve host 'x'" where later releases print "Could not resolve
+    -- Version 15. Older curl releases printed "Couldn't resolve host 'x'" where later ones print "Could not resolve
     -- host: x": one failure in two wordings (dns-b17-pair-09).
     IF strpos(m, 'couldn''t resolve ') > 0 THEN  -- guard
         m := regexp_replace(m, 'couldn''t resolve (host|proxy) ''([^''[:space:]]+)''', 'could not resolve \1: \2', 'g');
@@ -310,6 +310,18 @@ BEGIN
     -- the message was wrapped, not the failure (dns-b17-pair-08).
     IF strpos(m, ''')') > 0 THEN  -- guard
         m := regexp_replace(m, '''\)['')]*(:[[:blank:]]*<path>/?)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Ruby prints an uncaught exception as "<message> (<Class>)", its class in parentheses at the end of
+    -- the line, where irb or a rescue prints "<Class>: <message>" (dropped as a leading class above): the class is how
+    -- the runtime wrapped the message (dns-b14pair-07, "… or not known (SocketError)").
+    IF strpos(m, 'error)') > 0 OR strpos(m, 'exception)') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]+\(([a-z][a-z0-9_]*::)*[a-z][a-z0-9_]*(error|exception)\)[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Node's "Require stack:" after "Cannot find module '<x>'" lists the files that required it, one per
+    -- line; a log that flattened the lines puts them after the message on one line: one missing module either way
+    -- (vercel-b16pair-02).
+    IF strpos(m, 'require stack:') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*require stack:[^\n]*', '', 'g');
     END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
@@ -337,7 +349,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 15: npm''s "npm ERR! " (or "npm error ") and "network " leading a line are dropped; Node''s "getaddrinfo '
     '<code> <host>:<port>" and "… <host> <host>:<port>" read as "getaddrinfo <code> <host>"; curl''s old "couldn''t '
     'resolve host ''x''" reads as "could not resolve host: x"; the quotes and parentheses closing Python exception '
-    'objects at a line end, with urllib3''s "'': <path>" after them, are dropped. '
+    'objects at a line end, with urllib3''s "'': <path>" after them, are dropped, and so are Ruby''s exception class in '
+    'parentheses ending a line ("… (SocketError)") and Node''s "Require stack: …" on the line of its message. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -389,7 +402,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message. Version 14:
 -- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends. Version 15:
 -- ops.normalize_message drops npm's log prefix, reads Node's getaddrinfo forms and curl's old resolve wording in one
--- form, and drops the closing quotes and parentheses of Python exception objects at a line end.
+-- form, and drops the closing quotes and parentheses of Python exception objects at a line end, Ruby's exception class
+-- in parentheses ending a line and Node's "Require stack:" on its message's line.
 RETURN encode(sha256(convert_to(
     'fp15|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)

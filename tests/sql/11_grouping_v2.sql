@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(109);
+SELECT plan(112);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -273,8 +273,9 @@ SELECT is(ops.grouping_text('{"type":"not_found_error","message":"model: claude-
           'not_found_error","message":"model: claude-x"}',
     'a match that runs past the closing quote keeps the rest of the line');
 
--- Version 15: npm's log prefix, Node's getaddrinfo forms, curl's old resolve wording and the closing quotes and
--- parentheses of Python exception objects (dns-b16pair-02, dns-b17-pair-03, -09, -08).
+-- Version 15: npm's log prefix, Node's getaddrinfo forms, curl's old resolve wording, the closing quotes and
+-- parentheses of Python exception objects, Ruby's trailing exception class and Node's Require stack on one line
+-- (dns-b16pair-02, dns-b17-pair-03, -09, -08, dns-b14pair-07, vercel-b16pair-02).
 SELECT is(ops.normalize_message('npm ERR! network getaddrinfo ENOTFOUND registry.example.com registry.example.com:443'),
           ops.normalize_message('getaddrinfo ENOTFOUND registry.example.com'),
     'npm''s log prefix and Node''s host:port forms: one lookup failure');
@@ -292,6 +293,14 @@ SELECT is(ops.normalize_message('Failed to establish a new connection: [Errno -3
     'the closing quotes and parentheses of exception objects, and urllib3''s path after them, are dropped');
 SELECT is(ops.normalize_message('require(''left-pad'') failed'), 'require(''left-pad'') failed',
     'a quote and parenthesis inside the line are kept');
+SELECT is(ops.normalize_message('getaddrinfo: nodename nor servname provided, or not known (SocketError)'),
+          ops.normalize_message('SocketError: getaddrinfo: nodename nor servname provided, or not known'),
+    'Ruby''s exception class after the message and before it: one failure');
+SELECT is(ops.normalize_message('the job failed (see the log) (timeout error)'), 'the job failed (see the log) (timeout error)',
+    'words in parentheses at a line end are kept: only a class name is dropped');
+SELECT is(ops.normalize_message('Cannot find module ''next/dist/server/next'' Require stack: - /vercel/path0/noop.js'),
+          ops.normalize_message('Cannot find module ''next/dist/server/next'''),
+    'Node''s Require stack on the message''s line is dropped');
 
 -- Fingerprints carry version 15.
 SELECT is(ops.current_fingerprint_version(), 15::smallint, 'the current fingerprint version is 15');
