@@ -111,7 +111,13 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "litellm.exceptions.APIConnectionError: litellm.APIConnectionError: OllamaException - ",
           "(botocore.errorfactory.NoSuchBucket) FetchError: ", "\"503 TypeError: ",
           # version 12's step: Terraform's resource address before "provider"
-          "When applying changes to module.a[0].b, provider ", "when applying changes to ", "x, provider ", "provider "]
+          "When applying changes to module.a[0].b, provider ", "when applying changes to ", "x, provider ", "provider ",
+          # version 15's steps: npm's prefix, Node's getaddrinfo forms, curl's old wording, Python's closers, Ruby's class,
+          # Node's Require stack
+          "npm ERR! network ", "npm error ", "npm err", "getaddrinfo ENOTFOUND a.example.com a.example.com:443",
+          "getaddrinfo EAI_AGAIN b.example.org:80", "getaddrinfo ", "Couldn't resolve host 'example.com'",
+          "couldn't resolve ", "resolution')': /simple/pkg-a/", "'))", "')", " (SocketError)", " (Net::ReadTimeoutError)",
+          "error)", "exception)", " Require stack: - /a/b.js", "require stack:"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -288,11 +288,46 @@ BEGIN
     IF strpos(m, 'when applying changes to ') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^a-z])when applying changes to [^[:space:],]+,[[:blank:]]+(?=provider )', '\1', 'g');
     END IF;
+    -- Version 15. npm's log prefix leading a line ("npm ERR! ", npm 10's "npm error ", and the "network " heading npm
+    -- puts before a network failure) is how npm printed the message: the same message printed by Node alone, or after
+    -- npm's "request to … failed, reason: ", is the same failure (dns-b16pair-02, dns-b17-pair-03).
+    IF strpos(m, 'npm err') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*npm (err!|error) (network )?', '', 'gn');
+    END IF;
+    -- Version 15. Node prints one failed lookup as "getaddrinfo <code> <host>", "getaddrinfo <code> <host>:<port>" or
+    -- "getaddrinfo <code> <host> <host>:<port>" depending on its version and caller; the host names the failure, the
+    -- port and the repeated host do not (dns-b17-pair-03).
+    IF strpos(m, 'getaddrinfo ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(getaddrinfo [a-z_]+ )([a-z0-9_.-]+)( \2)?:<n>(?![a-z0-9_.:<-])', '\1\2', 'g');
+    END IF;
+    -- Version 15. Older curl releases printed "Couldn't resolve host 'x'" where later ones print "Could not resolve
+    -- host: x": one failure in two wordings (dns-b17-pair-09).
+    IF strpos(m, 'couldn''t resolve ') > 0 THEN  -- guard
+        m := regexp_replace(m, 'couldn''t resolve (host|proxy) ''([^''[:space:]]+)''', 'could not resolve \1: \2', 'g');
+    END IF;
+    -- Version 15. The quotes and parentheses that close the Python exception objects printed around a message at the
+    -- end of a line ("…name resolution'))"), and urllib3's "': <url path>" after them in pip's retry warning, are how
+    -- the message was wrapped, not the failure (dns-b17-pair-08).
+    IF strpos(m, ''')') > 0 THEN  -- guard
+        m := regexp_replace(m, '''\)['')]*(:[[:blank:]]*<path>/?)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Ruby prints an uncaught exception as "<message> (<Class>)", its class in parentheses at the end of
+    -- the line, where irb or a rescue prints "<Class>: <message>" (dropped as a leading class above): the class is how
+    -- the runtime wrapped the message (dns-b14pair-07, "… or not known (SocketError)").
+    IF strpos(m, 'error)') > 0 OR strpos(m, 'exception)') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]+\(([a-z][a-z0-9_]*::)*[a-z][a-z0-9_]*(error|exception)\)[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 15. Node's "Require stack:" after "Cannot find module '<x>'" lists the files that required it, one per
+    -- line; a log that flattened the lines puts them after the message on one line: one missing module either way
+    -- (vercel-b16pair-02).
+    IF strpos(m, 'require stack:') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*require stack:[^\n]*', '', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 12 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 15 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -311,6 +346,11 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 11: a chain of exception classes leading a line ("a.APIError: b.APIError: CException - …") is dropped '
     'whole, not only its first class. '
     'Version 12: Terraform''s "When applying changes to <resource address>, " before "provider …" is dropped. '
+    'Version 15: npm''s "npm ERR! " (or "npm error ") and "network " leading a line are dropped; Node''s "getaddrinfo '
+    '<code> <host>:<port>" and "… <host> <host>:<port>" read as "getaddrinfo <code> <host>"; curl''s old "couldn''t '
+    'resolve host ''x''" reads as "could not resolve host: x"; the quotes and parentheses closing Python exception '
+    'objects at a line end, with urllib3''s "'': <path>" after them, are dropped, and so are Ruby''s exception class in '
+    'parentheses ending a line ("… (SocketError)") and Node''s "Require stack: …" on the line of its message. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -360,9 +400,12 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- JSON key's '":"' as after ": ". Version 11: ops.normalize_message drops a whole chain of exception classes leading
 -- a line. Version 12: it drops Terraform's "When applying changes to <address>, " before "provider". Version 13:
 -- ops.grouping_text reads a regex that matches only across lines as its match, not the whole message. Version 14:
--- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends.
+-- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends. Version 15:
+-- ops.normalize_message drops npm's log prefix, reads Node's getaddrinfo forms and curl's old resolve wording in one
+-- form, and drops the closing quotes and parentheses of Python exception objects at a line end, Ruby's exception class
+-- in parentheses ending a line and Node's "Require stack:" on its message's line.
 RETURN encode(sha256(convert_to(
-    'fp14|' || ops.fingerprint_field(source)
+    'fp15|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -370,16 +413,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp14, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp15, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 14; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 15; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 14;
+RETURN 15;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (14). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (15). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 14: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 15: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(102);
+SELECT plan(112);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -192,8 +192,8 @@ SELECT is(ops.normalize_message('could not connect to https://registry.example.c
           'could not connect to registry.example.com/<path>',
     'a link that is the object of the line keeps its host');
 SELECT is(ops.normalize_message('npm ERR! failed to fetch https://registry.npmjs.org/left-pad'),
-          'npm err! failed to fetch registry.npmjs.org/<path>',
-    'so does a link after a verb that names what was fetched');
+          'failed to fetch registry.npmjs.org/<path>',
+    'so does a link after a verb that names what was fetched (npm''s log prefix is dropped since version 15)');
 
 -- Version 9: two normalization steps, each a variable part that split one failure in the tuning data.
 SELECT is(ops.normalize_message('"@message":"Error: hcclient/WaitForActions: action 273224989 failed: server is locked (unknown_error)",'),
@@ -273,11 +273,40 @@ SELECT is(ops.grouping_text('{"type":"not_found_error","message":"model: claude-
           'not_found_error","message":"model: claude-x"}',
     'a match that runs past the closing quote keeps the rest of the line');
 
--- Fingerprints carry version 14.
-SELECT is(ops.current_fingerprint_version(), 14::smallint, 'the current fingerprint version is 14');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v14 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v14 probe 42'), 14::smallint,
-    'new groups are stamped with version 14');
+-- Version 15: npm's log prefix, Node's getaddrinfo forms, curl's old resolve wording, the closing quotes and
+-- parentheses of Python exception objects, Ruby's trailing exception class and Node's Require stack on one line
+-- (dns-b16pair-02, dns-b17-pair-03, -09, -08, dns-b14pair-07, vercel-b16pair-02).
+SELECT is(ops.normalize_message('npm ERR! network getaddrinfo ENOTFOUND registry.example.com registry.example.com:443'),
+          ops.normalize_message('getaddrinfo ENOTFOUND registry.example.com'),
+    'npm''s log prefix and Node''s host:port forms: one lookup failure');
+SELECT is(ops.normalize_message('npm error getaddrinfo EAI_AGAIN registry.example.com:80'), 'getaddrinfo eai_again registry.example.com',
+    'npm 10''s prefix is dropped and the port after the host too');
+SELECT isnt(ops.normalize_message('getaddrinfo ENOTFOUND a.example.com a.example.com:443'),
+            ops.normalize_message('getaddrinfo ENOTFOUND b.example.com'),
+    'two hosts stay apart');
+SELECT is(ops.normalize_message('getaddrinfo ENOTFOUND a.example.com b.example.com:443'), 'getaddrinfo enotfound a.example.com b.example.com:<n>',
+    'a second host that is not the first is kept');
+SELECT is(ops.normalize_message('Couldn''t resolve host ''example.com'''), ops.normalize_message('Could not resolve host: example.com'),
+    'curl''s old and new wordings: one failure');
+SELECT is(ops.normalize_message('Failed to establish a new connection: [Errno -3] Temporary failure in name resolution'')'': /simple/example-pkg/'),
+          ops.normalize_message('Failed to establish a new connection: [Errno -3] Temporary failure in name resolution''))'),
+    'the closing quotes and parentheses of exception objects, and urllib3''s path after them, are dropped');
+SELECT is(ops.normalize_message('require(''left-pad'') failed'), 'require(''left-pad'') failed',
+    'a quote and parenthesis inside the line are kept');
+SELECT is(ops.normalize_message('getaddrinfo: nodename nor servname provided, or not known (SocketError)'),
+          ops.normalize_message('SocketError: getaddrinfo: nodename nor servname provided, or not known'),
+    'Ruby''s exception class after the message and before it: one failure');
+SELECT is(ops.normalize_message('the job failed (see the log) (timeout error)'), 'the job failed (see the log) (timeout error)',
+    'words in parentheses at a line end are kept: only a class name is dropped');
+SELECT is(ops.normalize_message('Cannot find module ''next/dist/server/next'' Require stack: - /vercel/path0/noop.js'),
+          ops.normalize_message('Cannot find module ''next/dist/server/next'''),
+    'Node''s Require stack on the message''s line is dropped');
+
+-- Fingerprints carry version 15.
+SELECT is(ops.current_fingerprint_version(), 15::smallint, 'the current fingerprint version is 15');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v15 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v15 probe 42'), 15::smallint,
+    'new groups are stamped with version 15');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -300,7 +329,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 14::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 15::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
