@@ -1,7 +1,7 @@
 """Two definitions of the ingest triggers against each other, interleaved in one sitting (issue 12; not a row).
 
     .venv/bin/python bench/_ingest_ab.py --old OLD.sql --new NEW.sql [--rounds 5] [--events 5000]
-                                         [--single 2000] [--threads 2000] [--perf]
+                                         [--single 2000] [--threads 2000] [--auto 0] [--kind repeat] [--perf]
 
 ``OLD.sql`` and ``NEW.sql`` each hold ``CREATE OR REPLACE FUNCTION`` statements (e.g. the trigger functions as main
 has them, and as a branch has them). In one scratch database (``bench/ingest.py``'s: ``DATABASE_URL`` or the
@@ -11,8 +11,15 @@ measures the bare table as well:
 * ``batch``: 500-row INSERTs of the bench's repeated errors: backend CPU per event (``perf stat -e task-clock`` on the
   connection's server process with ``--perf``, else ``/proc`` ticks) and wall µs per event;
 * ``single``: single-row INSERT statements in one transaction (no commit flush): CPU and wall µs per statement;
+* ``auto``: single-row INSERT statements, each its own transaction (autocommit, as a real producer sends them):
+  CPU and wall µs per statement. Unlike ``single``, this sees what PostgreSQL redoes once per transaction (a
+  LANGUAGE sql function that is not inlined is parsed and planned again in every transaction that calls it);
 * ``threads``: 8 connections of autocommit single-row INSERTs (durable commits): events/s, and the ratio to the
   bare table measured in the same round.
+
+``--kind varied`` measures the bench's varying-id texts (``bench/ingest.py`` ``kind == "varied"``: a timestamp and a
+request UUID in each text, so every event misses the classification cache) instead of its exact repeats; the groups
+are warmed with the first text of each message, as ``bench/ingest.py`` does.
 
 Every measurement of ours checks the counts (``bench/ingest.py`` ``check_counts``). Prints each round and the
 medians, with the load average at the start and the end. Absolute µs move with the machine's load; compare
@@ -69,36 +76,49 @@ def load(conn: psycopg.Connection, path: str) -> None:
     conn.execute(Path(path).read_text())
 
 
-def batch(conn, rows, table, use_perf):
+WARM: list[tuple] | None = None  # --kind varied: the texts the groups are warmed with (else each distinct row)
+
+
+def warm(conn, rows) -> int:
+    """Reset, then ingest the warm-up texts; returns how many events that stored."""
     bench.reset(conn)
-    bench.warm(conn, list(dict.fromkeys(rows)))
+    seen = WARM if WARM is not None else list(dict.fromkeys(rows))
+    bench.warm(conn, seen)
+    return len(seen)
+
+
+def batch(conn, rows, table, use_perf):
+    warmed = warm(conn, rows)
     with CpuClock(conn.info.backend_pid, use_perf) as clock:
         wall = bench.run_batches(conn, rows, table)
     if table == "ops.error_events":
-        bench.check_counts(conn, len(rows) + len(set(rows)))
+        bench.check_counts(conn, len(rows) + warmed)
     return clock.seconds / len(rows) * 1e6, wall / len(rows) * 1e6
 
 
-def single(conn, rows, table, use_perf):
-    bench.reset(conn)
-    bench.warm(conn, list(dict.fromkeys(rows)))
+def single(conn, rows, table, use_perf, autocommit=False):
+    warmed = warm(conn, rows)
     statement = bench.insert_sql(table)
-    with CpuClock(conn.info.backend_pid, use_perf) as clock, conn.transaction():
+    with CpuClock(conn.info.backend_pid, use_perf) as clock:
         start = time.perf_counter()
-        for r in rows:
-            conn.execute(statement, r, prepare=True)
+        if autocommit:
+            for r in rows:
+                conn.execute(statement, r, prepare=True)
+        else:
+            with conn.transaction():
+                for r in rows:
+                    conn.execute(statement, r, prepare=True)
         wall = time.perf_counter() - start
     if table == "ops.error_events":
-        bench.check_counts(conn, len(rows) + len(set(rows)))
+        bench.check_counts(conn, len(rows) + warmed)
     return clock.seconds / len(rows) * 1e6, wall / len(rows) * 1e6
 
 
 def threads(url, conn, rows, table):
-    bench.reset(conn)
-    bench.warm(conn, list(dict.fromkeys(rows)))
+    warmed = warm(conn, rows)
     rate = len(rows) / bench.run_clients(url, rows, bench.CLIENTS, bench.insert_sql(table))
     if table == "ops.error_events":
-        bench.check_counts(conn, len(rows) + len(set(rows)))
+        bench.check_counts(conn, len(rows) + warmed)
     return rate
 
 
@@ -110,9 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=5000, help="events per 500-row measurement")
     ap.add_argument("--single", type=int, default=2000, help="statements per single-row measurement (0: skip)")
     ap.add_argument("--threads", type=int, default=2000, help="events per 8-thread measurement (0: skip)")
+    ap.add_argument("--auto", type=int, default=0,
+                    help="statements per autocommit single-row measurement (0: skip)")
+    ap.add_argument("--kind", choices=("repeat", "varied"), default="repeat",
+                    help="the bench's exact repeats, or its varying-id texts (every event a cache miss)")
     ap.add_argument("--perf", action="store_true", help="CPU by perf stat task-clock instead of /proc ticks")
     a = ap.parse_args(argv)
-    rows = [bench.event(i, "repeat") for i in range(a.events)]
+    global WARM
+    if a.kind == "varied":
+        WARM = [bench.event(i, "varied") for i in range(len(bench.MESSAGES))]
+        rows = [bench.event(i + len(bench.MESSAGES), "varied") for i in range(a.events)]
+    else:
+        rows = [bench.event(i, "repeat") for i in range(a.events)]
     print(f"load average at start: {os.getloadavg()}", flush=True)
     res: dict[str, list] = {}
     with bench.scratch_database(None) as url:
@@ -138,6 +167,15 @@ def main(argv: list[str] | None = None) -> int:
                         cpu, wall = single(conn, srows, "ops.error_events", a.perf)
                         res.setdefault(f"single {label}", []).append((cpu, wall))
                         line.append(f"single {label} {cpu:.0f}/{wall:.0f}")
+                if a.auto:
+                    arows = rows[:a.auto]
+                    cpu, wall = single(conn, arows, "public.bare_events", a.perf, autocommit=True)
+                    res.setdefault("auto bare", []).append((cpu, wall))
+                    for label in order:
+                        load(conn, a.old if label == "old" else a.new)
+                        cpu, wall = single(conn, arows, "ops.error_events", a.perf, autocommit=True)
+                        res.setdefault(f"auto {label}", []).append((cpu, wall))
+                        line.append(f"auto {label} {cpu:.0f}/{wall:.0f}")
                 if a.threads:
                     trows = rows[:a.threads]
                     bare = threads(url, conn, trows, "public.bare_events")
@@ -154,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         a1 = statistics.median(x[1] for x in xs)
         unit = "events/s, ratio to bare" if key.startswith("threads") else "cpu µs, wall µs per event"
         print(f"median {key:14} {a0:9.1f} {a1:9.2f}   ({unit})")
-    for kind in ("batch", "single"):
+    for kind in ("batch", "single", "auto"):
         if f"{kind} old" in res:
             o = [x[0] for x in res[f"{kind} old"]]
             n = [x[0] for x in res[f"{kind} new"]]
