@@ -1389,8 +1389,14 @@ COMMENT ON FUNCTION ops.reopen_error(text) IS
 -- Regrouping: groups of an older fingerprint version moved under the current one (ops errors regroup).
 
 CREATE FUNCTION ops.grouping_text(message text, code text, matched_pattern text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, ops
+SET plan_cache_mode = force_generic_plan
+-- PL/pgSQL, not LANGUAGE sql, since the ninth ingest pass: PostgreSQL keeps a SQL function's parsed and planned body
+-- only for the transaction that built it, and this body (a 74 kB parse tree, never inlined: it has SET and sublinks)
+-- was read back and planned again in every transaction that grouped a new text (~6.5 ms of a ~9 ms single-row
+-- event whose text carries a request id); PL/pgSQL keeps its plan for the session. The expression is unchanged
+-- (bench/README.md, "Real producers' text"); a generic plan, since a custom one would be planned on every call.
 -- The cause line is the first line (CR LF, CR and LF all end a line) whose canonical form the matched
 -- pattern matches, as ops.classify_candidates matches it. Version 3: the text starts after the last ": " that
 -- precedes the pattern's match on that line (what precedes it is the client's wrapper chain:
@@ -1409,6 +1415,8 @@ SET search_path = pg_catalog, ops
 -- Version 14: when such a JSON key starts the text, the text ends where the key's string value ends (its first
 -- unescaped '"'), provided the match lies inside it: the rest of the line is the object's other keys (a Terraform
 -- JSON diagnostic's "address" and "range", which name where one failure surfaced: tf-b16pair-04).
+AS $fn$
+BEGIN
 RETURN coalesce((
     SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
                 THEN (SELECT CASE WHEN w.json AND length(v.closed) >= s.stop - v.b THEN v.closed ELSE v.t END
@@ -1452,6 +1460,8 @@ RETURN coalesce((
      CROSS JOIN LATERAL (SELECT strpos(substr(f.folded, m.e - 1), E'\n') AS k) n
      WHERE m.s > 0),
     message);
+END
+$fn$;
 COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'The text an event is grouped by (fingerprint version 3): on the first line of the message that the matched pattern '
     'of its code matches (the cause line), the folded text after the last ": " before the match, to the line end (from '
@@ -1462,7 +1472,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'before and after it are left out); the whole message when it is not found there. Version 14: a text that '
     'starts after a JSON key''s ''":"'' ends at the end of that string value (its first unescaped ''"'') when the match '
     'lies inside it. '
-    '(message, code, matched_pattern) -> text. Reads the first 40000 characters.';
+    '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
+    'since the ninth ingest pass; the same expression as the LANGUAGE sql body it replaced.';
 
 CREATE TABLE ops.error_aliases (
     fingerprint        text PRIMARY KEY,
