@@ -34,6 +34,14 @@ BEGIN
     -- redaction's) recompile on every call. Each step that cannot change the text runs only when a literal it
     -- needs is present; every "IF ... THEN  -- guard" is a necessary condition of its regexes matching, so the
     -- result is the same as running them all (tests/test_normalize_guards.py runs both and compares).
+    -- Version 16. A GitHub Actions workflow command ("::error::<message>", "::warning file=<f>,line=<n>::<message>")
+    -- is how a step hands the runner its message; what precedes the command on its line (a tool that echoed or
+    -- returned it, "devcontainers/ci return \"::error::…\"", a runner's step tag) wraps it: the message alone is the
+    -- same failure (gha-b18pair-09). First, before the region-scoped id rule reads "line=3::" as an id; a class path
+    -- (std::io::Error, PG::Error) is not a command: "::" follows a letter there.
+    IF strpos(m, '::') > 0 THEN  -- guard
+        m := regexp_replace(m, '^([^\n]*[^a-z0-9_:\n])?::(error|warning|notice)( [a-z]+=[^:\n]*)?::[[:blank:]]*', '', 'gin');
+    END IF;
     -- Version 6. A Markdown link [text](url) is its text: one paste turned help.example.com into
     -- [help.example.com](https://help.example.com/), another did not.
     IF strpos(m, '](') > 0 THEN  -- guard
@@ -269,13 +277,6 @@ BEGIN
     -- (vercel-b16pair-02).
     IF strpos(m, 'require stack:') > 0 THEN  -- guard
         m := regexp_replace(m, '[[:blank:]]*require stack:[^\n]*', '', 'g');
-    END IF;
-    -- Version 16. A GitHub Actions workflow command ("::error::<message>", "::warning file=<f>,line=<n>::<message>")
-    -- is how a step hands the runner its message; what precedes the command on its line (a tool that echoed or
-    -- returned it, "devcontainers/ci return \"::error::…\"", a runner's step tag) wraps it: the message alone is the
-    -- same failure (gha-b18pair-09).
-    IF strpos(m, '::error') > 0 OR strpos(m, '::warning') > 0 OR strpos(m, '::notice') > 0 THEN  -- guard
-        m := regexp_replace(m, '^[^\n]*::(error|warning|notice)( [^:\n]*)?::[[:blank:]]*', '', 'gn');
     END IF;
     -- Version 16. OpenUpgrade logs an exception raised in a migration script as "<module>: error in migration script
     -- <path>: <exception>", and the same exception again without them: the module and script name where the failure
