@@ -117,7 +117,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "npm ERR! network ", "npm error ", "npm err", "getaddrinfo ENOTFOUND a.example.com a.example.com:443",
           "getaddrinfo EAI_AGAIN b.example.org:80", "getaddrinfo ", "Couldn't resolve host 'example.com'",
           "couldn't resolve ", "resolution')': /simple/pkg-a/", "'))", "')", " (SocketError)", " (Net::ReadTimeoutError)",
-          "error)", "exception)", " Require stack: - /a/b.js", "require stack:"]
+          "error)", "exception)", " Require stack: - /a/b.js", "require stack:",
+          # version 16's steps: a workflow command, OpenUpgrade's migration-script wrapper, a severity word ending a line
+          'x return "::error::', "::error::", "::warning file=a.py,line=3::", "::notice::", "::warning", "::notice",
+          "PG::Error: ", "base: error in migration script base/migrations/1.0/pre.py: ", "error in migration script ",
+          " FATAL:", " ERROR:\n", " panic: ", "warning:", "fatal:"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

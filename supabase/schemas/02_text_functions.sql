@@ -95,6 +95,14 @@ BEGIN
     -- redaction's) recompile on every call. Each step that cannot change the text runs only when a literal it
     -- needs is present; every "IF ... THEN  -- guard" is a necessary condition of its regexes matching, so the
     -- result is the same as running them all (tests/test_normalize_guards.py runs both and compares).
+    -- Version 16. A GitHub Actions workflow command ("::error::<message>", "::warning file=<f>,line=<n>::<message>")
+    -- is how a step hands the runner its message; what precedes the command on its line (a tool that echoed or
+    -- returned it, "devcontainers/ci return \"::error::…\"", a runner's step tag) wraps it: the message alone is the
+    -- same failure (gha-b18pair-09). First, before the region-scoped id rule reads "line=3::" as an id; a class path
+    -- (std::io::Error, PG::Error) is not a command: "::" follows a letter there.
+    IF strpos(m, '::') > 0 THEN  -- guard
+        m := regexp_replace(m, '^([^\n]*[^a-z0-9_:\n])?::(error|warning|notice)( [a-z]+=[^:\n]*)?::[[:blank:]]*', '', 'gin');
+    END IF;
     -- Version 6. A Markdown link [text](url) is its text: one paste turned help.example.com into
     -- [help.example.com](https://help.example.com/), another did not.
     IF strpos(m, '](') > 0 THEN  -- guard
@@ -331,11 +339,23 @@ BEGIN
     IF strpos(m, 'require stack:') > 0 THEN  -- guard
         m := regexp_replace(m, '[[:blank:]]*require stack:[^\n]*', '', 'g');
     END IF;
+    -- Version 16. OpenUpgrade logs an exception raised in a migration script as "<module>: error in migration script
+    -- <path>: <exception>", and the same exception again without them: the module and script name where the failure
+    -- surfaced, the exception is the failure (odoo-b18pair-08; also blind3's and blind7's messages).
+    IF strpos(m, 'error in migration script ') > 0 THEN  -- guard
+        m := regexp_replace(m, '([a-z0-9_]+:[[:blank:]]+)?error in migration script [^[:space:]]+:[[:blank:]]+', '', 'g');
+    END IF;
+    -- Version 16. A bare severity word with its colon ending a line after the text ("… due to administrator command
+    -- FATAL:") starts the next log record, which a wrapped or joined log left on this line: it is not this line's
+    -- failure (ops-b14pair-09). A line that is only the word is left to the decoration step above.
+    IF strpos(m, 'fatal:') > 0 OR strpos(m, 'error:') > 0 OR strpos(m, 'panic:') > 0 OR strpos(m, 'warning:') > 0 THEN  -- guard
+        m := regexp_replace(m, '([^[:space:]])[[:blank:]]+(fatal|error|panic|warning):[[:blank:]]*$', '\1', 'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 15 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 16 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -359,6 +379,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'resolve host ''x''" reads as "could not resolve host: x"; the quotes and parentheses closing Python exception '
     'objects at a line end, with urllib3''s "'': <path>" after them, are dropped, and so are Ruby''s exception class in '
     'parentheses ending a line ("… (SocketError)") and Node''s "Require stack: …" on the line of its message. '
+    'Version 16: a GitHub Actions workflow command ("::error::", "::warning …::") and what precedes it on its line, '
+    'OpenUpgrade''s "<module>: error in migration script <path>: " and a bare severity word with its colon ending a '
+    'line after the text ("… FATAL:") are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -411,9 +434,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- ops.grouping_text ends a text that starts after a JSON key's '":"' where that string value ends. Version 15:
 -- ops.normalize_message drops npm's log prefix, reads Node's getaddrinfo forms and curl's old resolve wording in one
 -- form, and drops the closing quotes and parentheses of Python exception objects at a line end, Ruby's exception class
--- in parentheses ending a line and Node's "Require stack:" on its message's line.
+-- in parentheses ending a line and Node's "Require stack:" on its message's line. Version 16: it drops a GitHub
+-- Actions workflow command with what precedes it on its line, OpenUpgrade's "<module>: error in migration script
+-- <path>: " and a bare severity word with its colon ending a line after the text.
 RETURN encode(sha256(convert_to(
-    'fp15|' || ops.fingerprint_field(source)
+    'fp16|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -421,16 +446,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp15, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp16, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 15; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 16; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 15;
+RETURN 16;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (15). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (16). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

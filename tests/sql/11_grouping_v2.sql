@@ -1,8 +1,8 @@
--- Grouping versions 2 to 15: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 16: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(112);
+SELECT plan(118);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -302,11 +302,31 @@ SELECT is(ops.normalize_message('Cannot find module ''next/dist/server/next'' Re
           ops.normalize_message('Cannot find module ''next/dist/server/next'''),
     'Node''s Require stack on the message''s line is dropped');
 
--- Fingerprints carry version 15.
-SELECT is(ops.current_fingerprint_version(), 15::smallint, 'the current fingerprint version is 15');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v15 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v15 probe 42'), 15::smallint,
-    'new groups are stamped with version 15');
+-- Version 16: a GitHub Actions workflow command with what precedes it on its line, OpenUpgrade's migration-script
+-- wrapper and a severity word left at a line end by the next log record (gha-b18pair-09, odoo-b18pair-08,
+-- ops-b14pair-09).
+SELECT is(ops.normalize_message('devcontainers/ci@v0.3 return "::error::Unable to locate executable file: docker."'),
+          ops.normalize_message('::error::Unable to locate executable file: docker.'),
+    'a workflow command and what precedes it on its line are dropped');
+SELECT is(ops.normalize_message('::warning file=app.py,line=3::Deprecated call'), 'deprecated call',
+    'a workflow command with parameters is dropped too');
+SELECT is(ops.normalize_message('PG::Error: FATAL:  too many connections for role "bob"'),
+          'pg::error: fatal: too many connections for role "bob',
+    'a class named Error after "::" is not a workflow command');
+SELECT is(ops.normalize_message('OpenUpgrade: base: error in migration script base/migrations/11.0.1.3/pre-migration.py: ''Composed'' object has no attribute ''lower'''),
+          ops.normalize_message('OpenUpgrade: ''Composed'' object has no attribute ''lower'''),
+    'OpenUpgrade''s module and migration script before the exception are dropped');
+SELECT is(ops.normalize_message('terminating connection due to administrator command FATAL:'),
+          ops.normalize_message('terminating connection due to administrator command'),
+    'a severity word with its colon ending a line after the text is dropped');
+SELECT is(ops.normalize_message('Some error: the next line says why'), 'some error: the next line says why',
+    'a severity word inside the line is kept');
+
+-- Fingerprints carry version 16.
+SELECT is(ops.current_fingerprint_version(), 16::smallint, 'the current fingerprint version is 16');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v16 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v16 probe 42'), 16::smallint,
+    'new groups are stamped with version 16');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -329,7 +349,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 15::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 16::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
