@@ -161,6 +161,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
     Eight of blind18's, merged at its blind measure and tuning data since: gha-b18pair-03, ops-b18pair-06,
     ops-b18pair-10, tf-b18pair-02, tf-b18pair-09, vercel-b18pair-02, vercel-b18pair-05 and vercel-b18pair-06.
+    And two more of blind18's, merged since its round's classification fixes gave both sides one code grouped by code:
+    ops-b18pair-08 (Redis's `OOM command not allowed when used memory > 'maxmemory'` on two servers, INFRA.OUT_OF_MEMORY)
+    and vercel-b18pair-08 (SvelteKit's `Unsupported Node.js version: v<n>. Please use Node …` in two projects,
+    VERCEL.RUNTIME_VERSION_UNSUPPORTED); both were apart only while both sides were UNKNOWN.
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -195,8 +199,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
                       "gha-b15pair-04", "gha-b16pair-06", "gha-b18pair-03", "gha-b7pair-07", "gha-b8pair-06",
                       "gha-b9pair-06", "odoo-b12pair-03", "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06",
-                      "ops-b18pair-10", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
+                      "ops-b18pair-08", "ops-b18pair-10", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07",
                       "tf-b18pair-02", "tf-b18pair-09", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
-                      "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b4pair-05", "vercel-b4pair-06",
+                      "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b4pair-05", "vercel-b4pair-06",
                       "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
