@@ -158,7 +158,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     round's classification fix gave both sides one code: agent_runner-b17-pair-12 (a conversation over a 131072-token
     context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
     Eight of blind18's, merged at its blind measure and tuning data since: gha-b18pair-03, ops-b18pair-06,
-    ops-b18pair-10, tf-b18pair-02, tf-b18pair-09, vercel-b18pair-02, vercel-b18pair-05 and vercel-b18pair-06.
+    ops-b18pair-10, tf-b18pair-02, tf-b18pair-09, vercel-b18pair-02, vercel-b18pair-05 and vercel-b18pair-06; and one more since the blind18
+    round's classification fixes gave both sides AGENT.CONTEXT_LIMIT (grouped by code): agent-b18pair-07 (Continue's own pre-check `Not enough context available to include
+    ...` against a too-small configured contextLength, and the provider's `exceed context limit`: one code, two fixes).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -187,7 +189,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b7pair-05", "agent-b7pair-06",
+    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
