@@ -161,10 +161,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
     Eight of blind18's, merged at its blind measure and tuning data since: gha-b18pair-03, ops-b18pair-06,
     ops-b18pair-10, tf-b18pair-02, tf-b18pair-09, vercel-b18pair-02, vercel-b18pair-05 and vercel-b18pair-06.
-    And two more of blind18's, merged since its round's classification fixes gave both sides one code grouped by code:
-    ops-b18pair-08 (Redis's `OOM command not allowed when used memory > 'maxmemory'` on two servers, INFRA.OUT_OF_MEMORY)
-    and vercel-b18pair-08 (SvelteKit's `Unsupported Node.js version: v<n>. Please use Node …` in two projects,
-    VERCEL.RUNTIME_VERSION_UNSUPPORTED); both were apart only while both sides were UNKNOWN.
+    And three more of blind18's, merged since its round's classification fixes gave both sides one code grouped by
+    code: ops-b18pair-08 (Redis's `OOM command not allowed when used memory > 'maxmemory'` on two servers,
+    INFRA.OUT_OF_MEMORY), vercel-b18pair-08 (SvelteKit's `Unsupported Node.js version: v<n>. Please use Node …` in two
+    projects, VERCEL.RUNTIME_VERSION_UNSUPPORTED), both apart only while both sides were UNKNOWN; and agent-b18pair-07
+    (Continue's own pre-check `Not enough context available to include …` against a too-small configured
+    contextLength, and the provider's `exceed context limit`: AGENT.CONTEXT_LIMIT, one code, two fixes).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -193,7 +195,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     host`), vercel-b4pair-07 (npm's `While resolving: <package>`), odoo-b5pair-04 (`module <name>: not
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
-    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b7pair-05", "agent-b7pair-06",
+    assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
