@@ -85,6 +85,11 @@ SETS = {
     # Terraform's `in variable "provider_token":` above the source line `8:   sensitive = true`: secret_assignment reads
     # the next line as the value (secrecy first). supabase_fn holds 1 message (tests/fixtures/realworld/blind19/README.md).
     "blind19": (165, 60, {"tf-b19-tfc-getting-started-12", "tf-b19pair-01", "tf-b19pair-02"}),
+    # A fake Gemini key in a posted URL (redacted, as meant); lego/Traefik's `error presenting token: <provider>: …`, where
+    # secret_assignment reads the DNS provider's name as the value (secrecy first). supabase_fn holds none
+    # (tests/fixtures/realworld/blind20/README.md).
+    "blind20": (170, 65, {"agent-b20-aider-1956", "dns-b20-lego-2150", "dns-b20-lego-2377", "dns-b20-lego-2546",
+                          "dns-b20-traefik-3396", "dns-b20pair-02", "dns-b20pair-07", "dns-b20pair-08"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
