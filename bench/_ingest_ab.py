@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,15 +100,11 @@ def batch(conn, rows, table, use_perf):
 def single(conn, rows, table, use_perf, autocommit=False):
     warmed = warm(conn, rows)
     statement = bench.insert_sql(table)
-    with CpuClock(conn.info.backend_pid, use_perf) as clock:
+    # The connection is autocommit: without a transaction block each statement commits on its own.
+    with CpuClock(conn.info.backend_pid, use_perf) as clock, (nullcontext() if autocommit else conn.transaction()):
         start = time.perf_counter()
-        if autocommit:
-            for r in rows:
-                conn.execute(statement, r, prepare=True)
-        else:
-            with conn.transaction():
-                for r in rows:
-                    conn.execute(statement, r, prepare=True)
+        for r in rows:
+            conn.execute(statement, r, prepare=True)
         wall = time.perf_counter() - start
     if table == "ops.error_events":
         bench.check_counts(conn, len(rows) + warmed)
@@ -196,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if f"{kind} old" in res:
             o = [x[0] for x in res[f"{kind} old"]]
             n = [x[0] for x in res[f"{kind} new"]]
-            print(f"{kind}: cpu new/old per round: " + ", ".join(f"{y / x:.2f}" for x, y in zip(o, n)))
+            print(f"{kind}: cpu new/old per round: " + ", ".join(f"{y / x:.2f}" if x else "n/a (no CPU tick)" for x, y in zip(o, n)))
             ob = [x[1] for x in res[f"{kind} old"]]
             nb = [x[1] for x in res[f"{kind} new"]]
             bw = [x[1] for x in res[f"{kind} bare"]]
