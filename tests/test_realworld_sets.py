@@ -90,6 +90,10 @@ SETS = {
     # (tests/fixtures/realworld/blind20/README.md).
     "blind20": (170, 65, {"agent-b20-aider-1956", "dns-b20-lego-2150", "dns-b20-lego-2377", "dns-b20-lego-2546",
                           "dns-b20-traefik-3396", "dns-b20pair-02", "dns-b20pair-07", "dns-b20pair-08"}),
+    # Celery's own password mask (`amqp://guest:**@…`) replaced by ours; no secret in them. supabase_fn holds none and
+    # odoo 21 (tests/fixtures/realworld/blind21/README.md).
+    "blind21": (160, 60, {"ops-b21-dify-14810", "ops-b21-docker-airflow-195", "ops-b21-okteto-math-2",
+                          "ops-b21-yolov5-fastapi-celery-6", "ops-b21pair-03", "ops-b21pair-08"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
