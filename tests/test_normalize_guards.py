@@ -121,7 +121,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 16's steps: a workflow command, OpenUpgrade's migration-script wrapper, a severity word ending a line
           'x return "::error::', "::error::", "::warning file=a.py,line=3::", "::notice::", "::warning", "::notice",
           "PG::Error: ", "base: error in migration script base/migrations/1.0/pre.py: ", "error in migration script ",
-          " FATAL:", " ERROR:\n", " panic: ", "warning:", "fatal:"]
+          " FATAL:", " ERROR:\n", " panic: ", "warning:", "fatal:",
+          # version 17's steps: apt's mirror in a temporary resolver failure, a setup action's requested version
+          "W: Failed to fetch http://deb.example.org/debian/dists/x/InRelease  ", "Temporary failure resolving 'deb.example.org'",
+          "temporary failure resolving '", "failed to fetch ", "The version '3.8' with architecture 'x64'",
+          "Version 3.9.5 with arch x64 not found", "version pypy3.9 with arch", " with arch", "version '"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -29,30 +29,32 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.81  # all twenty tuning splits (941/1160 with version 16 when blind19 joined them at its blind 43/62;
-                    # the nineteen before it 898/1098 after blind18's round, BEFORE)
-UNDISPUTED_FLOOR = 0.82  # all twenty without the disputed labels (941/1142 when blind19 joined; 898/1080 before it)
+                    # the nineteen before it 898/1098 after blind18's round, BEFORE; 945/1160 with version 17)
+UNDISPUTED_FLOOR = 0.82  # all twenty without the disputed labels (941/1142 when blind19 joined; 898/1080 before it;
+                         # 945/1142 with version 17)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
-    "blind19": (0.81, 0.83),  # 898/1098 with version 16 after blind18's round; 898/1080 without the disputed labels
+    "blind19": (0.82, 0.83),  # 898/1098 with version 16 after blind18's round; 898/1080 without the disputed labels;
+                              # 901/1098 and 901/1080 with version 17
     "blind18": (0.82, 0.83),  # 845/1030 with version 15 after blind17's round, 846/1030 with version 16 (ops-b14pair-09);
-                              # 846/1012 without the disputed labels
-    "blind17": (0.82, 0.83),  # 787/962 with version 14 after blind16's round, 790/962 with version 15; 790/944 without
-                              # the disputed labels
-    "blind16": (0.81, 0.83),  # 735/900 with version 14 after blind16's round (734 before it), 736/900 with version 15;
-                              # 736/882 without the disputed labels
+                              # 846/1012 without the disputed labels; 849/1030 and 849/1012 with version 17
+    "blind17": (0.82, 0.84),  # 787/962 with version 14 after blind16's round, 790/962 with version 15; 790/944 without
+                              # the disputed labels; 794/962 and 794/944 with version 17
+    "blind16": (0.82, 0.83),  # 735/900 with version 14 after blind16's round (734 before it), 736/900 with version 15;
+                              # 736/882 without the disputed labels; 739/900 and 739/882 with version 17
     "blind15": (0.81, 0.83),  # 683/843 with version 12 after blind14's round, 687/843 with version 15; 687/825 without
                              # the disputed labels
     "blind14": (0.80, 0.82),  # 637/788 with version 12 after blind13's and blind14's rounds; 637/770 without the
                               # disputed labels
-    "blind13": (0.80, 0.82),  # 592/734 with version 12 after blind12's and blind13's rounds; 592/716 without the
-                              # disputed labels
-    "blind12": (0.80, 0.82),  # 547/678 with versions 11 and 12 (after blind11's and blind12's rounds); 547/660 without
-                              # the disputed labels
-    "blind11": (0.80, 0.82),  # 501/623 with versions 10 and 11 (after blind10's and blind11's rounds); 501/605 without
-                              # the disputed labels
-    "blind10": (0.80, 0.83),  # 454/562 with version 10 after blind10's round (453 with version 9); 454/544 without the
-                              # disputed labels
+    "blind13": (0.81, 0.82),  # 592/734 with version 12 after blind12's and blind13's rounds; 592/716 without the
+                              # disputed labels; 596/734 and 596/716 with version 17
+    "blind12": (0.81, 0.82),  # 547/678 with versions 11 and 12 (after blind11's and blind12's rounds); 547/660 without
+                              # the disputed labels; 551/678 and 551/660 with version 17
+    "blind11": (0.81, 0.82),  # 501/623 with versions 10 and 11 (after blind10's and blind11's rounds); 501/605 without
+                              # the disputed labels; 505/623 and 505/605 with version 17
+    "blind10": (0.80, 0.84),  # 454/562 with version 10 after blind10's round (453 with version 9); 454/544 without the
+                              # disputed labels; 457/562 and 457/544 with version 17
     "blind9": (0.81, 0.84),  # 403/497 with version 9 after blind9's round (401 with version 8); 403/479 without the
                              # disputed labels
     "blind8": (0.81, 0.83),  # 361/442 (355 with version 7); 355/424 without the disputed labels when it joined
@@ -155,7 +157,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     tf-b13pair-07. Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05,
     ops-b14pair-04 and tf-b14pair-03. Six of blind15's, merged at its blind measure and tuning data since:
     dns-b15pair-03, dns-b15pair-04, gha-b15pair-04, tf-b15pair-04, tf-b15pair-05 and tf-b15pair-06. Three of blind16's, merged at
-    its blind measure and tuning data since: dns-b16pair-04, gha-b16pair-06 and tf-b16pair-05. Two of blind17's, merged at its
+    its blind measure and tuning data since: dns-b16pair-04 and tf-b16pair-05 (gha-b16pair-06, two Python versions a
+    setup action could not find, is apart since version 17 keeps the version asked for). Two of blind17's, merged at its
     blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07; and one more of blind17's, merged since its
     round's classification fix gave both sides one code: agent_runner-b17-pair-12 (a conversation over a 131072-token
     context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
@@ -202,7 +205,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
-                      "gha-b15pair-04", "gha-b16pair-06", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
+                      "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
                       "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07",

@@ -195,6 +195,15 @@ BEGIN
         m := regexp_replace(m, '[[:blank:]]*available versions:[^\n]*', '', 'g');
     END IF;
 
+    -- Version 17. The toolchain version a setup action was asked for and cannot provide ("The version '3.8' with
+    -- architecture 'x64' was not found", "Version 3.7 with arch x64 not found") names the failure, as the version 8
+    -- step says of the "Available versions:" list after it: two workflows asking for 3.7 and 3.8 are two failures,
+    -- so its numbers are kept (gha-b16pair-06); the runner's OS version after it stays <n>.
+    IF strpos(m, 'version ') > 0 AND strpos(m, ' with arch') > 0 THEN  -- guard
+        m := regexp_replace(m, '(version ''?[a-z]{0,8})([0-9]{1,4})(\.?)([0-9]{0,4})(\.?)([0-9]{0,4})(''? with arch)',
+                            '\1' || keep || '\2\3' || keep || '\4\5' || keep || '\6\7', 'g');
+    END IF;
+
     -- Numbers that carry meaning are kept: exit codes, signals, HTTP statuses.
     IF strpos(m, 'exit') > 0 THEN  -- guard
         m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)([0-9]{1,3})(?![0-9])',
@@ -351,11 +360,20 @@ BEGIN
     IF strpos(m, 'fatal:') > 0 OR strpos(m, 'error:') > 0 OR strpos(m, 'panic:') > 0 OR strpos(m, 'warning:') > 0 THEN  -- guard
         m := regexp_replace(m, '([^[:space:]])[[:blank:]]+(fatal|error|panic|warning):[[:blank:]]*$', '\1', 'gn');
     END IF;
+    -- Version 17. apt prints "Temporary failure resolving '<mirror>'" (the resolver gave no answer, EAI_AGAIN) for each
+    -- mirror of its sources list, under "Err:<n> <url>" or after "W: Failed to fetch <url> " on the same line; which
+    -- mirror a paste shows is where apt happened to be, the broken resolver is the failure (dns-b8pair-01,
+    -- dns-b10pair-02, dns-b19pair-08). The mirror and the URL before it are dropped; apt's "Could not resolve
+    -- '<host>'" (no such name) keeps its host.
+    IF strpos(m, 'temporary failure resolving ''') > 0 THEN  -- guard
+        m := regexp_replace(m, '(failed to fetch [^[:space:]]+[[:blank:]]+)?temporary failure resolving ''[^''[:space:]]+''',
+                            'temporary failure resolving ''<host>''', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 16 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 17 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -382,6 +400,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 16: a GitHub Actions workflow command ("::error::", "::warning …::") and what precedes it on its line, '
     'OpenUpgrade''s "<module>: error in migration script <path>: " and a bare severity word with its colon ending a '
     'line after the text ("… FATAL:") are dropped. '
+    'Version 17: the numbers of the toolchain version a setup action was asked for ("version ''3.8'' with architecture '
+    '…", "version 3.7 with arch …") are kept, and apt''s "temporary failure resolving ''<mirror>''" reads as '
+    '"temporary failure resolving ''<host>''" without the "failed to fetch <url>" before it. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -436,9 +457,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- form, and drops the closing quotes and parentheses of Python exception objects at a line end, Ruby's exception class
 -- in parentheses ending a line and Node's "Require stack:" on its message's line. Version 16: it drops a GitHub
 -- Actions workflow command with what precedes it on its line, OpenUpgrade's "<module>: error in migration script
--- <path>: " and a bare severity word with its colon ending a line after the text.
+-- <path>: " and a bare severity word with its colon ending a line after the text. Version 17: it keeps the numbers of
+-- the toolchain version a setup action was asked for and drops the mirror (and the URL before it) of apt's "Temporary
+-- failure resolving '<mirror>'".
 RETURN encode(sha256(convert_to(
-    'fp16|' || ops.fingerprint_field(source)
+    'fp17|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -446,16 +469,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp16, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp17, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 16; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 17; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 16;
+RETURN 17;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (16). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (17). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 16: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 17: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(118);
+SELECT plan(124);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -170,8 +170,8 @@ SELECT is(ops.normalize_message('client_ip=xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xx
 SELECT is(ops.normalize_message('v1.x.x and xx:yy'), 'v<n>.x.x and xx:yy',
     'a version range with x and a short x: pair are not addresses');
 SELECT is(ops.normalize_message('Version 3.6 with arch x64 not found Available versions: 3.10.1 (x64) 3.9.7 (x64)'),
-          'version <n>.<n> with arch x<n> not found',
-    'the list after "Available versions:" is dropped, the version asked for kept');
+          'version 3.6 with arch x<n> not found',
+    'the list after "Available versions:" is dropped, the version asked for kept (its numbers too since version 17)');
 SELECT is(ops.normalize_message(E'Error: channel closed\n    at async UserWorker.fetch (ext:sb_user_workers/user_workers.js:54:21)'),
           ops.normalize_message(E'Error: channel closed\n    at async Function.create (ext:sb_user_workers/user_workers.js:80:21)'),
     'a JavaScript stack frame line is dropped');
@@ -322,11 +322,30 @@ SELECT is(ops.normalize_message('terminating connection due to administrator com
 SELECT is(ops.normalize_message('Some error: the next line says why'), 'some error: the next line says why',
     'a severity word inside the line is kept');
 
--- Fingerprints carry version 16.
-SELECT is(ops.current_fingerprint_version(), 16::smallint, 'the current fingerprint version is 16');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v16 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v16 probe 42'), 16::smallint,
-    'new groups are stamped with version 16');
+-- Version 17: apt's mirror in a temporary resolver failure, and the toolchain version a setup action was asked for
+-- (dns-b8pair-01, dns-b10pair-02, dns-b19pair-08, gha-b16pair-06).
+SELECT is(ops.normalize_message('  Temporary failure resolving ''security.debian.org'''),
+          ops.normalize_message('  Temporary failure resolving ''deb.debian.org'''),
+    'apt''s temporary failure resolving a mirror reads without the mirror');
+SELECT is(ops.normalize_message('W: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/focal/InRelease  Temporary failure resolving ''archive.ubuntu.com'''),
+          'w: temporary failure resolving ''<host>''',
+    'the URL apt failed to fetch before it is dropped with the mirror');
+SELECT is(ops.normalize_message('E: Could not resolve ''deb.debian.org'''), 'e: could not resolve ''deb.debian.org''',
+    'apt''s could not resolve (no such name) keeps its host');
+SELECT isnt(ops.normalize_message('Error: The version ''3.8'' with architecture ''x64'' was not found for Ubuntu 24.04.'),
+            ops.normalize_message('Error: The version ''3.7'' with architecture ''x64'' was not found for Ubuntu 22.04.'),
+    'the toolchain version a setup action was asked for keeps its numbers');
+SELECT is(ops.normalize_message('Error: Version 3.9.5 with arch x64 not found'), 'version 3.9.5 with arch x<n> not found',
+    'an unquoted toolchain version keeps its numbers, the architecture''s are <n>');
+SELECT is(ops.normalize_message('Error: The version ''3.7'' with architecture ''x64'' was not found for Ubuntu 26.04.'),
+          ops.normalize_message('Error: The version ''3.7'' with architecture ''x64'' was not found for Ubuntu 24.04.'),
+    'the runner''s OS version after it is still <n>');
+
+-- Fingerprints carry version 17.
+SELECT is(ops.current_fingerprint_version(), 17::smallint, 'the current fingerprint version is 17');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v17 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v17 probe 42'), 17::smallint,
+    'new groups are stamped with version 17');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -349,7 +368,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 16::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 17::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
