@@ -94,6 +94,9 @@ SETS = {
     # odoo 21 (tests/fixtures/realworld/blind21/README.md).
     "blind21": (160, 60, {"ops-b21-dify-14810", "ops-b21-docker-airflow-195", "ops-b21-okteto-math-2",
                           "ops-b21-yolov5-fastapi-celery-6", "ops-b21pair-03", "ops-b21pair-08"}),
+    # GitHub's template `GH_TOKEN: ${{ github.token }}` reads as a token's value (secrecy first). supabase_fn holds none
+    # (tests/fixtures/realworld/blind22/README.md).
+    "blind22": (160, 60, {"gha-b22-docs-21930", "gha-b22-toolhive-1468", "gha-b22pair-08"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
