@@ -99,7 +99,8 @@ def test_adding_a_pattern_keeps_every_other_byte(kind, pattern, line):
     assert "".join(lines[:at] + lines[at + 1:]) == before, "comments, order, quoting and layout are kept byte for byte"
     # it is the last pattern of ENV.KEY_MISSING: the next line is not another pattern of that code
     assert lines[at - 1].startswith("        - ") and not lines[at + 1].startswith("        - ")
-    assert "code: ENV.KEY_MISSING" in "".join(lines[max(0, at - 40):at])
+    owner = next(l for l in reversed(lines[:at]) if l.startswith("  - code: "))
+    assert owner.split("#")[0].strip() == "- code: ENV.KEY_MISSING", "inside ENV.KEY_MISSING's own entry"
 
 
 def test_adding_a_pattern_twice_or_to_a_missing_code_is_refused():
