@@ -1,7 +1,8 @@
 """Two definitions of the ingest triggers against each other, interleaved in one sitting (issue 12; not a row).
 
     .venv/bin/python bench/_ingest_ab.py --old OLD.sql --new NEW.sql [--rounds 5] [--events 5000]
-                                         [--single 2000] [--threads 2000] [--auto 0] [--kind repeat] [--perf]
+                                         [--single 2000] [--threads 2000] [--record 0] [--auto 0] [--kind repeat]
+                                         [--perf]
 
 ``OLD.sql`` and ``NEW.sql`` each hold ``CREATE OR REPLACE FUNCTION`` statements (e.g. the trigger functions as main
 has them, and as a branch has them). In one scratch database (``bench/ingest.py``'s: ``DATABASE_URL`` or the
@@ -15,7 +16,9 @@ measures the bare table as well:
   CPU and wall µs per statement. Unlike ``single``, this sees what PostgreSQL redoes once per transaction (a
   LANGUAGE sql function that is not inlined is parsed and planned again in every transaction that calls it);
 * ``threads``: 8 connections of autocommit single-row INSERTs (durable commits): events/s, and the ratio to the
-  bare table measured in the same round.
+  bare table measured in the same round, with the server CPU per event of the 8 connections (``/proc`` ticks);
+* ``record``: the same with one ``ops.record_error()`` call per event (``bench/ingest.py``'s ``RECORD``), its ratio
+  to the bare table's 8-thread INSERTs of the same round, as the bench's row computes it.
 
 ``--kind varied`` measures the bench's varying-id texts (``bench/ingest.py`` ``kind == "varied"``: a timestamp and a
 request UUID in each text, so every event misses the classification cache) instead of its exact repeats; the groups
@@ -111,12 +114,14 @@ def single(conn, rows, table, use_perf, autocommit=False):
     return clock.seconds / len(rows) * 1e6, wall / len(rows) * 1e6
 
 
-def threads(url, conn, rows, table):
+def threads(url, conn, rows, table, statement=None):
+    """events/s and server CPU µs per event of 8 autocommit connections (``statement``: default the INSERT)."""
     warmed = warm(conn, rows)
-    rate = len(rows) / bench.run_clients(url, rows, bench.CLIENTS, bench.insert_sql(table))
+    cpu: list = []
+    rate = len(rows) / bench.run_clients(url, rows, bench.CLIENTS, statement or bench.insert_sql(table), cpu)
     if table == "ops.error_events":
         bench.check_counts(conn, len(rows) + warmed)
-    return rate
+    return rate, (cpu[0] / len(rows) * 1e6 if cpu and cpu[0] is not None else float("nan"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=5000, help="events per 500-row measurement")
     ap.add_argument("--single", type=int, default=2000, help="statements per single-row measurement (0: skip)")
     ap.add_argument("--threads", type=int, default=2000, help="events per 8-thread measurement (0: skip)")
+    ap.add_argument("--record", type=int, default=0,
+                    help="events per 8-client ops.record_error measurement (0: skip)")
     ap.add_argument("--auto", type=int, default=0,
                     help="statements per autocommit single-row measurement (0: skip)")
     ap.add_argument("--kind", choices=("repeat", "varied"), default="repeat",
@@ -173,22 +180,35 @@ def main(argv: list[str] | None = None) -> int:
                         cpu, wall = single(conn, arows, "ops.error_events", a.perf, autocommit=True)
                         res.setdefault(f"auto {label}", []).append((cpu, wall))
                         line.append(f"auto {label} {cpu:.0f}/{wall:.0f}")
-                if a.threads:
-                    trows = rows[:a.threads]
-                    bare = threads(url, conn, trows, "public.bare_events")
+                if a.threads or a.record:
+                    trows = rows[:max(a.threads, a.record)]
+                    bare, bare_cpu = threads(url, conn, trows, "public.bare_events")
+                    line.append(f"8thr bare {bare:.0f}/s {bare_cpu:.0f}us")
                     for label in order:
                         load(conn, a.old if label == "old" else a.new)
-                        rate = threads(url, conn, trows, "ops.error_events")
-                        res.setdefault(f"threads {label}", []).append((rate, rate / bare))
-                        line.append(f"8thr {label} {rate:.0f}/s ({rate / bare:.2f}x)")
-                    res.setdefault("threads bare", []).append((bare, 1.0))
+                        if a.threads:
+                            rate, cpu = threads(url, conn, rows[:a.threads], "ops.error_events")
+                            res.setdefault(f"threads {label}", []).append((rate, rate / bare, cpu))
+                            line.append(f"8thr {label} {rate:.0f}/s ({rate / bare:.2f}x) {cpu:.0f}us")
+                        if a.record:
+                            rate, cpu = threads(url, conn, rows[:a.record], "ops.error_events", bench.RECORD)
+                            res.setdefault(f"record {label}", []).append((rate, rate / bare, cpu))
+                            line.append(f"record {label} {rate:.0f}/s ({rate / bare:.2f}x) {cpu:.0f}us")
+                    res.setdefault("threads bare", []).append((bare, 1.0, bare_cpu))
                 print("  ".join(line), flush=True)
     print(f"load average at end: {os.getloadavg()}")
     for key, xs in res.items():
         a0 = statistics.median(x[0] for x in xs)
         a1 = statistics.median(x[1] for x in xs)
-        unit = "events/s, ratio to bare" if key.startswith("threads") else "cpu µs, wall µs per event"
-        print(f"median {key:14} {a0:9.1f} {a1:9.2f}   ({unit})")
+        if key.startswith(("threads", "record")):
+            a2 = statistics.median(x[2] for x in xs)
+            print(f"median {key:14} {a0:9.1f} {a1:9.2f} {a2:7.0f}   (events/s, ratio to bare, server cpu µs per event)")
+        else:
+            print(f"median {key:14} {a0:9.1f} {a1:9.2f}   (cpu µs, wall µs per event)")
+    for kind in ("threads", "record"):
+        if f"{kind} old" in res:
+            print(f"{kind}: events/s new/old per round: "
+                  + ", ".join(f"{y[0] / x[0]:.2f}" for x, y in zip(res[f"{kind} old"], res[f"{kind} new"])))
     for kind in ("batch", "single", "auto"):
         if f"{kind} old" in res:
             o = [x[0] for x in res[f"{kind} old"]]

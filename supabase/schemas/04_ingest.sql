@@ -671,13 +671,12 @@ DECLARE
     known boolean;
     created text[];
     moving record;
+    updated boolean := false;
 BEGIN
-    -- A single-row statement (every autocommit INSERT and ops.record_error call, a storm's events) upserts its one
-    -- group by a plain INSERT ... VALUES of the row's values, its crossings decided here; the general upsert below
-    -- (hash aggregate, join back for the sample, sort, unique, ModifyTable) started ~19 % of such a statement's CPU
-    -- in plan nodes one row does not need. Whether the statement has one row is read from at most two rows of the
-    -- transition table (an init plan), so a 500-row statement pays nothing per row for the test. Both upserts follow
-    -- the same rules (tests/test_ingest_aggregate_paths.py: equal rows and escalations on the same events).
+    -- A single-row statement of an existing group (below) updates its row in place, its crossings decided here;
+    -- the general upsert (hash aggregate, join back for the sample, sort, unique, ModifyTable) started ~19 % of such
+    -- a statement's CPU in plan nodes one row does not need. Whether the statement has one row is read from at most
+    -- two rows of the transition table (an init plan), so a 500-row statement pays nothing per row for the test.
     SELECT e.fingerprint, e.fingerprint_version, e.code, e.source, e.phase, e.received_at, e.id, e.confidence,
            e.matched_pattern, e.message, e.top_frame, e.run_id, e.correlation_id,
            (SELECT count(*) FROM (SELECT FROM inserted x LIMIT 2) x) AS rows
@@ -687,61 +686,52 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
+    -- A single-row statement whose group exists under the event's code (a text seen before: every autocommit
+    -- INSERT and ops.record_error call of a repeated error, a storm's events) updates that row in place with the
+    -- ON CONFLICT rule's assignments below for one event (n = 1), the window length read with the failure mode,
+    -- and decides its crossings here. Anything else (a new group, a group kept under another code, two rows or
+    -- more) takes the general upsert, so the ON CONFLICT rule exists once and this UPDATE is its one-row
+    -- existing-row case (tests/test_ingest_aggregate_paths.py: equal rows and escalations on the same events).
+    -- Against the eighth pass's INSERT ... VALUES ... ON CONFLICT: no speculative insertion and no two per-row
+    -- sub-selects of ops.failure_modes to start (bench/README.md, "(issue 12, tenth pass)").
     IF ev.rows = 1 THEN
         SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable, f.remediate_kind,
                f.escalate_within, f.escalate_after_count
         INTO fmode
         FROM ops.failure_modes f WHERE f.code = ev.code LIMIT 1;
         known := FOUND;
-        INSERT INTO ops.agent_errors AS a (
-            fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at,
-            confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
-            last_correlation_id, window_started_at, window_count)
-        VALUES (ev.fingerprint, ev.fingerprint_version, ev.code, ev.source, ev.phase, 1, ev.received_at,
-                ev.received_at, ev.confidence, ev.matched_pattern, ev.message, ev.top_frame, ev.id, ev.run_id,
-                ev.correlation_id, CASE WHEN fmode.escalate_within IS NOT NULL THEN ev.received_at END,
-                CASE WHEN fmode.escalate_within IS NOT NULL THEN 1 END)
-        ON CONFLICT (fingerprint) DO UPDATE SET
-            count = a.count + excluded.count,
-            last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at),
-            sample_message = excluded.sample_message,
-            top_frame = excluded.top_frame,
-            last_event_id = excluded.last_event_id,
-            last_run_id = coalesce(excluded.last_run_id, a.last_run_id),
-            last_correlation_id = coalesce(excluded.last_correlation_id, a.last_correlation_id),
+        -- fmode is the group's failure mode (the codes are equal); a code not in the taxonomy has none (no window).
+        UPDATE ops.agent_errors AS a SET
+            count = a.count + 1,
+            last_seen_at = greatest(a.last_seen_at, ev.received_at),
+            sample_message = ev.message,
+            top_frame = ev.top_frame,
+            last_event_id = ev.id,
+            last_run_id = coalesce(ev.run_id, a.last_run_id),
+            last_correlation_id = coalesce(ev.correlation_id, a.last_correlation_id),
             status = CASE WHEN a.status = 'resolved' THEN 'regressed' ELSE a.status END,
             regression_count = a.regression_count + (a.status = 'resolved')::integer,
+            -- A window opens at the first event after the previous one closed.
             window_started_at = CASE
-                WHEN excluded.window_started_at IS NULL THEN NULL
-                WHEN a.window_started_at IS NULL
-                  OR excluded.first_seen_at >= a.window_started_at
-                     + (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = a.code)
-                THEN excluded.window_started_at
+                WHEN fmode.escalate_within IS NULL THEN NULL
+                WHEN a.window_started_at IS NULL OR ev.received_at >= a.window_started_at + fmode.escalate_within
+                THEN ev.received_at
                 ELSE a.window_started_at END,
             window_count = CASE
-                WHEN excluded.window_started_at IS NULL THEN NULL
-                WHEN a.window_started_at IS NULL
-                  OR excluded.first_seen_at >= a.window_started_at
-                     + (SELECT f.escalate_within FROM ops.failure_modes f WHERE f.code = a.code)
-                THEN excluded.window_count
-                ELSE a.window_count + excluded.window_count END
+                WHEN fmode.escalate_within IS NULL THEN NULL
+                WHEN a.window_started_at IS NULL OR ev.received_at >= a.window_started_at + fmode.escalate_within
+                THEN 1
+                ELSE a.window_count + 1 END
+        WHERE a.fingerprint = ev.fingerprint AND a.code = ev.code
         RETURNING a.fingerprint, a.code, a.source, a.phase, a.count, a.window_count, a.window_started_at,
                   a.status, a.regression_count, a.first_seen_at, a.last_seen_at, a.sample_message,
                   a.top_frame, a.last_event_id, a.last_run_id, a.ignored_until
         INTO got;
-        IF got.count = 1 THEN
-            created := ARRAY[got.fingerprint];  -- a new group (an update adds to a count of at least one)
-        END IF;
-        -- The crossings, decided as the general path decides them (its inner join on the code: a code not in the
-        -- taxonomy fires none); the fired jsonb is built only when one fired.
-        IF got.code IS DISTINCT FROM ev.code THEN
-            -- The group kept the code it was created with (the upsert never changes it): its rules decide.
-            SELECT f.escalate_destination, f.title, f.severity, f.category, f.runbook, f.retryable,
-                   f.remediate_kind, f.escalate_within, f.escalate_after_count
-            INTO fmode
-            FROM ops.failure_modes f WHERE f.code = got.code LIMIT 1;
-            known := FOUND;
-        END IF;
+        updated := FOUND;
+    END IF;
+    IF updated THEN
+        -- The crossings, decided as the general path decides them for n = 1 (its inner join on the code: a code not
+        -- in the taxonomy fires none); the fired jsonb is built only when one fired.
         IF known AND (got.status = 'regressed'
                       OR coalesce(CASE WHEN fmode.escalate_within IS NULL THEN got.count = fmode.escalate_after_count
                                        ELSE got.window_count = fmode.escalate_after_count END, false)) THEN
@@ -1002,9 +992,10 @@ COMMENT ON FUNCTION ops_private.tg_error_events__aggregate() IS
     'ignored for now (ops.ignore_error) has no crossing: no page, no place in a budget or digest. A statement '
     'that crosses nothing runs only the upsert; the escalation half runs when a crossing or regression fired. A '
     'group the statement created under a fingerprint a promotion moved meanwhile follows it (ops_private.move_group). A '
-    'statement of one row upserts by INSERT ... VALUES and decides its crossings in PL/pgSQL (no aggregate, sort or '
-    'join to start); a statement of more rows by one upsert over the transition table. Same rows and escalations '
-    'either way.';
+    'statement of one row whose group exists under the event''s code updates that row by a plain UPDATE (the ON CONFLICT '
+    'rule''s assignments for one event) and decides its crossings in PL/pgSQL (no speculative insertion, aggregate, '
+    'sort or join to start); every other statement (a new group, a group kept under another code, two rows or more) '
+    'takes one upsert over the transition table. Same rows and escalations either way. Raises nothing of its own.';
 
 CREATE TRIGGER tg_error_events__10_prepare BEFORE INSERT ON ops.error_events
     FOR EACH ROW EXECUTE FUNCTION ops_private.tg_error_events__prepare();
