@@ -174,8 +174,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     gha-b19pair-01, gha-b19pair-04 and gha-b19pair-09. And one more of blind19's, merged since its round's classification
     fix gave both sides one code grouped by code: ops-b19pair-02 (ClickHouse's per-query `Memory limit (for query)
     exceeded` and the server-wide `Memory limit (total) exceeded`, INFRA.OUT_OF_MEMORY; the same fix puts
-    ops-b19pair-03, two total-limit texts, in one group). One of blind20's, merged at its blind measure and tuning data
-    since: agent-b20pair-11.
+    ops-b19pair-03, two total-limit texts, in one group). Two of blind20's, merged since its round's classification
+    fixes gave both sides one code grouped by code: agent-b20pair-04 (two context-window rejections against two
+    providers' limits, AGENT.CONTEXT_LIMIT) and agent-b20pair-05 (an OpenRouter key that can afford nothing and a
+    prompt over the key's remaining allowance, AGENT.MODEL_QUOTA_EXHAUSTED); agent-b20pair-11, merged at the blind
+    measure (a 429 rate limit and Qwen's exhausted free allocation, both INFRA.RATE_LIMITED then), is apart since.
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -205,7 +208,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
-                      "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-11", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
+                      "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
