@@ -97,6 +97,10 @@ SETS = {
     # GitHub's template `GH_TOKEN: ${{ github.token }}` reads as a token's value (secrecy first). supabase_fn holds none
     # (tests/fixtures/realworld/blind22/README.md).
     "blind22": (160, 60, {"gha-b22-docs-21930", "gha-b22-toolhive-1468", "gha-b22pair-08"}),
+    # A fake ACME token in a posted URL (redacted, as meant) and GitHub's own `***` mask replaced by ours; no secret in
+    # them. supabase_fn holds 1 message (tests/fixtures/realworld/blind23/README.md).
+    "blind23": (175, 60, {"dns-b23-gethttpsforfree-183", "gha-b23-action-download-artifact-36",
+                          "gha-b23-auto-pull-request-merge-481", "gha-b23pair-09"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
