@@ -125,7 +125,14 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 17's steps: apt's mirror in a temporary resolver failure, a setup action's requested version
           "W: Failed to fetch http://deb.example.org/debian/dists/x/InRelease  ", "Temporary failure resolving 'deb.example.org'",
           "temporary failure resolving '", "failed to fetch ", "The version '3.8' with architecture 'x64'",
-          "Version 3.9.5 with arch x64 not found", "version pypy3.9 with arch", " with arch", "version '"]
+          "Version 3.9.5 with arch x64 not found", "version pypy3.9 with arch", " with arch", "version '",
+          # version 18's steps: Terraform's location in a resource, a correlation id after a code, LangChain's link and
+          # LangGraph's task note
+          "\n  on main.tf line 14, in resource \"hcloud_server\" \"server\":\n  14: resource \"hcloud_server\" \"server\" {",
+          "  with module.k.hcloud_server.w[\"a-1\"],\n", " line 3, in ", " line <n>, in ", "in data \"x\" \"y\":",
+          "(resource_unavailable, 5e12a9c07bd3f41)", ", <hex>)", ", 5e12a9c07bd3f41", "(code_x, req_abcdefgh12345678)",
+          "For troubleshooting, visit: https://python.langchain.com/docs/x", "for troubleshooting", " visit:\n",
+          "During task with name 'researcher' and id '3f0a2b7c-1d4e-8a96-5b2c-7e8f9a0b1c2d'", "during task with name "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

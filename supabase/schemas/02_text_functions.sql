@@ -369,11 +369,40 @@ BEGIN
         m := regexp_replace(m, '(failed to fetch [^[:space:]]+[[:blank:]]+)?temporary failure resolving ''[^''[:space:]]+''',
                             'temporary failure resolving ''<host>''', 'g');
     END IF;
+    -- Version 18. Terraform prints where a diagnostic arose under its summary: "with <resource address>,", "on <file>
+    -- line <n>, in resource "<type>" "<name>":" and the block's header line quoted from the file ("<n>: resource
+    -- "<type>" "<name>" {"). One failure on two resources of one configuration (a storage pool missing for a volume
+    -- and a cloud-init disk) names two locations; the summary is the failure (tf-b21pair-03, tf-b21pair-09). Only a
+    -- resource's, data source's or module's location with, at most, that block's header line: an attribute line quoted
+    -- under it ("required_version = …" under "in terraform:") tells failures apart and is kept (tf-b17pair-03).
+    IF strpos(m, ' line <n>, in ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(with [^\n]+\n[[:blank:]]*)?on [^\n]+ line <n>, in (resource|data|module) [^\n]*:[[:blank:]]*(\n[[:blank:]]*<n>:[[:blank:]]*(resource|data|module) [^\n]*\{[[:blank:]]*)?$',
+                            '', 'gn');
+    END IF;
+    -- Version 18. An API's error code printed with the request's correlation id in parentheses ("error during placement
+    -- (resource_unavailable, 5e12a9c07bd3f41)") is the code: another release of the client prints it alone
+    -- ("(resource_unavailable)"), and the id differs on every request (tf-b21pair-09; blind20's tf-b20pair-03 prints
+    -- it too).
+    IF strpos(m, ', <') > 0 THEN  -- guard
+        m := regexp_replace(m, '\(([a-z][a-z0-9_]*), (<hex>|<id>|<uuid>)\)', '(\1)', 'g');
+    END IF;
+    -- Version 18. LangChain ends its errors with "For troubleshooting, visit: <link>", a reference link like the v3
+    -- step's "Learn more: <link>" (one release links python.langchain.com, a later one docs.langchain.com, on the next
+    -- line when the message is wrapped), and LangGraph adds a note naming the graph node and task that raised it
+    -- ("During task with name '<node>' and id '<uuid>'") as a stack frame would (agent-b21pair-06; the note is in
+    -- blind12's messages too).
+    IF strpos(m, 'for troubleshooting') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*for troubleshooting,? visit:?[[:space:]]*[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?(/<path>)?[[:blank:]]*$',
+                            '', 'gn');
+    END IF;
+    IF strpos(m, 'during task with name ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*during task with name ''[^''\n]*'' and id ''[^''\n]*''[[:blank:]]*$', '', 'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 17 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 18 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -403,6 +432,10 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 17: the numbers of the toolchain version a setup action was asked for ("version ''3.8'' with architecture '
     '…", "version 3.7 with arch …") are kept, and apt''s "temporary failure resolving ''<mirror>''" reads as '
     '"temporary failure resolving ''<host>''" without the "failed to fetch <url>" before it. '
+    'Version 18: Terraform''s location of a diagnostic in a resource, data source or module ("with <address>,", "on '
+    '<file> line <n>, in resource …:" and the block''s header line below it), a correlation id after an error code in '
+    'parentheses ("(resource_unavailable, <hex>)" reads "(resource_unavailable)"), LangChain''s trailing "For '
+    'troubleshooting, visit: <link>" and LangGraph''s "During task with name ''<node>'' and id ''<id>''" line are dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -459,9 +492,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- Actions workflow command with what precedes it on its line, OpenUpgrade's "<module>: error in migration script
 -- <path>: " and a bare severity word with its colon ending a line after the text. Version 17: it keeps the numbers of
 -- the toolchain version a setup action was asked for and drops the mirror (and the URL before it) of apt's "Temporary
--- failure resolving '<mirror>'".
+-- failure resolving '<mirror>'". Version 18: it drops Terraform's location of a diagnostic in a resource, data source
+-- or module (with the block's header line), a correlation id after an error code in parentheses, LangChain's trailing
+-- "For troubleshooting, visit: <link>" and LangGraph's "During task with name '<node>' and id '<id>'" line.
 RETURN encode(sha256(convert_to(
-    'fp17|' || ops.fingerprint_field(source)
+    'fp18|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -469,16 +504,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp17, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp18, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 17; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 18; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 17;
+RETURN 18;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (17). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (18). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 17: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 18: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(124);
+SELECT plan(132);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -341,11 +341,37 @@ SELECT is(ops.normalize_message('Error: The version ''3.7'' with architecture ''
           ops.normalize_message('Error: The version ''3.7'' with architecture ''x64'' was not found for Ubuntu 24.04.'),
     'the runner''s OS version after it is still <n>');
 
--- Fingerprints carry version 17.
-SELECT is(ops.current_fingerprint_version(), 17::smallint, 'the current fingerprint version is 17');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v17 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v17 probe 42'), 17::smallint,
-    'new groups are stamped with version 17');
+-- Version 18: Terraform's location of a diagnostic in a resource, a correlation id after an error code in
+-- parentheses, LangChain's troubleshooting link and LangGraph's task note (tf-b21pair-03, tf-b21pair-09,
+-- agent-b21pair-06).
+SELECT is(ops.normalize_message(E'Error: can''t find storage pool ''default''\n\n  on kubic-kvm.tf line 5, in resource "libvirt_volume" "kubic_image":\n   5: resource "libvirt_volume" "kubic_image" {'),
+          ops.normalize_message(E'Error: can''t find storage pool ''default''\n\n  on kubic-kvm.tf line 33, in resource "libvirt_cloudinit_disk" "commoninit":\n  33: resource "libvirt_cloudinit_disk" "commoninit" {'),
+    'Terraform''s location of a diagnostic in a resource, with the block''s header line, is dropped');
+SELECT is(ops.normalize_message(E'\u2502 Error: x failed\n\u2502\n\u2502   with module.a.aws_s3_bucket.b["c"],\n\u2502   on main.tf line 12, in resource "aws_s3_bucket" "b":\n\u2502   12: resource "aws_s3_bucket" "b" {'),
+          'x failed',
+    'the "with <address>," line above the location goes with it');
+SELECT isnt(ops.normalize_message(E'Error: Unsupported Terraform Core version\n  on a.tf line 2, in terraform:\n   2:   required_version = "~> 1.3.0"'),
+            ops.normalize_message(E'Error: Unsupported Terraform Core version\n  on b.tf line 3, in terraform:\n   3:   required_version = ">= 1.7.0"'),
+    'a location outside a resource, and an attribute line quoted under it, are kept');
+SELECT is(ops.normalize_message(E'on main.tf line 4, in resource "a" "b":\n  4:   ami = "ami-1"'),
+          '<n>: ami = "ami-<n>',
+    'an attribute line quoted under a resource''s location, not the block''s header, is kept');
+SELECT is(ops.normalize_message('Error: error during placement (resource_unavailable, 5e12a9c07bd3f41)'),
+          'error during placement (resource_unavailable)',
+    'a correlation id after an error code in parentheses is dropped');
+SELECT is(ops.normalize_message('failed (resource_unavailable, 42)'), 'failed (resource_unavailable, <n>)',
+    'a number after the code is not an id and is kept');
+SELECT is(ops.normalize_message(E'Recursion limit of 25 reached without hitting a stop condition.\nFor troubleshooting, visit: https://python.langchain.com/docs/troubleshooting/errors/GRAPH_RECURSION_LIMIT\nDuring task with name ''researcher'' and id ''3f0a2b7c-1d4e-8a96-5b2c-7e8f9a0b1c2d'''),
+          ops.normalize_message(E'Recursion limit of 50 reached without hitting a stop condition. For troubleshooting, visit:\nhttps://docs.langchain.com/oss/python/langgraph/errors/GRAPH_RECURSION_LIMIT'),
+    'LangChain''s troubleshooting link and LangGraph''s task note are dropped');
+SELECT is(ops.normalize_message('For troubleshooting, see the log'), 'for troubleshooting, see the log',
+    'a troubleshooting sentence without a link is kept');
+
+-- Fingerprints carry version 18.
+SELECT is(ops.current_fingerprint_version(), 18::smallint, 'the current fingerprint version is 18');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v18 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v18 probe 42'), 18::smallint,
+    'new groups are stamped with version 18');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -368,7 +394,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 17::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 18::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
