@@ -186,7 +186,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     were apart only while both sides were UNKNOWN, grouped by their whole texts).
     Four of blind21's, merged at its blind measure and tuning data since: agent-b21pair-01, agent-b21pair-07,
     dns-b21pair-04 and gha-b21pair-05. Three of blind22's, merged at its blind measure and tuning data since:
-    gha-b22pair-01, ops-b22pair-10 and vercel-b22pair-08.
+    gha-b22pair-01, ops-b22pair-10 and vercel-b22pair-08. And one more of blind22's, merged since its round's
+    classification fix gave both sides one code: vercel-b22pair-09 (Vercel's image optimizer answering
+    `INVALID_IMAGE_OPTIMIZE_REQUEST` for two Payload sites, one text with a request ID line and one without; both
+    HTTP.BAD_REQUEST now, the same cause line; they were apart only while both sides were UNKNOWN, grouped by their
+    whole texts).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -229,6 +233,6 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b13pair-07",
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
                       "tf-b18pair-09", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
-                      "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
+                      "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b4pair-05",
                       "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
