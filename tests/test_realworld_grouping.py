@@ -186,11 +186,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     were apart only while both sides were UNKNOWN, grouped by their whole texts).
     Four of blind21's, merged at its blind measure and tuning data since: agent-b21pair-01, agent-b21pair-07,
     dns-b21pair-04 and gha-b21pair-05. Three of blind22's, merged at its blind measure and tuning data since:
-    gha-b22pair-01, ops-b22pair-10 and vercel-b22pair-08. And one more of blind22's, merged since its round's
-    classification fix gave both sides one code: vercel-b22pair-09 (Vercel's image optimizer answering
-    `INVALID_IMAGE_OPTIMIZE_REQUEST` for two Payload sites, one text with a request ID line and one without; both
-    HTTP.BAD_REQUEST now, the same cause line; they were apart only while both sides were UNKNOWN, grouped by their
-    whole texts).
+    gha-b22pair-01, ops-b22pair-10 and vercel-b22pair-08. And two more of blind22's, merged since its round's
+    classification fixes gave both sides one code: agent-b22pair-03 (Gemini's `No capacity available for
+    model … on the server` for two models behind two clients, AGENT.MODEL_OVERLOADED, grouped by code) and
+    vercel-b22pair-09 (Vercel's image optimizer answering `INVALID_IMAGE_OPTIMIZE_REQUEST` for two Payload sites, one
+    text with a request ID line and one without; both HTTP.BAD_REQUEST now, the same cause line); both were apart only
+    while both sides were UNKNOWN, grouped by their whole texts.
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -221,7 +222,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
                       "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
-                      "agent-b21pair-01", "agent-b21pair-07",
+                      "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
                       "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",

@@ -101,6 +101,8 @@ SETS = {
     # them. supabase_fn holds 1 message (tests/fixtures/realworld/blind23/README.md).
     "blind23": (175, 60, {"dns-b23-gethttpsforfree-183", "gha-b23-action-download-artifact-36",
                           "gha-b23-auto-pull-request-merge-481", "gha-b23pair-09"}),
+    # supabase_fn holds none (tests/fixtures/realworld/blind24/README.md).
+    "blind24": (165, 55, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
