@@ -103,6 +103,10 @@ SETS = {
                           "gha-b23-auto-pull-request-merge-481", "gha-b23pair-09"}),
     # supabase_fn holds none (tests/fixtures/realworld/blind24/README.md).
     "blind24": (165, 55, set()),
+    # A source line quoted by Next.js, `const CSRF_SECRET = process.env.CSRF_SECRET!`: secret_assignment reads the
+    # expression as the value (secrecy first). supabase_fn holds none and vercel 8 messages
+    # (tests/fixtures/realworld/blind25/README.md).
+    "blind25": (150, 45, {"vercel-b25-zola-35"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
