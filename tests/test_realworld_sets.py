@@ -107,6 +107,10 @@ SETS = {
     # expression as the value (secrecy first). supabase_fn holds none and vercel 8 messages
     # (tests/fixtures/realworld/blind25/README.md).
     "blind25": (150, 45, {"vercel-b25-zola-35"}),
+    # lego's `error presenting token: <provider>:` (as in earlier sets) and a pre-signed URL whose reporter-masked
+    # `Signature=xxxxxx` is redacted, as meant. supabase_fn holds none and vercel 17 messages, five of its reports Turborepo's
+    # remote cache (tests/fixtures/realworld/blind26/README.md).
+    "blind26": (150, 50, {"dns-b26-legoagh-8", "vercel-b26-turborepo-remote-cache-402"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
