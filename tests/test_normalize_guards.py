@@ -132,7 +132,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "  with module.k.hcloud_server.w[\"a-1\"],\n", " line 3, in ", " line <n>, in ", "in data \"x\" \"y\":",
           "(resource_unavailable, 5e12a9c07bd3f41)", ", <hex>)", ", 5e12a9c07bd3f41", "(code_x, req_abcdefgh12345678)",
           "For troubleshooting, visit: https://python.langchain.com/docs/x", "for troubleshooting", " visit:\n",
-          "During task with name 'researcher' and id '3f0a2b7c-1d4e-8a96-5b2c-7e8f9a0b1c2d'", "during task with name "]
+          "During task with name 'researcher' and id '3f0a2b7c-1d4e-8a96-5b2c-7e8f9a0b1c2d'", "during task with name ",
+          # version 19's steps: the attribute after a provider's unexpected or invalid new value, Next.js's route
+          "produced an unexpected new value: .webserver_url: was", "produced an invalid new value for .input[2].x:",
+          "produced an ", " .a[\"b\"]:", "Failed to collect page data for /_sites/[site]/[slug]",
+          "page data for /", "page data for "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

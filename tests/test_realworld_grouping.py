@@ -29,8 +29,10 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.80  # all twenty-five tuning splits (1190/1483 with version 18 when blind24 joined them at its blind
-                    # 43/59; the twenty-four before it 1147/1424 after blind23's round, BEFORE)
-UNDISPUTED_FLOOR = 0.81  # all twenty-five without the disputed labels (1190/1465 when blind24 joined; 1147/1406 before it)
+                    # 43/59; the twenty-four before it 1147/1424 after blind23's round, BEFORE); 1192/1483 with
+                    # version 19 (dev-blind24 45/59, the twenty-four before it unchanged)
+UNDISPUTED_FLOOR = 0.81  # all twenty-five without the disputed labels (1190/1465 when blind24 joined; 1147/1406 before it;
+                         # 1192/1465 with version 19)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
@@ -194,8 +196,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     vercel-b22pair-09 (Vercel's image optimizer answering `INVALID_IMAGE_OPTIMIZE_REQUEST` for two Payload sites, one
     text with a request ID line and one without; both HTTP.BAD_REQUEST now, the same cause line); both were apart only
     while both sides were UNKNOWN, grouped by their whole texts. Five of blind23's, merged at its blind measure and
-    tuning data since: agent-b23pair-04, agent-b23pair-05, agent-b23pair-06, ops-b23pair-06 and vercel-b23pair-05. Six of blind24's, merged at its blind measure and tuning
-    data since: dns-b24pair-06, tf-b24pair-05, tf-b24pair-06, vercel-b24pair-07, vercel-b24pair-09 and vercel-b24pair-10.
+    tuning data since: agent-b23pair-04, agent-b23pair-05, agent-b23pair-06, ops-b23pair-06 and vercel-b23pair-05. Five of blind24's, merged at its blind measure and tuning
+    data since: dns-b24pair-06, tf-b24pair-05, tf-b24pair-06, vercel-b24pair-09 and vercel-b24pair-10.
+    Apart since the blind24 round, with fingerprint version 19: vercel-b24pair-07 (two Next.js routes in `Failed to
+    collect page data for <route>`: the route names the page and is no longer read as <path>).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -240,6 +244,6 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
                       "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
-                      "vercel-b23pair-05", "vercel-b24pair-07", "vercel-b24pair-09", "vercel-b24pair-10",
+                      "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b4pair-05",
                       "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]

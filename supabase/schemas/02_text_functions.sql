@@ -182,6 +182,12 @@ BEGIN
                             '', 'gn');
     END IF;
     m := lower(m);
+    -- Version 19. Next.js's "Failed to collect page data for <route>" names the page whose data failed (/_sites/[site]/
+    -- [slug], /api/[[...route]]): a route of the app, not a file path, so the path rule below does not read it as <path>
+    -- (the kept mark before it is dropped with the others; vercel-b24pair-07).
+    IF strpos(m, 'page data for /') > 0 THEN  -- guard
+        m := replace(m, 'page data for /', 'page data for ' || keep || '/');
+    END IF;
     IF strpos(m, '/') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[[:space:]''"(=:])(/[^[:space:]/''"():]+){2,}/?', '\1<path>', 'g');
     END IF;
@@ -313,6 +319,14 @@ BEGIN
     IF strpos(m, 'when applying changes to ') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^a-z])when applying changes to [^[:space:],]+,[[:blank:]]+(?=provider )', '\1', 'g');
     END IF;
+    -- Version 19. The attribute Terraform names after a provider's "produced an unexpected new value: " or "produced an
+    -- invalid new value for " (".webserver_url:", ".input[<n>].customer_owned_ipv4_pool:") is one of the values one
+    -- provider bug got wrong on one resource: the bug, the provider named before it and the values printed after it are
+    -- kept (tf-b24pair-02; blind13's and blind22's "same" pairs of one resource on two attributes).
+    IF strpos(m, 'produced an ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(produced an (unexpected new value:|invalid new value for)) \.[^[:space:]]*?:(?=[[:space:]]|$)', '\1',
+                            'g');
+    END IF;
     -- Version 15. npm's log prefix leading a line ("npm ERR! ", npm 10's "npm error ", and the "network " heading npm
     -- puts before a network failure) is how npm printed the message: the same message printed by Node alone, or after
     -- npm's "request to … failed, reason: ", is the same failure (dns-b16pair-02, dns-b17-pair-03).
@@ -402,7 +416,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 18 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 19 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -436,6 +450,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '<file> line <n>, in resource …:" and the block''s header line below it), a correlation id after an error code in '
     'parentheses ("(resource_unavailable, <hex>)" reads "(resource_unavailable)"), LangChain''s trailing "For '
     'troubleshooting, visit: <link>" and LangGraph''s "During task with name ''<node>'' and id ''<id>''" line are dropped. '
+    'Version 19: the attribute after Terraform''s "produced an unexpected new value: " or "produced an invalid new value '
+    'for " (".webserver_url:") is dropped, and Next.js''s route after "failed to collect page data for " is not read as '
+    'a path. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -494,9 +511,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- the toolchain version a setup action was asked for and drops the mirror (and the URL before it) of apt's "Temporary
 -- failure resolving '<mirror>'". Version 18: it drops Terraform's location of a diagnostic in a resource, data source
 -- or module (with the block's header line), a correlation id after an error code in parentheses, LangChain's trailing
--- "For troubleshooting, visit: <link>" and LangGraph's "During task with name '<node>' and id '<id>'" line.
+-- "For troubleshooting, visit: <link>" and LangGraph's "During task with name '<node>' and id '<id>'" line. Version
+-- 19: it drops the attribute after Terraform's "produced an unexpected new value: " (or "invalid new value for ") and
+-- keeps Next.js's route after "failed to collect page data for " as it is, not as <path>.
 RETURN encode(sha256(convert_to(
-    'fp18|' || ops.fingerprint_field(source)
+    'fp19|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -504,16 +523,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp18, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp19, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 18; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 19; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 18;
+RETURN 19;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (18). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (19). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 18: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 19: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(132);
+SELECT plan(137);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -367,11 +367,29 @@ SELECT is(ops.normalize_message(E'Recursion limit of 25 reached without hitting 
 SELECT is(ops.normalize_message('For troubleshooting, see the log'), 'for troubleshooting, see the log',
     'a troubleshooting sentence without a link is kept');
 
--- Fingerprints carry version 18.
-SELECT is(ops.current_fingerprint_version(), 18::smallint, 'the current fingerprint version is 18');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v18 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v18 probe 42'), 18::smallint,
-    'new groups are stamped with version 18');
+-- Version 19: the attribute after Terraform's "produced an unexpected new value: " (or "invalid new value for ") and
+-- Next.js's route after "Failed to collect page data for " (tf-b24pair-02, vercel-b24pair-07).
+SELECT is(ops.normalize_message(E'provider "provider[\\"registry.terraform.io/astronomer/astro\\"]" produced an unexpected new value: .webserver_url: was'),
+          ops.normalize_message(E'provider "provider[\\"registry.terraform.io/astronomer/astro\\"]" produced an unexpected new value: .webserver_airflow_api_url: was'),
+    'the attribute a provider got wrong is dropped');
+SELECT is(ops.normalize_message('provider "terraform.io/builtin/terraform" produced an invalid new value for .input[2].customer_owned_ipv4_pool: was null'),
+          'provider "terraform.io/builtin/terraform" produced an invalid new value for was null',
+    'an attribute after "invalid new value for" is dropped, the provider and the values kept');
+SELECT isnt(ops.normalize_message('provider "provider[\"registry.terraform.io/a/b\"]" produced an unexpected new value: Root resource was present, but now absent.'),
+            ops.normalize_message('provider "provider[\"registry.terraform.io/a/b\"]" produced an unexpected new value: .name: was present, but now absent.'),
+    'a root resource that vanished is not an attribute');
+SELECT isnt(ops.normalize_message('Error: Failed to collect page data for /_sites/[site]/[slug]'),
+            ops.normalize_message('Error: Failed to collect page data for /api/[[...route]]'),
+    'a Next.js route whose page data failed is kept');
+SELECT is(ops.normalize_message('Error: Failed to collect page data for /blog/[slug]'),
+          'failed to collect page data for /blog/[slug]',
+    'the route is printed as it is, not as <path>');
+
+-- Fingerprints carry version 19.
+SELECT is(ops.current_fingerprint_version(), 19::smallint, 'the current fingerprint version is 19');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v19 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v19 probe 42'), 19::smallint,
+    'new groups are stamped with version 19');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -394,7 +412,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 18::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 19::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
