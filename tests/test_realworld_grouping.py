@@ -202,6 +202,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     data since: dns-b24pair-06, tf-b24pair-05, tf-b24pair-06, vercel-b24pair-09 and vercel-b24pair-10; vercel-b24pair-07
     is apart since fingerprint version 19 (two Next.js routes in `Failed to collect page data for <route>`: the route
     names the page and is no longer read as <path>).
+    And three merged since the twenty-fourth round's classification fixes gave both sides one code: agent-b24pair-06
+    and agent-b24pair-07 (Moonshot's `exceeded current quota` for two accounts, and SiliconFlow's `requires paid
+    balance` beside it: AGENT.MODEL_QUOTA_EXHAUSTED, grouped by code), and gha-b23pair-08 (the retired cache service
+    behind a cache action and behind a BuildKit cache export, CI.ACTION_NOT_FOUND by decision 9: both grouping texts
+    are the service's identical sunset sentence).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -233,13 +238,13 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
                       "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
                       "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
-                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06",
+                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07",
                       "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
-                      "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03",
+                      "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
                       "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07",
