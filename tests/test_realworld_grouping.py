@@ -206,7 +206,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     and agent-b24pair-07 (Moonshot's `exceeded current quota` for two accounts, and SiliconFlow's `requires paid
     balance` beside it: AGENT.MODEL_QUOTA_EXHAUSTED, grouped by code), and gha-b23pair-08 (the retired cache service
     behind a cache action and behind a BuildKit cache export, CI.ACTION_NOT_FOUND by decision 9: both grouping texts
-    are the service's identical sunset sentence).
+    are the service's identical sunset sentence). And two merged since the lead took in the round's ProxySQL patterns:
+    ops-b24pair-01 and ops-b24pair-03 (MySQL's per-user `max_user_connections` and ProxySQL's hostgroup connect timeout,
+    each beside a server's `1040 Too many connections`: DB.CONNECTION_LIMIT, grouped by code).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -246,7 +248,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
-                      "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
+                      "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07",
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
                       "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
