@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to twenty-fourth blind sets,
-tests/fixtures/realworld/blind2/ ... blind24/, reported as dev-blind2 ... dev-blind24).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to twenty-fifth blind sets,
+tests/fixtures/realworld/blind2/ ... blind25/, reported as dev-blind2 ... dev-blind25).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind24 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 24", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind25 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 25", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,11 +26,11 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.965  # the twenty-five tuning splits together (4784/4990 = 0.959 when dev-blind24 joined at its blind
-                     # 0.698, 4837/4990 = 0.969 after blind24's round, both halves and decision 9; the twenty-four before
-                     # it reached 4666/4821 = 0.968 after blind23's round, 4672/4821 after blind24's, BEFORE)
+TUNED_FLOOR = 0.955  # the twenty-six tuning splits together (4935/5146 = 0.959 when dev-blind25 joined at its blind
+                     # 0.628; the twenty-five before it reached 4837/4990 = 0.969 after blind24's round, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind25": 0.965,  # the twenty-five tuned before blind25: 4837/4990 = 0.969 after blind24's round (4784 before it)
     "blind24": 0.965,  # the twenty-four tuned before blind24: 4666/4821 = 0.968 after blind23's round (4627 before it)
     "blind23": 0.965,  # the twenty-three tuned before blind23: 4494/4640 = 0.969 after blind22's round (4433 before it)
     "blind22": 0.965,  # the twenty-two tuned before blind22: 4337/4476 = 0.969 after blind21's round (4279 before it)
@@ -64,7 +64,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
