@@ -113,6 +113,10 @@ SETS = {
     "blind26": (150, 50, {"dns-b26-legoagh-8", "vercel-b26-turborepo-remote-cache-402"}),
     # Redaction changes none of its texts; supabase_fn holds none (tests/fixtures/realworld/blind27/README.md).
     "blind27": (170, 65, set()),
+    # GitHub's own `***` mask after `token:` replaced by ours, and gh's hint `GH_TOKEN: ${{ github.token }}` read as a
+    # token's value (secrecy first, as blind22's); no secret in them. supabase_fn holds none
+    # (tests/fixtures/realworld/blind28/README.md).
+    "blind28": (150, 60, {"gha-b28-appcenteraction-18", "gha-b28-metatedge-80", "gha-b28-luckycli-852", "gha-b28pair-09"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
