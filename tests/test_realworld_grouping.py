@@ -216,6 +216,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
+    And two merged since the twenty-sixth round's classification fixes gave both sides one code, grouped by code:
+    ops-b26pair-06 and ops-b26pair-08 (Elasticsearch's parent breaker against its request or in-flight-requests
+    breaker, all INFRA.OUT_OF_MEMORY now; ops-b26pair-07, one parent breaker, is right since).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -255,7 +258,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
-                      "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
+                      "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07",
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
                       "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
