@@ -29,8 +29,10 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.79  # all twenty-seven tuning splits (1258/1587 with version 19 when blind26 joined them at its blind
-                    # 38/57; the twenty-six before it 1220/1530 after blind25's round, BEFORE)
-UNDISPUTED_FLOOR = 0.80  # all twenty-seven without the disputed labels (1258/1569 when blind26 joined; 1220/1512 before it)
+                    # 38/57, 1256/1587 after blind26's round: four pairs merged by code, two right; the twenty-six
+                    # before it 1220/1530 after blind25's round, BEFORE)
+UNDISPUTED_FLOOR = 0.80  # all twenty-seven without the disputed labels (1258/1569 when blind26 joined, 1256/1569 after its
+                         # round; 1220/1512 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
@@ -216,9 +218,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
-    And two merged since the twenty-sixth round's classification fixes gave both sides one code, grouped by code:
+    And four merged since the twenty-sixth round's classification fixes gave both sides one code, grouped by code:
     ops-b26pair-06 and ops-b26pair-08 (Elasticsearch's parent breaker against its request or in-flight-requests
-    breaker, all INFRA.OUT_OF_MEMORY now; ops-b26pair-07, one parent breaker, is right since).
+    breaker, all INFRA.OUT_OF_MEMORY now; ops-b26pair-07, one parent breaker, is right since),
+    agent-b26pair-04 (Mistral's `Unexpected role 'user' after role 'tool'` in two clients,
+    AGENT.TOOL_CALL_TRANSCRIPT_INVALID) and agent-b26pair-07 (llama.cpp's `the request exceeds the available context
+    size` on two servers, AGENT.CONTEXT_LIMIT).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -250,7 +255,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
                       "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
                       "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
-                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05", "agent-b25pair-07", "agent-b26pair-06", "agent-b26pair-08", "agent-b26pair-09",
+                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05", "agent-b25pair-07", "agent-b26pair-04", "agent-b26pair-06", "agent-b26pair-07", "agent-b26pair-08", "agent-b26pair-09",
                       "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
