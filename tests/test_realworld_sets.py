@@ -8,7 +8,7 @@ unique, and disjoint from the corpus and the earlier sets (reports and pairs), r
 repeating an earlier one; every label a taxonomy code; every split the set's own; and redaction changes no text
 but those named below (anonymized texts hold no secret). Per-set behaviour (the holdout's loader rules, the
 current blind set's figures and report script) stays in tests/test_realworld_holdout.py and
-tests/test_realworld_blind28.py.
+tests/test_realworld_blind.py.
 """
 
 from __future__ import annotations

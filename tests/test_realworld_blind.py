@@ -1,15 +1,16 @@
-"""The twenty-eighth blind real-world set (tests/fixtures/realworld/blind28/*.yaml, collected on other branches): its
-corpus rules, whatever files exist, and its figures.
+"""The current blind real-world set, blind<LAST_TUNED_BLIND + 1> (tests/fixtures/realworld/blind<N>/*.yaml, collected
+on other branches): its corpus rules, whatever files exist, and its figures.
 
-The set is collected and labelled before the classifier sees it, from reports none of the tuned data uses
-(the corpus, the first holdout, blind2, blind3, blind4, blind5, blind6, blind7, blind8, blind9, blind10, blind11, blind12, blind13, blind14, blind15, blind16, blind17, blind18, blind19, blind20, blind21, blind22, blind23, blind24, blind25, blind26 and blind27, now dev-holdout1,
-dev-blind2, dev-blind3, dev-blind4, dev-blind5, dev-blind6, dev-blind7, dev-blind8, dev-blind9, dev-blind10, dev-blind11, dev-blind12, dev-blind13, dev-blind14, dev-blind15, dev-blind16, dev-blind17, dev-blind18, dev-blind19, dev-blind20, dev-blind21, dev-blind22, dev-blind23, dev-blind24, dev-blind25, dev-blind26 and dev-blind27);
-`scripts/realworld-report --split blind28 --write` measures it once and records the figures in docs/realworld.md ("Blind set 28"). The rules
-that keep it honest (its own split, known sources, new report URLs and texts, taxonomy labels, redaction) are
-checked with every other set's in tests/test_realworld_sets.py; this test checks the loader on the files present
-and recomputes its figures through the real database, asserting only a sanity floor (never the
-measured value, so nobody is tempted to tune on it). Until the set is added, the loader must find nothing: no
-message, no pair, no figure, and the report script exits 1 naming the empty directory.
+The set is collected and labelled before the classifier sees it, from reports none of the tuned data uses (the
+corpus, the first holdout and blind2 ... blind<LAST_TUNED_BLIND>, now dev-holdout1 and dev-blind2 ...
+dev-blind<LAST_TUNED_BLIND>); `scripts/realworld-report --split blind<N> --write` measures it once and records the
+figures in docs/realworld.md ("Blind set <N>"). The rules that keep it honest (its own split, known sources, new report
+URLs and texts, taxonomy labels, redaction) are checked with every other set's in tests/test_realworld_sets.py; this
+test checks the loader on the files present and recomputes its figures through the real database, asserting only a
+sanity floor (never the measured value, so nobody is tempted to tune on it). Until the set is added, the loader must
+find nothing: no message, no pair, no figure, and the report script exits 1 naming the empty directory.
+
+The set follows worker.realworld.LAST_TUNED_BLIND, so moving a blind set into the tuning data renames nothing here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import yaml
 
 from worker import ROOT, realworld
 
-SPLIT = "blind28"
+NUMBER = realworld.LAST_TUNED_BLIND + 1
+SPLIT = f"blind{NUMBER}"
+LAST_TUNED = f"blind{realworld.LAST_TUNED_BLIND}"
 DIRECTORY = realworld.blind_dir(SPLIT)
-HEADING = "## Blind set 28"
+HEADING = f"## Blind set {NUMBER}"
 SANITY_FLOOR = 0.5
 
 MESSAGES = realworld.load(directory=DIRECTORY)
@@ -44,10 +47,10 @@ def test_loader_reads_exactly_the_files_present():
     assert len(MESSAGES) == expected
     assert len(PAIRS) == sum(len(d.get("pairs") or []) for d in _docs(DIRECTORY))
     if not FILES:
-        assert MESSAGES == [] and PAIRS == [], "no blind28 files: the loader returns empty lists"
+        assert MESSAGES == [] and PAIRS == [], f"no {SPLIT} files: the loader returns empty lists"
 
 
-def test_the_loader_accepts_only_the_blind28_split_there(tmp_path):
+def test_the_loader_accepts_only_the_blind_split_there(tmp_path):
     (tmp_path / DIRECTORY).mkdir(parents=True)
     doc = {"source": "dns", "reports": [{"id": "r", "url": "https://example.com/1", "split": SPLIT,
                                          "messages": [{"code": "UNKNOWN.DNS", "message": "m"}]}]}
@@ -55,21 +58,23 @@ def test_the_loader_accepts_only_the_blind28_split_there(tmp_path):
     assert [(m.split, m.expected) for m in realworld.load(tmp_path, DIRECTORY)] == [(SPLIT, "UNKNOWN.DNS")]
     doc["reports"][0]["split"] = "dev"
     (tmp_path / DIRECTORY / "dns.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(ValueError, match="has split 'dev', not blind28"):
+    with pytest.raises(ValueError, match=f"has split 'dev', not {SPLIT}"):
         realworld.load(tmp_path, DIRECTORY)
     assert realworld.load_tuned(tmp_path) == [], "a blind set is never tuning data"
 
 
 def test_blind_set_names_are_generic_and_tuned_sets_are_refused():
-    assert realworld.blind_dir("blind28") == realworld.CORPUS_DIR / "blind28"
-    assert realworld.blind_dir("blind29") == realworld.CORPUS_DIR / "blind29"
-    assert realworld.blind_heading("blind28") == "## Blind set 28"
-    for name in ("blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12", "blind13", "blind14", "blind15", "blind16", "blind17", "blind18", "blind19", "blind20", "blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27", "holdout", "blind", "blind0", "blind4x", "test"):
+    assert realworld.blind_dir(SPLIT) == realworld.CORPUS_DIR / SPLIT
+    assert realworld.blind_dir(f"blind{NUMBER + 1}") == realworld.CORPUS_DIR / f"blind{NUMBER + 1}"
+    assert realworld.blind_heading(SPLIT) == HEADING
+    tuned = [f"blind{n}" for n in range(2, NUMBER)]
+    assert tuned[-1] == LAST_TUNED and len(tuned) >= 27
+    for name in (*tuned, "holdout", "blind", "blind0", "blind4x", "test"):
         with pytest.raises(ValueError, match="is not a blind set"):
             realworld.blind_dir(name)
 
 
-def test_the_blind28_section_is_written_beside_the_history():
+def test_the_blind_section_is_written_beside_the_history():
     figures = realworld.Figures(n=2, correct=1)
     figures.per_source["dns"] = [2, 1]
     figures.pairs[("DNS.RECORD_MISSING", "UNKNOWN.DNS")] = 1
@@ -88,7 +93,7 @@ def test_the_blind28_section_is_written_beside_the_history():
         "--write of the corpus keeps the history and every blind section"
 
 
-def test_blind28_figures_clear_a_sanity_floor(module_db_url):
+def test_the_blind_figures_clear_a_sanity_floor(module_db_url):
     with psycopg.connect(module_db_url, autocommit=True) as conn:
         before = conn.execute("SELECT count(*) FROM ops.error_events").fetchone()[0]
         result = realworld.measure(conn, MESSAGES)
@@ -97,16 +102,16 @@ def test_blind28_figures_clear_a_sanity_floor(module_db_url):
     assert after == before, "the grouping measure left rows in ops.error_events"
     print("\n" + realworld.text(result) + "\n" + realworld.group_text(groups))
     if not MESSAGES:
-        assert result == {} and groups == {}, "no blind28 data: no figures"
+        assert result == {} and groups == {}, f"no {SPLIT} data: no figures"
         return
     assert result[SPLIT].n == len(MESSAGES) and result[SPLIT].accuracy >= SANITY_FLOOR, result[SPLIT].pairs.most_common()
     if PAIRS:
         assert groups[SPLIT].n == len(PAIRS) and groups[SPLIT].accuracy >= SANITY_FLOOR, groups[SPLIT].wrong
 
 
-def test_the_report_script_measures_blind28_or_says_there_is_nothing(module_db_url):
-    """scripts/realworld-report --split blind28 (without --write) through the real database: the figures of the
-    files present, or exit 1 naming the empty directory; blind27, tuned on, is refused (exit 2)."""
+def test_the_report_script_measures_the_blind_set_or_says_there_is_nothing(module_db_url):
+    """scripts/realworld-report --split blind<N> (without --write) through the real database: the figures of the
+    files present, or exit 1 naming the empty directory; the last tuned set is refused (exit 2)."""
     run = subprocess.run([sys.executable, str(ROOT / "scripts/realworld-report"), "--split", SPLIT],
                          env={**os.environ, "DATABASE_URL": module_db_url}, capture_output=True, text=True, timeout=300)
     if MESSAGES:
@@ -114,6 +119,6 @@ def test_the_report_script_measures_blind28_or_says_there_is_nothing(module_db_u
         assert f"{SPLIT}: n={len(MESSAGES)} " in run.stdout
     else:
         assert run.returncode == 1 and f"no messages under {DIRECTORY}" in run.stderr, (run.returncode, run.stderr)
-    refused = subprocess.run([sys.executable, str(ROOT / "scripts/realworld-report"), "--split", "blind27"],
+    refused = subprocess.run([sys.executable, str(ROOT / "scripts/realworld-report"), "--split", LAST_TUNED],
                              env={**os.environ, "DATABASE_URL": module_db_url}, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "blind27 are tuned on" in refused.stderr, (refused.returncode, refused.stderr)
+    assert refused.returncode == 2 and f"{LAST_TUNED} are tuned on" in refused.stderr, (refused.returncode, refused.stderr)
