@@ -117,6 +117,10 @@ SETS = {
     # token's value (secrecy first, as blind22's); no secret in them. supabase_fn holds none
     # (tests/fixtures/realworld/blind28/README.md).
     "blind28": (150, 60, {"gha-b28-appcenteraction-18", "gha-b28-metatedge-80", "gha-b28-luckycli-852", "gha-b28pair-09"}),
+    # The word after `token:` read as a token's value (as in earlier sets), and Azure AD's error code in a redirect's
+    # `?code=` (an OAuth authorization code's place: secrecy first); no secret in them. supabase_fn holds one message
+    # (tests/fixtures/realworld/blind29/README.md).
+    "blind29": (170, 60, {"ops-b29-vault-2175", "ops-b29pair-04", "tf-b29-terraform-provider-azurerm-3686"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
