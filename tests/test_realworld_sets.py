@@ -121,6 +121,10 @@ SETS = {
     # `?code=` (an OAuth authorization code's place: secrecy first); no secret in them. supabase_fn holds one message
     # (tests/fixtures/realworld/blind29/README.md).
     "blind29": (170, 60, {"ops-b29-vault-2175", "ops-b29pair-04", "tf-b29-terraform-provider-azurerm-3686"}),
+    # The word after `token:` and after `Secret:` read as a value (secrecy first, as in earlier sets); no secret in
+    # them. supabase_fn holds none (tests/fixtures/realworld/blind30/README.md).
+    "blind30": (165, 65, {"tf-b30-terraform-24844", "tf-b30-terraform-google-three-tier-web-app-12", "tf-b30pair-06",
+                          "tf-b30pair-11"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
