@@ -52,9 +52,9 @@ SETS = {
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
     "blind9": (205, 60, {"gha-b9-setup-python-703", "vercel-b9-supabase-8680"}),
     "blind10": (225, 60, set()),
-    # GitHub's mask (`token: ***`) replaced by ours, and two over-redactions kept on purpose (secrecy first): Terraform's
-    # `Error creating Secret: googleapi: Error 409` reads as a secret assignment, and so does a resource named
-    # `"csrf-token":` whose next line starts `19:` (a value may follow its key on the next line, as YAML allows).
+    # GitHub's mask (`token: ***`) replaced by ours, and an over-redaction kept on purpose (secrecy first): a resource
+    # named `"csrf-token":` whose next line starts `19:` (a value may follow its key on the next line, as YAML allows).
+    # Terraform's `Error creating Secret: googleapi: Error 409` beside it is kept since a word ending in a colon is no value.
     "blind11": (190, 55, {"gha-b11-stoream-2", "tf-b11-exposure-notifications-456"}),
     # The poster's own mask (`--token=...`) replaced by ours, and blind7's over-redaction kept on purpose (secrecy first):
     # `hashicorp/onepassword: provider` reads as a password assignment, in a message and in a pair.
@@ -85,11 +85,10 @@ SETS = {
     # Terraform's `in variable "provider_token":` above the source line `8:   sensitive = true`: secret_assignment reads
     # the next line as the value (secrecy first). supabase_fn holds 1 message (tests/fixtures/realworld/blind19/README.md).
     "blind19": (165, 60, {"tf-b19-tfc-getting-started-12", "tf-b19pair-01", "tf-b19pair-02"}),
-    # A fake Gemini key in a posted URL (redacted, as meant); lego/Traefik's `error presenting token: <provider>: …`, where
-    # secret_assignment reads the DNS provider's name as the value (secrecy first). supabase_fn holds none
-    # (tests/fixtures/realworld/blind20/README.md).
-    "blind20": (170, 65, {"agent-b20-aider-1956", "dns-b20-lego-2150", "dns-b20-lego-2377", "dns-b20-lego-2546",
-                          "dns-b20-traefik-3396", "dns-b20pair-02", "dns-b20pair-07", "dns-b20pair-08"}),
+    # A fake Gemini key in a posted URL (redacted, as meant). lego/Traefik's `error presenting token: <provider>: …` keeps
+    # the DNS provider's name since a word ending in a colon is no value; `Error presenting token: Unexpected response`
+    # still loses its first word (secrecy first). supabase_fn holds none (tests/fixtures/realworld/blind20/README.md).
+    "blind20": (170, 65, {"agent-b20-aider-1956", "dns-b20-traefik-3396", "dns-b20pair-08"}),
     # Celery's own password mask (`amqp://guest:**@…`) replaced by ours; no secret in them. supabase_fn holds none and
     # odoo 21 (tests/fixtures/realworld/blind21/README.md).
     "blind21": (160, 60, {"ops-b21-dify-14810", "ops-b21-docker-airflow-195", "ops-b21-okteto-math-2",
@@ -107,10 +106,10 @@ SETS = {
     # expression as the value (secrecy first). supabase_fn holds none and vercel 8 messages
     # (tests/fixtures/realworld/blind25/README.md).
     "blind25": (150, 45, {"vercel-b25-zola-35"}),
-    # lego's `error presenting token: <provider>:` (as in earlier sets) and a pre-signed URL whose reporter-masked
-    # `Signature=xxxxxx` is redacted, as meant. supabase_fn holds none and vercel 17 messages, five of its reports Turborepo's
+    # A pre-signed URL whose reporter-masked `Signature=xxxxxx` is redacted, as meant (lego's `error presenting token:
+    # <provider>:` is kept since a word ending in a colon is no value). supabase_fn holds none and vercel 17 messages, five of its reports Turborepo's
     # remote cache (tests/fixtures/realworld/blind26/README.md).
-    "blind26": (150, 50, {"dns-b26-legoagh-8", "vercel-b26-turborepo-remote-cache-402"}),
+    "blind26": (150, 50, {"vercel-b26-turborepo-remote-cache-402"}),
     # Redaction changes none of its texts; supabase_fn holds none (tests/fixtures/realworld/blind27/README.md).
     "blind27": (170, 65, set()),
     # GitHub's own `***` mask after `token:` replaced by ours, and gh's hint `GH_TOKEN: ${{ github.token }}` read as a
@@ -121,10 +120,9 @@ SETS = {
     # `?code=` (an OAuth authorization code's place: secrecy first); no secret in them. supabase_fn holds one message
     # (tests/fixtures/realworld/blind29/README.md).
     "blind29": (170, 60, {"ops-b29-vault-2175", "ops-b29pair-04", "tf-b29-terraform-provider-azurerm-3686"}),
-    # The word after `token:` and after `Secret:` read as a value (secrecy first, as in earlier sets); no secret in
-    # them. supabase_fn holds none (tests/fixtures/realworld/blind30/README.md).
-    "blind30": (165, 65, {"tf-b30-terraform-24844", "tf-b30-terraform-google-three-tier-web-app-12", "tf-b30pair-06",
-                          "tf-b30pair-11"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets); no secret in it. supabase_fn holds
+    # none (tests/fixtures/realworld/blind30/README.md).
+    "blind30": (165, 65, {"tf-b30-terraform-24844", "tf-b30pair-06"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -217,6 +217,24 @@ def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
     assert "[REDACTED]" in redaction.redact(secret)
 
 
+@pytest.mark.parametrize("text,leaky", [
+    # lego's DNS-01 failures name the DNS provider after `presenting token:` (blind20, blind26)
+    ("error presenting token: cloudflare: failed to find zone example.com",
+     "error presenting token: cloudfl4re: failed to find zone example.com"),
+    # Terraform's Google provider (blind11)
+    ("Error: Error creating Secret: googleapi: Error 409: Secret [projects/1/secrets/db] already exists.",
+     "Error: Error creating Secret: googleapi:x9 Error 409: Secret [projects/1/secrets/db] already exists."),
+])
+def test_a_word_ending_in_a_colon_after_a_key_is_not_a_value(conn, text, leaky):
+    """secret_assignment leaves a letters-only word ending in a colon (the label of what follows) alone; with a digit
+    before the colon or text after it, the value is redacted; the SQL and Python rules agree."""
+    from worker import redaction
+    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
+    assert redaction.redact(text) == text
+    for redacted in (conn.execute("SELECT ops.redact(%s)", (leaky,)).fetchone()[0], redaction.redact(leaky)):
+        assert "[REDACTED]" in redacted and "4re" not in redacted and "x9" not in redacted
+
+
 @pytest.mark.parametrize("text,value", [
     ("{u'password': u'hunter2', u'user': u'app'}", "hunter2"),   # Python 2's repr of a dict (blind3: an ACME client)
     ("{b'token': b'0a1b2c3d'}", "0a1b2c3d"),
