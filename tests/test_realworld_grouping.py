@@ -267,7 +267,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
-                      "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
+                      "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
