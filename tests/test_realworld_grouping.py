@@ -228,6 +228,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     agent-b26pair-04 (Mistral's `Unexpected role 'user' after role 'tool'` in two clients,
     AGENT.TOOL_CALL_TRANSCRIPT_INVALID) and agent-b26pair-07 (llama.cpp's `the request exceeds the available context
     size` on two servers, AGENT.CONTEXT_LIMIT).
+    And two merged since the twenty-eighth round's classification fixes gave both sides one code: agent-b28pair-07
+    (Bedrock's capacity refusals in two tools, AGENT.MODEL_OVERLOADED, grouped by code) and dns-b28pair-05 (two
+    servers refusing a dynamic update, AUTH.FORBIDDEN: both cause lines are nsupdate's identical `update failed:
+    REFUSED`).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -259,11 +263,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
                       "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
                       "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
-                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05", "agent-b25pair-07", "agent-b26pair-04", "agent-b26pair-06", "agent-b26pair-07", "agent-b26pair-08", "agent-b26pair-09", "agent-b27pair-03", "agent-b27pair-05", "agent-b27pair-07", "agent-b27pair-08", "agent-b28pair-05",
+                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05", "agent-b25pair-07", "agent-b26pair-04", "agent-b26pair-06", "agent-b26pair-07", "agent-b26pair-08", "agent-b26pair-09", "agent-b27pair-03", "agent-b27pair-05", "agent-b27pair-07", "agent-b27pair-08", "agent-b28pair-05", "agent-b28pair-07",
                       "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
-                      "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
+                      "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06",
                       "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
