@@ -228,6 +228,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     agent-b26pair-04 (Mistral's `Unexpected role 'user' after role 'tool'` in two clients,
     AGENT.TOOL_CALL_TRANSCRIPT_INVALID) and agent-b26pair-07 (llama.cpp's `the request exceeds the available context
     size` on two servers, AGENT.CONTEXT_LIMIT).
+    And one merged since the twenty-eighth round's classification fixes gave both sides one code: tf-b28pair-07
+    (Terraform's `Backend configuration changed` on a spurious repeated init, and its TRACE `configuration values have
+    changed, so migration is required` for an http backend after an upgrade: TF.BACKEND_INIT_REQUIRED both, which the
+    text alone cannot tell apart).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -270,7 +274,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07",
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
-                      "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-07", "tf-b28pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
                       "vercel-b4pair-05",
