@@ -143,10 +143,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes), vercel-b4pair-05 (two
     Edge Functions over the size limit: the first holdout labels two function names one failure, vercel-hpair-06, and
     that older reading is kept), vercel-b4pair-06 (merged since blind4's classification fix: both sides print "Could
-    not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and two of blind5's, merged at its
+    not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and one of blind5's, merged at its
     blind measure: terraform-b5pair-05 ("Inconsistent dependency lock file" for two providers: the first holdout's
-    tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept) and
-    vercel-b5pair-06 ("DEPLOYMENT_NOT_FOUND", the deployment's URL on another line or absent), and one of blind6's,
+    tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept)
+    (vercel-b5pair-06, "DEPLOYMENT_NOT_FOUND" with the deployment's URL on another line or absent, is apart since the
+    twenty-eighth round: the regex for `The deployment could not be found on Vercel` makes that line one side's cause
+    line), and one of blind6's,
     merged at its blind measure: vercel-b6pair-01 (two Root Directories whose `routes-manifest.json` is missing; the
     path is normalized away, as every other path is), and four of blind7's, merged at its blind measure and tuning
     data since: agent-b7pair-05, agent-b7pair-06, dns-b7pair-07 and dns-b7pair-09; and two more of blind7's, merged
@@ -278,4 +280,4 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
                       "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
+                      "vercel-b4pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
