@@ -143,10 +143,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     dns-b4pair-03 (one line, "No SPF record exists for this domain", for two causes), vercel-b4pair-05 (two
     Edge Functions over the size limit: the first holdout labels two function names one failure, vercel-hpair-06, and
     that older reading is kept), vercel-b4pair-06 (merged since blind4's classification fix: both sides print "Could
-    not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and two of blind5's, merged at its
+    not identify Next.js version" for a Nuxt preset and a wrong Root Directory), and one of blind5's, merged at its
     blind measure: terraform-b5pair-05 ("Inconsistent dependency lock file" for two providers: the first holdout's
-    tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept) and
-    vercel-b5pair-06 ("DEPLOYMENT_NOT_FOUND", the deployment's URL on another line or absent), and one of blind6's,
+    tf-hpair-09 labels two providers of that detail line one failure, and that older reading is kept)
+    (vercel-b5pair-06, "DEPLOYMENT_NOT_FOUND" with the deployment's URL on another line or absent, is apart since the
+    twenty-eighth round: the regex for `The deployment could not be found on Vercel` makes that line one side's cause
+    line), and one of blind6's,
     merged at its blind measure: vercel-b6pair-01 (two Root Directories whose `routes-manifest.json` is missing; the
     path is normalized away, as every other path is), and four of blind7's, merged at its blind measure and tuning
     data since: agent-b7pair-05, agent-b7pair-06, dns-b7pair-07 and dns-b7pair-09; and two more of blind7's, merged
@@ -228,10 +230,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     agent-b26pair-04 (Mistral's `Unexpected role 'user' after role 'tool'` in two clients,
     AGENT.TOOL_CALL_TRANSCRIPT_INVALID) and agent-b26pair-07 (llama.cpp's `the request exceeds the available context
     size` on two servers, AGENT.CONTEXT_LIMIT).
-    And two merged since the twenty-eighth round's classification fixes gave both sides one code: agent-b28pair-07
-    (Bedrock's capacity refusals in two tools, AGENT.MODEL_OVERLOADED, grouped by code) and dns-b28pair-05 (two
+    And three merged since the twenty-eighth round's classification fixes gave both sides one code: agent-b28pair-07
+    (Bedrock's capacity refusals in two tools, AGENT.MODEL_OVERLOADED, grouped by code), dns-b28pair-05 (two
     servers refusing a dynamic update, AUTH.FORBIDDEN: both cause lines are nsupdate's identical `update failed:
-    REFUSED`).
+    REFUSED`) and tf-b28pair-07 (Terraform's `Backend configuration changed` on a spurious repeated init, and its TRACE
+    `configuration values have changed, so migration is required` for an http backend after an upgrade:
+    TF.BACKEND_INIT_REQUIRED both, which the text alone cannot tell apart).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -274,8 +278,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
                       "tf-b13pair-07",
                       "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
-                      "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-07", "tf-b28pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
                       "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b5pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
+                      "vercel-b4pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
