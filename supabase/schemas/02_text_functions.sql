@@ -280,6 +280,14 @@ BEGIN
     IF strpos(m, '":') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*"@?[a-z_]{1,40}":[[:blank:]]*"', '', 'gn');
     END IF;
+    -- Version 20. A pictograph leading a line (a CLI's status mark: Codex's 🖐 and ⚠️, ✖, ■, ●, ⨯, ❌; the arrows, technical
+    -- and geometric symbols, dingbats and emoji blocks, with an emoji's variation selector) is a decoration like the
+    -- box-drawing and bullet characters below: one CLI release prints it before the message, another a different
+    -- one or none (agent-b16pair-02). Only before a blank, so a symbol inside a word or an expression stays.
+    IF octet_length(m) > length(m) THEN  -- guard: a character outside ASCII
+        m := regexp_replace(m, '^[[:blank:]]*[' || U&'\2190' || '-' || U&'\2BFF' || U&'\+01F300' || '-' || U&'\+01FAFF'
+                               || U&'\FE0F' || ']+[[:blank:]]+', '', 'gn');
+    END IF;
     -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
@@ -298,6 +306,16 @@ BEGIN
     -- InvalidWorkerCreation class) is the runtime's wrapper: the cause alone is the same failure.
     IF strpos(m, 'worker boot error') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*(invalidworkercreation:[[:blank:]]*)?worker boot error:?[[:blank:]]+(?=[^[:blank:]])', '', 'gn');
+    END IF;
+    -- Version 20. Codex CLI's notes around a provider's error: "; retrying <n>/<n> in <dur>…" after a stream error it will
+    -- retry (the last attempt prints the message alone), and ", url: <endpoint>, cf-ray: <ray>, request id: <id>" after
+    -- the message in some releases (the ray and id differ on every request, the endpoint by login kind): the message is
+    -- the failure (agent-b16pair-02, agent-b23pair-08; blind2's, blind8's and blind19's messages print them too).
+    IF strpos(m, 'retrying <n>/<n> in ') > 0 THEN  -- guard
+        m := regexp_replace(m, ';?[[:blank:]]*retrying <n>/<n> in <dur>(…|\.\.\.)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    IF strpos(m, 'cf-ray:') > 0 THEN  -- guard
+        m := regexp_replace(m, ',[[:blank:]]*url:[[:blank:]]*[^[:space:]]*,?[[:blank:]]*cf-ray:[^\n]*$', '', 'gn');
     END IF;
     -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
     -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
@@ -430,6 +448,12 @@ BEGIN
     IF strpos(m, 'during task with name ') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*during task with name ''[^''\n]*'' and id ''[^''\n]*''[[:blank:]]*$', '', 'gn');
     END IF;
+    -- Version 20. Backticks inside a line are Markdown's code quotes: OpenAI's API prints "The model `gpt-5.5` does not
+    -- exist", a client that reformats it "The model gpt-5.5 does not exist" (agent-b23pair-08); the quoted word is kept
+    -- (version 5 dropped them at either end only).
+    IF strpos(m, '`') > 0 THEN  -- guard
+        m := replace(m, '`', '');
+    END IF;
     -- Version 20. Terraform's log prints an error it met while walking its graph as "vertex "<address>" error: <message>"
     -- (the address of the resource, or of its "(expand)" node); one account refused on two resources of one plan is
     -- one failure, as the location of a diagnostic is not (version 18): the address is dropped, the message kept
@@ -480,7 +504,10 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'a path. '
     'Version 20: botocore''s "An error occurred (<Code>) when calling the <Operation> operation: " reads "<Code>: " (a '
     'code that is an exception class is then dropped as a leading class), Odoo''s "Uncaught Promise > " and '
-    '"UncaughtPromiseError > " leading a line are dropped, and so is Terraform''s "vertex "<address>" error: ". '
+    '"UncaughtPromiseError > " leading a line are dropped, and so is Terraform''s "vertex "<address>" error: "; a '
+    'pictograph leading a line (🖐, ✖, ■, ⚠️) is a decoration; Codex''s "; retrying <n>/<n> in <dur>…" and ", url: '
+    '<endpoint>, cf-ray: <ray>, request id: <id>" ending a line are dropped; backticks inside a line are dropped, the '
+    'word they quote kept. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -543,7 +570,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- 19: it drops the attribute after Terraform's "produced an unexpected new value: " (or "invalid new value for ") and
 -- keeps Next.js's route after "failed to collect page data for " as it is, not as <path>. Version 20: it reads
 -- botocore's "An error occurred (<Code>) when calling the <Operation> operation: " as "<Code>: " and drops Odoo's
--- "Uncaught Promise > " (or "UncaughtPromiseError > ") and Terraform's "vertex "<address>" error: "; ops.grouping_text
+-- "Uncaught Promise > " (or "UncaughtPromiseError > "), Terraform's "vertex "<address>" error: ", a pictograph leading
+-- a line, Codex's retry note and "url: …, cf-ray: …" tail, and backticks inside a line; ops.grouping_text
 -- ends the wrapper at a ": " whose blank the pattern's match starts with.
 RETURN encode(sha256(convert_to(
     'fp20|' || ops.fingerprint_field(source)

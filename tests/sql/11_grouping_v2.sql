@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(145);
+SELECT plan(150);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -408,6 +408,19 @@ SELECT is(ops.normalize_message('[ERROR] vertex "netapp-cloudmanager_cvo_gcp.cvo
 SELECT is(ops.normalize_message('[ERROR] vertex "aws_s3_bucket.a" error: code: 403, message: denied'),
           'code: 403, message: denied',
     'the message after the vertex is kept as it is');
+-- Version 20: a pictograph leading a line, Codex's retry note and "url: …, cf-ray: …" tail, backticks inside a line
+-- (agent-b16pair-02, agent-b23pair-08).
+SELECT is(ops.normalize_message('🖐  unexpected status 400 Bad Request: {"detail":"Instructions are not valid"}'),
+          ops.normalize_message('unexpected status 400 Bad Request: {"detail":"Instructions are not valid"}; retrying 1/5 in 193ms…'),
+    'a pictograph leading a line and Codex''s retry note are not the failure');
+SELECT is(ops.normalize_message('build ✔ done'), 'build ✔ done', 'a symbol inside a line is kept');
+SELECT is(ops.normalize_message('The model gpt-5.5 does not exist., url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e'),
+          'the model gpt-<n>.<n> does not exist.',
+    'Codex''s url, cf-ray and request id after the message are dropped');
+SELECT is(ops.normalize_message('The model `gpt-5.5` does not exist'), ops.normalize_message('The model gpt-5.5 does not exist'),
+    'backticks inside a line are dropped, the word they quote kept');
+SELECT isnt(ops.normalize_message('The model `llama-guard` does not exist'), ops.normalize_message('The model `mistral-large` does not exist'),
+    'two quoted model ids stay two failures');
 SELECT is(ops.grouping_text(E'Provider error\nHTTP 404: Model ''stealth/ox-alpha'' not found. The requested model does not exist in our catalog.',
                             'AGENT.MODEL_NOT_FOUND', (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'AGENT.MODEL_NOT_FOUND'
                                                       AND pattern LIKE '(^|[^a-z])model:? %does not exist' LIMIT 1)),
