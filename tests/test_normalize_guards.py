@@ -136,7 +136,15 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 19's steps: the attribute after a provider's unexpected or invalid new value, Next.js's route
           "produced an unexpected new value: .webserver_url: was", "produced an invalid new value for .input[2].x:",
           "produced an ", " .a[\"b\"]:", "Failed to collect page data for /_sites/[site]/[slug]",
-          "page data for /", "page data for "]
+          "page data for /", "page data for ",
+          # version 20's steps: botocore's operation wrapper, Odoo's uncaught-promise prefix, Terraform's graph vertex
+          "An error occurred (AccessDeniedException) when calling the InvokeModel operation: ", " when calling the ",
+          " operation (reached max retries: 4): ", "(ThrottlingException)", "Uncaught Promise > ", "UncaughtPromiseError > ",
+          "Uncaught", " > ", 'vertex "aws_s3_bucket.a (expand)" error: ', 'vertex "', '" error: ',
+          # ... a pictograph leading a line, Codex's retry note and url/cf-ray tail, backticks inside a line
+          "🖐  ", "⚠️ ", "✖ ", "; retrying 1/5 in 193ms…", "retrying 2/5 in 1.7s...", " retrying ",
+          ", url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e",
+          "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

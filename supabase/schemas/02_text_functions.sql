@@ -170,6 +170,24 @@ BEGIN
         m := regexp_replace(m, '(^|[^A-Za-z0-9])(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{16,}(?![A-Za-z0-9])', '\1<id>', 'g');
     END IF;
 
+    -- Version 20. botocore prints a service's error as "An error occurred (<Code>) when calling the <Operation> operation:
+    -- <message>" (with " (reached max retries: <n>)" after the operation when it retried), where the service's own
+    -- client prints "<Code> - <message>" or "<Code>: <message>": the code and the message are the failure, the operation
+    -- the caller happened to call is not (one profile without access to one model, refused in InvokeModel and in an
+    -- embedding call: agent-b28pair-03). The text reads "<Code>: <message>", so a code that is an exception class is
+    -- dropped by the next step like any leading class, and any other code is kept.
+    IF strpos(m, ' when calling the ') > 0 THEN  -- guard
+        m := regexp_replace(m, 'an error occurred \(([A-Za-z][A-Za-z0-9_.]{0,80})\) when calling the [A-Za-z0-9_]{1,80} operation( \(reached max retries: [0-9]+\))?: ',
+                            '\1: ', 'gi');
+    END IF;
+    -- Version 20. Odoo's web client shows an error a promise rejected with as "Uncaught Promise > <message>" (Odoo 16, 17)
+    -- or "UncaughtPromiseError > <class>: <message>", where the error dialog of the same failure prints "<class>:
+    -- <message>" (OwlError, TypeError, dropped as a leading class below): the prefix is how the error reached the
+    -- dialog (odoo-b28pair-04; blind10's, blind16's and blind20's messages print it too).
+    IF strpos(m, 'Uncaught') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(Uncaught Promise|UncaughtPromiseError) > ', '', 'gn');
+    END IF;
+
     -- An exception class leading a line (FetchError:, psycopg2.OperationalError:, (botocore.errorfactory.NoSuchBucket))
     -- is how one runtime wraps the failure, not the failure. Version 6: so is an HTTP status that starts a quoted
     -- message ("404 models/x is not found" is the message "models/x is not found" another client prints without it).
@@ -262,6 +280,14 @@ BEGIN
     IF strpos(m, '":') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*"@?[a-z_]{1,40}":[[:blank:]]*"', '', 'gn');
     END IF;
+    -- Version 20. A pictograph leading a line (a CLI's status mark: Codex's 🖐 and ⚠️, ✖, ■, ●, ⨯, ❌; the arrows, technical
+    -- and geometric symbols, dingbats and emoji blocks, with an emoji's variation selector) is a decoration like the
+    -- box-drawing and bullet characters below: one CLI release prints it before the message, another a different
+    -- one or none (agent-b16pair-02). Only before a blank, so a symbol inside a word or an expression stays.
+    IF octet_length(m) > length(m) THEN  -- guard: a character outside ASCII
+        m := regexp_replace(m, '^[[:blank:]]*[' || U&'\2190' || '-' || U&'\2BFF' || U&'\+01F300' || '-' || U&'\+01FAFF'
+                               || U&'\FE0F' || ']+[[:blank:]]+', '', 'gn');
+    END IF;
     -- Log decorations at the start of each line (timestamps, [bracketed] tags, ##[error], box-drawing
     -- and bullet characters, a bare severity word) differ between two pastes of one failure.
     m := regexp_replace(m, '^[[:blank:]]*((<ts>|<time>|\[[^]' || chr(10) || ']{0,40}\]|##\[[a-z]+\]|[│╷╵⎿├└|>*•·-]+|(error|err|fatal|warn|warning|info|debug|notice|panic|critical)[[:blank:]]*[:!])[[:blank:]]*)+',
@@ -280,6 +306,16 @@ BEGIN
     -- InvalidWorkerCreation class) is the runtime's wrapper: the cause alone is the same failure.
     IF strpos(m, 'worker boot error') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*(invalidworkercreation:[[:blank:]]*)?worker boot error:?[[:blank:]]+(?=[^[:blank:]])', '', 'gn');
+    END IF;
+    -- Version 20. Codex CLI's notes around a provider's error: "; retrying <n>/<n> in <dur>…" after a stream error it will
+    -- retry (the last attempt prints the message alone), and ", url: <endpoint>, cf-ray: <ray>, request id: <id>" after
+    -- the message in some releases (the ray and id differ on every request, the endpoint by login kind): the message is
+    -- the failure (agent-b16pair-02, agent-b23pair-08; blind2's, blind8's and blind19's messages print them too).
+    IF strpos(m, 'retrying <n>/<n> in ') > 0 THEN  -- guard
+        m := regexp_replace(m, ';?[[:blank:]]*retrying <n>/<n> in <dur>(…|\.\.\.)?[[:blank:]]*$', '', 'gn');
+    END IF;
+    IF strpos(m, 'cf-ray:') > 0 THEN  -- guard
+        m := regexp_replace(m, ',[[:blank:]]*url:[[:blank:]]*[^[:space:]]*,?[[:blank:]]*cf-ray:[^\n]*$', '', 'gn');
     END IF;
     -- Version 4. A reference link that ends a line after a dash or in parentheses (an RFC section, the API
     -- endpoint a client names) is dropped: one client prints it, another does not. A JSON string's quotes and
@@ -412,11 +448,24 @@ BEGIN
     IF strpos(m, 'during task with name ') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*during task with name ''[^''\n]*'' and id ''[^''\n]*''[[:blank:]]*$', '', 'gn');
     END IF;
+    -- Version 20. Backticks inside a line are Markdown's code quotes: OpenAI's API prints "The model `gpt-5.5` does not
+    -- exist", a client that reformats it "The model gpt-5.5 does not exist" (agent-b23pair-08); the quoted word is kept
+    -- (version 5 dropped them at either end only).
+    IF strpos(m, '`') > 0 THEN  -- guard
+        m := replace(m, '`', '');
+    END IF;
+    -- Version 20. Terraform's log prints an error it met while walking its graph as "vertex "<address>" error: <message>"
+    -- (the address of the resource, or of its "(expand)" node); one account refused on two resources of one plan is
+    -- one failure, as the location of a diagnostic is not (version 18): the address is dropped, the message kept
+    -- (tf-b28pair-01, tf-b28pair-04).
+    IF strpos(m, 'vertex "') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9_])vertex "[^"\n]{1,200}" error: ', '\1', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 19 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 20 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -453,6 +502,12 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 19: the attribute after Terraform''s "produced an unexpected new value: " or "produced an invalid new value '
     'for " (".webserver_url:") is dropped, and Next.js''s route after "failed to collect page data for " is not read as '
     'a path. '
+    'Version 20: botocore''s "An error occurred (<Code>) when calling the <Operation> operation: " reads "<Code>: " (a '
+    'code that is an exception class is then dropped as a leading class), Odoo''s "Uncaught Promise > " and '
+    '"UncaughtPromiseError > " leading a line are dropped, and so is Terraform''s "vertex "<address>" error: "; a '
+    'pictograph leading a line (🖐, ✖, ■, ⚠️) is a decoration; Codex''s "; retrying <n>/<n> in <dur>…" and ", url: '
+    '<endpoint>, cf-ray: <ray>, request id: <id>" ending a line are dropped; backticks inside a line are dropped, the '
+    'word they quote kept. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -513,9 +568,13 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- or module (with the block's header line), a correlation id after an error code in parentheses, LangChain's trailing
 -- "For troubleshooting, visit: <link>" and LangGraph's "During task with name '<node>' and id '<id>'" line. Version
 -- 19: it drops the attribute after Terraform's "produced an unexpected new value: " (or "invalid new value for ") and
--- keeps Next.js's route after "failed to collect page data for " as it is, not as <path>.
+-- keeps Next.js's route after "failed to collect page data for " as it is, not as <path>. Version 20: it reads
+-- botocore's "An error occurred (<Code>) when calling the <Operation> operation: " as "<Code>: " and drops Odoo's
+-- "Uncaught Promise > " (or "UncaughtPromiseError > "), Terraform's "vertex "<address>" error: ", a pictograph leading
+-- a line, Codex's retry note and "url: …, cf-ray: …" tail, and backticks inside a line; ops.grouping_text
+-- ends the wrapper at a ": " whose blank the pattern's match starts with.
 RETURN encode(sha256(convert_to(
-    'fp19|' || ops.fingerprint_field(source)
+    'fp20|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -523,16 +582,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp19, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp20, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 19; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 20; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 19;
+RETURN 20;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (19). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (20). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

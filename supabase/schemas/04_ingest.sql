@@ -1406,6 +1406,10 @@ SET plan_cache_mode = force_generic_plan
 -- Version 14: when such a JSON key starts the text, the text ends where the key's string value ends (its first
 -- unescaped '"'), provided the match lies inside it: the rest of the line is the object's other keys (a Terraform
 -- JSON diagnostic's "address" and "range", which name where one failure surfaced: tf-b16pair-04).
+-- Version 20: a match that starts with a blank (a regex's "(^|[^a-z])" boundary read the blank after "HTTP 404:") has
+-- that blank read as the prefix's, so a ": " right before the match ends the wrapper as the rule says; before, the
+-- wrapper stayed when the boundary took its blank ("Provider error HTTP 404: Model 'x' not found …" and "HTTP 404:
+-- Model 'x' not found …" are one failure: agent-b22pair-02).
 AS $fn$
 BEGIN
 RETURN coalesce((
@@ -1430,7 +1434,7 @@ RETURN coalesce((
                                     ELSE regexp_instr(l.flat, c.pattern, 1, 1, 0, 'i') END AS start,
                                CASE WHEN c.kind = 'substring' THEN strpos(l.flat, c.pattern_canonical) + length(c.pattern_canonical)
                                     ELSE regexp_instr(l.flat, c.pattern, 1, 1, 1, 'i') END AS stop) s
-    CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1, 0)) AS prefix) p
+    CROSS JOIN LATERAL (SELECT left(f.folded, greatest(s.start - 1 + (substr(l.flat, s.start, 1) = ' ')::int, 0)) AS prefix) p
     CROSS JOIN LATERAL (SELECT p.prefix, strpos(reverse(p.prefix), ' :') AS colon, strpos(reverse(p.prefix), '":"') AS json) r
     CROSS JOIN LATERAL (SELECT r.prefix, CASE WHEN r.json > 0 AND (r.colon = 0 OR r.json < r.colon) THEN r.json
                                               ELSE r.colon END AS k,
@@ -1462,7 +1466,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'across lines gives the folded text of its match, from its start to the end of the line where it ends (the lines '
     'before and after it are left out); the whole message when it is not found there. Version 14: a text that '
     'starts after a JSON key''s ''":"'' ends at the end of that string value (its first unescaped ''"'') when the match '
-    'lies inside it. '
+    'lies inside it. Version 20: a blank the match starts with (a regex''s "(^|[^a-z])" boundary) counts as the '
+    'prefix''s, so a ": " right before the match ends the wrapper. '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
     'since the ninth ingest pass; the same expression as the LANGUAGE sql body it replaced.';
 
@@ -1494,7 +1499,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp19|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp20|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 19: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 20: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(137);
+SELECT plan(150);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -385,11 +385,53 @@ SELECT is(ops.normalize_message('Error: Failed to collect page data for /blog/[s
           'failed to collect page data for /blog/[slug]',
     'the route is printed as it is, not as <path>');
 
--- Fingerprints carry version 19.
-SELECT is(ops.current_fingerprint_version(), 19::smallint, 'the current fingerprint version is 19');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v19 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v19 probe 42'), 19::smallint,
-    'new groups are stamped with version 19');
+-- Version 20: botocore's "An error occurred (<Code>) when calling the <Operation> operation: ", Odoo's "Uncaught
+-- Promise > " and Terraform's "vertex "<address>" error: " (agent-b28pair-03, odoo-b28pair-04, tf-b28pair-01, -04).
+SELECT is(ops.normalize_message('An error occurred (AccessDeniedException) when calling the InvokeModel operation: You don''t have access to the model with the specified model ID.'),
+          ops.normalize_message('AccessDeniedException - You don''t have access to the model with the specified model ID.'),
+    'botocore''s operation wrapper reads as the code and message the service client prints');
+SELECT is(ops.normalize_message('An error occurred (InvalidParameterValue) when calling the RunInstances operation (reached max retries: 4): Bad value'),
+          'invalidparametervalue: bad value',
+    'a code that is not an exception class is kept, the operation and the retries dropped');
+SELECT is(ops.normalize_message('An error occurred (ThrottlingException) when calling the Converse operation: Too many requests'),
+          'too many requests',
+    'a code that is an exception class is dropped like any leading class');
+SELECT is(ops.normalize_message('Uncaught Promise > Invalid props for component ''PieChart'': ''title'' is undefined'),
+          ops.normalize_message('OwlError: Invalid props for component ''PieChart'': ''title'' is undefined'),
+    'Odoo''s "Uncaught Promise > " is how the error reached the dialog');
+SELECT is(ops.normalize_message('UncaughtPromiseError > OwlError: An error occured in the owl lifecycle'),
+          'an error occured in the owl lifecycle',
+    'Odoo''s "UncaughtPromiseError > " and the class after it are dropped');
+SELECT is(ops.normalize_message('[ERROR] vertex "netapp-cloudmanager_cvo_gcp.cvo-a" error: code: 403, message: User is not allowed'),
+          ops.normalize_message('[ERROR] vertex "netapp-cloudmanager_cvo_gcp.cvo-b (expand)" error: code: 403, message: User is not allowed'),
+    'Terraform''s graph vertex address is dropped, the message kept');
+SELECT is(ops.normalize_message('[ERROR] vertex "aws_s3_bucket.a" error: code: 403, message: denied'),
+          'code: 403, message: denied',
+    'the message after the vertex is kept as it is');
+-- Version 20: a pictograph leading a line, Codex's retry note and "url: …, cf-ray: …" tail, backticks inside a line
+-- (agent-b16pair-02, agent-b23pair-08).
+SELECT is(ops.normalize_message('🖐  unexpected status 400 Bad Request: {"detail":"Instructions are not valid"}'),
+          ops.normalize_message('unexpected status 400 Bad Request: {"detail":"Instructions are not valid"}; retrying 1/5 in 193ms…'),
+    'a pictograph leading a line and Codex''s retry note are not the failure');
+SELECT is(ops.normalize_message('build ✔ done'), 'build ✔ done', 'a symbol inside a line is kept');
+SELECT is(ops.normalize_message('The model gpt-5.5 does not exist., url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e'),
+          'the model gpt-<n>.<n> does not exist.',
+    'Codex''s url, cf-ray and request id after the message are dropped');
+SELECT is(ops.normalize_message('The model `gpt-5.5` does not exist'), ops.normalize_message('The model gpt-5.5 does not exist'),
+    'backticks inside a line are dropped, the word they quote kept');
+SELECT isnt(ops.normalize_message('The model `llama-guard` does not exist'), ops.normalize_message('The model `mistral-large` does not exist'),
+    'two quoted model ids stay two failures');
+SELECT is(ops.grouping_text(E'Provider error\nHTTP 404: Model ''stealth/ox-alpha'' not found. The requested model does not exist in our catalog.',
+                            'AGENT.MODEL_NOT_FOUND', (SELECT pattern FROM ops.failure_mode_patterns WHERE code = 'AGENT.MODEL_NOT_FOUND'
+                                                      AND pattern LIKE '(^|[^a-z])model:? %does not exist' LIMIT 1)),
+          'Model ''stealth/ox-alpha'' not found. The requested model does not exist in our catalog.',
+    'a ": " right before a match that starts with its boundary''s blank ends the wrapper (grouping text v20)');
+
+-- Fingerprints carry version 20.
+SELECT is(ops.current_fingerprint_version(), 20::smallint, 'the current fingerprint version is 20');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v20 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v20 probe 42'), 20::smallint,
+    'new groups are stamped with version 20');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -412,7 +454,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 19::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 20::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
