@@ -28,15 +28,13 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.78  # all twenty-nine tuning splits (1351/1719 = 0.786 with version 19 when blind28 joined them at its
-                    # blind 43/62; the twenty-eight before it 1308/1657 after blind27's round, BEFORE); 1358/1719 = 0.790
-                    # with version 20 (dev-blind28 47/62, dev-blind16, dev-blind22, dev-blind23 +1 each), 1356/1719 with
-                    # version 20 and blind28's round merged (dev-blind28 44/62: its code fixes merged three "different" pairs)
-UNDISPUTED_FLOOR = 0.79  # all twenty-nine without the disputed labels (1351/1701 when blind28 joined; 1308/1639 before it;
-                         # 1358/1701 with version 20, 1356/1701 with blind28's round)
+TUNED_FLOOR = 0.78  # all thirty tuning splits (1405/1782 = 0.788 with version 20 when blind29 joined them at its blind
+                    # 49/63; the twenty-nine before it 1356/1719 after blind28's round, BEFORE)
+UNDISPUTED_FLOOR = 0.79  # all thirty without the disputed labels (1405/1764 when blind29 joined; 1356/1701 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind29": (0.78, 0.79),  # 1356/1719 with version 20 after blind28's round; 1356/1701 without the disputed labels
     "blind28": (0.79, 0.80),  # 1308/1657 with version 19 after blind27's round; 1308/1639 without the disputed labels;
                               # 1311/1657 and 1311/1639 with version 20 (agent-b16pair-02, agent-b22pair-02, agent-b23pair-08);
                               # 1312/1657 and 1312/1639 with blind28's round (vercel-b5pair-06)
@@ -100,7 +98,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -121,7 +119,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 1719
+    assert len(tuned) >= 1782
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -225,7 +223,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     tuning data since: agent-b27pair-03, agent-b27pair-05, agent-b27pair-07, agent-b27pair-08, gha-b27pair-05,
     gha-b27pair-06, gha-b27pair-07, ops-b27pair-08, vercel-b27pair-02 and vercel-b27pair-09. Five of blind28's, merged
     at its blind measure and tuning data since: agent-b28pair-05, ops-b28pair-05, tf-b28pair-03, tf-b28pair-08 and
-    vercel-b28pair-01.
+    vercel-b28pair-01. Eight of blind29's, merged at its blind measure and tuning data since: agent-b29pair-03,
+    agent-b29pair-07, agent-b29pair-09, dns-b29pair-09, gha-b29pair-04, gha-b29pair-05, ops-b29pair-08 and tf-b29pair-03.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -270,21 +269,31 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     installable, skipped`)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b14pair-05", "agent-b18pair-07",
-                      "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04", "agent-b20pair-05",
-                      "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
-                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06", "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05", "agent-b25pair-07", "agent-b26pair-04", "agent-b26pair-06", "agent-b26pair-07", "agent-b26pair-08", "agent-b26pair-09", "agent-b27pair-03", "agent-b27pair-05", "agent-b27pair-07", "agent-b27pair-08", "agent-b28pair-05", "agent-b28pair-07",
-                      "agent-b7pair-05", "agent-b7pair-06",
-                      "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
-                      "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
-                      "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
-                      "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
-                      "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06",
-                      "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10",
-                      "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b7pair-05", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
-                      "tf-b13pair-07",
-                      "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02",
-                      "tf-b18pair-09", "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-07", "tf-b28pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
-                      "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
-                      "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
-                      "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
+                      "agent-b19pair-04", "agent-b19pair-07", "agent-b19pair-09", "agent-b20pair-04",
+                      "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07", "agent-b22pair-03",
+                      "agent-b23pair-04", "agent-b23pair-05", "agent-b23pair-06", "agent-b24pair-06",
+                      "agent-b24pair-07", "agent-b25pair-03", "agent-b25pair-04", "agent-b25pair-05",
+                      "agent-b25pair-07", "agent-b26pair-04", "agent-b26pair-06", "agent-b26pair-07",
+                      "agent-b26pair-08", "agent-b26pair-09", "agent-b27pair-03", "agent-b27pair-05",
+                      "agent-b27pair-07", "agent-b27pair-08", "agent-b28pair-05", "agent-b28pair-07",
+                      "agent-b29pair-03", "agent-b29pair-07", "agent-b29pair-09", "agent-b7pair-05",
+                      "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
+                      "agent_runner-b13pair-05", "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04",
+                      "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04",
+                      "dns-b28pair-05", "dns-b29pair-09", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09",
+                      "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
+                      "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04",
+                      "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07",
+                      "gha-b29pair-04", "gha-b29pair-05", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06",
+                      "odoo-b12pair-03", "odoo-b26pair-06", "ops-b13pair-06", "ops-b17pair-06", "ops-b18pair-06",
+                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10",
+                      "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08",
+                      "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08", "ops-b7pair-05", "terraform-b5pair-05",
+                      "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03", "tf-b15pair-05",
+                      "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-05",
+                      "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-07",
+                      "tf-b28pair-08", "tf-b29pair-03", "vercel-b11pair-07", "vercel-b12pair-08",
+                      "vercel-b18pair-02", "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08",
+                      "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09",
+                      "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
+                      "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
