@@ -123,6 +123,11 @@ SETS = {
     # The word after `token:` read as a value (secrecy first, as in earlier sets); no secret in it. supabase_fn holds
     # none (tests/fixtures/realworld/blind30/README.md).
     "blind30": (165, 65, {"tf-b30-terraform-24844", "tf-b30pair-06"}),
+    # lego's `presenting token: <word>` where the word is no label ending in a colon (`route53:` has a digit, `2`,
+    # `Failed`): secret_assignment reads it as the value (secrecy first); GitHub's `--token=***` mask replaced by ours.
+    # No secret in them. supabase_fn holds three messages (tests/fixtures/realworld/blind31/README.md).
+    "blind31": (175, 65, {"dns-b31-lego-2058", "dns-b31-rancherletsencrypt-23", "dns-b31-tfacme-170",
+                          "dns-b31-tfacmeold-21", "dns-b31-traefik-2699", "dns-b31pair-10", "vercel-b31-examples-616"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
