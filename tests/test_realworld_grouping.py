@@ -246,6 +246,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     And one merged since the twenty-ninth round's classification fixes gave both sides one code: agent-b29pair-05
     (OpenAI's `maximum context length is 8192 tokens` through LiteLLM and a local server's `request (<n> tokens) exceeds
     context size (<m> tokens)`, two products and limits: AGENT.CONTEXT_LIMIT both, grouped by code).
+    And one merged since the thirtieth round's classification fixes gave both sides one code: agent-b30pair-06
+    (NextChat's `max_tokens is too large: <n>. This model supports at most <m> completion tokens` for one model and a
+    context-window overflow for another: AGENT.CONTEXT_LIMIT both by decision 13, grouped by code).
     Apart since the blind15 round: dns-b15pair-04 (two API server names in Go's `lookup <host>: no such host`, no
     server: a DNS.RECORD_MISSING regex names the host, so the cause line keeps it, as for `lookup <host> on <server>`);
     and with fingerprint version 13 (a regex that matches across lines groups by its match to the end of its last
@@ -283,7 +286,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b26pair-08", "agent-b26pair-09", "agent-b27pair-03", "agent-b27pair-05",
                       "agent-b27pair-07", "agent-b27pair-08", "agent-b28pair-05", "agent-b28pair-07",
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
-                      "agent-b30pair-08", "agent-b30pair-09", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
                       "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05",
