@@ -14,8 +14,8 @@ together. Their recorded blind figures stay in docs/realworld.md (HISTORY_HEADIN
 2", ...) as history.
 
 A blind set is any directory ``tests/fixtures/realworld/blind<N>/`` not in TUNED_SETS (``blind_dir(name)``;
-``is_blind(name)``), whose files all say ``split: blind<N>``; ``load(root, blind_dir("blind31"))`` reads it,
-``group(conn, pairs)`` measures grouping pairs through the real ``ops.record_error`` (rolled back) and
+``is_blind(name)``), whose files all say ``split: blind<N>``; ``load(root, blind_dir(f"blind{LAST_TUNED_BLIND + 1}"))``
+reads the current one, ``group(conn, pairs)`` measures grouping pairs through the real ``ops.record_error`` (rolled back) and
 ``blind_markdown`` renders its section ("Blind set <N>") of docs/realworld.md. A missing blind directory loads
 as no messages.
 """
