@@ -128,6 +128,9 @@ SETS = {
     # No secret in them. supabase_fn holds three messages (tests/fixtures/realworld/blind31/README.md).
     "blind31": (175, 65, {"dns-b31-lego-2058", "dns-b31-rancherletsencrypt-23", "dns-b31-tfacme-170",
                           "dns-b31-tfacmeold-21", "dns-b31-traefik-2699", "dns-b31pair-10", "vercel-b31-examples-616"}),
+    # `AWS_SECRET_ACCESS_KEY: resource not found`: secret_assignment reads the word after the key's name as its value
+    # (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind32/README.md).
+    "blind32": (155, 55, {"tf-b32pair-07"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
