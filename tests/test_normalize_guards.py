@@ -144,7 +144,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # ... a pictograph leading a line, Codex's retry note and url/cf-ray tail, backticks inside a line
           "🖐  ", "⚠️ ", "✖ ", "; retrying 1/5 in 193ms…", "retrying 2/5 in 1.7s...", " retrying ",
           ", url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e",
-          "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`"]
+          "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`",
+          # version 21's step: esbuild's "Build failed with <n> error(s):" summary line
+          "> Build failed with 1 error:\n", "Build failed with 2 errors:", "build failed with ", " errors:", " error:"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(154);
+SELECT plan(157);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -452,6 +452,13 @@ SELECT is(ops.grouping_text('[ERROR] 2 mirrors.example.net. AAAA: unreachable ba
           'read udp 10.99.17.97:60877->10.10.10.252:53: i/o timeout for mirrors.example.net.',
     'the form without "plugin/errors: " reads the same way');
 
+SELECT is(ops.normalize_message(E'> Build failed with 1 error:\n.svelte-kit/vercel-tmp/entry.js:3:20: error: Could not resolve "../output/server/app.js"'),
+          ops.normalize_message('> .svelte-kit/vercel-tmp/entry.js:3:20: error: Could not resolve "../output/server/app.js"'),
+    'esbuild''s "Build failed with <n> error:" summary line is not the failure (v21, vercel-b31pair-05)');
+SELECT is(ops.normalize_message(E'Error: Build failed with 2 errors:\nx.js:1:2: ERROR: a'), 'x.js:<n>:<n>: error: a',
+    'the plural summary is dropped the same way, the errors below it kept');
+SELECT is(ops.normalize_message('Build failed with 1 error: x.js:1:2: ERROR: a'), 'build failed with <n> error: x.js:<n>:<n>: error: a',
+    'the summary is dropped only alone on its line');
 -- Fingerprints carry version 21.
 SELECT is(ops.current_fingerprint_version(), 21::smallint, 'the current fingerprint version is 21');
 INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v21 probe 42');
