@@ -144,7 +144,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # ... a pictograph leading a line, Codex's retry note and url/cf-ray tail, backticks inside a line
           "🖐  ", "⚠️ ", "✖ ", "; retrying 1/5 in 193ms…", "retrying 2/5 in 1.7s...", " retrying ",
           ", url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e",
-          "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`"]
+          "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`",
+          # version 21's step: esbuild's "Build failed with <n> error(s):" summary line
+          "> Build failed with 1 error:\n", "Build failed with 2 errors:", "build failed with ", " errors:", " error:"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.
@@ -167,3 +169,51 @@ def test_ascii_text_is_its_own_fold(reference, text):
     plain, full = conn.execute("SELECT ops.fold_text(%s), ops.fold_text(%s || U&'\\200B')", (text, text)).fetchone()
     assert plain == text
     assert full == text
+
+
+# Version 21: ops.grouping_text has a guarded step of its own (CoreDNS's errors plugin line keeps the name asked for).
+@pytest.fixture(scope="module")
+def grouping_reference(module_db_url):
+    """A connection with public.grouping_unguarded(text, text, text): ops.grouping_text with every guard true."""
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
+        body = conn.execute("SELECT pg_get_functiondef('ops.grouping_text(text, text, text)'::regprocedure)").fetchone()[0]
+        guards = GUARD.findall(body)
+        unguarded = GUARD.sub("IF true THEN  -- guard", body).replace(
+            "FUNCTION ops.grouping_text(", "FUNCTION public.grouping_unguarded(", 1).replace(
+            "grouping_text.", "grouping_unguarded.")  # the body names its parameters by the function's name
+        conn.execute(unguarded)
+        yield conn, guards
+        conn.execute("DROP FUNCTION public.grouping_unguarded(text, text, text)")
+
+
+def _grouping_differences(conn, texts: list[str]) -> list[tuple]:
+    rows = conn.execute("SELECT t, ops.grouping_text(t, c.code, c.matched_pattern), "
+                        "public.grouping_unguarded(t, c.code, c.matched_pattern) "
+                        "FROM unnest(%s::text[]) t CROSS JOIN LATERAL ops.classify_error('dns', NULL, t) c",
+                        (texts,)).fetchall()
+    return [r for r in rows if r[1] != r[2]]
+
+
+def test_grouping_text_has_its_guard(grouping_reference):
+    _, guards = grouping_reference
+    assert guards == ["strpos(message, '[ERROR] ') > 0"], guards
+
+
+def test_grouping_guard_changes_nothing_on_the_corpora(grouping_reference):
+    conn, _ = grouping_reference
+    # Texts that print an error level in any case (a superset of what the step's regex can match).
+    texts = [t for t in _corpus_texts() if "error" in t.lower()]
+    assert len(texts) > 500, len(texts)
+    assert _grouping_differences(conn, texts) == []
+
+
+GROUPING_PIECES = ["[ERROR] ", "plugin/errors: ", "2 ", "lcr.example.com. ", "A: ", "AAAA: ", "HINFO: ",
+                   "read udp 10.0.0.1:6777->10.0.0.2:53: i/o timeout", "unreachable backend: ", "[ERROR]", "ERROR",
+                   "\n", " ", ".", ":", "example.com", "1.2.3.4."]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(GROUPING_PIECES), st.text(alphabet=TEXT_CHARACTERS, max_size=4)), max_size=10))
+def test_grouping_guard_changes_nothing_on_generated_texts(grouping_reference, parts):
+    conn, _ = grouping_reference
+    assert _grouping_differences(conn, ["".join(parts)]) == []

@@ -29,14 +29,19 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.78  # all thirty-two tuning splits (1509/1925 = 0.784 with version 20 when blind31 joined them at its
-                    # blind 49/72; the thirty-one before it 1460/1853 after blind30's round, BEFORE)
-UNDISPUTED_FLOOR = 0.79  # all thirty-two without the disputed labels (1509/1907 when blind31 joined; 1460/1835 before it)
+                    # blind 49/72; the thirty-one before it 1460/1853 after blind30's round, BEFORE); 1512/1925 with
+                    # version 21 (dns-b12pair-04, dns-b29pair-09, vercel-b31pair-05; dev-blind31 49 -> 50/72)
+UNDISPUTED_FLOOR = 0.79  # all thirty-two without the disputed labels (1509/1907 when blind31 joined; 1460/1835 before it;
+                         # 1512/1907 with version 21)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
-    "blind31": (0.78, 0.79),  # 1460/1853 with version 20 after blind30's round; 1460/1835 without the disputed labels
-    "blind30": (0.78, 0.79),  # 1404/1782 with version 20 after blind29's round; 1404/1764 without the disputed labels
-    "blind29": (0.78, 0.79),  # 1356/1719 with version 20 after blind28's round; 1356/1701 without the disputed labels
+    "blind31": (0.78, 0.79),  # 1460/1853 with version 20 after blind30's round; 1460/1835 without the disputed labels;
+                              # 1462/1853 and 1462/1835 with version 21 (dns-b12pair-04, dns-b29pair-09)
+    "blind30": (0.78, 0.79),  # 1404/1782 with version 20 after blind29's round; 1404/1764 without the disputed labels;
+                              # 1406/1782 and 1406/1764 with version 21
+    "blind29": (0.78, 0.79),  # 1356/1719 with version 20 after blind28's round; 1356/1701 without the disputed labels;
+                              # 1357/1719 and 1357/1701 with version 21 (dns-b12pair-04)
     "blind28": (0.79, 0.80),  # 1308/1657 with version 19 after blind27's round; 1308/1639 without the disputed labels;
                               # 1311/1657 and 1311/1639 with version 20 (agent-b16pair-02, agent-b22pair-02, agent-b23pair-08);
                               # 1312/1657 and 1312/1639 with blind28's round (vercel-b5pair-06)
@@ -166,8 +171,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     gha-b9pair-06 and ops-b9pair-03. Three of blind10's, merged at its blind measure and tuning data since:
     agent-b10pair-07, tf-b10pair-05 and tf-b10pair-07. Three of blind11's, merged at its blind measure and tuning data
     since: agent-b11pair-05, dns-b11pair-03 and vercel-b11pair-07.
-    Four of blind12's, merged at its blind measure and tuning data since: dns-b12pair-04,
-    gha-b12pair-03, odoo-b12pair-03 and vercel-b12pair-08.
+    Four of blind12's, merged at its blind measure and tuning data since: dns-b12pair-04 (apart since version 21,
+    which keeps the name CoreDNS was asked for), gha-b12pair-03, odoo-b12pair-03 and vercel-b12pair-08.
     Three of blind13's, merged at its blind measure and tuning data since: agent_runner-b13pair-05, ops-b13pair-06 and
     tf-b13pair-07. Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05,
     ops-b14pair-04 and tf-b14pair-03. Six of blind15's, merged at its blind measure and tuning data since:
@@ -226,7 +231,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     gha-b27pair-06, gha-b27pair-07, ops-b27pair-08, vercel-b27pair-02 and vercel-b27pair-09. Five of blind28's, merged
     at its blind measure and tuning data since: agent-b28pair-05, ops-b28pair-05, tf-b28pair-03, tf-b28pair-08 and
     vercel-b28pair-01. Eight of blind29's, merged at its blind measure and tuning data since: agent-b29pair-03,
-    agent-b29pair-07, agent-b29pair-09, dns-b29pair-09, gha-b29pair-04, gha-b29pair-05, ops-b29pair-08 and tf-b29pair-03.
+    agent-b29pair-07, agent-b29pair-09, dns-b29pair-09 (apart since version 21), gha-b29pair-04, gha-b29pair-05,
+    ops-b29pair-08 and tf-b29pair-03.
     Seven of blind30's, merged at its blind measure and tuning data since: agent-b30pair-08, agent-b30pair-09,
     dns-b30pair-07, gha-b30pair-11, odoo-b30pair-04, odoo-b30pair-05 and tf-b30pair-02. Nine of blind31's, merged at
     its blind measure and tuning data since: agent-b31pair-03, agent-b31pair-04, agent-b31pair-05, agent-b31pair-06,
@@ -292,9 +298,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
-                      "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b12pair-04", "dns-b15pair-03",
+                      "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05",
-                      "dns-b29pair-09", "dns-b30pair-07", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09",
+                      "dns-b30pair-07", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09",
                       "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
                       "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04",
                       "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07",

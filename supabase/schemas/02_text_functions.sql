@@ -461,11 +461,18 @@ BEGIN
     IF strpos(m, 'vertex "') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^a-z0-9_])vertex "[^"\n]{1,200}" error: ', '\1', 'g');
     END IF;
+    -- Version 21. esbuild ends a failed build with the summary "Build failed with <n> error(s):" on a line of its own,
+    -- above the errors it lists (vite, SvelteKit's adapter and Vercel's builder print it; the log of one build shows
+    -- the errors without it): the count is not the failure, the errors below it are (vercel-b31pair-05; blind18's
+    -- messages print it too). Only the summary alone on its line is dropped.
+    IF strpos(m, 'build failed with ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9_])build failed with <n>( errors?:?)?[[:blank:]]*(\n|$)', '\1', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 20 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 21 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -508,6 +515,7 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'pictograph leading a line (🖐, ✖, ■, ⚠️) is a decoration; Codex''s "; retrying <n>/<n> in <dur>…" and ", url: '
     '<endpoint>, cf-ray: <ray>, request id: <id>" ending a line are dropped; backticks inside a line are dropped, the '
     'word they quote kept. '
+    'Version 21: esbuild''s summary "Build failed with <n> error(s):" alone on its line is dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -572,9 +580,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- botocore's "An error occurred (<Code>) when calling the <Operation> operation: " as "<Code>: " and drops Odoo's
 -- "Uncaught Promise > " (or "UncaughtPromiseError > "), Terraform's "vertex "<address>" error: ", a pictograph leading
 -- a line, Codex's retry note and "url: …, cf-ray: …" tail, and backticks inside a line; ops.grouping_text
--- ends the wrapper at a ": " whose blank the pattern's match starts with.
+-- ends the wrapper at a ": " whose blank the pattern's match starts with. Version 21: ops.grouping_text keeps the name
+-- CoreDNS's errors plugin was asked for ("[ERROR] plugin/errors: <rcode> <qname> <qtype>: <error>" reads "<error> for
+-- <qname>") and ops.normalize_message drops esbuild's "Build failed with <n> error(s):" summary line.
 RETURN encode(sha256(convert_to(
-    'fp20|' || ops.fingerprint_field(source)
+    'fp21|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -582,16 +592,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp20, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp21, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 20; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 21; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 20;
+RETURN 21;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (20). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (21). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

@@ -1410,8 +1410,18 @@ SET plan_cache_mode = force_generic_plan
 -- that blank read as the prefix's, so a ": " right before the match ends the wrapper as the rule says; before, the
 -- wrapper stayed when the boundary took its blank ("Provider error HTTP 404: Model 'x' not found …" and "HTTP 404:
 -- Model 'x' not found …" are one failure: agent-b22pair-02).
+-- Version 21: CoreDNS's errors plugin prints a failed upstream query as "[ERROR] plugin/errors: <rcode> <qname>
+-- <qtype>: <error>" (or "[ERROR] <rcode> <qname> <qtype>: <error>"): the name asked for is what tells two failures
+-- apart (two names behind one timing-out upstream are two failures: dns-b12pair-04, dns-b29pair-09) and sat in the
+-- wrapper the text starts after; the line reads "[ERROR] plugin/errors: <error> for <qname>", the rcode and the
+-- record type dropped (one name's A and AAAA queries timing out are one failure: dns-b12pair-02).
 AS $fn$
 BEGIN
+IF strpos(message, '[ERROR] ') > 0 THEN  -- guard
+    message := regexp_replace(message,
+        '\[ERROR\] (plugin/errors: )?[0-9]{1,3} ([^[:space:]]{1,253}\.) [A-Z][A-Z0-9]{0,9}: ([^\n]*)',
+        '[ERROR] \1\3 for \2', 'gn');
+END IF;
 RETURN coalesce((
     SELECT CASE WHEN s.start > 0 AND strpos(w.prefix, ';') = 0
                 THEN (SELECT CASE WHEN w.json AND length(v.closed) >= s.stop - v.b THEN v.closed ELSE v.t END
@@ -1467,7 +1477,9 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'before and after it are left out); the whole message when it is not found there. Version 14: a text that '
     'starts after a JSON key''s ''":"'' ends at the end of that string value (its first unescaped ''"'') when the match '
     'lies inside it. Version 20: a blank the match starts with (a regex''s "(^|[^a-z])" boundary) counts as the '
-    'prefix''s, so a ": " right before the match ends the wrapper. '
+    'prefix''s, so a ": " right before the match ends the wrapper. Version 21: CoreDNS''s "[ERROR] plugin/errors: '
+    '<rcode> <qname> <qtype>: <error>" line reads "[ERROR] plugin/errors: <error> for <qname>", so the name asked for '
+    'is kept and the rcode and record type are not. '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
     'since the ninth ingest pass; the same expression as the LANGUAGE sql body it replaced.';
 
@@ -1499,7 +1511,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp20|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp21|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

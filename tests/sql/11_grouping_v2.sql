@@ -1,8 +1,8 @@
--- Grouping versions 2 to 20: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 21: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(150);
+SELECT plan(157);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -427,11 +427,43 @@ SELECT is(ops.grouping_text(E'Provider error\nHTTP 404: Model ''stealth/ox-alpha
           'Model ''stealth/ox-alpha'' not found. The requested model does not exist in our catalog.',
     'a ": " right before a match that starts with its boundary''s blank ends the wrapper (grouping text v20)');
 
--- Fingerprints carry version 20.
-SELECT is(ops.current_fingerprint_version(), 20::smallint, 'the current fingerprint version is 20');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v20 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v20 probe 42'), 20::smallint,
-    'new groups are stamped with version 20');
+-- Version 21: CoreDNS's errors plugin line keeps the name asked for, not the rcode and record type (dns-b12pair-02,
+-- dns-b12pair-04, dns-b29pair-09).
+SELECT is(ops.grouping_text('[ERROR] plugin/errors: 2 lcr.example.com. AAAA: read udp 172.25.2.124:36414->172.31.136.23:53: i/o timeout',
+                            'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'),
+          'read udp 172.25.2.124:36414->172.31.136.23:53: i/o timeout for lcr.example.com.',
+    'CoreDNS''s errors plugin line: the name asked for follows the error, the rcode and record type are dropped (grouping text v21)');
+SELECT is(ops.error_fingerprint('dns', 'lookup', 'NET.DNS_TEMPORARY_FAILURE',
+              ops.grouping_text('[ERROR] plugin/errors: 2 lcr.example.com. A: read udp 172.25.2.124:6777->172.31.136.23:53: i/o timeout',
+                                'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'), NULL),
+          ops.error_fingerprint('dns', 'lookup', 'NET.DNS_TEMPORARY_FAILURE',
+              ops.grouping_text('[ERROR] plugin/errors: 2 lcr.example.com. AAAA: read udp 172.25.2.124:36414->172.31.136.23:53: i/o timeout',
+                                'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'), NULL),
+    'one name''s A and AAAA queries timing out are one group');
+SELECT isnt(ops.error_fingerprint('dns', 'lookup', 'NET.DNS_TEMPORARY_FAILURE',
+              ops.grouping_text('[ERROR] plugin/errors: 2 lcr.example.com. A: read udp 172.25.2.124:36714->172.31.136.23:53: i/o timeout',
+                                'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'), NULL),
+            ops.error_fingerprint('dns', 'lookup', 'NET.DNS_TEMPORARY_FAILURE',
+              ops.grouping_text('[ERROR] plugin/errors: 2 id.example.org. A: read udp 10.244.1.6:43428->168.63.129.16:53: i/o timeout',
+                                'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'), NULL),
+    'two names behind timing-out upstreams are two groups');
+SELECT is(ops.grouping_text('[ERROR] 2 mirrors.example.net. AAAA: unreachable backend: read udp 10.99.17.97:60877->10.10.10.252:53: i/o timeout',
+                            'NET.DNS_TEMPORARY_FAILURE', ':53: (i/o timeout|read: connection refused|connect: network is unreachable)'),
+          'read udp 10.99.17.97:60877->10.10.10.252:53: i/o timeout for mirrors.example.net.',
+    'the form without "plugin/errors: " reads the same way');
+
+SELECT is(ops.normalize_message(E'> Build failed with 1 error:\n.svelte-kit/vercel-tmp/entry.js:3:20: error: Could not resolve "../output/server/app.js"'),
+          ops.normalize_message('> .svelte-kit/vercel-tmp/entry.js:3:20: error: Could not resolve "../output/server/app.js"'),
+    'esbuild''s "Build failed with <n> error:" summary line is not the failure (v21, vercel-b31pair-05)');
+SELECT is(ops.normalize_message(E'Error: Build failed with 2 errors:\nx.js:1:2: ERROR: a'), 'x.js:<n>:<n>: error: a',
+    'the plural summary is dropped the same way, the errors below it kept');
+SELECT is(ops.normalize_message('Build failed with 1 error: x.js:1:2: ERROR: a'), 'build failed with <n> error: x.js:<n>:<n>: error: a',
+    'the summary is dropped only alone on its line');
+-- Fingerprints carry version 21.
+SELECT is(ops.current_fingerprint_version(), 21::smallint, 'the current fingerprint version is 21');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v21 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v21 probe 42'), 21::smallint,
+    'new groups are stamped with version 21');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -454,7 +486,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 20::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 21::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
