@@ -44,7 +44,9 @@ BEFORE = {
                               # 1357/1719 and 1357/1701 with version 21 (dns-b12pair-04)
     "blind28": (0.79, 0.80),  # 1308/1657 with version 19 after blind27's round; 1308/1639 without the disputed labels;
                               # 1311/1657 and 1311/1639 with version 20 (agent-b16pair-02, agent-b22pair-02, agent-b23pair-08);
-                              # 1312/1657 and 1312/1639 with blind28's round (vercel-b5pair-06)
+                              # 1312/1657 and 1312/1639 with blind28's round (vercel-b5pair-06); 1313 with version 21
+                              # (dns-b12pair-04), 1312 again since the thirty-first round's decision 13 merged
+                              # agent-b8pair-04 (AGENT.CONTEXT_LIMIT is grouped by code)
     "blind27": (0.79, 0.80),  # 1256/1587 with version 19 after blind26's round; 1256/1569 without the disputed labels
     "blind26": (0.79, 0.80),  # 1220/1530 with version 19 after blind25's round; 1220/1512 without the disputed labels
     "blind25": (0.80, 0.81),  # 1189/1483 with version 19 after blind24's round; 1189/1465 without the disputed labels
@@ -166,7 +168,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     print only "Error: Username and password required"; which workflow reads the secret wrongly is not in the text)
     and ops-b7pair-05 (both print "no more connections allowed (max_client_conn)" for two poolers; DB.CONNECTION_LIMIT
     is grouped by code). Both were apart only while both sides were UNKNOWN, grouped by their whole texts. Three of
-    blind8's, merged at its blind measure and tuning data since: agent-b8pair-06, gha-b8pair-06 and vercel-b8pair-04.
+    blind8's, merged at its blind measure and tuning data since: agent-b8pair-06, gha-b8pair-06 and vercel-b8pair-04;
+    and agent-b8pair-04, merged since the thirty-first round's decision 13 (an output budget above the model's maximum
+    and a prompt above its window are both AGENT.CONTEXT_LIMIT, which is grouped by code).
     Four of blind9's, merged at its blind measure and tuning data since: agent-b9pair-07, agent-b9pair-08,
     gha-b9pair-06 and ops-b9pair-03. Three of blind10's, merged at its blind measure and tuning data since:
     agent-b10pair-07, tf-b10pair-05 and tf-b10pair-07. Three of blind11's, merged at its blind measure and tuning data
@@ -297,8 +301,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b7pair-05", "agent-b7pair-06",
-                      "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
-                      "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b15pair-03",
+                      "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
+                      "agent_runner-b13pair-05", "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b15pair-03",
                       "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05",
                       "dns-b30pair-07", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09",
                       "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04",
