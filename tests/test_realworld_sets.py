@@ -131,6 +131,9 @@ SETS = {
     # `AWS_SECRET_ACCESS_KEY: resource not found`: secret_assignment reads the word after the key's name as its value
     # (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind32/README.md).
     "blind32": (155, 55, {"tf-b32pair-07"}),
+    # A Kubernetes secret's name ending in `secret": ` before `dial tcp`: secret_assignment reads the next word as its
+    # value (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind33/README.md).
+    "blind33": (165, 55, {"tf-b33pair-04"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
