@@ -146,7 +146,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           ", url: https://chatgpt.com/backend-api/codex/responses, cf-ray: 3fa1c2d4e5b60718-SJC, request id: 5b2e",
           "cf-ray:", ", url: ", "The model `gpt-5.5` does", "`",
           # version 21's step: esbuild's "Build failed with <n> error(s):" summary line
-          "> Build failed with 1 error:\n", "Build failed with 2 errors:", "build failed with ", " errors:", " error:"]
+          "> Build failed with 1 error:\n", "Build failed with 2 errors:", "build failed with ", " errors:", " error:",
+          # version 22's steps: Odoo's worker process id, RabbitMQ's delivery acknowledgement timeout
+          "WorkerHTTP (380) timeout after 120s", "WorkerCron (4194304)", "Worker (12) ", "worker", " (",
+          "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms.",
+          "delivery acknowledgment on channel 2 timed out", "delivery acknowledg", " on channel ", " timed out"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

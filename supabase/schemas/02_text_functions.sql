@@ -228,6 +228,14 @@ BEGIN
                             '\1' || keep || '\2\3' || keep || '\4\5' || keep || '\6\7', 'g');
     END IF;
 
+    -- Version 22. Odoo's prefork server names a worker by its process id in parentheses ("WorkerHTTP (380) timeout after
+    -- 120s", "WorkerCron (<pid>) timeout", "Worker (<pid>) CPU time limit (<n>) reached."): the id is the process the
+    -- limit happened to stop, not the failure, and a three-digit one is not an HTTP status (the "(<status>)" rule below
+    -- would keep it): it reads "(<n>)" (odoo-b14pair-05, odoo-b26pair-08).
+    IF strpos(m, 'worker') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9_])(worker(http|cron)?) \(([0-9]+|<hex>)\)', '\1\2 (<n>)', 'g');
+    END IF;
+
     -- Numbers that carry meaning are kept: exit codes, signals, HTTP statuses.
     IF strpos(m, 'exit') > 0 THEN  -- guard
         m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)([0-9]{1,3})(?![0-9])',
@@ -468,11 +476,22 @@ BEGIN
     IF strpos(m, 'build failed with ') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^a-z0-9_])build failed with <n>( errors?:?)?[[:blank:]]*(\n|$)', '\1', 'g');
     END IF;
+    -- Version 22. RabbitMQ closes a channel whose consumer held a delivery past consumer_timeout with "PRECONDITION_FAILED
+    -- - delivery acknowledgement on channel <n> timed out. Timeout value used: <ms> ms. This timeout value can be
+    -- configured, see consumers doc guide to learn more", and each client wraps that reply text its own way (amqplib's
+    -- "Channel closed by server: 406 (PRECONDITION-FAILED) with message \"…\"", lapin's "AMQP soft error:
+    -- PRECONDITION-FAILED: …", kombu's "PreconditionFailed(406, '…', (0, 0), '')", the .NET client's "AMQP close-reason,
+    -- initiated by Peer, code=406, text='…'"), some cut after "timed out.": the wrapper, the configured timeout and the
+    -- guide's sentence are not the failure, the timeout on a channel is (ops-b20pair-01, ops-b20pair-02,
+    -- ops-b32pair-07). The line reads "delivery acknowledgement on channel <n> timed out".
+    IF strpos(m, 'delivery acknowledg') > 0 THEN  -- guard
+        m := regexp_replace(m, '[^\n]*(delivery acknowledge?ment on channel <n> timed out)[^\n]*', '\1', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 21 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 22 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -516,6 +535,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '<endpoint>, cf-ray: <ray>, request id: <id>" ending a line are dropped; backticks inside a line are dropped, the '
     'word they quote kept. '
     'Version 21: esbuild''s summary "Build failed with <n> error(s):" alone on its line is dropped. '
+    'Version 22: Odoo''s worker process id in parentheses ("WorkerHTTP (<pid>) timeout …") reads "(<n>)", and a line '
+    'carrying RabbitMQ''s "delivery acknowledgement on channel <n> timed out" reads that alone (the client''s wrapper, the '
+    'timeout value and the guide''s sentence dropped). '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -582,9 +604,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- a line, Codex's retry note and "url: …, cf-ray: …" tail, and backticks inside a line; ops.grouping_text
 -- ends the wrapper at a ": " whose blank the pattern's match starts with. Version 21: ops.grouping_text keeps the name
 -- CoreDNS's errors plugin was asked for ("[ERROR] plugin/errors: <rcode> <qname> <qtype>: <error>" reads "<error> for
--- <qname>") and ops.normalize_message drops esbuild's "Build failed with <n> error(s):" summary line.
+-- <qname>") and ops.normalize_message drops esbuild's "Build failed with <n> error(s):" summary line. Version 22:
+-- ops.normalize_message reads Odoo's worker process id in parentheses as "(<n>)" and a line carrying RabbitMQ's
+-- "delivery acknowledgement on channel <n> timed out" as that alone.
 RETURN encode(sha256(convert_to(
-    'fp21|' || ops.fingerprint_field(source)
+    'fp22|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -592,16 +616,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp21, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp22, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 21; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 22; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 21;
+RETURN 22;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (21). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (22). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

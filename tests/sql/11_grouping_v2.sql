@@ -1,8 +1,8 @@
--- Grouping versions 2 to 21: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 22: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(157);
+SELECT plan(162);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -459,11 +459,26 @@ SELECT is(ops.normalize_message(E'Error: Build failed with 2 errors:\nx.js:1:2: 
     'the plural summary is dropped the same way, the errors below it kept');
 SELECT is(ops.normalize_message('Build failed with 1 error: x.js:1:2: ERROR: a'), 'build failed with <n> error: x.js:<n>:<n>: error: a',
     'the summary is dropped only alone on its line');
--- Fingerprints carry version 21.
-SELECT is(ops.current_fingerprint_version(), 21::smallint, 'the current fingerprint version is 21');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v21 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v21 probe 42'), 21::smallint,
-    'new groups are stamped with version 21');
+-- Version 22: Odoo's worker process id in parentheses is not an HTTP status (odoo-b14pair-05, odoo-b26pair-08), and a
+-- line carrying RabbitMQ's delivery acknowledgement timeout reads that alone (ops-b20pair-01, -02, ops-b32pair-07).
+SELECT is(ops.normalize_message('odoo.service.server: WorkerHTTP (380) timeout after 0s'),
+          ops.normalize_message('odoo.service.server: WorkerHTTP (383) timeout after 0s'),
+    'two Odoo worker process ids are one failure (v22)');
+SELECT is(ops.normalize_message('Worker (4194304) CPU time limit (60) reached.'), 'worker (<n>) cpu time limit (<n>) reached.',
+    'a seven-digit worker id reads (<n>) too');
+SELECT is(ops.normalize_message('upstream (502) bad gateway'), 'upstream (502) bad gateway',
+    'a status in parentheses after any other word is kept');
+SELECT is(ops.normalize_message('Error: Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms. This timeout value can be configured, see consumers doc guide to learn more"'),
+          'delivery acknowledgement on channel <n> timed out',
+    'RabbitMQ''s delivery acknowledgement timeout reads alone, without the client''s wrapper and the timeout value (v22)');
+SELECT is(ops.normalize_message(E'Unrecoverable error: PreconditionFailed(406, ''PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms.'', (0, 0), '''').\nnext line'),
+          'delivery acknowledgement on channel <n> timed out next line',
+    'only the line that carries it is read that way');
+-- Fingerprints carry version 22.
+SELECT is(ops.current_fingerprint_version(), 22::smallint, 'the current fingerprint version is 22');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v22 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v22 probe 42'), 22::smallint,
+    'new groups are stamped with version 22');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -486,7 +501,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 21::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 22::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
