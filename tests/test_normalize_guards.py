@@ -49,17 +49,24 @@ def _demo_texts(n: int = 300) -> list[str]:
     return [next(stream)["message"] for _ in range(n)]
 
 
+def _unguarded(db_url: str, function: str, signature: str, copy: str):
+    """Yield (connection, guards): the connection holds public.<copy>(<signature>), ops.<function> with every guard
+    (``IF <cond> THEN  -- guard``) made true, and guards lists the conditions found; the copy is dropped afterwards."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        body = conn.execute("SELECT pg_get_functiondef(%s::regprocedure)", (f"ops.{function}({signature})",)).fetchone()[0]
+        guards = GUARD.findall(body)
+        unguarded = GUARD.sub("IF true THEN  -- guard", body).replace(
+            f"FUNCTION ops.{function}(", f"FUNCTION public.{copy}(", 1).replace(
+            f"{function}.", f"{copy}.")  # a body may name its parameters by the function's name
+        conn.execute(unguarded)
+        yield conn, guards
+        conn.execute(f"DROP FUNCTION public.{copy}({signature})")
+
+
 @pytest.fixture(scope="module")
 def reference(module_db_url):
     """A connection with public.normalize_unguarded(text): ops.normalize_message with every guard true."""
-    with psycopg.connect(module_db_url, autocommit=True) as conn:
-        body = conn.execute("SELECT pg_get_functiondef('ops.normalize_message(text)'::regprocedure)").fetchone()[0]
-        guards = GUARD.findall(body)
-        unguarded = GUARD.sub("IF true THEN  -- guard", body).replace(
-            "FUNCTION ops.normalize_message(", "FUNCTION public.normalize_unguarded(", 1)
-        conn.execute(unguarded)
-        yield conn, guards
-        conn.execute("DROP FUNCTION public.normalize_unguarded(text)")
+    yield from _unguarded(module_db_url, "normalize_message", "text", "normalize_unguarded")
 
 
 def _differences(conn, texts: list[str]) -> list[tuple[str, str, str]]:
@@ -179,15 +186,7 @@ def test_ascii_text_is_its_own_fold(reference, text):
 @pytest.fixture(scope="module")
 def grouping_reference(module_db_url):
     """A connection with public.grouping_unguarded(text, text, text): ops.grouping_text with every guard true."""
-    with psycopg.connect(module_db_url, autocommit=True) as conn:
-        body = conn.execute("SELECT pg_get_functiondef('ops.grouping_text(text, text, text)'::regprocedure)").fetchone()[0]
-        guards = GUARD.findall(body)
-        unguarded = GUARD.sub("IF true THEN  -- guard", body).replace(
-            "FUNCTION ops.grouping_text(", "FUNCTION public.grouping_unguarded(", 1).replace(
-            "grouping_text.", "grouping_unguarded.")  # the body names its parameters by the function's name
-        conn.execute(unguarded)
-        yield conn, guards
-        conn.execute("DROP FUNCTION public.grouping_unguarded(text, text, text)")
+    yield from _unguarded(module_db_url, "grouping_text", "text, text, text", "grouping_unguarded")
 
 
 def _grouping_differences(conn, texts: list[str]) -> list[tuple]:
