@@ -134,11 +134,10 @@ SETS = {
     # A Kubernetes secret's name ending in `secret": ` before `dial tcp`: secret_assignment reads the next word as its
     # value (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind33/README.md).
     "blind33": (165, 55, {"tf-b33pair-04"}),
-    # MySQL's `(using password: YES)` / `(using password: NO)` loses its YES/NO, and lego's `presenting token: <word>`
-    # reads as a value, as in earlier sets (secrecy first); no secret in them. supabase_fn holds none and odoo 15
-    # messages (tests/fixtures/realworld/blind34/README.md).
-    "blind34": (160, 55, {"dns-b34-lego-711", "ops-b34-blog-136", "ops-b34-devvm-82", "ops-b34-froxlor-1315",
-                          "ops-b34-vvvebjs-323", "ops-b34pair-09"}),
+    # lego's `presenting token: <word>` reads as a value, as in earlier sets (secrecy first); no secret in it. MySQL's
+    # `(using password: YES)` / `(using password: NO)` is kept since it says only whether a password was sent.
+    # supabase_fn holds none and odoo 15 messages (tests/fixtures/realworld/blind34/README.md).
+    "blind34": (160, 55, {"dns-b34-lego-711"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

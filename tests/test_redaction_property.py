@@ -235,6 +235,50 @@ def test_a_word_ending_in_a_colon_after_a_key_is_not_a_value(conn, text, leaky):
         assert "[REDACTED]" in redacted and "4re" not in redacted and "x9" not in redacted
 
 
+@pytest.mark.parametrize("text", [
+    # MySQL's and MariaDB's ERROR 1045 (blind34): whether a password was sent, not the password
+    "ERROR 1045 (28000): Access denied for user 'alice'@'localhost' (using password: YES)",
+    "ERROR 1045 (28000): Access denied for user 'alice'@'example.com' (using password: NO)",
+    "SQLSTATE[HY000] [1045] Access denied for user 'alice'@'172.18.0.3' (using password: yes)",
+    # translated builds whose key holds `password`: Italian, Greek, Korean
+    "Accesso non consentito per l'utente: 'alice'@'localhost' (Password: SI)",
+    "Δεν επιτέρεται η πρόσβαση στο χρήστη: 'alice'@'localhost' (χρήση password: ΝΑΙ)",
+    "Δεν επιτέρεται η πρόσβαση στο χρήστη: 'alice'@'localhost' (χρήση password: ΟΧΙ)",
+    "'alice'@'localhost' 사용자는 접근이 거부 되었습니다. (using password: 예)",
+    "'alice'@'localhost' 사용자는 접근이 거부 되었습니다. (using password: 아니오)",
+    # the other translations' keys are no key of the rule
+    "Accès refusé pour l'utilisateur: 'alice'@'localhost' (mot de passe: OUI)",
+    "Benutzer 'alice'@'localhost' hat keine Zugriffsberechtigung (verwendetes Passwort: JA)",
+    "Acceso denegado para usuario: 'alice'@'localhost' (Usando contraseña: SÍ)",
+])
+def test_mysql_using_password_yes_or_no_is_kept(conn, text):
+    """secret_assignment leaves MySQL's `(using password: YES)` / `NO)` alone, closing parenthesis included: the
+    word says whether a password was sent; the SQL and Python rules agree."""
+    from worker import redaction
+    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
+    assert redaction.redact(text) == text
+
+
+@pytest.mark.parametrize("text,value", [
+    ("Access denied for user 'alice'@'localhost' (using password: YES123)", "YES123"),
+    ("Access denied for user 'alice'@'localhost' (using password: NOPE)", "NOPE"),
+    ("Access denied for user 'alice'@'localhost' (using password: YES!)", "YES!"),
+    ("(using password:YES)", "YES)"),
+    ("(using password: YES", "YES"),
+    ("login password: hunter2", "hunter2"),
+    ("password=YES", "YES"),
+    ("password=NO)", "NO)"),
+    ('{"password": "NO"}', "NO"),
+    ("{'password': 'YES'}", "YES"),
+    ("(using password: 'YES')", "YES"),
+])
+def test_yes_or_no_set_as_a_password_is_still_redacted(conn, text, value):
+    """Outside MySQL's exact `password: YES)` clause, a yes/no word is a value like any other and is redacted."""
+    from worker import redaction
+    for redacted in (conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0], redaction.redact(text)):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
 @pytest.mark.parametrize("text,value", [
     ("{u'password': u'hunter2', u'user': u'app'}", "hunter2"),   # Python 2's repr of a dict (blind3: an ACME client)
     ("{b'token': b'0a1b2c3d'}", "0a1b2c3d"),

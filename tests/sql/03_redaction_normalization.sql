@@ -1,6 +1,6 @@
 -- Redaction before storage; normalization and fingerprints that group what is one error.
 BEGIN;
-SELECT plan(35);
+SELECT plan(39);
 
 SELECT unalike(ops.redact('push failed: token ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), '%ghp_a%', 'GitHub classic tokens are redacted');
 SELECT unalike(ops.redact('auth github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'), '%github_pat_1%', 'GitHub fine-grained tokens are redacted');
@@ -30,6 +30,15 @@ SELECT unalike(ops.redact('POST https://discord.com/api/webhooks/1234567890/abcd
 SELECT unalike(ops.redact('https://hooks.slack.com/workflows/T0000000/A0000000/123456789/abcdefghijklmnopqrstuvwx'), '%abcdefghijk%',
     'Slack workflow webhook URLs are redacted');
 SELECT is(ops.redact('password=p@ss@word!'), 'password=[REDACTED]', 'an assignment''s value is redacted whole, @ and all');
+SELECT is(ops.redact('ERROR 1045 (28000): Access denied for user ''alice''@''localhost'' (using password: YES)'),
+    'ERROR 1045 (28000): Access denied for user ''alice''@''localhost'' (using password: YES)',
+    'MySQL''s (using password: YES) says only that a password was sent and is kept, parenthesis and all');
+SELECT is(ops.redact('Access denied for user ''alice''@''example.com'' (using password: NO)'),
+    'Access denied for user ''alice''@''example.com'' (using password: NO)', 'and so is (using password: NO)');
+SELECT is(ops.redact('Access denied (using password: YES123)'), 'Access denied (using password: [REDACTED]',
+    'a value that only starts with YES is redacted');
+SELECT is(ops.redact('{"password": "NO"} password=YES'), '{"password": "[REDACTED]"} password=[REDACTED]',
+    'YES or NO set as a password, outside MySQL''s parenthesised clause, is redacted');
 SELECT is(ops.redact('Authorization header required'), 'Authorization header required', 'ordinary words are left alone');
 SELECT is(ops.redact('task-runner-abcdefghijklmnopqrstu finished'), 'task-runner-abcdefghijklmnopqrstu finished', '"sk-" inside a word is not a key');
 
