@@ -138,6 +138,9 @@ SETS = {
     # `(using password: YES)` / `(using password: NO)` is kept since it says only whether a password was sent.
     # supabase_fn holds none and odoo 15 messages (tests/fixtures/realworld/blind34/README.md).
     "blind34": (160, 55, {"dns-b34-lego-711"}),
+    # Redaction changes none of its texts. supabase_fn holds one message and vercel 20
+    # (tests/fixtures/realworld/blind35/README.md).
+    "blind35": (165, 50, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
