@@ -487,6 +487,29 @@ BEGIN
     IF strpos(m, 'delivery acknowledg') > 0 THEN  -- guard
         m := regexp_replace(m, '[^\n]*(delivery acknowledge?ment on channel <n> timed out)[^\n]*', '\1', 'g');
     END IF;
+    -- Version 23. An ACME DNS-01 challenge is a TXT record "_acme-challenge.<certificate's name>"; a DNS provider or
+    -- zone that fails it (SERVFAIL, a failed TXT record add) fails it for each name a certificate or a renewal asks
+    -- for, the apex and every subdomain: the name under "_acme-challenge." is the certificate's, not the failure
+    -- (dns-b20pair-01, dns-b29pair-02, dns-b34pair-08). It reads "_acme-challenge.<name>"; the nameserver, the record
+    -- type and the token around it are kept.
+    IF strpos(m, '_acme-challenge.') > 0 THEN  -- guard
+        m := regexp_replace(m, '_acme-challenge\.[a-z0-9_<>-]+(\.[a-z0-9_<>-]+)*', '_acme-challenge.<name>', 'g');
+    END IF;
+    -- Version 23. A GitHub Actions log shows the step's heading "Run <owner>/<action>@<ref>" on the line above what the
+    -- action printed; a copy of the log taken from the step's output, or from an annotation, starts below it: the
+    -- heading is where the message was printed, not the failure (gha-b34pair-04; gha-b32pair-01 printed it too). Only
+    -- the heading alone on its line is dropped; "Run <action>@<ref> Error: …" on one line is kept.
+    IF strpos(m, 'run ') > 0 AND strpos(m, '@') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|\n)[[:blank:]]*run [a-z0-9_.-]+/[a-z0-9_./-]+@[^[:space:]]+[[:blank:]]*(\n|$)', '\1', 'g');
+    END IF;
+    -- Version 23. Ruby's redis-client appends the server it talked to, "(redis://<host>:<port>)", to the server's
+    -- error reply ("LOADING Redis is loading the dataset in memory (redis://dawarich_redis:6379)", "NOAUTH
+    -- Authentication required (redis://redis:14624)"); other clients print the reply alone: the address is where, not
+    -- what (ops-b23pair-11). The parenthesized redis:// or rediss:// address is dropped; an exception class in
+    -- parentheses ("(Redis::Error)") is kept.
+    IF strpos(m, '(redis') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*\(rediss?://[^()[:space:]]*\)', '', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
