@@ -2,8 +2,8 @@
 grouped IDENTICALLY before and after.
 
 "Before" is the previous definitions of ops.redact and ops.error_fingerprint, read from the landed
-migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261211006000_grouping_v22.sql for
-the fingerprint of version 22) and created as pg_temp functions in
+migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261211007000_grouping_v23.sql for
+the fingerprint of version 23) and created as pg_temp functions in
 the same database; both pipelines call the current ops.classify_error and ops.grouping_text. "After" is the ingest trigger
 as it is now: each message is inserted twice; the first insert computes (cache miss) and is compared
 with the old pipeline, the second reads the classification cache (hit) and is compared with the first. Corpora: the real-world messages and grouping pairs
@@ -25,7 +25,7 @@ from worker import ROOT, realworld
 from worker.demo import events
 
 OLD = ROOT / "sql" / "20261129000300_grouping_v2.sql"
-OLD_FINGERPRINT = ROOT / "sql" / "20261211006000_grouping_v22.sql"
+OLD_FINGERPRINT = ROOT / "sql" / "20261211007000_grouping_v23.sql"
 
 
 def old_definition(name: str, temp_name: str) -> str:

@@ -157,7 +157,10 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 22's steps: Odoo's worker process id, RabbitMQ's delivery acknowledgement timeout
           "WorkerHTTP (380) timeout after 120s", "WorkerCron (4194304)", "Worker (12) ", "worker", " (",
           "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms.",
-          "delivery acknowledgment on channel 2 timed out", "delivery acknowledg", " on channel ", " timed out"]
+          "delivery acknowledgment on channel 2 timed out", "delivery acknowledg", " on channel ", " timed out",
+          # version 23's steps: an ACME challenge's name, a GitHub Actions step heading, redis-client's address
+          "_acme-challenge.admin.example.co.uk.", "_acme-challenge.", "_acme-challenge", "Run softprops/action-gh-release@v2\n",
+          "Run ", "run ", "@", "  \n", "(redis://redis:6379)", "(rediss://", "(redis", "(Redis::Error)"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -487,11 +487,34 @@ BEGIN
     IF strpos(m, 'delivery acknowledg') > 0 THEN  -- guard
         m := regexp_replace(m, '[^\n]*(delivery acknowledge?ment on channel <n> timed out)[^\n]*', '\1', 'g');
     END IF;
+    -- Version 23. An ACME DNS-01 challenge is a TXT record "_acme-challenge.<certificate's name>"; a DNS provider or
+    -- zone that fails it (SERVFAIL, a failed TXT record add) fails it for each name a certificate or a renewal asks
+    -- for, the apex and every subdomain: the name under "_acme-challenge." is the certificate's, not the failure
+    -- (dns-b20pair-01, dns-b29pair-02, dns-b34pair-08). It reads "_acme-challenge.<name>"; the nameserver, the record
+    -- type and the token around it are kept.
+    IF strpos(m, '_acme-challenge.') > 0 THEN  -- guard
+        m := regexp_replace(m, '_acme-challenge\.[a-z0-9_<>-]+(\.[a-z0-9_<>-]+)*', '_acme-challenge.<name>', 'g');
+    END IF;
+    -- Version 23. A GitHub Actions log shows the step's heading "Run <owner>/<action>@<ref>" on the line above what the
+    -- action printed; a copy of the log taken from the step's output, or from an annotation, starts below it: the
+    -- heading is where the message was printed, not the failure (gha-b34pair-04; gha-b32pair-01 printed it too). Only
+    -- the heading alone on its line is dropped; "Run <action>@<ref> Error: …" on one line is kept.
+    IF strpos(m, 'run ') > 0 AND strpos(m, '@') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|\n)[[:blank:]]*run [a-z0-9_.-]+/[a-z0-9_./-]+@[^[:space:]]+[[:blank:]]*(\n|$)', '\1', 'g');
+    END IF;
+    -- Version 23. Ruby's redis-client appends the server it talked to, "(redis://<host>:<port>)", to the server's
+    -- error reply ("LOADING Redis is loading the dataset in memory (redis://dawarich_redis:6379)", "NOAUTH
+    -- Authentication required (redis://redis:14624)"); other clients print the reply alone: the address is where, not
+    -- what (ops-b23pair-11). The parenthesized redis:// or rediss:// address is dropped; an exception class in
+    -- parentheses ("(Redis::Error)") is kept.
+    IF strpos(m, '(redis') > 0 THEN  -- guard
+        m := regexp_replace(m, '[[:blank:]]*\(rediss?://[^()[:space:]]*\)', '', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 22 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 23 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -538,6 +561,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 22: Odoo''s worker process id in parentheses ("WorkerHTTP (<pid>) timeout …") reads "(<n>)", and a line '
     'carrying RabbitMQ''s "delivery acknowledgement on channel <n> timed out" reads that alone (the client''s wrapper, the '
     'timeout value and the guide''s sentence dropped). '
+    'Version 23: the name under an ACME DNS-01 challenge''s "_acme-challenge." reads "<name>", a GitHub Actions step '
+    'heading "Run <owner>/<action>@<ref>" alone on its line is dropped, and so is redis-client''s "(redis://<host>:<port>)" '
+    'address after a Redis reply. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -606,9 +632,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- CoreDNS's errors plugin was asked for ("[ERROR] plugin/errors: <rcode> <qname> <qtype>: <error>" reads "<error> for
 -- <qname>") and ops.normalize_message drops esbuild's "Build failed with <n> error(s):" summary line. Version 22:
 -- ops.normalize_message reads Odoo's worker process id in parentheses as "(<n>)" and a line carrying RabbitMQ's
--- "delivery acknowledgement on channel <n> timed out" as that alone.
+-- "delivery acknowledgement on channel <n> timed out" as that alone. Version 23: ops.normalize_message reads the name
+-- under an ACME challenge's "_acme-challenge." as "<name>" and drops a GitHub Actions step heading "Run
+-- <owner>/<action>@<ref>" alone on its line and redis-client's "(redis://<host>:<port>)" address.
 RETURN encode(sha256(convert_to(
-    'fp22|' || ops.fingerprint_field(source)
+    'fp23|' || ops.fingerprint_field(source)
     || '|' || ops.fingerprint_field(phase)
     || '|' || ops.fingerprint_field(code)
     || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
@@ -616,16 +644,16 @@ RETURN encode(sha256(convert_to(
                         || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
     'UTF8')), 'hex');
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp22, source, phase, code and, unless the code''s grouping rule is '
+    'Lowercase hex SHA-256 over the version tag fp23, source, phase, code and, unless the code''s grouping rule is '
     '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 22; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
+    'version 23; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
     'redacted grouping text (ops.grouping_text).';
 
 CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 22;
+RETURN 23;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (22). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (23). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 

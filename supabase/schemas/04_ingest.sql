@@ -1511,7 +1511,7 @@ SET search_path = pg_catalog, ops
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp22|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
+           'fp23|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
            || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '

@@ -1,8 +1,8 @@
--- Grouping versions 2 to 22: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 23: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(162);
+SELECT plan(169);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -474,11 +474,33 @@ SELECT is(ops.normalize_message('Error: Channel closed by server: 406 (PRECONDIT
 SELECT is(ops.normalize_message(E'Unrecoverable error: PreconditionFailed(406, ''PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms.'', (0, 0), '''').\nnext line'),
           'delivery acknowledgement on channel <n> timed out next line',
     'only the line that carries it is read that way');
--- Fingerprints carry version 22.
-SELECT is(ops.current_fingerprint_version(), 22::smallint, 'the current fingerprint version is 22');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v22 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v22 probe 42'), 22::smallint,
-    'new groups are stamped with version 22');
+-- Version 23: the name under an ACME challenge's "_acme-challenge." (dns-b20pair-01, dns-b29pair-02, dns-b34pair-08),
+-- a GitHub Actions step heading alone on its line (gha-b34pair-04) and redis-client's address (ops-b23pair-11).
+SELECT is(ops.normalize_message('unexpected response code ''SERVFAIL'' for _acme-challenge.admin.example.co.uk.'),
+          ops.normalize_message('unexpected response code ''SERVFAIL'' for _acme-challenge.example.co.uk.'),
+    'two names under one ACME challenge failure are one failure (v23)');
+SELECT is(ops.normalize_message('SERVFAIL looking up TXT for _acme-challenge.nginx.example.com - the nameservers'),
+          'servfail looking up txt for _acme-challenge.<name> - the nameservers',
+    'the name reads <name>, what follows it is kept');
+SELECT isnt(ops.normalize_message('SERVFAIL for <uuid>.auth.acme-dns.io.'), ops.normalize_message('SERVFAIL for _acme-challenge.a.example.com.'),
+    'a name that is not under _acme-challenge. is kept');
+SELECT is(ops.normalize_message(E'Run softprops/action-gh-release@6da8fa9354ddfdc4aeace5fc48d7f679b5214090\nRelease already exists'),
+          'release already exists',
+    'a GitHub Actions step heading alone on its line is dropped (v23)');
+SELECT is(ops.normalize_message('Run softprops/action-gh-release@v2 Error: GitHub Releases requires a tag'),
+          'run softprops/action-gh-release@v<n> error: github releases requires a tag',
+    'a heading with the error on its line is kept');
+SELECT is(ops.normalize_message('RedisClient::CommandError: LOADING Redis is loading the dataset in memory (redis://dawarich_redis:6379)'),
+          ops.normalize_message('RedisClient::CommandError: LOADING Redis is loading the dataset in memory'),
+    'redis-client''s server address after the reply is dropped (v23)');
+SELECT is(ops.normalize_message('LOADING Redis is loading the dataset in memory (Redis::Error)'),
+          'loading redis is loading the dataset in memory (redis::error)',
+    'an exception class in parentheses is kept');
+-- Fingerprints carry version 23.
+SELECT is(ops.current_fingerprint_version(), 23::smallint, 'the current fingerprint version is 23');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v23 probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v23 probe 42'), 23::smallint,
+    'new groups are stamped with version 23');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -501,7 +523,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 22::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, 23::smallint) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
