@@ -37,7 +37,8 @@ UNDISPUTED_FLOOR = 0.79  # all thirty-five without the disputed labels (1642/208
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
     "blind34": (0.78, 0.79),  # 1603/2041 with version 22 after blind33's round; 1603/2023 without the disputed labels;
-                              # 1606/2041 and 1606/2023 with version 23 (dns-b20pair-01, ops-b23pair-11, dns-b29pair-02)
+                              # 1606/2041 and 1606/2023 with version 23 (dns-b20pair-01, ops-b23pair-11, dns-b29pair-02);
+                              # 1605 after blind34's round (agent_runner-b17-pair-06 merged by decision 13 widened)
     "blind33": (0.78, 0.79),  # 1562/1984 with version 22 after blind32's round; 1562/1966 without the disputed labels
     "blind32": (0.78, 0.79),  # 1512/1925 with version 21 after blind31's round; 1512/1907 without the disputed labels;
                               # 1516/1925 and 1516/1907 with version 22 (odoo-b14pair-05, ops-b20pair-01, ops-b20pair-02,
@@ -192,7 +193,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     setup action could not find, is apart since version 17 keeps the version asked for). Two of blind17's, merged at its
     blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07; and one more of blind17's, merged since its
     round's classification fix gave both sides one code: agent_runner-b17-pair-12 (a conversation over a 131072-token
-    context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code).
+    context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code),
+    and agent_runner-b17-pair-06, merged since the thirty-fourth round's decision 13 widened (`max_tokens must be less
+    than or equal to <n>` and a prompt above the window are both AGENT.CONTEXT_LIMIT, grouped by code).
     Eight of blind18's, merged at its blind measure and tuning data since: gha-b18pair-03, ops-b18pair-06,
     ops-b18pair-10, tf-b18pair-02, tf-b18pair-09, vercel-b18pair-02, vercel-b18pair-05 and vercel-b18pair-06.
     And three more of blind18's, merged since its round's classification fixes gave both sides one code grouped by
@@ -319,7 +322,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
                       "agent-b33pair-07", "agent-b34pair-04", "agent-b7pair-05", "agent-b7pair-06", "agent-b8pair-04",
                       "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08", "agent_runner-b13pair-05",
-                      "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
+                      "agent_runner-b17-pair-06", "agent_runner-b17-pair-12", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
                       "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07",
                       "dns-b33pair-04", "dns-b4pair-03", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
                       "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09",
