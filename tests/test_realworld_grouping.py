@@ -260,7 +260,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     measure, four of them tuning data since: agent-b34pair-04, gha-b34pair-01, ops-b34pair-04 and tf-b34pair-04
     (tf-b34pair-05, two providers' bare `* <resource>: unexpected EOF`, is apart since the thirty-fourth round: both
     sides read `TF.PROVIDER_CRASHED` instead of `NET.UPSTREAM_ERROR` and are kept apart by their texts). Three of
-    blind35's, merged at its blind measure: agent-b35pair-05, odoo-b35pair-03 and vercel-b35pair-01.
+    blind35's, merged at its blind measure: agent-b35pair-05, odoo-b35pair-03 and vercel-b35pair-01; and two more of
+    blind35's, merged since its round's classification fixes gave both sides one code for one sentence: ops-b35pair-05
+    (two Galera nodes not yet synced, DB.UNAVAILABLE) and ops-b35pair-09 (two Liquibase check-sum validations,
+    SCHEMA.MIGRATION_FAILED).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -336,7 +339,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02",
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
-                      "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b7pair-05",
+                      "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
+                      "ops-b35pair-09", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
