@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tests.dispatch_kit import FAST, WorkerProcess, states, wait_until
 from tests.receiver import Receiver
-from worker import ROOT
+from worker import ROOT, redaction
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "-_"
@@ -192,6 +192,11 @@ def test_no_secret_reaches_a_delivered_body(db_url, tmp_path, cases):
         assert case.secret not in log, f"{rule}: secret logged"
 
 
+def both(conn, text: str) -> tuple[str, str]:
+    """The text as ops.redact (the reference) and worker.redaction redact it: (SQL, Python)."""
+    return conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0], redaction.redact(text)
+
+
 @pytest.mark.parametrize("text", [
     "GITHUB_TOKEN Permissions",            # the section title at the top of every GitHub Actions job log
     "Prepare workflow directory\nGITHUB_TOKEN Permissions\n  Contents: read",
@@ -207,14 +212,11 @@ def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
     """authorization_header redacts a value with a digit, a symbol or over 15 letters after a scheme that is a word
     of its own on the same line, never a lone word (blind2's GitHub Actions logs lost their 'Permissions' title to it),
     what follows a longer word ending in Token, nor the next line's first word; the SQL and Python rules agree."""
-    from worker import redaction
-    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
-    assert redaction.redact(text) == text
+    assert both(conn, text) == (text, text)
     secret = (text.replace("Permissions", "Permissions1").replace("realm", "r3alm.xyz")
               .replace("CancellationToken cancellationToken", "CancellationToken, token cancellationToken1")
               .replace("TOKEN\n    overwrite", "TOKEN\toverwrite").replace("maximum.", "maximum.x9"))
-    assert "[REDACTED]" in conn.execute("SELECT ops.redact(%s)", (secret,)).fetchone()[0]
-    assert "[REDACTED]" in redaction.redact(secret)
+    assert all("[REDACTED]" in redacted for redacted in both(conn, secret))
 
 
 @pytest.mark.parametrize("text,leaky", [
@@ -228,10 +230,8 @@ def test_a_word_after_token_or_bearer_is_not_a_credential(conn, text):
 def test_a_word_ending_in_a_colon_after_a_key_is_not_a_value(conn, text, leaky):
     """secret_assignment leaves a letters-only word ending in a colon (the label of what follows) alone; with a digit
     before the colon or text after it, the value is redacted; the SQL and Python rules agree."""
-    from worker import redaction
-    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
-    assert redaction.redact(text) == text
-    for redacted in (conn.execute("SELECT ops.redact(%s)", (leaky,)).fetchone()[0], redaction.redact(leaky)):
+    assert both(conn, text) == (text, text)
+    for redacted in both(conn, leaky):
         assert "[REDACTED]" in redacted and "4re" not in redacted and "x9" not in redacted
 
 
@@ -254,9 +254,7 @@ def test_a_word_ending_in_a_colon_after_a_key_is_not_a_value(conn, text, leaky):
 def test_mysql_using_password_yes_or_no_is_kept(conn, text):
     """secret_assignment leaves MySQL's `(using password: YES)` / `NO)` alone, closing parenthesis included: the
     word says whether a password was sent; the SQL and Python rules agree."""
-    from worker import redaction
-    assert conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0] == text
-    assert redaction.redact(text) == text
+    assert both(conn, text) == (text, text)
 
 
 @pytest.mark.parametrize("text,value", [
@@ -274,8 +272,7 @@ def test_mysql_using_password_yes_or_no_is_kept(conn, text):
 ])
 def test_yes_or_no_set_as_a_password_is_still_redacted(conn, text, value):
     """Outside MySQL's exact `password: YES)` clause, a yes/no word is a value like any other and is redacted."""
-    from worker import redaction
-    for redacted in (conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0], redaction.redact(text)):
+    for redacted in both(conn, text):
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
 
 
@@ -287,6 +284,5 @@ def test_yes_or_no_set_as_a_password_is_still_redacted(conn, text, value):
 ])
 def test_secret_assignment_redacts_the_value_not_its_prefix(conn, text, value):
     """The value after `key: u'` is redacted whole; the rule once redacted the `u` and kept the value."""
-    from worker import redaction
-    for redacted in (conn.execute("SELECT ops.redact(%s)", (text,)).fetchone()[0], redaction.redact(text)):
+    for redacted in both(conn, text):
         assert value not in redacted and value[1:] not in redacted and "[REDACTED]" in redacted
