@@ -141,6 +141,11 @@ SETS = {
     # Redaction changes none of its texts. supabase_fn holds one message and vercel 20
     # (tests/fixtures/realworld/blind35/README.md).
     "blind35": (165, 50, set()),
+    # A GitLab runner's job token (`token=<8 chars>`, the collector's same-shape fake) and the poster's placeholder
+    # password in a clone URL (`https://username:<password>@gitlab.com/…`), redacted as meant; and an over-read kept
+    # for now: Temporal's worker id `<pid>@host-01@` reads as a host name with a password tail before its `@`
+    # (host_credentials). supabase_fn holds 1 message (tests/fixtures/realworld/blind36/README.md).
+    "blind36": (170, 55, {"dns-b36-docker-gitlab-1391", "dns-b36pair-06", "ops-b36-web-481"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
