@@ -41,12 +41,12 @@ SETS = {
     # collector's same-shape fake for an API key in a URL query (`?key=…`, rule url_query_secret).
     "blind6": (210, 55, {"gha-b6-setup-python-544", "gha-b6-comment-pr-224", "supafn-b6-supabase-34657", "gha-b6pair-03",
                          "gha-b6pair-06", "dns-b6-mediacloud-499"}),
-    # A Gemini key's fake in a request URL (`?key=AIza…`), GitHub's mask (`password: $***`), and three over-redactions
+    # A Gemini key's fake in a request URL (`?key=AIza…`), GitHub's mask (`password: $***`), and two over-redactions
     # kept on purpose (secrecy first): `onepassword: provider` and `cipassword: ciupgrade:1` read as a password
-    # assignment (a camelCase key has a letter before "password" too), and a Proxmox task id `UPID:host-01:…:root@pam`
-    # read as credentials before an `@` in a host name.
+    # assignment (a camelCase key has a letter before "password" too). (A Proxmox task id `UPID:host-01:…:root@pam`
+    # read as credentials before an `@` until host_credentials wanted a separator after its keyword, found by blind36.)
     "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
-                         "terraform-b7-telmate-proxmox-1115", "terraform-b7-bpg-proxmox-935", "terraform-b7pair-04"}),
+                         "terraform-b7-telmate-proxmox-1115", "terraform-b7pair-04"}),
     "blind8": (195, 55, set()),
     # GitHub's own mask (`token: ***`) replaced by ours, and the poster's placeholder password in a connection URL
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
@@ -142,10 +142,10 @@ SETS = {
     # (tests/fixtures/realworld/blind35/README.md).
     "blind35": (165, 50, set()),
     # A GitLab runner's job token (`token=<8 chars>`, the collector's same-shape fake) and the poster's placeholder
-    # password in a clone URL (`https://username:<password>@gitlab.com/…`), redacted as meant; and an over-read kept
-    # for now: Temporal's worker id `<pid>@host-01@` reads as a host name with a password tail before its `@`
-    # (host_credentials). supabase_fn holds 1 message (tests/fixtures/realworld/blind36/README.md).
-    "blind36": (170, 55, {"dns-b36-docker-gitlab-1391", "dns-b36pair-06", "ops-b36-web-481"}),
+    # password in a clone URL (`https://username:<password>@gitlab.com/…`), redacted as meant. (Temporal's worker id
+    # `<pid>@host-01@` read as a host name with a password tail until host_credentials wanted a separator after its
+    # keyword.) supabase_fn holds 1 message (tests/fixtures/realworld/blind36/README.md).
+    "blind36": (170, 55, {"dns-b36-docker-gitlab-1391", "dns-b36pair-06"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

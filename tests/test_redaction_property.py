@@ -286,3 +286,26 @@ def test_secret_assignment_redacts_the_value_not_its_prefix(conn, text, value):
     """The value after `key: u'` is redacted whole; the rule once redacted the `u` and kept the value."""
     for redacted in both(conn, text):
         assert value not in redacted and value[1:] not in redacted and "[REDACTED]" in redacted
+
+
+@pytest.mark.parametrize("text,tail,kept", [
+    ('could not translate host name "p@ss@word@db.example.com" to address', "word", 'host name "[REDACTED]@db.example.com"'),
+    ("getaddrinfo ENOTFOUND a1@b2@db.example.com", "b2", "ENOTFOUND [REDACTED]@db.example.com"),
+    ("getaddrinfo EAI_AGAIN x!@y*@z$@pooler.example.com", "z$", "EAI_AGAIN [REDACTED]@pooler.example.com"),
+])
+def test_host_credentials_redact_to_the_last_at(conn, text, tail, kept):
+    """A password with two or more raw `@` left in libpq's or Node's host name loses every piece, up to the last `@`
+    of the word; the host after it stays (the rule once stopped at the first `@` and kept the rest of the password)."""
+    for redacted in both(conn, text):
+        assert kept in redacted and f"{tail}@" not in redacted
+
+
+@pytest.mark.parametrize("text", [
+    "INFO  Activity complete after timeout. WorkerID 76813@host-01@ WorkflowID transfer-money",  # Temporal (blind36)
+    "worker 4242@myhost@ started",
+    "GET http://localhost/@supabase/realtime-js/dist/main.js 404",
+])
+def test_host_inside_a_word_is_no_host_name(conn, text):
+    """host_credentials wants a blank, `:`, `=` or a quote after its keyword: `host` inside a name such as Temporal's
+    worker id `<pid>@host-01@` starts no host name, and nothing is redacted."""
+    assert both(conn, text) == (text, text)

@@ -1,6 +1,6 @@
 -- Redaction before storage; normalization and fingerprints that group what is one error.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 SELECT unalike(ops.redact('push failed: token ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), '%ghp_a%', 'GitHub classic tokens are redacted');
 SELECT unalike(ops.redact('auth github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'), '%github_pat_1%', 'GitHub fine-grained tokens are redacted');
@@ -22,6 +22,11 @@ SELECT is(ops.redact('could not connect to postgresql://app:p@ss@db.internal:543
 SELECT is(ops.redact('could not translate host name "ss@db.example.com" to address: Name or service not known'),
     'could not translate host name "[REDACTED]@db.example.com" to address: Name or service not known',
     'libpq''s host name holding a password tail keeps only the host');
+SELECT is(ops.redact('could not translate host name "p@ss@word@db.example.com" to address'),
+    'could not translate host name "[REDACTED]@db.example.com" to address',
+    'a password tail with two raw @ is redacted up to the last one');
+SELECT is(ops.redact('WorkerID 76813@host-01@ WorkflowID transfer-money'), 'WorkerID 76813@host-01@ WorkflowID transfer-money',
+    '"host" inside a name (Temporal''s worker id) starts no host name');
 SELECT is(ops.redact('fatal: https://x-access-token:ghs_abcdefghijklmnopqrstuvwxyz0123@github.com/acme/app.git not found'),
     'fatal: https://x-access-token:[REDACTED]@github.com/acme/app.git not found',
     'an x-access-token URL loses its token but keeps host and path');
