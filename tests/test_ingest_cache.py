@@ -3,7 +3,9 @@ grouped IDENTICALLY before and after.
 
 "Before" is the previous definitions of ops.redact and ops.error_fingerprint, read from the landed
 migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261211007000_grouping_v23.sql for
-the fingerprint of version 23) and created as pg_temp functions in
+the fingerprint of version 23, with its tag 'fp23|' written in it: ops.error_fingerprint builds the tag from
+ops.current_fingerprint_version() since sql/20261211008000_fingerprint_version_tag.sql, and hashes the same string)
+and created as pg_temp functions in
 the same database; both pipelines call the current ops.classify_error and ops.grouping_text. "After" is the ingest trigger
 as it is now: each message is inserted twice; the first insert computes (cache miss) and is compared
 with the old pipeline, the second reads the classification cache (hit) and is compared with the first. Corpora: the real-world messages and grouping pairs

@@ -596,6 +596,30 @@ COMMENT ON FUNCTION ops.fingerprint_text(text) IS
     'empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text (digits as 0), so unrelated '
     'bare lines do not share a fingerprint. text -> text; NULL for NULL.';
 
+CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
+-- "fp<n>|" built from it.
+RETURN 23;
+COMMENT ON FUNCTION ops.current_fingerprint_version() IS
+    'The fingerprint version ops.error_fingerprint() computes today (23). Rows with a lower version were grouped by an '
+    'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
+
+CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+-- Version 4's form for a code grouped by code: the version tag, source, phase and code, and "=" for the two text
+-- fields (no field starts with "=", so it never collides with a fingerprint of a text). STABLE as convert_to is.
+RETURN encode(sha256(convert_to(
+    'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
+    || '|' || ops.fingerprint_field(phase)
+    || '|' || ops.fingerprint_field(code) || '|=',
+    'UTF8')), 'hex');
+COMMENT ON FUNCTION ops.code_group_fingerprint(text, text, text) IS
+    'The fingerprint of a code''s one group: lowercase hex SHA-256 (64 characters) over the version tag fp<n> '
+    '(n = ops.current_fingerprint_version()), source, phase and code, each length-prefixed, and "=" for the text fields. '
+    'ops.error_fingerprint gives it to a code whose grouping rule is ''code''; ops_private.regroup_stale compares groups '
+    'with it. (source, phase, code) -> text; NULL fields are "~".';
+
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -635,26 +659,22 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- "delivery acknowledgement on channel <n> timed out" as that alone. Version 23: ops.normalize_message reads the name
 -- under an ACME challenge's "_acme-challenge." as "<name>" and drops a GitHub Actions step heading "Run
 -- <owner>/<action>@<ref>" alone on its line and redis-client's "(redis://<host>:<port>)" address.
-RETURN encode(sha256(convert_to(
-    'fp23|' || ops.fingerprint_field(source)
-    || '|' || ops.fingerprint_field(phase)
-    || '|' || ops.fingerprint_field(code)
-    || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
-                   ELSE ops.fingerprint_field(ops.fingerprint_text(message))
-                        || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
-    'UTF8')), 'hex');
+-- The version tag "fp<n>|" is built from ops.current_fingerprint_version() (an IMMUTABLE constant, folded at plan
+-- time), and a code grouped by code gets ops.code_group_fingerprint, so a new version edits only that function and
+-- normalization.
+RETURN CASE WHEN ops.grouping_rule(code) = 'code' THEN ops.code_group_fingerprint(source, phase, code)
+            ELSE encode(sha256(convert_to(
+                'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
+                || '|' || ops.fingerprint_field(phase)
+                || '|' || ops.fingerprint_field(code)
+                || '|' || ops.fingerprint_field(ops.fingerprint_text(message))
+                || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)),
+                'UTF8')), 'hex') END;
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp23, source, phase, code and, unless the code''s grouping rule is '
-    '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 23; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
-    'redacted grouping text (ops.grouping_text).';
-
-CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 23;
-COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (23). Rows with a lower version were grouped by an '
-    'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
+    'Lowercase hex SHA-256 over the version tag fp<n> (n = ops.current_fingerprint_version()), source, phase, code and '
+    'the normalized message and normalized top frame, each length-prefixed, each text field in the form '
+    'ops.fingerprint_text gives it; a code whose grouping rule is ''code'' (ops.grouping_rule) gets its one group''s '
+    'fingerprint instead (ops.code_group_fingerprint). Pass the redacted grouping text (ops.grouping_text).';
 
 
 CREATE FUNCTION ops.canonical_text(message text) RETURNS text
