@@ -510,11 +510,29 @@ BEGIN
     IF strpos(m, '(redis') > 0 THEN  -- guard
         m := regexp_replace(m, '[[:blank:]]*\(rediss?://[^()[:space:]]*\)', '', 'g');
     END IF;
+    -- Version 24. The record type a DNS lookup asked for: a name that does not exist, or whose zone fails DNSSEC
+    -- validation, fails for each type a client or a resolver asks for (A and AAAA of one host, DS and SOA of one zone),
+    -- and which one a paste shows is incidental; the name and the answer name the failure. Let's Encrypt's "<rcode>
+    -- looking up <type> for <name>" (dns-b35pair-06), Technitium's "DNSSEC validation failed for question <name> in
+    -- <type>: <reason>" (dns-b25pair-08, dns-b33pair-01) and CoreDNS's log record "\"<type> IN <name> udp|tcp …\""
+    -- (dns-b11pair-05) read the type as "<type>"; a type anywhere else is kept.
+    IF strpos(m, 'looking up ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(looking up )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any)( for )',
+                            '\1<type>\3', 'g');
+    END IF;
+    IF strpos(m, 'for question ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(for question [^[:space:]]+ in )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any):',
+                            '\1<type>:', 'g');
+    END IF;
+    IF strpos(m, ' in ') > 0 AND strpos(m, '"') > 0 THEN  -- guard
+        m := regexp_replace(m, '"(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any) in ([^"[:space:]]+ (udp|tcp) )',
+                            '"<type> in \2', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 23 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 24 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -564,6 +582,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 23: the name under an ACME DNS-01 challenge''s "_acme-challenge." reads "<name>", a GitHub Actions step '
     'heading "Run <owner>/<action>@<ref>" alone on its line is dropped, and so is redis-client''s "(redis://<host>:<port>)" '
     'address after a Redis reply. '
+    'Version 24: the record type a DNS lookup asked for reads "<type>" in "looking up <type> for <name>", "for question '
+    '<name> in <type>:" and CoreDNS''s log record "\"<type> IN <name> udp …". '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -600,9 +620,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 23;
+RETURN 24;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (23). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (24). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text
