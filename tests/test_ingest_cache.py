@@ -2,8 +2,9 @@
 grouped IDENTICALLY before and after.
 
 "Before" is the previous definitions of ops.redact and ops.error_fingerprint, read from the landed
-migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261211007000_grouping_v23.sql for
-the fingerprint of version 23) and created as pg_temp functions in
+migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261211008000_fingerprint_version_tag.sql
+for the fingerprint, whose tag is built from ops.current_fingerprint_version(), so a new version does not redefine it)
+and created as pg_temp functions in
 the same database; both pipelines call the current ops.classify_error and ops.grouping_text. "After" is the ingest trigger
 as it is now: each message is inserted twice; the first insert computes (cache miss) and is compared
 with the old pipeline, the second reads the classification cache (hit) and is compared with the first. Corpora: the real-world messages and grouping pairs
@@ -25,7 +26,7 @@ from worker import ROOT, realworld
 from worker.demo import events
 
 OLD = ROOT / "sql" / "20261129000300_grouping_v2.sql"
-OLD_FINGERPRINT = ROOT / "sql" / "20261211007000_grouping_v23.sql"
+OLD_FINGERPRINT = ROOT / "sql" / "20261211008000_fingerprint_version_tag.sql"
 
 
 def old_definition(name: str, temp_name: str) -> str:
@@ -128,7 +129,8 @@ def compared(module_db_url):
 
 def test_the_old_definitions_are_found():
     assert "pg_temp.old_redact(message text)" in old_definition("redact", "old_redact")
-    assert old_definition("error_fingerprint", "old_error_fingerprint").rstrip().endswith("'hex');")
+    fingerprint = old_definition("error_fingerprint", "old_error_fingerprint").rstrip()
+    assert "ops.code_group_fingerprint(source, phase, code)" in fingerprint and fingerprint.endswith("'hex') END;")
 
 
 def test_corpus_is_large_and_varied(compared):

@@ -160,7 +160,10 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "delivery acknowledgment on channel 2 timed out", "delivery acknowledg", " on channel ", " timed out",
           # version 23's steps: an ACME challenge's name, a GitHub Actions step heading, redis-client's address
           "_acme-challenge.admin.example.co.uk.", "_acme-challenge.", "_acme-challenge", "Run softprops/action-gh-release@v2\n",
-          "Run ", "run ", "@", "  \n", "(redis://redis:6379)", "(rediss://", "(redis", "(Redis::Error)"]
+          "Run ", "run ", "@", "  \n", "(redis://redis:6379)", "(rediss://", "(redis", "(Redis::Error)",
+          # version 24's step: the record type a DNS lookup asked for
+          "looking up AAAA for ", "looking up ", "for question ", " in DS: ", "DS", "AAAA", "TXT", '"A IN ', " IN ",
+          " udp ", " tcp ", "in ", "a "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -510,11 +510,29 @@ BEGIN
     IF strpos(m, '(redis') > 0 THEN  -- guard
         m := regexp_replace(m, '[[:blank:]]*\(rediss?://[^()[:space:]]*\)', '', 'g');
     END IF;
+    -- Version 24. The record type a DNS lookup asked for: a name that does not exist, or whose zone fails DNSSEC
+    -- validation, fails for each type a client or a resolver asks for (A and AAAA of one host, DS and SOA of one zone),
+    -- and which one a paste shows is incidental; the name and the answer name the failure. Let's Encrypt's "<rcode>
+    -- looking up <type> for <name>" (dns-b35pair-06), Technitium's "DNSSEC validation failed for question <name> in
+    -- <type>: <reason>" (dns-b25pair-08, dns-b33pair-01) and CoreDNS's log record "\"<type> IN <name> udp|tcp …\""
+    -- (dns-b11pair-05) read the type as "<type>"; a type anywhere else is kept.
+    IF strpos(m, 'looking up ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(looking up )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any)( for )',
+                            '\1<type>\3', 'g');
+    END IF;
+    IF strpos(m, 'for question ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(for question [^[:space:]]+ in )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any):',
+                            '\1<type>:', 'g');
+    END IF;
+    IF strpos(m, ' in ') > 0 AND strpos(m, '"') > 0 THEN  -- guard
+        m := regexp_replace(m, '"(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any) in ([^"[:space:]]+ (udp|tcp) )',
+                            '"<type> in \2', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 23 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 24 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -564,6 +582,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 23: the name under an ACME DNS-01 challenge''s "_acme-challenge." reads "<name>", a GitHub Actions step '
     'heading "Run <owner>/<action>@<ref>" alone on its line is dropped, and so is redis-client''s "(redis://<host>:<port>)" '
     'address after a Redis reply. '
+    'Version 24: the record type a DNS lookup asked for reads "<type>" in "looking up <type> for <name>", "for question '
+    '<name> in <type>:" and CoreDNS''s log record "\"<type> IN <name> udp …". '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -595,6 +615,30 @@ COMMENT ON FUNCTION ops.fingerprint_text(text) IS
     'blanks, quotes, commas and semicolons at either end and with "-" read as "_"; a text that normalization leaves '
     'empty (a bare exception class and [tag]) is "<bare> " and its folded, lower-cased text (digits as 0), so unrelated '
     'bare lines do not share a fingerprint. text -> text; NULL for NULL.';
+
+CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
+-- "fp<n>|" built from it.
+RETURN 24;
+COMMENT ON FUNCTION ops.current_fingerprint_version() IS
+    'The fingerprint version ops.error_fingerprint() computes today (24). Rows with a lower version were grouped by an '
+    'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
+
+CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+-- Version 4's form for a code grouped by code: the version tag, source, phase and code, and "=" for the two text
+-- fields (no field starts with "=", so it never collides with a fingerprint of a text). STABLE as convert_to is.
+RETURN encode(sha256(convert_to(
+    'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
+    || '|' || ops.fingerprint_field(phase)
+    || '|' || ops.fingerprint_field(code) || '|=',
+    'UTF8')), 'hex');
+COMMENT ON FUNCTION ops.code_group_fingerprint(text, text, text) IS
+    'The fingerprint of a code''s one group: lowercase hex SHA-256 (64 characters) over the version tag fp<n> '
+    '(n = ops.current_fingerprint_version()), source, phase and code, each length-prefixed, and "=" for the text fields. '
+    'ops.error_fingerprint gives it to a code whose grouping rule is ''code''; ops_private.regroup_stale compares groups '
+    'with it. (source, phase, code) -> text; NULL fields are "~".';
 
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
@@ -635,26 +679,22 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- "delivery acknowledgement on channel <n> timed out" as that alone. Version 23: ops.normalize_message reads the name
 -- under an ACME challenge's "_acme-challenge." as "<name>" and drops a GitHub Actions step heading "Run
 -- <owner>/<action>@<ref>" alone on its line and redis-client's "(redis://<host>:<port>)" address.
-RETURN encode(sha256(convert_to(
-    'fp23|' || ops.fingerprint_field(source)
-    || '|' || ops.fingerprint_field(phase)
-    || '|' || ops.fingerprint_field(code)
-    || '|' || CASE WHEN ops.grouping_rule(code) = 'code' THEN '='
-                   ELSE ops.fingerprint_field(ops.fingerprint_text(message))
-                        || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)) END,
-    'UTF8')), 'hex');
+-- The version tag "fp<n>|" is built from ops.current_fingerprint_version() (an IMMUTABLE constant, folded at plan
+-- time), and a code grouped by code gets ops.code_group_fingerprint, so a new version edits only that function and
+-- normalization.
+RETURN CASE WHEN ops.grouping_rule(code) = 'code' THEN ops.code_group_fingerprint(source, phase, code)
+            ELSE encode(sha256(convert_to(
+                'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
+                || '|' || ops.fingerprint_field(phase)
+                || '|' || ops.fingerprint_field(code)
+                || '|' || ops.fingerprint_field(ops.fingerprint_text(message))
+                || '|' || ops.fingerprint_field(ops.fingerprint_text(top_frame)),
+                'UTF8')), 'hex') END;
 COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
-    'Lowercase hex SHA-256 over the version tag fp23, source, phase, code and, unless the code''s grouping rule is '
-    '''code'' (ops.grouping_rule), the normalized message and normalized top frame, each length-prefixed (fingerprint '
-    'version 23; ops.current_fingerprint_version()), each text field in the form ops.fingerprint_text gives it. Pass the '
-    'redacted grouping text (ops.grouping_text).';
-
-CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 23;
-COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (23). Rows with a lower version were grouped by an '
-    'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
+    'Lowercase hex SHA-256 over the version tag fp<n> (n = ops.current_fingerprint_version()), source, phase, code and '
+    'the normalized message and normalized top frame, each length-prefixed, each text field in the form '
+    'ops.fingerprint_text gives it; a code whose grouping rule is ''code'' (ops.grouping_rule) gets its one group''s '
+    'fingerprint instead (ops.code_group_fingerprint). Pass the redacted grouping text (ops.grouping_text).';
 
 
 CREATE FUNCTION ops.canonical_text(message text) RETURNS text

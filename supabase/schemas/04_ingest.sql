@@ -1508,11 +1508,10 @@ SET search_path = pg_catalog, ops
 -- A group moves when an older fingerprint version made it, or when its code's grouping rule changed in the SSOT since
 -- the group was made: the rule is `code` and the group is not the code's one group (`message` -> `code` merges the
 -- code's groups), or the rule is `message` and the group is that one group (`code` -> `message` splits it by text).
--- The code's one group has the fingerprint ops.error_fingerprint gives under `code`: its text fields are "=".
+-- The code's one group has the fingerprint ops.error_fingerprint gives under `code` (ops.code_group_fingerprint).
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
-    OR (ops.grouping_rule(a.code) = 'code') IS DISTINCT FROM (a.fingerprint = encode(sha256(convert_to(
-           'fp23|' || ops.fingerprint_field(a.source) || '|' || ops.fingerprint_field(a.phase)
-           || '|' || ops.fingerprint_field(a.code) || '|=', 'UTF8')), 'hex'));
+    OR (ops.grouping_rule(a.code) = 'code')
+       IS DISTINCT FROM (a.fingerprint = ops.code_group_fingerprint(a.source, a.phase, a.code));
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '
     '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group, or rule message '

@@ -1,6 +1,6 @@
 -- Structure, privileges, RLS and documentation of the ops schema.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_schema('ops', 'the ops schema exists');
 SELECT has_schema('ops_private', 'the private schema for internals exists');
@@ -31,6 +31,8 @@ SELECT has_function('ops', 'record_error',
     'ops.record_error has the ingest signature');
 SELECT has_function('ops', 'error_fingerprint', ARRAY['text', 'text', 'text', 'text', 'text'],
     'ops.error_fingerprint(source, phase, code, message, top_frame) exists');
+SELECT has_function('ops', 'code_group_fingerprint', ARRAY['text', 'text', 'text'],
+    'ops.code_group_fingerprint(source, phase, code) gives a code''s one group its fingerprint');
 
 SELECT ok(ops.ensure_error_event_partitions(40) > 0, 'maintenance creates partitions further ahead');
 SELECT is_empty($$

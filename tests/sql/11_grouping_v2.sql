@@ -1,8 +1,8 @@
--- Grouping versions 2 to 23: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 24: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(169);
+SELECT plan(174);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -480,7 +480,7 @@ SELECT is(ops.normalize_message('unexpected response code ''SERVFAIL'' for _acme
           ops.normalize_message('unexpected response code ''SERVFAIL'' for _acme-challenge.example.co.uk.'),
     'two names under one ACME challenge failure are one failure (v23)');
 SELECT is(ops.normalize_message('SERVFAIL looking up TXT for _acme-challenge.nginx.example.com - the nameservers'),
-          'servfail looking up txt for _acme-challenge.<name> - the nameservers',
+          'servfail looking up <type> for _acme-challenge.<name> - the nameservers',
     'the name reads <name>, what follows it is kept');
 SELECT isnt(ops.normalize_message('SERVFAIL for <uuid>.auth.acme-dns.io.'), ops.normalize_message('SERVFAIL for _acme-challenge.a.example.com.'),
     'a name that is not under _acme-challenge. is kept');
@@ -496,11 +496,27 @@ SELECT is(ops.normalize_message('RedisClient::CommandError: LOADING Redis is loa
 SELECT is(ops.normalize_message('LOADING Redis is loading the dataset in memory (Redis::Error)'),
           'loading redis is loading the dataset in memory (redis::error)',
     'an exception class in parentheses is kept');
--- Fingerprints carry version 23.
-SELECT is(ops.current_fingerprint_version(), 23::smallint, 'the current fingerprint version is 23');
-INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping v23 probe 42');
-SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping v23 probe 42'), 23::smallint,
-    'new groups are stamped with version 23');
+SELECT is(ops.normalize_message('DNS problem: NXDOMAIN looking up AAAA for www.example.com - check that a DNS record exists'),
+          ops.normalize_message('DNS problem: NXDOMAIN looking up A for www.example.com - check that a DNS record exists'),
+    'the record type a lookup asked for is not the failure: "looking up <type> for <name>" (v24)');
+SELECT isnt(ops.normalize_message('NXDOMAIN looking up A for www.example.com'), ops.normalize_message('NXDOMAIN looking up A for api.example.com'),
+    'the name looked up is kept');
+SELECT is(ops.normalize_message('DNSSEC validation failed for question archlinux.org in DS: NO_SIGNATURE'),
+          'dnssec validation failed for question archlinux.org in <type>: no_signature',
+    'the type of a question that failed DNSSEC validation reads <type>, the name and the reason are kept (v24)');
+SELECT is(ops.normalize_message('[INFO] 10.0.0.7:41234 - 5 "AAAA IN web.default.svc.cluster.local. udp 60 false 512" NXDOMAIN qr,aa,rd 153 0.0001s'),
+          ops.normalize_message('[INFO] 10.0.0.7:41234 - 5 "A IN web.default.svc.cluster.local. udp 60 false 512" NXDOMAIN qr,aa,rd 153 0.0001s'),
+    'CoreDNS''s log record of one name asked for A and AAAA is one failure (v24)');
+SELECT is(ops.normalize_message('record type TXT is not supported'), 'record type txt is not supported',
+    'a record type anywhere else is kept');
+-- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
+-- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
+SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
+          encode(sha256(convert_to('fp' || ops.current_fingerprint_version() || '|3:ops|~|3:X.Y|=', 'UTF8')), 'hex'),
+    'the fingerprint''s tag is fp<n>| with n the current fingerprint version');
+INSERT INTO ops.error_events (source, message) VALUES ('ops', 'grouping version probe 42');
+SELECT is((SELECT fingerprint_version FROM ops.agent_errors WHERE sample_message = 'grouping version probe 42'),
+          ops.current_fingerprint_version(), 'new groups are stamped with the current fingerprint version');
 
 -- Regrouping: two version-1 groups that version 2 sees as one error become one group with their summed count.
 SELECT set_config('ops.maintenance', 'on', true);
@@ -523,7 +539,7 @@ SELECT is((SELECT count(*) FROM ops.agent_errors WHERE fingerprint_version = 1),
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 13::numeric,
     'regrouping moves every count, including events retention already dropped');
 SELECT results_eq($$ SELECT count(*), sum(count), min(fingerprint_version) FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
-    $$ VALUES (1::bigint, 13::numeric, 23::smallint) $$,
+    $$ VALUES (1::bigint, 13::numeric, ops.current_fingerprint_version()) $$,
     'the two old groups are one current-version group holding their summed count; aliases point old to new');
 SELECT results_eq($$ SELECT status, resolved_by, resolution_sha256, ignored_until, resolved_at, resolution_ref
                      FROM ops.agent_errors WHERE sample_message LIKE 'overloaded req_%' $$,
