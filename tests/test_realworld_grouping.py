@@ -28,14 +28,17 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.775  # all thirty-seven tuning splits (1720/2208 = 0.779 with version 23 when blind36 joined them at
-                     # its blind 36/56; the thirty-six before it 1684/2152 after blind35's round, BEFORE)
+TUNED_FLOOR = 0.78  # all thirty-seven tuning splits (1720/2208 = 0.779 with version 23 when blind36 joined them at
+                    # its blind 36/56; the thirty-six before it 1684/2152 after blind35's round, BEFORE; 1723/2208 =
+                    # 0.780 after blind36's round with version 24, 1688/2152 before it)
 UNDISPUTED_FLOOR = 0.785  # all thirty-seven without the disputed labels (1720/2190 = 0.785 when blind36 joined; 1684/2134
-                          # before it)
+                          # before it; 1723/2190 = 0.787 after blind36's round)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
-    "blind36": (0.78, 0.785),  # 1684/2152 with version 23 after blind35's round; 1684/2134 without the disputed labels
+    "blind36": (0.78, 0.785),  # 1684/2152 with version 23 after blind35's round; 1684/2134 without the disputed labels;
+                               # 1688/2152 and 1688/2134 with version 24 (dns-b11pair-05, dns-b25pair-08, dns-b33pair-01,
+                               # dns-b35pair-06)
     "blind35": (0.78, 0.79),  # 1647/2100 with version 23 after blind34's round; 1647/2082 without the disputed labels
     "blind34": (0.78, 0.79),  # 1603/2041 with version 22 after blind33's round; 1603/2023 without the disputed labels;
                               # 1606/2041 and 1606/2023 with version 23 (dns-b20pair-01, ops-b23pair-11, dns-b29pair-02);
@@ -265,7 +268,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     blind35's, merged since its round's classification fixes gave both sides one code for one sentence: ops-b35pair-05
     (two Galera nodes not yet synced, DB.UNAVAILABLE) and ops-b35pair-09 (two Liquibase check-sum validations,
     SCHEMA.MIGRATION_FAILED). Two of blind36's, merged at its blind measure: gha-b36pair-04 (`Can't find 'action.yml'`
-    under two different paths) and vercel-b36pair-02 (`Cannot find module` for a build output and an install script).
+    under two different paths) and vercel-b36pair-02 (`Cannot find module` for a build output and an install script);
+    and gha-b36pair-06, merged since its round's fixes gave both sides one code (setup-ruby's `Unknown version <v> for
+    ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -335,7 +340,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
                       "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
-                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b7pair-07",
+                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b7pair-07",
                       "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04",
                       "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b13pair-06",
                       "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02",
