@@ -163,7 +163,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "Run ", "run ", "@", "  \n", "(redis://redis:6379)", "(rediss://", "(redis", "(Redis::Error)",
           # version 24's step: the record type a DNS lookup asked for
           "looking up AAAA for ", "looking up ", "for question ", " in DS: ", "DS", "AAAA", "TXT", '"A IN ', " IN ",
-          " udp ", " tcp ", "in ", "a "]
+          " udp ", " tcp ", "in ", "a ",
+          # version 25's step: Node's "node:" scheme on a quoted core module
+          "'node:fs/promises'", '"node:fs"', "node:", "'node:", "Node:"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

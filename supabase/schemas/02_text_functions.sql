@@ -528,11 +528,19 @@ BEGIN
         m := regexp_replace(m, '"(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any) in ([^"[:space:]]+ (udp|tcp) )',
                             '"<type> in \2', 'g');
     END IF;
+    -- Version 25. Node's "node:" scheme for a core module: "node:fs/promises" and "fs/promises" load the same module,
+    -- and a bundler, a runtime's message or a release prints one or the other (Next.js's edge runtime check names
+    -- "'node:fs/promises'" for one build and "'fs/promises'" for another, vercel-b36pair-03). A quoted module name
+    -- loses the scheme; the module itself names the failure and is kept, and so is an unquoted "node:" (a frame's
+    -- "node:internal/…").
+    IF strpos(m, 'node:') > 0 THEN  -- guard
+        m := regexp_replace(m, '([''"])node:([a-z_][a-z0-9_./-]*[''"])', '\1\2', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 24 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 25 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -584,6 +592,7 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'address after a Redis reply. '
     'Version 24: the record type a DNS lookup asked for reads "<type>" in "looking up <type> for <name>", "for question '
     '<name> in <type>:" and CoreDNS''s log record "\"<type> IN <name> udp …". '
+    'Version 25: a quoted core module name loses Node''s "node:" scheme (''node:fs/promises'' reads ''fs/promises''). '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -620,9 +629,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 24;
+RETURN 25;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (24). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (25). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

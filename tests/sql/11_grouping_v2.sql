@@ -1,8 +1,8 @@
--- Grouping versions 2 to 24: what normalization replaces, what it keeps, per-code grouping rules, the fallback
+-- Grouping versions 2 to 25: what normalization replaces, what it keeps, per-code grouping rules, the fallback
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(174);
+SELECT plan(176);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -509,6 +509,11 @@ SELECT is(ops.normalize_message('[INFO] 10.0.0.7:41234 - 5 "AAAA IN web.default.
     'CoreDNS''s log record of one name asked for A and AAAA is one failure (v24)');
 SELECT is(ops.normalize_message('record type TXT is not supported'), 'record type txt is not supported',
     'a record type anywhere else is kept');
+SELECT is(ops.normalize_message('A Node.js module is loaded (''node:fs/promises'' at line 2) which is not supported in the Edge Runtime.'),
+          ops.normalize_message('A Node.js module is loaded (''fs/promises'' at line 2) which is not supported in the Edge Runtime.'),
+    'a core module named with and without Node''s "node:" scheme is one module (v25)');
+SELECT isnt(ops.normalize_message('Cannot find module ''node:fs'''), ops.normalize_message('Cannot find module ''node:path'''),
+    'the module itself is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
