@@ -690,7 +690,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- <owner>/<action>@<ref>" alone on its line and redis-client's "(redis://<host>:<port>)" address.
 -- The version tag "fp<n>|" is built from ops.current_fingerprint_version() (an IMMUTABLE constant, folded at plan
 -- time), and a code grouped by code gets ops.code_group_fingerprint, so a new version edits only that function and
--- normalization.
+-- normalization; versions from 24 on are described in ops.normalize_message's comment and docs/grouping.md.
 RETURN CASE WHEN ops.grouping_rule(code) = 'code' THEN ops.code_group_fingerprint(source, phase, code)
             ELSE encode(sha256(convert_to(
                 'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
