@@ -146,6 +146,10 @@ SETS = {
     # `<pid>@host-01@` read as a host name with a password tail until host_credentials wanted a separator after its
     # keyword.) supabase_fn holds 1 message (tests/fixtures/realworld/blind36/README.md).
     "blind36": (170, 55, {"dns-b36-docker-gitlab-1391", "dns-b36pair-06"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets): `Failed to get ID token: Error
+    # message: …` and the hint `id-token: write`; no secret in them. supabase_fn holds none and vercel 10 messages
+    # (tests/fixtures/realworld/blind37/README.md).
+    "blind37": (130, 40, {"gha-b37-ApiSurface-85", "gha-b37-unifi_respondd-59"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
