@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to thirty-sixth blind sets,
-tests/fixtures/realworld/blind2/ ... blind36/, reported as dev-blind2 ... dev-blind36).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to thirty-seventh blind sets,
+tests/fixtures/realworld/blind2/ ... blind37/, reported as dev-blind2 ... dev-blind37).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind36 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 36", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind37 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 37", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,11 +26,11 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.965  # the thirty-seven tuning splits together (6715/7008 = 0.958 when dev-blind36 joined at its
-                     # blind 0.633, 6771/7008 = 0.966 after blind36's round, both halves; the thirty-six before it
-                     # reached 6603/6831 = 0.967 after blind35's round, unchanged by blind36's, BEFORE)
+TUNED_FLOOR = 0.96   # the thirty-eight tuning splits together (6870/7144 = 0.962 when dev-blind37 joined at its
+                     # blind 0.728; the thirty-seven before it reached 6771/7008 = 0.966 after blind36's round, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind37": 0.965,  # the thirty-seven tuned before blind37: 6771/7008 = 0.966 after blind36's round (6715 before it)
     "blind36": 0.965,  # the thirty-six tuned before blind36: 6603/6831 = 0.967 after blind35's round (6542 before it)
     "blind35": 0.965,  # the thirty-five tuned before blind35: 6436/6660 = 0.966 after blind34's round (6399 before it)
     "blind34": 0.965,  # the thirty-four tuned before blind34: 6278/6496 = 0.966 after blind33's round (6232 before it)
@@ -76,7 +76,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.78  # all thirty-seven tuning splits (1720/2208 = 0.779 with version 23 when blind36 joined them at
-                    # its blind 36/56; the thirty-six before it 1684/2152 after blind35's round, BEFORE; 1723/2208 =
-                    # 0.780 after blind36's round with version 24, 1688/2152 before it; 1724/2208 with version 25)
-UNDISPUTED_FLOOR = 0.785  # all thirty-seven without the disputed labels (1720/2190 = 0.785 when blind36 joined; 1684/2134
-                          # before it; 1723/2190 = 0.787 after blind36's round, 1724/2190 with version 25)
+TUNED_FLOOR = 0.775  # all thirty-eight tuning splits (1751/2250 = 0.778 with version 25 when blind37 joined them at
+                     # its blind 27/42; the thirty-seven before it 1724/2208 after blind36's round, BEFORE)
+UNDISPUTED_FLOOR = 0.78  # all thirty-eight without the disputed labels (1751/2232 = 0.784 when blind37 joined; 1724/2190
+                         # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels
     "blind36": (0.78, 0.785),  # 1684/2152 with version 23 after blind35's round; 1684/2134 without the disputed labels;
                                # 1688/2152 and 1688/2134 with version 24 (dns-b11pair-05, dns-b25pair-08, dns-b33pair-01,
                                # dns-b35pair-06)
@@ -119,7 +119,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -140,7 +140,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2208
+    assert len(tuned) >= 2250
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -270,7 +270,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     SCHEMA.MIGRATION_FAILED). Two of blind36's, merged at its blind measure: gha-b36pair-04 (`Can't find 'action.yml'`
     under two different paths) and vercel-b36pair-02 (`Cannot find module` for a build output and an install script);
     and gha-b36pair-06, merged since its round's fixes gave both sides one code (setup-ruby's `Unknown version <v> for
-    ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE).
+    ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE). One of blind37's, merged at its blind measure:
+    tf-b37pair-05 (an Azure disk read and an azapi resource, both `context deadline exceeded` under Terraform).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -352,7 +353,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b37pair-05", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
