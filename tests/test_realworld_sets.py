@@ -150,6 +150,8 @@ SETS = {
     # message: …` and the hint `id-token: write`; no secret in them. supabase_fn holds none and vercel 10 messages
     # (tests/fixtures/realworld/blind37/README.md).
     "blind37": (130, 40, {"gha-b37-ApiSurface-85", "gha-b37-unifi_respondd-59"}),
+    # Redaction changes none of its texts; supabase_fn holds 2 messages (tests/fixtures/realworld/blind38/README.md).
+    "blind38": (180, 50, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
