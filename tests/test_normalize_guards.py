@@ -165,7 +165,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "looking up AAAA for ", "looking up ", "for question ", " in DS: ", "DS", "AAAA", "TXT", '"A IN ', " IN ",
           " udp ", " tcp ", "in ", "a ",
           # version 25's step: Node's "node:" scheme on a quoted core module
-          "'node:fs/promises'", '"node:fs"', "node:", "'node:", "Node:"]
+          "'node:fs/promises'", '"node:fs"', "node:", "'node:", "Node:",
+          # version 26's steps: a syslog tag's pid, a deprecated action's major version, an EKS endpoint's shard
+          "openarchiver[2872981]: ", "systemd-resolved[512]:", "]:", "[12345678]", "deprecated version of ",
+          "`actions/cache: v3.2.6`", "actions/upload-artifact: v1", ".sk1.us-east-2.eks.amazonaws.com",
+          "2A7D51C9E04B3F6A8C2D19E7B5F0A4C3", ".eks.amazonaws.com", ".gr7."]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -89,6 +89,8 @@ DECLARE
     m text := ops.fold_text(left(message, 40000));
     -- No step below adds a digit, so a text without one at the start never has one.
     has_digit constant boolean := translate(m, '0123456789', '') <> m;
+    -- The record types version 24's steps read as "<type>", written once (a regex group).
+    dns_types constant text := '(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any)';
 BEGIN
     -- PostgreSQL keeps only 32 compiled regexes per session (MAX_CACHED_RES in src/backend/utils/adt/regexp.c)
     -- and evicts the least recently used: run every time, the 30-odd regexes below (with classification's and
@@ -159,6 +161,13 @@ BEGIN
     END IF;
     IF strpos(m, '0x') > 0 OR strpos(m, '0X') > 0 THEN  -- guard
         m := regexp_replace(m, '0x[0-9a-f]+', '<hex>', 'gi');
+    END IF;
+    -- Version 26. A syslog tag "<program>[<pid>]:" names the process that logged the line: the pid differs between two
+    -- runs of one failure, and the hex step below would read one of 7+ digits as <hex> where a shorter one reads <n>
+    -- (openarchiver[2872981]: and openarchiver[9070]:, ops-b36pair-01; dnsmasq[<pid>]: in blind35's messages). The pid
+    -- in such a tag reads "<n>" whatever its length; a bracketed number not followed by ":" is kept to the steps below.
+    IF strpos(m, ']:') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})\[[0-9]+\]:', '\1\2[<n>]:', 'g');
     END IF;
     -- Hex ids of 7+ characters with at least one digit, letters or not: a digits-only id and its
     -- lettered siblings get the same placeholder.
@@ -236,6 +245,14 @@ BEGIN
         m := regexp_replace(m, '(^|[^a-z0-9_])(worker(http|cron)?) \(([0-9]+|<hex>)\)', '\1\2 (<n>)', 'g');
     END IF;
 
+    -- Version 26. GitHub refuses a job that "uses a deprecated version of <owner>/<action>: v<n>"; each major version of
+    -- an action is retired by its own notice (upload-artifact v1 and v2 in February 2024, v3 in April), so the major
+    -- version names the failure (gha-b23pair-07, gha-b31pair-01, "different"): it is kept, as a setup action's
+    -- requested version is (version 17); its minor and patch are not.
+    IF strpos(m, 'deprecated version of ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(deprecated version of `?[a-z0-9_.-]+/[a-z0-9_./-]+: v?)([0-9]{1,4})(?![0-9])',
+                            '\1' || keep || '\2', 'g');
+    END IF;
     -- Numbers that carry meaning are kept: exit codes, signals, HTTP statuses.
     IF strpos(m, 'exit') > 0 THEN  -- guard
         m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)([0-9]{1,3})(?![0-9])',
@@ -517,16 +534,14 @@ BEGIN
     -- <type>: <reason>" (dns-b25pair-08, dns-b33pair-01) and CoreDNS's log record "\"<type> IN <name> udp|tcp …\""
     -- (dns-b11pair-05) read the type as "<type>"; a type anywhere else is kept.
     IF strpos(m, 'looking up ') > 0 THEN  -- guard
-        m := regexp_replace(m, '(looking up )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any)( for )',
-                            '\1<type>\3', 'g');
+        m := regexp_replace(m, '(looking up )' || dns_types || '( for )', '\1<type>\3', 'g');
     END IF;
     IF strpos(m, 'for question ') > 0 THEN  -- guard
-        m := regexp_replace(m, '(for question [^[:space:]]+ in )(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any):',
-                            '\1<type>:', 'g');
+        m := regexp_replace(m, '(for question [^[:space:]]+ in )' || dns_types || ':', '\1<type>:', 'g');
     END IF;
-    IF strpos(m, ' in ') > 0 AND strpos(m, '"') > 0 THEN  -- guard
-        m := regexp_replace(m, '"(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any) in ([^"[:space:]]+ (udp|tcp) )',
-                            '"<type> in \2', 'g');
+    -- (Version 26: its guard also asks for the " udp " or " tcp " after the name; most JSON bodies have " in " and '"'.)
+    IF strpos(m, ' in ') > 0 AND strpos(m, '"') > 0 AND (strpos(m, ' udp ') > 0 OR strpos(m, ' tcp ') > 0) THEN  -- guard
+        m := regexp_replace(m, '"' || dns_types || ' in ([^"[:space:]]+ (udp|tcp) )', '"<type> in \2', 'g');
     END IF;
     -- Version 25. Node's "node:" scheme for a core module: "node:fs/promises" and "fs/promises" load the same module,
     -- and a bundler, a runtime's message or a release prints one or the other (Next.js's edge runtime check names
@@ -536,11 +551,19 @@ BEGIN
     IF strpos(m, 'node:') > 0 THEN  -- guard
         m := regexp_replace(m, '([''"])node:([a-z_][a-z0-9_./-]*[''"])', '\1\2', 'g');
     END IF;
+    -- Version 26. An EKS cluster's API endpoint is a generated host, "<32 hex characters>.<shard><n>.<region>.eks.
+    -- amazonaws.com": the hex part is already <hex>, the shard label (sk1, gr7, yl4) is drawn with it, so two clusters
+    -- unreachable the same way differ in it only (tf-b37pair-01; blind19's messages print such a host too). The shard
+    -- is dropped; the region and the service domain are kept.
+    IF strpos(m, '.eks.amazonaws.com') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9_.-])(<hex>|[0-9a-f]{32})\.[a-z]{1,4}<n>\.([a-z0-9<>-]+\.eks\.amazonaws\.com)',
+                            '\1<hex>.\3', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 25 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 26 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -593,6 +616,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 24: the record type a DNS lookup asked for reads "<type>" in "looking up <type> for <name>", "for question '
     '<name> in <type>:" and CoreDNS''s log record "\"<type> IN <name> udp …". '
     'Version 25: a quoted core module name loses Node''s "node:" scheme (''node:fs/promises'' reads ''fs/promises''). '
+    'Version 26: the process id in a syslog tag "<program>[<pid>]:" reads "<n>" whatever its length, the major version '
+    'in GitHub''s "deprecated version of <owner>/<action>: v<n>" is kept, and the shard label of a generated EKS '
+    'endpoint host ("<hex>.<shard><n>.<region>.eks.amazonaws.com") is dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -629,9 +655,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 25;
+RETURN 26;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (25). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (26). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

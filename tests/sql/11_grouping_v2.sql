@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(176);
+SELECT plan(182);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -514,6 +514,22 @@ SELECT is(ops.normalize_message('A Node.js module is loaded (''node:fs/promises'
     'a core module named with and without Node''s "node:" scheme is one module (v25)');
 SELECT isnt(ops.normalize_message('Cannot find module ''node:fs'''), ops.normalize_message('Cannot find module ''node:path'''),
     'the module itself is kept');
+SELECT is(ops.normalize_message('Nov 06 22:38:56 storage openarchiver[2872981]: ReplyError: MISCONF Valkey is unable to persist to disk'),
+          ops.normalize_message('Nov 03 15:06:35 storage openarchiver[9070]: ReplyError: MISCONF Valkey is unable to persist to disk'),
+    'a syslog tag''s process id reads <n> whatever its length (v26)');
+SELECT is(ops.normalize_message('results[12345678] too large'), 'results[<hex>] too large',
+    'a bracketed number that is not a syslog tag''s pid is read as before');
+SELECT isnt(ops.normalize_message('This request has been automatically failed because it uses a deprecated version of `actions/upload-artifact: v3`.'),
+            ops.normalize_message('This request has been automatically failed because it uses a deprecated version of `actions/upload-artifact: v1`.'),
+    'the major version of a deprecated action names the notice that retired it (v26)');
+SELECT is(ops.normalize_message('uses a deprecated version of `actions/cache: v3.2.6`.'), 'uses a deprecated version of actions/cache: v3.<n>.<n>.',
+    'its minor and patch are not kept');
+SELECT is(ops.normalize_message('dial tcp: lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4C3.sk1.us-east-2.eks.amazonaws.com on 192.168.1.1:53: no such host'),
+          ops.normalize_message('dial tcp: lookup C4E1A9F27B3D580E6A1C9B2D7F4E3A05.gr7.us-east-2.eks.amazonaws.com on 10.0.0.2:53: no such host'),
+    'two generated EKS endpoint hosts of one region differ in no kept part (v26)');
+SELECT isnt(ops.normalize_message('lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4C3.sk1.us-east-2.eks.amazonaws.com: no such host'),
+            ops.normalize_message('lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4C3.sk1.eu-west-1.eks.amazonaws.com: no such host'),
+    'the region of an EKS endpoint is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
