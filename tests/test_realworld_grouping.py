@@ -29,13 +29,15 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.775  # all thirty-eight tuning splits (1751/2250 = 0.778 with version 25 when blind37 joined them at
-                     # its blind 27/42; the thirty-seven before it 1724/2208 after blind36's round, BEFORE)
-UNDISPUTED_FLOOR = 0.78  # all thirty-eight without the disputed labels (1751/2232 = 0.784 when blind37 joined; 1724/2190
-                         # before it)
+                     # its blind 27/42; the thirty-seven before it 1724/2208 after blind36's round, BEFORE; 1752/2250
+                     # after blind37's round, 1754/2250 = 0.780 with version 26)
+UNDISPUTED_FLOOR = 0.785  # all thirty-eight without the disputed labels (1751/2232 = 0.784 when blind37 joined; 1724/2190
+                          # before it; 1754/2232 = 0.786 after blind37's round with version 26)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
-    "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels
+    "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels;
+                               # 1725/2208 and 1725/2190 with version 26 (ops-b36pair-01)
     "blind36": (0.78, 0.785),  # 1684/2152 with version 23 after blind35's round; 1684/2134 without the disputed labels;
                                # 1688/2152 and 1688/2134 with version 24 (dns-b11pair-05, dns-b25pair-08, dns-b33pair-01,
                                # dns-b35pair-06)
@@ -270,8 +272,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     SCHEMA.MIGRATION_FAILED). Two of blind36's, merged at its blind measure: gha-b36pair-04 (`Can't find 'action.yml'`
     under two different paths) and vercel-b36pair-02 (`Cannot find module` for a build output and an install script);
     and gha-b36pair-06, merged since its round's fixes gave both sides one code (setup-ruby's `Unknown version <v> for
-    ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE). One of blind37's, merged at its blind measure:
-    tf-b37pair-05 (an Azure disk read and an azapi resource, both `context deadline exceeded` under Terraform).
+    ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE). blind37's tf-b37pair-05 (an Azure disk
+    read and an azapi resource, both `context deadline exceeded` under Terraform), merged at its blind measure, is apart
+    since its round read the azapi deadline as TF.RESOURCE_TIMEOUT.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -353,7 +356,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b37pair-05", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
