@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.775  # all thirty-eight tuning splits (1751/2250 = 0.778 with version 25 when blind37 joined them at
-                     # its blind 27/42; the thirty-seven before it 1724/2208 after blind36's round, BEFORE; 1752/2250
-                     # after blind37's round, 1754/2250 = 0.780 with version 26)
-UNDISPUTED_FLOOR = 0.785  # all thirty-eight without the disputed labels (1751/2232 = 0.784 when blind37 joined; 1724/2190
-                          # before it; 1754/2232 = 0.786 after blind37's round with version 26)
+TUNED_FLOOR = 0.77   # all thirty-nine tuning splits (1784/2302 = 0.775 with version 26 when blind38 joined them at
+                     # its blind 30/52; the thirty-eight before it 1754/2250 after blind37's round, BEFORE)
+UNDISPUTED_FLOOR = 0.78  # all thirty-nine without the disputed labels (1784/2284 = 0.781 when blind38 joined; 1754/2232
+                         # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind38": (0.775, 0.785),  # 1754/2250 with version 26 after blind37's round; 1754/2232 without the disputed labels
     "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels;
                                # 1725/2208 and 1725/2190 with version 26 (ops-b36pair-01)
     "blind36": (0.78, 0.785),  # 1684/2152 with version 23 after blind35's round; 1684/2134 without the disputed labels;
@@ -121,7 +121,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -142,7 +142,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2250
+    assert len(tuned) >= 2302
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -274,7 +274,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     and gha-b36pair-06, merged since its round's fixes gave both sides one code (setup-ruby's `Unknown version <v> for
     ruby on <image>` for two causes, CI.TOOLCHAIN_VERSION_UNAVAILABLE). blind37's tf-b37pair-05 (an Azure disk
     read and an azapi resource, both `context deadline exceeded` under Terraform), merged at its blind measure, is apart
-    since its round read the azapi deadline as TF.RESOURCE_TIMEOUT.
+    since its round read the azapi deadline as TF.RESOURCE_TIMEOUT. One of blind38's, merged at its blind measure:
+    agent-b38pair-05 (OpenAI's `Request too large … on tokens per min` and Groq's tokens-per-day limit, both
+    INFRA.RATE_LIMITED, grouped by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -335,7 +337,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b38pair-05", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
