@@ -152,6 +152,12 @@ SETS = {
     "blind37": (130, 40, {"gha-b37-ApiSurface-85", "gha-b37-unifi_respondd-59"}),
     # Redaction changes none of its texts; supabase_fn holds 2 messages (tests/fixtures/realworld/blind38/README.md).
     "blind38": (180, 50, set()),
+    # Credentials in URLs (`http://admin:password@localhost`, `http://vulhub:vulhub@…`) and a reporter's masked
+    # `token=***` redacted, as meant; the word after `token:` read as a value (secrecy first, as in earlier sets):
+    # Keycloak's `…/openid-connect/token: 401 Unauthorized` and the hint `id-token: write`. supabase_fn holds none
+    # (tests/fixtures/realworld/blind39/README.md).
+    "blind39": (140, 40, {"gha-b39pair-03", "ops-b39-vulhub-104", "ops-b39pair-08", "tf-b39pair-04",
+                          "tf-b39-terraform-provider-databricks-2144"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
