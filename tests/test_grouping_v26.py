@@ -1,7 +1,8 @@
 """Grouping version 26 changes only the texts its three steps are for (sql/20261211011000_grouping_v26.sql).
 
-Version 25's ops.normalize_message, read from its migration, runs beside the current one over every message of the
-fixtures (this compares two implementations, it tunes nothing) and the guard test's pieces: a text without a literal
+Version 25's ops.normalize_message, read from its migration, runs beside version 26's, read from its own (the current
+function is version 27's since sql/20261211012000_grouping_v27.sql; tests/test_grouping_v27.py), over every message of
+the fixtures (this compares two implementations, it tunes nothing) and the guard test's pieces: a text without a literal
 of a version 26 step ("]:" of a syslog tag, "deprecated version of ", ".eks.amazonaws.com") normalizes as before, so
 the CoreDNS step's tighter guard and its record-type list written once change nothing, and neither does any other
 fingerprint.
@@ -19,26 +20,29 @@ from tests.test_normalize_guards import PIECES, _corpus_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 V25 = ROOT / "sql" / "20261211010000_grouping_v25.sql"
+V26 = ROOT / "sql" / "20261211011000_grouping_v26.sql"
 V26_LITERALS = ("]:", "deprecated version of ", ".eks.amazonaws.com")
 
 
-def _v25_definition() -> str:
-    body = V25.read_text(encoding="utf-8")
+def _definition(migration: Path, name: str) -> str:
+    body = migration.read_text(encoding="utf-8")
     start = body.index("CREATE OR REPLACE FUNCTION ops.normalize_message(")
     end = body.index("$$;", start) + 3
-    return body[start:end].replace("FUNCTION ops.normalize_message(", "FUNCTION public.normalize_v25(", 1)
+    return body[start:end].replace("FUNCTION ops.normalize_message(", f"FUNCTION public.{name}(", 1)
 
 
 @pytest.fixture(scope="module")
 def v25(module_db_url):
     with psycopg.connect(module_db_url, autocommit=True) as conn:
-        conn.execute(_v25_definition())
+        conn.execute(_definition(V25, "normalize_v25"))
+        conn.execute(_definition(V26, "normalize_v26"))
         yield conn
         conn.execute("DROP FUNCTION public.normalize_v25(text)")
+        conn.execute("DROP FUNCTION public.normalize_v26(text)")
 
 
 def _changed(conn, texts: list[str]) -> list[tuple[str, str, str]]:
-    rows = conn.execute("SELECT t, public.normalize_v25(t), ops.normalize_message(t) FROM unnest(%s::text[]) t",
+    rows = conn.execute("SELECT t, public.normalize_v25(t), public.normalize_v26(t) FROM unnest(%s::text[]) t",
                         (texts,)).fetchall()
     return [r for r in rows if r[1] != r[2]]
 

@@ -169,7 +169,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 26's steps: a syslog tag's pid, a deprecated action's major version, an EKS endpoint's shard
           "openarchiver[2872981]: ", "systemd-resolved[512]:", "]:", "[12345678]", "deprecated version of ",
           "`actions/cache: v3.2.6`", "actions/upload-artifact: v1", ".sk1.us-east-2.eks.amazonaws.com",
-          "2A7D51C9E04B3F6A8C2D19E7B5F0A4C3", ".eks.amazonaws.com", ".gr7."]
+          "2A7D51C9E04B3F6A8C2D19E7B5F0A4C3", ".eks.amazonaws.com", ".gr7.",
+          ' with provider["registry.terraform.io/kreuzwerker/docker"]', 'with provider["', "],\n",
+          " on main.tf line 21, in provider \"snowflake\":", ', in provider "', "\n  21: provider \"snowflake\" {"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -559,11 +559,26 @@ BEGIN
         m := regexp_replace(m, '(^|[^a-z0-9_.-])(<hex>|[0-9a-f]{32})\.[a-z]{1,4}<n>\.([a-z0-9<>-]+\.eks\.amazonaws\.com)',
                             '\1<hex>.\3', 'g');
     END IF;
+    -- Version 27. Terraform prints where a diagnostic arose under its summary; version 18 drops that location in a
+    -- resource, data source or module. A provider block's location ("with provider[\"<source>\"],", "on <file> line
+    -- <n>, in provider \"<name>\":" and the block's header line quoted from the file), also flattened on the summary's
+    -- line, is where, not what: one paste of a failure prints it, another cuts it (tf-b38pair-06, one side cut inside
+    -- the address); so is an aliased provider's ("provider[\"<source>\"].<alias>"). The summary and the detail are
+    -- kept; the provider's name is in the summary or the detail when it tells failures apart. A resource's "with <address>," alone is kept: the tuning data has "same" pairs and
+    -- "different" pairs that differ in it only (tf-b26pair-01; tf-b25pair-03, tf-b10pair-03).
+    IF strpos(m, 'with provider["') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^[[:blank:]]*|[[:blank:]]+)with provider\["[^"\n]*("\](\.[a-z0-9_-]+)?,?)?([[:blank:]]+on [^\n]+ line <n>, in provider "[^"\n]*"?:?)?[[:blank:]]*$',
+                            '', 'gn');
+    END IF;
+    IF strpos(m, ', in provider "') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*on [^\n]+ line <n>, in provider "[^"\n]*":[[:blank:]]*(\n[[:blank:]]*<n>:[[:blank:]]*provider "[^"\n]*" \{[[:blank:]]*)?$',
+                            '', 'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 26 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 27 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -619,6 +634,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 26: the process id in a syslog tag "<program>[<pid>]:" reads "<n>" whatever its length, the major version '
     'in GitHub''s "deprecated version of <owner>/<action>: v<n>" is kept, and the shard label of a generated EKS '
     'endpoint host ("<hex>.<shard><n>.<region>.eks.amazonaws.com") is dropped. '
+    'Version 27: Terraform''s location of a diagnostic in a provider block ("with provider[…],", "on <file> line <n>, '
+    'in provider …:" and the block''s header line), also flattened on the summary''s line, is dropped. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -655,9 +672,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 26;
+RETURN 27;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (26). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (27). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(182);
+SELECT plan(185);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -530,6 +530,15 @@ SELECT is(ops.normalize_message('dial tcp: lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4
 SELECT isnt(ops.normalize_message('lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4C3.sk1.us-east-2.eks.amazonaws.com: no such host'),
             ops.normalize_message('lookup 2A7D51C9E04B3F6A8C2D19E7B5F0A4C3.sk1.eu-west-1.eks.amazonaws.com: no such host'),
     'the region of an EKS endpoint is kept');
+SELECT is(ops.normalize_message(E'\u2577\n\u2502 Error: 260002: password is empty\n\u2502\n\u2502   with provider["registry.terraform.io/snowflake-labs/snowflake"],\n\u2502   on main.tf line 21, in provider "snowflake":\n\u2502   21: provider "snowflake" {\n\u2502\n\u2575'),
+          ops.normalize_message('Error: 260002: password is empty'),
+    'a diagnostic''s location in a provider block is where, not what (v27)');
+SELECT is(ops.normalize_message('error pinging docker server: cannot connect to the docker daemon. with provider["registry.terraform.io/kreuzwerker/docker"] on provide.tf line 10, in provider "docker"'),
+          ops.normalize_message('error pinging docker server: cannot connect to the docker daemon. with provider["registry.terraform.io/kreuzwer'),
+    'so is one flattened on the summary''s line, whole or cut (v27)');
+SELECT isnt(ops.normalize_message(E'Error: cannot re-use a name that is still in use\n\n  with module.cert-manager.helm_release.cert_manager[0],'),
+            ops.normalize_message(E'Error: cannot re-use a name that is still in use\n\n  with module.cluster.helm_release.addon[0],'),
+    'a resource''s address alone under the summary is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
