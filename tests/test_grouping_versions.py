@@ -1,0 +1,87 @@
+"""Each grouping version changes only the texts its steps are for.
+
+A version's ops.normalize_message, read from its migration, runs beside the next version's (the current function for
+the latest) over every message of the fixtures and the guard test's pieces (this compares two implementations, it tunes
+nothing). A text without a literal of one of the newer version's steps must normalize as before, so a tighter guard or a
+list written once changes nothing, and neither does any other fingerprint; each text that does change must show the
+step's reading.
+
+- Version 26 (sql/20261211011000_grouping_v26.sql): a syslog tag's pid reads <n> ("]:"), a deprecated action's major
+  version is kept ("deprecated version of "), an EKS endpoint's shard label is dropped (".eks.amazonaws.com"); the
+  CoreDNS step of version 24 got a tighter guard and its record-type list written once.
+- Version 27 (sql/20261211012000_grouping_v27.sql): Terraform's location of a diagnostic in a provider block is dropped
+  ('with provider["', ', in provider "').
+To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.test_normalize_guards import PIECES, _corpus_texts
+
+ROOT = Path(__file__).resolve().parent.parent
+# Versions read from their migrations (the latest is the current ops.normalize_message).
+DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql"}
+LATEST = 27
+# version -> (literals of its steps, a pair it was made for)
+STEPS = {
+    26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
+    27: (('with provider["', ', in provider "'), "tf-b38pair-06"),
+}
+
+
+def _definition(version: int) -> str:
+    body = (ROOT / "sql" / DEFINED[version]).read_text(encoding="utf-8")
+    start = body.index("CREATE OR REPLACE FUNCTION ops.normalize_message(")
+    end = body.index("$$;", start) + 3
+    return body[start:end].replace("FUNCTION ops.normalize_message(", f"FUNCTION public.normalize_v{version}(", 1)
+
+
+def _function(version: int) -> str:
+    return "ops.normalize_message" if version == LATEST else f"public.normalize_v{version}"
+
+
+@pytest.fixture(scope="module")
+def conn(module_db_url):
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        assert c.execute("SELECT ops.current_fingerprint_version()").fetchone()[0] == LATEST
+        for version in DEFINED:
+            c.execute(_definition(version))
+        yield c
+        for version in DEFINED:
+            c.execute(f"DROP FUNCTION public.normalize_v{version}(text)")
+
+
+def _changed(conn, version: int, texts: list[str]) -> list[tuple[str, str, str]]:
+    """(text, before, after) for each text that `version` normalizes differently from `version - 1`."""
+    rows = conn.execute(f"SELECT t, {_function(version - 1)}(t), {_function(version)}(t) FROM unnest(%s::text[]) t",
+                        (texts,)).fetchall()
+    return [r for r in rows if r[1] != r[2]]
+
+
+@pytest.mark.parametrize("version", sorted(STEPS))
+def test_only_texts_of_the_versions_steps_change(conn, version):
+    literals, pairs = STEPS[version]
+    changed = _changed(conn, version, _corpus_texts() + list(PIECES))
+    assert changed, f"version {version} changes the texts of its pairs ({pairs})"
+    assert [r for r in changed if not any(lit in r[0].casefold() for lit in literals)] == []
+
+
+def test_version_26_changes_are_its_three_readings(conn):
+    for text, old, new in _changed(conn, 26, _corpus_texts()):
+        # A syslog tag's pid as <n>, a deprecated action's major version, an EKS shard dropped.
+        assert ("[<n>]:" in new or "deprecated version of" in new or ".eks.amazonaws.com" in new), (text, old, new)
+        assert re.sub(r"\[<(n|hex)>\]:", "[<n>]:", old) == new or "deprecated version of" in new \
+            or ".eks.amazonaws.com" in new, (text, old, new)
+
+
+def test_version_27_changes_only_drop_a_provider_location(conn):
+    for text, old, new in _changed(conn, 27, _corpus_texts()):
+        # The new text is the old one without the provider block's location.
+        assert 'provider "' in old or 'provider["' in old, (text, old, new)
+        assert len(new) < len(old) and 'with provider["' not in new and ', in provider "' not in new, (text, old, new)
