@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.775  # all thirty-nine tuning splits (1784/2302 = 0.775 with version 26 when blind38 joined them at
-                     # its blind 30/52; the thirty-eight before it 1754/2250 after blind37's round, BEFORE; 1788/2302
-                     # after blind38's round, 1789/2302 = 0.777 with version 27)
-UNDISPUTED_FLOOR = 0.78  # all thirty-nine without the disputed labels (1784/2284 = 0.781 when blind38 joined; 1754/2232
-                         # before it; 1789/2284 = 0.783 after blind38's round with version 27)
+TUNED_FLOOR = 0.77   # all forty tuning splits (1809/2346 = 0.771 with version 27 when blind39 joined them at its
+                     # blind 20/44; the thirty-nine before it 1789/2302 after blind38's round, BEFORE)
+UNDISPUTED_FLOOR = 0.775  # all forty without the disputed labels (1809/2328 = 0.777 when blind39 joined; 1789/2284
+                          # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind39": (0.775, 0.78),  # 1789/2302 with version 27 after blind38's round; 1789/2284 without the disputed labels
     "blind38": (0.775, 0.785),  # 1754/2250 with version 26 after blind37's round; 1754/2232 without the disputed labels;
                                 # 1755 after blind38's round (vercel-b26pair-01, one code on both sides now)
     "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels;
@@ -123,7 +123,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -144,7 +144,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2302
+    assert len(tuned) >= 2346
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -278,7 +278,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     read and an azapi resource, both `context deadline exceeded` under Terraform), merged at its blind measure, is apart
     since its round read the azapi deadline as TF.RESOURCE_TIMEOUT. One of blind38's, merged at its blind measure:
     agent-b38pair-05 (OpenAI's `Request too large … on tokens per min` and Groq's tokens-per-day limit, both
-    INFRA.RATE_LIMITED, grouped by code).
+    INFRA.RATE_LIMITED, grouped by code). Two of blind39's, merged at its blind measure: ops-b39pair-06 (Loki's
+    `error sending batch` 429 from promtail to two hosts) and ops-b39pair-08 (CouchDB's `unauthorized` with `Name or
+    password is incorrect` and with `Authentication required`).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -355,7 +357,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b39pair-08", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
