@@ -158,6 +158,11 @@ SETS = {
     # (tests/fixtures/realworld/blind39/README.md).
     "blind39": (140, 40, {"gha-b39pair-03", "ops-b39-vulhub-104", "ops-b39pair-08", "tf-b39pair-04",
                           "tf-b39-terraform-provider-databricks-2144"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets): the hints `id-token: write` and
+    # `idToken: write`, `Failed to get OIDC token: <n> |`, a workflow's masked `token: ***` and `github-token: ***`;
+    # no secret in them. supabase_fn holds 1 message (tests/fixtures/realworld/blind40/README.md).
+    "blind40": (175, 55, {"gha-b40-deploy-pages-71", "gha-b40-docs-1734", "gha-b40-setup-beam-175", "gha-b40pair-01",
+                          "gha-b40pair-07"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
@@ -209,6 +214,12 @@ def _fold(text: str) -> str:
 
 def test_every_tuned_set_is_listed_here_in_order():
     assert [name for name, _, _ in realworld.TUNED] == list(SETS)[:len(realworld.TUNED)]
+
+
+def test_every_blind_directory_is_listed_here():
+    """A set committed without its row here would skip every rule above (new URLs, new texts, labels, redaction)."""
+    on_disk = {p.name for p in (ROOT / realworld.CORPUS_DIR).iterdir() if p.is_dir() and p.name.startswith("blind")}
+    assert on_disk <= set(SETS), f"blind sets without a row in SETS: {sorted(on_disk - set(SETS))}"
 
 
 @pytest.mark.parametrize("name", SETS)
