@@ -11,6 +11,10 @@ step's reading.
   CoreDNS step of version 24 got a tighter guard and its record-type list written once.
 - Version 27 (sql/20261211012000_grouping_v27.sql): Terraform's location of a diagnostic in a provider block is dropped
   ('with provider["', ', in provider "').
+- Version 28 (sql/20261211013000_grouping_v28.sql): the provider Terraform names before " produced an unexpected new
+  value" (or "invalid new value") reads provider "<source>" ('" produced an '), Go's nil ". last error: %!s(<nil>)"
+  is dropped ('last error: %!s(<nil>)'), and so are a Python dict's number, None and boolean fields after the message
+  with its closing braces at a line end ("', '").
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -26,12 +30,14 @@ from tests.test_normalize_guards import PIECES, _corpus_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 # Versions read from their migrations (the latest is the current ops.normalize_message).
-DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql"}
-LATEST = 27
+DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
+           27: "20261211012000_grouping_v27.sql"}
+LATEST = 28
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
     27: (('with provider["', ', in provider "'), "tf-b38pair-06"),
+    28: (('" produced an ', "last error: %!s(<nil>)", "', '"), "tf-b39pair-06, tf-b38pair-04, agent-b39pair-06"),
 }
 
 
@@ -85,3 +91,17 @@ def test_version_27_changes_only_drop_a_provider_location(conn):
         # The new text is the old one without the provider block's location.
         assert 'provider "' in old or 'provider["' in old, (text, old, new)
         assert len(new) < len(old) and 'with provider["' not in new and ', in provider "' not in new, (text, old, new)
+
+
+def test_version_28_changes_are_its_three_readings(conn):
+    fields = re.compile(r"'(, '[a-z_]{1,40}': ([0-9]+|<n>|none|true|false|null))+\}+(?=\s|$)")
+    for text, old, new in _changed(conn, 28, _corpus_texts()):
+        # A provider read as provider "<source>" before its inconsistent result, Go's nil last error dropped, or a
+        # dict's scalar fields after the message dropped with its braces.
+        if fields.search(old) and fields.sub("", old) == new:
+            continue
+        if "last error: %!s(<nil>)" in old:
+            assert new == re.sub(r"\.?[ \t]*last error: %!s\(<nil>\)", "", old), (text, old, new)
+        else:
+            source = r'provider "[a-z0-9<>.-]+/[a-z0-9_<>.-]+/[a-z0-9_<>.-]+" produced an (unexpected|invalid) new'
+            assert re.search(source, new), (text, old, new)

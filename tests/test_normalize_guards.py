@@ -171,7 +171,12 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "`actions/cache: v3.2.6`", "actions/upload-artifact: v1", ".sk1.us-east-2.eks.amazonaws.com",
           "2A7D51C9E04B3F6A8C2D19E7B5F0A4C3", ".eks.amazonaws.com", ".gr7.",
           ' with provider["registry.terraform.io/kreuzwerker/docker"]', 'with provider["', "],\n",
-          " on main.tf line 21, in provider \"snowflake\":", ', in provider "', "\n  21: provider \"snowflake\" {"]
+          " on main.tf line 21, in provider \"snowflake\":", ', in provider "', "\n  21: provider \"snowflake\" {",
+          # version 28's steps: a provider named before an inconsistent result, Go's nil last error, a dict's fields
+          'provider "provider[\\"registry.terraform.io/hashicorp/azurerm\\"]"', 'provider\n"registry.terraform.io/a/b"',
+          '" produced an unexpected new value: ', '" produced an invalid new value for ', '"]"', "provider[",
+          "'ACTIVE'. last error: %!s(<nil>)", "last error: %!s(<nil>)", "%!s(<nil>)",
+          "', 'code': 404}}", "', 'error': None}", "', '", "'data': null", ": true}", "}}"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

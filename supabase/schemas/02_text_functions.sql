@@ -574,11 +574,37 @@ BEGIN
         m := regexp_replace(m, '^[[:blank:]]*on [^\n]+ line <n>, in provider "[^"\n]*":[[:blank:]]*(\n[[:blank:]]*<n>:[[:blank:]]*provider "[^"\n]*" \{[[:blank:]]*)?$',
                             '', 'gn');
     END IF;
+    -- Version 28. Terraform names the provider whose result was inconsistent as provider "provider[\"<source>\"]"
+    -- (0.13 as provider "<source>"), and a log wrapped at its width breaks that line inside the quoted address: the
+    -- cause line then starts at "provider[\"<source>\"]" or at "<source>" (tf-b14pair-07, tf-b22pair-04,
+    -- tf-b39pair-06). One provider printed these ways is one: before " produced an unexpected new value" (or "invalid
+    -- new value") each reads provider "<source>"; the source (registry host, namespace, type) is kept, and an aliased
+    -- provider's address is left as printed.
+    IF strpos(m, '" produced an ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(^|[^a-z0-9_./<>"[-])(provider[[:space:]]+)?"?(provider\[")?([a-z0-9<>-]+(\.[a-z0-9<>-]+)+/[a-z0-9_<>.-]+/[a-z0-9_<>.-]+)"(\]")? (produced an (unexpected|invalid) new value)',
+                            '\1provider "\4" \7', 'gn');
+    END IF;
+    -- Version 28. Go's fmt prints a nil error given to "%s" as "%!s(<nil>)": terraform-plugin-sdk's waiter ends
+    -- "unexpected state '<s>', wanted target '<t>'" with ". last error: %!s(<nil>)" when the resource reported none,
+    -- and a release or a log that cuts the line does not (tf-b38pair-04; tf-b24pair-08 and tf-b32pair-06 print it
+    -- too): it says no more than its absence. Only that nil form is dropped; a last error with a text is kept.
+    IF strpos(m, 'last error: %!s(<nil>)') > 0 THEN  -- guard
+        m := regexp_replace(m, '\.?[[:blank:]]*last error: %!s\(<nil>\)', '', 'g');
+    END IF;
+    -- Version 28. A Python client prints an API's error body as a dict ("Error code: 404 - {'error': {'message':
+    -- '<text>', 'code': 404}}"), another client the message alone: the fields after the message whose values are a
+    -- number, None or a boolean ("', 'code': <n>}}", "', 'error': None}") repeat the status or say nothing, and end
+    -- the line with the dict's braces (agent-b39pair-06; sbfn-b2-pair-04, agent-b11pair-01, agent-b37pair-01 print
+    -- them too). They are dropped with the braces, as version 8 drops a closing "' }"; a field with a string value
+    -- (an error code, the parameter at fault) is kept, and so is everything before it.
+    IF strpos(m, ''', ''') > 0 THEN  -- guard
+        m := regexp_replace(m, '''(, ''[a-z_]{1,40}'': ([0-9]+|<n>|none|true|false|null))+\}+[[:blank:]]*$', '', 'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 27 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 28 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -636,6 +662,10 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'endpoint host ("<hex>.<shard><n>.<region>.eks.amazonaws.com") is dropped. '
     'Version 27: Terraform''s location of a diagnostic in a provider block ("with provider[…],", "on <file> line <n>, '
     'in provider …:" and the block''s header line), also flattened on the summary''s line, is dropped. '
+    'Version 28: the provider Terraform names before " produced an unexpected new value" (or "invalid new value") '
+    'reads provider "<source>" whether printed provider "provider[\"<source>\"]", provider "<source>" or wrapped '
+    'inside the address, Go''s nil error ". last error: %!s(<nil>)" is dropped, and so are the fields of a Python dict '
+    'after the message whose values are a number, None or a boolean, with its closing braces, at a line end. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -672,9 +702,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 27;
+RETURN 28;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (27). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (28). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

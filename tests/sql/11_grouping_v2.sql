@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(185);
+SELECT plan(192);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -539,6 +539,27 @@ SELECT is(ops.normalize_message('error pinging docker server: cannot connect to 
 SELECT isnt(ops.normalize_message(E'Error: cannot re-use a name that is still in use\n\n  with module.cert-manager.helm_release.cert_manager[0],'),
             ops.normalize_message(E'Error: cannot re-use a name that is still in use\n\n  with module.cluster.helm_release.addon[0],'),
     'a resource''s address alone under the summary is kept');
+SELECT is(ops.normalize_message(E'When applying changes to module.kv.azurerm_key_vault.app, provider\n"registry.terraform.io/hashicorp/azurerm" produced an unexpected new value:'),
+          ops.normalize_message(E'When applying changes to module.kv.azurerm_key_vault.app,\nprovider "provider[\\"registry.terraform.io/hashicorp/azurerm\\"]" produced an unexpected new value:'),
+    'a provider address wrapped inside its quotes or printed whole reads provider "<source>" (v28)');
+SELECT is(ops.normalize_message('provider "provider[\"registry.terraform.io/hashicorp/helm\"]" produced an invalid new value for .values'),
+          'provider "registry.terraform.io/hashicorp/helm" produced an invalid new value for .values',
+    'so does the provider of an invalid new value');
+SELECT isnt(ops.normalize_message('provider["registry.opentofu.org/stackitcloud/stackit"]" produced an unexpected new value:'),
+            ops.normalize_message('provider "provider[\"registry.terraform.io/stackitcloud/stackit\"]" produced an unexpected new value:'),
+    'the provider''s source, its registry host included, is kept');
+SELECT is(ops.normalize_message('Error waiting for instance (a34baefe-a2a6-49f6-bf0b-214a3151d3dd) to become ready: unexpected state ''ERROR'', wanted target ''ACTIVE''. last error: %!s(<nil>)'),
+          'error waiting for instance (<uuid>) to become ready: unexpected state ''error'', wanted target ''active''',
+    'Go''s nil last error after a waiter''s unexpected state says nothing (v28)');
+SELECT isnt(ops.normalize_message('unexpected state ''ERROR'', wanted target ''ACTIVE''. last error: quota exceeded'),
+            ops.normalize_message('unexpected state ''ERROR'', wanted target ''ACTIVE'''),
+    'a last error with a text is kept');
+SELECT is(ops.normalize_message('Error code: 404 - {''error'': {''message'': ''No endpoints found that support tool use.'', ''code'': 404}}'),
+          'error code: 404 - {''error'': {''message'': ''no endpoints found that support tool use.',
+    'a Python dict''s number and None fields after the message, with its braces, end nothing the message says (v28)');
+SELECT isnt(ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''messages'', ''code'': 400}}'),
+            ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''tools'', ''code'': 400}}'),
+    'a field with a string value (the parameter at fault) is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
