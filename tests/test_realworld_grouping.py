@@ -29,13 +29,15 @@ FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
 TUNED_FLOOR = 0.77   # all forty tuning splits (1809/2346 = 0.771 with version 27 when blind39 joined them at its
-                     # blind 20/44; the thirty-nine before it 1789/2302 after blind38's round, BEFORE)
+                     # blind 20/44; the thirty-nine before it 1789/2302 after blind38's round, BEFORE; 1811/2346 after
+                     # blind39's round, 1814/2346 = 0.773 with version 28)
 UNDISPUTED_FLOOR = 0.775  # all forty without the disputed labels (1809/2328 = 0.777 when blind39 joined; 1789/2284
-                          # before it)
+                          # before it; 1814/2328 = 0.779 after blind39's round with version 28)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
-    "blind39": (0.775, 0.78),  # 1789/2302 with version 27 after blind38's round; 1789/2284 without the disputed labels
+    "blind39": (0.775, 0.78),  # 1789/2302 with version 27 after blind38's round; 1789/2284 without the disputed labels;
+                               # 1790/2302 and 1790/2284 with version 28 (tf-b38pair-04)
     "blind38": (0.775, 0.785),  # 1754/2250 with version 26 after blind37's round; 1754/2232 without the disputed labels;
                                 # 1755 after blind38's round (vercel-b26pair-01, one code on both sides now)
     "blind37": (0.78, 0.785),  # 1724/2208 with version 25 after blind36's round; 1724/2190 without the disputed labels;
@@ -278,9 +280,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     read and an azapi resource, both `context deadline exceeded` under Terraform), merged at its blind measure, is apart
     since its round read the azapi deadline as TF.RESOURCE_TIMEOUT. One of blind38's, merged at its blind measure:
     agent-b38pair-05 (OpenAI's `Request too large … on tokens per min` and Groq's tokens-per-day limit, both
-    INFRA.RATE_LIMITED, grouped by code). Two of blind39's, merged at its blind measure: ops-b39pair-06 (Loki's
-    `error sending batch` 429 from promtail to two hosts) and ops-b39pair-08 (CouchDB's `unauthorized` with `Name or
-    password is incorrect` and with `Authentication required`).
+    INFRA.RATE_LIMITED, grouped by code). One of blind39's, merged at its blind measure: ops-b39pair-06 (Loki's
+    `error sending batch` 429 from promtail to two hosts); its ops-b39pair-08 (CouchDB's `unauthorized` with `Name or
+    password is incorrect` and with `Authentication required`), merged at its blind measure, is apart since its round
+    read the first as DB.LOGIN_REJECTED.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -357,7 +360,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b39pair-08", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
