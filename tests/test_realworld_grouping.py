@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.84        # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.77   # all forty tuning splits (1809/2346 = 0.771 with version 27 when blind39 joined them at its
-                     # blind 20/44; the thirty-nine before it 1789/2302 after blind38's round, BEFORE; 1811/2346 after
-                     # blind39's round, 1814/2346 = 0.773 with version 28)
-UNDISPUTED_FLOOR = 0.775  # all forty without the disputed labels (1809/2328 = 0.777 when blind39 joined; 1789/2284
-                          # before it; 1814/2328 = 0.779 after blind39's round with version 28)
+TUNED_FLOOR = 0.77   # all forty-one tuning splits (1854/2407 = 0.770 with version 28 when blind40 joined them at
+                     # its blind 40/61; the forty before it 1814/2346 after blind39's round, BEFORE)
+UNDISPUTED_FLOOR = 0.775  # all forty-one without the disputed labels (1854/2389 = 0.776 when blind40 joined; 1814/2328
+                          # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind40": (0.77, 0.775),  # 1814/2346 with version 28 after blind39's round; 1814/2328 without the disputed labels
     "blind39": (0.775, 0.78),  # 1789/2302 with version 27 after blind38's round; 1789/2284 without the disputed labels;
                                # 1790/2302 and 1790/2284 with version 28 (tf-b38pair-04)
     "blind38": (0.775, 0.785),  # 1754/2250 with version 26 after blind37's round; 1754/2232 without the disputed labels;
@@ -125,7 +125,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -146,7 +146,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2346
+    assert len(tuned) >= 2407
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -283,7 +283,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     INFRA.RATE_LIMITED, grouped by code). One of blind39's, merged at its blind measure: ops-b39pair-06 (Loki's
     `error sending batch` 429 from promtail to two hosts); its ops-b39pair-08 (CouchDB's `unauthorized` with `Name or
     password is incorrect` and with `Authentication required`), merged at its blind measure, is apart since its round
-    read the first as DB.LOGIN_REJECTED.
+    read the first as DB.LOGIN_REJECTED. One of blind40's, merged at its blind measure: gha-b40pair-05 (two reusable
+    workflows that cannot be fetched, `error parsing called workflow`, CI.WORKFLOW_INVALID, grouped by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -353,7 +354,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
                       "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
-                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b7pair-07",
+                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b7pair-07",
                       "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04",
                       "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b13pair-06",
                       "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02",
