@@ -163,6 +163,10 @@ SETS = {
     # no secret in them. supabase_fn holds 1 message (tests/fixtures/realworld/blind40/README.md).
     "blind40": (175, 55, {"gha-b40-deploy-pages-71", "gha-b40-docs-1734", "gha-b40-setup-beam-175", "gha-b40pair-01",
                           "gha-b40pair-07"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets): `Failed to get ID token: error in
+    # …` and `resolving auth token: running auth …`; no secret in them. supabase_fn holds none
+    # (tests/fixtures/realworld/blind41/README.md).
+    "blind41": (180, 55, {"gha-b41-attest-build-provenance-156", "gha-b41-niks3-action-19"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
