@@ -15,6 +15,8 @@ step's reading.
   value" (or "invalid new value") reads provider "<source>" ('" produced an '), Go's nil ". last error: %!s(<nil>)"
   is dropped ('last error: %!s(<nil>)'), and so are a Python dict's number, None and boolean fields after the message
   with its closing braces at a line end ("', '").
+- Version 29 (sql/20261211014000_grouping_v29.sql): a masked API key after "api key provided: " reads "<key>"
+  ("api key provided: ").
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -31,13 +33,14 @@ from tests.test_normalize_guards import PIECES, _corpus_texts
 ROOT = Path(__file__).resolve().parent.parent
 # Versions read from their migrations (the latest is the current ops.normalize_message).
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
-           27: "20261211012000_grouping_v27.sql"}
-LATEST = 28
+           27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql"}
+LATEST = 29
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
     27: (('with provider["', ', in provider "'), "tf-b38pair-06"),
     28: (('" produced an ', "last error: %!s(<nil>)", "', '"), "tf-b39pair-06, tf-b38pair-04, agent-b39pair-06"),
+    29: (("api key provided: ",), "agent-b40pair-06"),
 }
 
 
@@ -105,3 +108,10 @@ def test_version_28_changes_are_its_three_readings(conn):
         else:
             source = r'provider "[a-z0-9<>.-]+/[a-z0-9_<>.-]+/[a-z0-9_<>.-]+" produced an (unexpected|invalid) new'
             assert re.search(source, new), (text, old, new)
+
+
+def test_version_29_changes_are_its_reading(conn):
+    masked = re.compile(r"(api key provided: )[a-z0-9<>_-]*\*{2,}[a-z0-9<>_-]*")
+    for text, old, new in _changed(conn, 29, _corpus_texts()):
+        # A masked key after "api key provided: " reads <key>; nothing else changes.
+        assert masked.search(old) and new == masked.sub(r"\1<key>", old), (text, old, new)

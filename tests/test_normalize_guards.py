@@ -176,7 +176,9 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           'provider "provider[\\"registry.terraform.io/hashicorp/azurerm\\"]"', 'provider\n"registry.terraform.io/a/b"',
           '" produced an unexpected new value: ', '" produced an invalid new value for ', '"]"', "provider[",
           "'ACTIVE'. last error: %!s(<nil>)", "last error: %!s(<nil>)", "%!s(<nil>)",
-          "', 'code': 404}}", "', 'error': None}", "', '", "'data': null", ": true}", "}}"]
+          "', 'code': 404}}", "', 'error': None}", "', '", "'data': null", ": true}", "}}",
+          # version 29's step: a masked API key
+          "Incorrect API key provided: gs***tF.", "api key provided: ", "sk-proj-****abcd", "***", "5f2e****e4f9"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

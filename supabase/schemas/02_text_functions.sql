@@ -600,11 +600,18 @@ BEGIN
     IF strpos(m, ''', ''') > 0 THEN  -- guard
         m := regexp_replace(m, '''(, ''[a-z_]{1,40}'': ([0-9]+|<n>|none|true|false|null))+\}+[[:blank:]]*$', '', 'gn');
     END IF;
+    -- Version 29. An API that rejects a key prints it masked, its first and last characters around asterisks
+    -- ("Incorrect API key provided: gs***tF.", "sk-proj-****…abcd", "5f2e****e4f9"): those ends are the key's, a
+    -- different key each time, not the failure (agent-b40pair-06; agent-b27pair-09 prints two, a "different" pair
+    -- told apart by the rest of its text). The masked key after "api key provided: " reads "<key>".
+    IF strpos(m, 'api key provided: ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(api key provided: )[a-z0-9<>_-]*\*{2,}[a-z0-9<>_-]*', '\1<key>', 'g');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 28 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 29 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -666,6 +673,7 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'reads provider "<source>" whether printed provider "provider[\"<source>\"]", provider "<source>" or wrapped '
     'inside the address, Go''s nil error ". last error: %!s(<nil>)" is dropped, and so are the fields of a Python dict '
     'after the message whose values are a number, None or a boolean, with its closing braces, at a line end. '
+    'Version 29: a masked API key after "api key provided: " ("gs***tF", "sk-proj-****abcd") reads "<key>". '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -702,9 +710,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 28;
+RETURN 29;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (28). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (29). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(192);
+SELECT plan(194);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -560,6 +560,12 @@ SELECT is(ops.normalize_message('Error code: 404 - {''error'': {''message'': ''N
 SELECT isnt(ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''messages'', ''code'': 400}}'),
             ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''tools'', ''code'': 400}}'),
     'a field with a string value (the parameter at fault) is kept');
+SELECT is(ops.normalize_message('Error code: 400 "Incorrect API key provided: gs***tF. You can obtain an API key from console.x.ai.'),
+          ops.normalize_message('Error code: 400 "Incorrect API key provided: sk***YA. You can obtain an API key from console.x.ai.'),
+    'a masked API key''s visible ends are the key''s, not the failure (v29)');
+SELECT isnt(ops.normalize_message('Incorrect API key provided: lm-studio.'),
+            ops.normalize_message('Incorrect API key provided: ollama.'),
+    'a key printed unmasked is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
