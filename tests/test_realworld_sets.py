@@ -167,6 +167,10 @@ SETS = {
     # …` and `resolving auth token: running auth …`; no secret in them. supabase_fn holds none
     # (tests/fixtures/realworld/blind41/README.md).
     "blind41": (180, 55, {"gha-b41-attest-build-provenance-156", "gha-b41-niks3-action-19"}),
+    # A Cosmos DB diagnostic's `"sessionToken":null` (the value after a token key, redacted: secrecy first) and a public
+    # image's default password in an Odoo `SET password='…'` statement. supabase_fn holds none
+    # (tests/fixtures/realworld/blind42/README.md).
+    "blind42": (170, 85, {"ops-b42-azure-sdk-for-java-20288", "odoo-b42pair-05"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
