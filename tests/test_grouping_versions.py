@@ -17,6 +17,9 @@ step's reading.
   with its closing braces at a line end ("', '").
 - Version 29 (sql/20261211014000_grouping_v29.sql): a masked API key after "api key provided: " reads "<key>"
   ("api key provided: ").
+- Version 30 (sql/20261211015000_grouping_v30.sql): a client's HTTP status leading a line before an API's error body is
+  dropped ("api error: ", "error code: ", "http ", "internal error: "), and so is Odoo's log record (pid, level,
+  database, logger) leading a line (" debug ", " info ", " warning ", " error ", " critical ").
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -33,14 +36,17 @@ from tests.test_normalize_guards import PIECES, _corpus_texts
 ROOT = Path(__file__).resolve().parent.parent
 # Versions read from their migrations (the latest is the current ops.normalize_message).
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
-           27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql"}
-LATEST = 29
+           27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
+           29: "20261211014000_grouping_v29.sql"}
+LATEST = 30
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
     27: (('with provider["', ', in provider "'), "tf-b38pair-06"),
     28: (('" produced an ', "last error: %!s(<nil>)", "', '"), "tf-b39pair-06, tf-b38pair-04, agent-b39pair-06"),
     29: (("api key provided: ",), "agent-b40pair-06"),
+    30: (("api error: ", "error code: ", "http ", "internal error: ", " debug ", " info ", " warning ", " error ",
+          " critical "), "agent-b41pair-05, odoo-b39pair-03"),
 }
 
 
@@ -115,3 +121,17 @@ def test_version_29_changes_are_its_reading(conn):
     for text, old, new in _changed(conn, 29, _corpus_texts()):
         # A masked key after "api key provided: " reads <key>; nothing else changes.
         assert masked.search(old) and new == masked.sub(r"\1<key>", old), (text, old, new)
+
+
+def test_version_30_changes_are_its_readings(conn):
+    # Normalized texts are one line: a line start of the message is a start or a blank here.
+    status = re.compile(r"(?:^|(?<=\s))(api error:|error code:|http|internal error:) [1-5][0-9]{2}(:| -)? (?=\{|<<n>> )")
+    record = re.compile(r"(?:^|(?<=\s))<n> (debug|info|warning|error|critical) \S+ [a-z][a-z0-9_.]{0,80}: ")
+
+    def without(t: str) -> str:
+        return " ".join(record.sub("", status.sub("", t)).split())
+
+    for text, old, new in _changed(conn, 30, _corpus_texts()):
+        # A client's status before an API's error body, or Odoo's log record, leading a line is dropped; nothing else.
+        assert status.search(old) or record.search(old), (text, old, new)
+        assert len(new) < len(old) and without(old) == without(new), (text, old, new)

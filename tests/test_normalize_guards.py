@@ -178,7 +178,13 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "'ACTIVE'. last error: %!s(<nil>)", "last error: %!s(<nil>)", "%!s(<nil>)",
           "', 'code': 404}}", "', 'error': None}", "', '", "'data': null", ": true}", "}}",
           # version 29's step: a masked API key
-          "Incorrect API key provided: gs***tF.", "api key provided: ", "sk-proj-****abcd", "***", "5f2e****e4f9"]
+          "Incorrect API key provided: gs***tF.", "api key provided: ", "sk-proj-****abcd", "***", "5f2e****e4f9",
+          # version 30's step: a client's HTTP status before an API's error body
+          "API Error: 500 {", "Error code: 400 - {'error'", "HTTP 400: <400> ", "Internal error: 400 <400> ", "http 403: [",
+          "api error: ", "error code: ", "http ", "internal error: ", "API Error: 529\n  {", "<400>",
+          # and Odoo's log record
+          "2019-03-03 13:12:33,563 19125 ERROR erp_database OpenUpgrade: ", "4242 INFO ? odoo.sql_db: ", " critical ",
+          " error ", " info ", " debug ", " warning ", "1 WARNING db odoo.modules.module: x"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -607,11 +607,31 @@ BEGIN
     IF strpos(m, 'api key provided: ') > 0 THEN  -- guard
         m := regexp_replace(m, '(api key provided: )[a-z0-9<>_-]*\*{2,}[a-z0-9<>_-]*', '\1<key>', 'g');
     END IF;
+    -- Version 30. A client's HTTP status before an API's error body ("API Error: 500 {…}", "Error code: 400 - {…}",
+    -- "HTTP 400: <400> …", "Internal error: 400 <400> …") is how that client printed the response: another prints the
+    -- body alone or under its own wording, and the body names the failure (agent-b36pair-03, agent-b36pair-08,
+    -- agent-b41pair-05). Only before a JSON body (on the line or the next) or the status the body echoes ("<<n>>");
+    -- a sentence after the status is kept.
+    IF strpos(m, 'api error: ') > 0 OR strpos(m, 'error code: ') > 0 OR strpos(m, 'http ') > 0
+       OR strpos(m, 'internal error: ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*(api error:|error code:|http|internal error:)[[:blank:]]+[1-5][0-9]{2}(:|[[:blank:]]+-)?[[:space:]]+(?=\{|<<n>> )',
+                            '', 'gn');
+    END IF;
+    -- Version 30. Odoo's log record "<ts> <pid> <LEVEL> <db> <logger>: <message>" (the time dropped above, its pid
+    -- read <n>) names the process, database and logger that printed the message: two loggers (odoo.modules.module and
+    -- the import's own error) or a traceback's last line without the record print one failure (odoo-b39pair-03;
+    -- odoo-b7pair-05 and odoo-b9pair-06 print it too). The record's fields leading a line are dropped, as version 9
+    -- drops a level and a logger between separators; the message after them is kept.
+    IF strpos(m, ' debug ') > 0 OR strpos(m, ' info ') > 0 OR strpos(m, ' warning ') > 0 OR strpos(m, ' error ') > 0
+       OR strpos(m, ' critical ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*<n> (debug|info|warning|error|critical) [^[:space:]]+ [a-z][a-z0-9_.]{0,80}: ', '',
+                            'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 29 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 30 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -674,6 +694,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'inside the address, Go''s nil error ". last error: %!s(<nil>)" is dropped, and so are the fields of a Python dict '
     'after the message whose values are a number, None or a boolean, with its closing braces, at a line end. '
     'Version 29: a masked API key after "api key provided: " ("gs***tF", "sk-proj-****abcd") reads "<key>". '
+    'Version 30: a client''s HTTP status leading a line before an API''s error body ("API Error: 500 {", "Error '
+    'code: 400 - {", "HTTP 400: <400> ") is dropped, and so are the pid, level, database and logger of Odoo''s log '
+    'record leading a line ("<n> error <db> odoo.modules.module: "). '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -710,9 +733,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 29;
+RETURN 30;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (29). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (30). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

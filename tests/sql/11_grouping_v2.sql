@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(194);
+SELECT plan(197);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -555,8 +555,8 @@ SELECT isnt(ops.normalize_message('unexpected state ''ERROR'', wanted target ''A
             ops.normalize_message('unexpected state ''ERROR'', wanted target ''ACTIVE'''),
     'a last error with a text is kept');
 SELECT is(ops.normalize_message('Error code: 404 - {''error'': {''message'': ''No endpoints found that support tool use.'', ''code'': 404}}'),
-          'error code: 404 - {''error'': {''message'': ''no endpoints found that support tool use.',
-    'a Python dict''s number and None fields after the message, with its braces, end nothing the message says (v28)');
+          '{''error'': {''message'': ''no endpoints found that support tool use.',
+    'a Python dict''s number and None fields after the message, with its braces, end nothing the message says (v28; v30 drops the status)');
 SELECT isnt(ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''messages'', ''code'': 400}}'),
             ops.normalize_message('{''error'': {''message'': ''Invalid value'', ''param'': ''tools'', ''code'': 400}}'),
     'a field with a string value (the parameter at fault) is kept');
@@ -566,6 +566,15 @@ SELECT is(ops.normalize_message('Error code: 400 "Incorrect API key provided: gs
 SELECT isnt(ops.normalize_message('Incorrect API key provided: lm-studio.'),
             ops.normalize_message('Incorrect API key provided: ollama.'),
     'a key printed unmasked is kept');
+SELECT is(ops.normalize_message('Internal error: 400 <400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 983616]'),
+          ops.normalize_message('HTTP 400: <400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 258048]'),
+    'a client''s HTTP status before an API''s error body is the client''s wrapper (v30)');
+SELECT isnt(ops.normalize_message('API Error: 400 Model does not exist.'),
+            ops.normalize_message('API Error: 404 Model does not exist.'),
+    'a status before a sentence, not a body, is kept');
+SELECT is(ops.normalize_message('2019-03-03 13:12:33,563 19125 ERROR erp_database OpenUpgrade: duplicate key value'),
+          ops.normalize_message('ERROR: duplicate key value'),
+    'Odoo''s log record before a message is how it was printed (v30)');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
