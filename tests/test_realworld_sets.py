@@ -171,6 +171,8 @@ SETS = {
     # image's default password in an Odoo `SET password='…'` statement. supabase_fn holds none
     # (tests/fixtures/realworld/blind42/README.md).
     "blind42": (170, 85, {"ops-b42-azure-sdk-for-java-20288", "odoo-b42pair-05"}),
+    # Redaction changes none of its texts; supabase_fn and vercel hold none (tests/fixtures/realworld/blind43/README.md).
+    "blind43": (135, 50, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
