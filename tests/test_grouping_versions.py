@@ -20,6 +20,8 @@ step's reading.
 - Version 30 (sql/20261211015000_grouping_v30.sql): a client's HTTP status leading a line before an API's error body is
   dropped ("api error: ", "error code: ", "http ", "internal error: "), and so is Odoo's log record (pid, level,
   database, logger) leading a line (" debug ", " info ", " warning ", " error ", " critical ").
+- Version 31 (sql/20261211016000_grouping_v31.sql): Unbound's log record tag "<program>[<pid>:<thread>] " leading a
+  line before a level is dropped with the level ("] "; its guard reads ":<n>] " in the normalized text).
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -37,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Versions read from their migrations (the latest is the current ops.normalize_message).
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
            27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
-           29: "20261211014000_grouping_v29.sql"}
-LATEST = 30
+           29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql"}
+LATEST = 31
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
@@ -47,6 +49,7 @@ STEPS = {
     29: (("api key provided: ",), "agent-b40pair-06"),
     30: (("api error: ", "error code: ", "http ", "internal error: ", " debug ", " info ", " warning ", " error ",
           " critical "), "agent-b41pair-05, odoo-b39pair-03"),
+    31: (("] ",), "dns-b42pair-09"),
 }
 
 
@@ -134,4 +137,18 @@ def test_version_30_changes_are_its_readings(conn):
     for text, old, new in _changed(conn, 30, _corpus_texts()):
         # A client's status before an API's error body, or Odoo's log record, leading a line is dropped; nothing else.
         assert status.search(old) or record.search(old), (text, old, new)
+        assert len(new) < len(old) and without(old) == without(new), (text, old, new)
+
+
+def test_version_31_changes_are_its_reading(conn):
+    # Normalized texts are one line: a line start of the message is a start or a blank here.
+    tag = re.compile(r"(?:^|(?<=\s))[a-z][a-z0-9_.-]{0,63}\[<(?:n|hex)>:<n>\] "
+                     r"(?:(?:error|warning|info|debug|notice): ?|(?=fatal error:))")
+
+    def without(t: str) -> str:
+        return " ".join(tag.sub("", t).split())
+
+    for text, old, new in _changed(conn, 31, _corpus_texts()):
+        # Unbound's tag leading a line before a level is dropped with the level; nothing else changes.
+        assert tag.search(old), (text, old, new)
         assert len(new) < len(old) and without(old) == without(new), (text, old, new)

@@ -184,7 +184,10 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "api error: ", "error code: ", "http ", "internal error: ", "API Error: 529\n  {", "<400>",
           # and Odoo's log record
           "2019-03-03 13:12:33,563 19125 ERROR erp_database OpenUpgrade: ", "4242 INFO ? odoo.sql_db: ", " critical ",
-          " error ", " info ", " debug ", " warning ", "1 WARNING db odoo.modules.module: x"]
+          " error ", " info ", " debug ", " warning ", "1 WARNING db odoo.modules.module: x",
+          # version 31's step: Unbound's log record tag
+          "[1687737600] libunbound[487866:0] fatal error: ", "unbound[1:0] info: ", "unbound[246:2] debug: x",
+          "unbound[12345678:0] error: ", "unbound[7:0] query: ", ":0] ", "] ", ":<n>] ", "[1:0] info: "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -627,11 +627,21 @@ BEGIN
         m := regexp_replace(m, '^[[:blank:]]*<n> (debug|info|warning|error|critical) [^[:space:]]+ [a-z][a-z0-9_.]{0,80}: ', '',
                             'gn');
     END IF;
+    -- Version 31. Unbound prints a log record as "[<epoch>] <program>[<pid>:<thread>] <level>: <message>" (the epoch
+    -- dropped above as a bracketed tag, the pid and thread read <n>): the process and thread that logged the message,
+    -- and the level the decorations above drop, are how the record was printed; the same message pasted without
+    -- them is the same failure (dns-b42pair-09; blind7's, blind9's, blind17's, blind26's and blind36's messages print
+    -- the tag too). The tag leading a line before a level is dropped with the level ("info: ", "error: "); "fatal
+    -- error:", which the decorations keep, is kept. A tag not before a level, or not leading its line, stays.
+    IF strpos(m, ':<n>] ') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*[a-z][a-z0-9_.-]{0,63}\[(<n>|<hex>):<n>\][[:blank:]]+((error|warning|info|debug|notice):[[:blank:]]*|(?=fatal error:))',
+                            '', 'gn');
+    END IF;
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 30 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 31 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -697,6 +707,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 30: a client''s HTTP status leading a line before an API''s error body ("API Error: 500 {", "Error '
     'code: 400 - {", "HTTP 400: <400> ") is dropped, and so are the pid, level, database and logger of Odoo''s log '
     'record leading a line ("<n> error <db> odoo.modules.module: "). '
+    'Version 31: Unbound''s log record tag leading a line before a level ("unbound[<n>:<n>] info: ") is dropped with '
+    'the level ("fatal error:" kept). '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -733,9 +745,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 30;
+RETURN 31;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (30). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (31). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

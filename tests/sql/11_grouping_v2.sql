@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(197);
+SELECT plan(199);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -575,6 +575,12 @@ SELECT isnt(ops.normalize_message('API Error: 400 Model does not exist.'),
 SELECT is(ops.normalize_message('2019-03-03 13:12:33,563 19125 ERROR erp_database OpenUpgrade: duplicate key value'),
           ops.normalize_message('ERROR: duplicate key value'),
     'Odoo''s log record before a message is how it was printed (v30)');
+SELECT is(ops.normalize_message('[1687737600] libunbound[487866:0] fatal error: could not open autotrust file'),
+          ops.normalize_message('fatal error: could not open autotrust file'),
+    'Unbound''s log record tag before a level is how it was printed (v31)');
+SELECT isnt(ops.normalize_message('unbound[1:0] could not open autotrust file'),
+            ops.normalize_message('could not open autotrust file'),
+    'a tag not before a level is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
