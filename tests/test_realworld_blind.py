@@ -32,7 +32,7 @@ SPLIT = f"blind{NUMBER}"
 LAST_TUNED = f"blind{realworld.LAST_TUNED_BLIND}"
 DIRECTORY = realworld.blind_dir(SPLIT)
 HEADING = f"## Blind set {NUMBER}"
-SANITY_FLOOR = 0.5  # classification only (every blind set so far 0.567 or more); grouping: see the test
+SANITY_FLOOR = 0.5  # classification only (every blind set so far 0.532 or more); grouping: see the test
 
 MESSAGES = realworld.load(directory=DIRECTORY)
 PAIRS = realworld.load_pairs(directory=DIRECTORY)
