@@ -75,39 +75,54 @@ def conn(module_db_url):
             c.execute(f"DROP FUNCTION public.normalize_v{version}(text)")
 
 
-def _changed(conn, version: int, texts: list[str]) -> list[tuple[str, str, str]]:
-    """(text, before, after) for each text that `version` normalizes differently from `version - 1`."""
-    rows = conn.execute(f"SELECT t, {_function(version - 1)}(t), {_function(version)}(t) FROM unnest(%s::text[]) t",
-                        (texts,)).fetchall()
-    return [r for r in rows if r[1] != r[2]]
+@pytest.fixture(scope="module")
+def changed(conn):
+    """changed(version, texts) -> [(text, before, after)] for each text that `version` normalizes differently from
+    `version - 1`. Each version normalizes the fixtures' texts and PIECES once per module (one query), not once per
+    test: every version's tests compare the same texts."""
+    texts = list(dict.fromkeys(_corpus_texts() + list(PIECES)))
+    normalized: dict[int, dict[str, str]] = {}
+
+    def by(version: int) -> dict[str, str]:
+        if version not in normalized:
+            rows = conn.execute(f"SELECT {_function(version)}(t) FROM unnest(%s::text[]) WITH ORDINALITY u(t, i) "
+                                "ORDER BY i", (texts,)).fetchall()
+            normalized[version] = dict(zip(texts, (r[0] for r in rows), strict=True))
+        return normalized[version]
+
+    def diff(version: int, among: list[str]) -> list[tuple[str, str, str]]:
+        before, after = by(version - 1), by(version)
+        return [(t, before[t], after[t]) for t in dict.fromkeys(among) if before[t] != after[t]]
+
+    return diff
 
 
 @pytest.mark.parametrize("version", sorted(STEPS))
-def test_only_texts_of_the_versions_steps_change(conn, version):
+def test_only_texts_of_the_versions_steps_change(changed, version):
     literals, pairs = STEPS[version]
-    changed = _changed(conn, version, _corpus_texts() + list(PIECES))
+    changed = changed(version, _corpus_texts() + list(PIECES))
     assert changed, f"version {version} changes the texts of its pairs ({pairs})"
     assert [r for r in changed if not any(lit in r[0].casefold() for lit in literals)] == []
 
 
-def test_version_26_changes_are_its_three_readings(conn):
-    for text, old, new in _changed(conn, 26, _corpus_texts()):
+def test_version_26_changes_are_its_three_readings(changed):
+    for text, old, new in changed(26, _corpus_texts()):
         # A syslog tag's pid as <n>, a deprecated action's major version, an EKS shard dropped.
         assert ("[<n>]:" in new or "deprecated version of" in new or ".eks.amazonaws.com" in new), (text, old, new)
         assert re.sub(r"\[<(n|hex)>\]:", "[<n>]:", old) == new or "deprecated version of" in new \
             or ".eks.amazonaws.com" in new, (text, old, new)
 
 
-def test_version_27_changes_only_drop_a_provider_location(conn):
-    for text, old, new in _changed(conn, 27, _corpus_texts()):
+def test_version_27_changes_only_drop_a_provider_location(changed):
+    for text, old, new in changed(27, _corpus_texts()):
         # The new text is the old one without the provider block's location.
         assert 'provider "' in old or 'provider["' in old, (text, old, new)
         assert len(new) < len(old) and 'with provider["' not in new and ', in provider "' not in new, (text, old, new)
 
 
-def test_version_28_changes_are_its_three_readings(conn):
+def test_version_28_changes_are_its_three_readings(changed):
     fields = re.compile(r"'(, '[a-z_]{1,40}': ([0-9]+|<n>|none|true|false|null))+\}+(?=\s|$)")
-    for text, old, new in _changed(conn, 28, _corpus_texts()):
+    for text, old, new in changed(28, _corpus_texts()):
         # A provider read as provider "<source>" before its inconsistent result, Go's nil last error dropped, or a
         # dict's scalar fields after the message dropped with its braces.
         if fields.search(old) and fields.sub("", old) == new:
@@ -119,14 +134,14 @@ def test_version_28_changes_are_its_three_readings(conn):
             assert re.search(source, new), (text, old, new)
 
 
-def test_version_29_changes_are_its_reading(conn):
+def test_version_29_changes_are_its_reading(changed):
     masked = re.compile(r"(api key provided: )[a-z0-9<>_-]*\*{2,}[a-z0-9<>_-]*")
-    for text, old, new in _changed(conn, 29, _corpus_texts()):
+    for text, old, new in changed(29, _corpus_texts()):
         # A masked key after "api key provided: " reads <key>; nothing else changes.
         assert masked.search(old) and new == masked.sub(r"\1<key>", old), (text, old, new)
 
 
-def test_version_30_changes_are_its_readings(conn):
+def test_version_30_changes_are_its_readings(changed):
     # Normalized texts are one line: a line start of the message is a start or a blank here.
     status = re.compile(r"(?:^|(?<=\s))(api error:|error code:|http|internal error:) [1-5][0-9]{2}(:| -)? (?=\{|<<n>> )")
     record = re.compile(r"(?:^|(?<=\s))<n> (debug|info|warning|error|critical) \S+ [a-z][a-z0-9_.]{0,80}: ")
@@ -134,13 +149,13 @@ def test_version_30_changes_are_its_readings(conn):
     def without(t: str) -> str:
         return " ".join(record.sub("", status.sub("", t)).split())
 
-    for text, old, new in _changed(conn, 30, _corpus_texts()):
+    for text, old, new in changed(30, _corpus_texts()):
         # A client's status before an API's error body, or Odoo's log record, leading a line is dropped; nothing else.
         assert status.search(old) or record.search(old), (text, old, new)
         assert len(new) < len(old) and without(old) == without(new), (text, old, new)
 
 
-def test_version_31_changes_are_its_reading(conn):
+def test_version_31_changes_are_its_reading(changed):
     # Normalized texts are one line: a line start of the message is a start or a blank here.
     tag = re.compile(r"(?:^|(?<=\s))[a-z][a-z0-9_.-]{0,63}\[<(?:n|hex)>:<n>\] "
                      r"(?:(?:error|warning|info|debug|notice): ?|(?=fatal error:))")
@@ -148,7 +163,7 @@ def test_version_31_changes_are_its_reading(conn):
     def without(t: str) -> str:
         return " ".join(tag.sub("", t).split())
 
-    for text, old, new in _changed(conn, 31, _corpus_texts()):
+    for text, old, new in changed(31, _corpus_texts()):
         # Unbound's tag leading a line before a level is dropped with the level; nothing else changes.
         assert tag.search(old), (text, old, new)
         assert len(new) < len(old) and without(old) == without(new), (text, old, new)

@@ -9,6 +9,7 @@ the pieces the steps replace; every output must be equal.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from pathlib import Path
@@ -24,7 +25,13 @@ GUARD = re.compile(r"IF (.+?) THEN  -- guard")
 
 
 def _corpus_texts() -> list[str]:
-    """Every ``message`` string under tests/fixtures (real-world sets and the synthetic corpus), and pair texts."""
+    """Every ``message`` string under tests/fixtures (real-world sets and the synthetic corpus), and pair texts; read
+    once per process (the grouping version tests call this once per version)."""
+    return list(_read_corpus_texts())
+
+
+@functools.cache
+def _read_corpus_texts() -> tuple[str, ...]:
     texts: list[str] = []
 
     def walk(node) -> None:
@@ -39,8 +46,9 @@ def _corpus_texts() -> list[str]:
                 walk(value)
 
     for path in sorted((ROOT / "tests" / "fixtures").rglob("*.yaml")):
-        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
-    return texts
+        # libyaml's safe loader (PyYAML's C binding, installed with it): the pure-Python one takes seconds here.
+        walk(yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
+    return tuple(texts)
 
 
 def _demo_texts(n: int = 300) -> list[str]:
