@@ -173,6 +173,12 @@ SETS = {
     "blind42": (170, 85, {"ops-b42-azure-sdk-for-java-20288", "odoo-b42pair-05"}),
     # Redaction changes none of its texts; supabase_fn and vercel hold none (tests/fixtures/realworld/blind43/README.md).
     "blind43": (135, 50, set()),
+    # The word after a secret's name read as a value (secrecy first, as in earlier sets): `failed to create registration
+    # token: POST https://…`, `presenting token: dns.ZonesClient…`, `valid_token=None`, a workflow's `server-password:
+    # GITHUB_TOKEN` and masked `token: ***`, and mysql's empty `Enter password: ` prompt (the next line's first word);
+    # no secret in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind44/README.md).
+    "blind44": (135, 80, {"gha-b44-actions-runner-controller-1320", "gha-b44pair-01", "gha-b44pair-07",
+                          "agent-b44pair-11", "dns-b44pair-08", "ops-b44pair-14"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
