@@ -22,6 +22,8 @@ step's reading.
   database, logger) leading a line (" debug ", " info ", " warning ", " error ", " critical ").
 - Version 31 (sql/20261211016000_grouping_v31.sql): Unbound's log record tag "<program>[<pid>:<thread>] " leading a
   line before a level is dropped with the level ("] "; its guard reads ":<n>] " in the normalized text).
+- Version 32 (sql/20261211017000_grouping_v32.sql): the escaped frame lines of a JavaScript stack serialized in a JSON
+  string are dropped ("\\n", with "at "), and so is "{"stack":"" leading a line ('"stack":').
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -39,8 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Versions read from their migrations (the latest is the current ops.normalize_message).
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
            27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
-           29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql"}
-LATEST = 31
+           29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql",
+           31: "20261211016000_grouping_v31.sql"}
+LATEST = 32
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
@@ -50,6 +53,7 @@ STEPS = {
     30: (("api error: ", "error code: ", "http ", "internal error: ", " debug ", " info ", " warning ", " error ",
           " critical "), "agent-b41pair-05, odoo-b39pair-03"),
     31: (("] ",), "dns-b42pair-09"),
+    32: (("\\n", '"stack":'), "vercel-b40pair-08, ops-b43pair-03"),
 }
 
 
@@ -167,3 +171,12 @@ def test_version_31_changes_are_its_reading(changed):
         # Unbound's tag leading a line before a level is dropped with the level; nothing else changes.
         assert tag.search(old), (text, old, new)
         assert len(new) < len(old) and without(old) == without(new), (text, old, new)
+
+
+def test_version_32_changes_are_its_reading(changed):
+    for text, old, new in changed(32, _corpus_texts()):
+        # Escaped stack frame lines, or "{"stack":"" leading a line, are dropped: the new text is shorter and is the
+        # old one with characters taken out (a leading "error:" the decorations then drop may go too), nothing added.
+        assert ("\\n" in old and " at " in old) or '{"stack":"' in old, (text, old, new)
+        rest = iter(old)
+        assert len(new) < len(old) and all(c in rest for c in new), (text, old, new)

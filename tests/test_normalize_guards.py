@@ -197,7 +197,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           " error ", " info ", " debug ", " warning ", "1 WARNING db odoo.modules.module: x",
           # version 31's step: Unbound's log record tag
           "[1687737600] libunbound[487866:0] fatal error: ", "unbound[1:0] info: ", "unbound[246:2] debug: x",
-          "unbound[12345678:0] error: ", "unbound[7:0] query: ", ":0] ", "] ", ":<n>] ", "[1:0] info: "]
+          "unbound[12345678:0] error: ", "unbound[7:0] query: ", ":0] ", "] ", ":<n>] ", "[1:0] info: ",
+          # version 32's step: a JavaScript stack serialized in a JSON string
+          '{"stack":"Error: x\\n    at f (/a/b.js:3:9)\\n    at g (https://h.example/c.js:1:2)"}',
+          "\\n    at Object.<anonymous> (C:\\\\app\\\\d.js:4:1)", "\\n at new X (x.js:1)", "\\n at least", "\\n",
+          '{"stack":"', '{ "stack": "', '"stack":', "at "]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

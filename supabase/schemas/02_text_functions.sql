@@ -97,6 +97,17 @@ BEGIN
     -- redaction's) recompile on every call. Each step that cannot change the text runs only when a literal it
     -- needs is present; every "IF ... THEN  -- guard" is a necessary condition of its regexes matching, so the
     -- result is the same as running them all (tests/test_normalize_guards.py runs both and compares).
+    -- Version 32. A JavaScript error's stack serialized in a JSON string ({"stack":"Error: <message>\n    at <frame>
+    -- (<file>:<line>:<col>)\n    at …") escapes its line breaks: the frames, dropped as lines by the version 8 step
+    -- below when the log printed them, stay on the message's line here. Escaped frame lines ending in a line number
+    -- are dropped, and so is the object's opening brace with the "stack" field name leading a line (without the brace
+    -- the version 9 step drops the field name): the message is the failure (vercel-b40pair-08, ops-b43pair-03).
+    IF strpos(m, '\n') > 0 AND strpos(m, 'at ') > 0 THEN  -- guard
+        m := regexp_replace(m, '(\\n[[:blank:]]+at ([^"\n\\]|\\\\)*:[0-9]+\)?)+', '', 'g');
+    END IF;
+    IF strpos(m, '"stack":') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*\{[[:blank:]]*"stack":[[:blank:]]*"', '', 'gn');
+    END IF;
     -- Version 16. A GitHub Actions workflow command ("::error::<message>", "::warning file=<f>,line=<n>::<message>")
     -- is how a step hands the runner its message; what precedes the command on its line (a tool that echoed or
     -- returned it, "devcontainers/ci return \"::error::…\"", a runner's step tag) wraps it: the message alone is the
@@ -641,7 +652,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 31 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 32 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -709,6 +720,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'record leading a line ("<n> error <db> odoo.modules.module: "). '
     'Version 31: Unbound''s log record tag leading a line before a level ("unbound[<n>:<n>] info: ") is dropped with '
     'the level ("fatal error:" kept). '
+    'Version 32: the escaped frame lines of a JavaScript stack serialized in a JSON string ("\n    at <frame>:<n>:<n>)") '
+    'are dropped, and so is "{"stack":" leading a line. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -745,9 +758,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 31;
+RETURN 32;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (31). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (32). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

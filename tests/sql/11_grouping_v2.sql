@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(199);
+SELECT plan(201);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -581,6 +581,12 @@ SELECT is(ops.normalize_message('[1687737600] libunbound[487866:0] fatal error: 
 SELECT isnt(ops.normalize_message('unbound[1:0] could not open autotrust file'),
             ops.normalize_message('could not open autotrust file'),
     'a tag not before a level is kept');
+SELECT is(ops.normalize_message('{"stack":"Error: 10 ABORTED: Too much contention.\n    at Object.f (/srv/a/call.js:30:26)\n    at g (/srv/a/client.js:174:52)"}'),
+          ops.normalize_message(E'Error: 10 ABORTED: Too much contention.\n    at Object.f (/api/src/call.ts:81:24)'),
+    'a JavaScript stack serialized in a JSON string is its message (v32)');
+SELECT isnt(ops.normalize_message('{"detail":"Error: x\n  at least one field is required"}'),
+            ops.normalize_message('{"detail":"Error: x"}'),
+    'an escaped line that is not a frame is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
