@@ -104,9 +104,9 @@ def changed(conn):
 @pytest.mark.parametrize("version", sorted(STEPS))
 def test_only_texts_of_the_versions_steps_change(changed, version):
     literals, pairs = STEPS[version]
-    changed = changed(version, _corpus_texts() + list(PIECES))
-    assert changed, f"version {version} changes the texts of its pairs ({pairs})"
-    assert [r for r in changed if not any(lit in r[0].casefold() for lit in literals)] == []
+    rows = changed(version, _corpus_texts() + list(PIECES))
+    assert rows, f"version {version} changes the texts of its pairs ({pairs})"
+    assert [r for r in rows if not any(lit in r[0].casefold() for lit in literals)] == []
 
 
 def test_version_26_changes_are_its_three_readings(changed):
@@ -118,14 +118,14 @@ def test_version_26_changes_are_its_three_readings(changed):
 
 
 def test_version_27_changes_only_drop_a_provider_location(changed):
+    def locations(t: str) -> int:
+        return t.count('with provider["') + t.count(', in provider "')
+
     for text, old, new in changed(27, _corpus_texts()):
         # The new text is the old one without the provider block's location (or, where a log prefix interleaves the
         # location's two lines on one line, blind44's `with provider["<source> level=error msg= on <file> line <n>, in
         # provider "<name>":`, without one of its two parts).
         assert 'provider "' in old or 'provider["' in old, (text, old, new)
-
-        def locations(t):
-            return t.count('with provider["') + t.count(', in provider "')
         assert len(new) < len(old) and locations(new) < locations(old), (text, old, new)
 
 
