@@ -153,10 +153,11 @@ SETS = {
     # Redaction changes none of its texts; supabase_fn holds 2 messages (tests/fixtures/realworld/blind38/README.md).
     "blind38": (180, 50, set()),
     # Credentials in URLs (`http://admin:password@localhost`, `http://vulhub:vulhub@…`) and a reporter's masked
-    # `token=***` redacted, as meant; the word after `token:` read as a value (secrecy first, as in earlier sets):
-    # Keycloak's `…/openid-connect/token: 401 Unauthorized` and the hint `id-token: write`. supabase_fn holds none
+    # `token=***` redacted, as meant; the word after `token:` read as a value (secrecy first, as in earlier sets): the
+    # hint `id-token: write`. Keycloak's `…/openid-connect/token: 401 Unauthorized` keeps its status since an HTTP
+    # status and reason phrase after a key are no value (tf-b39pair-04). supabase_fn holds none
     # (tests/fixtures/realworld/blind39/README.md).
-    "blind39": (140, 40, {"gha-b39pair-03", "ops-b39-vulhub-104", "ops-b39pair-08", "tf-b39pair-04",
+    "blind39": (140, 40, {"gha-b39pair-03", "ops-b39-vulhub-104", "ops-b39pair-08",
                           "tf-b39-terraform-provider-databricks-2144"}),
     # The word after `token:` read as a value (secrecy first, as in earlier sets): the hints `id-token: write` and
     # `idToken: write`, `Failed to get OIDC token: <n> |`, a workflow's masked `token: ***` and `github-token: ***`;
@@ -179,6 +180,9 @@ SETS = {
     # no secret in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind44/README.md).
     "blind44": (135, 80, {"gha-b44-actions-runner-controller-1320", "gha-b44pair-01", "gha-b44pair-07",
                           "agent-b44pair-11", "dns-b44pair-08", "ops-b44pair-14"}),
+    # A masked `token: ***` and `mask-password: true` (the word after a secret's name read as a value: secrecy first);
+    # no secret in them. supabase_fn holds none (tests/fixtures/realworld/blind45/README.md).
+    "blind45": (145, 64, {"gha-b45-amazon-ecr-login-620", "gha-b45-hugo-theme-stack-starter-91"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -276,6 +276,31 @@ def test_yes_or_no_set_as_a_password_is_still_redacted(conn, text, value):
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
 
 
+@pytest.mark.parametrize("text", [
+    # a Terraform provider's Keycloak token endpoint (blind39), actions-runner-controller (blind44)
+    'Error: Post "http://localhost:8080/realms/master/protocol/openid-connect/token: 401 Unauthorized"',
+    '"error": "https://api.github.com/repos/o/r/actions/runners/registration-token: 404 Not Found []"}',
+    "oauth2: cannot fetch token: 500 Internal Server Error",
+    "id_token: 503\tService Unavailable",
+])
+def test_an_http_status_after_a_key_is_a_response_not_a_value(conn, text):
+    """secret_assignment leaves three digits 100-599 followed by a blank and a letter (a status and its reason
+    phrase) alone after a key; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("token: 4041 Not Found", "4041"),
+    ("token: 404abc Not Found", "404abc"),
+    ("api_key=404", "404"),
+    ("password: 600 Seconds", "600"),
+])
+def test_digits_that_are_no_status_and_reason_are_still_redacted(conn, text, value):
+    """Four digits, digits run into letters, a status at the end or outside 100-599: a value, redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
 @pytest.mark.parametrize("text,value", [
     ("{u'password': u'hunter2', u'user': u'app'}", "hunter2"),   # Python 2's repr of a dict (blind3: an ACME client)
     ("{b'token': b'0a1b2c3d'}", "0a1b2c3d"),
