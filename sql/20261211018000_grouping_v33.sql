@@ -1,13 +1,11 @@
 -- Grouping version 33 (issue 9, tuned on dev, dev-holdout1 and dev-blind2 ... dev-blind44; docs/grouping.md):
--- three steps added to ops.normalize_message, behind their literal guards (tests/test_normalize_guards.py), and the
--- hex id step narrowed, checked on all forty-five tuning splits:
+-- three steps added to ops.normalize_message, behind their literal guards (tests/test_normalize_guards.py), checked
+-- on all forty-five tuning splits:
 --  * A Markdown code fence on a line of its own ("```bash", "```") around a pasted log is dropped (gha-b44pair-05).
 --  * A Python exception printed as a JSON object, "{" then "name": "<Class>Error", before a "message" field, loses
 --    the brace and the class field; the message field is read as before (agent-b44pair-03).
 --  * A hex exit status after "exit status"/"exit code" (Windows' NTSTATUS, "exit status 0xc0000409") is kept, as a
 --    decimal exit code is, instead of reading <hex> (agent-b44pair-08, two different crashes).
---  * The hex id step reads a run of 7+ hex characters as <hex> only when it has a letter as well as a digit: a run
---    of digits alone is a decimal number and reads <n> whatever its length (1048576 and 262144, ops-b42pair-16).
 -- ops.grouping_text, ops.fingerprint_text, ops.error_fingerprint and the per-code grouping rules are unchanged.
 -- Fingerprints carry version 33: the tag "fp33|" is built from ops.current_fingerprint_version(), the one place the
 -- version is written. The classification cache key includes the version, and the taxonomy version is raised as well,
@@ -149,12 +147,10 @@ BEGIN
     IF strpos(m, ']:') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})\[[0-9]+\]:', '\1\2[<n>]:', 'g');
     END IF;
-    -- Hex ids of 7+ characters with at least one digit and, since version 33, at least one letter. A run of digits
-    -- alone is a decimal number whatever its length (a size, a count, an epoch, an account id), read <n> by the number
-    -- steps below: until version 32 one of 7+ digits read <hex> where a shorter one read <n> (1048576 and 262144 in
-    -- one message, ops-b42pair-16). A hex id that happens to have no letter (1 in 27 of 7 characters) reads <n>.
+    -- Hex ids of 7+ characters with at least one digit, letters or not: a digits-only id and its
+    -- lettered siblings get the same placeholder.
     IF has_digit THEN  -- guard
-        m := regexp_replace(m, '(^|[^A-Za-z0-9_])(?=[A-Fa-f]*[0-9])(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{7,}(?![A-Za-z0-9_])', '\1<hex>', 'g');
+        m := regexp_replace(m, '(^|[^A-Za-z0-9_])(?=[A-Fa-f]*[0-9])[0-9A-Fa-f]{7,}(?![A-Za-z0-9_])', '\1<hex>', 'g');
     END IF;
     -- Long tokens mixing letters and digits (base62/base64 ids, hashes).
     IF has_digit THEN  -- guard
@@ -629,7 +625,7 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
-    'characters with a digit and (v33) a letter (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
+    'characters with a digit (<hex>), long letter/digit tokens (<id>), absolute paths (<path>), durations (<dur>) and other '
     'numbers (<n>; 10,000 is one number; a list of ids "(<n>, <n>)" one <n>), the quoted name after '
     '"function" (<name>) - keeping exit codes, signal numbers and HTTP statuses; drops an exception class or an HTTP status (v6) leading a line, a trailing "Learn more: <link>", a line-ending reference link after " - " or in parentheses (v4), a JSON string''s quotes (v4) and log decorations at the start of each line '
     '(timestamps, [tags], ##[error], box-drawing characters, a bare severity word); lower-cases and collapses white space. '
@@ -696,8 +692,7 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'Version 32: the escaped frame lines of a JavaScript stack serialized in a JSON string ("\n    at <frame>:<n>:<n>)") '
     'are dropped, and so is "{"stack":" leading a line. '
     'Version 33: a Markdown code fence line ("```bash", "```") is dropped, and so are "{" and a "name": "<Class>Error" '
-    'field before a "message" field; a hex exit status ("exit status 0xc0000409") is kept; a run of 7+ digits without '
-    'a letter reads <n> (not <hex>). '
+    'field before a "message" field; a hex exit status ("exit status 0xc0000409") is kept. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE OR REPLACE FUNCTION ops.current_fingerprint_version() RETURNS smallint
