@@ -24,6 +24,8 @@ step's reading.
   line before a level is dropped with the level ("] "; its guard reads ":<n>] " in the normalized text).
 - Version 32 (sql/20261211017000_grouping_v32.sql): the escaped frame lines of a JavaScript stack serialized in a JSON
   string are dropped ("\\n", with "at "), and so is "{"stack":"" leading a line ('"stack":').
+- Version 33 (sql/20261211018000_grouping_v33.sql): a Markdown code fence line is dropped ("```"), and so are "{" and
+  a "name": "<Class>Error" field before a "message" field ('"name":'); a hex exit status is kept ("0x", with "exit").
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -42,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
            27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
            29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql",
-           31: "20261211016000_grouping_v31.sql"}
-LATEST = 32
+           31: "20261211016000_grouping_v31.sql", 32: "20261211017000_grouping_v32.sql"}
+LATEST = 33
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
@@ -54,6 +56,7 @@ STEPS = {
           " critical "), "agent-b41pair-05, odoo-b39pair-03"),
     31: (("] ",), "dns-b42pair-09"),
     32: (("\\n", '"stack":'), "vercel-b40pair-08, ops-b43pair-03"),
+    33: (("```", '"name":', "0x"), "gha-b44pair-05, agent-b44pair-03, agent-b44pair-08"),
 }
 
 
@@ -185,3 +188,17 @@ def test_version_32_changes_are_its_reading(changed):
         assert ("\\n" in old and " at " in old) or '{"stack":"' in old, (text, old, new)
         rest = iter(old)
         assert len(new) < len(old) and all(c in rest for c in new), (text, old, new)
+
+
+def test_version_33_changes_are_its_readings(changed):
+    hex_exit = re.compile(r"exit(ed)?[\s_-]*(code|status)?[\s:=]*0x[0-9a-f]+", re.IGNORECASE)
+    name = re.compile(r'^[ \t]*\{[ \t]*\n[ \t]*"name":[ \t]*"[A-Za-z0-9_.]*(Error|Exception)",[ \t]*\n[ \t]*"message":',
+                      re.MULTILINE)
+    fence = re.compile(r"^[ \t]*```[A-Za-z0-9_+.-]*[ \t]*$", re.MULTILINE)
+    for text, old, new in changed(33, _corpus_texts()):
+        # A fence line or a JSON class field dropped (the new text is the old one with characters taken out), or a hex
+        # exit status kept where it read <hex>.
+        rest = iter(old)
+        dropped = (fence.search(text) or name.search(text)) and len(new) < len(old) and all(c in rest for c in new)
+        kept = hex_exit.search(text) and hex_exit.search(new) and "<hex>" in old
+        assert dropped or kept, (text, old, new)

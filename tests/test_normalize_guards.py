@@ -201,7 +201,12 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           # version 32's step: a JavaScript stack serialized in a JSON string
           '{"stack":"Error: x\\n    at f (/a/b.js:3:9)\\n    at g (https://h.example/c.js:1:2)"}',
           "\\n    at Object.<anonymous> (C:\\\\app\\\\d.js:4:1)", "\\n at new X (x.js:1)", "\\n at least", "\\n",
-          '{"stack":"', '{ "stack": "', '"stack":', "at "]
+          '{"stack":"', '{ "stack": "', '"stack":', "at ",
+          # version 33's steps: a Markdown code fence, a JSON object's class field, a hex exit status
+          "```bash\n", "\n```", "```", "``", '{\n\t"name": "ValueError",\n\t"message": "x",',
+          '{\n  "name": "a.b.KeyError",\n',
+          '"name": "X",\n', '"message":', '"name":', "exit status 0xc0000409", "Exit code: 0XC000001D", "exited 0x1f",
+          "exit status 0x", "0x", "EXIT"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

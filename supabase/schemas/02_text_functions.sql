@@ -91,6 +91,10 @@ DECLARE
     has_digit constant boolean := translate(m, '0123456789', '') <> m;
     -- The record types version 24's steps read as "<type>", written once (a regex group).
     dns_types constant text := '(a|aaaa|caa|txt|cname|mx|ns|soa|ds|dnskey|srv|ptr|https|svcb|any)';
+    -- Version 33. The digits of a hex exit status, held as these private-use characters (no step reads them) until
+    -- the end.
+    held_digits constant text := U&'\E010\E011\E012\E013\E014\E015\E016\E017\E018\E019';
+    code text;
 BEGIN
     -- PostgreSQL keeps only 32 compiled regexes per session (MAX_CACHED_RES in src/backend/utils/adt/regexp.c)
     -- and evicts the least recently used: run every time, the 30-odd regexes below (with classification's and
@@ -107,6 +111,22 @@ BEGIN
     END IF;
     IF strpos(m, '"stack":') > 0 THEN  -- guard
         m := regexp_replace(m, '^[[:blank:]]*\{[[:blank:]]*"stack":[[:blank:]]*"', '', 'gn');
+    END IF;
+    -- Version 33. A Markdown code fence ("```bash", "```json", "```") on lines of their own around a pasted log is
+    -- how the paste was written, not the failure: one paste of a step's error fences it, another does not
+    -- (gha-b44pair-05; blind13's and blind42's messages fence theirs too). A fence line, with its language, is
+    -- dropped.
+    IF strpos(m, '```') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*```[A-Za-z0-9_+.-]*[[:blank:]]*$', '', 'gn');
+    END IF;
+    -- Version 33. A Python exception a notebook or an editor printed as a JSON object ({<newline> "name":
+    -- "ValueError",<newline> "message": "<message>", …) names its class in a field of its own where a traceback
+    -- prints "ValueError: <message>" (the class dropped below): the opening brace and the class field before a
+    -- "message" field are dropped, the message field is read by version 9's step (agent-b44pair-03; blind4's
+    -- messages print it too).
+    IF strpos(m, '"name":') > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*\{[[:blank:]]*\n[[:blank:]]*"name":[[:blank:]]*"([a-z_][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(Error|Exception)",[[:blank:]]*\n(?=[[:blank:]]*"message":)',
+                            '', 'gn');
     END IF;
     -- Version 16. A GitHub Actions workflow command ("::error::<message>", "::warning file=<f>,line=<n>::<message>")
     -- is how a step hands the runner its message; what precedes the command on its line (a tool that echoed or
@@ -169,6 +189,18 @@ BEGIN
     END IF;
     IF strpos(m, '.') > 0 THEN  -- guard
         m := regexp_replace(m, '[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?', '<ip>', 'g');
+    END IF;
+    -- Version 33. Exit codes are kept (below, in decimal); a hex exit status (Windows' NTSTATUS: Ollama's "exit status
+    -- 0xc0000409", a stack buffer overrun, and "exit status 0xc000001d", an illegal instruction) is one too, but the
+    -- 0x step read every one as <hex> (agent-b44pair-08, "different"). Its digits are held out of the number steps as
+    -- private-use characters and put back at the end.
+    IF (strpos(m, '0x') > 0 OR strpos(m, '0X') > 0) AND m ILIKE '%exit%' THEN  -- guard
+        FOR code IN SELECT DISTINCT x[1] FROM regexp_matches(m,
+                '(?:exit(?:ed)?[[:space:]_-]*(?:code|status|with(?:[[:space:]]+exit)?(?:[[:space:]]+(?:code|status))?)?[[:space:]:=]*)(0x[0-9a-f]{1,16})(?![0-9a-z_])',
+                'gi') AS x LOOP
+            m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)'
+                                   || code || '(?![0-9a-z_])', '\1' || translate(code, '0123456789', held_digits), 'gi');
+        END LOOP;
     END IF;
     IF strpos(m, '0x') > 0 OR strpos(m, '0X') > 0 THEN  -- guard
         m := regexp_replace(m, '0x[0-9a-f]+', '<hex>', 'gi');
@@ -648,11 +680,13 @@ BEGIN
         m := regexp_replace(m, '^[[:blank:]]*[a-z][a-z0-9_.-]{0,63}\[(<n>|<hex>):<n>\][[:blank:]]+((error|warning|info|debug|notice):[[:blank:]]*|(?=fatal error:))',
                             '', 'gn');
     END IF;
+    -- Version 33. The digits of a hex exit status held above are put back (a translate, like the kept mark's removal).
+    m := translate(m, held_digits, '0123456789');
     RETURN btrim(regexp_replace(m, '[[:space:]]+', ' ', 'g'));
 END
 $$;
 COMMENT ON FUNCTION ops.normalize_message(text) IS
-    'Normalization version 32 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
+    'Normalization version 33 (docs/grouping.md has the full table): folds the text (ops.fold_text), reads a Markdown link '
     '[text](url) as its text (v6), then replaces volatile '
     'parts with placeholders - URL path and query (<path>; host and port kept, an http(s)/ws(s) scheme dropped), <email>, <uuid>, <ts>, <time>, '
     'prefixed and region-scoped ids (req_<id>, <id>), <ip> (IPv4, and IPv6 written with "::", v6), colon-hex groups and 0x literals (<hex>), hex ids of 7+ '
@@ -722,6 +756,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'the level ("fatal error:" kept). '
     'Version 32: the escaped frame lines of a JavaScript stack serialized in a JSON string ("\n    at <frame>:<n>:<n>)") '
     'are dropped, and so is "{"stack":" leading a line. '
+    'Version 33: a Markdown code fence line ("```bash", "```") is dropped, and so are "{" and a "name": "<Class>Error" '
+    'field before a "message" field; a hex exit status ("exit status 0xc0000409") is kept. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -758,9 +794,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 32;
+RETURN 33;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (32). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (33). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

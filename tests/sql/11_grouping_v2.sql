@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(201);
+SELECT plan(205);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -587,6 +587,18 @@ SELECT is(ops.normalize_message('{"stack":"Error: 10 ABORTED: Too much contentio
 SELECT isnt(ops.normalize_message('{"detail":"Error: x\n  at least one field is required"}'),
             ops.normalize_message('{"detail":"Error: x"}'),
     'an escaped line that is not a frame is kept');
+SELECT is(ops.normalize_message(E'```bash\nError: Codecov: Failed to properly upload\n```'),
+          ops.normalize_message('Error: Codecov: Failed to properly upload'),
+    'a Markdown code fence around a pasted log is dropped (v33)');
+SELECT is(ops.normalize_message(E'{\n\t"name": "ValueError",\n\t"message": "Calculated available context size -271 was not non-negative.",'),
+          ops.normalize_message('ValueError: Calculated available context size -24 was not non-negative.'),
+    'a Python exception printed as a JSON object with its class field is its message (v33)');
+SELECT isnt(ops.normalize_message('Error: llama runner process has terminated: exit status 0xc0000409'),
+            ops.normalize_message('Error: llama runner process has terminated: exit status 0xc000001d'),
+    'a hex exit status is kept, as a decimal exit code is (v33)');
+SELECT is(ops.normalize_message('Error: llama runner process has terminated: exit status 0xc0000409'),
+          'llama runner process has terminated: exit status 0xc0000409',
+    'a hex exit status reads as printed, lower-cased (v33)');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
