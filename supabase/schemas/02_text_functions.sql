@@ -94,6 +94,8 @@ DECLARE
     -- Version 33. The digits of a hex exit status, held as these private-use characters (no step reads them) until
     -- the end.
     held_digits constant text := U&'\E010\E011\E012\E013\E014\E015\E016\E017\E018\E019';
+    -- Version 33. The words before an exit status ("exit status ", "exited with exit code: "), one capturing group.
+    exit_words constant text := '(exit(?:ed)?[[:space:]_-]*(?:code|status|with(?:[[:space:]]+exit)?(?:[[:space:]]+(?:code|status))?)?[[:space:]:=]*)';
     code text;
 BEGIN
     -- PostgreSQL keeps only 32 compiled regexes per session (MAX_CACHED_RES in src/backend/utils/adt/regexp.c)
@@ -195,11 +197,9 @@ BEGIN
     -- 0x step read every one as <hex> (agent-b44pair-08, "different"). Its digits are held out of the number steps as
     -- private-use characters and put back at the end.
     IF (strpos(m, '0x') > 0 OR strpos(m, '0X') > 0) AND m ILIKE '%exit%' THEN  -- guard
-        FOR code IN SELECT DISTINCT x[1] FROM regexp_matches(m,
-                '(?:exit(?:ed)?[[:space:]_-]*(?:code|status|with(?:[[:space:]]+exit)?(?:[[:space:]]+(?:code|status))?)?[[:space:]:=]*)(0x[0-9a-f]{1,16})(?![0-9a-z_])',
-                'gi') AS x LOOP
-            m := regexp_replace(m, '(exit(ed)?[[:space:]_-]*(code|status|with([[:space:]]+exit)?([[:space:]]+(code|status))?)?[[:space:]:=]*)'
-                                   || code || '(?![0-9a-z_])', '\1' || translate(code, '0123456789', held_digits), 'gi');
+        FOR code IN SELECT DISTINCT x[2] FROM regexp_matches(m, exit_words || '(0x[0-9a-f]{1,16})(?![0-9a-z_])', 'gi') AS x LOOP
+            m := regexp_replace(m, exit_words || code || '(?![0-9a-z_])', '\1' || translate(code, '0123456789', held_digits),
+                                'gi');
         END LOOP;
     END IF;
     IF strpos(m, '0x') > 0 OR strpos(m, '0X') > 0 THEN  -- guard
