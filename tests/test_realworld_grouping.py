@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.75   # all forty-five tuning splits (2014/2681 = 0.751 with version 32 when blind44 joined them at
-                     # its blind 41/82; the forty-four before it 1973/2599 after blind43's round, BEFORE; 2020/2681
-                     # = 0.753 after blind44's round with version 33)
-UNDISPUTED_FLOOR = 0.755  # all forty-five without the disputed labels (2014/2663 = 0.756 when blind44 joined; 1973/2581
-                          # before it; 2020/2663 = 0.759 after blind44's round with version 33)
+TUNED_FLOOR = 0.745  # all forty-six tuning splits (2056/2747 = 0.748 with version 33 when blind45 joined them at
+                     # its blind 36/66; the forty-five before it 2020/2681 after blind44's round, BEFORE)
+UNDISPUTED_FLOOR = 0.75  # all forty-six without the disputed labels (2056/2729 = 0.753 when blind45 joined; 2020/2663
+                         # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind45": (0.75, 0.755),  # 2020/2681 with version 33 after blind44's round; 2020/2663 without the disputed labels
     "blind44": (0.755, 0.76),  # 1973/2599 with version 32 after blind43's round; 1973/2581 without the disputed labels
     "blind43": (0.76, 0.765),  # 1938/2549 with version 31 after blind42's round; 1938/2531 without the disputed labels
     "blind42": (0.765, 0.77),  # 1888/2464 with version 30 after blind41's round; 1888/2446 without the disputed labels
@@ -130,7 +130,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -151,7 +151,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2681
+    assert len(tuned) >= 2747
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -296,7 +296,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     was merged at its blind measure, nor any of blind42's or blind43's. One of blind44's, merged at its blind measure:
     agent-b44pair-08 (Ollama's `llama runner process has terminated: exit status <hex>` for Windows' 0xc0000409, a
     stack buffer overrun, and 0xc000001d, an illegal instruction), is apart since version 33 keeps a hex exit status
-    as it keeps a decimal one.
+    as it keeps a decimal one. Two of blind45's, merged at their blind measure: agent-b45pair-05 (OpenAI's maximum
+    context refusal inside Auto-GPT for a prompt too long and for a completion budget too large, AGENT.CONTEXT_LIMIT,
+    grouped by code) and ops-b45pair-12 (Helm's `cannot re-use a name that is still in use` for an upgrade whose
+    rendered chart was invalid and for an install whose release name is taken).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -357,7 +360,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
@@ -373,7 +376,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
