@@ -17,6 +17,10 @@ from worker.errors import OpsError, translate
 
 def seed_days(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
+        # The test database is a copy of a template that may have been built the day before (a run that crosses
+        # midnight UTC): drop its empty partitions older than yesterday, so that yesterday's is the only old one.
+        conn.execute("SELECT count(*) FROM ops.drop_error_event_partitions(interval '1 day')")
+        conn.execute("SELECT ops.ensure_error_event_partitions()")
         conn.execute("INSERT INTO ops.error_events (source, message, received_at) VALUES "
                      "('ops', 'qqd today', now()), ('ops', 'qqd yesterday', now() - interval '1 day'), "
                      "('ops', 'qqd tomorrow', now() + interval '1 day')")
@@ -28,7 +32,12 @@ def kept(url: str) -> list[str]:
 
 
 ALL = ["qqd today", "qqd tomorrow", "qqd yesterday"]
-YESTERDAY = f"error_events_{(date.today() - timedelta(days=1)):%Y%m%d}"
+
+
+def yesterday() -> tuple[str, date]:
+    """(partition name, day) of yesterday's events, read when a test runs (not when the module is imported)."""
+    day = date.today() - timedelta(days=1)
+    return f"error_events_{day:%Y%m%d}", day
 
 
 def test_a_negative_retention_is_a_usage_error_and_deletes_nothing(db_url):
@@ -51,14 +60,15 @@ def test_zero_retention_needs_yes_and_dry_run_lists_what_would_go(db_url):
     assert kept(db_url) == ALL
     dry = ops("db", "maintain", "--retention-days", "0", "--dry-run", url=db_url)
     assert dry.returncode == 0, dry.stderr
-    assert f"would drop {YESTERDAY} ({date.today() - timedelta(days=1)}, 1 rows)" in dry.stdout
+    partition, day = yesterday()
+    assert f"would drop {partition} ({day}, 1 rows)" in dry.stdout
     assert "nothing changed" in dry.stdout
     assert kept(db_url) == ALL
     done = ops("db", "maintain", "--retention-days", "0", "--yes", "--json", url=db_url)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["classification_cache_pruned"] == 0, "nothing in the cache is a week old"
-    assert out["partitions"] == [{"partition": YESTERDAY, "day": (date.today() - timedelta(days=1)).isoformat(),
+    assert out["partitions"] == [{"partition": partition, "day": day.isoformat(),
                                   "rows": 1, "dropped": True}]
     assert kept(db_url) == ["qqd today", "qqd tomorrow"], "today's and future events are never dropped"
 
