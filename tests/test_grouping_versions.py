@@ -26,6 +26,8 @@ step's reading.
   string are dropped ("\\n", with "at "), and so is "{"stack":"" leading a line ('"stack":').
 - Version 33 (sql/20261211018000_grouping_v33.sql): a Markdown code fence line is dropped ("```"), and so are "{" and
   a "name": "<Class>Error" field before a "message" field ('"name":'); a hex exit status is kept ("0x", with "exit").
+- Version 34 (sql/20261211019000_grouping_v34.sql): Docker Compose's service prefix leading a line is dropped (" | ",
+  " |" at a line end), and a date with a month's name before a time of day reads <ts> (the month's name).
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -44,8 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v26.sql",
            27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
            29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql",
-           31: "20261211016000_grouping_v31.sql", 32: "20261211017000_grouping_v32.sql"}
-LATEST = 33
+           31: "20261211016000_grouping_v31.sql", 32: "20261211017000_grouping_v32.sql",
+           33: "20261211018000_grouping_v33.sql"}
+LATEST = 34
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
@@ -57,6 +60,8 @@ STEPS = {
     31: (("] ",), "dns-b42pair-09"),
     32: (("\\n", '"stack":'), "vercel-b40pair-08, ops-b43pair-03"),
     33: (("```", '"name":', "0x"), "gha-b44pair-05, agent-b44pair-03, agent-b44pair-08"),
+    34: ((" | ", " |\n", "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+         "ops-b45pair-05"),
 }
 
 
@@ -202,3 +207,19 @@ def test_version_33_changes_are_its_readings(changed):
         dropped = (fence.search(text) or name.search(text)) and len(new) < len(old) and all(c in rest for c in new)
         kept = hex_exit.search(text) and hex_exit.search(new) and "<hex>" in old
         assert dropped or kept, (text, old, new)
+
+
+def test_version_34_changes_are_its_readings(changed):
+    compose = re.compile(r"^[ \t]*[a-z0-9][a-z0-9_.-]*[-_][0-9]+[ \t]+\|( |$)", re.IGNORECASE | re.MULTILINE)
+    month = re.compile(r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?[ \t]+[0-9]{1,2}(,?[ \t]+[0-9]{4})?"
+                       r"[ \t]+[0-9]{1,2}:[0-9]{2}:[0-9]{2}|[0-9]{1,2}[ \t]+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+                       r"[a-z]{0,6}\.?[ \t]+[0-9]{4}[ \t]+[0-9]{1,2}:[0-9]{2}:[0-9]{2}", re.IGNORECASE)
+    names = re.compile(r"(mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*")
+    for text, old, new in changed(34, _corpus_texts()):
+        # A Compose prefix dropped (the new text is the old one with characters taken out), or a month-named date read
+        # <ts> (dropped leading a line): fewer <time> than before, and no month or weekday name the old one lacked.
+        rest = iter(old)
+        dropped = compose.search(text) and len(new) < len(old) and all(c in rest for c in new)
+        dated = month.search(text) and new.count("<time>") < old.count("<time>") \
+            and set(names.findall(new)) <= set(names.findall(old))
+        assert dropped or dated, (text, old, new)

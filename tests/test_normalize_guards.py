@@ -222,7 +222,12 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "```bash\n", "\n```", "```", "``", '{\n\t"name": "ValueError",\n\t"message": "x",',
           '{\n  "name": "a.b.KeyError",\n',
           '"name": "X",\n', '"message":', '"name":', "exit status 0xc0000409", "Exit code: 0XC000001D", "exited 0x1f",
-          "exit status 0x", "0x", "EXIT"]
+          "exit status 0x", "0x", "EXIT",
+          # version 34's steps: Docker Compose's service prefix, a date with a month's name before a time of day
+          "keydb-1  | 1:27:S 03 Dec 2024 22:23:15.279 # x", "tile-server_1  |        at a.B.c(B.java:192)\n",
+          "web-1  |\n", "a_1 | b", " | ", " |\n", "| x | y |", "Dec 20 15:00:45 ns1 pdns[5136]: x",
+          "Dec  3 03:28:35 host-02 ", "Tue, 02 Jan 2024 10:00:00 GMT", "Jan 5, 2024 10:00:00", "Sept. 9 1:02:03",
+          "may 3 12:00:00", "Dec 20", "20 Dec 2024", "<time>", "Dec 20 <time>"]
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -96,6 +96,10 @@ DECLARE
     held_digits constant text := U&'\E010\E011\E012\E013\E014\E015\E016\E017\E018\E019';
     -- Version 33. The words before an exit status ("exit status ", "exited with exit code: "), one capturing group.
     exit_words constant text := '(exit(?:ed)?[[:space:]_-]*(?:code|status|with(?:[[:space:]]+exit)?(?:[[:space:]]+(?:code|status))?)?[[:space:]:=]*)';
+    -- Version 34. A weekday (which may be missing) and a month's name as a date prints them ("Tue, ", "Dec",
+    -- "Sept."), written once for both orders of a date.
+    day_name constant text := '((mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6},?[[:blank:]]+)?';
+    month_name constant text := '(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?';
     code text;
 BEGIN
     -- PostgreSQL keeps only 32 compiled regexes per session (MAX_CACHED_RES in src/backend/utils/adt/regexp.c)
@@ -103,6 +107,14 @@ BEGIN
     -- redaction's) recompile on every call. Each step that cannot change the text runs only when a literal it
     -- needs is present; every "IF ... THEN  -- guard" is a necessary condition of its regexes matching, so the
     -- result is the same as running them all (tests/test_normalize_guards.py runs both and compares).
+    -- Version 34. Docker Compose prints each line of a container's log after its service's name, the replica's number
+    -- and " | " ("keydb-1  | <line>", Compose 1: "tile-server_1  | <line>"); which replica printed it, and whether
+    -- the paste came through Compose at all, is not the failure (ops-b45pair-05; ops-b45pair-11, which stays apart
+    -- by its wording, and blind19's, blind20's and blind42's messages print it too). Only leading a line:
+    -- "<name>[-_]<n>", blanks, "|" and one blank (or the line's end), so a "|" table or "a | b" stays.
+    IF strpos(m, ' | ') > 0 OR strpos(m, ' |' || chr(10)) > 0 THEN  -- guard
+        m := regexp_replace(m, '^[[:blank:]]*[a-z0-9][a-z0-9_.-]*[-_][0-9]+[[:blank:]]+\|( |$)', '', 'gin');
+    END IF;
     -- Version 32. A JavaScript error's stack serialized in a JSON string ({"stack":"Error: <message>\n    at <frame>
     -- (<file>:<line>:<col>)\n    at …") escapes its line breaks: the frames, dropped as lines by the version 8 step
     -- below when the log printed them, stay on the message's line here. Escaped frame lines ending in a line number
@@ -161,6 +173,20 @@ BEGIN
     IF strpos(m, ':') > 0 THEN  -- guard
         m := regexp_replace(m, '(^|[^0-9a-f:])[0-9a-f]{1,4}(:[0-9a-f]{1,4}){3,}(?![0-9a-f:])', '\1<hex>', 'gi');
         m := regexp_replace(m, '[0-9]{1,2}:[0-9]{2}:[0-9]{2}([.,][0-9]+)?', '<time>', 'g');
+    END IF;
+    -- Version 34. A date written with a month's name before a time of day (syslog's "Dec 20 15:00:45", Redis's "03
+    -- Dec 2024 22:23:15.279", an HTTP date's "Tue, 02 Jan 2024 10:00:00", a weekday allowed before it) is a timestamp
+    -- as "2024-12-03T22:23:15" is: it reads <ts> (dropped leading a line with the other decorations). The time of day
+    -- read <time> and the day <n>, but the month's name was kept, so one failure logged in two months read as two
+    -- (ops-b45pair-05; 63 pairs of thirty tuning splits print such dates, dns-b45pair-02's and dns-b42pair-08's
+    -- syslog lines among them). Only before a time of day, so a date alone ("Dec 20") stays.
+    IF strpos(m, '<time>') > 0 THEN  -- guard
+        -- "Dec 20 15:00:45", "Jan 5, 2024 10:00:00" (month, day, a year allowed) ...
+        m := regexp_replace(m, '(^|[^a-z0-9])' || day_name || month_name
+                               || '[[:blank:]]+[0-9]{1,2},?([[:blank:]]+[0-9]{4})?[[:blank:]]+<time>', '\1<ts>', 'gi');
+        -- ... and "03 Dec 2024 22:23:15.279", "Tue, 02 Jan 2024 10:00:00" (day, month, year).
+        m := regexp_replace(m, '(^|[^a-z0-9])' || day_name || '[0-9]{1,2}[[:blank:]]+' || month_name
+                               || '[[:blank:]]+[0-9]{4}[[:blank:]]+<time>', '\1<ts>', 'gi');
     END IF;
     -- Opaque ids, case-sensitive (before lower-casing): well-known API prefixes with any tail ...
     IF strpos(m, '_') > 0 OR strpos(m, '-') > 0 THEN  -- guard
@@ -758,6 +784,8 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'are dropped, and so is "{"stack":" leading a line. '
     'Version 33: a Markdown code fence line ("```bash", "```") is dropped, and so are "{" and a "name": "<Class>Error" '
     'field before a "message" field; a hex exit status ("exit status 0xc0000409") is kept. '
+    'Version 34: Docker Compose''s service prefix leading a line ("keydb-1  | ") is dropped, and a date written '
+    'with a month''s name before a time of day ("Dec 20 15:00:45", "03 Dec 2024 22:23:15") reads "<ts>". '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -794,9 +822,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 33;
+RETURN 34;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (33). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (34). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text

@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(205);
+SELECT plan(211);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -599,6 +599,21 @@ SELECT isnt(ops.normalize_message('Error: llama runner process has terminated: e
 SELECT is(ops.normalize_message('Error: llama runner process has terminated: exit status 0xc0000409'),
           'llama runner process has terminated: exit status 0xc0000409',
     'a hex exit status reads as printed, lower-cased (v33)');
+SELECT is(ops.normalize_message(E'keydb-1  | 1:27:S 03 Dec 2024 22:23:15.279 # === ASSERTION FAILED ===\nkeydb-1  | 1:27:S 03 Dec 2024 22:23:15.279 # ==> db.cpp:2935 ''x >= 0'' is not true'),
+          ops.normalize_message(E'449746:449757:S 10 Jan 2023 18:31:03.753 # === ASSERTION FAILED ===\n449746:449757:S 10 Jan 2023 18:31:03.753 # ==> db.cpp:2908 ''x >= 0'' is not true'),
+    'Docker Compose''s service prefix and a date with a month''s name do not split one failure (v34)');
+SELECT is(ops.normalize_message(E'tile-server_1  | OperationException: object too large\ntile-server_1  |        at a.B.c(B.java:192)'),
+          'object too large',
+    'a Compose 1 prefix is dropped on each line, so a frame under it is dropped too (v34)');
+SELECT is(ops.normalize_message('Dec 20 15:00:45 ns1 pdns[5136]: Recursive query was not answered'),
+          ops.normalize_message('Jul  9 06:12:10 ns1 pdns[77]: Recursive query was not answered'),
+    'a syslog date reads <ts> whatever its month (v34)');
+SELECT is(ops.normalize_message('date: Tue, 02 Jan 2024 10:00:00 GMT'), 'date: <ts> gmt',
+    'an HTTP date reads <ts> with its weekday (v34)');
+SELECT isnt(ops.normalize_message('certificate expires Dec 20'), ops.normalize_message('certificate expires Jan 20'),
+    'a date without a time of day keeps its month');
+SELECT isnt(ops.normalize_message('select a | b'), ops.normalize_message('b'),
+    'a "|" not after a service and a replica number is kept');
 -- Fingerprints carry the current version, written only in ops.current_fingerprint_version(): the tag hashed in is
 -- built from it (tests/test_fingerprint_version_tag.py checks the whole hashed string).
 SELECT is(ops.code_group_fingerprint('ops', NULL, 'X.Y'),
