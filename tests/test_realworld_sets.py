@@ -183,6 +183,11 @@ SETS = {
     # A masked `token: ***` and `mask-password: true` (the word after a secret's name read as a value: secrecy first);
     # no secret in them. supabase_fn holds none (tests/fixtures/realworld/blind45/README.md).
     "blind45": (145, 64, {"gha-b45-amazon-ecr-login-620", "gha-b45-hugo-theme-stack-starter-91"}),
+    # The word after a secret's name read as a value (secrecy first): lego's `error presenting token: route53:` (a label
+    # with a digit before its colon is still redacted), `failed to create registration token: Post "https://…`, and
+    # Terraform 0.11's `Unknown token: 3:16 IDENT`; no secret in them. supabase_fn holds none and vercel one
+    # (tests/fixtures/realworld/blind46/README.md).
+    "blind46": (160, 57, {"dns-b46pair-02", "gha-b46pair-06", "tf-b46pair-10"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
