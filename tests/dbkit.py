@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import itertools
 import os
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -53,6 +54,19 @@ class TestDatabases:
             conn.commit()
             migrations.migrate(conn)
             ssot.sync(conn)
+        self.built_on = datetime.now(UTC).date()
+
+    def _catch_up(self) -> None:
+        """Keep the template's daily partitions of ops.error_events those of today, as the worker's maintenance keeps a
+        running system's: a session that crosses midnight UTC would otherwise clone yesterday's window (one partition
+        too few ahead, one too many behind). Runs once per new day; the template's partitions hold no rows."""
+        today = datetime.now(UTC).date()
+        if today == self.built_on:
+            return
+        with psycopg.connect(self.url(self.template), autocommit=True) as conn:
+            conn.execute("SELECT count(*) FROM ops.drop_error_event_partitions(interval '1 day')")
+            conn.execute("SELECT ops.ensure_error_event_partitions()")
+        self.built_on = today
 
     def _drop_template(self) -> None:
         with contextlib.suppress(Exception):
@@ -72,6 +86,7 @@ class TestDatabases:
     @contextlib.contextmanager
     def clone(self, prefix: str = "t"):
         """A fresh database cloned from the template; dropped afterwards. Yields its URL."""
+        self._catch_up()
         name = f"{prefix}_{os.getpid()}_{next(_counter)}"
         janitor = self._janitor(name, self.template)
         janitor.init()
