@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.745  # all forty-six tuning splits (2056/2747 = 0.748 with version 33 when blind45 joined them at
-                     # its blind 36/66; the forty-five before it 2020/2681 after blind44's round, BEFORE; 2058/2747
-                     # = 0.749 after blind45's round with version 34)
-UNDISPUTED_FLOOR = 0.75  # all forty-six without the disputed labels (2056/2729 = 0.753 when blind45 joined; 2020/2663
-                         # before it; 2058/2729 = 0.754 after blind45's round with version 34)
+TUNED_FLOOR = 0.74   # all forty-seven tuning splits (2089/2806 = 0.744 with version 34 when blind46 joined them at
+                     # its blind 31/59; the forty-six before it 2058/2747 after blind45's round, BEFORE)
+UNDISPUTED_FLOOR = 0.745  # all forty-seven without the disputed labels (2089/2788 = 0.749 when blind46 joined; 2058/2729
+                          # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind46": (0.745, 0.75),  # 2058/2747 with version 34 after blind45's round; 2058/2729 without the disputed labels
     "blind45": (0.75, 0.755),  # 2020/2681 with version 33 after blind44's round; 2020/2663 without the disputed labels
     "blind44": (0.755, 0.76),  # 1973/2599 with version 32 after blind43's round; 1973/2581 without the disputed labels
     "blind43": (0.76, 0.765),  # 1938/2549 with version 31 after blind42's round; 1938/2531 without the disputed labels
@@ -131,7 +131,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -152,7 +152,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2747
+    assert len(tuned) >= 2806
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -300,7 +300,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     as it keeps a decimal one. Two of blind45's, merged at their blind measure: agent-b45pair-05 (OpenAI's maximum
     context refusal inside Auto-GPT for a prompt too long and for a completion budget too large, AGENT.CONTEXT_LIMIT,
     grouped by code) and ops-b45pair-12 (Helm's `cannot re-use a name that is still in use` for an upgrade whose
-    rendered chart was invalid and for an install whose release name is taken).
+    rendered chart was invalid and for an install whose release name is taken). One of blind46's, merged at its blind
+    measure: gha-b46pair-05 (flutter-action's `unable to find release for <version>` for a channel Flutter's release list
+    does not have and for a release the action could not parse; the versions differ, and a version reads `<version>`).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -370,7 +372,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
                       "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
-                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b7pair-07",
+                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05", "gha-b7pair-07",
                       "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04",
                       "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b13pair-06",
                       "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02",
