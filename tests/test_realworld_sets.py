@@ -188,6 +188,11 @@ SETS = {
     # Terraform 0.11's `Unknown token: 3:16 IDENT`; no secret in them. supabase_fn holds none and vercel one
     # (tests/fixtures/realworld/blind46/README.md).
     "blind46": (160, 57, {"dns-b46pair-02", "gha-b46pair-06", "tf-b46pair-10"}),
+    # The word after a secret's name read as a value (secrecy first): `failed to create registration token: Post
+    # "https://…` again, and Terraform's `in data "kubernetes_secret" "es_password":` at a line's end, whose next line's
+    # first character (the diagnostic's `│`) is read as the value; no secret in them. supabase_fn and vercel hold none
+    # (tests/fixtures/realworld/blind47/README.md).
+    "blind47": (157, 86, {"gha-b47-actions-runner-controller-2457", "tf-b47pair-04"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
