@@ -303,7 +303,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     grouped by code) and ops-b45pair-12 (Helm's `cannot re-use a name that is still in use` for an upgrade whose
     rendered chart was invalid and for an install whose release name is taken). One of blind46's, merged at its blind
     measure: gha-b46pair-05 (flutter-action's `unable to find release for <version>` for a channel Flutter's release list
-    does not have and for a release the action could not parse; the versions differ, and a version reads `<version>`).
+    does not have and for a release the action could not parse; only the versions differ, and both read `<n>.<n>.<n>`).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
