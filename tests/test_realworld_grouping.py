@@ -28,14 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.745  # all forty-seven tuning splits (2089/2806 = 0.744 with version 34 when blind46 joined them at
-                     # its blind 31/59; the forty-six before it 2058/2747 after blind45's round, BEFORE; 2091/2806
-                     # = 0.745 after blind46's round, still version 34: no step was worth a version 35)
-UNDISPUTED_FLOOR = 0.75  # all forty-seven without the disputed labels (2089/2788 = 0.749 when blind46 joined; 2058/2729
-                         # before it; 2091/2788 = 0.750 after blind46's round)
+TUNED_FLOOR = 0.735  # all forty-eight tuning splits (2135/2893 = 0.738 with version 34 when blind47 joined them at
+                     # its blind 44/87; the forty-seven before it 2091/2806 after blind46's round, BEFORE)
+UNDISPUTED_FLOOR = 0.74  # all forty-eight without the disputed labels (2135/2875 = 0.743 when blind47 joined; 2091/2788
+                         # before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind47": (0.745, 0.75),  # 2091/2806 with version 34 after blind46's round; 2091/2788 without the disputed labels
     "blind46": (0.745, 0.75),  # 2058/2747 with version 34 after blind45's round; 2058/2729 without the disputed labels
     "blind45": (0.75, 0.755),  # 2020/2681 with version 33 after blind44's round; 2020/2663 without the disputed labels
     "blind44": (0.755, 0.76),  # 1973/2599 with version 32 after blind43's round; 1973/2581 without the disputed labels
@@ -132,7 +132,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -153,7 +153,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 2806
+    assert len(tuned) >= 2893
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -303,7 +303,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     grouped by code) and ops-b45pair-12 (Helm's `cannot re-use a name that is still in use` for an upgrade whose
     rendered chart was invalid and for an install whose release name is taken). One of blind46's, merged at its blind
     measure: gha-b46pair-05 (flutter-action's `unable to find release for <version>` for a channel Flutter's release list
-    does not have and for a release the action could not parse; only the versions differ, and both read `<n>.<n>.<n>`).
+    does not have and for a release the action could not parse; only the versions differ, and both read
+    `<n>.<n>.<n>`). One of blind47's, merged at its blind measure: agent-b47pair-05 (Anthropic's refusal of an
+    output-token budget above the model's cap and of a prompt larger than its context window, AGENT.CONTEXT_LIMIT,
+    grouped by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -364,7 +367,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
