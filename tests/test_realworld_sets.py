@@ -193,6 +193,8 @@ SETS = {
     # first character (the diagnostic's `│`) is read as the value; no secret in them. supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind47/README.md).
     "blind47": (157, 86, {"gha-b47-actions-runner-controller-2457", "tf-b47pair-04"}),
+    # Redaction changes none of its texts; supabase_fn holds none and vercel one (tests/fixtures/realworld/blind48/README.md).
+    "blind48": (70, 38, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
