@@ -195,6 +195,12 @@ SETS = {
     "blind47": (157, 86, {"gha-b47-actions-runner-controller-2457", "tf-b47pair-04"}),
     # Redaction changes none of its texts; supabase_fn holds none and vercel one (tests/fixtures/realworld/blind48/README.md).
     "blind48": (70, 38, set()),
+    # The word after a secret's name read as a value (secrecy first, as in earlier sets): lego's `error presenting token:
+    # got error status` again, Haystack's `'api_key': EnvVarSecret(…` (the serialized reference to an environment
+    # variable, not its value) and a CouchDB document's `"password": 123`; no secret in them. supabase_fn holds none and
+    # vercel one (tests/fixtures/realworld/blind49/README.md).
+    "blind49": (147, 82, {"agent-b49-hayhooks-41", "agent-b49pair-11", "dns-b49-caddy-dns-cloudflare-3",
+                          "dns-b49pair-03", "ops-b49-couchdb-1051"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
