@@ -174,22 +174,24 @@ SETS = {
     "blind42": (170, 85, {"ops-b42-azure-sdk-for-java-20288", "odoo-b42pair-05"}),
     # Redaction changes none of its texts; supabase_fn and vercel hold none (tests/fixtures/realworld/blind43/README.md).
     "blind43": (135, 50, set()),
-    # The word after a secret's name read as a value (secrecy first, as in earlier sets): `failed to create registration
-    # token: POST https://…`, `presenting token: dns.ZonesClient…`, `valid_token=None`, a workflow's `server-password:
-    # GITHUB_TOKEN` and masked `token: ***`, and mysql's empty `Enter password: ` prompt (the next line's first word);
-    # no secret in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind44/README.md).
-    "blind44": (135, 80, {"gha-b44-actions-runner-controller-1320", "gha-b44pair-01", "gha-b44pair-07",
+    # The word after a secret's name read as a value (secrecy first, as in earlier sets): the word after the quoted URL
+    # in `failed to create registration token: Post "https://…/registration-token": could not …` (the method and URL
+    # are kept since redaction reads an HTTP request line as no value, so gha-b44-actions-runner-controller-1320's
+    # `token: POST https://…` changes no more), `presenting token: dns.ZonesClient…`, `valid_token=None`, a workflow's
+    # `server-password: GITHUB_TOKEN` and masked `token: ***`, and mysql's empty `Enter password: ` prompt (the next
+    # line's first word); no secret in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind44/README.md).
+    "blind44": (135, 80, {"gha-b44pair-01", "gha-b44pair-07",
                           "agent-b44pair-11", "dns-b44pair-08", "ops-b44pair-14"}),
     # A masked `token: ***` and `mask-password: true` (the word after a secret's name read as a value: secrecy first);
     # no secret in them. supabase_fn holds none (tests/fixtures/realworld/blind45/README.md).
     "blind45": (145, 64, {"gha-b45-amazon-ecr-login-620", "gha-b45-hugo-theme-stack-starter-91"}),
     # The word after a secret's name read as a value (secrecy first): lego's `error presenting token: route53:` (a label
-    # with a digit before its colon is still redacted), `failed to create registration token: Post "https://…`, and
+    # with a digit before its colon is still redacted), the word after `…/registration-token": ` (as blind44's), and
     # Terraform 0.11's `Unknown token: 3:16 IDENT`; no secret in them. supabase_fn holds none and vercel one
     # (tests/fixtures/realworld/blind46/README.md).
     "blind46": (160, 57, {"dns-b46pair-02", "gha-b46pair-06", "tf-b46pair-10"}),
-    # The word after a secret's name read as a value (secrecy first): `failed to create registration token: Post
-    # "https://…` again, and Terraform's `in data "kubernetes_secret" "es_password":` at a line's end, whose next line's
+    # The word after a secret's name read as a value (secrecy first): the word after `…/registration-token": ` again
+    # (as blind44's), and Terraform's `in data "kubernetes_secret" "es_password":` at a line's end, whose next line's
     # first character (the diagnostic's `│`) is read as the value; no secret in them. supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind47/README.md).
     "blind47": (157, 86, {"gha-b47-actions-runner-controller-2457", "tf-b47pair-04"}),

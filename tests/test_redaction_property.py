@@ -289,6 +289,34 @@ def test_an_http_status_after_a_key_is_a_response_not_a_value(conn, text):
     assert both(conn, text) == (text, text)
 
 
+@pytest.mark.parametrize("text,kept", [
+    # Go's net/http error under actions-runner-controller (blind44, blind46, blind47), and an OAuth client's
+    ('failed to create registration token: Post "https://api.github.com/orgs/o/actions/runners/registration-token": x',
+     'token: Post "https://api.github.com/orgs/o/actions/runners/registration-token"'),
+    ("failed to create registration token: POST https://ghe.example.com/api/v3/repos/o/r: 401",
+     "token: POST https://ghe.example.com/api/v3/repos/o/r"),
+    ("oauth2: cannot fetch token: get 'http://auth.example.com/o/t' failed", "token: get 'http://auth.example.com/o/t'"),
+    ("token:\tDELETE\thttps://api.example.com/v1/sessions/1", "token:\tDELETE\thttps://api.example.com/v1/sessions/1"),
+])
+def test_an_http_request_line_after_a_key_is_the_request_not_a_value(conn, text, kept):
+    """secret_assignment leaves an HTTP method followed by blanks, an optional quote and an http(s) URL alone after a
+    key (what follows the URL is judged on its own); the SQL and Python rules agree."""
+    for redacted in both(conn, text):
+        assert kept in redacted
+
+
+@pytest.mark.parametrize("text,value", [
+    ("token: Post123", "Post123"),
+    ("token: POST", "POST"),
+    ("api_key=GET example.com/v1", "GET"),
+    ("password: put ftp://files.example.com", "put"),
+])
+def test_a_method_name_without_an_http_url_is_still_redacted(conn, text, value):
+    """A method name run into other characters, alone, or followed by no http(s) URL is a value, redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
 @pytest.mark.parametrize("text,value", [
     ("token: 4041 Not Found", "4041"),
     ("token: 404abc Not Found", "404abc"),
