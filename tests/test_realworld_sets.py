@@ -203,6 +203,11 @@ SETS = {
     # vercel one (tests/fixtures/realworld/blind49/README.md).
     "blind49": (147, 82, {"agent-b49-hayhooks-41", "agent-b49pair-11", "dns-b49-caddy-dns-cloudflare-3",
                           "dns-b49pair-03", "ops-b49-couchdb-1051"}),
+    # The word after a secret's name read as a value (secrecy first, as blind42's `"sessionToken":null`): a Chilean SII
+    # answer's `'rutToken': None` (Python's None) and Terraform's external data source quoting a script's arguments
+    # `-keyname private-key': [Errno 2] …` (the `[Errno` after the key's closing quote); no secret in them. supabase_fn
+    # and vercel hold none (tests/fixtures/realworld/blind50/README.md).
+    "blind50": (166, 81, {"odoo-b50-odoo-74520", "tf-b50-terraform-20568", "tf-b50pair-11"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
