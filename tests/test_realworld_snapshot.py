@@ -68,6 +68,21 @@ def test_a_clean_diff_exits_zero(tmp_path):
     assert "FIXED a-1#0 (dev): UNKNOWN.OPS -> NET.TIMEOUT (labelled NET.TIMEOUT)" in run.stdout
 
 
+def test_a_relabelled_message_is_shown_and_not_counted_as_broken(tmp_path):
+    """A label changed on purpose (a labelling decision) is named with both labels and both codes; a message right
+    under its old label and right under its new one is no BROKE, and a test message's relabel is only counted."""
+    old = _write(tmp_path / "old.json", {"a-1#0": ["dev-blind9", "UNKNOWN.OPS", "UNKNOWN.OPS"],
+                                         "hidden#0": ["test", "UNKNOWN.OPS", "UNKNOWN.OPS"]}, {})
+    new = _write(tmp_path / "new.json", {"a-1#0": ["dev-blind9", "DB.DEADLOCK", "DB.DEADLOCK"],
+                                         "hidden#0": ["test", "DB.DEADLOCK", "UNKNOWN.OPS"]}, {})
+    run = _diff(old, new)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ("RELABELLED a-1#0 (dev-blind9): UNKNOWN.OPS -> DB.DEADLOCK; code UNKNOWN.OPS -> DB.DEADLOCK, right now"
+            in run.stdout.splitlines())
+    assert "BROKE" not in run.stdout and "hidden" not in run.stdout
+    assert "test: 1 RELABELLED" in run.stdout.splitlines()
+
+
 def test_a_file_that_is_not_a_snapshot_is_named(tmp_path):
     good = _write(tmp_path / "good.json", {}, {})
     bad = tmp_path / "bad.json"
