@@ -313,7 +313,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     does not have and for a release the action could not parse; only the versions differ, and both read
     `<n>.<n>.<n>`). One of blind47's, merged at its blind measure: agent-b47pair-05 (Anthropic's refusal of an
     output-token budget above the model's cap and of a prompt larger than its context window, AGENT.CONTEXT_LIMIT,
-    grouped by code).
+    grouped by code). None of blind48's or blind49's was merged at its blind measure. Three of blind50's, merged at
+    its blind measure: gha-b50pair-03 (checkout's `repository … not found` for a private submodule and for the
+    workflow's own repository), ops-b50pair-14 (two Loki 429s, one a line larger than the burst size, which
+    the second side's text does not say) and ops-b50pair-16 (librdkafka's one MAXPOLL sentence under two products).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -383,14 +386,14 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
                       "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
-                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05", "gha-b7pair-07",
+                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b7pair-07",
                       "gha-b8pair-06", "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04",
                       "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b13pair-06",
                       "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02",
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
