@@ -208,6 +208,10 @@ SETS = {
     # `-keyname private-key': [Errno 2] …` (the `[Errno` after the key's closing quote); no secret in them. supabase_fn
     # and vercel hold none (tests/fixtures/realworld/blind50/README.md).
     "blind50": (166, 81, {"odoo-b50-odoo-74520", "tf-b50-terraform-20568", "tf-b50pair-11"}),
+    # The word after a secret's name read as a value (secrecy first, as in earlier sets): a workflow's masked
+    # `private_key: ***` and a shell line's `VAULT_TOKEN=foo` (a placeholder, not a token); no secret in them.
+    # supabase_fn and vercel hold none (tests/fixtures/realworld/blind51/README.md).
+    "blind51": (151, 67, {"gha-b51-github-app-token-2", "gha-b51pair-09", "ops-b51-vault-1878", "ops-b51pair-03"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
