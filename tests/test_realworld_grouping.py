@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.735  # all fifty-one tuning splits (2276/3094 = 0.736 with version 34 when blind50 joined them at its
-                     # blind 49/81; the fifty before it 2227/3013 after blind49's round, BEFORE)
-UNDISPUTED_FLOOR = 0.735  # all fifty-one without the disputed labels (2276/3076 = 0.7399 when blind50 joined, just under
-                          # 0.74; 2227/2995 = 0.744 before it)
+TUNED_FLOOR = 0.735  # all fifty-two tuning splits (2324/3161 = 0.7352 with version 34 when blind51 joined them at its
+                     # blind 46/67; the fifty-one before it 2278/3094 after blind50's round, BEFORE)
+UNDISPUTED_FLOOR = 0.735  # all fifty-two without the disputed labels (2324/3143 = 0.739 when blind51 joined; 2278/3076 =
+                          # 0.741 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind51": (0.735, 0.74),  # 2278/3094 with version 34 after blind50's round; 2278/3076 without the disputed labels
     "blind50": (0.735, 0.74),  # 2227/3013 with version 34 after blind49's round; 2227/2995 without the disputed labels
     "blind49": (0.735, 0.74),  # 2164/2931 with version 34 after blind48's round; 2164/2913 without the disputed labels
     "blind48": (0.735, 0.74),  # 2134/2893 with version 34 after blind47's round; 2134/2875 without the disputed labels
@@ -139,7 +140,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -160,7 +161,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3094
+    assert len(tuned) >= 3161
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -317,6 +318,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     its blind measure: gha-b50pair-03 (checkout's `repository … not found` for a private submodule and for the
     workflow's own repository), ops-b50pair-14 (two Loki 429s, one a line larger than the burst size, which
     the second side's text does not say) and ops-b50pair-16 (librdkafka's one MAXPOLL sentence under two products).
+    Three of blind51's, merged at its blind measure: ops-b51pair-03, tf-b51pair-03 and tf-b51pair-10 (the round that
+    tunes on blind51 reads them; docs/classification.md, "Fifty-first round").
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -393,12 +396,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
