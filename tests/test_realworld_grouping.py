@@ -318,8 +318,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     its blind measure: gha-b50pair-03 (checkout's `repository … not found` for a private submodule and for the
     workflow's own repository), ops-b50pair-14 (two Loki 429s, one a line larger than the burst size, which
     the second side's text does not say) and ops-b50pair-16 (librdkafka's one MAXPOLL sentence under two products).
-    Three of blind51's, merged at its blind measure: ops-b51pair-03, tf-b51pair-03 and tf-b51pair-10 (the round that
-    tunes on blind51 reads them; docs/classification.md, "Fifty-first round").
+    Three of blind51's, merged at its blind measure: ops-b51pair-03 (two Vault 403s, a policy lacking the path and a
+    path that does not exist, whose texts differ only in the path), tf-b51pair-03 (the Proxmox provider's one
+    nil-interface panic at two different lookups) and tf-b51pair-10 (Terraform's `Unreadable module directory` for two
+    different module sources).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
