@@ -920,6 +920,8 @@ AS $$
 -- A small walk over the regex: literal characters that every match must contain. Groups take the
 -- shortest alternative; an atom followed by ?, * or {0,...} counts nothing; bracket expressions,
 -- ".", and class escapes (\d \s \w ...) count nothing; ^ and $ outside brackets count 1 each.
+-- A lookahead, (?=...) or (?!...), counts nothing: it consumes no text, and what a negative one
+-- names is text the match must NOT have.
 DECLARE
     n integer := length(pattern);
     i integer := 1;
@@ -929,6 +931,7 @@ DECLARE
     best integer;              -- shortest finished alternative of the current group (NULL: none yet)
     s_cur integer[] := '{}'::integer[];   -- stacks of the enclosing groups' state
     s_best integer[] := '{}'::integer[];
+    s_look boolean[] := '{}'::boolean[];  -- whether the enclosing group is a lookahead
     depth integer := 0;
     val integer;
 BEGIN
@@ -948,8 +951,9 @@ BEGIN
             END LOOP;
             last := 0;
         ELSIF c = '(' THEN
-            IF substr(pattern, i + 1, 2) = '?:' THEN i := i + 2; END IF;
             depth := depth + 1;
+            s_look[depth] := substr(pattern, i + 1, 2) IN ('?=', '?!');
+            IF substr(pattern, i + 1, 2) IN ('?:', '?=', '?!') THEN i := i + 2; END IF;
             s_cur[depth] := cur;
             s_best[depth] := best;
             cur := 0;
@@ -960,7 +964,7 @@ BEGIN
             cur := 0;
             last := 0;
         ELSIF c = ')' AND depth > 0 THEN
-            val := least(coalesce(best, cur), cur);
+            val := CASE WHEN s_look[depth] THEN 0 ELSE least(coalesce(best, cur), cur) END;
             cur := s_cur[depth] + val;
             best := s_best[depth];
             depth := depth - 1;
@@ -989,7 +993,7 @@ BEGIN
         i := i + 1;
     END LOOP;
     WHILE depth > 0 LOOP   -- an unbalanced pattern never compiles; be total anyway
-        cur := s_cur[depth] + least(coalesce(best, cur), cur);
+        cur := s_cur[depth] + CASE WHEN s_look[depth] THEN 0 ELSE least(coalesce(best, cur), cur) END;
         best := s_best[depth];
         depth := depth - 1;
     END LOOP;
@@ -998,8 +1002,9 @@ END
 $$;
 COMMENT ON FUNCTION ops_private.regex_literal_length(text) IS
     'Specificity of a regex (text -> integer >= 0): the number of literal characters every match must contain '
-    '(shortest alternative of each group; optional atoms, bracket expressions, "." and class escapes count 0; '
-    '^ and $ count 1). Immutable; used by the trigger that fills ops.failure_mode_patterns.specificity.';
+    '(shortest alternative of each group; optional atoms, lookaheads (?=...) and (?!...), bracket expressions, "." '
+    'and class escapes count 0; ^ and $ count 1). Immutable; used by the trigger that fills '
+    'ops.failure_mode_patterns.specificity.';
 
 CREATE FUNCTION ops_private.failure_mode_pattern_facts() RETURNS trigger
 LANGUAGE plpgsql

@@ -1,7 +1,7 @@
 -- The classification rule (issue 9): canonical form, per-pattern specificity, wrappers, and
 -- ops.classify_candidates as the one ranking that ops.classify_error answers from.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 -- canonical form
 SELECT is(ops.canonical_text('UNAUTHORIZED_INVALID_JWT_FORMAT'), 'unauthorized invalid jwt format',
@@ -16,6 +16,9 @@ SELECT is(ops_private.regex_literal_length('cpu time.{0,20}(limit|exceeded|reach
     'a regex counts its literals and the shortest alternative');
 SELECT is(ops_private.regex_literal_length('(^|[^a-z])fm 01(x)?'), 5, 'bracket expressions and optional groups count nothing');
 SELECT is(ops_private.regex_literal_length('^exit status \d+$'), 14, 'class escapes count nothing, anchors one each');
+SELECT is(ops_private.regex_literal_length('dead letter(?! exchange)'), 11,
+    'a negative lookahead counts nothing: its text is what a match must not contain');
+SELECT is(ops_private.regex_literal_length('a(?=b(c|d)e)(x|yz)'), 2, 'a positive lookahead, nested groups and all, counts nothing');
 
 -- Test-owned codes; the marker words appear nowhere in the taxonomy.
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
