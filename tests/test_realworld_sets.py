@@ -212,6 +212,8 @@ SETS = {
     # `private_key: ***` and a shell line's `VAULT_TOKEN=foo` (a placeholder, not a token); no secret in them.
     # supabase_fn and vercel hold none (tests/fixtures/realworld/blind51/README.md).
     "blind51": (151, 67, {"gha-b51-github-app-token-2", "gha-b51pair-09", "ops-b51-vault-1878", "ops-b51pair-03"}),
+    "blind52": (136, 70, {"dns-b52-ddns-updater-367", "dns-b52pair-04", "dns-b52pair-08", "gha-b52-login-461",
+                          "gha-b52pair-11"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
