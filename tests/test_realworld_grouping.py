@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.735  # all fifty-two tuning splits (2324/3161 = 0.7352 with version 34 when blind51 joined them at its
-                     # blind 46/67; the fifty-one before it 2278/3094 after blind50's round, BEFORE)
-UNDISPUTED_FLOOR = 0.735  # all fifty-two without the disputed labels (2324/3143 = 0.739 when blind51 joined; 2278/3076 =
-                          # 0.741 before it)
+TUNED_FLOOR = 0.735  # all fifty-three tuning splits (2380/3231 = 0.7366 with version 34 when blind52 joined them at its
+                     # blind 53/70; the fifty-two before it 2327/3161 after blind51's round, BEFORE)
+UNDISPUTED_FLOOR = 0.735  # all fifty-three without the disputed labels (2380/3213 = 0.741 when blind52 joined; 2327/3143 =
+                          # 0.740 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind52": (0.735, 0.74),  # 2327/3161 with version 34 after blind51's round; 2327/3143 without the disputed labels
     "blind51": (0.735, 0.74),  # 2278/3094 with version 34 after blind50's round; 2278/3076 without the disputed labels
     "blind50": (0.735, 0.74),  # 2227/3013 with version 34 after blind49's round; 2227/2995 without the disputed labels
     "blind49": (0.735, 0.74),  # 2164/2931 with version 34 after blind48's round; 2164/2913 without the disputed labels
@@ -140,7 +141,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -161,7 +162,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3161
+    assert len(tuned) >= 3231
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -321,7 +322,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     Three of blind51's, merged at its blind measure: ops-b51pair-03 (two Vault 403s, a policy lacking the path and a
     path that does not exist, whose texts differ only in the path), tf-b51pair-03 (the Proxmox provider's one
     nil-interface panic at two different lookups) and tf-b51pair-10 (Terraform's `Unreadable module directory` for two
-    different module sources).
+    different module sources). One of blind52's, merged at its blind measure: agent-b52pair-04 (Azure OpenAI's 400 on a
+    broken tool-call transcript inside Semantic Kernel, an orphan tool message and tool calls left unanswered,
+    AGENT.TOOL_CALL_TRANSCRIPT_INVALID, grouped by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -382,7 +385,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
