@@ -324,7 +324,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     nil-interface panic at two different lookups) and tf-b51pair-10 (Terraform's `Unreadable module directory` for two
     different module sources). One of blind52's, merged at its blind measure: agent-b52pair-04 (Azure OpenAI's 400 on a
     broken tool-call transcript inside Semantic Kernel, an orphan tool message and tool calls left unanswered,
-    AGENT.TOOL_CALL_TRANSCRIPT_INVALID, grouped by code).
+    AGENT.TOOL_CALL_TRANSCRIPT_INVALID, grouped by code). And one merged since blind52's round read Trino's memory
+    limits as INFRA.OUT_OF_MEMORY (grouped by code): ops-b52pair-03 (a query over its per-node limit and a cluster out
+    of memory).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -401,7 +403,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
