@@ -214,6 +214,13 @@ SETS = {
     "blind51": (151, 67, {"gha-b51-github-app-token-2", "gha-b51pair-09", "ops-b51-vault-1878", "ops-b51pair-03"}),
     "blind52": (136, 70, {"dns-b52-ddns-updater-367", "dns-b52pair-04", "dns-b52pair-08", "gha-b52-login-461",
                           "gha-b52pair-11"}),
+    # Credentials in AMQP URLs (RabbitMQ's default `guest:guest`, redacted as meant, and a poster's `arl:**` mask replaced
+    # by ours) and the word after a token's name read as a value (secrecy first, as in earlier sets): buildx's `failed
+    # to fetch anonymous token: unexpected status` and google-github-actions/auth's `…: oauth2/google: unable to
+    # generate access token: Post "…:generateAccessToken": oauth2/google: …` (the word after `AccessToken":`); no secret
+    # in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind53/README.md).
+    "blind53": (156, 70, {"gha-b53-auth-265", "gha-b53-build-push-action-628", "gha-b53pair-10", "ops-b53-ARL-551",
+                          "ops-b53-amqp091-go-99", "ops-b53pair-10", "ops-b53pair-11"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
