@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.735  # all fifty-three tuning splits (2380/3231 = 0.7366 with version 34 when blind52 joined them at its
-                     # blind 53/70; the fifty-two before it 2327/3161 after blind51's round, BEFORE)
-UNDISPUTED_FLOOR = 0.735  # all fifty-three without the disputed labels (2380/3213 = 0.741 when blind52 joined; 2327/3143 =
-                          # 0.740 before it)
+TUNED_FLOOR = 0.735  # all fifty-four tuning splits (2430/3301 = 0.7361 with version 34 when blind53 joined them at its
+                     # blind 48/70; the fifty-three before it 2382/3231 after blind52's round, BEFORE)
+UNDISPUTED_FLOOR = 0.735  # all fifty-four without the disputed labels (2430/3283 = 0.740 when blind53 joined; 2382/3213 =
+                          # 0.741 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind53": (0.735, 0.74),  # 2382/3231 with version 34 after blind52's round; 2382/3213 without the disputed labels
     "blind52": (0.735, 0.74),  # 2327/3161 with version 34 after blind51's round; 2327/3143 without the disputed labels
     "blind51": (0.735, 0.74),  # 2278/3094 with version 34 after blind50's round; 2278/3076 without the disputed labels
     "blind50": (0.735, 0.74),  # 2227/3013 with version 34 after blind49's round; 2227/2995 without the disputed labels
@@ -141,7 +142,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -162,7 +163,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3231
+    assert len(tuned) >= 3301
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -326,7 +327,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     broken tool-call transcript inside Semantic Kernel, an orphan tool message and tool calls left unanswered,
     AGENT.TOOL_CALL_TRANSCRIPT_INVALID, grouped by code). And one merged since blind52's round read Trino's memory
     limits as INFRA.OUT_OF_MEMORY (grouped by code): ops-b52pair-03 (a query over its per-node limit and a cluster out
-    of memory).
+    of memory). Two of blind53's, merged at its blind measure: ops-b53pair-06 (RQ's `Task exceeded maximum timeout
+    value (<n> seconds)` from its work-horse monitor and from a job stuck in SMTP; the sentence is one) and
+    ops-b53pair-19 (ProxySQL's `Max connect timeout reached while reaching hostgroup <n>` for an empty hostgroup and for
+    a backend held by a table lock; only the hostgroup and the time differ).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -403,7 +407,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
