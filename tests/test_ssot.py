@@ -86,6 +86,28 @@ def test_wrappers_are_checked_and_synced(conn, tree):
     assert any("wrapper 'failed to .*?: ' uses '*?'" in m for m in found), found
 
 
+def test_a_pattern_marked_wrapper_is_synced_as_a_wrapper_too(conn, tree):
+    # OPS.CRASH_LOOP's supervisor lines are the code's fact and wrapper text at once: written once, with
+    # `wrapper: true`, the sync adds each (a substring escaped) and `.*` to the wrappers.
+    line = '        - {substring: "zzq watchdog (gave up)", wrapper: %s}\n'
+    anchor = "        - {substring: \"crashloopbackoff\", wrapper: true}\n"
+    message = "psql: error: connection refused\nzzq watchdog (gave up) after 5 restarts"
+
+    edit(tree, "ssot/errors/failure_modes.yaml", anchor, anchor + line % "false")
+    ssot.sync(conn, tree)
+    # Not a wrapper: the scoped crash-loop code outranks the refused connection (precedence step 4).
+    assert conn.execute("SELECT code FROM ops.classify_error('ops', NULL, %s)", (message,)).fetchone()[0] == "OPS.CRASH_LOOP"
+
+    edit(tree, "ssot/errors/failure_modes.yaml", line % "false", line % "true")
+    ssot.sync(conn, tree)
+    (wrappers,) = conn.execute("SELECT detail -> 'wrappers' FROM ops.ssot_state WHERE name = 'failure_modes'").fetchone()
+    assert r"zzq watchdog \(gave up\).*" in wrappers and "crashloopbackoff.*" in wrappers
+    # A wrapper: the cause shown with it wins (step 2), and alone it still classifies.
+    assert conn.execute("SELECT code FROM ops.classify_error('ops', NULL, %s)", (message,)).fetchone()[0] != "OPS.CRASH_LOOP"
+    assert conn.execute("SELECT code FROM ops.classify_error('ops', NULL, 'zzq watchdog (gave up)')").fetchone()[0] \
+        == "OPS.CRASH_LOOP"
+
+
 def test_regex_valid_in_python_but_not_postgres_is_caught_by_postgres(conn, tree):
     # Python accepts a lone '{' as a literal; PostgreSQL ARE rejects an unmatched brace quantifier.
     edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", "      patterns:\n        - regex: 'x{1,'\n")

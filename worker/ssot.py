@@ -280,6 +280,21 @@ class Ssot:
                 kind = "regex" if "regex" in p else "substring"
                 yield i, kind, p[kind], p.get("sources"), p.get("phases"), p.get("priority", 0)
 
+    def wrappers(self) -> list[str]:
+        """The wrapper regexes over canonical lines (precedence step 2, ops_private.wrapper_regex): the taxonomy's
+        `wrappers:` list, then each detect pattern marked `wrapper: true`, as its regex (a substring as its canonical
+        text, escaped) followed by `.*`, so the rest of its line is blanked with it. Such a pattern is its code's fact
+        and a wrapper at once (a supervisor's `CrashLoopBackOff` says that a process keeps exiting, not why): written
+        once, it cannot drift from its twin in the wrapper list."""
+        found = list(self.taxonomy.get("wrappers") or [])
+        for fm in self.taxonomy["failure_modes"]:
+            for p in fm["detect"]["patterns"]:
+                if isinstance(p, dict) and p.get("wrapper"):
+                    body = p["regex"] if "regex" in p else re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1",
+                                                                  canonical_text(p["substring"]))
+                    found.append(body + ".*")
+        return found
+
     def document(self) -> dict:
         """The argument of ops.sync_ssot(): everything the database keeps of the SSOT."""
         modes = []
@@ -320,8 +335,7 @@ class Ssot:
                 # The wrapper-line regexes ride on the taxonomy file's sync record (ops.ssot_state.detail),
                 # where ops_private.wrapper_regex(canon) reads them with the literals of each.
                 {"name": "failure_modes", "path": str(TAXONOMY), "sha256": self.sha256(TAXONOMY),
-                 "detail": {"wrappers": list(self.taxonomy.get("wrappers") or []),
-                            "wrapper_literals": wrapper_literals(self.taxonomy.get("wrappers") or [])}},
+                 "detail": {"wrappers": self.wrappers(), "wrapper_literals": wrapper_literals(self.wrappers())}},
                 {"name": "redaction", "path": str(REDACTION), "sha256": self.sha256(REDACTION)},
                 {"name": "destinations", "path": str(DESTINATIONS), "sha256": self.sha256(DESTINATIONS)},
                 {"name": "fixbot_policy", "path": str(FIXBOT_POLICY), "sha256": self.sha256(FIXBOT_POLICY),
