@@ -221,6 +221,8 @@ SETS = {
     # in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind53/README.md).
     "blind53": (156, 70, {"gha-b53-auth-265", "gha-b53-build-push-action-628", "gha-b53pair-10", "ops-b53-ARL-551",
                           "ops-b53-amqp091-go-99", "ops-b53pair-10", "ops-b53pair-11"}),
+    # No text redaction changes; supabase_fn and vercel hold none (tests/fixtures/realworld/blind54/README.md).
+    "blind54": (149, 63, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
