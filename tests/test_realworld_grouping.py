@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.735  # all fifty-four tuning splits (2430/3301 = 0.7361 with version 34 when blind53 joined them at its
-                     # blind 48/70; the fifty-three before it 2382/3231 after blind52's round, BEFORE)
-UNDISPUTED_FLOOR = 0.735  # all fifty-four without the disputed labels (2430/3283 = 0.740 when blind53 joined; 2382/3213 =
-                          # 0.741 before it)
+TUNED_FLOOR = 0.73  # all fifty-five tuning splits (2467/3364 = 0.7334 with version 34 when blind54 joined them at its
+                    # blind 37/63; the fifty-four before it 2430/3301 after blind53's round, BEFORE)
+UNDISPUTED_FLOOR = 0.735  # all fifty-five without the disputed labels (2467/3346 = 0.737 when blind54 joined; 2430/3283 =
+                          # 0.740 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind54": (0.735, 0.74),  # 2430/3301 with version 34 after blind53's round; 2430/3283 without the disputed labels
     "blind53": (0.735, 0.74),  # 2382/3231 with version 34 after blind52's round; 2382/3213 without the disputed labels
     "blind52": (0.735, 0.74),  # 2327/3161 with version 34 after blind51's round; 2327/3143 without the disputed labels
     "blind51": (0.735, 0.74),  # 2278/3094 with version 34 after blind50's round; 2278/3076 without the disputed labels
@@ -142,7 +143,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -163,7 +164,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3301
+    assert len(tuned) >= 3364
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -330,7 +331,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     of memory). Two of blind53's, merged at its blind measure: ops-b53pair-06 (RQ's `Task exceeded maximum timeout
     value (<n> seconds)` from its work-horse monitor and from a job stuck in SMTP; the sentence is one) and
     ops-b53pair-19 (ProxySQL's `Max connect timeout reached while reaching hostgroup <n>` for an empty hostgroup and for
-    a backend held by a table lock; only the hostgroup and the time differ).
+    a backend held by a table lock; only the hostgroup and the time differ). None of blind54's was merged at its blind
+    measure.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
