@@ -223,6 +223,11 @@ SETS = {
                           "ops-b53-amqp091-go-99", "ops-b53pair-10", "ops-b53pair-11"}),
     # No text redaction changes; supabase_fn and vercel hold none (tests/fixtures/realworld/blind54/README.md).
     "blind54": (149, 63, set()),
+    # The word after a token's name read as a value (secrecy first, as in earlier sets): lego's ACME `Error presenting
+    # token: HTTP 403: …` loses `HTTP`, keeping the status; no secret in them. supabase_fn and vercel hold none
+    # (tests/fixtures/realworld/blind55/README.md).
+    "blind55": (167, 69, {"dns-b55-rancher-letsencrypt-58", "dns-b55-rancher-letsencrypt-72", "dns-b55pair-01",
+                          "dns-b55pair-08"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
