@@ -68,6 +68,14 @@ def test_counts_follow_their_definitions(evaluated):
         sum(a == r.expected for a, r in zip(combined_top, e.rows))
     assert t.combined_thr == t.rules_named_correct + t.fb_thr_correct == \
         sum(a == r.expected for a, r in zip(combined_thr, e.rows))
+    # the override: the thresholded code when it names one, else the rules'; disagreements are both named and unequal
+    override = [r.rules if r.thresholded == C.unknown_code(r.source) else r.thresholded for r in e.rows]
+    assert t.override_correct == sum(a == r.expected for a, r in zip(override, e.rows))
+    named = [(a, r) for a, r in zip(override, e.rows) if not a.startswith("UNKNOWN.")]
+    assert (t.override_named, t.override_named_correct) == (len(named), sum(a == r.expected for a, r in named))
+    disagree = [r for r in e.rows if r not in unknown and r.thresholded not in (C.unknown_code(r.source), r.rules)]
+    assert (t.disagree, t.disagree_rules_right, t.disagree_thr_right) == \
+        (len(disagree), sum(r.rules == r.expected for r in disagree), sum(r.thresholded == r.expected for r in disagree))
     # the classifier alone: thresholded is the top code or the abstention code, below the threshold
     assert t.top_correct == sum(r.top[0][0] == r.expected for r in e.rows)
     for r in e.rows:
@@ -75,10 +83,11 @@ def test_counts_follow_their_definitions(evaluated):
         assert len(r.top) == E.TOP_K and r.top[0][0] in TRAIN_CODES
     # per source adds up to the totals
     for name in ("n", "rules_correct", "rules_unknown", "top_correct", "thr_correct", "fb_top_correct",
-                 "fb_thr_correct", "fb_abstained", "rules_unknown_correct", "fb_thr_named_correct", "combined_top", "combined_thr"):
+                 "fb_thr_correct", "fb_abstained", "rules_unknown_correct", "fb_thr_named_correct", "combined_top", "combined_thr",
+                 "override_correct", "override_named", "override_named_correct", "disagree", "disagree_rules_right", "disagree_thr_right"):
         assert sum(getattr(c, name) for c in e.per_source.values()) == getattr(t, name), name
     assert e.training == {"synthetic": len(TRAIN)} and e.training_rows <= len(TRAIN)
-    assert "rules then classifier, top:" in E.text(e)
+    assert "rules then classifier, top:" in E.text(e) and "classifier (thr) then rules:" in E.text(e)
 
 
 def test_classifier_answers_on_named_messages_do_not_move_the_fallback():
@@ -93,6 +102,10 @@ def test_classifier_answers_on_named_messages_do_not_move_the_fallback():
     assert (a.rules_correct, a.rules_unknown, a.rules_named_correct) == (1, 2, 1)
     assert (a.fb_top_correct, a.fb_thr_correct, a.combined_top, a.combined_thr) == (1, 1, 2, 2)
     assert (a.top_correct, b.top_correct) == (2, 3)
+    # the override follows the classifier wherever it names a code: one of the two disagreements is the classifier's
+    assert (a.override_correct, a.disagree, a.disagree_rules_right, a.disagree_thr_right) == (2, 2, 1, 1)
+    assert (b.override_correct, b.disagree) == (3, 1)
+    assert (a.override_named, a.override_named_correct, b.override_named_correct) == (4, 2, 3)
     for name in ("rules_unknown", "fb_top_correct", "fb_thr_correct", "combined_top", "combined_thr"):
         assert getattr(a, name) == getattr(b, name), name
 

@@ -21,7 +21,12 @@ rules gave ``UNKNOWN.*``) and ``rules_named_correct`` (right among the others); 
 ``fb_top3_correct`` (the label among the three codes triage shows), ``fb_thr_correct``, ``fb_abstained`` and
 ``fb_thr_named_correct`` (right among those not abstained);
 combined ("rules, then classifier for UNKNOWN"): ``combined_top = rules_named_correct + fb_top_correct`` and
-``combined_thr = rules_named_correct + fb_thr_correct``.
+``combined_thr = rules_named_correct + fb_thr_correct``; the other order ("classifier when it names a code, else the
+rules", the override): ``override_correct``, the thresholded code when it is not the abstention code, the rules'
+code otherwise, with ``override_named`` and ``override_named_correct`` (its named codes, and the right ones
+among them: its precision, what on-call trusts); and where the two named different codes (``disagree``: both named, not equal), who was right
+(``disagree_rules_right``, ``disagree_thr_right``). The override was first measured at the blind55 session on
+blind51 ... blind55 at their measure commits (docs/realworld.md, "Rules first or classifier first").
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ class Counts:
     fb_abstained: int = 0
     rules_unknown_correct: int = 0
     fb_thr_named_correct: int = 0
+    override_correct: int = 0
+    override_named: int = 0
+    override_named_correct: int = 0
+    disagree: int = 0
+    disagree_rules_right: int = 0
+    disagree_thr_right: int = 0
 
     @property
     def combined_top(self) -> int:
@@ -113,6 +124,15 @@ def _add(c: Counts, r: Row) -> None:
     c.rules_correct += ok_rules
     c.top_correct += ok_top
     c.thr_correct += ok_thr
+    v2_named = r.thresholded != classifier.unknown_code(r.source)
+    override = r.thresholded if v2_named else r.rules
+    c.override_correct += override == r.expected
+    c.override_named += not override.startswith("UNKNOWN.")
+    c.override_named_correct += override == r.expected and not override.startswith("UNKNOWN.")
+    if v2_named and not r.rules_unknown and r.thresholded != r.rules:
+        c.disagree += 1
+        c.disagree_rules_right += ok_rules
+        c.disagree_thr_right += ok_thr
     if r.rules_unknown:
         c.rules_unknown += 1
         c.fb_top_correct += ok_top
@@ -175,7 +195,10 @@ def text(e: BlindEval) -> str:
            f"when not {t.fb_thr_named_correct}/{t.rules_unknown - t.fb_abstained}); the rules' UNKNOWN was right on "
            f"{t.rules_unknown_correct}",
            f"  rules then classifier, top:     {t.combined_top}/{t.n} = {_ratio(t.combined_top, t.n)}",
-           f"  rules then classifier, thr:     {t.combined_thr}/{t.n} = {_ratio(t.combined_thr, t.n)}"]
+           f"  rules then classifier, thr:     {t.combined_thr}/{t.n} = {_ratio(t.combined_thr, t.n)}",
+           f"  classifier (thr) then rules:    {t.override_correct}/{t.n} = {_ratio(t.override_correct, t.n)} "
+           f"(named {t.override_named}, right {t.override_named_correct}; both named and differ on {t.disagree}: rules right {t.disagree_rules_right}, classifier right "
+           f"{t.disagree_thr_right})"]
     for s, c in sorted(e.per_source.items()):
         out.append(f"  {s:<16} n={c.n:<3} rules={_ratio(c.rules_correct, c.n)} top={_ratio(c.top_correct, c.n)} "
                    f"thr={_ratio(c.thr_correct, c.n)} unknown={c.rules_unknown} fb_top={c.fb_top_correct} "
@@ -212,6 +235,12 @@ def markdown(e: BlindEval, measured_on: str) -> str:
              f"{_ratio(t.rules_unknown_correct, t.rules_unknown)} |",
              f"| rules, then top code for UNKNOWN | {t.n} | {t.combined_top} | {_ratio(t.combined_top, t.n)} |",
              f"| rules, then thresholded code for UNKNOWN | {t.n} | {t.combined_thr} | {_ratio(t.combined_thr, t.n)} |",
+             f"| thresholded code when named, else rules (override) | {t.n} | {t.override_correct} | "
+             f"{_ratio(t.override_correct, t.n)} |",
+             f"| the override's named codes (its precision) | {t.override_named} | {t.override_named_correct} | "
+             f"{_ratio(t.override_named_correct, t.override_named)} |",
+             f"| both named, codes differ: rules right / classifier right | {t.disagree} | "
+             f"{t.disagree_rules_right} / {t.disagree_thr_right} | - |",
              "", "| source | n | rules | classifier top | classifier thr. | rules-UNKNOWN | fallback top right "
              "| fallback thr. right | rules + top | rules + thr. |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
