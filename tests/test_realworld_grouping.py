@@ -333,12 +333,14 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     value (<n> seconds)` from its work-horse monitor and from a job stuck in SMTP; the sentence is one) and
     ops-b53pair-19 (ProxySQL's `Max connect timeout reached while reaching hostgroup <n>` for an empty hostgroup and for
     a backend held by a table lock; only the hostgroup and the time differ). None of blind54's was merged at its blind
-    measure. Three of blind55's, merged at its blind measure: agent-b55pair-06 (two context-length 400s in one
-    provider's sentence, a client's token count off by one and a completion reservation over the window,
-    AGENT.CONTEXT_LIMIT, grouped by code), agent-b55pair-08 (Anthropic's 401 in Continue for a key that is wrong and one
-    that is not sent, both read AUTH.CREDENTIALS_INVALID; the second is labelled ENV.KEY_MISSING) and ops-b55pair-19
-    (SeaweedFS out of disk on a volume's compaction and on its log file, both read CI.RUNNER_DISK_FULL; labelled
-    DB.STORAGE_QUOTA_EXCEEDED).
+    measure. One of blind55's, merged at its blind measure:
+    agent-b55pair-06 (two context-length 400s in one provider's sentence, a client's token count off by one and a
+    completion reservation over the window, AGENT.CONTEXT_LIMIT, grouped by code); two more merged at it came apart in
+    its round (agent-b55pair-08, Continue's 401 for a wrong key and for none, now ENV.KEY_MISSING; ops-b55pair-19,
+    SeaweedFS out of disk on two volumes, now DB.STORAGE_QUOTA_EXCEEDED grouped by message). And two merged since
+    that round read pool checkouts that time out as DB.CONNECTION_LIMIT (grouped by code): ops-b55pair-07
+    (ActiveRecord's and Sequelize's pools) and ops-b55pair-14 (Knex's full pool, the thread's later diagnosis a
+    firewall; decision 20 reads the words).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -399,7 +401,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b55pair-08", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
@@ -415,7 +417,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-19", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
