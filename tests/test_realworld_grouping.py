@@ -344,8 +344,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     firewall; decision 20 reads the words). Three of blind56's, merged at its blind measure: agent-b56pair-11 (vLLM's
     max seq len above its KV cache and a CUDA allocation that failed, both INFRA.OUT_OF_MEMORY, grouped by code), and
     ops-b56pair-04 and ops-b56pair-13 (HikariCP's and SQLAlchemy's client pools with no connection free against
-    PostgreSQL's own per-role limit, all DB.CONNECTION_LIMIT, grouped by code). With ops-b55pair-07 and -14 that makes
-    four pairs where grouping by code cannot tell a client's pool from the server's slots: one code, two fixes.
+    PostgreSQL's own per-role limit, all DB.CONNECTION_LIMIT, grouped by code): a client's pool against the server's
+    slots, one code with two fixes (docs/grouping.md, "Measured and not adopted (the blind56 session)").
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
