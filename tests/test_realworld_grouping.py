@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.73  # all fifty-seven tuning splits (2563/3494 = 0.7335 with version 34 when blind56 joined them at its
-                    # blind 41/61; the fifty-six before it 2522/3433 after blind55's round, BEFORE)
-UNDISPUTED_FLOOR = 0.735  # all fifty-seven without the disputed labels (2563/3476 = 0.737 when blind56 joined; 2522/3415 =
-                          # 0.739 before it)
+TUNED_FLOOR = 0.73  # all fifty-eight tuning splits (2637/3611 = 0.7303 with version 34 when blind57 joined them at its
+                    # blind 71/117; the fifty-seven before it 2566/3494 after blind56's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all fifty-eight without the disputed labels (2637/3593 = 0.734 when blind57 joined; 2566/3476 =
+                         # 0.738 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind57": (0.73, 0.735),  # 2566/3494 with version 34 after blind56's round; 2566/3476 without the disputed labels
     "blind56": (0.73, 0.735),  # 2522/3433 with version 34 after blind55's round; 2522/3415 without the disputed labels
     "blind55": (0.73, 0.735),  # 2467/3364 with version 34 after blind54's round; 2467/3346 without the disputed labels
     "blind54": (0.735, 0.74),  # 2430/3301 with version 34 after blind53's round; 2430/3283 without the disputed labels
@@ -145,7 +146,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "dev-blind57", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -166,7 +167,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3494
+    assert len(tuned) >= 3611
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -345,7 +346,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     max seq len above its KV cache and a CUDA allocation that failed, both INFRA.OUT_OF_MEMORY, grouped by code), and
     ops-b56pair-04 and ops-b56pair-13 (HikariCP's and SQLAlchemy's client pools with no connection free against
     PostgreSQL's own per-role limit, all DB.CONNECTION_LIMIT, grouped by code): a client's pool against the server's
-    slots, one code with two fixes (docs/grouping.md, "Measured and not adopted (the blind56 session)").
+    slots, one code with two fixes (docs/grouping.md, "Measured and not adopted (the blind56 session)"). Two of
+    blind57's, merged at its blind measure: agent-b57pair-09 (MemGPT's own pre-check of a prompt against a local
+    model's window and OpenAI's 400 on prompt plus completion, both AGENT.CONTEXT_LIMIT, grouped by code) and
+    ops-b57pair-16 (Npgsql's one `Timeout during reading attempt` sentence, once reading a slow query's result and once
+    opening the connection; only the stack frames below it tell them apart).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -406,7 +411,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
@@ -422,7 +427,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-16", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
