@@ -350,7 +350,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     blind57's, merged at its blind measure: agent-b57pair-09 (MemGPT's own pre-check of a prompt against a local
     model's window and OpenAI's 400 on prompt plus completion, both AGENT.CONTEXT_LIMIT, grouped by code) and
     ops-b57pair-16 (Npgsql's one `Timeout during reading attempt` sentence, once reading a slow query's result and once
-    opening the connection; only the stack frames below it tell them apart).
+    opening the connection), which came apart in its round when the opening side read DB.UNAVAILABLE. And one merged
+    since that round read node-oracledb's pool queue timeout (NJS-040) as DB.CONNECTION_LIMIT (grouped by code):
+    ops-b57pair-15, against MySQL's own `Too many connections`, a client's pool against the server's slots again.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -427,7 +429,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-16", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
