@@ -233,6 +233,11 @@ SETS = {
     "blind56": (134, 61, {"gha-b56-semantic-release-action-33"}),
     # No text redaction changes; supabase_fn holds none (tests/fixtures/realworld/blind57/README.md).
     "blind57": (219, 117, set()),
+    # The collector's same-shape fake for a Gemini key in a request URL (`?key=AIza…`, rule url_query_secret), and the
+    # word after a token's name read as a value (secrecy first, as in blind14 and blind55): Liquibase's `unknown token:
+    # [Failed SQL: …` loses `[Failed`, in a message and a pair. supabase_fn and vercel hold none
+    # (tests/fixtures/realworld/blind58/README.md).
+    "blind58": (186, 94, {"agent-b58-aider-1928", "ops-b58-cassandre-trading-bot-964", "ops-b58pair-21"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
