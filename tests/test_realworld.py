@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to fifty-seventh blind sets,
-tests/fixtures/realworld/blind2/ ... blind57/, reported as dev-blind2 ... dev-blind57).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to fifty-eighth blind sets,
+tests/fixtures/realworld/blind2/ ... blind58/, reported as dev-blind2 ... dev-blind58).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind57 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 57", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind58 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 58", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,10 +26,11 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the fifty-eight tuning splits together (9810/10253 = 0.9568 when dev-blind57 joined at its blind
-                     # 0.630; the fifty-seven before it reached 9672/10034 = 0.964 after blind56's round, BEFORE)
+TUNED_FLOOR = 0.955  # the fifty-nine tuning splits together (10011/10439 = 0.9590 when dev-blind58 joined at its blind
+                     # 0.645; the fifty-eight before it reached 9891/10253 = 0.965 after blind57's round, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind58": 0.96,  # the fifty-eight tuned before blind58: 9891/10253 = 0.965 after blind57's round and decision 25
     "blind57": 0.96,  # the fifty-seven tuned before blind57: 9672/10034 = 0.964 after blind56's round and decision 24
     "blind56": 0.96,  # the fifty-six tuned before blind56: 9516/9900 = 0.961 after blind55's round and decisions 22-23
     "blind55": 0.96,  # the fifty-five tuned before blind55: 9347/9733 = 0.960 after blind54's round
@@ -96,7 +97,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "dev-blind57", "test"}
+        "dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5", "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "dev-blind57", "dev-blind58", "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

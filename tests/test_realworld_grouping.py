@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.73  # all fifty-eight tuning splits (2637/3611 = 0.7303 with version 34 when blind57 joined them at its
-                    # blind 71/117; the fifty-seven before it 2566/3494 after blind56's round, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all fifty-eight without the disputed labels (2637/3593 = 0.734 when blind57 joined; 2566/3476 =
-                         # 0.738 before it)
+TUNED_FLOOR = 0.73  # all fifty-nine tuning splits (2707/3705 = 0.7306 with version 34 when blind58 joined them at its
+                    # blind 64/94; the fifty-eight before it 2643/3611 after blind57's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all fifty-nine without the disputed labels (2707/3687 = 0.734 when blind58 joined; 2643/3593 =
+                         # 0.736 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind58": (0.73, 0.735),  # 2643/3611 with version 34 after blind57's round; 2643/3593 without the disputed labels
     "blind57": (0.73, 0.735),  # 2566/3494 with version 34 after blind56's round; 2566/3476 without the disputed labels
     "blind56": (0.73, 0.735),  # 2522/3433 with version 34 after blind55's round; 2522/3415 without the disputed labels
     "blind55": (0.73, 0.735),  # 2467/3364 with version 34 after blind54's round; 2467/3346 without the disputed labels
@@ -146,7 +147,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
     assert {p.split for p in pairs} == {"dev", "dev-holdout1", "dev-blind2", "dev-blind3", "dev-blind4", "dev-blind5",
-                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "dev-blind57", "test"}
+                                         "dev-blind6", "dev-blind7", "dev-blind8", "dev-blind9", "dev-blind10", "dev-blind11", "dev-blind12", "dev-blind13", "dev-blind14", "dev-blind15", "dev-blind16", "dev-blind17", "dev-blind18", "dev-blind19", "dev-blind20", "dev-blind21", "dev-blind22", "dev-blind23", "dev-blind24", "dev-blind25", "dev-blind26", "dev-blind27", "dev-blind28", "dev-blind29", "dev-blind30", "dev-blind31", "dev-blind32", "dev-blind33", "dev-blind34", "dev-blind35", "dev-blind36", "dev-blind37", "dev-blind38", "dev-blind39", "dev-blind40", "dev-blind41", "dev-blind42", "dev-blind43", "dev-blind44", "dev-blind45", "dev-blind46", "dev-blind47", "dev-blind48", "dev-blind49", "dev-blind50", "dev-blind51", "dev-blind52", "dev-blind53", "dev-blind54", "dev-blind55", "dev-blind56", "dev-blind57", "dev-blind58", "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -167,7 +168,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3611
+    assert len(tuned) >= 3705
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -353,6 +354,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     opening the connection), which came apart in its round when the opening side read DB.UNAVAILABLE. And one merged
     since that round read node-oracledb's pool queue timeout (NJS-040) as DB.CONNECTION_LIMIT (grouped by code):
     ops-b57pair-15, against MySQL's own `Too many connections`, a client's pool against the server's slots again.
+    Two of blind58's, merged at its blind measure: dns-b58pair-10 (a zone transfer refused on port 53 and rndc refused
+    on named's control port 953: both cause lines end in the same `connection refused`, the wrapper naming the service
+    dropped) and tf-b58pair-03 (two helm_release `context deadline exceeded` diagnostics, pods never scheduled and
+    Tiller unreachable, which the text alone cannot tell apart).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -417,7 +422,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
-                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03",
+                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10",
                       "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03",
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
@@ -434,7 +439,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
