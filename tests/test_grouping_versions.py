@@ -28,6 +28,8 @@ step's reading.
   a "name": "<Class>Error" field before a "message" field ('"name":'); a hex exit status is kept ("0x", with "exit").
 - Version 34 (sql/20261211019000_grouping_v34.sql): Docker Compose's service prefix leading a line is dropped (" | ",
   " |" at a line end), and a date with a month's name before a time of day reads <ts> (the month's name).
+- Version 35 (sql/20261213000100_grouping_v35.sql): Terraform's location of a diagnostic in a resource, data source or
+  module flattened on the summary's line is dropped (", in "; its guard reads " line <n>, in " in the normalized text).
 To add a version: add its migration to DEFINED, a row to STEPS and a reading check.
 """
 
@@ -47,8 +49,8 @@ DEFINED = {25: "20261211010000_grouping_v25.sql", 26: "20261211011000_grouping_v
            27: "20261211012000_grouping_v27.sql", 28: "20261211013000_grouping_v28.sql",
            29: "20261211014000_grouping_v29.sql", 30: "20261211015000_grouping_v30.sql",
            31: "20261211016000_grouping_v31.sql", 32: "20261211017000_grouping_v32.sql",
-           33: "20261211018000_grouping_v33.sql"}
-LATEST = 34
+           33: "20261211018000_grouping_v33.sql", 34: "20261211019000_grouping_v34.sql"}
+LATEST = 35
 # version -> (literals of its steps, a pair it was made for)
 STEPS = {
     26: (("]:", "deprecated version of ", ".eks.amazonaws.com"), "ops-b36pair-01, tf-b37pair-01"),
@@ -62,6 +64,7 @@ STEPS = {
     33: (("```", '"name":', "0x"), "gha-b44pair-05, agent-b44pair-03, agent-b44pair-08"),
     34: ((" | ", " |\n", "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
          "ops-b45pair-05"),
+    35: ((", in ",), "tf-b58pair-07"),
 }
 
 
@@ -223,3 +226,13 @@ def test_version_34_changes_are_its_readings(changed):
         dated = month.search(text) and new.count("<time>") < old.count("<time>") \
             and set(names.findall(new)) <= set(names.findall(old))
         assert dropped or dated, (text, old, new)
+
+
+def test_version_35_changes_are_its_reading(changed):
+    location = re.compile(r" line <n>, in (resource|data|module) ")
+    for text, old, new in changed(35, _corpus_texts()):
+        # A flattened location dropped: the new text is the old one with characters taken out, the location among them,
+        # and no location left.
+        rest = iter(old)
+        assert location.search(old) and not location.search(new) and len(new) < len(old) \
+            and all(c in rest for c in new), (text, old, new)

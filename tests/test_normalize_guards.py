@@ -227,7 +227,11 @@ PIECES = ["https://user:pa@ss@api.example.com:8443/v1/x?y=1#z", "wss://h.example
           "keydb-1  | 1:27:S 03 Dec 2024 22:23:15.279 # x", "tile-server_1  |        at a.B.c(B.java:192)\n",
           "web-1  |\n", "a_1 | b", " | ", " |\n", "| x | y |", "Dec 20 15:00:45 ns1 pdns[5136]: x",
           "Dec  3 03:28:35 host-02 ", "Tue, 02 Jan 2024 10:00:00 GMT", "Jan 5, 2024 10:00:00", "Sept. 9 1:02:03",
-          "may 3 12:00:00", "Dec 20", "20 Dec 2024", "<time>", "Dec 20 <time>"]
+          "may 3 12:00:00", "Dec 20", "20 Dec 2024", "<time>", "Dec 20 <time>",
+          # version 35's step: Terraform's location in a resource flattened on the summary's line
+          'Error: Unauthorized on .terraform/modules/eks/aws_auth.tf line 63, in resource "kubernetes_config_map" "x":',
+          ' with module.a.b[0], on main.tf line 3, in data "t" "n": 3: data "t" "n" {', " failed on create on a.tf",
+          ", in resource ", ' in module "m":']
 
 
 # Text fields hold neither a NUL nor a lone surrogate (UTF-8 cannot encode one), so neither is generated.

@@ -643,6 +643,18 @@ BEGIN
         m := regexp_replace(m, '^[[:blank:]]*on [^\n]+ line <n>, in provider "[^"\n]*":[[:blank:]]*(\n[[:blank:]]*<n>:[[:blank:]]*provider "[^"\n]*" \{[[:blank:]]*)?$',
                             '', 'gn');
     END IF;
+    -- Version 35. Version 18's location of a diagnostic in a resource, data source or module, flattened on the
+    -- summary's line as version 27 reads a provider block's: a log or a paste that joins Terraform's lines prints
+    -- "Error: Unauthorized on <file> line <n>, in resource \"<type>\" \"<name>\":" where another prints the
+    -- location under the summary (which version 18 drops) or not at all; where is not what (tf-b58pair-07, one
+    -- EKS API server refusing the Kubernetes provider in two modules' files). Only after text on the line and only at
+    -- its end, with the "with <address>," before it and the block's header line after it when they are flattened too;
+    -- the file is one word, so an "on" in the summary ("failed on create") is kept. A resource's "with <address>,"
+    -- alone is kept, as version 27 says.
+    IF strpos(m, ' line <n>, in ') > 0 THEN  -- guard
+        m := regexp_replace(m, '([^[:space:]])[[:blank:]]+(with [a-z0-9_.<>"\[\]-]+,?[[:blank:]]+)?on [^[:space:]]+ line <n>, in (resource|data|module) "[^"\n]*"( "[^"\n]*")?:[[:blank:]]*(<n>:[[:blank:]]*(resource|data|module) [^\n]*\{[[:blank:]]*)?$',
+                            '\1', 'gn');
+    END IF;
     -- Version 28. Terraform names the provider whose result was inconsistent as provider "provider[\"<source>\"]"
     -- (0.13 as provider "<source>"), and a log wrapped at its width breaks that line inside the quoted address: the
     -- cause line then starts at "provider[\"<source>\"]" or at "<source>" (tf-b14pair-07, tf-b22pair-04,
@@ -786,6 +798,9 @@ COMMENT ON FUNCTION ops.normalize_message(text) IS
     'field before a "message" field; a hex exit status ("exit status 0xc0000409") is kept. '
     'Version 34: Docker Compose''s service prefix leading a line ("keydb-1  | ") is dropped, and a date written '
     'with a month''s name before a time of day ("Dec 20 15:00:45", "03 Dec 2024 22:23:15") reads "<ts>". '
+    'Version 35: Terraform''s location of a diagnostic in a resource, data source or module flattened on the '
+    'summary''s line ("Error: Unauthorized on <file> line <n>, in resource …:") is dropped, as version 27 drops a '
+    'provider block''s. '
     'Reads at most the first 40000 characters. text -> text; NULL for NULL.';
 
 CREATE FUNCTION ops.fingerprint_field(value text) RETURNS text
@@ -822,9 +837,9 @@ CREATE FUNCTION ops.current_fingerprint_version() RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- The one place the fingerprint version is written: ops.error_fingerprint and ops.code_group_fingerprint hash
 -- "fp<n>|" built from it.
-RETURN 34;
+RETURN 35;
 COMMENT ON FUNCTION ops.current_fingerprint_version() IS
-    'The fingerprint version ops.error_fingerprint() computes today (34). Rows with a lower version were grouped by an '
+    'The fingerprint version ops.error_fingerprint() computes today (35). Rows with a lower version were grouped by an '
     'older normalization; ops.regroup_errors() moves them (and the groups a changed grouping rule moved).';
 
 CREATE FUNCTION ops.code_group_fingerprint(source text, phase text, code text) RETURNS text
