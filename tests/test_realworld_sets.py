@@ -238,6 +238,13 @@ SETS = {
     # [Failed SQL: …` loses `[Failed`, in a message and a pair. supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind58/README.md).
     "blind58": (186, 94, {"agent-b58-aider-1928", "ops-b58-cassandre-trading-bot-964", "ops-b58pair-21"}),
+    # The word after a token's name read as a value (secrecy first, as in blind14, blind55 and blind58): Docker's
+    # `failed to fetch oauth token: unexpected status …` loses `unexpected`, in three messages and four pair sides; and
+    # MikroORM's own `*****` mask in a connection URL replaced by ours, the host and port kept. supabase_fn holds none
+    # (tests/fixtures/realworld/blind59/README.md).
+    "blind59": (203, 114, {"gha-b59-upgrade-manager-354", "gha-b59-shimmie2-1255", "gha-b59-reuse-action-50",
+                           "gha-b59pair-01", "gha-b59pair-02", "gha-b59pair-04", "ops-b59-mikro-orm-960",
+                           "ops-b59pair-22"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
