@@ -28,13 +28,14 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.73  # all fifty-nine tuning splits (2707/3705 = 0.7306 with version 34 when blind58 joined them at its
-                    # blind 64/94; the fifty-eight before it 2643/3611 after blind57's round, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all fifty-nine without the disputed labels (2707/3687 = 0.734 when blind58 joined; 2643/3593 =
-                         # 0.736 before it)
+TUNED_FLOOR = 0.725  # all sixty tuning splits (2777/3819 = 0.7271 with version 35 when blind59 joined them at its
+                     # blind 69/114; the fifty-nine before it 2708/3705 after blind58's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all sixty without the disputed labels (2777/3801 = 0.7306 when blind59 joined; 2708/3687 =
+                         # 0.734 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind59": (0.73, 0.73),  # 2708/3705 with version 35 after blind58's round; 2708/3687 without the disputed labels
     "blind58": (0.73, 0.735),  # 2643/3611 with version 34 after blind57's round; 2643/3593 without the disputed labels
     "blind57": (0.73, 0.735),  # 2566/3494 with version 34 after blind56's round; 2566/3476 without the disputed labels
     "blind56": (0.73, 0.735),  # 2522/3433 with version 34 after blind55's round; 2522/3415 without the disputed labels
@@ -146,7 +147,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 59)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 60)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -167,7 +168,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3705
+    assert len(tuned) >= 3819
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -356,7 +357,13 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     Two of blind58's, merged at its blind measure: dns-b58pair-10 (a zone transfer refused on port 53 and rndc refused
     on named's control port 953: both cause lines end in the same `connection refused`, the wrapper naming the service
     dropped) and tf-b58pair-03 (two helm_release `context deadline exceeded` diagnostics, pods never scheduled and
-    Tiller unreachable, which the text alone cannot tell apart).
+    Tiller unreachable, which the text alone cannot tell apart). Four of blind59's, merged at its blind measure, each
+    by a code grouped by code: agent-b59pair-05 and agent-b59pair-06 (two different history faults in one transcript
+    refusal each, opencode's function-call output without its call against a call without its reasoning item, and
+    DashScope's tool calls without answers against a tool message without calls, AGENT.TOOL_CALL_TRANSCRIPT_INVALID),
+    ops-b59pair-25 (the MariaDB connector's pool timeout in DBCode against MySQL's own `Too many connections`, a client's pool
+    against the server's slots once more, DB.CONNECTION_LIMIT) and ops-b59pair-52 (Backblaze B2's per-minute listing
+    limit and Google Drive's per-user rate limit under rclone, INFRA.RATE_LIMITED).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -417,7 +424,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b59pair-05", "agent-b59pair-06", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
@@ -433,7 +440,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
