@@ -245,6 +245,12 @@ SETS = {
     "blind59": (203, 114, {"gha-b59-upgrade-manager-354", "gha-b59-shimmie2-1255", "gha-b59-reuse-action-50",
                            "gha-b59pair-01", "gha-b59pair-02", "gha-b59pair-04", "ops-b59-mikro-orm-960",
                            "ops-b59pair-22"}),
+    # The word after a token's name read as a value (secrecy first, as in blind55): lego's `Error presenting token:
+    # Failed to change Route 53 record set …` loses `Failed`, in a message and a pair; and a connection URL's password
+    # as the reporter posted it (`postgres://abc:def@localhost/db1`, PostgREST's PGRST000) replaced by ours, the host and
+    # path kept, in a message and two pairs. supabase_fn holds none (tests/fixtures/realworld/blind60/README.md).
+    "blind60": (167, 86, {"dns-b60-lego-421", "dns-b60pair-09", "ops-b60-postgrest-2727", "ops-b60pair-02",
+                          "ops-b60pair-14"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
