@@ -28,14 +28,15 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all sixty-one tuning splits (2850/3905 = 0.7298 with version 35 when blind60 joined them at
-                     # its blind 69/86; 2777/3819 = 0.7271 when blind59 joined; the sixty before blind60 2781/3819 after
-                     # blind59's round, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all sixty-one without the disputed labels (2850/3887 = 0.733 when blind60 joined; 2781/3801 =
-                         # 0.732 before it)
+TUNED_FLOOR = 0.725  # all sixty-two tuning splits (2935/4016 = 0.7308 with version 35 when blind61 joined them at
+                     # its blind 87/111; 2777/3819 = 0.7271 when blind59 joined; the sixty-one before blind61 2848/3905
+                     # after blind60's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all sixty-two without the disputed labels (2935/3998 = 0.734 when blind61 joined; 2848/3887 =
+                         # 0.733 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind61": (0.725, 0.73),  # 2848/3905 with version 35 after blind60's round; 2848/3887 without the disputed labels
     "blind60": (0.725, 0.73),  # 2781/3819 with version 35 after blind59's round; 2781/3801 without the disputed labels
     "blind59": (0.73, 0.73),  # 2708/3705 with version 35 after blind58's round; 2708/3687 without the disputed labels
     "blind58": (0.73, 0.735),  # 2643/3611 with version 34 after blind57's round; 2643/3593 without the disputed labels
@@ -149,7 +150,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 61)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 62)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -170,7 +171,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 3905
+    assert len(tuned) >= 4016
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -365,8 +366,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     DashScope's tool calls without answers against a tool message without calls, AGENT.TOOL_CALL_TRANSCRIPT_INVALID),
     ops-b59pair-25 (the MariaDB connector's pool timeout in DBCode against MySQL's own `Too many connections`, a client's pool
     against the server's slots once more, DB.CONNECTION_LIMIT) and ops-b59pair-52 (Backblaze B2's per-minute listing
-    limit and Google Drive's per-user rate limit under rclone, INFRA.RATE_LIMITED). None of blind60's was merged at its
-    blind measure.
+    limit and Google Drive's per-user rate limit under rclone, INFRA.RATE_LIMITED). None of blind60's or blind61's was merged
+    at its blind measure.
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
