@@ -254,6 +254,10 @@ SETS = {
     # aio-pika's own `******` mask in two AMQP connection URLs replaced by ours, the user, host and port kept, in two
     # messages of one report and two pair sides. supabase_fn holds none (tests/fixtures/realworld/blind61/README.md).
     "blind61": (191, 111, {"ops-b61-aio-pika-563", "ops-b61pair-64"}),
+    # The word after a token's name read as a value (secrecy first, as in blind55 and blind60): lego's `acme: error
+    # presenting token: hetzner (legacy): …` under Zoraxy loses `hetzner`, in a message and a pair. supabase_fn holds
+    # none (tests/fixtures/realworld/blind62/README.md).
+    "blind62": (176, 100, {"dns-b62-zoraxy-897", "dns-b62pair-05"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
