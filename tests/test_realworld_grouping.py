@@ -370,7 +370,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     limit and Google Drive's per-user rate limit under rclone, INFRA.RATE_LIMITED). None of blind60's or blind61's was merged
     at its blind measure. One of blind62's, merged at its blind measure by a code grouped by code: ops-b62pair-60 (two
     Let's Encrypt 429s through Caddy, too many certificates against too many failed authorizations,
-    INFRA.RATE_LIMITED).
+    INFRA.RATE_LIMITED). And four merged since blind62's round gave both sides of each one code grouped by code, a
+    trade the lead took (15 messages right against 4 pairs): ops-b62pair-09, -11 and -24 (a query's memory limit
+    against the process's or the node's in StarRocks, Doris and Druid, INFRA.OUT_OF_MEMORY) and ops-b62pair-32
+    (HikariCP's pool wait against PgDog's checkout timeout, DB.CONNECTION_LIMIT).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -447,7 +450,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-60", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
