@@ -258,6 +258,9 @@ SETS = {
     # presenting token: hetzner (legacy): …` under Zoraxy loses `hetzner`, in a message and a pair. supabase_fn holds
     # none (tests/fixtures/realworld/blind62/README.md).
     "blind62": (176, 100, {"dns-b62-zoraxy-897", "dns-b62pair-05"}),
+    # coturn's own `password=...` mask in a PostgreSQL connection string replaced by ours, the other fields kept, in a
+    # message and a pair side. supabase_fn holds none (tests/fixtures/realworld/blind63/README.md).
+    "blind63": (206, 94, {"ops-b63-coturn-137", "ops-b63pair-24"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
