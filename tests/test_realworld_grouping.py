@@ -28,14 +28,15 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all sixty-three tuning splits (3011/4116 = 0.7315 with version 35 when blind62 joined them at
-                     # its blind 72/100; 2777/3819 = 0.7271 when blind59 joined; the sixty-two before blind62 2939/4016
-                     # after blind61's round, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all sixty-three without the disputed labels (3011/4098 = 0.735 when blind62 joined; 2939/3998 =
-                         # 0.735 before it)
+TUNED_FLOOR = 0.725  # all sixty-four tuning splits (3087/4210 = 0.7333 with version 35 when blind63 joined them at
+                     # its blind 78/94; 2777/3819 = 0.7271 when blind59 joined; the sixty-three before blind63 3009/4116
+                     # after blind62's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all sixty-four without the disputed labels (3087/4192 = 0.736 when blind63 joined; 3009/4098 =
+                         # 0.734 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind63": (0.73, 0.73),  # 3009/4116 with version 35 after blind62's round; 3009/4098 without the disputed labels
     "blind62": (0.73, 0.735),  # 2939/4016 with version 35 after blind61's round; 2939/3998 without the disputed labels
     "blind61": (0.725, 0.73),  # 2848/3905 with version 35 after blind60's round; 2848/3887 without the disputed labels
     "blind60": (0.725, 0.73),  # 2781/3819 with version 35 after blind59's round; 2781/3801 without the disputed labels
@@ -151,7 +152,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 63)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 64)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -172,7 +173,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 4116
+    assert len(tuned) >= 4210
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -374,6 +375,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     trade the lead took (15 messages right against 4 pairs): ops-b62pair-09, -11 and -24 (a query's memory limit
     against the process's or the node's in StarRocks, Doris and Druid, INFRA.OUT_OF_MEMORY) and ops-b62pair-32
     (HikariCP's pool wait against PgDog's checkout timeout, DB.CONNECTION_LIMIT).
+    Two of blind63's, merged at its blind measure: tf-b63pair-02 (two FortiGate 500s on create, a policy naming an
+    interface that does not exist against a profile the device created anyway: both cause lines are the device's
+    identical `Internal Server Error - Internal error when processing the request (500)`, which the text alone cannot
+    tell apart) and ops-b63pair-29 (ProxySQL's `Max connect timeout reached while reaching hostgroup` against HikariCP's
+    pool wait, DB.CONNECTION_LIMIT grouped by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -450,12 +456,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-29", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
