@@ -379,7 +379,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     interface that does not exist against a profile the device created anyway: both cause lines are the device's
     identical `Internal Server Error - Internal error when processing the request (500)`, which the text alone cannot
     tell apart) and ops-b63pair-29 (ProxySQL's `Max connect timeout reached while reaching hostgroup` against HikariCP's
-    pool wait, DB.CONNECTION_LIMIT grouped by code).
+    pool wait, DB.CONNECTION_LIMIT grouped by code). And one merged since blind63's round gave both sides their labelled
+    DB.CONNECTION_LIMIT, grouped by code: ops-b63pair-23 (HikariCP's checkout timeout against RisingWave's sink refused
+    with SQLSTATE 53300, too many connections).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -456,7 +458,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-29", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
