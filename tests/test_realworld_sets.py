@@ -261,6 +261,8 @@ SETS = {
     # coturn's own `password=...` mask in a PostgreSQL connection string replaced by ours, the other fields kept, in a
     # message and a pair side. supabase_fn holds none (tests/fixtures/realworld/blind63/README.md).
     "blind63": (206, 94, {"ops-b63-coturn-137", "ops-b63pair-24"}),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind64/README.md).
+    "blind64": (174, 85, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
