@@ -47,6 +47,7 @@ class Receiver:
                     script = receiver.scripts[path]
                     status, headers = script.pop(0) if script else (200, {})
                     receiver.requests.append({"path": path, "method": self.command, "at": time.monotonic(),
+                                              "wall": time.time(),  # the clock PostgreSQL's now() reads
                                               "delivery": self.headers.get(signing.DELIVERY), "body": body,
                                               "status": status, "signature_ok": ok,
                                               "peer": self.client_address})  # one per TCP connection
