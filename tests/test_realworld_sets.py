@@ -263,6 +263,10 @@ SETS = {
     "blind63": (206, 94, {"ops-b63-coturn-137", "ops-b63pair-24"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind64/README.md).
     "blind64": (174, 85, set()),
+    # The word after a secret's name read as a value (secrecy first): the provider address in `hashicorp/onepassword:
+    # provider registry…` ends in `password`, so `provider` reads as its value, in a message and a pair side; no secret
+    # in it. vercel and supabase_fn hold none (tests/fixtures/realworld/blind65/README.md).
+    "blind65": (172, 85, {"tf-b65-anasinnyk-terraform-provider-onepassword-57", "tf-b65pair-05"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
