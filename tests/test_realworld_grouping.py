@@ -384,7 +384,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     pool wait, DB.CONNECTION_LIMIT grouped by code). And one merged since blind63's round gave both sides their labelled
     DB.CONNECTION_LIMIT, grouped by code: ops-b63pair-23 (HikariCP's checkout timeout against RisingWave's sink refused
     with SQLSTATE 53300, too many connections).
-    None of blind64's or blind65's was merged at its blind measure.
+    None of blind64's or blind65's was merged at its blind measure. And one merged since blind65's round gave both sides
+    their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one pair):
+    agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody Gateway's
+    own 429 allowance).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -445,7 +448,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b59pair-05", "agent-b59pair-06", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b59pair-05", "agent-b59pair-06", "agent-b65pair-12", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
