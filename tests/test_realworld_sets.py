@@ -267,6 +267,10 @@ SETS = {
     # provider registry…` ends in `password`, so `provider` reads as its value, in a message and a pair side; no secret
     # in it. vercel and supabase_fn hold none (tests/fixtures/realworld/blind65/README.md).
     "blind65": (172, 85, {"tf-b65-anasinnyk-terraform-provider-onepassword-57", "tf-b65pair-05"}),
+    # The Upstash provider's `rediss://:${upstash_redis_database.cache.password}@…` (a Terraform interpolation in a URL's
+    # password place) read as a password (secrecy first), in a message and a pair side; no secret in it. vercel and
+    # supabase_fn hold none (tests/fixtures/realworld/blind66/README.md).
+    "blind66": (193, 98, {"tf-b66-terraform-provider-upstash-6", "tf-b66pair-10"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
