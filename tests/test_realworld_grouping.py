@@ -28,14 +28,15 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all sixty-six tuning splits (3227/4380 = 0.7368 with version 35 when blind65 joined them at
-                     # its blind 67/85; 2777/3819 = 0.7271 when blind59 joined; the sixty-five before blind65 3160/4295
-                     # after blind64's round and decision 27, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all sixty-six without the disputed labels (3227/4362 = 0.740 when blind65 joined; 3160/4277 =
-                         # 0.739 before it)
+TUNED_FLOOR = 0.725  # all sixty-seven tuning splits (3301/4478 = 0.7372 with version 35 when blind66 joined them at
+                     # its blind 74/98; 2777/3819 = 0.7271 when blind59 joined; the sixty-six before blind66 3227/4380
+                     # after blind65's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all sixty-seven without the disputed labels (3301/4460 = 0.740 when blind66 joined; 3227/4362 =
+                         # 0.740 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind66": (0.735, 0.735),  # 3227/4380 with version 35 after blind65's round; 3227/4362 undisputed
     "blind65": (0.735, 0.735),  # 3160/4295 with version 35 after blind64's round and decision 27; 3160/4277 undisputed
     "blind64": (0.73, 0.735),  # 3087/4210 with version 35 after blind63's round; 3087/4192 without the disputed labels
     "blind63": (0.73, 0.73),  # 3009/4116 with version 35 after blind62's round; 3009/4098 without the disputed labels
@@ -154,7 +155,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 66)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 67)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -175,7 +176,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 4380
+    assert len(tuned) >= 4478
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -384,10 +385,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     pool wait, DB.CONNECTION_LIMIT grouped by code). And one merged since blind63's round gave both sides their labelled
     DB.CONNECTION_LIMIT, grouped by code: ops-b63pair-23 (HikariCP's checkout timeout against RisingWave's sink refused
     with SQLSTATE 53300, too many connections).
-    None of blind64's or blind65's was merged at its blind measure. And one merged since blind65's round gave both sides
-    their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one pair):
-    agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody Gateway's
-    own 429 allowance).
+    None of blind64's, blind65's or blind66's was merged at its blind measure. And one merged since blind65's round gave
+    both sides their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one
+    pair): agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody
+    Gateway's own 429 allowance).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
