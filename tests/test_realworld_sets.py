@@ -41,12 +41,12 @@ SETS = {
     # collector's same-shape fake for an API key in a URL query (`?key=…`, rule url_query_secret).
     "blind6": (210, 55, {"gha-b6-setup-python-544", "gha-b6-comment-pr-224", "supafn-b6-supabase-34657", "gha-b6pair-03",
                          "gha-b6pair-06", "dns-b6-mediacloud-499"}),
-    # A Gemini key's fake in a request URL (`?key=AIza…`), GitHub's mask (`password: $***`), and two over-redactions
-    # kept on purpose (secrecy first): `onepassword: provider` and `cipassword: ciupgrade:1` read as a password
-    # assignment (a camelCase key has a letter before "password" too). (A Proxmox task id `UPID:host-01:…:root@pam`
+    # A Gemini key's fake in a request URL (`?key=AIza…`), GitHub's mask (`password: $***`), and an over-redaction kept
+    # on purpose (secrecy first): `cipassword: ciupgrade:1` reads as a password assignment (a camelCase key has a letter
+    # before "password" too). (`hashicorp/onepassword: provider registry` read as one too until secret_assignment left
+    # Terraform's `provider registry` after a key, 2026-12-05.) (A Proxmox task id `UPID:host-01:…:root@pam`
     # read as credentials before an `@` until host_credentials wanted a separator after its keyword, found by blind36.)
-    "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-opentofu-registry-176",
-                         "terraform-b7-telmate-proxmox-1115", "terraform-b7pair-04"}),
+    "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-telmate-proxmox-1115"}),
     "blind8": (195, 55, set()),
     # GitHub's own mask (`token: ***`) replaced by ours, and the poster's placeholder password in a connection URL
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
@@ -56,9 +56,9 @@ SETS = {
     # named `"csrf-token":` whose next line starts `19:` (a value may follow its key on the next line, as YAML allows).
     # Terraform's `Error creating Secret: googleapi: Error 409` beside it is kept since a word ending in a colon is no value.
     "blind11": (190, 55, {"gha-b11-stoream-2", "tf-b11-exposure-notifications-456"}),
-    # The poster's own mask (`--token=...`) replaced by ours, and blind7's over-redaction kept on purpose (secrecy first):
-    # `hashicorp/onepassword: provider` reads as a password assignment, in a message and in a pair.
-    "blind12": (190, 55, {"vercel-b12-vercel-817", "tf-b12-opentofu-registry-1927", "tf-b12pair-05"}),
+    # The poster's own mask (`--token=...`) replaced by ours. (blind7's `hashicorp/onepassword: provider registry`, in a
+    # message and a pair, read as a password assignment until 2026-12-05.)
+    "blind12": (190, 55, {"vercel-b12-vercel-817"}),
     # A presigned URL's same-shape fake credential and signature (`X-Amz-Credential=…`, rule url_query_secret), GitHub's
     # mask (`GITHUB_TOKEN: ***`), an env var's name as a password (`server-password: GITHUB_TOKEN`), and Rust's
     # `password: None` in a printed reqwest URL, in a message and a pair (secrecy first: a value is not judged).
@@ -263,10 +263,10 @@ SETS = {
     "blind63": (206, 94, {"ops-b63-coturn-137", "ops-b63pair-24"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind64/README.md).
     "blind64": (174, 85, set()),
-    # The word after a secret's name read as a value (secrecy first): the provider address in `hashicorp/onepassword:
-    # provider registry…` ends in `password`, so `provider` reads as its value, in a message and a pair side; no secret
-    # in it. vercel and supabase_fn hold none (tests/fixtures/realworld/blind65/README.md).
-    "blind65": (172, 85, {"tf-b65-anasinnyk-terraform-provider-onepassword-57", "tf-b65pair-05"}),
+    # Redaction changes no text (`hashicorp/onepassword: provider registry…`, in a message and a pair side, lost
+    # `provider` until secret_assignment left Terraform's `provider registry` after a key, 2026-12-05). vercel and
+    # supabase_fn hold none (tests/fixtures/realworld/blind65/README.md).
+    "blind65": (172, 85, set()),
     # The Upstash provider's `rediss://:${upstash_redis_database.cache.password}@…` (a Terraform interpolation in a URL's
     # password place) read as a password (secrecy first), in a message and a pair side; no secret in it. vercel and
     # supabase_fn hold none (tests/fixtures/realworld/blind66/README.md).

@@ -362,3 +362,34 @@ def test_host_inside_a_word_is_no_host_name(conn, text):
     """host_credentials wants a blank, `:`, `=` or a quote after its keyword: `host` inside a name such as Temporal's
     worker id `<pid>@host-01@` starts no host name, and nothing is redacted."""
     assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text", [
+    # Kubernetes' service-account token missing in a pod (a path ending in a key's name, then strerror's words)
+    "open /var/run/secrets/kubernetes.io/serviceaccount/token: no such file or directory",
+    "open /etc/app/password: Permission denied",
+    "read /run/secrets/api_key: is a directory",
+    "mkdir /var/lib/app/secret: read-only file system",
+    # Terraform and OpenTofu naming a provider whose name holds a key's (blind7, blind12, blind65)
+    "Error while installing hashicorp/onepassword: provider registry registry.opentofu.org does not have a provider",
+    "Could not retrieve the list of available versions for provider hashicorp/onepassword: provider "
+    "registry.terraform.io/hashicorp/onepassword was not found in any of the search locations",
+])
+def test_a_sentence_after_a_path_ending_in_a_key_is_not_a_value(conn, text):
+    """secret_assignment leaves an OS error phrase (strerror's ENOENT, EACCES, ENOTDIR, EISDIR, EROFS, EPERM words)
+    and Terraform's `provider registry` after a key alone; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,redacted", [
+    ("token: no-such-file", "token: [REDACTED]"),
+    ("token: nosuch file or directory", "token: [REDACTED] file or directory"),
+    ("password: permission1 denied", "password: [REDACTED] denied"),
+    ("password: no", "password: [REDACTED]"),
+    ("token: provider", "token: [REDACTED]"),
+    ("api_key: provider registryx.example.com", "api_key: [REDACTED] registryx.example.com"),
+    ("secret=not a directory123", "secret=[REDACTED] a directory123"),
+])
+def test_a_value_that_only_starts_like_a_sentence_is_still_redacted(conn, text, redacted):
+    """A word that starts an error phrase or `provider registry` but is not followed by the whole of it is a value."""
+    assert both(conn, text) == (redacted, redacted)
