@@ -271,6 +271,8 @@ SETS = {
     # password place) read as a password (secrecy first), in a message and a pair side; no secret in it. vercel and
     # supabase_fn hold none (tests/fixtures/realworld/blind66/README.md).
     "blind66": (193, 98, {"tf-b66-terraform-provider-upstash-6", "tf-b66pair-10"}),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind67/README.md).
+    "blind67": (228, 116, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
