@@ -389,7 +389,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     None of blind64's, blind65's or blind66's was merged at its blind measure. One of blind67's was: tf-b67pair-03 (two
     providers' `Provider produced inconsistent result after apply`, Supabase's sensitive `.auth` against Twingate's
     `.access_group` set element: grouping version 19 drops the attribute named after `produced an unexpected new value:
-    `, so the two read alike). And one merged since blind65's round gave
+    `, so the two read alike). And one merged since blind67's round gave both sides their labelled DB.CONNECTION_LIMIT,
+    grouped by code, a trade the lead took (three messages and the "same" pair ops-b67pair-32 right against one pair):
+    ops-b67pair-33 (Azure SQL's request limit reached for a single database against an elastic pool's).
+    And one merged since blind65's round gave
     both sides their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one
     pair): agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody
     Gateway's own 429 allowance).
@@ -469,7 +472,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b67pair-33", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
