@@ -273,6 +273,10 @@ SETS = {
     "blind66": (193, 98, {"tf-b66-terraform-provider-upstash-6", "tf-b66pair-10"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind67/README.md).
     "blind67": (228, 116, set()),
+    # Snyk's own example in its missing-token message (`SNYK_TOKEN=12345678`) read as a token's value (secrecy first), in
+    # a message and a pair side; no secret in it. vercel and supabase_fn hold none
+    # (tests/fixtures/realworld/blind68/README.md).
+    "blind68": (207, 100, {"gha-b68-tempo-1458", "gha-b68pair-09"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
