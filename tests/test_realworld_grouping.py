@@ -28,14 +28,15 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all sixty-eight tuning splits (3392/4594 = 0.7384 with version 35 when blind67 joined them at
-                     # its blind 90/116; 2777/3819 = 0.7271 when blind59 joined; the sixty-seven before blind67 3302/4478
-                     # after blind66's round and decision 28, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all sixty-eight without the disputed labels (3392/4576 = 0.741 when blind67 joined; 3302/4460 =
-                         # 0.740 before it)
+TUNED_FLOOR = 0.725  # all sixty-nine tuning splits (3475/4694 = 0.7403 with version 35 when blind68 joined them at
+                     # its blind 81/100; 2777/3819 = 0.7271 when blind59 joined; the sixty-eight before blind68 3394/4594
+                     # after blind67's round, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all sixty-nine without the disputed labels (3475/4676 = 0.743 when blind68 joined; 3394/4576 =
+                         # 0.742 before it)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind68": (0.735, 0.735),  # 3394/4594 with version 35 after blind67's round; 3394/4576 undisputed
     "blind67": (0.735, 0.735),  # 3302/4478 with version 35 after blind66's round; 3302/4460 undisputed
     "blind66": (0.735, 0.735),  # 3227/4380 with version 35 after blind65's round; 3227/4362 undisputed
     "blind65": (0.735, 0.735),  # 3160/4295 with version 35 after blind64's round and decision 27; 3160/4277 undisputed
@@ -156,7 +157,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 68)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 69)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -177,7 +178,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 4594
+    assert len(tuned) >= 4694
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -392,6 +393,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     `, so the two read alike). And one merged since blind67's round gave both sides their labelled DB.CONNECTION_LIMIT,
     grouped by code, a trade the lead took (three messages and the "same" pair ops-b67pair-32 right against one pair):
     ops-b67pair-33 (Azure SQL's request limit reached for a single database against an elastic pool's).
+    Two of blind68's were merged at its blind measure, by the same step as tf-b67pair-03: tf-b68pair-07 and
+    tf-b68pair-08 (three providers' `Provider produced inconsistent result after apply`, Vercel's, Cloudsmith's and
+    OneUptime's, each a different attribute and provider bug).
     And one merged since blind65's round gave
     both sides their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one
     pair): agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody
@@ -477,7 +481,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b67pair-03", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b67pair-03", "tf-b68pair-07", "tf-b68pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
