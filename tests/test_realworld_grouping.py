@@ -387,19 +387,19 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     pool wait, DB.CONNECTION_LIMIT grouped by code). And one merged since blind63's round gave both sides their labelled
     DB.CONNECTION_LIMIT, grouped by code: ops-b63pair-23 (HikariCP's checkout timeout against RisingWave's sink refused
     with SQLSTATE 53300, too many connections).
-    None of blind64's, blind65's or blind66's was merged at its blind measure. One of blind67's was: tf-b67pair-03 (two
-    providers' `Provider produced inconsistent result after apply`, Supabase's sensitive `.auth` against Twingate's
-    `.access_group` set element: grouping version 19 drops the attribute named after `produced an unexpected new value:
-    `, so the two read alike). And one merged since blind67's round gave both sides their labelled DB.CONNECTION_LIMIT,
-    grouped by code, a trade the lead took (three messages and the "same" pair ops-b67pair-32 right against one pair):
-    ops-b67pair-33 (Azure SQL's request limit reached for a single database against an elastic pool's).
-    Two of blind68's were merged at its blind measure, by the same step as tf-b67pair-03: tf-b68pair-07 and
-    tf-b68pair-08 (three providers' `Provider produced inconsistent result after apply`, Vercel's, Cloudsmith's and
-    OneUptime's, each a different attribute and provider bug).
-    And one merged since blind65's round gave
+    None of blind64's, blind65's or blind66's was merged at its blind measure. One merged since blind65's round gave
     both sides their labelled INFRA.RATE_LIMITED, grouped by code, a trade the lead took (one message right against one
     pair): agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody
     Gateway's own 429 allowance).
+    One of blind67's was merged at its blind measure: tf-b67pair-03 (two providers' `Provider produced inconsistent
+    result after apply`, Supabase's sensitive `.auth` against Twingate's `.access_group` set element: grouping version
+    19 drops the attribute named after `produced an unexpected new value: `, so the two read alike). And one merged
+    since blind67's round gave both sides their labelled DB.CONNECTION_LIMIT, grouped by code, a trade the lead took
+    (three messages and the "same" pair ops-b67pair-32 right against one pair): ops-b67pair-33 (Azure SQL's request
+    limit reached for a single database against an elastic pool's).
+    Two of blind68's were merged at its blind measure, by the same step as tf-b67pair-03: tf-b68pair-07 and
+    tf-b68pair-08 (three providers' `Provider produced inconsistent result after apply`, Vercel's, Cloudsmith's and
+    OneUptime's, each a different attribute and provider bug).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
