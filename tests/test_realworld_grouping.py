@@ -42,7 +42,11 @@ BEFORE = {
     "blind65": (0.735, 0.735),  # 3160/4295 with version 35 after blind64's round and decision 27; 3160/4277 undisputed
     "blind64": (0.73, 0.735),  # 3087/4210 with version 35 after blind63's round; 3087/4192 without the disputed labels
     "blind63": (0.73, 0.73),  # 3009/4116 with version 35 after blind62's round; 3009/4098 without the disputed labels
-    "blind62": (0.73, 0.735),  # 2939/4016 with version 35 after blind61's round; 2939/3998 without the disputed labels
+    # 2939/4016 with version 35 after blind61's round; 2939/3998 without the disputed labels. 2938 since the pass on the
+    # bare word `timeout` (2026-12-05): gha-b57pair-07 (ARC's two registration-timeout recreations) had grouped only
+    # because both sides read NET.TIMEOUT from `"configuredRegistrationTimeout":`, wrongly; as UNKNOWN their pod names
+    # differ. 0.7349 undisputed, under the 0.735 this row had asserted.
+    "blind62": (0.73, 0.73),
     "blind61": (0.725, 0.73),  # 2848/3905 with version 35 after blind60's round; 2848/3887 without the disputed labels
     "blind60": (0.725, 0.73),  # 2781/3819 with version 35 after blind59's round; 2781/3801 without the disputed labels
     "blind59": (0.73, 0.73),  # 2708/3705 with version 35 after blind58's round; 2708/3687 without the disputed labels
