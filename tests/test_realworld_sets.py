@@ -277,6 +277,10 @@ SETS = {
     # a message and a pair side; no secret in it. vercel and supabase_fn hold none
     # (tests/fixtures/realworld/blind68/README.md).
     "blind68": (207, 100, {"gha-b68-tempo-1458", "gha-b68pair-09"}),
+    # dandi-cli's pre-signed S3 URL, whose credential and signature the reporter had masked (`SENSORED`), redacted as a
+    # real one would be, as meant; no secret in it. vercel and supabase_fn hold none
+    # (tests/fixtures/realworld/blind69/README.md).
+    "blind69": (195, 86, {"ops-b69-dandi-cli-584"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
