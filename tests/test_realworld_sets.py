@@ -281,6 +281,8 @@ SETS = {
     # real one would be, as meant; no secret in it. vercel and supabase_fn hold none
     # (tests/fixtures/realworld/blind69/README.md).
     "blind69": (195, 86, {"ops-b69-dandi-cli-584"}),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind70/README.md).
+    "blind70": (185, 87, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
