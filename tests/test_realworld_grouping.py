@@ -234,12 +234,13 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     Four of blind12's, merged at its blind measure and tuning data since: dns-b12pair-04 (apart since version 21,
     which keeps the name CoreDNS was asked for), gha-b12pair-03, odoo-b12pair-03 and vercel-b12pair-08.
     Three of blind13's, merged at its blind measure and tuning data since: agent_runner-b13pair-05, ops-b13pair-06 and
-    tf-b13pair-07. Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05
+    tf-b13pair-07 (apart since 2026-12-05, see tf-b67pair-03 below). Three of blind14's, merged at its blind measure and tuning data since: agent-b14pair-05
     (apart since decision 15, see below), ops-b14pair-04 and tf-b14pair-03. Six of blind15's, merged at its blind measure and tuning data since:
     dns-b15pair-03, dns-b15pair-04, gha-b15pair-04, tf-b15pair-04, tf-b15pair-05 and tf-b15pair-06. Three of blind16's, merged at
     its blind measure and tuning data since: dns-b16pair-04 and tf-b16pair-05 (gha-b16pair-06, two Python versions a
     setup action could not find, is apart since version 17 keeps the version asked for). Two of blind17's, merged at its
-    blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07; and one more of blind17's, merged since its
+    blind measure and tuning data since: ops-b17pair-06 and tf-b17pair-07 (apart since 2026-12-05, see
+    tf-b67pair-03 below); and one more of blind17's, merged since its
     round's classification fix gave both sides one code: agent_runner-b17-pair-12 (a conversation over a 131072-token
     context and a provider's 8000-token cap on one request; both AGENT.CONTEXT_LIMIT now, which is grouped by code),
     and agent_runner-b17-pair-06, merged since the thirty-fourth round's decision 13 widened (`max_tokens must be less
@@ -276,7 +277,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     vercel-b23pair-05 (ops-b23pair-06, two SQS
     consumers' expired receipt handles, apart since blind24's round: the OPS.CONSUMER_DEADLINE_EXCEEDED regex that
     reads `parameter ReceiptHandle is invalid. Reason: …` wins over the substring, and the two texts group apart). Five of blind24's, merged at its blind measure and tuning
-    data since: dns-b24pair-06, tf-b24pair-05, tf-b24pair-06, vercel-b24pair-09 and vercel-b24pair-10; vercel-b24pair-07
+    data since: dns-b24pair-06, tf-b24pair-05 (apart since 2026-12-05, see tf-b67pair-03
+    below), tf-b24pair-06, vercel-b24pair-09 and vercel-b24pair-10; vercel-b24pair-07
     is apart since fingerprint version 19 (two Next.js routes in `Failed to collect page data for <route>`: the route
     names the page and is no longer read as <path>).
     And three merged since the twenty-fourth round's classification fixes gave both sides one code: agent-b24pair-06
@@ -398,14 +400,16 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     pair): agent-b65pair-12 (Anthropic's rate limit quoted in a Cody completion's unparsable response against Cody
     Gateway's own 429 allowance).
     One of blind67's was merged at its blind measure: tf-b67pair-03 (two providers' `Provider produced inconsistent
-    result after apply`, Supabase's sensitive `.auth` against Twingate's `.access_group` set element: grouping version
-    19 drops the attribute named after `produced an unexpected new value: `, so the two read alike). And one merged
+    result after apply`, Supabase's sensitive `.auth` against Twingate's `.access_group` set element: the cause line was
+    the summary, which names no provider). Apart since 2026-12-05, with tf-b13pair-07, tf-b17pair-07, tf-b24pair-05,
+    tf-b68pair-07 and -08: a pattern of the code reads the wrapped line that names the provider, so the provider's
+    source stays in the grouping text (labelling decision 30: two providers' inconsistent results are two failures). And one merged
     since blind67's round gave both sides their labelled DB.CONNECTION_LIMIT, grouped by code, a trade the lead took
     (three messages and the "same" pair ops-b67pair-32 right against one pair): ops-b67pair-33 (Azure SQL's request
     limit reached for a single database against an elastic pool's).
-    Two of blind68's were merged at its blind measure, by the same step as tf-b67pair-03: tf-b68pair-07 and
-    tf-b68pair-08 (three providers' `Provider produced inconsistent result after apply`, Vercel's, Cloudsmith's and
-    OneUptime's, each a different attribute and provider bug).
+    Two of blind68's were merged at its blind measure, as tf-b67pair-03 was: tf-b68pair-07 and tf-b68pair-08 (three
+    providers' `Provider produced inconsistent result after apply`, Vercel's, Cloudsmith's and OneUptime's, each a
+    different attribute and provider bug; apart since 2026-12-05, see tf-b67pair-03).
     Two of blind69's were merged at its blind measure: agent-b69pair-06 (llama.cpp's context overflow as its simple chat
     and its server print it, both AGENT.CONTEXT_LIMIT, grouped by code) and odoo-b69pair-06 (two IMAP connections' SSL
     `EOF occurred in violation of protocol (_ssl.c:<n>)`, a handshake and a dropped session, whose texts differ only in
@@ -492,11 +496,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
                       "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b67pair-33", "ops-b70pair-08", "ops-b7pair-05",
-                      "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b13pair-07", "tf-b14pair-03",
-                      "tf-b15pair-05", "tf-b16pair-05", "tf-b17pair-07", "tf-b18pair-02", "tf-b18pair-09",
-                      "tf-b24pair-05", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
+                      "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09",
+                      "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
                       "tf-b28pair-07", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b67pair-03", "tf-b68pair-07", "tf-b68pair-08", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-02",
                       "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08",
                       "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10",
                       "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02",
