@@ -283,6 +283,8 @@ SETS = {
     "blind69": (195, 86, {"ops-b69-dandi-cli-584"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind70/README.md).
     "blind70": (185, 87, set()),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind71/README.md).
+    "blind71": (168, 89, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
