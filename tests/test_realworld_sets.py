@@ -285,6 +285,8 @@ SETS = {
     "blind70": (185, 87, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind71/README.md).
     "blind71": (168, 89, set()),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind72/README.md).
+    "blind72": (180, 92, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
