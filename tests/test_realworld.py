@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventieth blind
-sets, tests/fixtures/realworld/blind2/ ... blind70/, reported as dev-blind2 ... dev-blind70).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventy-second blind
+sets, tests/fixtures/realworld/blind2/ ... blind72/, reported as dev-blind2 ... dev-blind72).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind70 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 70", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind72 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 72", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,11 +26,14 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the seventy-one tuning splits together (12189/12736 = 0.9571 when dev-blind70 joined at its
-                     # blind 0.584; 12031/12551 = 0.9586 when dev-blind69 joined at its blind 0.697; the seventy before
-                     # blind70 reached 12081/12551 = 0.963 after blind69's round, BEFORE)
+TUNED_FLOOR = 0.95   # the seventy-three tuning splits together (12472/13084 = 0.9532 when dev-blind71 and dev-blind72
+                     # joined together at their blind 0.613 and 0.650; 12189/12736 = 0.9571 when dev-blind70 joined at
+                     # its blind 0.584; the seventy-one before them reached 12252/12736 = 0.962 after blind70's round
+                     # and decision 32, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind72": 0.955,  # the seventy-two before blind72, dev-blind71 at its blind: 12355/12904 = 0.957 when both joined
+    "blind71": 0.96,  # the seventy-one tuned before blind71: 12252/12736 = 0.962 after blind70's round and decision 32
     "blind70": 0.96,  # the seventy tuned before blind70: 12081/12551 = 0.963 after blind69's round
     "blind69": 0.96,  # the sixty-nine tuned before blind69: 11895/12356 = 0.963 after blind68's round and decision 29
     "blind68": 0.96,  # the sixty-eight tuned before blind68: 11681/12149 = 0.961 after blind67's round
@@ -111,7 +114,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 71)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 73)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

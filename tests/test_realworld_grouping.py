@@ -28,14 +28,16 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all seventy-one tuning splits (3623/4867 = 0.7444 with version 35 when blind70 joined them at
-                     # its blind 76/87; 2777/3819 = 0.7271 when blind59 joined; the seventy before blind70 3547/4780
-                     # after blind69's round, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all seventy-one without the disputed labels (3623/4849 = 0.747 when blind70 joined; 3547/4762 =
-                         # 0.745 before it)
+TUNED_FLOOR = 0.725  # all seventy-three tuning splits (3783/5048 = 0.7494 with version 35 when blind71 and blind72
+                     # joined them at their blind 76/89 and 72/92; 2777/3819 = 0.7271 when blind59 joined; the
+                     # seventy-one before them 3635/4867 after blind70's round and decision 32, BEFORE)
+UNDISPUTED_FLOOR = 0.73  # all seventy-three without the disputed labels (3783/5030 = 0.752 when blind71 and blind72
+                         # joined; 3635/4849 = 0.750 before them)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind72": (0.735, 0.735),  # 3711/4956 with version 35, dev-blind71 at its blind 76/89; 3711/4938 undisputed
+    "blind71": (0.735, 0.735),  # 3635/4867 with version 35 after blind70's round and decision 32; 3635/4849 undisputed
     "blind70": (0.735, 0.735),  # 3547/4780 with version 35 after blind69's round; 3547/4762 undisputed
     "blind69": (0.735, 0.735),  # 3477/4694 with version 35 after blind68's round and the timeout pass; 3477/4676 undisputed
     "blind68": (0.735, 0.735),  # 3394/4594 with version 35 after blind67's round; 3394/4576 undisputed
@@ -163,7 +165,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 71)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 73)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -184,7 +186,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 4867
+    assert len(tuned) >= 5048
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -419,6 +421,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     OpenRouter's endpoint context check, both AGENT.CONTEXT_LIMIT, grouped by code) and ops-b70pair-08 (node-oracledb's
     `NJS-500: connection to the Oracle Database was broken` over an end-of-file against the same line over an ORA-00600,
     the cause line the shared NJS-500).
+    Five of blind71's and blind72's were merged at their blind measure: dns-b71pair-04 (acme.sh's `Error add txt for
+    domain` line alone on both sides, the cause on one side a line the pair does not keep), ops-b71pair-15 (PostgreSQL's
+    localized `too many clients` against HikariPool's request timeout, both DB.CONNECTION_LIMIT, grouped by code),
+    ops-b72pair-18 and ops-b72pair-21 (Prisma's pool timeout against the Cassandra driver's busy pool and against
+    PostgreSQL's role connection limit, DB.CONNECTION_LIMIT by code) and ops-b72pair-30 (libpq's `connection to server
+    at … failed` over a timed-out connect against the same line over no route to host).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -483,7 +491,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
-                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10",
+                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04",
                       "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03",
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
@@ -495,7 +503,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b19pair-08", "ops-b22pair-10", "ops-b24pair-01", "ops-b24pair-03", "ops-b25pair-07",
                       "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05", "ops-b29pair-08",
                       "ops-b31pair-01", "ops-b32pair-03", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b67pair-33", "ops-b70pair-08", "ops-b7pair-05",
+                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-07", "ops-b55pair-14", "ops-b56pair-04", "ops-b56pair-13", "ops-b57pair-15", "ops-b59pair-25", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-32", "ops-b62pair-60", "ops-b63pair-23", "ops-b63pair-29", "ops-b67pair-33", "ops-b70pair-08", "ops-b71pair-15", "ops-b72pair-18", "ops-b72pair-21", "ops-b72pair-30", "ops-b7pair-05",
                       "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09",
                       "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
