@@ -427,6 +427,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     ops-b72pair-18 and ops-b72pair-21 (Prisma's pool timeout against the Cassandra driver's busy pool and against
     PostgreSQL's role connection limit, DB.CONNECTION_LIMIT by code) and ops-b72pair-30 (libpq's `connection to server
     at … failed` over a timed-out connect against the same line over no route to host).
+    Two merged since the rounds of blind71 and blind72 read both sides AGENT.MODEL_QUOTA_EXHAUSTED, grouped by code:
+    agent-b71pair-03 and agent-b72pair-01 (two gateways' or providers' exhausted quota or credit, which the collectors
+    read as two failures; the code's rule says one kind of fix, top up or wait, so it groups by code).
     And two merged since the twenty-fifth round's classification fixes gave both sides one code, grouped by code:
     agent-b25pair-04 (Cerebras' tokens-per-minute and requests-per-second limits, INFRA.RATE_LIMITED) and
     agent-b25pair-07 (two vLLM servers refusing over-long prompts in two phrasings, AGENT.CONTEXT_LIMIT).
@@ -487,7 +490,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b29pair-03", "agent-b29pair-05", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-06", "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03",
                       "agent-b31pair-04", "agent-b31pair-05", "agent-b31pair-06", "agent-b32pair-04",
-                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b59pair-05", "agent-b59pair-06", "agent-b65pair-12", "agent-b69pair-06", "agent-b70pair-05", "agent-b7pair-05", "agent-b7pair-06",
+                      "agent-b33pair-07", "agent-b34pair-04", "agent-b35pair-05", "agent-b45pair-05", "agent-b47pair-05", "agent-b52pair-04", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09", "agent-b59pair-05", "agent-b59pair-06", "agent-b65pair-12", "agent-b69pair-06", "agent-b70pair-05", "agent-b71pair-03", "agent-b72pair-01", "agent-b7pair-05", "agent-b7pair-06",
                       "agent-b8pair-04", "agent-b8pair-06", "agent-b9pair-07", "agent-b9pair-08",
                       "agent_runner-b13pair-05", "agent_runner-b17-pair-06", "agent_runner-b17-pair-12",
                       "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
