@@ -287,6 +287,8 @@ SETS = {
     "blind71": (168, 89, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind72/README.md).
     "blind72": (180, 92, set()),
+    # Redaction changes no text. vercel holds none (tests/fixtures/realworld/blind74/README.md).
+    "blind74": (198, 104, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
