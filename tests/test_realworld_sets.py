@@ -287,6 +287,8 @@ SETS = {
     "blind71": (168, 89, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind72/README.md).
     "blind72": (180, 92, set()),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind73/README.md).
+    "blind73": (174, 97, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
