@@ -1,7 +1,7 @@
 """The fingerprint's hashed string, spelled out once more in Python, against the functions that compute it.
 
 Since sql/20261211008000_fingerprint_version_tag.sql the version is written only in ops.current_fingerprint_version():
-ops.error_fingerprint and ops.code_group_fingerprint (a code's one group, which ops_private.regroup_stale compares
+ops.error_fingerprint, ops.code_group_fingerprint (a code's one group) and ops.pattern_group_fingerprint (one pattern's group under grouping: pattern), which ops_private.regroup_stale compares
 with) build the tag "fp<n>|" from it. KNOWN holds fingerprints computed by version 23's definitions, whose tag was
 the literal 'fp23|' (sql/20261211007000_grouping_v23.sql): the formula below reproduces them, so it is that layout,
 and the database agrees with the formula at whatever version it is now.
@@ -20,9 +20,11 @@ def field(value: str | None) -> str:
     return "~" if value is None else f"{len(value)}:{value}"
 
 
-def fingerprint(version: int, source, phase, code, texts: tuple[str | None, str | None] | None) -> str:
-    """The hashed string of a fingerprint; texts None is a code's one group ("=" for the text fields)."""
-    tail = "=" if texts is None else f"{field(texts[0])}|{field(texts[1])}"
+def fingerprint(version: int, source, phase, code, texts: tuple[str | None, str | None] | None,
+                pattern: str | None = None) -> str:
+    """The hashed string of a fingerprint; texts None is a code's one group ("=" for the text fields), or, given a
+    pattern, that pattern's group under grouping: pattern ("=" and the pattern as one field)."""
+    tail = (f"={field(pattern)}" if pattern is not None else "=") if texts is None else f"{field(texts[0])}|{field(texts[1])}"
     raw = f"fp{version}|{field(source)}|{field(phase)}|{field(code)}|{tail}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -45,6 +47,9 @@ KNOWN = [
 # characters longer than one byte (lengths count characters).
 CASES = [
     ("agent_runner", "run", "AGENT.CONTEXT_LIMIT", "prompt is too long: 210000 tokens", None),
+    ("agent_runner", "run", "AGENT.CONTEXT_LIMIT", None, "at main (run.js:1:1)"),
+    ("ops", "connect", "DB.CONNECTION_LIMIT", "too many clients already", None),
+    ("github_actions", None, "INFRA.RATE_LIMITED", "secondary rate limit", None),
     ("github_actions", None, "INFRA.RATE_LIMITED", None, None),
     ("agent_runner", "run", "X.Y", "connection refused", None),
     ("vercel", "build", "UNKNOWN.VERCEL", "módulo não encontrado: ☃ 𝔘", "at render (/app/page.js:3:9)"),
@@ -68,20 +73,31 @@ def test_the_functions_hash_the_formula_with_the_current_version(module_db_url):
                 "       ops.code_group_fingerprint(%(s)s, %(p)s, %(c)s)",
                 {"s": source, "p": phase, "c": code, "m": message, "t": top_frame}).fetchone()
             assert one_group == fingerprint(version, source, phase, code, None)
-            expected = one_group if rule == "code" else fingerprint(version, source, phase, code, (m, t))
+            # Under grouping: pattern the text passed is the pattern (ops.grouping_text); none is the code's one group.
+            expected = (one_group if rule == "code" or (rule == "pattern" and message is None)
+                        else fingerprint(version, source, phase, code, None, message) if rule == "pattern"
+                        else fingerprint(version, source, phase, code, (m, t)))
             assert got == expected, (source, phase, code, message, rule)
 
 
-def test_regroup_stale_compares_with_the_code_group_fingerprint(module_db_url):
+def test_regroup_stale_compares_with_the_fingerprint_the_rule_gives(module_db_url):
     with psycopg.connect(module_db_url) as conn:
         stale = conn.execute(
             "SELECT ops_private.regroup_stale(jsonb_populate_record(NULL::ops.agent_errors, jsonb_build_object("
             "           'fingerprint', v.fp, 'fingerprint_version', ops.current_fingerprint_version(), 'code', v.c, "
-            "           'source', 'agent_runner', 'phase', 'run'))) "
-            "FROM (VALUES (1, 'AGENT.CONTEXT_LIMIT', ops.code_group_fingerprint('agent_runner', 'run', 'AGENT.CONTEXT_LIMIT')), "
-            "             (2, 'AGENT.CONTEXT_LIMIT', repeat('0', 64)), "
-            "             (3, 'X.Y', ops.code_group_fingerprint('agent_runner', 'run', 'X.Y')), "
-            "             (4, 'X.Y', repeat('0', 64))) v (n, c, fp) ORDER BY v.n").fetchall()
-        assert [r[0] for r in stale] == [False, True, True, False], \
-            "rule code: the code's one group stays, another moves; rule message: the one group moves, another stays"
+            "           'source', 'agent_runner', 'phase', 'run', 'matched_pattern', v.p))) "
+            "FROM (VALUES (1, 'INFRA.RATE_LIMITED', NULL, ops.code_group_fingerprint('agent_runner', 'run', 'INFRA.RATE_LIMITED')), "
+            "             (2, 'INFRA.RATE_LIMITED', NULL, repeat('0', 64)), "
+            "             (3, 'X.Y', NULL, ops.code_group_fingerprint('agent_runner', 'run', 'X.Y')), "
+            "             (4, 'X.Y', NULL, repeat('0', 64)), "
+            "             (5, 'X.Y', 'p', ops.pattern_group_fingerprint('agent_runner', 'run', 'X.Y', 'p')), "
+            "             (6, 'AGENT.CONTEXT_LIMIT', 'p', ops.pattern_group_fingerprint('agent_runner', 'run', 'AGENT.CONTEXT_LIMIT', 'p')), "
+            "             (7, 'AGENT.CONTEXT_LIMIT', 'q', ops.pattern_group_fingerprint('agent_runner', 'run', 'AGENT.CONTEXT_LIMIT', 'p')), "
+            "             (8, 'AGENT.CONTEXT_LIMIT', 'p', ops.code_group_fingerprint('agent_runner', 'run', 'AGENT.CONTEXT_LIMIT')), "
+            "             (9, 'AGENT.CONTEXT_LIMIT', NULL, ops.code_group_fingerprint('agent_runner', 'run', 'AGENT.CONTEXT_LIMIT'))"
+            "     ) v (n, c, p, fp) ORDER BY v.n").fetchall()
+        assert [r[0] for r in stale] == [False, True, True, False, True, False, True, True, False], (
+            "rule code: the code's one group stays, another moves; rule message: the one group and a pattern's group "
+            "move, another stays; rule pattern: the group of the row's pattern stays, another group moves, and the "
+            "code's one group stays only for a row no pattern read")
         conn.rollback()

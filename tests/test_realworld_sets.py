@@ -287,6 +287,8 @@ SETS = {
     "blind71": (168, 89, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind72/README.md).
     "blind72": (180, 92, set()),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind73/README.md).
+    "blind73": (174, 97, set()),
     # Redaction changes no text. vercel holds none (tests/fixtures/realworld/blind74/README.md).
     "blind74": (198, 104, set()),
 }

@@ -202,32 +202,46 @@ def test_fixbot_quiet_period_is_checked_by_the_policy_schema(conn, tree):
 
 
 def test_grouping_rule_is_checked_synced_and_regroup_moves_the_existing_groups(conn, tree):
-    """`grouping:` (fingerprint version 4): ops ssot check refuses an unknown rule; a sync that changes a code's
-    rule changes new events' fingerprints, and ops.regroup_errors moves the groups made under the old rule."""
-    assert conn.execute("SELECT grouping FROM ops.failure_modes WHERE code = 'DB.CONNECTION_LIMIT'").fetchone()[0] == "code"
+    """`grouping:` (fingerprint version 4; `pattern` since sql/20261214000100_grouping_by_pattern.sql): ops ssot check
+    refuses an unknown rule; a sync that changes a code's rule changes new events' fingerprints, and
+    ops.regroup_errors moves the groups made under the old rule."""
+    rule = "SELECT grouping FROM ops.failure_modes WHERE code = 'DB.CONNECTION_LIMIT'"
+    assert conn.execute(rule).fetchone()[0] == "pattern"
     path = tree / "ssot/errors/failure_modes.yaml"
     text = path.read_text()
     start = text.index("  - code: DB.CONNECTION_LIMIT\n")
     end = text.index("  - code:", start + 10)
     block = text[start:end]
-    assert "    grouping: code\n" in block
-    path.write_text(text[:start] + block.replace("    grouping: code\n", "    grouping: line\n") + text[end:])
-    assert any("'line' is not one of ['message', 'code']" in m for m in messages(ssot.check(conn, tree)))
-    path.write_text(text[:start] + block.replace("    grouping: code\n", "") + text[end:])
+    assert "    grouping: pattern\n" in block
+
+    def write(line: str) -> None:
+        path.write_text(text[:start] + block.replace("    grouping: pattern\n", line) + text[end:])
+
+    write("    grouping: line\n")
+    assert any("'line' is not one of ['message', 'code', 'pattern']" in m for m in messages(ssot.check(conn, tree)))
 
     texts = ["FATAL:  sorry, too many clients already",
+             "FATAL:  sorry, too many clients already (pool 7)",
              "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute"]
     for m in texts:
         conn.execute("SELECT ops.record_error(source => 'ops', phase => 'connect', message => %s)", (m,))
     groups = "SELECT count(*), sum(count) FROM ops.agent_errors WHERE code = 'DB.CONNECTION_LIMIT'"
-    assert conn.execute(groups).fetchone() == (1, 2), "grouping: code makes two phrasings one group"
+    assert conn.execute(groups).fetchone() == (2, 3), "grouping: pattern makes one group per pattern that read the text"
 
-    changes = ssot.sync(conn, tree)
-    assert changes["failure_modes_upserted"] == 1
-    assert conn.execute("SELECT grouping FROM ops.failure_modes WHERE code = 'DB.CONNECTION_LIMIT'").fetchone()[0] == "message"
-    assert conn.execute(groups).fetchone() == (1, 2), "a sync moves no stored group by itself"
+    write("    grouping: code\n")
+    assert ssot.sync(conn, tree)["failure_modes_upserted"] == 1
+    assert conn.execute(rule).fetchone()[0] == "code"
+    assert conn.execute(groups).fetchone() == (2, 3), "a sync moves no stored group by itself"
+    conn.execute("SELECT ops.record_error(source => 'ops', phase => 'connect', message => %s)", (texts[2],))
+    assert conn.execute(groups).fetchone() == (3, 4), "a new event opens the code's one group beside the old ones"
+    conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)")
+    assert conn.execute(groups).fetchone() == (1, 4), "regroup merges the pattern groups into the code's one group"
+
+    write("")
+    assert ssot.sync(conn, tree)["failure_modes_upserted"] == 1
+    assert conn.execute(rule).fetchone()[0] == "message"
     moves = conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)").fetchone()[0]
-    assert moves == 2 and conn.execute(groups).fetchone() == (2, 2), "regroup splits the group by text, counts kept"
+    assert moves == 3 and conn.execute(groups).fetchone() == (3, 4), "regroup splits the group by text, counts kept"
     assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"
 
 

@@ -40,7 +40,7 @@ CREATE TABLE ops.failure_modes (
     escalate_destination text NOT NULL REFERENCES ops.destinations (name),
     aliases              text[] NOT NULL DEFAULT '{}',
     grouping             text NOT NULL DEFAULT 'message' CONSTRAINT failure_modes_grouping_known
-                         CHECK (grouping IN ('message', 'code')),
+                         CHECK (grouping IN ('message', 'code', 'pattern')),
     CONSTRAINT failure_modes_guardrail_ci_behavior
         CHECK (remediate_kind <> 'guardrail' OR ci_behavior IS DISTINCT FROM 'non_blocking_until_fixed')
 );
@@ -55,8 +55,10 @@ COMMENT ON CONSTRAINT failure_modes_guardrail_ci_behavior ON ops.failure_modes I
 COMMENT ON COLUMN ops.failure_modes.grouping IS
     'The fingerprint rule of the code (ssot `grouping:`, docs/grouping.md): message (default) groups by source, phase, code and '
     'the normalized grouping text; code by source, phase and code only, for failures whose fix never depends on the '
-    'variable part (a rate limit, a connection-slot limit). A change moves nothing by itself: `ops errors regroup` moves '
-    'the groups whose fingerprint the rule changed.';
+    'variable part; pattern by source, phase, code and the pattern that read the text (ops.classify_error''s '
+    'matched_pattern), for a code whose patterns are each one product''s or pool''s own words (a connection-slot limit: '
+    'which pool is full is what to fix, the numbers in its sentence are not). A change moves nothing by itself: `ops '
+    'errors regroup` moves the groups whose fingerprint the rule changed.';
 COMMENT ON COLUMN ops.failure_modes.phases IS
     'When set, every pattern of this code matches only events whose phase is in this list.';
 COMMENT ON COLUMN ops.failure_modes.escalate_within IS

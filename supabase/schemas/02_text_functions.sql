@@ -816,7 +816,7 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, ops
 RETURN coalesce((SELECT f.grouping FROM ops.failure_modes f WHERE f.code = grouping_rule.code), 'message');
 COMMENT ON FUNCTION ops.grouping_rule(text) IS
-    'The fingerprint rule of a taxonomy code (ops.failure_modes.grouping, ssot `grouping:`): ''code'' or ''message''; '
+    'The fingerprint rule of a taxonomy code (ops.failure_modes.grouping, ssot `grouping:`): ''code'', ''pattern'' or ''message''; '
     '''message'' for NULL or a code the taxonomy does not have. SECURITY DEFINER so that a role allowed to compute a '
     'fingerprint need not read the taxonomy table. text -> text.';
 
@@ -856,6 +856,23 @@ COMMENT ON FUNCTION ops.code_group_fingerprint(text, text, text) IS
     '(n = ops.current_fingerprint_version()), source, phase and code, each length-prefixed, and "=" for the text fields. '
     'ops.error_fingerprint gives it to a code whose grouping rule is ''code''; ops_private.regroup_stale compares groups '
     'with it. (source, phase, code) -> text; NULL fields are "~".';
+
+CREATE FUNCTION ops.pattern_group_fingerprint(source text, phase text, code text, pattern text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+-- The form for a code grouped by pattern: the version tag, source, phase and code, then "=" and the pattern as one
+-- length-prefixed field. The code's one group ends at that "=", a text field never starts with "=", so no two forms
+-- collide. STABLE as convert_to is.
+RETURN encode(sha256(convert_to(
+    'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
+    || '|' || ops.fingerprint_field(phase)
+    || '|' || ops.fingerprint_field(code) || '|=' || ops.fingerprint_field(pattern),
+    'UTF8')), 'hex');
+COMMENT ON FUNCTION ops.pattern_group_fingerprint(text, text, text, text) IS
+    'The fingerprint of the group of one pattern of a code grouped by pattern: lowercase hex SHA-256 (64 characters) '
+    'over the version tag fp<n> (n = ops.current_fingerprint_version()), source, phase and code, each length-prefixed, '
+    'then "=" and the pattern (its SSOT text, length-prefixed). ops.error_fingerprint gives it to a code whose grouping '
+    'rule is ''pattern''; ops_private.regroup_stale compares groups with it. (source, phase, code, pattern) -> text; '
+    'NULL fields are "~".';
 
 CREATE FUNCTION ops.error_fingerprint(source text, phase text, code text, message text, top_frame text)
 RETURNS text
@@ -899,7 +916,12 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- The version tag "fp<n>|" is built from ops.current_fingerprint_version() (an IMMUTABLE constant, folded at plan
 -- time), and a code grouped by code gets ops.code_group_fingerprint, so a new version edits only that function and
 -- normalization; versions from 24 on are described in ops.normalize_message's comment and docs/grouping.md.
-RETURN CASE WHEN ops.grouping_rule(code) = 'code' THEN ops.code_group_fingerprint(source, phase, code)
+-- A code grouped by pattern gets ops.pattern_group_fingerprint over the pattern ops.grouping_text passes as its text,
+-- or, when no pattern read it (a code the producer named), the code's one group.
+RETURN CASE ops.grouping_rule(code)
+            WHEN 'code' THEN ops.code_group_fingerprint(source, phase, code)
+            WHEN 'pattern' THEN CASE WHEN message IS NULL THEN ops.code_group_fingerprint(source, phase, code)
+                                     ELSE ops.pattern_group_fingerprint(source, phase, code, message) END
             ELSE encode(sha256(convert_to(
                 'fp' || ops.current_fingerprint_version()::text || '|' || ops.fingerprint_field(source)
                 || '|' || ops.fingerprint_field(phase)
@@ -911,7 +933,9 @@ COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
     'Lowercase hex SHA-256 over the version tag fp<n> (n = ops.current_fingerprint_version()), source, phase, code and '
     'the normalized message and normalized top frame, each length-prefixed, each text field in the form '
     'ops.fingerprint_text gives it; a code whose grouping rule is ''code'' (ops.grouping_rule) gets its one group''s '
-    'fingerprint instead (ops.code_group_fingerprint). Pass the redacted grouping text (ops.grouping_text).';
+    'fingerprint instead (ops.code_group_fingerprint); a code whose rule is ''pattern'' gets the group of the pattern '
+    'that read it (ops.pattern_group_fingerprint over `message`, which ops.grouping_text makes that pattern; the code''s '
+    'one group when it is NULL). Pass the redacted grouping text (ops.grouping_text).';
 
 
 CREATE FUNCTION ops.canonical_text(message text) RETURNS text

@@ -1417,6 +1417,11 @@ SET plan_cache_mode = force_generic_plan
 -- record type dropped (one name's A and AAAA queries timing out are one failure: dns-b12pair-02).
 AS $fn$
 BEGIN
+-- A code grouped by pattern (ops.grouping_rule) is grouped by the pattern that read it, whatever its line says; NULL
+-- when none did (a code the producer named), which ops.error_fingerprint reads as the code's one group.
+IF ops.grouping_rule(code) = 'pattern' THEN
+    RETURN matched_pattern;
+END IF;
 IF strpos(message, '[ERROR] ') > 0 THEN  -- guard
     message := regexp_replace(message,
         '\[ERROR\] (plugin/errors: )?[0-9]{1,3} ([^[:space:]]{1,253}\.) [A-Z][A-Z0-9]{0,9}: ([^\n]*)',
@@ -1479,7 +1484,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'lies inside it. Version 20: a blank the match starts with (a regex''s "(^|[^a-z])" boundary) counts as the '
     'prefix''s, so a ": " right before the match ends the wrapper. Version 21: CoreDNS''s "[ERROR] plugin/errors: '
     '<rcode> <qname> <qtype>: <error>" line reads "[ERROR] plugin/errors: <error> for <qname>", so the name asked for '
-    'is kept and the rcode and record type are not. '
+    'is kept and the rcode and record type are not. For a code whose grouping rule is ''pattern'' (ops.grouping_rule) '
+    'the text is matched_pattern itself (NULL when NULL). '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
     'since the ninth ingest pass; the same expression as the LANGUAGE sql body it replaced.';
 
@@ -1509,13 +1515,20 @@ SET search_path = pg_catalog, ops
 -- the group was made: the rule is `code` and the group is not the code's one group (`message` -> `code` merges the
 -- code's groups), or the rule is `message` and the group is that one group (`code` -> `message` splits it by text).
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code` (ops.code_group_fingerprint).
+-- Under `pattern` a group belongs at the fingerprint of the pattern its row records (the code's one group when none):
+-- `code` -> `pattern` splits the code's group by pattern, and `pattern` -> `message` moves a pattern's group.
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
-    OR (ops.grouping_rule(a.code) = 'code')
-       IS DISTINCT FROM (a.fingerprint = ops.code_group_fingerprint(a.source, a.phase, a.code));
+    OR CASE ops.grouping_rule(a.code)
+           WHEN 'code' THEN a.fingerprint <> ops.code_group_fingerprint(a.source, a.phase, a.code)
+           WHEN 'pattern' THEN a.fingerprint <> ops.error_fingerprint(a.source, a.phase, a.code, a.matched_pattern, NULL)
+           ELSE a.fingerprint IN (ops.code_group_fingerprint(a.source, a.phase, a.code),
+                                  ops.pattern_group_fingerprint(a.source, a.phase, a.code, a.matched_pattern))
+       END;
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '
-    '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group, or rule message '
-    'and it is). agent_errors row -> boolean.';
+    '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group; rule pattern '
+    'and it is not the group of the pattern its row records, ops.pattern_group_fingerprint, or the code''s one group '
+    'when it records none; rule message and it is either). agent_errors row -> boolean.';
 
 CREATE FUNCTION ops_private.regroup_plan()
 RETURNS TABLE (old_fp text, new_fp text, events bigint, n bigint, is_main boolean)
@@ -1582,7 +1595,8 @@ BEGIN
         RETURNING e.id
     ), groups AS (
         -- Each new group: the counts it receives, the earliest first and latest last seen; the rest of
-        -- the row (status, sample, window) from its most recently seen old group.
+        -- the row (status, sample, window) from its most recently seen old group, but for a code grouped by pattern
+        -- the pattern of the events that moved there (the old group's may be another: ops_private.regroup_stale reads it).
         INSERT INTO ops.agent_errors AS a (
             fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
             confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
@@ -1591,7 +1605,14 @@ BEGIN
         SELECT DISTINCT ON (p.new_fp)
                p.new_fp, ops.current_fingerprint_version(), o.code, o.source, o.phase,
                sum(p.n) OVER w, min(o.first_seen_at) OVER w, max(o.last_seen_at) OVER w, o.status,
-               o.confidence, o.matched_pattern, o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,
+               o.confidence,
+               coalesce(CASE WHEN ops.grouping_rule(o.code) = 'pattern'
+                             THEN (SELECT e.matched_pattern FROM ops.error_events e
+                                   WHERE e.fingerprint = p.old_fp AND e.matched_pattern IS NOT NULL
+                                     AND ops.pattern_group_fingerprint(e.source, e.phase, e.code, e.matched_pattern) = p.new_fp
+                                   LIMIT 1) END,
+                        o.matched_pattern),
+               o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,
                o.last_correlation_id, o.window_started_at, o.window_count, o.regression_count, o.resolved_at,
                o.resolution_ref, o.resolved_by, o.resolution_sha256, o.ignored_until
         FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
@@ -1640,7 +1661,8 @@ COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
     'grouping rule changed since (ops_private.regroup_stale), under the current normalization and rules. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
     'old count that retention already dropped (credited to the group of the old sample message); first/last seen are '
     'the earliest and latest; status, window and the resolution record (resolved_at, resolution_ref, resolved_by, '
-    'resolution_sha256, ignored_until) come from the most recently seen old group. An alias old -> new is '
+    'resolution_sha256, ignored_until) come from the most recently seen old group (for a code grouped by pattern, '
+    'matched_pattern is that of the events that moved there). An alias old -> new is '
     'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
     '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';
 

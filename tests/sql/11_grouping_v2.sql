@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(211);
+SELECT plan(225);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -265,9 +265,12 @@ SELECT is(ops.grouping_text('{"@level":"error","diagnostic":{"summary":"Request 
                             (SELECT matched_pattern FROM ops.classify_error('terraform', 'apply', '{"@level":"error","diagnostic":{"summary":"Request cancelled","detail":"The plugin.(*GRPCProvider).ApplyResourceChange request was cancelled.","address":"module.a.example_job.job[\"one\"]"}}'))),
           'The plugin.(*GRPCProvider).ApplyResourceChange request was cancelled.',
     'a JSON string value ends the text at its closing quote');
+-- (The code is grouped by pattern since sql/20261214000100_grouping_by_pattern.sql; the text rule is read under message.)
+UPDATE ops.failure_modes SET grouping = 'message' WHERE code = 'AGENT.MODEL_QUOTA_EXHAUSTED';
 SELECT is(ops.grouping_text('{"error":{"message":"Insufficient balance on \"team-a\" account","code":402}}', 'AGENT.MODEL_QUOTA_EXHAUSTED', 'insufficient balance'),
           'Insufficient balance on \"team-a\" account',
     'an escaped quote inside the value does not end it');
+UPDATE ops.failure_modes SET grouping = 'pattern' WHERE code = 'AGENT.MODEL_QUOTA_EXHAUSTED';
 SELECT is(ops.grouping_text('{"type":"not_found_error","message":"model: claude-x"}', 'AGENT.MODEL_NOT_FOUND',
                             (SELECT matched_pattern FROM ops.classify_error('agent_runner', 'runtime', '{"type":"not_found_error","message":"model: claude-x"}'))),
           'not_found_error","message":"model: claude-x"}',
@@ -670,6 +673,45 @@ SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 2
     'back to grouping: code, the regroup merges them again');
 SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
     $$ VALUES (1::bigint, 2::numeric) $$, 'one group holding both events');
+
+-- The third rule, pattern: one group per pattern that read the text (sql/20261214000100_grouping_by_pattern.sql).
+UPDATE ops.failure_modes SET grouping = 'pattern' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is(ops.grouping_text('You have exceeded a secondary rate limit', 'INFRA.RATE_LIMITED', 'secondary rate limit'),
+    'secondary rate limit', 'under grouping: pattern the grouping text is the matched pattern itself');
+SELECT is(ops.grouping_text('You have exceeded a secondary rate limit', 'INFRA.RATE_LIMITED', NULL), NULL,
+    'and NULL when no pattern read the text (a code the producer named)');
+SELECT is(ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit', 'at frame (x.js:1:1)'),
+    ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit'),
+    'a code grouped by pattern gets its pattern''s group, whatever the top frame');
+SELECT is(ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', NULL, NULL),
+    ops.code_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED'),
+    'no pattern: the code''s one group');
+SELECT isnt(ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit'),
+    ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'rate limit exceeded'),
+    'two patterns, two groups');
+SELECT isnt(ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', NULL),
+    ops.code_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED'),
+    'the pattern form never collides with the code''s one group, even for a NULL pattern');
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false)), 2::bigint,
+    'code -> pattern: the code''s one group is split by the pattern each event matched');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (2::bigint, 2::numeric) $$, 'two groups, one per pattern, counts kept');
+SELECT results_eq($$ SELECT bool_and(fingerprint = ops.pattern_group_fingerprint(source, phase, code, matched_pattern))
+                     FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (true) $$, 'each sits at its pattern''s fingerprint');
+INSERT INTO ops.error_events (source, phase, message) VALUES
+    ('ops', 'deliver', 'rule probe: You have exceeded a secondary rate limit again, retry in 60 s');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (2::bigint, 3::numeric) $$, 'a new event of a pattern joins that pattern''s group, whatever else it says');
+SELECT is((SELECT count(*) FROM ops.regroup_errors()), 0::bigint, 'nothing left to move under pattern');
+UPDATE ops.failure_modes SET grouping = 'message' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false) r WHERE r.code = 'INFRA.RATE_LIMITED'), 3::bigint,
+    'pattern -> message: both pattern groups move, the first split by text');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (3::bigint, 3::numeric) $$, 'three texts, three groups, counts kept');
+UPDATE ops.failure_modes SET grouping = 'code' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 3::numeric,
+    'back to grouping: code, the regroup merges all three');
 
 SELECT * FROM finish();
 ROLLBACK;
