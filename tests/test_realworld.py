@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventy-second blind
-sets, tests/fixtures/realworld/blind2/ ... blind72/, reported as dev-blind2 ... dev-blind72).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventy-fourth blind
+sets, tests/fixtures/realworld/blind2/ ... blind74/, reported as dev-blind2 ... dev-blind74).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind72 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 72", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind74 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 74", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,12 +26,13 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the seventy-three tuning splits together (12576/13084 = 0.961 after blind71's and blind72's
-                     # rounds; 12472/13084 = 0.9532 when dev-blind71 and dev-blind72 joined together at their blind
-                     # 0.613 and 0.650; the seventy-one before them reached 12252/12736 = 0.962 after blind70's round
-                     # and decision 32, BEFORE)
+TUNED_FLOOR = 0.95  # the seventy-five tuning splits together (12840/13456 = 0.9542 when dev-blind73 and dev-blind74
+                    # joined together at their blind 0.736 and 0.682; the seventy-three before them reached
+                    # 12577/13084 = 0.961 after blind71's and blind72's rounds and decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind74": 0.955,  # the seventy-four before blind74, dev-blind73 at its blind: 12705/13258 = 0.958 when both joined
+    "blind73": 0.96,  # the seventy-three tuned before blind73: 12577/13084 = 0.961 after blind71's and blind72's rounds
     "blind72": 0.955,  # the seventy-two before blind72, dev-blind71 at its blind: 12355/12904 = 0.957 when both joined
     "blind71": 0.96,  # the seventy-one tuned before blind71: 12252/12736 = 0.962 after blind70's round and decision 32
     "blind70": 0.96,  # the seventy tuned before blind70: 12081/12551 = 0.963 after blind69's round
@@ -114,7 +115,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 73)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 75)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

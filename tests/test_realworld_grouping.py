@@ -28,15 +28,19 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all seventy-three tuning splits (3810/5048 = 0.7548 with version 35 and six codes grouped by
-                     # pattern, 3783/5048 = 0.7494 before them; 3783/5048 = 0.7494 with version 35 when blind71 and blind72
-                     # joined them at their blind 76/89 and 72/92; 2777/3819 = 0.7271 when blind59 joined; the
-                     # seventy-one before them 3635/4867 after blind70's round and decision 32, BEFORE)
-UNDISPUTED_FLOOR = 0.73  # all seventy-three without the disputed labels (3783/5030 = 0.752 when blind71 and blind72
-                         # joined; 3635/4849 = 0.750 before them)
+TUNED_FLOOR = 0.725  # all seventy-five tuning splits (3966/5249 = 0.7556 with version 35 and six codes grouped by
+                     # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
+                     # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
+                     # 2777/3819 = 0.7271 when blind59 joined)
+UNDISPUTED_FLOOR = 0.73  # all seventy-five without the disputed labels (3966/5231 = 0.758 when blind73 and blind74
+                         # joined; 3810/5030 = 0.757 before them)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind74": (0.745, 0.745),  # 3885/5145 with version 35 and grouping by pattern, dev-blind73 at its blind 75/97;
+                                # 3885/5127 undisputed
+    "blind73": (0.745, 0.745),  # 3810/5048 with version 35 after blind71's and blind72's rounds, decision 33 and the six
+                                # codes grouped by pattern; 3810/5030 undisputed
     "blind72": (0.735, 0.735),  # 3711/4956 with version 35, dev-blind71 at its blind 76/89; 3711/4938 undisputed
     "blind71": (0.735, 0.735),  # 3635/4867 with version 35 after blind70's round and decision 32; 3635/4849 undisputed
     "blind70": (0.735, 0.735),  # 3547/4780 with version 35 after blind69's round; 3547/4762 undisputed
@@ -166,7 +170,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 73)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 75)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -187,7 +191,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 5048
+    assert len(tuned) >= 5249
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -428,6 +432,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     ops-b72pair-18 and ops-b72pair-21 (Prisma's pool timeout against the Cassandra driver's busy pool and against
     PostgreSQL's role connection limit, DB.CONNECTION_LIMIT by code) and ops-b72pair-30 (libpq's `connection to server
     at … failed` over a timed-out connect against the same line over no route to host).
+    None of blind73's or blind74's was merged at their blind measure (every wrong pair of theirs is a "same" pair split).
     Two merged since the rounds of blind71 and blind72 read both sides AGENT.MODEL_QUOTA_EXHAUSTED, grouped by code:
     agent-b71pair-03 and agent-b72pair-01 (two gateways' or providers' exhausted quota or credit, which the collectors
     read as two failures; the code's rule says one kind of fix, top up or wait, so it groups by code).
