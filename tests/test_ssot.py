@@ -222,7 +222,7 @@ def test_grouping_rule_is_checked_synced_and_regroup_moves_the_existing_groups(c
 
     texts = ["FATAL:  sorry, too many clients already",
              "FATAL:  sorry, too many clients already (pool 7)",
-             "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute"]
+             "ERROR:  no more connections allowed (max_client_conn)"]
     for m in texts:
         conn.execute("SELECT ops.record_error(source => 'ops', phase => 'connect', message => %s)", (m,))
     groups = "SELECT count(*), sum(count) FROM ops.agent_errors WHERE code = 'DB.CONNECTION_LIMIT'"
@@ -243,6 +243,29 @@ def test_grouping_rule_is_checked_synced_and_regroup_moves_the_existing_groups(c
     moves = conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)").fetchone()[0]
     assert moves == 3 and conn.execute(groups).fetchone() == (3, 4), "regroup splits the group by text, counts kept"
     assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"
+
+
+def test_a_group_name_is_checked_synced_and_keys_its_group(conn, tree):
+    """`group:` on a pattern (docs/grouping.md, "Grouping by pattern"): refused in a shape the schema does not allow;
+    synced into ops.failure_mode_patterns.group_name, where the first pattern of the name keys the group. A name is read
+    only under grouping: pattern and kept under another rule, so a code can switch rules without losing its names."""
+    path = "ssot/errors/failure_modes.yaml"
+    edit(tree, path, '        - {substring: "too many clients already", priority: 10, group: postgresql-slots}\n',
+         '        - {substring: "too many clients already", priority: 10, group: Postgres Slots}\n')
+    found = messages(ssot.check(conn, tree))
+    assert any("'group': 'Postgres Slots'" in m and "is not valid" in m for m in found), found
+
+    edit(tree, path, "group: Postgres Slots}", "group: postgresql-slots}")
+    edit(tree, path, '        - {substring: "max client connections reached", priority: 10}',
+         '        - {substring: "max client connections reached", priority: 10, group: postgresql-slots}')
+    assert not messages(ssot.check(conn, tree))
+    assert ssot.sync(conn, tree)["patterns_inserted"] == 1, "a changed name re-inserts that one pattern"
+    key = "SELECT ops.pattern_group_key('DB.CONNECTION_LIMIT', 'max client connections reached')"
+    assert conn.execute(key).fetchone()[0] == "too many clients already", "the first pattern of the name keys its group"
+    fingerprints = ("SELECT DISTINCT r.fingerprint FROM (VALUES ('FATAL:  sorry, too many clients already'), "
+                    "                                     ('ERROR:  max client connections reached')) v (m) "
+                    "CROSS JOIN LATERAL ops.record_error(source => 'ops', phase => 'connect', message => v.m) r")
+    assert len(conn.execute(fingerprints).fetchall()) == 1, "two patterns of one name: one group"
 
 
 def test_ci_behavior_that_contradicts_the_text_or_the_gate_is_refused(conn, tree):

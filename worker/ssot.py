@@ -146,6 +146,13 @@ _CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζη
 _FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
+def group_name(fm: dict, index: int) -> str | None:
+    """The `group:` name of a failure mode's pattern at ``index`` (docs/grouping.md, "Grouping by pattern"): patterns of
+    a code grouped by pattern that share one are one group; None when it has none (a bare string pattern has none)."""
+    p = fm["detect"]["patterns"][index]
+    return p.get("group") if isinstance(p, dict) else None
+
+
 def canonical_text(text: str) -> str:
     """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
     lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
@@ -315,7 +322,8 @@ class Ssot:
                 "grouping": fm.get("grouping", "message"),
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
-                     "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None}
+                     "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None,
+                     "group": group_name(fm, i)}
                     for i, kind, pattern, sources, phases, priority in self.patterns(fm)
                 ],
             })

@@ -857,6 +857,24 @@ COMMENT ON FUNCTION ops.code_group_fingerprint(text, text, text) IS
     'ops.error_fingerprint gives it to a code whose grouping rule is ''code''; ops_private.regroup_stale compares groups '
     'with it. (source, phase, code) -> text; NULL fields are "~".';
 
+CREATE FUNCTION ops.pattern_group_key(code text, matched_pattern text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+-- The first pattern (in YAML order) of the code that shares the matched pattern's group name, or the matched pattern
+-- itself when it has none (or is not, or no longer, a pattern of the code).
+RETURN coalesce((SELECT l.pattern
+                 FROM ops.failure_mode_patterns p
+                 JOIN ops.failure_mode_patterns l ON l.code = p.code AND l.group_name = p.group_name
+                 WHERE p.code = pattern_group_key.code AND p.pattern = pattern_group_key.matched_pattern
+                 ORDER BY p.position, l.position
+                 LIMIT 1),
+                matched_pattern);
+COMMENT ON FUNCTION ops.pattern_group_key(text, text) IS
+    'What a code grouped by pattern is grouped by: the first pattern of the code whose group name (ssot `group:`, '
+    'ops.failure_mode_patterns.group_name) the matched pattern shares, or the matched pattern itself when it has no '
+    'group name or is no pattern of the code; NULL for NULL. SECURITY DEFINER as ops.grouping_rule is, so a role that '
+    'may compute a fingerprint need not read the taxonomy. (code, matched_pattern) -> text.';
+
 CREATE FUNCTION ops.pattern_group_fingerprint(source text, phase text, code text, pattern text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 -- The form for a code grouped by pattern: the version tag, source, phase and code, then "=" and the pattern as one

@@ -1417,10 +1417,11 @@ SET plan_cache_mode = force_generic_plan
 -- record type dropped (one name's A and AAAA queries timing out are one failure: dns-b12pair-02).
 AS $fn$
 BEGIN
--- A code grouped by pattern (ops.grouping_rule) is grouped by the pattern that read it, whatever its line says; NULL
--- when none did (a code the producer named), which ops.error_fingerprint reads as the code's one group.
+-- A code grouped by pattern (ops.grouping_rule) is grouped by the pattern that read it (the first of its group, when
+-- the pattern has a group name: ops.pattern_group_key), whatever its line says; NULL when none did (a code the
+-- producer named), which ops.error_fingerprint reads as the code's one group.
 IF ops.grouping_rule(code) = 'pattern' THEN
-    RETURN matched_pattern;
+    RETURN ops.pattern_group_key(code, matched_pattern);
 END IF;
 IF strpos(message, '[ERROR] ') > 0 THEN  -- guard
     message := regexp_replace(message,
@@ -1485,7 +1486,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'prefix''s, so a ": " right before the match ends the wrapper. Version 21: CoreDNS''s "[ERROR] plugin/errors: '
     '<rcode> <qname> <qtype>: <error>" line reads "[ERROR] plugin/errors: <error> for <qname>", so the name asked for '
     'is kept and the rcode and record type are not. For a code whose grouping rule is ''pattern'' (ops.grouping_rule) '
-    'the text is matched_pattern itself (NULL when NULL). '
+    'the text is ops.pattern_group_key(code, matched_pattern): the matched pattern, or the first pattern of its group '
+    'name (NULL when NULL). '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
     'since the ninth ingest pass; the same expression as the LANGUAGE sql body it replaced.';
 
@@ -1515,19 +1517,23 @@ SET search_path = pg_catalog, ops
 -- the group was made: the rule is `code` and the group is not the code's one group (`message` -> `code` merges the
 -- code's groups), or the rule is `message` and the group is that one group (`code` -> `message` splits it by text).
 -- The code's one group has the fingerprint ops.error_fingerprint gives under `code` (ops.code_group_fingerprint).
--- Under `pattern` a group belongs at the fingerprint of the pattern its row records (the code's one group when none):
--- `code` -> `pattern` splits the code's group by pattern, and `pattern` -> `message` moves a pattern's group.
+-- Under `pattern` a group belongs at the fingerprint of the pattern its row records, or of the first pattern of that
+-- pattern's group name (ops.pattern_group_key; the code's one group when none): `code` -> `pattern` splits the code's
+-- group by pattern, a group name given to patterns merges theirs, and `pattern` -> `message` moves a pattern's group.
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
     OR CASE ops.grouping_rule(a.code)
            WHEN 'code' THEN a.fingerprint <> ops.code_group_fingerprint(a.source, a.phase, a.code)
-           WHEN 'pattern' THEN a.fingerprint <> ops.error_fingerprint(a.source, a.phase, a.code, a.matched_pattern, NULL)
+           WHEN 'pattern' THEN a.fingerprint <> ops.error_fingerprint(a.source, a.phase, a.code,
+                                                                      ops.pattern_group_key(a.code, a.matched_pattern), NULL)
            ELSE a.fingerprint IN (ops.code_group_fingerprint(a.source, a.phase, a.code),
-                                  ops.pattern_group_fingerprint(a.source, a.phase, a.code, a.matched_pattern))
+                                  ops.pattern_group_fingerprint(a.source, a.phase, a.code,
+                                                                ops.pattern_group_key(a.code, a.matched_pattern)))
        END;
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
     'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '
     '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group; rule pattern '
-    'and it is not the group of the pattern its row records, ops.pattern_group_fingerprint, or the code''s one group '
+    'and it is not the group of the pattern its row records, ops.pattern_group_fingerprint over ops.pattern_group_key, '
+    'or the code''s one group '
     'when it records none; rule message and it is either). agent_errors row -> boolean.';
 
 CREATE FUNCTION ops_private.regroup_plan()
@@ -1609,7 +1615,8 @@ BEGIN
                coalesce(CASE WHEN ops.grouping_rule(o.code) = 'pattern'
                              THEN (SELECT e.matched_pattern FROM ops.error_events e
                                    WHERE e.fingerprint = p.old_fp AND e.matched_pattern IS NOT NULL
-                                     AND ops.pattern_group_fingerprint(e.source, e.phase, e.code, e.matched_pattern) = p.new_fp
+                                     AND ops.pattern_group_fingerprint(e.source, e.phase, e.code,
+                                                                       ops.pattern_group_key(e.code, e.matched_pattern)) = p.new_fp
                                    LIMIT 1) END,
                         o.matched_pattern),
                o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,

@@ -52,7 +52,7 @@ CREATE POLICY sources_read ON ops.sources FOR SELECT TO ops_ingest, ops_worker U
 GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version(), ops.grouping_text(text, text, text),
                           ops.fingerprint_field(text), ops.fingerprint_text(text),
                           ops.code_group_fingerprint(text, text, text),
-                          ops.pattern_group_fingerprint(text, text, text, text)
+                          ops.pattern_group_fingerprint(text, text, text, text), ops.pattern_group_key(text, text)
       TO ops_ingest, ops_worker, ops_analyst;
 -- Fingerprint version 4 reads a code's grouping rule through this SECURITY DEFINER function.
 GRANT EXECUTE ON FUNCTION ops.grouping_rule(text) TO ops_ingest, ops_worker, ops_analyst;

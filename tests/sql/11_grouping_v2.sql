@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(225);
+SELECT plan(234);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -712,6 +712,28 @@ SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sam
 UPDATE ops.failure_modes SET grouping = 'code' WHERE code = 'INFRA.RATE_LIMITED';
 SELECT is((SELECT sum(count_moved) FROM ops.regroup_errors(dry_run => false)), 3::numeric,
     'back to grouping: code, the regroup merges all three');
+
+-- Group names (sql/20261214000200_pattern_group_names.sql): patterns of one code that share a name are one group,
+-- keyed by the first of them.
+SELECT is(ops.pattern_group_key('DB.CONNECTION_LIMIT', 'remaining connection slots are reserved'),
+    'too many clients already', 'a named pattern is keyed by the first pattern of its group');
+SELECT is(ops.pattern_group_key('DB.CONNECTION_LIMIT', 'max client connections reached'),
+    'max client connections reached', 'an unnamed pattern is its own key');
+SELECT is(ops.pattern_group_key('DB.CONNECTION_LIMIT', 'no such pattern'), 'no such pattern',
+    'a pattern the code no longer has is its own key');
+SELECT is(ops.pattern_group_key('DB.CONNECTION_LIMIT', NULL), NULL, 'NULL for NULL');
+UPDATE ops.failure_modes SET grouping = 'pattern' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false)), 2::bigint,
+    'code -> pattern again: two groups, one per pattern');
+UPDATE ops.failure_mode_patterns SET group_name = 'probe-limits'
+WHERE code = 'INFRA.RATE_LIMITED' AND pattern IN ('secondary rate limit', 'rate limit exceeded');
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false)), 1::bigint,
+    'a name given to both patterns: the regroup moves the group of the later one into the first''s');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (1::bigint, 3::numeric) $$, 'one group for the named patterns, counts kept');
+SELECT is((SELECT count(*) FROM ops.regroup_errors()), 0::bigint, 'nothing left to move');
+SELECT throws_ok($$ UPDATE ops.failure_mode_patterns SET group_name = 'Bad Name' WHERE code = 'INFRA.RATE_LIMITED' $$,
+    '23514', NULL, 'a group name is lower-case letters, digits, ".", "_" and "-"');
 
 SELECT * FROM finish();
 ROLLBACK;
