@@ -291,6 +291,8 @@ SETS = {
     "blind73": (174, 97, set()),
     # Redaction changes no text. vercel holds none (tests/fixtures/realworld/blind74/README.md).
     "blind74": (198, 104, set()),
+    # Redaction changes no text. supabase_fn holds none (tests/fixtures/realworld/blind75/README.md).
+    "blind75": (183, 85, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind76/README.md).
     "blind76": (179, 97, set()),
 }

@@ -268,6 +268,33 @@ def test_a_group_name_is_checked_synced_and_keys_its_group(conn, tree):
     assert len(conn.execute(fingerprints).fetchall()) == 1, "two patterns of one name: one group"
 
 
+def test_not_sources_excludes_a_source_without_restricting_the_pattern(conn, tree):
+    """`not_sources:` on a pattern (docs/classification.md, "Sources a pattern never reads"): the pattern is no candidate
+    for those sources' events and counts as no restriction on step 3 for the others; refused beside `sources:` and with
+    an unknown source name; the sync writes it, and a sync without it gives the source the pattern back."""
+    path = "ssot/errors/failure_modes.yaml"
+    pattern = "        - {regex: '(^|[^a-z])internal ?server ?error', not_sources: [odoo]}"
+    page = "500: Internal Server Error\nThe server encountered an internal error and was unable to complete your request."
+    classify = "SELECT code FROM ops.classify_error(%s, 'runtime', %s)"
+    assert conn.execute(classify, ("odoo", page)).fetchone()[0] == "UNKNOWN.ODOO"
+    assert conn.execute(classify, ("ops", page)).fetchone()[0] == "NET.UPSTREAM_ERROR"
+    restriction = ("SELECT restriction FROM ops.classify_candidates('ops', 'runtime', %s, false) "
+                   "WHERE pattern = '(^|[^a-z])internal ?server ?error'")
+    assert conn.execute(restriction, (page,)).fetchone()[0] == 0, "not_sources is no restriction"
+
+    edit(tree, path, pattern, pattern.replace("not_sources: [odoo]", "not_sources: [odo]"))
+    assert any("NET.UPSTREAM_ERROR: pattern" in m and "unknown source 'odo'" in m
+               for m in messages(ssot.check(conn, tree)))
+    edit(tree, path, "not_sources: [odo]", "sources: [ops], not_sources: [odoo]")
+    assert any("NET.UPSTREAM_ERROR: pattern" in m and "has both sources and not_sources" in m
+               for m in messages(ssot.check(conn, tree)))
+
+    edit(tree, path, "sources: [ops], not_sources: [odoo]}", "}")
+    assert not messages(ssot.check(conn, tree))
+    ssot.sync(conn, tree)
+    assert conn.execute(classify, ("odoo", page)).fetchone()[0] == "NET.UPSTREAM_ERROR", "the column is what excludes"
+
+
 def test_ci_behavior_that_contradicts_the_text_or_the_gate_is_refused(conn, tree):
     """The merge gate reads ci_behavior alone: a code whose title or description says it does not block while
     ci_behavior blocks (or is not set) is refused, and so is a guardrail code with non_blocking_until_fixed."""

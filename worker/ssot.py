@@ -153,6 +153,13 @@ def group_name(fm: dict, index: int) -> str | None:
     return p.get("group") if isinstance(p, dict) else None
 
 
+def excluded_sources(fm: dict, index: int) -> list[str] | None:
+    """The `not_sources:` of a failure mode's pattern at ``index``: sources whose events the pattern never reads (no
+    restriction on precedence step 3, unlike `sources:`); None when it has none."""
+    p = fm["detect"]["patterns"][index]
+    return p.get("not_sources") if isinstance(p, dict) else None
+
+
 def canonical_text(text: str) -> str:
     """The canonical form classification matches on (the same as SQL ``ops.canonical_text``): NFKC,
     lower case, Cyrillic/Greek look-alikes folded to Latin, runs of ``_``, ``-`` and blanks to one
@@ -323,7 +330,7 @@ class Ssot:
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
                      "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None,
-                     "group": group_name(fm, i)}
+                     "group": group_name(fm, i), "not_sources": excluded_sources(fm, i)}
                     for i, kind, pattern, sources, phases, priority in self.patterns(fm)
                 ],
             })
@@ -413,9 +420,12 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
             at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
         for j, kind, pattern, p_sources, _phases, _prio in ssot.patterns(fm):
             path = ["failure_modes", i, "detect", "patterns", j]
-            for s in p_sources or []:
+            for s in (p_sources or []) + (excluded_sources(fm, j) or []):
                 if s not in sources:
                     at(path, f"{code}: pattern {j + 1}: unknown source {s!r}")
+            if p_sources and excluded_sources(fm, j):
+                at(path, f"{code}: pattern {j + 1}: has both sources and not_sources; keep one (sources lists the only "
+                   "sources it reads, not_sources the ones it never reads)")
             if kind == "regex":
                 regexes.append((path, pattern))
                 bad = UNPORTABLE_REGEX.search(pattern)

@@ -79,6 +79,7 @@ CREATE TABLE ops.failure_mode_patterns (
     pattern_canonical text,
     specificity integer,
     group_name text CONSTRAINT failure_mode_patterns_group_name_format CHECK (group_name ~ '^[a-z0-9][a-z0-9_.-]*$'),
+    not_sources text[],
     CONSTRAINT failure_mode_patterns_code_position_key UNIQUE (code, position)
 );
 COMMENT ON TABLE ops.failure_mode_patterns IS
@@ -93,6 +94,10 @@ COMMENT ON COLUMN ops.failure_mode_patterns.group_name IS
     'ssot `group:` (docs/grouping.md, "Grouping by pattern"): under a code''s grouping rule ''pattern'', the patterns of '
     'the code that share a name are one group, keyed by the first of them (ops.pattern_group_key): one product''s '
     'several wordings of one failure. NULL: the pattern is a group of its own. Lower-case letters, digits, ".", "_", "-".';
+COMMENT ON COLUMN ops.failure_mode_patterns.not_sources IS
+    'ssot `not_sources:`: the pattern is no candidate for an event from these sources (docs/classification.md). Unlike '
+    '`sources`, it is no restriction (precedence step 3 does not count it): it takes one product''s own words away from '
+    'a broad pattern without making the pattern outrank its equals elsewhere. NULL: no source is excluded.';
 COMMENT ON COLUMN ops.failure_mode_patterns.specificity IS
     'Literal characters every match contains (substring: canonical length; regex: ops_private.regex_literal_length). '
     'Step 5 of the classification rule. Set by trigger failure_mode_patterns_facts.';
@@ -121,14 +126,15 @@ COMMENT ON TABLE ops.ssot_state IS 'SHA-256 of each SSOT file as last synced; `o
 
 CREATE FUNCTION ops_private.ssot_patterns(doc jsonb)
 RETURNS TABLE (code text, "position" integer, kind text, pattern text, sources text[], phases text[], priority integer,
-               required_literals text[], group_name text)
+               required_literals text[], group_name text, not_sources text[])
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT fm ->> 'code', p.position, p.kind, p.pattern, p.sources, p.phases, p.priority, p.required_literals, p."group"
+    SELECT fm ->> 'code', p.position, p.kind, p.pattern, p.sources, p.phases, p.priority, p.required_literals, p."group",
+           p.not_sources
     FROM jsonb_array_elements(doc -> 'failure_modes') fm
     CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
         position integer, kind text, pattern text, sources text[], phases text[], priority integer,
-        required_literals text[], "group" text)
+        required_literals text[], "group" text, not_sources text[])
 $$;
 
 CREATE FUNCTION ops.sync_ssot(doc jsonb) RETURNS jsonb
@@ -256,12 +262,13 @@ BEGIN
         WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
           AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases
           AND w.required_literals IS NOT DISTINCT FROM p.required_literals
-          AND w.group_name IS NOT DISTINCT FROM p.group_name);
+          AND w.group_name IS NOT DISTINCT FROM p.group_name AND w.not_sources IS NOT DISTINCT FROM p.not_sources);
     GET DIAGNOSTICS n = ROW_COUNT;
     changed := changed || jsonb_build_object('patterns_deleted', n);
     INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority, required_literals,
-                                           group_name)
-    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals, w.group_name
+                                           group_name, not_sources)
+    SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals, w.group_name,
+           w.not_sources
     FROM ops_private.ssot_patterns(doc) w
     WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -1153,6 +1153,8 @@ BEGIN
         FROM ops.failure_mode_patterns p
         JOIN ops.failure_modes m ON m.code = p.code
         WHERE (p.sources IS NULL OR classify_candidates.source = ANY (p.sources))
+          -- not_sources excludes without restricting: it does not count on step 3.
+          AND (p.not_sources IS NULL OR NOT classify_candidates.source = ANY (p.not_sources))
           -- A code that names one source is that source's fact: it is never a fallback for another source's event
           -- (an Odoo view's `Model not found: <model>` is not AGENT.MODEL_NOT_FOUND).
           AND (cardinality(m.sources) IS DISTINCT FROM 1 OR classify_candidates.source = ANY (m.sources))
@@ -1213,7 +1215,8 @@ END
 $$;
 COMMENT ON FUNCTION ops.classify_candidates(text, text, text, boolean) IS
     'Every taxonomy pattern that matches an event, ranked by the classification rule (a code whose detect.sources names '
-    'one source other than the event''s is no candidate): rows (rank 1 = the winner, code, '
+    'one source other than the event''s is no candidate, nor a pattern whose not_sources names the event''s source): '
+    'rows (rank 1 = the winner, code, '
     'kind, pattern, line_number/line = first single line it matches (1-based, NULL if it spans lines), on_cause, '
     'restriction (2 phase + 1 source), scope (2 source-scoped code, 1 cross-source family, 0 code does not list the source), '
     'specificity (literal characters), priority, code_position, pattern_position, decided_by = the rule step that '
