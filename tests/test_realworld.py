@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
 holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventy-fourth blind
-sets, tests/fixtures/realworld/blind2/ ... blind74/, reported as dev-blind2 ... dev-blind74).
+sets, tests/fixtures/realworld/blind2/ ... blind76/, reported as dev-blind2 ... dev-blind76).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind74 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 74", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind76 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 76", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,12 +26,16 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the seventy-five tuning splits together (12922/13456 = 0.960 after blind73's and blind74's rounds
-                     # and decision 34; 12840/13456 = 0.9542 when dev-blind73 and dev-blind74
-                     # joined together at their blind 0.736 and 0.682; the seventy-three before them reached
-                     # 12577/13084 = 0.961 after blind71's and blind72's rounds and decision 33, BEFORE)
+TUNED_FLOOR = 0.95  # the seventy-seven tuning splits together (13172/13818 = 0.9532 when dev-blind75 and dev-blind76
+                    # joined together at their blind 0.667 and 0.693; the seventy-five before them reached 12926/13456 =
+                    # 0.961 after blind73's and blind74's rounds and decisions 34 and 35, BEFORE; 12840/13456 = 0.9542
+                    # when dev-blind73 and dev-blind74 joined together at their blind 0.736 and 0.682; the
+                    # seventy-three before them reached 12577/13084 = 0.961 after blind71's and blind72's rounds and
+                    # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind76": 0.955,  # the seventy-six before blind76, dev-blind75 at its blind: 13048/13639 = 0.957 when both joined
+    "blind75": 0.96,  # the seventy-five tuned before blind75: 12926/13456 = 0.961 after blind73's and blind74's rounds
     "blind74": 0.955,  # the seventy-four before blind74, dev-blind73 at its blind: 12705/13258 = 0.958 when both joined
     "blind73": 0.96,  # the seventy-three tuned before blind73: 12577/13084 = 0.961 after blind71's and blind72's rounds
     "blind72": 0.955,  # the seventy-two before blind72, dev-blind71 at its blind: 12355/12904 = 0.957 when both joined
@@ -116,7 +120,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 75)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 77)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
