@@ -146,18 +146,13 @@ _CONFUSABLES = str.maketrans("авекмнорстхуіјѕԁԛԝѵһαβεζη
 _FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
-def group_name(fm: dict, index: int) -> str | None:
-    """The `group:` name of a failure mode's pattern at ``index`` (docs/grouping.md, "Grouping by pattern"): patterns of
-    a code grouped by pattern that share one are one group; None when it has none (a bare string pattern has none)."""
+def pattern_option(fm: dict, index: int, key: str):
+    """An optional key of a failure mode's pattern at ``index``, None when the pattern lacks it (a bare string pattern
+    has none): `group` (docs/grouping.md, "Grouping by pattern": patterns of a code grouped by pattern that share a
+    name are one group) or `not_sources` (docs/classification.md: sources whose events the pattern never reads, no
+    restriction on precedence step 3, unlike `sources`)."""
     p = fm["detect"]["patterns"][index]
-    return p.get("group") if isinstance(p, dict) else None
-
-
-def excluded_sources(fm: dict, index: int) -> list[str] | None:
-    """The `not_sources:` of a failure mode's pattern at ``index``: sources whose events the pattern never reads (no
-    restriction on precedence step 3, unlike `sources:`); None when it has none."""
-    p = fm["detect"]["patterns"][index]
-    return p.get("not_sources") if isinstance(p, dict) else None
+    return p.get(key) if isinstance(p, dict) else None
 
 
 def canonical_text(text: str) -> str:
@@ -330,7 +325,7 @@ class Ssot:
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
                      "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None,
-                     "group": group_name(fm, i), "not_sources": excluded_sources(fm, i)}
+                     "group": pattern_option(fm, i, "group"), "not_sources": pattern_option(fm, i, "not_sources")}
                     for i, kind, pattern, sources, phases, priority in self.patterns(fm)
                 ],
             })
@@ -420,10 +415,11 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
             at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
         for j, kind, pattern, p_sources, _phases, _prio in ssot.patterns(fm):
             path = ["failure_modes", i, "detect", "patterns", j]
-            for s in (p_sources or []) + (excluded_sources(fm, j) or []):
+            not_sources = pattern_option(fm, j, "not_sources")
+            for s in (p_sources or []) + (not_sources or []):
                 if s not in sources:
                     at(path, f"{code}: pattern {j + 1}: unknown source {s!r}")
-            if p_sources and excluded_sources(fm, j):
+            if p_sources and not_sources:
                 at(path, f"{code}: pattern {j + 1}: has both sources and not_sources; keep one (sources lists the only "
                    "sources it reads, not_sources the ones it never reads)")
             if kind == "regex":
