@@ -295,6 +295,8 @@ SETS = {
     "blind75": (183, 85, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind76/README.md).
     "blind76": (179, 97, set()),
+    # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind78/README.md).
+    "blind78": (187, 89, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
