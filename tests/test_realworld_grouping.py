@@ -503,7 +503,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     agent-b8pair-04, agent-b9pair-08, agent_runner-b17-pair-06, agent_runner-b17-pair-12, ops-b13pair-06,
     ops-b24pair-01, ops-b24pair-03, ops-b32pair-03, ops-b55pair-07, ops-b56pair-04, ops-b56pair-13, ops-b57pair-15,
     ops-b59pair-25, ops-b62pair-32, ops-b63pair-23, ops-b63pair-29, ops-b71pair-15, ops-b72pair-18, ops-b72pair-21,
-    tf-b28pair-07, vercel-b18pair-02."""
+    tf-b28pair-07, vercel-b18pair-02.
+    Apart since INFRA.OUT_OF_MEMORY is grouped by pattern too (2026-12-06; docs/grouping.md, "Grouping by pattern"):
+    six pairs its code had merged, ops-b19pair-02, ops-b52pair-03, agent-b56pair-11, ops-b62pair-24, ops-b75pair-21
+    and ops-b75pair-22 (DuckDB's refused block has its own pattern)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -514,7 +517,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b28pair-07", "agent-b29pair-03", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
-                      "agent-b35pair-05", "agent-b55pair-06", "agent-b56pair-11", "agent-b57pair-09",
+                      "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09",
                       "agent-b65pair-12", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07",
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
                       "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07",
@@ -527,14 +530,13 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b7pair-07", "gha-b8pair-06",
                       "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04", "odoo-b30pair-05",
                       "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b17pair-06", "ops-b18pair-06",
-                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-02", "ops-b19pair-08", "ops-b22pair-10",
+                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-10",
                       "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05",
                       "ops-b29pair-08", "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
                       "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
-                      "ops-b51pair-03", "ops-b52pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
-                      "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-24", "ops-b62pair-60",
-                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b75pair-21",
-                      "ops-b75pair-22", "ops-b7pair-05", "terraform-b5pair-05",
+                      "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
+                      "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-60",
+                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b7pair-05", "terraform-b5pair-05",
                       "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
                       "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
                       "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",

@@ -295,6 +295,9 @@ SETS = {
     "blind75": (183, 85, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind76/README.md).
     "blind76": (179, 97, set()),
+    # semantic-release/git#196's push URL carries the CI's mask `[secure]` as its credential, which redaction masks like
+    # any URL credential. vercel and supabase_fn hold none (tests/fixtures/realworld/blind77/README.md).
+    "blind77": (194, 118, {"gha-b77-semantic-release-git-196", "gha-b77pair-09"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind78/README.md).
     "blind78": (187, 89, set()),
 }
