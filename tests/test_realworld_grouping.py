@@ -28,18 +28,24 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all seventy-seven tuning splits (4107/5431 = 0.7562 when blind75 and blind76 joined them at
+TUNED_FLOOR = 0.725  # all seventy-nine tuning splits (4269/5638 = 0.7572 when blind77 and blind78 joined them at
+                     # their blind 86/118 and 67/89; the seventy-seven before them 4116/5431 = 0.7579 with
+                     # INFRA.OUT_OF_MEMORY grouped by pattern, 4111/5431 after blind75's and blind76's rounds;
+                     # 4107/5431 = 0.7562 when blind75 and blind76 joined them at
                      # their blind 65/85 and 66/97; the seventy-five before them 3976/5249 = 0.7575 after blind73's and
                      # blind74's rounds; 3972/5249 = 0.7567 with the group names of five products'
                      # patterns; 3966/5249 = 0.7556 with version 35 and six codes grouped by
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.73  # all seventy-seven without the disputed labels (4107/5413 = 0.759 when blind75 and blind76
-                         # joined; 3966/5231 = 0.758 when blind73 and blind74 joined; 3810/5030 = 0.757 before them)
+UNDISPUTED_FLOOR = 0.73  # all seventy-nine without the disputed labels (4269/5620 = 0.760 when blind77 and blind78
+                         # joined; 4107/5413 = 0.759 when blind75 and blind76 joined; 3966/5231 = 0.758 when blind73 and blind74 joined; 3810/5030 = 0.757 before them)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind78": (0.755, 0.755),  # 4202/5549 with version 35, dev-blind77 at its blind 86/118; 4202/5531 undisputed
+    "blind77": (0.755, 0.755),  # 4116/5431 with version 35 after blind75's and blind76's rounds and INFRA.OUT_OF_MEMORY
+                                # grouped by pattern; 4116/5413 undisputed
     "blind76": (0.755, 0.755),  # 4041/5334 with version 35, dev-blind75 at its blind 65/85; 4041/5316 undisputed
     "blind75": (0.755, 0.755),  # 3976/5249 with version 35 after blind73's and blind74's rounds and decisions 34 and 35;
                                 # 3976/5231 undisputed
@@ -176,7 +182,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 77)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 79)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -197,7 +203,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 5431
+    assert len(tuned) >= 5638
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -439,6 +445,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     PostgreSQL's role connection limit, DB.CONNECTION_LIMIT by code) and ops-b72pair-30 (libpq's `connection to server
     at … failed` over a timed-out connect against the same line over no route to host).
     None of blind73's or blind74's was merged at their blind measure (every wrong pair of theirs is a "same" pair split).
+    None of blind77's was merged at its blind measure; one of blind78's: ops-b78pair-19 (two CouchDB `unauthorized`
+    bodies, the replicator's access to a database it may not create against a user's to a database: both read
+    AUTH.CREDENTIALS_INVALID by the bare `unauthorized`, one group).
     Two of blind75's were merged at its blind measure, none of blind76's: ops-b75pair-21 and ops-b75pair-22 (DuckDB's
     `Out of Memory Error` for a block allocation the system refused, against one over the configured memory limit and
     against a lower limit that could not be applied: INFRA.OUT_OF_MEMORY both, grouped by code).
@@ -536,7 +545,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
                       "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
                       "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-60",
-                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b7pair-05", "terraform-b5pair-05",
+                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b78pair-19", "ops-b7pair-05",
+                      "terraform-b5pair-05",
                       "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
                       "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
                       "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
