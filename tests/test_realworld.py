@@ -26,7 +26,8 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the seventy-nine tuning splits together (13531/14199 = 0.9530 when dev-blind77 and dev-blind78
+TUNED_FLOOR = 0.955  # the seventy-nine tuning splits together (13619/14199 = 0.959 after blind77's and blind78's
+                     # rounds and text-generation-inference's warmup refusals; 13531/14199 = 0.9530 when dev-blind77 and dev-blind78
                      # joined together at their blind 0.696 and 0.706; the seventy-seven before them reached 13264/13818
                      # = 0.960 after blind75's and blind76's rounds, BEFORE; 13172/13818 = 0.9532 when dev-blind75 and dev-blind76
                      # joined together at their blind 0.667 and 0.693; the seventy-five before them reached 12926/13456 =
