@@ -446,9 +446,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     PostgreSQL's role connection limit, DB.CONNECTION_LIMIT by code) and ops-b72pair-30 (libpq's `connection to server
     at … failed` over a timed-out connect against the same line over no route to host).
     None of blind73's or blind74's was merged at their blind measure (every wrong pair of theirs is a "same" pair split).
-    None of blind77's was merged at its blind measure; one of blind78's: ops-b78pair-19 (two CouchDB `unauthorized`
-    bodies, the replicator's access to a database it may not create against a user's to a database: both read
-    AUTH.CREDENTIALS_INVALID by the bare `unauthorized`, one group).
+    None of blind77's was merged at its blind measure; one of blind78's, apart since its round: ops-b78pair-19 (two
+    CouchDB `unauthorized` bodies, the replicator's access to a database it may not create against a user's to a
+    database: both read AUTH.CREDENTIALS_INVALID by the bare `unauthorized` then, one group; DB.LOGIN_REJECTED since,
+    each body its own group).
     Two of blind75's were merged at its blind measure, none of blind76's: ops-b75pair-21 and ops-b75pair-22 (DuckDB's
     `Out of Memory Error` for a block allocation the system refused, against one over the configured memory limit and
     against a lower limit that could not be applied: INFRA.OUT_OF_MEMORY both, grouped by code).
@@ -546,7 +547,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
                       "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
                       "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-60",
-                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b78pair-19", "ops-b7pair-05",
+                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b7pair-05",
                       "terraform-b5pair-05",
                       "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
                       "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
