@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all seventy-nine tuning splits (4279/5638 = 0.7590 after blind77's and blind78's rounds and
+TUNED_FLOOR = 0.725  # all seventy-nine tuning splits (4325/5638 = 0.7671 with four more codes grouped by pattern;
+                     # 4279/5638 = 0.7590 after blind77's and blind78's rounds and
                      # text-generation-inference's two warmup patterns; 4269/5638 = 0.7572 when blind77 and blind78 joined them at
                      # their blind 86/118 and 67/89; the seventy-seven before them 4116/5431 = 0.7579 with
                      # INFRA.OUT_OF_MEMORY grouped by pattern, 4111/5431 after blind75's and blind76's rounds;
@@ -517,7 +518,17 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     tf-b28pair-07, vercel-b18pair-02.
     Apart since INFRA.OUT_OF_MEMORY is grouped by pattern too (2026-12-06; docs/grouping.md, "Grouping by pattern"):
     six pairs its code had merged, ops-b19pair-02, ops-b52pair-03, agent-b56pair-11, ops-b62pair-24, ops-b75pair-21
-    and ops-b75pair-22 (DuckDB's refused block has its own pattern)."""
+    and ops-b75pair-22 (DuckDB's refused block has its own pattern).
+    Merged since SCHEMA.MIGRATION_FAILED, DB.STATEMENT_TIMEOUT, DB.STORAGE_QUOTA_EXCEEDED and
+    OPS.CONSUMER_DEADLINE_EXCEEDED are grouped by pattern (2026-12-06; docs/grouping.md, "Four codes by pattern"),
+    twenty-five pairs one pattern reads on both sides, which the labels call two failures (71 "same" pairs joined):
+    migrations refused on two relations or columns (odoo-b11pair-04, odoo-b20pair-10, odoo-b24pair-04,
+    odoo-b24pair-08, odoo-b26pair-03, odoo-b29pair-07, odoo-b58pair-02, odoo-b58pair-03, ops-b6pair-05,
+    ops-b62pair-30, ops-b64pair-23, ops-b71pair-06, ops-b71pair-08), SQLite's `database is locked` in two programs
+    (ops-b28pair-07, ops-b30pair-08, ops-b71pair-16), Cassandra's write timeout at two consistency levels
+    (ops-b35pair-03), two consumers past their deadline (ops-b23pair-06, ops-b28pair-04), and two stores full in one
+    product's words (ops-b22pair-06, ops-b27pair-04, ops-b28pair-06, ops-b29pair-07, ops-b36pair-05,
+    ops-b55pair-19)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -528,27 +539,30 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b28pair-07", "agent-b29pair-03", "agent-b29pair-07", "agent-b29pair-09",
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
-                      "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09",
-                      "agent-b65pair-12", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07",
-                      "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
-                      "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07",
-                      "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07",
-                      "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01",
-                      "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08",
-                      "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06",
-                      "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06",
-                      "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06",
-                      "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b7pair-07", "gha-b8pair-06",
-                      "gha-b9pair-06", "odoo-b12pair-03", "odoo-b26pair-06", "odoo-b30pair-04", "odoo-b30pair-05",
-                      "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "ops-b17pair-06", "ops-b18pair-06",
-                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-10",
-                      "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-08", "ops-b28pair-05",
-                      "ops-b29pair-08", "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
-                      "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
-                      "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-60",
-                      "ops-b67pair-33", "ops-b70pair-08", "ops-b72pair-30", "ops-b7pair-05",
-                      "terraform-b5pair-05",
+                      "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
+                      "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent_runner-b13pair-05",
+                      "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
+                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03",
+                      "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
+                      "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09",
+                      "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05",
+                      "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04",
+                      "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08",
+                      "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05",
+                      "gha-b50pair-03", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04",
+                      "odoo-b12pair-03", "odoo-b20pair-10", "odoo-b24pair-04", "odoo-b24pair-08", "odoo-b26pair-03",
+                      "odoo-b26pair-06", "odoo-b29pair-07", "odoo-b30pair-04", "odoo-b30pair-05", "odoo-b31pair-02",
+                      "odoo-b32pair-03", "odoo-b35pair-03", "odoo-b58pair-02", "odoo-b58pair-03", "ops-b17pair-06",
+                      "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-06",
+                      "ops-b22pair-10", "ops-b23pair-06", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08",
+                      "ops-b27pair-04", "ops-b27pair-08", "ops-b28pair-04", "ops-b28pair-05", "ops-b28pair-06",
+                      "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08", "ops-b30pair-08", "ops-b31pair-01",
+                      "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03", "ops-b35pair-05", "ops-b35pair-09",
+                      "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
+                      "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19",
+                      "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60",
+                      "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06",
+                      "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "terraform-b5pair-05",
                       "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
                       "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
                       "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
