@@ -300,6 +300,15 @@ SETS = {
     "blind77": (194, 118, {"gha-b77-semantic-release-git-196", "gha-b77pair-09"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind78/README.md).
     "blind78": (187, 89, set()),
+    # Two SWE-agent commands' `--auth-token <uuid>` and three ngrok agents' `Your authtoken: <token>` (the collectors'
+    # same-shape fakes), masked as any token. vercel and supabase_fn hold none (tests/fixtures/realworld/blind79/README.md).
+    "blind79": (179, 109, {"agent-b79-swe-bench-330", "agent-b79-swe-agent-968", "agent-b79pair-08",
+                           "ops-b79-ngrok-474", "ops-b79-storm-breaker-58", "ops-b79-trape-113", "ops-b79pair-56",
+                           "ops-b79pair-57"}),
+    # Over-masking, no secret: IBM Cloud's `… and secret: Error retrieving cluster` and Buildkite's `API Access Token:
+    # <docs URL>` read as values. vercel and supabase_fn hold none (tests/fixtures/realworld/blind80/README.md).
+    "blind80": (174, 90, {"tf-b80-ibm-562", "tf-b80-buildkite-64", "tf-b80-buildkite-42", "tf-b80pair-03",
+                          "tf-b80pair-08"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
