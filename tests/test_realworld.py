@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to seventy-eighth blind
-sets, tests/fixtures/realworld/blind2/ ... blind78/, reported as dev-blind2 ... dev-blind78).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to eightieth blind
+sets, tests/fixtures/realworld/blind2/ ... blind80/, reported as dev-blind2 ... dev-blind80).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind78 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 78", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind80 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 80", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the seventy-nine tuning splits together (13619/14199 = 0.959 after blind77's and blind78's
+TUNED_FLOOR = 0.95  # the eighty-one tuning splits together (13861/14552 = 0.9525 when dev-blind79 and dev-blind80
+                     # joined together at their blind 0.687 and 0.684; the seventy-nine before them reached 13619/14199
+                     # = 0.959 after blind77's and blind78's
                      # rounds and text-generation-inference's warmup refusals; 13531/14199 = 0.9530 when dev-blind77 and dev-blind78
                      # joined together at their blind 0.696 and 0.706; the seventy-seven before them reached 13264/13818
                      # = 0.960 after blind75's and blind76's rounds, BEFORE; 13172/13818 = 0.9532 when dev-blind75 and dev-blind76
@@ -37,6 +39,8 @@ TUNED_FLOOR = 0.955  # the seventy-nine tuning splits together (13619/14199 = 0.
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind80": 0.955,  # the eighty before blind80, dev-blind79 at its blind: 13742/14378 = 0.956 when both joined
+    "blind79": 0.955,  # the seventy-nine tuned before blind79: 13619/14199 = 0.959 after blind77's and blind78's rounds
     "blind78": 0.955,  # the seventy-eight before blind78, dev-blind77 at its blind: 13399/14012 = 0.956 when both joined
     "blind77": 0.955,  # the seventy-seven tuned before blind77: 13264/13818 = 0.960 after blind75's and blind76's rounds
     "blind76": 0.955,  # the seventy-six before blind76, dev-blind75 at its blind: 13048/13639 = 0.957 when both joined
@@ -125,7 +129,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 79)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 81)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

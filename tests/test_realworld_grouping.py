@@ -28,7 +28,9 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all seventy-nine tuning splits (4325/5638 = 0.7671 with four more codes grouped by pattern;
+TUNED_FLOOR = 0.725  # all eighty-one tuning splits (4465/5837 = 0.7650 when blind79 and blind80 joined them at their
+                     # blind 74/109 and 66/90; the seventy-nine before them 4325/5638 = 0.7671 with four more codes
+                     # grouped by pattern;
                      # 4279/5638 = 0.7590 after blind77's and blind78's rounds and
                      # text-generation-inference's two warmup patterns; 4269/5638 = 0.7572 when blind77 and blind78 joined them at
                      # their blind 86/118 and 67/89; the seventy-seven before them 4116/5431 = 0.7579 with
@@ -40,11 +42,14 @@ TUNED_FLOOR = 0.725  # all seventy-nine tuning splits (4325/5638 = 0.7671 with f
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.73  # all seventy-nine without the disputed labels (4269/5620 = 0.760 when blind77 and blind78
+UNDISPUTED_FLOOR = 0.73  # all eighty-one without the disputed labels (4465/5819 = 0.767 when blind79 and blind80
+                         # joined; 4269/5620 = 0.760 when blind77 and blind78
                          # joined; 4107/5413 = 0.759 when blind75 and blind76 joined; 3966/5231 = 0.758 when blind73 and blind74 joined; 3810/5030 = 0.757 before them)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind80": (0.765, 0.765),  # 4399/5747 with version 35, dev-blind79 at its blind 74/109; 4399/5729 undisputed
+    "blind79": (0.765, 0.765),  # 4325/5638 with version 35 and eleven codes grouped by pattern; 4325/5620 undisputed
     "blind78": (0.755, 0.755),  # 4202/5549 with version 35, dev-blind77 at its blind 86/118; 4202/5531 undisputed
     "blind77": (0.755, 0.755),  # 4116/5431 with version 35 after blind75's and blind76's rounds and INFRA.OUT_OF_MEMORY
                                 # grouped by pattern; 4116/5413 undisputed
@@ -184,7 +189,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 79)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 81)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -205,7 +210,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 5638
+    assert len(tuned) >= 5837
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -528,7 +533,15 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     (ops-b28pair-07, ops-b30pair-08, ops-b71pair-16), Cassandra's write timeout at two consistency levels
     (ops-b35pair-03), two consumers past their deadline (ops-b23pair-06, ops-b28pair-04), and two stores full in one
     product's words (ops-b22pair-06, ops-b27pair-04, ops-b28pair-06, ops-b29pair-07, ops-b36pair-05,
-    ops-b55pair-19)."""
+    ops-b55pair-19).
+    Six of blind79's, merged at its blind measure: agent-b79pair-11 (an AI SDK retry error over a 429 and Replicate's
+    throttled 429, one rate-limit code grouped by code), gha-b79pair-08 and gha-b79pair-09 (GitHub's release API
+    `Validation Failed` 422 for a tag name, a pre-receive hook and a bare 422, read by one pattern), gha-b79pair-10 (two
+    actions' `HttpError: Not Found` for two resources), odoo-b79pair-02 (a bad INSERT query and its not-null violation,
+    two views of one failure the labels part), ops-b79pair-67 (frp's `login to server failed` over a DNS failure and
+    over a refused connection). Four of blind80's: ops-b80pair-09 (Cassandra's read and write timeouts, one
+    DB.STATEMENT_TIMEOUT pattern since that code groups by pattern), ops-b80pair-17 (two `unauthorized` bodies),
+    tf-b80pair-05 and tf-b80pair-11 (Naver Cloud's `400 Bad Request` bodies with three return codes)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -540,34 +553,36 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
                       "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
-                      "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07", "agent_runner-b13pair-05",
-                      "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04", "dns-b24pair-06",
-                      "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04", "dns-b4pair-03",
-                      "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09", "gha-b12pair-03",
-                      "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09",
-                      "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05",
-                      "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04",
-                      "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08",
-                      "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05",
-                      "gha-b50pair-03", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04",
+                      "agent-b79pair-11", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07",
+                      "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
+                      "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07",
+                      "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07",
+                      "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01",
+                      "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08",
+                      "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06",
+                      "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06",
+                      "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06",
+                      "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b79pair-08", "gha-b79pair-09",
+                      "gha-b79pair-10", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04",
                       "odoo-b12pair-03", "odoo-b20pair-10", "odoo-b24pair-04", "odoo-b24pair-08", "odoo-b26pair-03",
                       "odoo-b26pair-06", "odoo-b29pair-07", "odoo-b30pair-04", "odoo-b30pair-05", "odoo-b31pair-02",
-                      "odoo-b32pair-03", "odoo-b35pair-03", "odoo-b58pair-02", "odoo-b58pair-03", "ops-b17pair-06",
-                      "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-06",
-                      "ops-b22pair-10", "ops-b23pair-06", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08",
-                      "ops-b27pair-04", "ops-b27pair-08", "ops-b28pair-04", "ops-b28pair-05", "ops-b28pair-06",
-                      "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08", "ops-b30pair-08", "ops-b31pair-01",
-                      "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03", "ops-b35pair-05", "ops-b35pair-09",
-                      "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16",
-                      "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19",
-                      "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60",
-                      "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06",
-                      "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "terraform-b5pair-05",
-                      "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
-                      "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
-                      "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03",
-                      "tf-b63pair-02", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05",
+                      "odoo-b32pair-03", "odoo-b35pair-03", "odoo-b58pair-02", "odoo-b58pair-03", "odoo-b79pair-02",
+                      "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08",
+                      "ops-b22pair-06", "ops-b22pair-10", "ops-b23pair-06", "ops-b25pair-07", "ops-b26pair-06",
+                      "ops-b26pair-08", "ops-b27pair-04", "ops-b27pair-08", "ops-b28pair-04", "ops-b28pair-05",
+                      "ops-b28pair-06", "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08", "ops-b30pair-08",
+                      "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03", "ops-b35pair-05",
+                      "ops-b35pair-09", "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14",
+                      "ops-b50pair-16", "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
+                      "ops-b55pair-19", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30",
+                      "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08",
+                      "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30", "ops-b79pair-67",
+                      "ops-b7pair-05", "ops-b80pair-09", "ops-b80pair-17", "terraform-b5pair-05", "tf-b10pair-05",
+                      "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02",
+                      "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
+                      "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03",
+                      "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02",
+                      "tf-b80pair-05", "tf-b80pair-11", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05",
                       "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02",
                       "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02", "vercel-b33pair-08",
