@@ -26,7 +26,8 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the eighty-one tuning splits together (13861/14552 = 0.9525 when dev-blind79 and dev-blind80
+TUNED_FLOOR = 0.955  # the eighty-one tuning splits together (13953/14552 = 0.959 after blind79's and blind80's rounds;
+                     # 13861/14552 = 0.9525 when dev-blind79 and dev-blind80
                      # joined together at their blind 0.687 and 0.684; the seventy-nine before them reached 13619/14199
                      # = 0.959 after blind77's and blind78's
                      # rounds and text-generation-inference's warmup refusals; 13531/14199 = 0.9530 when dev-blind77 and dev-blind78

@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all eighty-one tuning splits (4465/5837 = 0.7650 when blind79 and blind80 joined them at their
+TUNED_FLOOR = 0.725  # all eighty-one tuning splits (4476/5837 = 0.7668 after blind79's and blind80's rounds; 4465/5837
+                     # = 0.7650 when blind79 and blind80 joined them at their
                      # blind 74/109 and 66/90; the seventy-nine before them 4325/5638 = 0.7671 with four more codes
                      # grouped by pattern;
                      # 4279/5638 = 0.7590 after blind77's and blind78's rounds and
@@ -534,14 +535,17 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     (ops-b35pair-03), two consumers past their deadline (ops-b23pair-06, ops-b28pair-04), and two stores full in one
     product's words (ops-b22pair-06, ops-b27pair-04, ops-b28pair-06, ops-b29pair-07, ops-b36pair-05,
     ops-b55pair-19).
-    Six of blind79's, merged at its blind measure: agent-b79pair-11 (an AI SDK retry error over a 429 and Replicate's
+    Six of blind79's merged at its blind measure, three of them apart since its round: agent-b79pair-11 (an AI SDK retry error over a 429 and Replicate's
     throttled 429, one rate-limit code grouped by code), gha-b79pair-08 and gha-b79pair-09 (GitHub's release API
-    `Validation Failed` 422 for a tag name, a pre-receive hook and a bare 422, read by one pattern), gha-b79pair-10 (two
+    `Validation Failed` 422 for a tag name, a pre-receive hook and a bare 422, read by one pattern; apart since the
+    round: the protected-tag refusal is AUTH.GITHUB.PERMISSION_DENIED), gha-b79pair-10 (two
     actions' `HttpError: Not Found` for two resources), odoo-b79pair-02 (a bad INSERT query and its not-null violation,
     two views of one failure the labels part), ops-b79pair-67 (frp's `login to server failed` over a DNS failure and
-    over a refused connection). Four of blind80's: ops-b80pair-09 (Cassandra's read and write timeouts, one
-    DB.STATEMENT_TIMEOUT pattern since that code groups by pattern), ops-b80pair-17 (two `unauthorized` bodies),
-    tf-b80pair-05 and tf-b80pair-11 (Naver Cloud's `400 Bad Request` bodies with three return codes)."""
+    over a refused connection; apart since the round, which reads frp's `login to server failed: EOF`). Four of
+    blind80's, three of them apart since its round: ops-b80pair-09 (Cassandra's read and write timeouts, one
+    DB.STATEMENT_TIMEOUT pattern since that code groups by pattern), ops-b80pair-17 (two `unauthorized` bodies; apart since the
+    round: InfluxDB's 401 is DB.LOGIN_REJECTED), tf-b80pair-05 and tf-b80pair-11 (Naver Cloud's `400 Bad Request`
+    bodies with three return codes; apart since the round)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -562,27 +566,26 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06",
                       "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06",
                       "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06",
-                      "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b79pair-08", "gha-b79pair-09",
-                      "gha-b79pair-10", "gha-b7pair-07", "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04",
-                      "odoo-b12pair-03", "odoo-b20pair-10", "odoo-b24pair-04", "odoo-b24pair-08", "odoo-b26pair-03",
-                      "odoo-b26pair-06", "odoo-b29pair-07", "odoo-b30pair-04", "odoo-b30pair-05", "odoo-b31pair-02",
-                      "odoo-b32pair-03", "odoo-b35pair-03", "odoo-b58pair-02", "odoo-b58pair-03", "odoo-b79pair-02",
-                      "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08",
-                      "ops-b22pair-06", "ops-b22pair-10", "ops-b23pair-06", "ops-b25pair-07", "ops-b26pair-06",
-                      "ops-b26pair-08", "ops-b27pair-04", "ops-b27pair-08", "ops-b28pair-04", "ops-b28pair-05",
-                      "ops-b28pair-06", "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08", "ops-b30pair-08",
-                      "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03", "ops-b35pair-05",
-                      "ops-b35pair-09", "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14",
-                      "ops-b50pair-16", "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14",
-                      "ops-b55pair-19", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30",
-                      "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08",
-                      "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30", "ops-b79pair-67",
-                      "ops-b7pair-05", "ops-b80pair-09", "ops-b80pair-17", "terraform-b5pair-05", "tf-b10pair-05",
-                      "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02",
-                      "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03",
-                      "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03",
-                      "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02",
-                      "tf-b80pair-05", "tf-b80pair-11", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05",
+                      "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b79pair-10", "gha-b7pair-07",
+                      "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04", "odoo-b12pair-03", "odoo-b20pair-10",
+                      "odoo-b24pair-04", "odoo-b24pair-08", "odoo-b26pair-03", "odoo-b26pair-06", "odoo-b29pair-07",
+                      "odoo-b30pair-04", "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03",
+                      "odoo-b58pair-02", "odoo-b58pair-03", "odoo-b79pair-02", "ops-b17pair-06", "ops-b18pair-06",
+                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-06", "ops-b22pair-10",
+                      "ops-b23pair-06", "ops-b25pair-07", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-04",
+                      "ops-b27pair-08", "ops-b28pair-04", "ops-b28pair-05", "ops-b28pair-06", "ops-b28pair-07",
+                      "ops-b29pair-07", "ops-b29pair-08", "ops-b30pair-08", "ops-b31pair-01", "ops-b32pair-10",
+                      "ops-b34pair-04", "ops-b35pair-03", "ops-b35pair-05", "ops-b35pair-09", "ops-b36pair-05",
+                      "ops-b39pair-06", "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03",
+                      "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52",
+                      "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23",
+                      "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08",
+                      "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "terraform-b5pair-05",
+                      "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
+                      "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
+                      "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
+                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03",
+                      "tf-b63pair-02", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05",
                       "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
                       "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02",
                       "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02", "vercel-b33pair-08",
