@@ -27,9 +27,10 @@ from worker import ROOT, realworld, redaction
 # they hold no real secret, each for a reason the rules mean.
 SETS = {
     "holdout": (150, 30, set()),
-    # `provided token: Invalid access token format` loses the word after "token:": secret_assignment keeps redacting
-    # a plain word after `token:`/`password=`, because a password may be one (docs/grouping.md#redaction).
-    "blind2": (190, 57, {"sbfn-b2-cli-4968", "sbfn-b2-pair-01"}),
+    # `provided token: Invalid access token format` lost the word after "token:" until secret_assignment left the next
+    # link of an error chain after a key (2026-12-06); a plain word after `token:`/`password=` is still redacted,
+    # because a password may be one (docs/grouping.md#redaction).
+    "blind2": (190, 57, set()),
     # A same-shape fake value in a token field (`u'token': u'EXAMPLEfake…'`; before the u-prefix fix the rule
     # redacted the `u` and kept the value), and GitHub's own mask (`token: ***`) replaced by ours.
     "blind3": (190, 58, {"dns-boulder-1411", "gha-setup-python-856", "gha-pr-lint-action-774"}),
@@ -87,8 +88,9 @@ SETS = {
     "blind19": (165, 60, {"tf-b19-tfc-getting-started-12", "tf-b19pair-01", "tf-b19pair-02"}),
     # A fake Gemini key in a posted URL (redacted, as meant). lego/Traefik's `error presenting token: <provider>: …` keeps
     # the DNS provider's name since a word ending in a colon is no value; `Error presenting token: Unexpected response`
-    # still loses its first word (secrecy first). supabase_fn holds none (tests/fixtures/realworld/blind20/README.md).
-    "blind20": (170, 65, {"agent-b20-aider-1956", "dns-b20-traefik-3396", "dns-b20pair-08"}),
+    # lost its first word until an error chain's next link was left (2026-12-06). supabase_fn holds none
+    # (tests/fixtures/realworld/blind20/README.md).
+    "blind20": (170, 65, {"agent-b20-aider-1956"}),
     # Celery's own password mask (`amqp://guest:**@…`) replaced by ours; no secret in them. supabase_fn holds none and
     # odoo 21 (tests/fixtures/realworld/blind21/README.md).
     "blind21": (160, 60, {"ops-b21-dify-14810", "ops-b21-docker-airflow-195", "ops-b21-okteto-math-2",
@@ -116,18 +118,18 @@ SETS = {
     # token's value (secrecy first, as blind22's); no secret in them. supabase_fn holds none
     # (tests/fixtures/realworld/blind28/README.md).
     "blind28": (150, 60, {"gha-b28-appcenteraction-18", "gha-b28-metatedge-80", "gha-b28-luckycli-852", "gha-b28pair-09"}),
-    # The word after `token:` read as a token's value (as in earlier sets), and Azure AD's error code in a redirect's
-    # `?code=` (an OAuth authorization code's place: secrecy first); no secret in them. supabase_fn holds one message
-    # (tests/fixtures/realworld/blind29/README.md).
-    "blind29": (170, 60, {"ops-b29-vault-2175", "ops-b29pair-04", "tf-b29-terraform-provider-azurerm-3686"}),
-    # The word after `token:` read as a value (secrecy first, as in earlier sets); no secret in it. supabase_fn holds
-    # none (tests/fixtures/realworld/blind30/README.md).
-    "blind30": (165, 65, {"tf-b30-terraform-24844", "tf-b30pair-06"}),
-    # lego's `presenting token: <word>` where the word is no label ending in a colon (`route53:` has a digit, `2`,
-    # `Failed`): secret_assignment reads it as the value (secrecy first); GitHub's `--token=***` mask replaced by ours.
-    # No secret in them. supabase_fn holds three messages (tests/fixtures/realworld/blind31/README.md).
-    "blind31": (175, 65, {"dns-b31-lego-2058", "dns-b31-rancherletsencrypt-23", "dns-b31-tfacme-170",
-                          "dns-b31-tfacmeold-21", "dns-b31-traefik-2699", "dns-b31pair-10", "vercel-b31-examples-616"}),
+    # Azure AD's error code in a redirect's `?code=` (an OAuth authorization code's place: secrecy first); no secret in
+    # it. (Vault's `Error validating token: Error making API request` lost `Error` until an error chain's next link was
+    # left, 2026-12-06.) supabase_fn holds one message (tests/fixtures/realworld/blind29/README.md).
+    "blind29": (170, 60, {"tf-b29-terraform-provider-azurerm-3686"}),
+    # Redaction changes no text (`child token: Error making API request` lost `Error` until an error chain's next link
+    # was left, 2026-12-06). supabase_fn holds none (tests/fixtures/realworld/blind30/README.md).
+    "blind30": (165, 65, set()),
+    # lego's `presenting token: <word>` where the word is no label ending in a colon (`route53:` has a digit, `2`):
+    # secret_assignment reads it as the value (secrecy first; `Failed to …` is an error chain's next link and kept since
+    # 2026-12-06); GitHub's `--token=***` mask replaced by ours. No secret in them. supabase_fn holds three messages
+    # (tests/fixtures/realworld/blind31/README.md).
+    "blind31": (175, 65, {"dns-b31-lego-2058", "dns-b31-tfacme-170", "vercel-b31-examples-616"}),
     # `AWS_SECRET_ACCESS_KEY: resource not found`: secret_assignment reads the word after the key's name as its value
     # (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind32/README.md).
     "blind32": (155, 55, {"tf-b32pair-07"}),
@@ -146,10 +148,10 @@ SETS = {
     # `<pid>@host-01@` read as a host name with a password tail until host_credentials wanted a separator after its
     # keyword.) supabase_fn holds 1 message (tests/fixtures/realworld/blind36/README.md).
     "blind36": (170, 55, {"dns-b36-docker-gitlab-1391", "dns-b36pair-06"}),
-    # The word after `token:` read as a value (secrecy first, as in earlier sets): `Failed to get ID token: Error
-    # message: …` and the hint `id-token: write`; no secret in them. supabase_fn holds none and vercel 10 messages
-    # (tests/fixtures/realworld/blind37/README.md).
-    "blind37": (130, 40, {"gha-b37-ApiSurface-85", "gha-b37-unifi_respondd-59"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets): the hint `id-token: write` (`Failed to
+    # get ID token: Error message: …` lost `Error` until an error chain's next link was left, 2026-12-06); no secret in
+    # it. supabase_fn holds none and vercel 10 messages (tests/fixtures/realworld/blind37/README.md).
+    "blind37": (130, 40, {"gha-b37-unifi_respondd-59"}),
     # Redaction changes none of its texts; supabase_fn holds 2 messages (tests/fixtures/realworld/blind38/README.md).
     "blind38": (180, 50, set()),
     # Credentials in URLs (`http://admin:password@localhost`, `http://vulhub:vulhub@…`) and a reporter's masked
@@ -164,10 +166,10 @@ SETS = {
     # no secret in them. supabase_fn holds 1 message (tests/fixtures/realworld/blind40/README.md).
     "blind40": (175, 55, {"gha-b40-deploy-pages-71", "gha-b40-docs-1734", "gha-b40-setup-beam-175", "gha-b40pair-01",
                           "gha-b40pair-07"}),
-    # The word after `token:` read as a value (secrecy first, as in earlier sets): `Failed to get ID token: error in
-    # …` and `resolving auth token: running auth …`; no secret in them. supabase_fn holds none
-    # (tests/fixtures/realworld/blind41/README.md).
-    "blind41": (180, 55, {"gha-b41-attest-build-provenance-156", "gha-b41-niks3-action-19"}),
+    # The word after `token:` read as a value (secrecy first, as in earlier sets): `resolving auth token: running auth …`
+    # (`Failed to get ID token: error in …` is an error chain's next link, kept since 2026-12-06); no secret in it.
+    # supabase_fn holds none (tests/fixtures/realworld/blind41/README.md).
+    "blind41": (180, 55, {"gha-b41-niks3-action-19"}),
     # A Cosmos DB diagnostic's `"sessionToken":null` (the value after a token key, redacted: secrecy first) and a public
     # image's default password in an Odoo `SET password='…'` statement. supabase_fn holds none
     # (tests/fixtures/realworld/blind42/README.md).
@@ -175,34 +177,34 @@ SETS = {
     # Redaction changes none of its texts; supabase_fn and vercel hold none (tests/fixtures/realworld/blind43/README.md).
     "blind43": (135, 50, set()),
     # The word after a secret's name read as a value (secrecy first, as in earlier sets): the word after the quoted URL
-    # in `failed to create registration token: Post "https://…/registration-token": could not …` (the method and URL
-    # are kept since redaction reads an HTTP request line as no value, so gha-b44-actions-runner-controller-1320's
-    # `token: POST https://…` changes no more), `presenting token: dns.ZonesClient…`, `valid_token=None`, a workflow's
+    # in `failed to create registration token: Post "https://…/registration-token": …` (the method and URL are kept
+    # since redaction reads an HTTP request line as no value, so gha-b44-actions-runner-controller-1320's `token: POST
+    # https://…` changes no more; `could not …` after it is an error chain's next link, kept since 2026-12-06, so
+    # gha-b44pair-07 changes no more either), `presenting token: dns.ZonesClient…`, `valid_token=None`, a workflow's
     # `server-password: GITHUB_TOKEN` and masked `token: ***`, and mysql's empty `Enter password: ` prompt (the next
     # line's first word); no secret in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind44/README.md).
-    "blind44": (135, 80, {"gha-b44pair-01", "gha-b44pair-07",
+    "blind44": (135, 80, {"gha-b44pair-01",
                           "agent-b44pair-11", "dns-b44pair-08", "ops-b44pair-14"}),
     # A masked `token: ***` and `mask-password: true` (the word after a secret's name read as a value: secrecy first);
     # no secret in them. supabase_fn holds none (tests/fixtures/realworld/blind45/README.md).
     "blind45": (145, 64, {"gha-b45-amazon-ecr-login-620", "gha-b45-hugo-theme-stack-starter-91"}),
     # The word after a secret's name read as a value (secrecy first): lego's `error presenting token: route53:` (a label
-    # with a digit before its colon is still redacted), the word after `…/registration-token": ` (as blind44's), and
-    # Terraform 0.11's `Unknown token: 3:16 IDENT`; no secret in them. supabase_fn holds none and vercel one
+    # with a digit before its colon is still redacted) and Terraform 0.11's `Unknown token: 3:16 IDENT` (the word after `…/registration-token": `, `could`, is
+    # an error chain's next link, kept since 2026-12-06); no secret in them. supabase_fn holds none and vercel one
     # (tests/fixtures/realworld/blind46/README.md).
-    "blind46": (160, 57, {"dns-b46pair-02", "gha-b46pair-06", "tf-b46pair-10"}),
-    # The word after a secret's name read as a value (secrecy first): the word after `…/registration-token": ` again
-    # (as blind44's), and Terraform's `in data "kubernetes_secret" "es_password":` at a line's end, whose next line's
-    # first character (the diagnostic's `│`) is read as the value; no secret in them. supabase_fn and vercel hold none
+    "blind46": (160, 57, {"dns-b46pair-02", "tf-b46pair-10"}),
+    # The word after a secret's name read as a value (secrecy first): Terraform's `in data "kubernetes_secret" "es_password":` at a line's end, whose next line's
+    # first character (the diagnostic's `│`) is read as the value (the words after `…/registration-token": ` and
+    # `token: `, `could` and `received`, are an error chain's next links, kept since 2026-12-06); no secret in it. supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind47/README.md).
-    "blind47": (157, 86, {"gha-b47-actions-runner-controller-2457", "tf-b47pair-04"}),
+    "blind47": (157, 86, {"tf-b47pair-04"}),
     # Redaction changes none of its texts; supabase_fn holds none and vercel one (tests/fixtures/realworld/blind48/README.md).
     "blind48": (70, 38, set()),
-    # The word after a secret's name read as a value (secrecy first, as in earlier sets): lego's `error presenting token:
-    # got error status` again, Haystack's `'api_key': EnvVarSecret(…` (the serialized reference to an environment
-    # variable, not its value) and a CouchDB document's `"password": 123`; no secret in them. supabase_fn holds none and
+    # The word after a secret's name read as a value (secrecy first, as in earlier sets): Haystack's `'api_key': EnvVarSecret(…` (the serialized reference to an environment
+    # variable, not its value) and a CouchDB document's `"password": 123` (lego's `error presenting token: got error
+    # status` is an error chain's next link, kept since 2026-12-06); no secret in them. supabase_fn holds none and
     # vercel one (tests/fixtures/realworld/blind49/README.md).
-    "blind49": (147, 82, {"agent-b49-hayhooks-41", "agent-b49pair-11", "dns-b49-caddy-dns-cloudflare-3",
-                          "dns-b49pair-03", "ops-b49-couchdb-1051"}),
+    "blind49": (147, 82, {"agent-b49-hayhooks-41", "agent-b49pair-11", "ops-b49-couchdb-1051"}),
     # The word after a secret's name read as a value (secrecy first, as blind42's `"sessionToken":null`): a Chilean SII
     # answer's `'rutToken': None` (Python's None) and Terraform's external data source quoting a script's arguments
     # `-keyname private-key': [Errno 2] …` (the `[Errno` after the key's closing quote); no secret in them. supabase_fn
@@ -212,22 +214,21 @@ SETS = {
     # `private_key: ***` and a shell line's `VAULT_TOKEN=foo` (a placeholder, not a token); no secret in them.
     # supabase_fn and vercel hold none (tests/fixtures/realworld/blind51/README.md).
     "blind51": (151, 67, {"gha-b51-github-app-token-2", "gha-b51pair-09", "ops-b51-vault-1878", "ops-b51pair-03"}),
-    "blind52": (136, 70, {"dns-b52-ddns-updater-367", "dns-b52pair-04", "dns-b52pair-08", "gha-b52-login-461",
-                          "gha-b52pair-11"}),
+    "blind52": (136, 70, {"dns-b52-ddns-updater-367", "dns-b52pair-04", "dns-b52pair-08"}),
     # Credentials in AMQP URLs (RabbitMQ's default `guest:guest`, redacted as meant, and a poster's `arl:**` mask replaced
-    # by ours) and the word after a token's name read as a value (secrecy first, as in earlier sets): buildx's `failed
-    # to fetch anonymous token: unexpected status` and google-github-actions/auth's `…: oauth2/google: unable to
-    # generate access token: Post "…:generateAccessToken": oauth2/google: …` (the word after `AccessToken":`); no secret
-    # in them. supabase_fn and vercel hold none (tests/fixtures/realworld/blind53/README.md).
-    "blind53": (156, 70, {"gha-b53-auth-265", "gha-b53-build-push-action-628", "gha-b53pair-10", "ops-b53-ARL-551",
-                          "ops-b53-amqp091-go-99", "ops-b53pair-10", "ops-b53pair-11"}),
+    # by ours) and the word after a token's name read as a value (secrecy first, as in earlier sets):
+    # google-github-actions/auth's `…: oauth2/google: unable to generate access token: Post "…:generateAccessToken":
+    # oauth2/google: …` (the word after `AccessToken":`; buildx's `failed to fetch anonymous token: unexpected status`
+    # is an error chain's next link, kept since 2026-12-06); no secret in them. supabase_fn and vercel hold none
+    # (tests/fixtures/realworld/blind53/README.md).
+    "blind53": (156, 70, {"gha-b53-auth-265", "ops-b53-ARL-551", "ops-b53-amqp091-go-99", "ops-b53pair-10",
+                          "ops-b53pair-11"}),
     # No text redaction changes; supabase_fn and vercel hold none (tests/fixtures/realworld/blind54/README.md).
     "blind54": (149, 63, set()),
-    # The word after a token's name read as a value (secrecy first, as in earlier sets): lego's ACME `Error presenting
-    # token: HTTP 403: …` loses `HTTP`, keeping the status; no secret in them. supabase_fn and vercel hold none
+    # Redaction changes no text (lego's ACME `Error presenting token: HTTP 403: …` lost `HTTP` until secret_assignment
+    # left `HTTP <status>` after a key, 2026-12-06). supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind55/README.md).
-    "blind55": (167, 69, {"dns-b55-rancher-letsencrypt-58", "dns-b55-rancher-letsencrypt-72", "dns-b55pair-01",
-                          "dns-b55pair-08"}),
+    "blind55": (167, 69, set()),
     # semantic-release's own mask in a push URL (`https://x-access-token:[secure]@github.com/…`) replaced by ours; the
     # host and path stay (tests/fixtures/realworld/blind56/README.md).
     "blind56": (134, 61, {"gha-b56-semantic-release-action-33"}),
@@ -238,19 +239,17 @@ SETS = {
     # [Failed SQL: …` loses `[Failed`, in a message and a pair. supabase_fn and vercel hold none
     # (tests/fixtures/realworld/blind58/README.md).
     "blind58": (186, 94, {"agent-b58-aider-1928", "ops-b58-cassandre-trading-bot-964", "ops-b58pair-21"}),
-    # The word after a token's name read as a value (secrecy first, as in blind14, blind55 and blind58): Docker's
-    # `failed to fetch oauth token: unexpected status …` loses `unexpected`, in three messages and four pair sides; and
     # MikroORM's own `*****` mask in a connection URL replaced by ours, the host and port kept. supabase_fn holds none
-    # (tests/fixtures/realworld/blind59/README.md).
-    "blind59": (203, 114, {"gha-b59-upgrade-manager-354", "gha-b59-shimmie2-1255", "gha-b59-reuse-action-50",
-                           "gha-b59pair-01", "gha-b59pair-02", "gha-b59pair-04", "ops-b59-mikro-orm-960",
-                           "ops-b59pair-22"}),
-    # The word after a token's name read as a value (secrecy first, as in blind55): lego's `Error presenting token:
-    # Failed to change Route 53 record set …` loses `Failed`, in a message and a pair; and a connection URL's password
+    # (tests/fixtures/realworld/blind59/README.md). (Docker's `failed to fetch oauth token: unexpected
+    # status …` lost `unexpected`, in three messages and four pair sides, until an error chain's next link was left,
+    # 2026-12-06.)
+    "blind59": (203, 114, {"ops-b59-mikro-orm-960", "ops-b59pair-22"}),
+    # A connection URL's password
     # as the reporter posted it (`postgres://abc:def@localhost/db1`, PostgREST's PGRST000) replaced by ours, the host and
-    # path kept, in a message and two pairs. supabase_fn holds none (tests/fixtures/realworld/blind60/README.md).
-    "blind60": (167, 86, {"dns-b60-lego-421", "dns-b60pair-09", "ops-b60-postgrest-2727", "ops-b60pair-02",
-                          "ops-b60pair-14"}),
+    # path kept, in a message and two pairs (lego's `Error presenting token: Failed to change Route 53 record set …`
+    # lost `Failed` until an error chain's next link was left, 2026-12-06). supabase_fn holds none
+    # (tests/fixtures/realworld/blind60/README.md).
+    "blind60": (167, 86, {"ops-b60-postgrest-2727", "ops-b60pair-02", "ops-b60pair-14"}),
     # aio-pika's own `******` mask in two AMQP connection URLs replaced by ours, the user, host and port kept, in two
     # messages of one report and two pair sides. supabase_fn holds none (tests/fixtures/realworld/blind61/README.md).
     "blind61": (191, 111, {"ops-b61-aio-pika-563", "ops-b61pair-64"}),
@@ -305,10 +304,10 @@ SETS = {
     "blind79": (179, 109, {"agent-b79-swe-bench-330", "agent-b79-swe-agent-968", "agent-b79pair-08",
                            "ops-b79-ngrok-474", "ops-b79-storm-breaker-58", "ops-b79-trape-113", "ops-b79pair-56",
                            "ops-b79pair-57"}),
-    # Over-masking, no secret: IBM Cloud's `… and secret: Error retrieving cluster` and Buildkite's `API Access Token:
-    # <docs URL>` read as values. vercel and supabase_fn hold none (tests/fixtures/realworld/blind80/README.md).
-    "blind80": (174, 90, {"tf-b80-ibm-562", "tf-b80-buildkite-64", "tf-b80-buildkite-42", "tf-b80pair-03",
-                          "tf-b80pair-08"}),
+    # Redaction changes no text since 2026-12-06 (IBM Cloud's `… and secret: Error retrieving cluster` and Buildkite's
+    # `API Access Token: <docs URL>` read as values until secret_assignment left an error chain's next link and a
+    # documentation link). vercel and supabase_fn hold none (tests/fixtures/realworld/blind80/README.md).
+    "blind80": (174, 90, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -393,3 +393,52 @@ def test_a_sentence_after_a_path_ending_in_a_key_is_not_a_value(conn, text):
 def test_a_value_that_only_starts_like_a_sentence_is_still_redacted(conn, text, redacted):
     """A word that starts an error phrase or `provider registry` but is not followed by the whole of it is a value."""
     assert both(conn, text) == (redacted, redacted)
+
+
+@pytest.mark.parametrize("text", [
+    # Go's and Node's `<doing> token: <cause>`: lego (blind31, blind60), Vault (blind29), Docker (blind59), IBM Cloud's
+    # Terraform provider (blind80), the Supabase CLI (blind2), actions-runner-controller (blind47)
+    "acme: Error presenting token: Failed to determine Route 53 hosted zone ID: AccessDenied",
+    "Error validating token: Error making API request.",
+    "failed to fetch oauth token: unexpected status from GET request to https://auth.docker.io/token: 403 Forbidden",
+    "ibm_container_cluster.cluster: Error waiting for initializing ingress hostname and secret: Error retrieving cluster",
+    "cannot save provided token: Invalid access token format. Must be like `sbp_0102...1920`.",
+    "failed to get installation id 1's token: received non 2xx response status",
+    "acme: error presenting token: got error status: HTTP 403",
+    "Failed to get ID token: error in secret or public key callback",
+    'registration-token": could not refresh installation id',
+    "failed to fetch oauth token: \n\nunexpected status from GET request",
+    "CANNOT READ TOKEN: UNABLE TO OPEN FILE",
+    # lego's ACME error with the provider's answer (blind55)
+    "acme: Error presenting token: HTTP 403: forbidden",
+    # a documentation link after a key (Buildkite's GraphQL API, blind80)
+    'Please supply a valid API Access Token: https://buildkite.com/docs/apis/graphql-api#authentication',
+    "api_key: https://docs.example.com/authentication",
+    "token=https://developers.example.com/api/tokens",
+    "secret: http://help.example.org/faq",
+])
+def test_an_error_chains_next_link_or_a_documentation_link_after_a_key_is_not_a_value(conn, text):
+    """secret_assignment leaves an error's first word (error, failed, failure, unable, cannot, could, unexpected,
+    invalid, received, got) followed by a blank and a letter, `HTTP <status>` and a documentation link alone after a
+    key; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("password: Error", "Error"),                          # the word alone: a value
+    ("password: error123 x", "error123"),                  # run into other characters
+    ("token: Failedx to", "Failedx"),
+    ("secret=failed\nnext line", "failed"),                # a line break, not a blank, after it
+    ("token: errors occurred", "errors"),                  # not one of the ten words
+    ("token: httpx 403 x", "httpx"),
+    ("api_key: http 4031", "http"),
+    ("token: https://hooks.example.com/T000/abcdef0123456789", "hooks.example.com/T000"),
+    ("token: https://docsx.example.com/abcdef", "abcdef"),
+    ("token: https://example.com/docsx/abcdef", "abcdef"),
+    ("token: https://example.com/v1/docs/abcdef", "abcdef"),   # docs deeper than the first path segment
+])
+def test_a_value_that_only_starts_like_an_error_or_a_link_is_still_redacted(conn, text, value):
+    """An error word alone, run into other characters or before a line break, another word, and every URL that is no
+    documentation link are values, redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
