@@ -2,9 +2,9 @@
 grouped IDENTICALLY before and after.
 
 "Before" is the previous definitions of ops.redact and ops.error_fingerprint, read from the landed
-migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261214000100_grouping_by_pattern.sql
+migrations that last defined them (sql/20261129000300_grouping_v2.sql; sql/20261216000100_pattern_own_grouping.sql
 for the fingerprint, whose tag is built from ops.current_fingerprint_version(), so a new version does not redefine it;
-it last changed to give a code grouped by pattern its pattern's group)
+it last changed to give a pattern that says `grouping: pattern` its pattern's group)
 and created as pg_temp functions in
 the same database; both pipelines call the current ops.classify_error and ops.grouping_text. "After" is the ingest trigger
 as it is now: each message is inserted twice; the first insert computes (cache miss) and is compared
@@ -27,7 +27,7 @@ from worker import ROOT, realworld
 from worker.demo import events
 
 OLD = ROOT / "sql" / "20261129000300_grouping_v2.sql"
-OLD_FINGERPRINT = ROOT / "sql" / "20261214000100_grouping_by_pattern.sql"
+OLD_FINGERPRINT = ROOT / "sql" / "20261216000100_pattern_own_grouping.sql"
 
 
 def old_definition(name: str, temp_name: str) -> str:

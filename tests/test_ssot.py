@@ -268,6 +268,54 @@ def test_a_group_name_is_checked_synced_and_keys_its_group(conn, tree):
     assert len(conn.execute(fingerprints).fetchall()) == 1, "two patterns of one name: one group"
 
 
+def test_a_patterns_own_grouping_is_checked_synced_and_groups_by_the_pattern(conn, tree):
+    """`grouping: pattern` on a pattern (docs/grouping.md, "One pattern grouped by itself"): under a code grouped by
+    message the pattern groups every event it reads, the code's other patterns still group by text; refused with another
+    value, under a code grouped by code or pattern, and where patterns that share a group name disagree; a sync without
+    it moves nothing by itself, and ops.regroup_errors splits the pattern's group by text."""
+    path = "ssot/errors/failure_modes.yaml"
+    line = '        - {substring: "lost connection to mysql server", grouping: pattern}'
+    column = ("SELECT grouping FROM ops.failure_mode_patterns "
+              "WHERE code = 'DB.UNAVAILABLE' AND pattern = 'lost connection to mysql server'")
+    assert conn.execute(column).fetchone()[0] == "pattern"
+    mysql = ["(pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during query')",
+             "mysqldump: Error 2013: Lost connection to MySQL server during query when dumping table `t1` at row: 77"]
+    other = ['could not connect to server: Connection refused\n\tIs the server running on host "orders.internal" (10.0.0.1)',
+             'could not connect to server: Connection refused\n\tIs the server running on host "billing.internal" (10.0.0.2)']
+    for m in mysql + other:
+        conn.execute("SELECT ops.record_error(source => 'ops', phase => 'query', message => %s)", (m,))
+    groups = ("SELECT matched_pattern, count(*), sum(count) FROM ops.agent_errors WHERE code = 'DB.UNAVAILABLE' "
+              "GROUP BY 1 ORDER BY 1")
+    assert conn.execute(groups).fetchall() == [("is the server running on host", 2, 2),
+                                               ("lost connection to mysql server", 1, 2)], \
+        "the pattern's two texts are one group; the code's other pattern still groups by text (two hosts, two groups)"
+
+    edit(tree, path, line, line.replace("grouping: pattern", "grouping: message"))
+    assert any("'grouping': 'message'" in m and "is not valid" in m for m in messages(ssot.check(conn, tree)))
+    edit(tree, path, line.replace("grouping: pattern", "grouping: message"), line)
+    edit(tree, path, '        - {substring: "secondary rate limit", priority: 5}',
+         '        - {substring: "secondary rate limit", priority: 5, grouping: pattern}')
+    assert any("INFRA.RATE_LIMITED: pattern" in m and "is for a pattern of a code grouped by message; the code groups by "
+               "code" in m for m in messages(ssot.check(conn, tree)))
+    edit(tree, path, "priority: 5, grouping: pattern}", "priority: 5}")
+    edit(tree, path, line, line.replace("}", ", group: mysql-lost}"))
+    edit(tree, path, '        - {substring: "server closed the connection unexpectedly", priority: 5, grouping: pattern}',
+         '        - {substring: "server closed the connection unexpectedly", priority: 5, group: mysql-lost}')
+    assert any("DB.UNAVAILABLE: pattern" in m and "shares group name 'mysql-lost': one group has one rule" in m
+               for m in messages(ssot.check(conn, tree)))
+
+    edit(tree, path, "priority: 5, group: mysql-lost}", "priority: 5, grouping: pattern}")
+    edit(tree, path, line.replace("}", ", group: mysql-lost}"), line.replace(", grouping: pattern", ""))
+    assert not messages(ssot.check(conn, tree))
+    assert ssot.sync(conn, tree)["patterns_inserted"] == 1, "dropping the switch re-inserts that one pattern"
+    assert conn.execute(column).fetchone()[0] is None
+    assert conn.execute(groups).fetchall()[1] == ("lost connection to mysql server", 1, 2), "a sync moves no group"
+    conn.execute("SELECT count(*) FROM ops.regroup_errors(dry_run => false)")
+    assert conn.execute(groups).fetchall()[1] == ("lost connection to mysql server", 2, 2), \
+        "regroup splits the pattern's group by text, counts kept"
+    assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"
+
+
 def test_not_sources_excludes_a_source_without_restricting_the_pattern(conn, tree):
     """`not_sources:` on a pattern (docs/classification.md, "Sources a pattern never reads"): the pattern is no candidate
     for those sources' events and counts as no restriction on step 3 for the others; refused beside `sources:` and with

@@ -149,8 +149,9 @@ _FOLDED = re.compile("[-_ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 def pattern_option(fm: dict, index: int, key: str):
     """An optional key of a failure mode's pattern at ``index``, None when the pattern lacks it (a bare string pattern
     has none): `group` (docs/grouping.md, "Grouping by pattern": patterns of a code grouped by pattern that share a
-    name are one group) or `not_sources` (docs/classification.md: sources whose events the pattern never reads, no
-    restriction on precedence step 3, unlike `sources`)."""
+    name are one group), `not_sources` (docs/classification.md: sources whose events the pattern never reads, no
+    restriction on precedence step 3, unlike `sources`) or `grouping` (`pattern`: under a code grouped by message, the
+    pattern groups by itself; docs/grouping.md, "One pattern grouped by itself")."""
     p = fm["detect"]["patterns"][index]
     return p.get(key) if isinstance(p, dict) else None
 
@@ -325,7 +326,8 @@ class Ssot:
                 "patterns": [
                     {"position": i + 1, "kind": kind, "pattern": pattern, "sources": sources, "phases": phases,
                      "priority": priority, "required_literals": required_literals(pattern) if kind == "regex" else None,
-                     "group": pattern_option(fm, i, "group"), "not_sources": pattern_option(fm, i, "not_sources")}
+                     "group": pattern_option(fm, i, "group"), "not_sources": pattern_option(fm, i, "not_sources"),
+                     "grouping": pattern_option(fm, i, "grouping")}
                     for i, kind, pattern, sources, phases, priority in self.patterns(fm)
                 ],
             })
@@ -413,8 +415,20 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         dest = fm["escalate"]["destination"]
         if dest not in destinations:
             at(["failure_modes", i, "escalate", "destination"], f"{code}: unknown destination {dest!r}")
+        own_rule: dict[tuple[str, str], tuple[int, str | None]] = {}  # ("group" | "text", name) -> (pattern, grouping)
         for j, kind, pattern, p_sources, _phases, _prio in ssot.patterns(fm):
             path = ["failure_modes", i, "detect", "patterns", j]
+            grouping = pattern_option(fm, j, "grouping")
+            if grouping is not None and fm.get("grouping", "message") != "message":
+                at(path, f"{code}: pattern {j + 1}: `grouping: {grouping}` is for a pattern of a code grouped by message; "
+                   f"the code groups by {fm['grouping']} (docs/grouping.md, \"One pattern grouped by itself\")")
+            group = pattern_option(fm, j, "group")
+            for key in (("group", group), ("text", pattern)) if group else (("text", pattern),):
+                first, rule = own_rule.setdefault(key, (j, grouping))
+                if rule != grouping:
+                    what = f"group name {group!r}" if key[0] == "group" else "its text"
+                    at(path, f"{code}: pattern {j + 1}: `grouping: {grouping}` differs from pattern {first + 1}'s "
+                       f"`grouping: {rule}`, which shares {what}: one group has one rule")
             not_sources = pattern_option(fm, j, "not_sources")
             for s in (p_sources or []) + (not_sources or []):
                 if s not in sources:

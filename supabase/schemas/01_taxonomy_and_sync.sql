@@ -58,7 +58,8 @@ COMMENT ON COLUMN ops.failure_modes.grouping IS
     'variable part; pattern by source, phase, code and the pattern that read the text (ops.classify_error''s '
     'matched_pattern), for a code whose patterns are each one product''s or pool''s own words (a connection-slot limit: '
     'which pool is full is what to fix, the numbers in its sentence are not). A change moves nothing by itself: `ops '
-    'errors regroup` moves the groups whose fingerprint the rule changed.';
+    'errors regroup` moves the groups whose fingerprint the rule changed. Under ''message'' one pattern may still group by '
+    'itself (ops.failure_mode_patterns.grouping).';
 COMMENT ON COLUMN ops.failure_modes.phases IS
     'When set, every pattern of this code matches only events whose phase is in this list.';
 COMMENT ON COLUMN ops.failure_modes.escalate_within IS
@@ -80,6 +81,7 @@ CREATE TABLE ops.failure_mode_patterns (
     specificity integer,
     group_name text CONSTRAINT failure_mode_patterns_group_name_format CHECK (group_name ~ '^[a-z0-9][a-z0-9_.-]*$'),
     not_sources text[],
+    grouping text CONSTRAINT failure_mode_patterns_grouping_known CHECK (grouping = 'pattern'),
     CONSTRAINT failure_mode_patterns_code_position_key UNIQUE (code, position)
 );
 COMMENT ON TABLE ops.failure_mode_patterns IS
@@ -98,6 +100,13 @@ COMMENT ON COLUMN ops.failure_mode_patterns.not_sources IS
     'ssot `not_sources:`: the pattern is no candidate for an event from these sources (docs/classification.md). Unlike '
     '`sources`, it is no restriction (precedence step 3 does not count it): it takes one product''s own words away from '
     'a broad pattern without making the pattern outrank its equals elsewhere. NULL: no source is excluded.';
+COMMENT ON COLUMN ops.failure_mode_patterns.grouping IS
+    'ssot `grouping: pattern` on a pattern (docs/grouping.md, "One pattern grouped by itself"): under a code whose '
+    'grouping rule is ''message'', every event this pattern reads is grouped by the pattern (or the first pattern of its '
+    'group name), as a code grouped by pattern is (ops.grouping_rule(code, pattern)); the code''s other patterns still '
+    'group by message. For one product''s sentence whose variable part is never what to fix. NULL: the code''s rule. '
+    '`ops ssot check` refuses it under a code grouped by code or by pattern, and where patterns that share a group name '
+    'or a text disagree.';
 COMMENT ON COLUMN ops.failure_mode_patterns.specificity IS
     'Literal characters every match contains (substring: canonical length; regex: ops_private.regex_literal_length). '
     'Step 5 of the classification rule. Set by trigger failure_mode_patterns_facts.';
@@ -126,15 +135,15 @@ COMMENT ON TABLE ops.ssot_state IS 'SHA-256 of each SSOT file as last synced; `o
 
 CREATE FUNCTION ops_private.ssot_patterns(doc jsonb)
 RETURNS TABLE (code text, "position" integer, kind text, pattern text, sources text[], phases text[], priority integer,
-               required_literals text[], group_name text, not_sources text[])
+               required_literals text[], group_name text, not_sources text[], "grouping" text)
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT fm ->> 'code', p.position, p.kind, p.pattern, p.sources, p.phases, p.priority, p.required_literals, p."group",
-           p.not_sources
+           p.not_sources, p.grouping
     FROM jsonb_array_elements(doc -> 'failure_modes') fm
     CROSS JOIN LATERAL jsonb_to_recordset(fm -> 'patterns') AS p (
         position integer, kind text, pattern text, sources text[], phases text[], priority integer,
-        required_literals text[], "group" text, not_sources text[])
+        required_literals text[], "group" text, not_sources text[], grouping text)
 $$;
 
 CREATE FUNCTION ops.sync_ssot(doc jsonb) RETURNS jsonb
@@ -262,13 +271,14 @@ BEGIN
         WHERE (w.code, w.position, w.kind, w.pattern, w.priority) = (p.code, p.position, p.kind, p.pattern, p.priority)
           AND w.sources IS NOT DISTINCT FROM p.sources AND w.phases IS NOT DISTINCT FROM p.phases
           AND w.required_literals IS NOT DISTINCT FROM p.required_literals
-          AND w.group_name IS NOT DISTINCT FROM p.group_name AND w.not_sources IS NOT DISTINCT FROM p.not_sources);
+          AND w.group_name IS NOT DISTINCT FROM p.group_name AND w.not_sources IS NOT DISTINCT FROM p.not_sources
+          AND w.grouping IS NOT DISTINCT FROM p.grouping);
     GET DIAGNOSTICS n = ROW_COUNT;
     changed := changed || jsonb_build_object('patterns_deleted', n);
     INSERT INTO ops.failure_mode_patterns (code, position, kind, pattern, sources, phases, priority, required_literals,
-                                           group_name, not_sources)
+                                           group_name, not_sources, grouping)
     SELECT w.code, w.position, w.kind, w.pattern, w.sources, w.phases, w.priority, w.required_literals, w.group_name,
-           w.not_sources
+           w.not_sources, w.grouping
     FROM ops_private.ssot_patterns(doc) w
     WHERE NOT EXISTS (SELECT FROM ops.failure_mode_patterns p WHERE (p.code, p.position) = (w.code, w.position));
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -315,7 +325,7 @@ END
 $$;
 COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
     'Makes the taxonomy tables equal to the SSOT document (sources, destinations, failure_modes with patterns and '
-    'grouping rule, '
+    'grouping rules, the code''s and a pattern''s own, '
     'redaction_rules, files with their SHA-256). Idempotent; deletes what the document no longer has, except history: '
     'a failure mode or source that error groups, escalations or agent runs reference, or a destination with pending '
     'or claimed escalations, is never deleted; the whole sync is refused with SQLSTATE OPD03 naming each. Returns the '

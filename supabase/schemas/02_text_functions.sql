@@ -820,6 +820,24 @@ COMMENT ON FUNCTION ops.grouping_rule(text) IS
     '''message'' for NULL or a code the taxonomy does not have. SECURITY DEFINER so that a role allowed to compute a '
     'fingerprint need not read the taxonomy table. text -> text.';
 
+CREATE FUNCTION ops.grouping_rule(code text, pattern text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, ops
+-- A pattern of a code grouped by message that says `grouping: pattern` (ops.failure_mode_patterns.grouping) groups by
+-- itself; a pattern's own rule is looked up only for a code grouped by message (the sync allows it nowhere else).
+RETURN (SELECT CASE WHEN r.rule = 'message'
+                         AND EXISTS (SELECT FROM ops.failure_mode_patterns p
+                                     WHERE p.code = grouping_rule.code AND p.pattern = grouping_rule.pattern
+                                       AND p.grouping = 'pattern')
+                    THEN 'pattern' ELSE r.rule END
+        FROM (SELECT ops.grouping_rule(grouping_rule.code) AS rule) r);
+COMMENT ON FUNCTION ops.grouping_rule(text, text) IS
+    'The fingerprint rule of an event read by `pattern` under `code`: ''pattern'' when the code groups by message and '
+    'that pattern of the code says `grouping: pattern` (ops.failure_mode_patterns.grouping; docs/grouping.md, "One '
+    'pattern grouped by itself"), else the code''s rule (ops.grouping_rule(code)). ops.grouping_text passes the '
+    'matched pattern; ops.error_fingerprint the grouping text, which for such a pattern is the pattern (or the first of '
+    'its group name), so both read the same rule. SECURITY DEFINER as the one-argument form. (code, pattern) -> text.';
+
 CREATE FUNCTION ops.fingerprint_text(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- Versions 5 and 7: backticks, blanks, quotes, commas and semicolons at either end are dropped and "-" reads as "_"
@@ -935,8 +953,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- time), and a code grouped by code gets ops.code_group_fingerprint, so a new version edits only that function and
 -- normalization; versions from 24 on are described in ops.normalize_message's comment and docs/grouping.md.
 -- A code grouped by pattern gets ops.pattern_group_fingerprint over the pattern ops.grouping_text passes as its text,
--- or, when no pattern read it (a code the producer named), the code's one group.
-RETURN CASE ops.grouping_rule(code)
+-- or, when no pattern read it (a code the producer named), the code's one group. So does an event of a code grouped
+-- by message whose pattern says `grouping: pattern` (ops.grouping_rule(code, pattern)): ops.grouping_text passes that
+-- pattern (or the first of its group name) as the text, and the two-argument rule recognizes it.
+RETURN CASE ops.grouping_rule(code, message)
             WHEN 'code' THEN ops.code_group_fingerprint(source, phase, code)
             WHEN 'pattern' THEN CASE WHEN message IS NULL THEN ops.code_group_fingerprint(source, phase, code)
                                      ELSE ops.pattern_group_fingerprint(source, phase, code, message) END
@@ -953,7 +973,9 @@ COMMENT ON FUNCTION ops.error_fingerprint(text, text, text, text, text) IS
     'ops.fingerprint_text gives it; a code whose grouping rule is ''code'' (ops.grouping_rule) gets its one group''s '
     'fingerprint instead (ops.code_group_fingerprint); a code whose rule is ''pattern'' gets the group of the pattern '
     'that read it (ops.pattern_group_fingerprint over `message`, which ops.grouping_text makes that pattern; the code''s '
-    'one group when it is NULL). Pass the redacted grouping text (ops.grouping_text).';
+    'one group when it is NULL), and so does an event of a code grouped by message whose `message` is one of the code''s '
+    'patterns that say `grouping: pattern` (ops.grouping_rule(code, pattern)). Pass the redacted grouping text '
+    '(ops.grouping_text).';
 
 
 CREATE FUNCTION ops.canonical_text(message text) RETURNS text

@@ -1419,8 +1419,9 @@ AS $fn$
 BEGIN
 -- A code grouped by pattern (ops.grouping_rule) is grouped by the pattern that read it (the first of its group, when
 -- the pattern has a group name: ops.pattern_group_key), whatever its line says; NULL when none did (a code the
--- producer named), which ops.error_fingerprint reads as the code's one group.
-IF ops.grouping_rule(code) = 'pattern' THEN
+-- producer named), which ops.error_fingerprint reads as the code's one group. So is an event of a code grouped by
+-- message whose pattern says `grouping: pattern` (the two-argument ops.grouping_rule).
+IF ops.grouping_rule(code, matched_pattern) = 'pattern' THEN
     RETURN ops.pattern_group_key(code, matched_pattern);
 END IF;
 IF strpos(message, '[ERROR] ') > 0 THEN  -- guard
@@ -1485,7 +1486,8 @@ COMMENT ON FUNCTION ops.grouping_text(text, text, text) IS
     'lies inside it. Version 20: a blank the match starts with (a regex''s "(^|[^a-z])" boundary) counts as the '
     'prefix''s, so a ": " right before the match ends the wrapper. Version 21: CoreDNS''s "[ERROR] plugin/errors: '
     '<rcode> <qname> <qtype>: <error>" line reads "[ERROR] plugin/errors: <error> for <qname>", so the name asked for '
-    'is kept and the rcode and record type are not. For a code whose grouping rule is ''pattern'' (ops.grouping_rule) '
+    'is kept and the rcode and record type are not. For a code whose grouping rule is ''pattern'', or a matched pattern '
+    'that says `grouping: pattern` under a code grouped by message (ops.grouping_rule(code, matched_pattern)), '
     'the text is ops.pattern_group_key(code, matched_pattern): the matched pattern, or the first pattern of its group '
     'name (NULL when NULL). '
     '(message, code, matched_pattern) -> text. Reads the first 40000 characters. PL/pgSQL (plan kept for the session) '
@@ -1520,8 +1522,10 @@ SET search_path = pg_catalog, ops
 -- Under `pattern` a group belongs at the fingerprint of the pattern its row records, or of the first pattern of that
 -- pattern's group name (ops.pattern_group_key; the code's one group when none): `code` -> `pattern` splits the code's
 -- group by pattern, a group name given to patterns merges theirs, and `pattern` -> `message` moves a pattern's group.
+-- The rule is read for the pattern the row records (ops.grouping_rule(code, pattern)), so a pattern of a code grouped
+-- by message that takes or drops `grouping: pattern` moves its groups too.
 RETURN a.fingerprint_version < ops.current_fingerprint_version()
-    OR CASE ops.grouping_rule(a.code)
+    OR CASE ops.grouping_rule(a.code, a.matched_pattern)
            WHEN 'code' THEN a.fingerprint <> ops.code_group_fingerprint(a.source, a.phase, a.code)
            WHEN 'pattern' THEN a.fingerprint <> ops.error_fingerprint(a.source, a.phase, a.code,
                                                                       ops.pattern_group_key(a.code, a.matched_pattern), NULL)
@@ -1530,14 +1534,14 @@ RETURN a.fingerprint_version < ops.current_fingerprint_version()
                                                                 ops.pattern_group_key(a.code, a.matched_pattern)))
        END;
 COMMENT ON FUNCTION ops_private.regroup_stale(ops.agent_errors) IS
-    'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when its code''s grouping rule '
-    '(ops.grouping_rule) changed since it was made (rule code and the group is not the code''s one group; rule pattern '
+    'For ops.regroup_errors: true when the group was fingerprinted by an older version, or when the grouping rule of its '
+    'code and recorded pattern (ops.grouping_rule(code, matched_pattern)) changed since it was made (rule code and the group is not the code''s one group; rule pattern '
     'and it is not the group of the pattern its row records, ops.pattern_group_fingerprint over ops.pattern_group_key, '
     'or the code''s one group '
     'when it records none; rule message and it is either). agent_errors row -> boolean.';
 
 CREATE FUNCTION ops_private.regroup_plan()
-RETURNS TABLE (old_fp text, new_fp text, events bigint, n bigint, is_main boolean)
+RETURNS TABLE (old_fp text, new_fp text, events bigint, n bigint, is_main boolean, last_event bigint)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, ops
 BEGIN ATOMIC
@@ -1548,7 +1552,7 @@ BEGIN ATOMIC
     ), per_event AS (
         SELECT o.fingerprint AS old_fp,
                ops.error_fingerprint(e.source, e.phase, e.code, ops.grouping_text(e.message, e.code, e.matched_pattern), e.top_frame) AS new_fp,
-               count(*) AS n
+               count(*) AS n, max(e.id) AS last_event
         FROM old o JOIN ops.error_events e ON e.fingerprint = o.fingerprint
         GROUP BY 1, 2
     ), stored AS (
@@ -1560,17 +1564,17 @@ BEGIN ATOMIC
                o.count - coalesce(s.n, 0) AS n
         FROM old o LEFT JOIN stored s ON s.old_fp = o.fingerprint
     )
-    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main)
-    FROM (SELECT p.old_fp, p.new_fp, p.n AS events, p.n, false AS is_main FROM per_event p
+    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main), max(x.last_event)
+    FROM (SELECT p.old_fp, p.new_fp, p.n AS events, p.n, false AS is_main, p.last_event FROM per_event p
           UNION ALL
-          SELECT m.old_fp, m.new_fp, 0, m.n, true FROM main m) x
+          SELECT m.old_fp, m.new_fp, 0, m.n, true, NULL::bigint FROM main m) x
     GROUP BY x.old_fp, x.new_fp
     HAVING sum(x.n) > 0 OR bool_or(x.is_main);
 END;
 COMMENT ON FUNCTION ops_private.regroup_plan() IS
     'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups to move '
     '(ops_private.regroup_stale), with the stored events and the count that move (is_main marks the pair of the old '
-    'sample message).';
+    'sample message) and the id of the latest stored event that moves (NULL when none does).';
 
 CREATE FUNCTION ops.regroup_errors(dry_run boolean DEFAULT true)
 RETURNS TABLE (old_fingerprint text, new_fingerprint text, code text, events bigint, count_moved bigint)
@@ -1600,9 +1604,11 @@ BEGIN
         WHERE e.fingerprint IN (SELECT p.old_fp FROM plan p)
         RETURNING e.id
     ), groups AS (
-        -- Each new group: the counts it receives, the earliest first and latest last seen; the rest of
-        -- the row (status, sample, window) from its most recently seen old group, but for a code grouped by pattern
-        -- the pattern of the events that moved there (the old group's may be another: ops_private.regroup_stale reads it).
+        -- Each new group: the counts it receives, the earliest first and latest last seen; the sample (message,
+        -- pattern, top frame, last event, run and correlation ids) from the latest stored event that moved there, since a
+        -- group split in two must not show the other part's text nor record its pattern (ops_private.regroup_stale reads
+        -- it); the rest of the row (status, window, resolution) from its most recently seen old group. A group that
+        -- receives only a count retention left (no stored event) keeps the old group's sample.
         INSERT INTO ops.agent_errors AS a (
             fingerprint, fingerprint_version, code, source, phase, count, first_seen_at, last_seen_at, status,
             confidence, matched_pattern, sample_message, top_frame, last_event_id, last_run_id,
@@ -1612,17 +1618,18 @@ BEGIN
                p.new_fp, ops.current_fingerprint_version(), o.code, o.source, o.phase,
                sum(p.n) OVER w, min(o.first_seen_at) OVER w, max(o.last_seen_at) OVER w, o.status,
                o.confidence,
-               coalesce(CASE WHEN ops.grouping_rule(o.code) = 'pattern'
-                             THEN (SELECT e.matched_pattern FROM ops.error_events e
-                                   WHERE e.fingerprint = p.old_fp AND e.matched_pattern IS NOT NULL
-                                     AND ops.pattern_group_fingerprint(e.source, e.phase, e.code,
-                                                                       ops.pattern_group_key(e.code, e.matched_pattern)) = p.new_fp
-                                   LIMIT 1) END,
-                        o.matched_pattern),
-               o.sample_message, o.top_frame, o.last_event_id, o.last_run_id,
-               o.last_correlation_id, o.window_started_at, o.window_count, o.regression_count, o.resolved_at,
+               CASE WHEN s.id IS NULL THEN o.matched_pattern ELSE s.matched_pattern END,
+               coalesce(s.message, o.sample_message),
+               CASE WHEN s.id IS NULL THEN o.top_frame ELSE s.top_frame END,
+               coalesce(s.id, o.last_event_id),
+               coalesce(s.run_id, o.last_run_id), coalesce(s.correlation_id, o.last_correlation_id),
+               o.window_started_at, o.window_count, o.regression_count, o.resolved_at,
                o.resolution_ref, o.resolved_by, o.resolution_sha256, o.ignored_until
         FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
+        LEFT JOIN LATERAL (SELECT e.id, e.message, e.matched_pattern, e.top_frame, e.run_id, e.correlation_id
+                           FROM ops.error_events e
+                           WHERE e.id = (SELECT max(q.last_event) FROM plan q WHERE q.new_fp = p.new_fp)
+                           LIMIT 1) s ON true
         WHERE p.n > 0
         WINDOW w AS (PARTITION BY p.new_fp)
         ORDER BY p.new_fp, o.last_seen_at DESC
@@ -1664,12 +1671,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ops.regroup_errors(boolean) IS
-    'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version(), or whose code''s '
-    'grouping rule changed since (ops_private.regroup_stale), under the current normalization and rules. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
+    'Moves every group whose fingerprint_version is older than ops.current_fingerprint_version(), or whose grouping '
+    'rule (its code''s, or its pattern''s own) changed since (ops_private.regroup_stale), under the current normalization and rules. Each stored event is re-fingerprinted; a new group receives the events that map to it, plus the '
     'old count that retention already dropped (credited to the group of the old sample message); first/last seen are '
-    'the earliest and latest; status, window and the resolution record (resolved_at, resolution_ref, resolved_by, '
-    'resolution_sha256, ignored_until) come from the most recently seen old group (for a code grouped by pattern, '
-    'matched_pattern is that of the events that moved there). An alias old -> new is '
+    'the earliest and latest; the sample (sample_message, matched_pattern, top_frame, last_event_id, last_run_id, '
+    'last_correlation_id) is the latest stored event that moved there (the old group''s when only a count moved); '
+    'status, window and the resolution record (resolved_at, resolution_ref, resolved_by, '
+    'resolution_sha256, ignored_until) come from the most recently seen old group. An alias old -> new is '
     'recorded in ops.error_aliases; escalations and agent runs follow their group. No escalation fires. With dry_run '
     '(the default) nothing changes. Returns one row per (old, new) pair: code, stored events and count moved.';
 

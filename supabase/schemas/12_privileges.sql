@@ -54,8 +54,9 @@ GRANT EXECUTE ON FUNCTION ops.fold_text(text), ops.current_fingerprint_version()
                           ops.code_group_fingerprint(text, text, text),
                           ops.pattern_group_fingerprint(text, text, text, text), ops.pattern_group_key(text, text)
       TO ops_ingest, ops_worker, ops_analyst;
--- Fingerprint version 4 reads a code's grouping rule through this SECURITY DEFINER function.
-GRANT EXECUTE ON FUNCTION ops.grouping_rule(text) TO ops_ingest, ops_worker, ops_analyst;
+-- Fingerprint version 4 reads a code's grouping rule through this SECURITY DEFINER function, and a pattern's own
+-- (`grouping: pattern`) through its two-argument form.
+GRANT EXECUTE ON FUNCTION ops.grouping_rule(text), ops.grouping_rule(text, text) TO ops_ingest, ops_worker, ops_analyst;
 
 -- Analysts: the views and the pure functions (ops.redact too: `ops classify` redacts before classifying).
 GRANT SELECT ON ops.failure_mode_summary, ops.error_trend_daily, ops.top_errors, ops.unknown_triage,

@@ -45,7 +45,7 @@ $$, ARRAY['ops.claim_escalations(text,integer,interval)', 'ops.heartbeat_escalat
           'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
           'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.grouping_rule(text)', 'ops.pattern_group_key(text,text)',
+          'ops.grouping_rule(text)', 'ops.grouping_rule(text,text)', 'ops.pattern_group_key(text,text)',
           'ops.find_error(text)', 'ops.fixbot_resolution_candidates(interval)',
           'ops.resolve_error_by_fixbot(text,bigint,interval,text,text)', 'ops.set_agent_run_artifacts(bigint,text,jsonb)',
           'ops.record_variant_choice(bigint,text,jsonb)', 'ops.variant_posteriors(text,text)'],
@@ -71,13 +71,13 @@ $$, ARRAY['ops.record_error(text,text,text,text,text,text,text,jsonb,timestamp w
           'ops.record_error(text,text,text,text,text,text,text,text,jsonb,timestamp with time zone,text)',
           'ops.record_errors(jsonb)', 'ops.record_errors(jsonb,boolean)',
           'ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.grouping_rule(text)', 'ops.pattern_group_key(text,text)'],
+          'ops.grouping_rule(text)', 'ops.grouping_rule(text,text)', 'ops.pattern_group_key(text,text)'],
     'ops_ingest calls exactly the ingest functions and the pure SECURITY DEFINER functions');
 SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_analyst', p.oid, 'EXECUTE')
 $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.grouping_rule(text)', 'ops.pattern_group_key(text,text)',
+          'ops.grouping_rule(text)', 'ops.grouping_rule(text,text)', 'ops.pattern_group_key(text,text)',
           'ops.find_error(text)', 'ops.triage_queue(text,integer,integer)',
           'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)'],
     'ops_analyst calls only the read-only SECURITY DEFINER functions (classify and its candidate listing, redact for `ops classify`, find_error, the triage queue and the variant statistics of `ops bench compare`)');
@@ -85,7 +85,7 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname IN ('ops', 'ops_private') AND p.prosecdef AND has_function_privilege('ops_triage', p.oid, 'EXECUTE')
 $$, ARRAY['ops.classify_error(text,text,text)', 'ops.classify_candidates(text,text,text,boolean)', 'ops.redact(text)',
-          'ops.grouping_rule(text)', 'ops.pattern_group_key(text,text)',
+          'ops.grouping_rule(text)', 'ops.grouping_rule(text,text)', 'ops.pattern_group_key(text,text)',
           'ops.find_error(text)', 'ops.triage_queue(text,integer,integer)',
           'ops.variant_posteriors(text,text)', 'ops.variant_pairs(text,text)', 'ops.variant_record(text)',
           'ops.promote_error(text,text,boolean)', 'ops.pattern_conflicts(text,text,text,text[],jsonb)'],

@@ -2,7 +2,7 @@
 -- for a text normalization empties, the cause line of a traceback, the key's trimmed ends, and regrouping old rows and
 -- the groups a changed rule moves.
 BEGIN;
-SELECT plan(234);
+SELECT plan(250);
 
 -- Opaque ids real producers print become one placeholder each, so they do not split a group.
 SELECT is(ops.normalize_message('Error: 529 {"type":"overloaded_error"} request_id req_011CSHoEeqs5C35K2UUqR7Fy'),
@@ -734,6 +734,51 @@ SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sam
 SELECT is((SELECT count(*) FROM ops.regroup_errors()), 0::bigint, 'nothing left to move');
 SELECT throws_ok($$ UPDATE ops.failure_mode_patterns SET group_name = 'Bad Name' WHERE code = 'INFRA.RATE_LIMITED' $$,
     '23514', NULL, 'a group name is lower-case letters, digits, ".", "_" and "-"');
+
+-- One pattern grouped by itself (sql/20261216000100_pattern_own_grouping.sql): under a code grouped by message, a
+-- pattern that says `grouping: pattern` groups every event it reads; the code's other patterns still group by message.
+UPDATE ops.failure_mode_patterns SET group_name = NULL WHERE code = 'INFRA.RATE_LIMITED';
+UPDATE ops.failure_modes SET grouping = 'message' WHERE code = 'INFRA.RATE_LIMITED';
+SELECT lives_ok($$ SELECT FROM ops.regroup_errors(dry_run => false) $$, 'back to message');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (3::bigint, 3::numeric) $$, 'three texts, three groups');
+SELECT results_eq($$ SELECT bool_and(e.message = a.sample_message AND e.matched_pattern = a.matched_pattern
+                              AND e.id = a.last_event_id)
+                     FROM ops.agent_errors a JOIN ops.error_events e ON e.fingerprint = a.fingerprint
+                     WHERE a.sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (true) $$, 'a group split by the regroup shows its own event as its sample, with its pattern and id');
+UPDATE ops.failure_mode_patterns SET grouping = 'pattern'
+WHERE code = 'INFRA.RATE_LIMITED' AND pattern = 'secondary rate limit';
+SELECT is(ops.grouping_rule('INFRA.RATE_LIMITED', 'secondary rate limit'), 'pattern',
+    'the pattern that says grouping: pattern groups by itself');
+SELECT is(ops.grouping_rule('INFRA.RATE_LIMITED', 'rate limit exceeded'), 'message',
+    'the code''s other patterns keep the code''s rule');
+SELECT is(ops.grouping_rule('INFRA.RATE_LIMITED', NULL), 'message', 'no pattern: the code''s rule');
+SELECT is(ops.grouping_text('You have exceeded a secondary rate limit, retry in 60 s', 'INFRA.RATE_LIMITED',
+                            'secondary rate limit'),
+    'secondary rate limit', 'its grouping text is the pattern');
+SELECT is(ops.grouping_text('API rate limit exceeded for installation 77', 'INFRA.RATE_LIMITED', 'rate limit exceeded'),
+    'API rate limit exceeded for installation 77', 'another pattern''s is still its line');
+SELECT is(ops.error_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit', 'at frame (x.js:1:1)'),
+    ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit'),
+    'its fingerprint is the pattern group''s, as under a code grouped by pattern (switching the code later moves nothing)');
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false) r WHERE r.code = 'INFRA.RATE_LIMITED'), 2::bigint,
+    'the switch taken: the regroup moves the pattern''s two message groups into its one group');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (2::bigint, 3::numeric) $$, 'the pattern''s group and the other pattern''s, counts kept');
+INSERT INTO ops.error_events (source, phase, message) VALUES
+    ('ops', 'deliver', 'rule probe: secondary rate limit hit by job 4411, retrying');
+SELECT is((SELECT count FROM ops.agent_errors
+           WHERE fingerprint = ops.pattern_group_fingerprint('ops', 'deliver', 'INFRA.RATE_LIMITED', 'secondary rate limit')),
+    3::bigint, 'a new event of the pattern joins its group, whatever else its line says');
+SELECT is((SELECT count(*) FROM ops.regroup_errors()), 0::bigint, 'nothing left to move');
+UPDATE ops.failure_mode_patterns SET grouping = NULL WHERE code = 'INFRA.RATE_LIMITED';
+SELECT is((SELECT count(*) FROM ops.regroup_errors(dry_run => false) r WHERE r.code = 'INFRA.RATE_LIMITED'), 3::bigint,
+    'the switch dropped: the regroup splits the pattern''s group by text');
+SELECT results_eq($$ SELECT count(*), sum(count) FROM ops.agent_errors WHERE sample_message LIKE 'rule probe:%' $$,
+    $$ VALUES (4::bigint, 4::numeric) $$, 'four texts, four groups, counts kept');
+SELECT throws_ok($$ UPDATE ops.failure_mode_patterns SET grouping = 'message' WHERE code = 'INFRA.RATE_LIMITED' $$,
+    '23514', NULL, 'a pattern''s own rule is pattern or none');
 
 SELECT * FROM finish();
 ROLLBACK;
