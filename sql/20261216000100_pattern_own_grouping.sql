@@ -16,6 +16,10 @@
 
 ALTER TABLE ops.failure_mode_patterns ADD COLUMN grouping text
     CONSTRAINT failure_mode_patterns_grouping_known CHECK (grouping = 'pattern');
+-- The patterns that group by themselves, for ops.grouping_rule(code, pattern), which ops.error_fingerprint asks on
+-- every new text: a probe of the few such rows, not a walk over a large code's patterns.
+CREATE INDEX failure_mode_patterns_own_grouping_idx ON ops.failure_mode_patterns (code, pattern)
+    WHERE grouping = 'pattern';
 COMMENT ON COLUMN ops.failure_mode_patterns.grouping IS
     'ssot `grouping: pattern` on a pattern (docs/grouping.md, "One pattern grouped by itself"): under a code whose '
     'grouping rule is ''message'', every event this pattern reads is grouped by the pattern (or the first pattern of its '
@@ -235,16 +239,24 @@ COMMENT ON FUNCTION ops.sync_ssot(jsonb) IS
     'number of rows changed per kind. Owner only: run by `ops ssot sync`.';
 
 CREATE FUNCTION ops.grouping_rule(code text, pattern text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, ops
 -- A pattern of a code grouped by message that says `grouping: pattern` (ops.failure_mode_patterns.grouping) groups by
 -- itself; a pattern's own rule is looked up only for a code grouped by message (the sync allows it nowhere else).
-RETURN (SELECT CASE WHEN r.rule = 'message'
-                         AND EXISTS (SELECT FROM ops.failure_mode_patterns p
-                                     WHERE p.code = grouping_rule.code AND p.pattern = grouping_rule.pattern
-                                       AND p.grouping = 'pattern')
-                    THEN 'pattern' ELSE r.rule END
-        FROM (SELECT ops.grouping_rule(grouping_rule.code) AS rule) r);
+-- PL/pgSQL, not LANGUAGE sql: ops.error_fingerprint and ops.grouping_text ask it for every new text, and a SQL function
+-- that is not inlined (SECURITY DEFINER, SET) is planned again in every statement; PL/pgSQL keeps its plan for the
+-- session (bench/README.md, "Ingest run (2026-12-06 …)": +8 % CPU per first-seen single-row event as a SQL function).
+AS $fn$
+BEGIN
+    RETURN (SELECT CASE WHEN r.rule = 'message'
+                             AND EXISTS (SELECT FROM ops.failure_mode_patterns p
+                                         WHERE p.code = grouping_rule.code AND p.pattern = grouping_rule.pattern
+                                           AND p.grouping = 'pattern')
+                        THEN 'pattern' ELSE r.rule END
+            FROM (SELECT coalesce((SELECT f.grouping FROM ops.failure_modes f WHERE f.code = grouping_rule.code),
+                                  'message') AS rule) r);
+END
+$fn$;
 COMMENT ON FUNCTION ops.grouping_rule(text, text) IS
     'The fingerprint rule of an event read by `pattern` under `code`: ''pattern'' when the code groups by message and '
     'that pattern of the code says `grouping: pattern` (ops.failure_mode_patterns.grouping; docs/grouping.md, "One '

@@ -111,6 +111,11 @@ COMMENT ON COLUMN ops.failure_mode_patterns.specificity IS
     'Literal characters every match contains (substring: canonical length; regex: ops_private.regex_literal_length). '
     'Step 5 of the classification rule. Set by trigger failure_mode_patterns_facts.';
 
+-- The patterns that group by themselves, for ops.grouping_rule(code, pattern), which ops.error_fingerprint asks on
+-- every new text: a probe of the few such rows, not a walk over a large code's patterns.
+CREATE INDEX failure_mode_patterns_own_grouping_idx ON ops.failure_mode_patterns (code, pattern)
+    WHERE grouping = 'pattern';
+
 CREATE TABLE ops.redaction_rules (
     name        text PRIMARY KEY,
     position    integer NOT NULL,

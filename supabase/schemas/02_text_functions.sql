@@ -821,16 +821,24 @@ COMMENT ON FUNCTION ops.grouping_rule(text) IS
     'fingerprint need not read the taxonomy table. text -> text.';
 
 CREATE FUNCTION ops.grouping_rule(code text, pattern text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, ops
 -- A pattern of a code grouped by message that says `grouping: pattern` (ops.failure_mode_patterns.grouping) groups by
 -- itself; a pattern's own rule is looked up only for a code grouped by message (the sync allows it nowhere else).
-RETURN (SELECT CASE WHEN r.rule = 'message'
-                         AND EXISTS (SELECT FROM ops.failure_mode_patterns p
-                                     WHERE p.code = grouping_rule.code AND p.pattern = grouping_rule.pattern
-                                       AND p.grouping = 'pattern')
-                    THEN 'pattern' ELSE r.rule END
-        FROM (SELECT ops.grouping_rule(grouping_rule.code) AS rule) r);
+-- PL/pgSQL, not LANGUAGE sql: ops.error_fingerprint and ops.grouping_text ask it for every new text, and a SQL function
+-- that is not inlined (SECURITY DEFINER, SET) is planned again in every statement; PL/pgSQL keeps its plan for the
+-- session (bench/README.md, "Ingest run (2026-12-06 …)": +8 % CPU per first-seen single-row event as a SQL function).
+AS $fn$
+BEGIN
+    RETURN (SELECT CASE WHEN r.rule = 'message'
+                             AND EXISTS (SELECT FROM ops.failure_mode_patterns p
+                                         WHERE p.code = grouping_rule.code AND p.pattern = grouping_rule.pattern
+                                           AND p.grouping = 'pattern')
+                        THEN 'pattern' ELSE r.rule END
+            FROM (SELECT coalesce((SELECT f.grouping FROM ops.failure_modes f WHERE f.code = grouping_rule.code),
+                                  'message') AS rule) r);
+END
+$fn$;
 COMMENT ON FUNCTION ops.grouping_rule(text, text) IS
     'The fingerprint rule of an event read by `pattern` under `code`: ''pattern'' when the code groups by message and '
     'that pattern of the code says `grouping: pattern` (ops.failure_mode_patterns.grouping; docs/grouping.md, "One '
