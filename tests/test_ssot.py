@@ -301,7 +301,7 @@ def test_a_patterns_own_grouping_is_checked_synced_and_groups_by_the_pattern(con
     edit(tree, path, line, line.replace("}", ", group: mysql-lost}"))
     edit(tree, path, '        - {substring: "server closed the connection unexpectedly", priority: 5, grouping: pattern}',
          '        - {substring: "server closed the connection unexpectedly", priority: 5, group: mysql-lost}')
-    assert any("DB.UNAVAILABLE: pattern" in m and "shares group name 'mysql-lost': one group has one rule" in m
+    assert any("DB.UNAVAILABLE: pattern" in m and "but it shares group name 'mysql-lost': one group has one rule" in m
                for m in messages(ssot.check(conn, tree)))
 
     edit(tree, path, "priority: 5, group: mysql-lost}", "priority: 5, grouping: pattern}")

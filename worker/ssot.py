@@ -427,8 +427,9 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                 first, rule = own_rule.setdefault(key, (j, grouping))
                 if rule != grouping:
                     what = f"group name {group!r}" if key[0] == "group" else "its text"
-                    at(path, f"{code}: pattern {j + 1}: `grouping: {grouping}` differs from pattern {first + 1}'s "
-                       f"`grouping: {rule}`, which shares {what}: one group has one rule")
+                    said = [f"`grouping: {g}`" if g else "no `grouping:`" for g in (grouping, rule)]
+                    at(path, f"{code}: pattern {j + 1} has {said[0]} and pattern {first + 1} {said[1]}, but it "
+                       f"shares {what}: one group has one rule")
             not_sources = pattern_option(fm, j, "not_sources")
             for s in (p_sources or []) + (not_sources or []):
                 if s not in sources:
