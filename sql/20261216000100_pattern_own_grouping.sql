@@ -246,6 +246,7 @@ SET search_path = pg_catalog, ops
 -- PL/pgSQL, not LANGUAGE sql: ops.error_fingerprint and ops.grouping_text ask it for every new text, and a SQL function
 -- that is not inlined (SECURITY DEFINER, SET) is planned again in every statement; PL/pgSQL keeps its plan for the
 -- session (bench/README.md, "Ingest run (2026-12-06 …)": +8 % CPU per first-seen single-row event as a SQL function).
+-- For the same reason it reads the code's rule itself rather than calling the one-argument form (a SQL function).
 AS $fn$
 BEGIN
     RETURN (SELECT CASE WHEN r.rule = 'message'
@@ -503,7 +504,9 @@ BEGIN ATOMIC
                o.count - coalesce(s.n, 0) AS n
         FROM old o LEFT JOIN stored s ON s.old_fp = o.fingerprint
     )
-    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main), max(x.last_event)
+    -- last_event: the latest stored event that moves to the new group from any old group, one window over the pairs.
+    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main),
+           max(max(x.last_event)) OVER (PARTITION BY x.new_fp)
     FROM (SELECT p.old_fp, p.new_fp, p.n AS events, p.n, false AS is_main, p.last_event FROM per_event p
           UNION ALL
           SELECT m.old_fp, m.new_fp, 0, m.n, true, NULL::bigint FROM main m) x
@@ -513,7 +516,8 @@ END;
 COMMENT ON FUNCTION ops_private.regroup_plan() IS
     'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups to move '
     '(ops_private.regroup_stale), with the stored events and the count that move (is_main marks the pair of the old '
-    'sample message) and the id of the latest stored event that moves (NULL when none does).';
+    'sample message) and the id of the latest stored event that moves to the new group from any old one (NULL when '
+    'none does).';
 REVOKE ALL ON FUNCTION ops_private.regroup_plan() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION ops.regroup_errors(dry_run boolean DEFAULT true)
@@ -568,7 +572,7 @@ BEGIN
         FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
         LEFT JOIN LATERAL (SELECT e.id, e.message, e.matched_pattern, e.top_frame, e.run_id, e.correlation_id
                            FROM ops.error_events e
-                           WHERE e.id = (SELECT max(q.last_event) FROM plan q WHERE q.new_fp = p.new_fp)
+                           WHERE e.id = p.last_event
                            LIMIT 1) s ON true
         WHERE p.n > 0
         WINDOW w AS (PARTITION BY p.new_fp)

@@ -828,6 +828,7 @@ SET search_path = pg_catalog, ops
 -- PL/pgSQL, not LANGUAGE sql: ops.error_fingerprint and ops.grouping_text ask it for every new text, and a SQL function
 -- that is not inlined (SECURITY DEFINER, SET) is planned again in every statement; PL/pgSQL keeps its plan for the
 -- session (bench/README.md, "Ingest run (2026-12-06 …)": +8 % CPU per first-seen single-row event as a SQL function).
+-- For the same reason it reads the code's rule itself rather than calling the one-argument form (a SQL function).
 AS $fn$
 BEGIN
     RETURN (SELECT CASE WHEN r.rule = 'message'

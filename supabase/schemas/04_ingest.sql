@@ -1564,7 +1564,9 @@ BEGIN ATOMIC
                o.count - coalesce(s.n, 0) AS n
         FROM old o LEFT JOIN stored s ON s.old_fp = o.fingerprint
     )
-    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main), max(x.last_event)
+    -- last_event: the latest stored event that moves to the new group from any old group, one window over the pairs.
+    SELECT x.old_fp, x.new_fp, sum(x.events)::bigint, sum(x.n)::bigint, bool_or(x.is_main),
+           max(max(x.last_event)) OVER (PARTITION BY x.new_fp)
     FROM (SELECT p.old_fp, p.new_fp, p.n AS events, p.n, false AS is_main, p.last_event FROM per_event p
           UNION ALL
           SELECT m.old_fp, m.new_fp, 0, m.n, true, NULL::bigint FROM main m) x
@@ -1574,7 +1576,8 @@ END;
 COMMENT ON FUNCTION ops_private.regroup_plan() IS
     'For ops.regroup_errors: every (old fingerprint, new fingerprint) pair of the groups to move '
     '(ops_private.regroup_stale), with the stored events and the count that move (is_main marks the pair of the old '
-    'sample message) and the id of the latest stored event that moves (NULL when none does).';
+    'sample message) and the id of the latest stored event that moves to the new group from any old one (NULL when '
+    'none does).';
 
 CREATE FUNCTION ops.regroup_errors(dry_run boolean DEFAULT true)
 RETURNS TABLE (old_fingerprint text, new_fingerprint text, code text, events bigint, count_moved bigint)
@@ -1628,7 +1631,7 @@ BEGIN
         FROM plan p JOIN ops.agent_errors o ON o.fingerprint = p.old_fp
         LEFT JOIN LATERAL (SELECT e.id, e.message, e.matched_pattern, e.top_frame, e.run_id, e.correlation_id
                            FROM ops.error_events e
-                           WHERE e.id = (SELECT max(q.last_event) FROM plan q WHERE q.new_fp = p.new_fp)
+                           WHERE e.id = p.last_event
                            LIMIT 1) s ON true
         WHERE p.n > 0
         WINDOW w AS (PARTITION BY p.new_fp)
