@@ -308,6 +308,17 @@ SETS = {
     # `API Access Token: <docs URL>` read as values until secret_assignment left an error chain's next link and a
     # documentation link). vercel and supabase_fn hold none (tests/fixtures/realworld/blind80/README.md).
     "blind80": (174, 90, set()),
+    # Two Celery banners' own password mask (`amqp://guest:**@…`) replaced by ours; two Oracle clients' calls passing a
+    # variable named `password` (`password=password,`), masked as any value (secrecy first); one-api's MySQL refusal
+    # `(using password:YES)` without a blank (tests/fixtures/realworld/blind81/README.md). supabase_fn was blind82's.
+    "blind81": (202, 127, {"ops-b81-celery-tutorials-221", "ops-b81-celery-cesium-57", "ops-b81-python-cx-oracle-515",
+                           "ops-b81-pedsnet-dqa-306", "ops-b81-one-api-2119", "ops-b81pair-09", "ops-b81pair-20",
+                           "ops-b81pair-25", "ops-b81pair-44", "ops-b81pair-53", "ops-b81pair-65"}),
+    # A tutorial's default password in a connection URL (`postgres:password@`), masked as any URL password; Caddy's
+    # JSON log of Go's http.Header (`"X-Csrftoken":["undefined"]`), whose `[` the rule read as the value
+    # (tests/fixtures/realworld/blind82/README.md). vercel was blind81's.
+    "blind82": (208, 143, {"ops-b82-zero-to-production-62", "ops-b82-pyradiotracking-20", "ops-b82pair-40",
+                           "ops-b82pair-82"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
