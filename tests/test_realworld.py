@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to eightieth blind
-sets, tests/fixtures/realworld/blind2/ ... blind80/, reported as dev-blind2 ... dev-blind80).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to eighty-second blind
+sets, tests/fixtures/realworld/blind2/ ... blind82/, reported as dev-blind2 ... dev-blind82).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind80 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 80", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind82 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 82", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.955  # the eighty-one tuning splits together (13953/14552 = 0.959 after blind79's and blind80's rounds;
+TUNED_FLOOR = 0.95  # the eighty-three tuning splits together (14245/14962 = 0.9521 when dev-blind81 and dev-blind82
+                     # joined together at their blind 0.663 and 0.760; the eighty-one before them reached 13953/14552
+                     # = 0.959 after blind79's and blind80's rounds;
                      # 13861/14552 = 0.9525 when dev-blind79 and dev-blind80
                      # joined together at their blind 0.687 and 0.684; the seventy-nine before them reached 13619/14199
                      # = 0.959 after blind77's and blind78's
@@ -40,6 +42,8 @@ TUNED_FLOOR = 0.955  # the eighty-one tuning splits together (13953/14552 = 0.95
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind82": 0.95,  # the eighty-two before blind82, dev-blind81 at its blind: 14087/14754 = 0.9548 when both joined
+    "blind81": 0.955,  # the eighty-one tuned before blind81: 13953/14552 = 0.959 after blind79's and blind80's rounds
     "blind80": 0.955,  # the eighty before blind80, dev-blind79 at its blind: 13742/14378 = 0.956 when both joined
     "blind79": 0.955,  # the seventy-nine tuned before blind79: 13619/14199 = 0.959 after blind77's and blind78's rounds
     "blind78": 0.955,  # the seventy-eight before blind78, dev-blind77 at its blind: 13399/14012 = 0.956 when both joined
@@ -130,7 +134,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 81)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 83)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

@@ -28,7 +28,9 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.725  # all eighty-one tuning splits (4476/5837 = 0.7668 after blind79's and blind80's rounds; 4465/5837
+TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4722/6107 = 0.7732 when blind81 and blind82 joined them at their
+                     # blind 77/127 and 101/143; the eighty-one before them 4544/5837 = 0.7785 with 55 patterns
+                     # grouped by themselves; 4476/5837 = 0.7668 after blind79's and blind80's rounds; 4465/5837
                      # = 0.7650 when blind79 and blind80 joined them at their
                      # blind 74/109 and 66/90; the seventy-nine before them 4325/5638 = 0.7671 with four more codes
                      # grouped by pattern;
@@ -43,12 +45,15 @@ TUNED_FLOOR = 0.725  # all eighty-one tuning splits (4476/5837 = 0.7668 after bl
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.73  # all eighty-one without the disputed labels (4465/5819 = 0.767 when blind79 and blind80
+UNDISPUTED_FLOOR = 0.77  # all eighty-three without the disputed labels (4722/6089 = 0.7755 when blind81 and blind82
+                         # joined; 4544/5819 = 0.781 before them; 4465/5819 = 0.767 when blind79 and blind80
                          # joined; 4269/5620 = 0.760 when blind77 and blind78
                          # joined; 4107/5413 = 0.759 when blind75 and blind76 joined; 3966/5231 = 0.758 when blind73 and blind74 joined; 3810/5030 = 0.757 before them)
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind82": (0.77, 0.775),  # 4621/5964 with version 35, dev-blind81 at its blind 77/127; 4621/5946 undisputed
+    "blind81": (0.775, 0.78),  # 4544/5837 with version 35 and 55 patterns grouped by themselves; 4544/5819 undisputed
     "blind80": (0.765, 0.765),  # 4399/5747 with version 35, dev-blind79 at its blind 74/109; 4399/5729 undisputed
     "blind79": (0.765, 0.765),  # 4325/5638 with version 35 and eleven codes grouped by pattern; 4325/5620 undisputed
     "blind78": (0.755, 0.755),  # 4202/5549 with version 35, dev-blind77 at its blind 86/118; 4202/5531 undisputed
@@ -190,7 +195,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 81)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 83)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -211,7 +216,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 5837
+    assert len(tuned) >= 6107
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -545,7 +550,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     blind80's, three of them apart since its round: ops-b80pair-09 (Cassandra's read and write timeouts, one
     DB.STATEMENT_TIMEOUT pattern since that code groups by pattern), ops-b80pair-17 (two `unauthorized` bodies; apart since the
     round: InfluxDB's 401 is DB.LOGIN_REJECTED), tf-b80pair-05 and tf-b80pair-11 (Naver Cloud's `400 Bad Request`
-    bodies with three return codes; apart since the round)."""
+    bodies with three return codes; apart since the round).
+    Four of blind81's and blind82's, merged at their blind measure: ops-b81pair-30 (ORA-03113's end-of-file from a cut
+    session and from an unsupported server version), dns-b82pair-12 (Route53's throttling in two clients),
+    ops-b82pair-32 (TypeORM's `relation … already exists` for two relations, one SCHEMA.MIGRATION_FAILED pattern since
+    that code groups by pattern), tf-b82pair-15 (x509's unknown authority from two providers and two causes)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -558,10 +567,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
                       "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
                       "agent-b79pair-11", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07",
-                      "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04",
-                      "dns-b21pair-04", "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07",
-                      "dns-b33pair-04", "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07",
-                      "dns-b7pair-09", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01",
+                      "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
+                      "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
+                      "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09",
+                      "dns-b82pair-12", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01",
                       "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08",
                       "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06",
                       "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06",
@@ -580,14 +589,15 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52",
                       "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23",
                       "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08",
-                      "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "terraform-b5pair-05",
-                      "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05",
-                      "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04",
-                      "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02",
-                      "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03",
-                      "tf-b63pair-02", "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05",
-                      "vercel-b18pair-06", "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09",
-                      "vercel-b23pair-05", "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02",
-                      "vercel-b27pair-09", "vercel-b28pair-01", "vercel-b32pair-02", "vercel-b33pair-08",
-                      "vercel-b33pair-10", "vercel-b35pair-01", "vercel-b36pair-02", "vercel-b4pair-05",
-                      "vercel-b4pair-06", "vercel-b6pair-01", "vercel-b8pair-04"]
+                      "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-30",
+                      "ops-b82pair-32", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
+                      "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
+                      "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
+                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "vercel-b11pair-07",
+                      "vercel-b12pair-08", "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08",
+                      "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09",
+                      "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
+                      "vercel-b32pair-02", "vercel-b33pair-08", "vercel-b33pair-10", "vercel-b35pair-01",
+                      "vercel-b36pair-02", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b6pair-01",
+                      "vercel-b8pair-04"]
