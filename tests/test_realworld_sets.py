@@ -47,7 +47,10 @@ SETS = {
     # before "password" too). (`hashicorp/onepassword: provider registry` read as one too until secret_assignment left
     # Terraform's `provider registry` after a key, 2026-12-05.) (A Proxmox task id `UPID:host-01:…:root@pam`
     # read as credentials before an `@` until host_credentials wanted a separator after its keyword, found by blind36.)
-    "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-telmate-proxmox-1115"}),
+    # Cloudflare's `Set-Cookie: __cflb=<value>` (the collector's same-shape fake), masked as any cookie since cookie_header
+    # (2026-12-06, found by blind82).
+    "blind7": (195, 55, {"agent-b7-aider-1482", "gha-b7-login-action-95", "terraform-b7-telmate-proxmox-1115",
+                         "terraform-b7-cloudflare-docs-13405"}),
     "blind8": (195, 55, set()),
     # GitHub's own mask (`token: ***`) replaced by ours, and the poster's placeholder password in a connection URL
     # (`postgresql://postgres:PASSWORD@db…`), which url_credentials redacts as it would a real one.
@@ -65,12 +68,12 @@ SETS = {
     # `password: None` in a printed reqwest URL, in a message and a pair (secrecy first: a value is not judged).
     "blind13": (195, 50, {"agent-b13-ollama-3504", "gha-b13-add-pr-comment-43", "gha-b13-setup-java-361",
                           "dns-b13-reqwest-1285", "dns-b13pair-06"}),
-    # GitHub's mask (`token: ***`) replaced by ours, and an over-redaction kept on purpose (secrecy first): the `[` that
-    # opens t3-env's list after `NEXTAUTH_SECRET:` reads as the secret's value. supabase_fn holds 4 messages only:
+    # GitHub's mask (`token: ***`) replaced by ours. (The `[` that opens t3-env's list after `NEXTAUTH_SECRET:` read as
+    # the secret's value until secret_assignment took a JSON array's `['` as the prefix, 2026-12-06; the list's first
+    # string, `Invalid input: …`, is an error chain's next link and stays.) supabase_fn holds 4 messages only:
     # Supabase's own threads are used up (tests/fixtures/realworld/blind14/README.md).
     "blind14": (170, 50, {"gha-b14-setup-python-555", "gha-b14-setup-python-543", "gha-b14-profile-readme-stats-31",
-                          "vercel-b14-scrollcraft-72", "gha-b14pair-01", "gha-b14pair-02", "gha-b14pair-07",
-                          "vercel-b14pair-10"}),
+                          "gha-b14pair-01", "gha-b14pair-02", "gha-b14pair-07"}),
     # Two over-redactions kept on purpose (secrecy first): Terraform's `var.password == ""` reads as a password
     # assignment, and Rust's `let secret = env!("FOO");` as a secret's value. supabase_fn holds 2 messages only
     # (tests/fixtures/realworld/blind15/README.md).
@@ -300,23 +303,28 @@ SETS = {
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind78/README.md).
     "blind78": (187, 89, set()),
     # Two SWE-agent commands' `--auth-token <uuid>` and three ngrok agents' `Your authtoken: <token>` (the collectors'
-    # same-shape fakes), masked as any token. vercel and supabase_fn hold none (tests/fixtures/realworld/blind79/README.md).
+    # same-shape fakes), masked as any token; SearXNG's logged `"Cookie":["PHPSESSID=<id>"]` (the collector's fake),
+    # masked as any cookie since cookie_header (2026-12-06, found by blind82). vercel and supabase_fn hold none
+    # (tests/fixtures/realworld/blind79/README.md).
     "blind79": (179, 109, {"agent-b79-swe-bench-330", "agent-b79-swe-agent-968", "agent-b79pair-08",
                            "ops-b79-ngrok-474", "ops-b79-storm-breaker-58", "ops-b79-trape-113", "ops-b79pair-56",
-                           "ops-b79pair-57"}),
+                           "ops-b79pair-57", "ops-b79-searx-3205", "ops-b79pair-52", "ops-b79pair-53",
+                           "ops-b79pair-70"}),
     # Redaction changes no text since 2026-12-06 (IBM Cloud's `… and secret: Error retrieving cluster` and Buildkite's
     # `API Access Token: <docs URL>` read as values until secret_assignment left an error chain's next link and a
     # documentation link). vercel and supabase_fn hold none (tests/fixtures/realworld/blind80/README.md).
     "blind80": (174, 90, set()),
     # Two Celery banners' own password mask (`amqp://guest:**@…`) replaced by ours; two Oracle clients' calls passing a
-    # variable named `password` (`password=password,`), masked as any value (secrecy first); one-api's MySQL refusal
-    # `(using password:YES)` without a blank (tests/fixtures/realworld/blind81/README.md). supabase_fn was blind82's.
+    # variable named `password` (`password=password,`), masked as any value (secrecy first). (one-api's MySQL refusal
+    # `(using password:YES)`, without a blank, lost its yes/no until the rule's exception allowed that, 2026-12-06.)
+    # supabase_fn was blind82's (tests/fixtures/realworld/blind81/README.md).
     "blind81": (202, 127, {"ops-b81-celery-tutorials-221", "ops-b81-celery-cesium-57", "ops-b81-python-cx-oracle-515",
-                           "ops-b81-pedsnet-dqa-306", "ops-b81-one-api-2119", "ops-b81pair-09", "ops-b81pair-20",
-                           "ops-b81pair-25", "ops-b81pair-44", "ops-b81pair-53", "ops-b81pair-65"}),
+                           "ops-b81-pedsnet-dqa-306", "ops-b81pair-09", "ops-b81pair-20", "ops-b81pair-53",
+                           "ops-b81pair-65"}),
     # A tutorial's default password in a connection URL (`postgres:password@`), masked as any URL password; Caddy's
-    # JSON log of Go's http.Header (`"X-Csrftoken":["undefined"]`), whose `[` the rule read as the value
-    # (tests/fixtures/realworld/blind82/README.md). vercel was blind81's.
+    # JSON log of Go's http.Header (`"X-Csrftoken":["undefined"]`), whose `[` the rule read as the value until it took
+    # a JSON array's first string (2026-12-06; the value is masked now) (tests/fixtures/realworld/blind82/README.md).
+    # vercel was blind81's.
     "blind82": (208, 143, {"ops-b82-zero-to-production-62", "ops-b82-pyradiotracking-20", "ops-b82pair-40",
                            "ops-b82pair-82"}),
 }

@@ -106,7 +106,16 @@ GENERATORS = {
         st.sampled_from(["password", "DB_PASSWORD", "api_key", "apiKey", "client_secret", "SERVICE_ROLE_KEY",
                          "access-key", "token", "secret"]),
         _s(ALNUM + "!#%()*+-./<>?[]^{|}~", 12, 24),
-        st.sampled_from(["{k}={v}", "{k}: {v}", '{{"{k}": "{v}"}}', "export {k}='{v}'", "{k}={v}&next=1"])),
+        st.sampled_from(["{k}={v}", "{k}: {v}", '{{"{k}": "{v}"}}', "export {k}='{v}'", "{k}={v}&next=1",
+                         # Go's http.Header as JSON (Caddy's error log): the value is the array's first string
+                         '{{"headers":{{"{k}":["{v}"],"Accept":["*/*"]}}}}', '{{"{k}": [ "{v}" ]}}'])),
+    "cookie_header": st.builds(
+        lambda name, value, tpl: Case(tpl.format(n=name, v=value), value, (name,)),
+        st.sampled_from(["sessionid", "PHPSESSID", "_gh_sess", "__cflb", "connect.sid"]),
+        _s(ALNUM + "%-._~+/", 12, 40),
+        st.sampled_from(["Cookie: {n}={v}", "Cookie: {n}={v}; theme=dark", "Set-Cookie: {n}={v}; Path=/; HttpOnly",
+                         '{{"headers":{{"Cookie":["{n}={v}"],"Accept":["*/*"]}}}}', "-H 'cookie: {n}={v}' https://x",
+                         "request failed\nSet-Cookie: {n}={v}\nServer: cloudflare"])),
 }
 
 
@@ -250,6 +259,8 @@ def test_a_word_ending_in_a_colon_after_a_key_is_not_a_value(conn, text, leaky):
     "Accès refusé pour l'utilisateur: 'alice'@'localhost' (mot de passe: OUI)",
     "Benutzer 'alice'@'localhost' hat keine Zugriffsberechtigung (verwendetes Passwort: JA)",
     "Acceso denegado para usuario: 'alice'@'localhost' (Usando contraseña: SÍ)",
+    # without the blank after the colon (one-api's Go driver, blind81)
+    "Error 1045: Access denied for user 'oneapi'@'172.24.0.9' (using password:YES)",
 ])
 def test_mysql_using_password_yes_or_no_is_kept(conn, text):
     """secret_assignment leaves MySQL's `(using password: YES)` / `NO)` alone, closing parenthesis included: the
@@ -261,7 +272,8 @@ def test_mysql_using_password_yes_or_no_is_kept(conn, text):
     ("Access denied for user 'alice'@'localhost' (using password: YES123)", "YES123"),
     ("Access denied for user 'alice'@'localhost' (using password: NOPE)", "NOPE"),
     ("Access denied for user 'alice'@'localhost' (using password: YES!)", "YES!"),
-    ("(using password:YES)", "YES)"),
+    ("(using password:YES1)", "YES1)"),
+    ("(using password:  YES)", "YES)"),   # one blank or none, as the drivers print it; two are no driver's
     ("(using password: YES", "YES"),
     ("login password: hunter2", "hunter2"),
     ("password=YES", "YES"),
@@ -271,7 +283,8 @@ def test_mysql_using_password_yes_or_no_is_kept(conn, text):
     ("(using password: 'YES')", "YES"),
 ])
 def test_yes_or_no_set_as_a_password_is_still_redacted(conn, text, value):
-    """Outside MySQL's exact `password: YES)` clause, a yes/no word is a value like any other and is redacted."""
+    """Outside MySQL's exact `password: YES)` clause (one blank or none after the colon), a yes/no word is a value like
+    any other and is redacted."""
     for redacted in both(conn, text):
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
 
@@ -442,3 +455,44 @@ def test_a_value_that_only_starts_like_an_error_or_a_link_is_still_redacted(conn
     documentation link are values, redacted."""
     for redacted in both(conn, text):
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
+@pytest.mark.parametrize("text,value,kept", [
+    # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
+    ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
+     '"X-Csrftoken":["[REDACTED]"],"Connection":["keep-alive"]'),
+    ('{"password": [ "hunter2fake" ]}', "hunter2fake", '{"password": [ "[REDACTED]" ]}'),
+    ('{\\"api_key\\":[\\"k3yFAKEvalue0987\\"]}', "k3yFAKEvalue0987", '[\\"[REDACTED]\\"]'),
+    ("password=[abc123", "abc123", "password=[REDACTED]"),   # a `[` with no quote after it is the value's
+])
+def test_a_secret_inside_a_json_array_is_redacted(conn, text, value, kept):
+    """secret_assignment takes `["` after a key as the prefix of the value (a JSON array's first string), so the
+    value is redacted and the array's brackets and quotes stay; the SQL and Python rules agree."""
+    for redacted in both(conn, text):
+        assert value not in redacted and kept in redacted
+        assert both(conn, redacted) == (redacted, redacted)   # redacting again changes nothing
+
+
+@pytest.mark.parametrize("text,value,kept", [
+    ("Cookie: sessionid=FAKEsess1234567890; csrftoken=abcdef", "FAKEsess1234567890", "Cookie: sessionid=[REDACTED]"),
+    ('"Cookie":["PHPSESSID=abcdef0123456789"],"Upgrade":["1"]', "abcdef0123456789",
+     '"Cookie":["PHPSESSID=[REDACTED]"],"Upgrade":["1"]'),
+    ("Server: cloudflare\nSet-Cookie: __cflb=0A11fakefakefake; SameSite=Lax\nVary: Accept", "0A11fakefakefake",
+     "Set-Cookie: __cflb=[REDACTED]\nVary: Accept"),
+])
+def test_a_cookie_headers_value_is_redacted(conn, text, value, kept):
+    """cookie_header redacts a Cookie or Set-Cookie header's value after its first cookie's name, to the end of the
+    line or the closing quote; the SQL and Python rules agree."""
+    for redacted in both(conn, text):
+        assert value not in redacted and kept in redacted
+
+
+@pytest.mark.parametrize("text", [
+    "securecookie: the value is not valid",            # gorilla/securecookie's error: prose, not a header
+    "http: named cookie not present",
+    "failed to decode cookie: securecookie: expired timestamp",
+    "cookie: missing",
+])
+def test_a_sentence_about_a_cookie_is_no_header(conn, text):
+    """A cookie word in prose, with no `name=` after a colon, is left alone; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
