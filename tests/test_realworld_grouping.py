@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4722/6107 = 0.7732 when blind81 and blind82 joined them at their
+TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4732/6107 = 0.7749 after blind81's and blind82's rounds;
+                     # 4722/6107 = 0.7732 when blind81 and blind82 joined them at their
                      # blind 77/127 and 101/143; the eighty-one before them 4544/5837 = 0.7785 with 55 patterns
                      # grouped by themselves; 4476/5837 = 0.7668 after blind79's and blind80's rounds; 4465/5837
                      # = 0.7650 when blind79 and blind80 joined them at their
@@ -45,7 +46,8 @@ TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4722/6107 = 0.7732 when bl
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.77  # all eighty-three without the disputed labels (4722/6089 = 0.7755 when blind81 and blind82
+UNDISPUTED_FLOOR = 0.77  # all eighty-three without the disputed labels (4732/6089 = 0.777 after their rounds; 4722/6089
+                         # = 0.7755 when blind81 and blind82
                          # joined; 4544/5819 = 0.781 before them; 4465/5819 = 0.767 when blind79 and blind80
                          # joined; 4269/5620 = 0.760 when blind77 and blind78
                          # joined; 4107/5413 = 0.759 when blind75 and blind76 joined; 3966/5231 = 0.758 when blind73 and blind74 joined; 3810/5030 = 0.757 before them)
@@ -554,7 +556,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     Four of blind81's and blind82's, merged at their blind measure: ops-b81pair-30 (ORA-03113's end-of-file from a cut
     session and from an unsupported server version), dns-b82pair-12 (Route53's throttling in two clients),
     ops-b82pair-32 (TypeORM's `relation … already exists` for two relations, one SCHEMA.MIGRATION_FAILED pattern since
-    that code groups by pattern), tf-b82pair-15 (x509's unknown authority from two providers and two causes)."""
+    that code groups by pattern), tf-b82pair-15 (x509's unknown authority from two providers and two causes). One
+    merged by their round: ops-b81pair-28 (mysqljs's `Connection lost: The server closed the connection.` at connect and
+    on an idle connection, labelled two fixes by the threads' context; the text is one sentence, and its "same" sibling
+    ops-b81pair-26 joined with it)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -589,15 +594,15 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b53pair-06", "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52",
                       "ops-b62pair-09", "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23",
                       "ops-b67pair-33", "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08",
-                      "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-30",
-                      "ops-b82pair-32", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
-                      "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
-                      "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
-                      "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
-                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "vercel-b11pair-07",
-                      "vercel-b12pair-08", "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08",
-                      "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09",
-                      "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
-                      "vercel-b32pair-02", "vercel-b33pair-08", "vercel-b33pair-10", "vercel-b35pair-01",
-                      "vercel-b36pair-02", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b6pair-01",
-                      "vercel-b8pair-04"]
+                      "ops-b71pair-16", "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28",
+                      "ops-b81pair-30", "ops-b82pair-32", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07",
+                      "tf-b14pair-03", "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09",
+                      "tf-b24pair-06", "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08",
+                      "tf-b29pair-03", "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04",
+                      "tf-b51pair-03", "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15",
+                      "vercel-b11pair-07", "vercel-b12pair-08", "vercel-b18pair-05", "vercel-b18pair-06",
+                      "vercel-b18pair-08", "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05",
+                      "vercel-b24pair-09", "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09",
+                      "vercel-b28pair-01", "vercel-b32pair-02", "vercel-b33pair-08", "vercel-b33pair-10",
+                      "vercel-b35pair-01", "vercel-b36pair-02", "vercel-b4pair-05", "vercel-b4pair-06",
+                      "vercel-b6pair-01", "vercel-b8pair-04"]
