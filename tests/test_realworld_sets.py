@@ -327,6 +327,17 @@ SETS = {
     # vercel was blind81's.
     "blind82": (208, 143, {"ops-b82-zero-to-production-62", "ops-b82-pyradiotracking-20", "ops-b82pair-40",
                            "ops-b82pair-82"}),
+    # open-im-server's MongoDB URI with the collector's same-shape fake for the project's public default password,
+    # masked as any URL password. supabase_fn was blind84's (tests/fixtures/realworld/blind83/README.md).
+    "blind83": (191, 137, {"ops-b83-open-im-server-2323", "ops-b83pair-25"}),
+    # Placeholders for a secret (a CIFS `password=<mypw>`, Alertmanager's `hooks.slack.com/services/XXXX/…`, the Datadog
+    # agent's starred `api_key=`) and a fake AWS key id, masked as the secrets they stand for; two Terraform diagnostics'
+    # frame `│` after `"…_private_key":` / `"token":` at a line's end, read as a value on the next line (an
+    # over-redaction found by this set) (tests/fixtures/realworld/blind84/README.md). vercel was blind83's.
+    "blind84": (181, 115, {"ops-b84-iobroker-backitup-61", "ops-b84-s3auth-209", "ops-b84-alertmanager-slack-proxy-deadline",
+                           "ops-b84-datadog-agent-transaction-timeout", "tf-b84-local-file-permission-denied",
+                           "tf-b84-external-bitbucket-token-darwin", "ops-b84pair-10", "ops-b84pair-22",
+                           "ops-b84pair-53", "ops-b84pair-64", "tf-b84pair-03", "tf-b84pair-06"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
