@@ -457,6 +457,31 @@ def test_a_value_that_only_starts_like_an_error_or_a_link_is_still_redacted(conn
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
 
 
+@pytest.mark.parametrize("text", [
+    # Terraform's diagnostic names a resource like a key at a line's end; the source line under it starts with the
+    # frame (the local and external providers, blind84)
+    '│   on main.tf line 114, in resource "local_file" "admin_private_key":\n│  114: resource "local_file" "admin_private_key" {',
+    '│   on amplify/main.tf line 2, in data "external" "token":\n│    2:   program = ["bash", "../bitbucket_token.sh"]',
+    'in resource "random_password" "db_password":\n╵',
+    'in module "api_secret":\n╷\n│ Error: Unsupported argument',
+])
+def test_terraforms_diagnostic_frame_is_not_a_value(conn, text):
+    """secret_assignment reads no value that starts with Terraform's frame characters (`│`, `╷`, `╵`); the SQL and
+    Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ('in resource "local_file" "admin_private_key":\n  hunter2fake', "hunter2fake"),   # a value on the next line
+    ("token: abc│def", "abc│def"),                                                    # a frame character inside a value
+    ('api_key = "k3yFAKE│"', "k3yFAKE│"),
+])
+def test_a_value_that_only_holds_a_frame_character_is_still_redacted(conn, text, value):
+    """Only a value that starts with a frame character is left: one after it, or holding one, is redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted
+
+
 @pytest.mark.parametrize("text,value,kept", [
     # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
     ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
