@@ -28,7 +28,9 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4732/6107 = 0.7749 after blind81's and blind82's rounds;
+TUNED_FLOOR = 0.765  # all eighty-five tuning splits (4894/6359 = 0.7696 when blind83 and blind84 joined them at their
+                     # blind 83/137 and 78/115; the eighty-three before them 4733/6107 = 0.7750 with decision 36's codes;
+                     # 4732/6107 = 0.7749 after blind81's and blind82's rounds;
                      # 4722/6107 = 0.7732 when blind81 and blind82 joined them at their
                      # blind 77/127 and 101/143; the eighty-one before them 4544/5837 = 0.7785 with 55 patterns
                      # grouped by themselves; 4476/5837 = 0.7668 after blind79's and blind80's rounds; 4465/5837
@@ -46,7 +48,8 @@ TUNED_FLOOR = 0.77  # all eighty-three tuning splits (4732/6107 = 0.7749 after b
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.77  # all eighty-three without the disputed labels (4732/6089 = 0.777 after their rounds; 4722/6089
+UNDISPUTED_FLOOR = 0.77  # all eighty-five without the disputed labels (4894/6341 = 0.7718 when blind83 and blind84
+                         # joined; 4733/6089 = 0.777 before them; 4732/6089 = 0.777 after their rounds; 4722/6089
                          # = 0.7755 when blind81 and blind82
                          # joined; 4544/5819 = 0.781 before them; 4465/5819 = 0.767 when blind79 and blind80
                          # joined; 4269/5620 = 0.760 when blind77 and blind78
@@ -54,6 +57,8 @@ UNDISPUTED_FLOOR = 0.77  # all eighty-three without the disputed labels (4732/60
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind84": (0.77, 0.77),  # 4816/6244 with version 35, dev-blind83 at its blind 83/137; 4816/6226 undisputed
+    "blind83": (0.77, 0.775),  # 4733/6107 with version 35 after blind81's and blind82's rounds; 4733/6089 undisputed
     "blind82": (0.77, 0.775),  # 4621/5964 with version 35, dev-blind81 at its blind 77/127; 4621/5946 undisputed
     "blind81": (0.775, 0.78),  # 4544/5837 with version 35 and 55 patterns grouped by themselves; 4544/5819 undisputed
     "blind80": (0.765, 0.765),  # 4399/5747 with version 35, dev-blind79 at its blind 74/109; 4399/5729 undisputed
@@ -197,7 +202,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 83)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 85)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -218,7 +223,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 6107
+    assert len(tuned) >= 6359
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -560,7 +565,12 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     that code groups by pattern), tf-b82pair-15 (x509's unknown authority from two providers and two causes). One
     merged by their round: ops-b81pair-28 (mysqljs's `Connection lost: The server closed the connection.` at connect and
     on an idle connection, labelled two fixes by the threads' context; the text is one sentence, and its "same" sibling
-    ops-b81pair-26 joined with it)."""
+    ops-b81pair-26 joined with it).
+    Five of blind83's and blind84's, merged at their blind measure: gha-b83pair-07 (two 429s in Gradle builds, Maven
+    Central's and GitHub's cache service), gha-b83pair-11 (Yarn's YN0028 for a lockfile it would create and one it would
+    modify), odoo-b83pair-08 (Odoo's None ParseError for two add-ons' inherited views, in two languages),
+    dns-b84pair-08 (two i/o timeouts in one cluster, a DNS lookup and kube-dns's connect to the API server),
+    ops-b84pair-27 (etcd's `request timed out` for a member that cannot publish itself and for a slow read)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -576,27 +586,28 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
                       "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
                       "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09",
-                      "dns-b82pair-12", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03", "gha-b19pair-01",
-                      "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01", "gha-b23pair-08",
-                      "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05", "gha-b27pair-06",
-                      "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11", "gha-b31pair-06",
-                      "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04", "gha-b36pair-06",
-                      "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b79pair-10", "gha-b7pair-07",
-                      "gha-b8pair-06", "gha-b9pair-06", "odoo-b11pair-04", "odoo-b12pair-03", "odoo-b20pair-10",
-                      "odoo-b24pair-04", "odoo-b24pair-08", "odoo-b26pair-03", "odoo-b26pair-06", "odoo-b29pair-07",
-                      "odoo-b30pair-04", "odoo-b30pair-05", "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03",
-                      "odoo-b58pair-02", "odoo-b58pair-03", "odoo-b79pair-02", "ops-b17pair-06", "ops-b18pair-06",
-                      "ops-b18pair-08", "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-06", "ops-b22pair-10",
-                      "ops-b23pair-06", "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-04", "ops-b27pair-08",
-                      "ops-b28pair-04", "ops-b28pair-05", "ops-b28pair-06", "ops-b28pair-07", "ops-b29pair-07",
-                      "ops-b29pair-08", "ops-b30pair-08", "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04",
-                      "ops-b35pair-03", "ops-b35pair-05", "ops-b35pair-09", "ops-b36pair-05", "ops-b39pair-06",
-                      "ops-b45pair-12", "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b53pair-06",
-                      "ops-b53pair-19", "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52", "ops-b62pair-09",
-                      "ops-b62pair-11", "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33",
-                      "ops-b6pair-05", "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16",
-                      "ops-b72pair-30", "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28", "ops-b81pair-30",
-                      "ops-b82pair-32", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "dns-b82pair-12", "dns-b84pair-08", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03",
+                      "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
+                      "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
+                      "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
+                      "gha-b31pair-06", "gha-b31pair-13", "gha-b32pair-08", "gha-b34pair-01", "gha-b36pair-04",
+                      "gha-b36pair-06", "gha-b40pair-05", "gha-b46pair-05", "gha-b50pair-03", "gha-b79pair-10",
+                      "gha-b7pair-07", "gha-b83pair-07", "gha-b83pair-11", "gha-b8pair-06", "gha-b9pair-06",
+                      "odoo-b11pair-04", "odoo-b12pair-03", "odoo-b20pair-10", "odoo-b24pair-04", "odoo-b24pair-08",
+                      "odoo-b26pair-03", "odoo-b26pair-06", "odoo-b29pair-07", "odoo-b30pair-04", "odoo-b30pair-05",
+                      "odoo-b31pair-02", "odoo-b32pair-03", "odoo-b35pair-03", "odoo-b58pair-02", "odoo-b58pair-03",
+                      "odoo-b79pair-02", "odoo-b83pair-08", "ops-b17pair-06", "ops-b18pair-06", "ops-b18pair-08",
+                      "ops-b18pair-10", "ops-b19pair-08", "ops-b22pair-06", "ops-b22pair-10", "ops-b23pair-06",
+                      "ops-b26pair-06", "ops-b26pair-08", "ops-b27pair-04", "ops-b27pair-08", "ops-b28pair-04",
+                      "ops-b28pair-05", "ops-b28pair-06", "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08",
+                      "ops-b30pair-08", "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03",
+                      "ops-b35pair-05", "ops-b35pair-09", "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12",
+                      "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19",
+                      "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11",
+                      "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05",
+                      "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30",
+                      "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28", "ops-b81pair-30", "ops-b82pair-32",
+                      "ops-b84pair-27", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
                       "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
                       "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
