@@ -186,6 +186,41 @@ def test_pattern_change_is_synced(conn, tree):
     assert code == "NET.TIMEOUT"
 
 
+def test_fragments_are_put_into_the_regexes_that_name_them(conn):
+    raw = ssot.load_yaml(ssot.TAXONOMY)
+    hosts = raw["fragments"]["well_known_hosts"]
+    naming = [(fm["code"], j) for fm in raw["failure_modes"] for j, p in enumerate(fm["detect"]["patterns"])
+              if isinstance(p, dict) and "{{well_known_hosts}}" in p.get("regex", "")]
+    assert len(naming) >= 10, "decision 1's host list is written once"
+    loaded = {fm["code"]: fm for fm in ssot.Ssot.load().taxonomy["failure_modes"]}
+    for code, j in naming:
+        regex = loaded[code]["detect"]["patterns"][j]["regex"]
+        assert "{{" not in regex and hosts in regex
+    # The database holds the whole regex, and it reads a host of the list.
+    stored = conn.execute("SELECT count(*) FROM ops.failure_mode_patterns WHERE strpos(pattern, %s) > 0",
+                          (hosts,)).fetchone()[0]
+    assert stored >= len(naming)
+    (code,) = conn.execute("SELECT code FROM ops.classify_error('dns', NULL, "
+                           "'curl: (6) Could not resolve host: registry.npmjs.org')").fetchone()
+    assert code == "NET.DNS_TEMPORARY_FAILURE"
+
+
+def test_an_unknown_fragment_is_refused_at_its_line(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "{{well_known_hosts}}", "{{well_known_hostz}}")
+    (problem,) = ssot.check(conn, tree)
+    assert "fragment {{well_known_hostz}}" in problem.message
+    line = (tree / "ssot/errors/failure_modes.yaml").read_text().splitlines()[problem.line - 1]
+    assert "{{well_known_hostz}}" in line
+    with pytest.raises(ssot.SsotInvalid):
+        ssot.sync(conn, tree)
+
+
+def test_an_unused_fragment_is_a_finding(conn, tree):
+    edit(tree, "ssot/errors/failure_modes.yaml", "fragments:\n", "fragments:\n  spare: '(a|b)'\n")
+    found = [m for m in messages(ssot.check(conn, tree)) if "fragment 'spare' is used by no regex" in m]
+    assert len(found) == 1
+
+
 def test_fallback_codes_have_no_patterns():
     tax = ssot.load_yaml(ssot.TAXONOMY)
     for fm in tax["failure_modes"]:

@@ -126,6 +126,36 @@ def load_yaml(path: Path, root: Path = ROOT):
         raise SsotInvalid([Diagnostic(path, line, f"{exc.problem or exc.context}")]) from None
 
 
+FRAGMENT = re.compile(r"\{\{([a-z][a-z0-9_]*)\}\}")
+
+
+def load_taxonomy(root: Path = ROOT):
+    """The taxonomy file (``load_yaml``) with each detect regex's ``{{name}}`` replaced by the text of ``fragments:
+    name`` (a regex piece written once and read by several patterns, e.g. decision 1's list of well-known public
+    hosts), so everything after the load, the database included, sees whole regexes. A ``{{name}}`` with no such
+    fragment raises SsotInvalid at the pattern's line; an unused fragment is a finding of ``check``."""
+    tax = load_yaml(TAXONOMY, root)
+    if not isinstance(tax, dict):
+        return tax  # the schema check names what is wrong
+    fragments = tax.get("fragments") if isinstance(tax.get("fragments"), dict) else {}
+    problems = []
+    for i, fm in enumerate(tax.get("failure_modes") or []):
+        patterns = (fm.get("detect") or {}).get("patterns") if isinstance(fm, dict) else None
+        for j, p in enumerate(patterns or []):
+            if not (isinstance(p, dict) and isinstance(p.get("regex"), str) and "{{" in p["regex"]):
+                continue
+            unknown = [name for name in FRAGMENT.findall(p["regex"]) if not isinstance(fragments.get(name), str)]
+            if unknown:
+                problems += [Diagnostic(TAXONOMY, line_of(tax, ["failure_modes", i, "detect", "patterns", j]),
+                                        f"regex names fragment {{{{{name}}}}}, which fragments: does not define")
+                             for name in unknown]
+            else:
+                p["regex"] = FRAGMENT.sub(lambda m: fragments[m[1]], p["regex"])
+    if problems:
+        raise SsotInvalid(problems)
+    return tax
+
+
 def line_of(data, path) -> int:
     """The line of the deepest node along a JSON path that carries one."""
     line = getattr(data, "line", 0)
@@ -271,7 +301,7 @@ class Ssot:
         for name, path in (("taxonomy", TAXONOMY), ("redaction", REDACTION), ("destinations", DESTINATIONS),
                            ("policy", FIXBOT_POLICY), ("benchmark", benchmark.BENCHMARK)):
             try:
-                loaded[name] = load_yaml(path, root)
+                loaded[name] = load_taxonomy(root) if path == TAXONOMY else load_yaml(path, root)
             except SsotInvalid as exc:
                 problems += exc.problems
         if problems:
@@ -383,6 +413,13 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
         at(list(err.path), f"{'/'.join(map(str, err.path)) or '(root)'}: {err.message}", FIXBOT_POLICY, ssot.policy)
     if problems:
         return problems  # the checks below assume the shape is right
+
+    raw = load_yaml(TAXONOMY, root)  # before fragments are put in: which names the regexes use
+    used = {name for fm in raw["failure_modes"] for p in fm["detect"]["patterns"]
+            if isinstance(p, dict) and isinstance(p.get("regex"), str) for name in FRAGMENT.findall(p["regex"])}
+    for name in tax.get("fragments") or {}:
+        if name not in used:
+            at(["fragments", name], f"fragment {name!r} is used by no regex (write {{{{{name}}}}} in one, or drop it)")
 
     sources = set(tax["sources"])
     destinations = ssot.destinations.get("destinations") or {}
