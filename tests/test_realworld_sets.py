@@ -339,6 +339,12 @@ SETS = {
     "blind84": (181, 115, {"ops-b84-iobroker-backitup-61", "ops-b84-s3auth-209", "ops-b84-alertmanager-slack-proxy-deadline",
                            "ops-b84-datadog-agent-transaction-timeout", "ops-b84pair-10", "ops-b84pair-22",
                            "ops-b84pair-53", "ops-b84pair-64"}),
+    # A reporter's placeholder for a CI job token in a clone URL (`gitlab-ci-token:xxxx…@`), masked as the token it
+    # stands for. oauth2-proxy's `…/login/oauth/access_token": dial tcp: …` and `…/token": EOF` lose the word after
+    # the URL's closing quote, read as a value of the path's last segment (tests/fixtures/realworld/blind85/README.md).
+    "blind85": (191, 116, {"ops-b85-gitlab-runner-lqshow-28", "ops-b85-gitlab-runner-sameersbn-42",
+                           "ops-b85-oauth2-proxy-1461", "ops-b85-oauth2-proxy-2167", "ops-b85pair-21", "ops-b85pair-39",
+                           "ops-b85pair-55"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
