@@ -136,9 +136,10 @@ SETS = {
     # `AWS_SECRET_ACCESS_KEY: resource not found`: secret_assignment reads the word after the key's name as its value
     # (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind32/README.md).
     "blind32": (155, 55, {"tf-b32pair-07"}),
-    # A Kubernetes secret's name ending in `secret": ` before `dial tcp`: secret_assignment reads the next word as its
-    # value (secrecy first); no secret in it. supabase_fn holds none (tests/fixtures/realworld/blind33/README.md).
-    "blind33": (165, 55, {"tf-b33pair-04"}),
+    # (A Kubernetes secret's name ending in `secret": ` before `dial tcp` lost `dial`, read as the key's value, until
+    # secret_assignment left Go's network errors, 2026-12-06, found again by blind85.) supabase_fn holds none
+    # (tests/fixtures/realworld/blind33/README.md).
+    "blind33": (165, 55, set()),
     # lego's `presenting token: <word>` reads as a value, as in earlier sets (secrecy first); no secret in it. MySQL's
     # `(using password: YES)` / `(using password: NO)` is kept since it says only whether a password was sent.
     # supabase_fn holds none and odoo 15 messages (tests/fixtures/realworld/blind34/README.md).
@@ -340,11 +341,11 @@ SETS = {
                            "ops-b84-datadog-agent-transaction-timeout", "ops-b84pair-10", "ops-b84pair-22",
                            "ops-b84pair-53", "ops-b84pair-64"}),
     # A reporter's placeholder for a CI job token in a clone URL (`gitlab-ci-token:xxxx…@`), masked as the token it
-    # stands for. oauth2-proxy's `…/login/oauth/access_token": dial tcp: …` and `…/token": EOF` lose the word after
-    # the URL's closing quote, read as a value of the path's last segment (tests/fixtures/realworld/blind85/README.md).
-    "blind85": (191, 116, {"ops-b85-gitlab-runner-lqshow-28", "ops-b85-gitlab-runner-sameersbn-42",
-                           "ops-b85-oauth2-proxy-1461", "ops-b85-oauth2-proxy-2167", "ops-b85pair-21", "ops-b85pair-39",
-                           "ops-b85pair-55"}),
+    # stands for. (oauth2-proxy's `…/login/oauth/access_token": dial tcp: …` and `…/token": EOF` lost the word after
+    # the URL's closing quote, read as a value of the path's last segment, until secret_assignment left Go's network
+    # errors, 2026-12-06, found by this set.) (tests/fixtures/realworld/blind85/README.md)
+    "blind85": (191, 116, {"ops-b85-gitlab-runner-lqshow-28", "ops-b85-gitlab-runner-sameersbn-42", "ops-b85pair-21",
+                           "ops-b85pair-39"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

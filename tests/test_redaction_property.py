@@ -482,6 +482,32 @@ def test_a_value_that_only_holds_a_frame_character_is_still_redacted(conn, text,
         assert "[REDACTED]" in redacted and value not in redacted
 
 
+@pytest.mark.parametrize("text", [
+    # oauth2-proxy's code exchange (blind85): net/http quotes the endpoint, whose last path segment is named like a key
+    'Error redeeming code during OAuth2 callback: Post "https://github.com/login/oauth/access_token": dial tcp: i/o timeout',
+    'token exchange failed: Post "https://sso.example.com/realms/main/protocol/openid-connect/token": EOF',
+    'refresh failed: Get "https://api.example.com/v1/token": read tcp 10.0.0.5:41234->10.0.0.9:443: read: connection reset',
+    'api_key: write udp6 [::1]:53: sendto: network is unreachable',
+])
+def test_a_go_network_error_after_a_key_is_not_a_value(conn, text):
+    """A net.OpError's operation and network (`dial tcp`, `read tcp`, `write udp6`) or io.EOF after a key is the next
+    link of an error chain, left whole; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("token: dial", "dial"),              # the operation alone: a value
+    ("token: dialtcp x", "dialtcp"),      # run into the network
+    ("token: EOFx", "EOFx"),              # EOF run into other characters
+    ("password: eof1", "eof1"),
+    ("secret=read tcpx", "read"),         # no network after the operation
+])
+def test_a_value_that_only_starts_like_a_go_network_error_is_still_redacted(conn, text, value):
+    """Only the operation followed by a network name, and EOF as a whole word, are left."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
 @pytest.mark.parametrize("text,value,kept", [
     # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
     ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
