@@ -351,6 +351,28 @@ def test_a_patterns_own_grouping_is_checked_synced_and_groups_by_the_pattern(con
     assert conn.execute("SELECT count(*) FROM ops.regroup_errors()").fetchone()[0] == 0, "nothing left to move"
 
 
+def test_a_regex_that_spans_from_the_texts_start_must_not_group_by_message(conn, tree):
+    """A regex anchored at `^` that crosses lines (a whole-text exclusion, `^(?!(.|\\n)*x)(.|\\n)*y`) matches from the
+    message's first line, and the grouping text is the match's lines: every line before the cause would key the group.
+    Refused under a code grouped by message unless the pattern groups by itself; a trailing exclusion is fine."""
+    path = "ssot/errors/failure_modes.yaml"
+    listener = ("Runner listener exited with error code 2\nRunner listener exit with retryable error, re-launch runner "
+                "in 5 seconds.")
+    for pid in (6021, 7433):  # the real pattern, grouped by itself: two pastes with different lines above are one group
+        conn.execute("SELECT ops.record_error(source => 'github_actions', phase => 'job', message => %s)",
+                     (f"Started listener process, pid: {pid}\n{listener}",))
+    assert conn.execute("SELECT count(*), sum(count) FROM ops.agent_errors WHERE code = 'CI.RUNNER_LOST'").fetchone() \
+        == (1, 2)
+    regex = "^(?!(.|\\n)*an error occurred: not configured)(.|\\n)*runner listener exit(ed)? with (error|undefined return) code"
+    edit(tree, path, f"{{regex: '{regex}', grouping: pattern}}", f"{{regex: '{regex}'}}")
+    assert any("CI.RUNNER_LOST: regex" in m and "starts at the text's start and crosses lines" in m
+               for m in messages(ssot.check(conn, tree)))
+    edit(tree, path, f"{{regex: '{regex}'}}", "{regex: 'runner listener exited(?!(.|\\n)*an error occurred: x)'}")
+    assert not messages(ssot.check(conn, tree)), "an exclusion after the match leaves the match where the cause is"
+    assert ssot.spans_from_text_start(r"^[\s\S]{1,400}timed out") and ssot.spans_from_text_start(r"^.*x")
+    assert not ssot.spans_from_text_start(r"^[^\n]*x") and not ssot.spans_from_text_start(r"^keyerror: '[a-z]+'$")
+
+
 def test_not_sources_excludes_a_source_without_restricting_the_pattern(conn, tree):
     """`not_sources:` on a pattern (docs/classification.md, "Sources a pattern never reads"): the pattern is no candidate
     for those sources' events and counts as no restriction on step 3 for the others; refused beside `sources:` and with

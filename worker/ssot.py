@@ -194,6 +194,26 @@ def canonical_text(text: str) -> str:
     return _FOLDED.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(_CONFUSABLES))
 
 
+def spans_from_text_start(pattern: str) -> bool:
+    """True for a regex anchored at the text's start (`^`) that, after any leading lookarounds, repeats a piece that
+    can cross lines (`(.|\n)*`, `[\s\S]+`, `[^x]{m,n}`, and `.`, which crosses lines in PostgreSQL): its match, and so
+    a message-grouped code's grouping text, would begin at the message's first line whatever line names the cause
+    (round 85's NET.TIMEOUT regex and CI.RUNNER_LOST's listener regex had this shape)."""
+    if not pattern.startswith("^"):
+        return False
+    i = 1
+    while pattern.startswith(("(?!", "(?="), i):  # skip a leading lookaround, balancing parentheses
+        depth = 0
+        while i < len(pattern):
+            c = pattern[i]
+            i += 2 if c == "\\" else 1
+            depth += (c == "(") - (c == ")")
+            if depth == 0:
+                break
+    piece = r"(\(\.\|\\n\)|\(\\n\|\.\)|\[\\s\\S\]|\[\^(?![^\]]*\\n)[^\]]*\]|\.)"
+    return re.match(piece + r"([*+]|\{\d+,\d*\})", pattern[i:]) is not None
+
+
 def literal_characters(pattern: str) -> set[str]:
     """Every character a regex spells literally (outside bracket expressions)."""
 
@@ -480,6 +500,10 @@ def check(conn: psycopg.Connection | None, root: Path = ROOT) -> list[Diagnostic
                 if bad:
                     at(path, f"{code}: regex {pattern!r} uses {bad.group(0)!r}, which PostgreSQL and Python "
                        "read differently (\\b is not a word boundary in PostgreSQL)")
+                if (grouping or fm.get("grouping", "message")) == "message" and spans_from_text_start(pattern):
+                    at(path, f"{code}: regex {pattern!r} starts at the text's start and crosses lines, so the grouping "
+                       "text (the match's lines) would take every line before the cause: put the exclusion after the "
+                       "match, or give the pattern `grouping: pattern` (docs/grouping.md, \"The grouping text\")")
                 try:
                     if re.search(pattern, "", re.IGNORECASE):
                         at(path, f"{code}: regex {pattern!r} matches the empty string")
