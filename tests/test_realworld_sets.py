@@ -283,8 +283,10 @@ SETS = {
     "blind68": (207, 100, {"gha-b68-tempo-1458", "gha-b68pair-09"}),
     # dandi-cli's pre-signed S3 URL, whose credential and signature the reporter had masked (`SENSORED`), redacted as a
     # real one would be, as meant; no secret in it. vercel and supabase_fn hold none
-    # (tests/fixtures/realworld/blind69/README.md).
-    "blind69": (195, 86, {"ops-b69-dandi-cli-584"}),
+    # (tests/fixtures/realworld/blind69/README.md). Cachix's own hint `export CACHIX_SIGNING_KEY=XXX` (two reports), its
+    # placeholder masked as the signing key it stands for (and their pair) since secret_assignment reads named keys (`signing_key`,
+    # `AccountKey`, `DD_APP_KEY`, 2026-12-06, blind86).
+    "blind69": (195, 86, {"ops-b69-dandi-cli-584", "gha-b69-cachix-167", "gha-b69-cachix-71", "gha-b69pair-10"}),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind70/README.md).
     "blind70": (185, 87, set()),
     # Redaction changes no text. vercel and supabase_fn hold none (tests/fixtures/realworld/blind71/README.md).
@@ -346,6 +348,11 @@ SETS = {
     # errors, 2026-12-06, found by this set.) (tests/fixtures/realworld/blind85/README.md)
     "blind85": (191, 116, {"ops-b85-gitlab-runner-lqshow-28", "ops-b85-gitlab-runner-sameersbn-42", "ops-b85pair-21",
                            "ops-b85pair-39"}),
+    # A reporter's placeholder for an API token on a command line (`--api-token MY_TOKEN`), masked as the token it
+    # stands for; the Datadog provider's request URL with the collector's fakes for its `api_key` and `application_key`
+    # (the second, twelve letters before `: `, reads as a label and is kept; a real key, forty hex digits, is masked
+    # since secret_assignment reads named keys, 2026-12-06, found by this set) (tests/fixtures/realworld/blind86/README.md)
+    "blind86": (179, 117, {"dns-b86-cloudflare-dyndns-40", "dns-b86pair-07", "tf-b86-datadog-12468"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -104,7 +104,8 @@ GENERATORS = {
     "secret_assignment": st.builds(
         lambda key, value, tpl: Case(tpl.format(k=key, v=value), value, (key,)),
         st.sampled_from(["password", "DB_PASSWORD", "api_key", "apiKey", "client_secret", "SERVICE_ROLE_KEY",
-                         "access-key", "token", "secret"]),
+                         "access-key", "token", "secret", "application_key", "DD_APP_KEY", "AccountKey",
+                         "master_key", "signing-key", "encryptionKey"]),
         _s(ALNUM + "!#%()*+-./<>?[]^{|}~", 12, 24),
         st.sampled_from(["{k}={v}", "{k}: {v}", '{{"{k}": "{v}"}}', "export {k}='{v}'", "{k}={v}&next=1",
                          # Go's http.Header as JSON (Caddy's error log): the value is the array's first string
@@ -506,6 +507,36 @@ def test_a_value_that_only_starts_like_a_go_network_error_is_still_redacted(conn
     """Only the operation followed by a network name, and EOF as a whole word, are left."""
     for redacted in both(conn, text):
         assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "")
+
+
+@pytest.mark.parametrize("text,value,kept", [
+    # the Datadog provider's request URL (blind86): the application key stayed while the API key was masked
+    ("Put https://app.datadoghq.com/api/v1/monitor/12345678?api_key=0123456789abcdef0123456789abcdef"
+     "&application_key=0123456789abcdef0123456789abcdef01234567 http: ContentLength=1012",
+     "0123456789abcdef0123456789abcdef01234567", "https://app.datadoghq.com/api/v1/monitor/12345678?api_key="),
+    # Azure Storage's connection string: AccountName stays, AccountKey goes
+    ("DefaultEndpointsProtocol=https;AccountName=store1;AccountKey=AbCdEf0123456789abcdef+/==;EndpointSuffix=core",
+     "AbCdEf0123456789abcdef+/==", "AccountName=store1;AccountKey=[REDACTED];EndpointSuffix=core"),
+    ("DD_APP_KEY=0123456789abcdef0123456789abcdef01234567 datadog-agent start", "0123456789abcdef0123456789abcdef01234567",
+     "DD_APP_KEY=[REDACTED] datadog-agent start"),
+    ('config.master_key: "k3yFAKEvalue0987"', "k3yFAKEvalue0987", 'master_key: "[REDACTED]"'),
+])
+def test_a_named_key_is_a_key(conn, text, value, kept):
+    """secret_assignment reads `<name>key` for app, application, account, master, signing, encryption, license, auth
+    and storage (joined by nothing, `_` or `-`), as it reads api_key: the value goes, the key and its neighbours stay;
+    the SQL and Python rules agree."""
+    for redacted in both(conn, text):
+        assert value not in redacted and kept in redacted
+
+
+@pytest.mark.parametrize("text", [
+    "duplicate key value violates unique constraint \"users_pkey\"",
+    "ERROR: there is no unique or exclusion constraint matching the ON CONFLICT specification; primary key: id",
+    "foreign key: orders_user_id_fkey",
+])
+def test_a_database_key_is_no_named_key(conn, text):
+    """Only the named keys above are keys: a primary, foreign or duplicate key is a database's, left whole."""
+    assert both(conn, text) == (text, text)
 
 
 @pytest.mark.parametrize("text,value,kept", [
