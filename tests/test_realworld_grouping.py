@@ -582,9 +582,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     timeout, NET.DNS_TEMPORARY_FAILURE now, and kube-dns's connect to the API server).
     One of blind85's, merged at its blind measure: ops-b85pair-31 (Flux's client rate limiter and a Helm install, each
     ending in Go's `context deadline exceeded`, which is all NET.TIMEOUT's grouping text keeps of either).
-    One of blind86's, merged at its blind measure: ops-b86pair-24 (two MicroK8s unix sockets refusing gRPC connections,
-    the datastore's kine socket and containerd's: NET.CONNECTION_REFUSED's grouping text is `connection refused"` on
-    both, the socket path on an earlier part of the line)."""
+    One of blind86's, merged at its blind measure and apart since its round: ops-b86pair-24 (two MicroK8s unix sockets
+    refusing gRPC connections, the datastore's kine socket, `DB.UNAVAILABLE` since, and containerd's)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -621,7 +620,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05",
                       "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30",
                       "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28", "ops-b81pair-30", "ops-b82pair-32",
-                      "ops-b84pair-27", "ops-b85pair-31", "ops-b86pair-24", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "ops-b84pair-27", "ops-b85pair-31", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
                       "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
                       "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
