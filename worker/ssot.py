@@ -195,7 +195,7 @@ def canonical_text(text: str) -> str:
 
 
 def spans_from_text_start(pattern: str) -> bool:
-    """True for a regex anchored at the text's start (`^`) that, after any leading lookarounds, repeats a piece that
+    r"""True for a regex anchored at the text's start (`^`) that, after any leading lookarounds, repeats a piece that
     can cross lines (`(.|\n)*`, `[\s\S]+`, `[^x]{m,n}`, and `.`, which crosses lines in PostgreSQL): its match, and so
     a message-grouped code's grouping text, would begin at the message's first line whatever line names the cause
     (round 85's NET.TIMEOUT regex and CI.RUNNER_LOST's listener regex had this shape)."""
