@@ -98,9 +98,10 @@ SETS = {
     # odoo 21 (tests/fixtures/realworld/blind21/README.md).
     "blind21": (160, 60, {"ops-b21-dify-14810", "ops-b21-docker-airflow-195", "ops-b21-okteto-math-2",
                           "ops-b21-yolov5-fastapi-celery-6", "ops-b21pair-03", "ops-b21pair-08"}),
-    # GitHub's template `GH_TOKEN: ${{ github.token }}` reads as a token's value (secrecy first). supabase_fn holds none
-    # (tests/fixtures/realworld/blind22/README.md).
-    "blind22": (160, 60, {"gha-b22-docs-21930", "gha-b22-toolhive-1468", "gha-b22pair-08"}),
+    # Redaction changes no text since 2026-12-06: gh's hint `GH_TOKEN: ${{ github.token }}` lost its `${{`, read as a
+    # token's value, until secret_assignment left a GitHub Actions expression (found again by blind87). supabase_fn
+    # holds none (tests/fixtures/realworld/blind22/README.md).
+    "blind22": (160, 60, set()),
     # A fake ACME token in a posted URL (redacted, as meant) and GitHub's own `***` mask replaced by ours; no secret in
     # them. supabase_fn holds 1 message (tests/fixtures/realworld/blind23/README.md).
     "blind23": (175, 60, {"dns-b23-gethttpsforfree-183", "gha-b23-action-download-artifact-36",
@@ -117,10 +118,10 @@ SETS = {
     "blind26": (150, 50, {"vercel-b26-turborepo-remote-cache-402"}),
     # Redaction changes none of its texts; supabase_fn holds none (tests/fixtures/realworld/blind27/README.md).
     "blind27": (170, 65, set()),
-    # GitHub's own `***` mask after `token:` replaced by ours, and gh's hint `GH_TOKEN: ${{ github.token }}` read as a
-    # token's value (secrecy first, as blind22's); no secret in them. supabase_fn holds none
-    # (tests/fixtures/realworld/blind28/README.md).
-    "blind28": (150, 60, {"gha-b28-appcenteraction-18", "gha-b28-metatedge-80", "gha-b28-luckycli-852", "gha-b28pair-09"}),
+    # GitHub's own `***` mask after `token:` replaced by ours; no secret in it. (gh's hint `GH_TOKEN: ${{ github.token
+    # }}` lost its `${{` until secret_assignment left a GitHub Actions expression, 2026-12-06, blind87.) supabase_fn
+    # holds none (tests/fixtures/realworld/blind28/README.md).
+    "blind28": (150, 60, {"gha-b28-appcenteraction-18"}),
     # Azure AD's error code in a redirect's `?code=` (an OAuth authorization code's place: secrecy first); no secret in
     # it. (Vault's `Error validating token: Error making API request` lost `Error` until an error chain's next link was
     # left, 2026-12-06.) supabase_fn holds one message (tests/fixtures/realworld/blind29/README.md).
@@ -353,6 +354,12 @@ SETS = {
     # (the second, twelve letters before `: `, reads as a label and is kept; a real key, forty hex digits, is masked
     # since secret_assignment reads named keys, 2026-12-06, found by this set) (tests/fixtures/realworld/blind86/README.md)
     "blind86": (179, 117, {"dns-b86-cloudflare-dyndns-40", "dns-b86pair-07", "tf-b86-datadog-12468"}),
+    # Redaction changes no text. (dependabot/fetch-metadata's `Please add 'github-token: "${{ secrets.GITHUB_TOKEN }}"'`
+    # lost its `${{`, and kubelogin's `… authorization code and token: oauth2: cannot fetch token` (a message and three
+    # pair sides) its `oauth2:`, each read as a token's value, until secret_assignment left a GitHub Actions expression
+    # and Go's `oauth2:`, `x509:` and `http2:` prefixes, 2026-12-06, found by this set.) supabase_fn holds none
+    # (tests/fixtures/realworld/blind87/README.md).
+    "blind87": (178, 108, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

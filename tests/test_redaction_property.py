@@ -539,6 +539,36 @@ def test_a_database_key_is_no_named_key(conn, text):
     assert both(conn, text) == (text, text)
 
 
+@pytest.mark.parametrize("text", [
+    # a GitHub Actions expression after a key: gh's own hint (blind22, blind28) and fetch-metadata's (blind87)
+    "GH_TOKEN: ${{ github.token }}",
+    "Error: github-token is not set! Please add 'github-token: \"${{ secrets.GITHUB_TOKEN }}\"' to your workflow file.",
+    "password=${{ secrets.DB_PASSWORD }}",
+    # Go's packages whose names hold a digit prefix their errors (kubelogin, blind87; net/http over crypto/x509)
+    "error while exchanging authorization code and token: oauth2: cannot fetch token: 401 Unauthorized",
+    'Post "https://github.com/login/oauth/access_token": x509: certificate signed by unknown authority',
+    "refresh token: http2: server sent GOAWAY and closed the connection",
+])
+def test_an_expression_or_a_go_package_prefix_is_not_a_value(conn, text):
+    """secret_assignment reads no value that opens an Actions expression (`${{` and a blank) or is Go's `oauth2:`,
+    `x509:` or `http2:` prefix before a blank; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("token: ${{x9fake", "${{x9fake"),            # no blank after the braces: no expression
+    ("token: ${abcFAKE1}", "${abcFAKE1}"),         # a shell variable's syntax is no exception
+    ("token: $${{ x", "$${{"),
+    ("token: oauth22: x", "oauth22:"),
+    ("token: x509:abc1", "x509:abc1"),
+    ("password: oauth2", "oauth2"),                # the prefix alone, no colon
+])
+def test_a_value_that_only_starts_like_an_expression_or_a_prefix_is_still_redacted(conn, text, value):
+    """Only the expression's and the prefixes' exact openings are left; anything else after the key is redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted
+
+
 @pytest.mark.parametrize("text,value,kept", [
     # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
     ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
