@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all eighty-seven tuning splits (5059/6592 = 0.7675 when blind86 joined them at its blind 70/117;
+TUNED_FLOOR = 0.765  # all eighty-eight tuning splits (5147/6700 = 0.7682 when blind87 joined them at its blind 80/108;
+                     # the eighty-seven before it 5067/6592 = 0.7687 after blind86's round; 5059/6592 = 0.7675 when blind86 joined them at its blind 70/117;
                      # the eighty-six before it 4989/6475 = 0.7705 after blind85's round;
                      # 4984/6475 = 0.7697 when blind85 joined them at its blind 79/116;
                      # the eighty-five before it 4905/6359 = 0.7713 after blind83's and blind84's rounds;
@@ -52,7 +53,8 @@ TUNED_FLOOR = 0.765  # all eighty-seven tuning splits (5059/6592 = 0.7675 when b
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all eighty-seven without the disputed labels (5059/6574 = 0.7695 when blind86 joined;
+UNDISPUTED_FLOOR = 0.765  # all eighty-eight without the disputed labels (5147/6682 = 0.7703 when blind87 joined;
+                         # 5067/6574 = 0.7708 before it, after blind86's round; 5059/6574 = 0.7695 when blind86 joined;
                          # 4989/6457 = 0.7726 before it, after blind85's round; 4984/6457 = 0.7719 when blind85 joined;
                          # 4905/6341 = 0.7735 before it; 4894/6341 = 0.7718 when blind83 and blind84
                          # joined; 4733/6089 = 0.777 before them; 4732/6089 = 0.777 after their rounds; 4722/6089
@@ -63,6 +65,7 @@ UNDISPUTED_FLOOR = 0.765  # all eighty-seven without the disputed labels (5059/6
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind87": (0.765, 0.77),  # 5067/6592 with version 35 after blind86's round; 5067/6574 undisputed
     "blind86": (0.77, 0.77),  # 4989/6475 with version 35 after blind85's round; 4989/6457 undisputed
     "blind85": (0.77, 0.77),  # 4905/6359 with version 35 after blind83's and blind84's rounds; 4905/6341 undisputed
     "blind84": (0.77, 0.77),  # 4816/6244 with version 35, dev-blind83 at its blind 83/137; 4816/6226 undisputed
@@ -210,7 +213,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 87)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 88)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -231,7 +234,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 6592
+    assert len(tuned) >= 6700
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -583,7 +586,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     One of blind85's, merged at its blind measure: ops-b85pair-31 (Flux's client rate limiter and a Helm install, each
     ending in Go's `context deadline exceeded`, which is all NET.TIMEOUT's grouping text keeps of either).
     One of blind86's, merged at its blind measure and apart since its round: ops-b86pair-24 (two MicroK8s unix sockets
-    refusing gRPC connections, the datastore's kine socket, `DB.UNAVAILABLE` since, and containerd's)."""
+    refusing gRPC connections, the datastore's kine socket, `DB.UNAVAILABLE` since, and containerd's).
+    One of blind87's, merged at its blind measure and still: agent-b87pair-09 (Continue's bare `Status Code: 401` report
+    for an Ollama and an OpenAI model: the provider whose key is missing is on a line above the status, which the
+    cause line does not keep)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -595,7 +601,8 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
                       "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
-                      "agent-b79pair-11", "agent-b7pair-06", "agent-b8pair-06", "agent-b9pair-07",
+                      "agent-b79pair-11", "agent-b7pair-06", "agent-b87pair-09", "agent-b8pair-06",
+                      "agent-b9pair-07",
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
                       "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
                       "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09",
