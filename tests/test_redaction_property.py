@@ -569,6 +569,28 @@ def test_a_value_that_only_starts_like_an_expression_or_a_prefix_is_still_redact
         assert "[REDACTED]" in redacted and value not in redacted
 
 
+@pytest.mark.parametrize("text", [
+    # Dapr's Vault secret store (blind88): the cause after the key opens with a contraction
+    'level=error msg="error getting secret: couldn\'t to get successful response: &http.Response{Status:\\"403 Forbidden\\"}"',
+    "password: can't be blank",
+    "token: won’t refresh after expiry",
+])
+def test_a_contraction_that_opens_a_cause_is_not_a_value(conn, text):
+    """A negative contraction (couldn't, can't, won't, …) followed by a blank and a letter opens the next link of an
+    error chain, as `could` does; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("secret: couldn't", "couldn"),                # at the end: no cause follows
+    ("secret: couldn't 1", "couldn"),              # a digit, not a word, after the blank
+    ("secret: couldnt x", "couldnt"),              # no apostrophe: a plain word, redacted like any other
+])
+def test_a_value_that_only_looks_like_a_contraction_is_still_redacted(conn, text, value):
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and f" {value}" not in redacted
+
+
 @pytest.mark.parametrize("text,value,kept", [
     # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
     ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
