@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all eighty-eight tuning splits (5147/6700 = 0.7682 when blind87 joined them at its blind 80/108;
+TUNED_FLOOR = 0.765  # all eighty-nine tuning splits (5229/6802 = 0.7687 when blind88 joined them at its blind 82/102;
+                     # the eighty-eight before it 5147/6700 = 0.7682 after blind87's round and when blind87 joined them at its blind 80/108;
                      # the eighty-seven before it 5067/6592 = 0.7687 after blind86's round; 5059/6592 = 0.7675 when blind86 joined them at its blind 70/117;
                      # the eighty-six before it 4989/6475 = 0.7705 after blind85's round;
                      # 4984/6475 = 0.7697 when blind85 joined them at its blind 79/116;
@@ -53,7 +54,8 @@ TUNED_FLOOR = 0.765  # all eighty-eight tuning splits (5147/6700 = 0.7682 when b
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all eighty-eight without the disputed labels (5147/6682 = 0.7703 when blind87 joined;
+UNDISPUTED_FLOOR = 0.765  # all eighty-nine without the disputed labels (5229/6784 = 0.7708 when blind88 joined;
+                         # 5147/6682 = 0.7703 before it, after blind87's round and when blind87 joined;
                          # 5067/6574 = 0.7708 before it, after blind86's round; 5059/6574 = 0.7695 when blind86 joined;
                          # 4989/6457 = 0.7726 before it, after blind85's round; 4984/6457 = 0.7719 when blind85 joined;
                          # 4905/6341 = 0.7735 before it; 4894/6341 = 0.7718 when blind83 and blind84
@@ -65,6 +67,7 @@ UNDISPUTED_FLOOR = 0.765  # all eighty-eight without the disputed labels (5147/6
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind88": (0.765, 0.77),  # 5147/6700 with version 35 after blind87's round; 5147/6682 undisputed
     "blind87": (0.765, 0.77),  # 5067/6592 with version 35 after blind86's round; 5067/6574 undisputed
     "blind86": (0.77, 0.77),  # 4989/6475 with version 35 after blind85's round; 4989/6457 undisputed
     "blind85": (0.77, 0.77),  # 4905/6359 with version 35 after blind83's and blind84's rounds; 4905/6341 undisputed
@@ -213,7 +216,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 88)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 89)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -234,7 +237,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 6700
+    assert len(tuned) >= 6802
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -395,7 +398,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     workflow's own repository), ops-b50pair-14 (two Loki 429s, one a line larger than the burst size, which
     the second side's text does not say) and ops-b50pair-16 (librdkafka's one MAXPOLL sentence under two products).
     Three of blind51's, merged at its blind measure: ops-b51pair-03 (two Vault 403s, a policy lacking the path and a
-    path that does not exist, whose texts differ only in the path), tf-b51pair-03 (the Proxmox provider's one
+    path that does not exist, whose texts differ only in the path; apart since blind88's round, when Vault's `Code:
+    <n>. Errors: * permission denied` got its own pattern, which one side's go-multierror line keeps from matching),
+    tf-b51pair-03 (the Proxmox provider's one
     nil-interface panic at two different lookups) and tf-b51pair-10 (Terraform's `Unreadable module directory` for two
     different module sources). One of blind52's, merged at its blind measure: agent-b52pair-04 (Azure OpenAI's 400 on a
     broken tool-call transcript inside Semantic Kernel, an orphan tool message and tool calls left unanswered,
@@ -589,7 +594,9 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     refusing gRPC connections, the datastore's kine socket, `DB.UNAVAILABLE` since, and containerd's).
     One of blind87's, merged at its blind measure and still: agent-b87pair-09 (Continue's bare `Status Code: 401` report
     for an Ollama and an OpenAI model: the provider whose key is missing is on a line above the status, which the
-    cause line does not keep)."""
+    cause line does not keep).
+    One of blind88's, merged at its blind measure and still: tf-b88pair-09 (GitHub's secondary and primary rate limits,
+    which need different waits; INFRA.RATE_LIMITED groups by code)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -622,7 +629,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b28pair-05", "ops-b28pair-06", "ops-b28pair-07", "ops-b29pair-07", "ops-b29pair-08",
                       "ops-b30pair-08", "ops-b31pair-01", "ops-b32pair-10", "ops-b34pair-04", "ops-b35pair-03",
                       "ops-b35pair-05", "ops-b35pair-09", "ops-b36pair-05", "ops-b39pair-06", "ops-b45pair-12",
-                      "ops-b50pair-14", "ops-b50pair-16", "ops-b51pair-03", "ops-b53pair-06", "ops-b53pair-19",
+                      "ops-b50pair-14", "ops-b50pair-16", "ops-b53pair-06", "ops-b53pair-19",
                       "ops-b55pair-14", "ops-b55pair-19", "ops-b59pair-52", "ops-b62pair-09", "ops-b62pair-11",
                       "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05",
                       "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30",
@@ -631,7 +638,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
                       "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
                       "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
-                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "vercel-b11pair-07",
+                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "tf-b88pair-09", "vercel-b11pair-07",
                       "vercel-b12pair-08", "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08",
                       "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09",
                       "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
