@@ -195,13 +195,14 @@ SPACE = pgregex.PG_SPACE
     ("a[[:space:]]+b", f"a[{SPACE}]+b", f"a[{SPACE}]+b"),
     ("x\\s[^[:space:]@]$", f"x[{SPACE}][^{SPACE}@]\\Z", f"x[{SPACE}][^{SPACE}@]$"),
     ("[]a-]\\.(?:b|c)[[:digit:]]", "[\\]a-]\\.(?:b|c)[0-9]", "[\\]a-]\\.(?:b|c)[0-9]"),
+    ("(?<=ab)c(?<![[:digit:]]x)", "(?<=ab)c(?<![0-9]x)", "(?<=ab)c(?<![0-9]x)"),   # a lookbehind of one width
 ])
 def test_postgres_patterns_are_translated(pattern, python, javascript):
     assert (pgregex.portable_regex(pattern, "py"), pgregex.portable_regex(pattern, "js")) == (python, javascript)
 
 
 @pytest.mark.parametrize("pattern", ["\\bword\\b", "\\yword", "(a)\\1", "\\w+", "[[:alpha:]]", "a*?b", "(?i)x",
-                                     "(?<n>x)", "[[.a.]]", "[abc"])
+                                     "(?<n>x)", "[[.a.]]", "[abc", "(?<=ab|c)x", "(?<!a+)x"])
 def test_patterns_whose_meaning_would_differ_are_refused(pattern):
     with pytest.raises(pgregex.NotPortable):
         pgregex.portable_regex(pattern)

@@ -591,6 +591,32 @@ def test_a_value_that_only_looks_like_a_contraction_is_still_redacted(conn, text
         assert "[REDACTED]" in redacted and f" {value}" not in redacted
 
 
+@pytest.mark.parametrize("text", [
+    # Borg over ssh (blind89): ssh's prompt ends its line, and the next line is the client's next message
+    "user@AAA.BBB.CCC.DDD's password:\nConnection closed by remote host. Is borg working on the server?",
+    # mysql's prompt (blind44), with the blank it prints after the colon
+    "# mysql -u root -p sandbox < database.sql \nEnter password: \nERROR 1114 (HY000) at line 1",
+    "bob’s password:\r\nPermission denied, please try again.",
+    "ENTER PASSWORD:\nAccess denied",
+])
+def test_a_password_prompt_at_a_lines_end_has_no_value(conn, text):
+    """ssh's `<user>@<host>'s password:` and `Enter password:` at a line's end are prompts: the next line is the
+    program's next message, not a value; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("alice's password: hunter2fake x", "hunter2fake"),      # a value on the prompt's own line
+    ("Enter password: hunter2fake", "hunter2fake"),
+    ("Enter password:hunter2fake\n", "hunter2fake"),
+    ("my password:\nhunter2fake", "hunter2fake"),            # no prompt: a value on the next line is still one
+    ("alice's secret:\nhunter2fake", "hunter2fake"),         # another key after `'s `
+])
+def test_a_value_after_a_prompt_on_its_line_or_after_another_key_is_still_redacted(conn, text, value):
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted
+
+
 @pytest.mark.parametrize("text,value,kept", [
     # Caddy's JSON error log prints Go's http.Header (blind82): the secret once stayed while its `[` was masked
     ('"headers":{"X-Csrftoken":["Zx9fakeCsrfValue123abc"],"Connection":["keep-alive"]}', "Zx9fakeCsrfValue123abc",
