@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all eighty-nine tuning splits (5229/6802 = 0.7687 when blind88 joined them at its blind 82/102;
+TUNED_FLOOR = 0.765  # all ninety tuning splits (5339/6946 = 0.7686 when blind89 joined them at its blind 102/144;
+                     # the eighty-nine before it 5237/6802 = 0.7699 after blind88's round; 5229/6802 = 0.7687 when blind88 joined them at its blind 82/102;
                      # the eighty-eight before it 5147/6700 = 0.7682 after blind87's round and when blind87 joined them at its blind 80/108;
                      # the eighty-seven before it 5067/6592 = 0.7687 after blind86's round; 5059/6592 = 0.7675 when blind86 joined them at its blind 70/117;
                      # the eighty-six before it 4989/6475 = 0.7705 after blind85's round;
@@ -54,7 +55,8 @@ TUNED_FLOOR = 0.765  # all eighty-nine tuning splits (5229/6802 = 0.7687 when bl
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all eighty-nine without the disputed labels (5229/6784 = 0.7708 when blind88 joined;
+UNDISPUTED_FLOOR = 0.765  # all ninety without the disputed labels (5339/6928 = 0.7706 when blind89 joined;
+                         # 5237/6784 = 0.7720 before it, after blind88's round; 5229/6784 = 0.7708 when blind88 joined;
                          # 5147/6682 = 0.7703 before it, after blind87's round and when blind87 joined;
                          # 5067/6574 = 0.7708 before it, after blind86's round; 5059/6574 = 0.7695 when blind86 joined;
                          # 4989/6457 = 0.7726 before it, after blind85's round; 4984/6457 = 0.7719 when blind85 joined;
@@ -67,6 +69,7 @@ UNDISPUTED_FLOOR = 0.765  # all eighty-nine without the disputed labels (5229/67
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind89": (0.765, 0.77),  # 5237/6802 with version 35 after blind88's round; 5237/6784 undisputed
     "blind88": (0.765, 0.77),  # 5147/6700 with version 35 after blind87's round; 5147/6682 undisputed
     "blind87": (0.765, 0.77),  # 5067/6592 with version 35 after blind86's round; 5067/6574 undisputed
     "blind86": (0.77, 0.77),  # 4989/6475 with version 35 after blind85's round; 4989/6457 undisputed
@@ -216,7 +219,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 89)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 90)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -237,7 +240,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 6802
+    assert len(tuned) >= 6946
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -596,7 +599,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     for an Ollama and an OpenAI model: the provider whose key is missing is on a line above the status, which the
     cause line does not keep).
     One of blind88's, merged at its blind measure and still: tf-b88pair-09 (GitHub's secondary and primary rate limits,
-    which need different waits; INFRA.RATE_LIMITED groups by code)."""
+    which need different waits; INFRA.RATE_LIMITED groups by code).
+    Four of blind89's: two merged at its blind measure and still, ops-b89pair-20 and -62 (a bare `connection refused`
+    from two services, all either side prints); two merged by its round, agent-b89pair-09 (Kiro's `model is temporarily
+    busy` and `selected model is currently unavailable … select another model`, both AGENT.MODEL_OVERLOADED, grouped by
+    code) and tf-b89pair-11 (Terraformer's `exec: no command` for two providers, which the text never names)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07",
@@ -608,7 +615,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
                       "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
-                      "agent-b79pair-11", "agent-b7pair-06", "agent-b87pair-09", "agent-b8pair-06",
+                      "agent-b79pair-11", "agent-b7pair-06", "agent-b87pair-09", "agent-b89pair-09", "agent-b8pair-06",
                       "agent-b9pair-07",
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
                       "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
@@ -634,11 +641,11 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05",
                       "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30",
                       "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28", "ops-b81pair-30", "ops-b82pair-32",
-                      "ops-b84pair-27", "ops-b85pair-31", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "ops-b84pair-27", "ops-b85pair-31", "ops-b89pair-20", "ops-b89pair-62", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
                       "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
                       "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
-                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "tf-b88pair-09", "vercel-b11pair-07",
+                      "tf-b51pair-10", "tf-b58pair-03", "tf-b63pair-02", "tf-b82pair-15", "tf-b88pair-09", "tf-b89pair-11", "vercel-b11pair-07",
                       "vercel-b12pair-08", "vercel-b18pair-05", "vercel-b18pair-06", "vercel-b18pair-08",
                       "vercel-b22pair-08", "vercel-b22pair-09", "vercel-b23pair-05", "vercel-b24pair-09",
                       "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
