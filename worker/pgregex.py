@@ -105,7 +105,7 @@ def portable_regex(pattern: str, target: str = "js") -> str:
         try:
             re.compile(translated if target == "py" else portable_regex(pattern, "py"))
         except re.error as e:
-            raise NotPortable(f"a lookbehind must have a fixed width for Python: {e}") from None
+            raise NotPortable(f"does not compile in Python (a lookbehind there needs a fixed width): {e}") from None
     return translated
 
 
