@@ -63,10 +63,31 @@ def test_duplicate_yaml_key_is_refused(conn, tree):
     ("(unclosed", "does not compile in Python"),
     ("x*", "matches the empty string"),
     (r"a{2,1}", "does not compile"),
+    ("(?<=a+)x", "does not compile in Python"),  # a lookbehind of varying width: PostgreSQL takes it, Python does not
+    ("(?<n>x)", "which PostgreSQL and Python read differently"),  # a named group, not a lookbehind
+    ("(?i)x", "which PostgreSQL and Python read differently"),
 ])
 def test_bad_regexes_are_reported(conn, tree, pattern, expected):
     edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n", f"      patterns:\n        - regex: '{pattern}'\n")
     assert any(expected in m for m in messages(ssot.check(conn, tree))), messages(ssot.check(conn, tree))
+
+
+def test_a_fixed_width_lookbehind_is_portable_and_counts_nothing(conn, tree):
+    # Since 2026-12-07: (?<=...) and (?<!...) of one width read alike in PostgreSQL and Python; the SQL specificity walk
+    # counts their text as nothing, as it does a lookahead's ("zzq wait" is 8 characters).
+    edit(tree, "ssot/errors/failure_modes.yaml", "      patterns:\n",
+         "      patterns:\n        - regex: '(?<!zzq lock: )(?<=[a-z] )zzq wait'\n")
+    assert not [m for m in messages(ssot.check(conn, tree)) if "zzq" in m]
+    ssot.sync(conn, tree)
+    (code, specificity), = conn.execute(
+        "SELECT code, specificity FROM ops.failure_mode_patterns WHERE pattern LIKE '%%zzq wait%%'").fetchall()
+    assert specificity == 8
+
+    def reads(text):
+        return conn.execute("SELECT code FROM ops.classify_error('github_actions', NULL, %s)", (text,)).fetchone()[0]
+    assert reads("the zzq wait ended") == code
+    assert reads("the zzq lock: zzq wait ended") != code  # the negative lookbehind refuses it
+    assert reads("zzq wait ended") != code                # the positive one needs a word and a space before
 
 
 def test_regex_spelling_underscore_or_hyphen_is_refused(conn, tree):

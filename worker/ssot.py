@@ -44,8 +44,10 @@ DIGEST_KINDS = {"webhook", "slack", "github_issue"}
 WITHIN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # Regex syntax on which PostgreSQL ARE and Python re disagree (or that one of them lacks). A lazy quantifier
 # (*?, +?, ??, {m,n}?) is one: PostgreSQL takes a whole regex's greediness from its first quantifier, Python each
-# quantifier's from itself (a wrapper alone, without the others' alternation, would match differently).
-UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?[^:=!]|(?<!\\)[*+?}]\?")
+# quantifier's from itself (a wrapper alone, without the others' alternation, would match differently). A group
+# other than (?:, (?=, (?!, (?<= and (?<! is one (inline flags, named groups). A lookbehind is portable when its width
+# is fixed (both engines then read it alike; Python refuses any other, and that refusal is reported as a compile error).
+UNPORTABLE_REGEX = re.compile(r"\\[bByYmMAZ1-9]|\(\?(?!<[=!])[^:=!]|(?<!\\)[*+?}]\?")
 # What a code's text says about merges, read against its ci_behavior (the merge gate reads only the field): a title
 # that says "non-blocking", or a description that says it never blocks a merge.
 NON_BLOCKING_TITLE = re.compile(r"non[- ]?blocking", re.IGNORECASE)
@@ -202,7 +204,7 @@ def spans_from_text_start(pattern: str) -> bool:
     if not pattern.startswith("^"):
         return False
     i = 1
-    while pattern.startswith(("(?!", "(?="), i):  # skip a leading lookaround, balancing parentheses
+    while pattern.startswith(("(?!", "(?=", "(?<!", "(?<="), i):  # skip a leading lookaround, balancing parentheses
         depth = 0
         while i < len(pattern):
             c = pattern[i]

@@ -1008,8 +1008,9 @@ AS $$
 -- A small walk over the regex: literal characters that every match must contain. Groups take the
 -- shortest alternative; an atom followed by ?, * or {0,...} counts nothing; bracket expressions,
 -- ".", and class escapes (\d \s \w ...) count nothing; ^ and $ outside brackets count 1 each.
--- A lookahead, (?=...) or (?!...), counts nothing: it consumes no text, and what a negative one
--- names is text the match must NOT have.
+-- A lookaround, (?=...), (?!...), (?<=...) or (?<!...), counts nothing: it consumes no text, and
+-- what a negative one names is text the match must NOT have (a lookbehind's text comes before the
+-- match and is not part of it).
 DECLARE
     n integer := length(pattern);
     i integer := 1;
@@ -1019,7 +1020,7 @@ DECLARE
     best integer;              -- shortest finished alternative of the current group (NULL: none yet)
     s_cur integer[] := '{}'::integer[];   -- stacks of the enclosing groups' state
     s_best integer[] := '{}'::integer[];
-    s_look boolean[] := '{}'::boolean[];  -- whether the enclosing group is a lookahead
+    s_look boolean[] := '{}'::boolean[];  -- whether the enclosing group is a lookaround
     depth integer := 0;
     val integer;
 BEGIN
@@ -1040,8 +1041,9 @@ BEGIN
             last := 0;
         ELSIF c = '(' THEN
             depth := depth + 1;
-            s_look[depth] := substr(pattern, i + 1, 2) IN ('?=', '?!');
-            IF substr(pattern, i + 1, 2) IN ('?:', '?=', '?!') THEN i := i + 2; END IF;
+            s_look[depth] := substr(pattern, i + 1, 2) IN ('?=', '?!') OR substr(pattern, i + 1, 3) IN ('?<=', '?<!');
+            IF substr(pattern, i + 1, 3) IN ('?<=', '?<!') THEN i := i + 3;
+            ELSIF substr(pattern, i + 1, 2) IN ('?:', '?=', '?!') THEN i := i + 2; END IF;
             s_cur[depth] := cur;
             s_best[depth] := best;
             cur := 0;
@@ -1090,8 +1092,8 @@ END
 $$;
 COMMENT ON FUNCTION ops_private.regex_literal_length(text) IS
     'Specificity of a regex (text -> integer >= 0): the number of literal characters every match must contain '
-    '(shortest alternative of each group; optional atoms, lookaheads (?=...) and (?!...), bracket expressions, "." '
-    'and class escapes count 0; ^ and $ count 1). Immutable; used by the trigger that fills '
+    '(shortest alternative of each group; optional atoms, lookarounds (?=...), (?!...), (?<=...) and (?<!...), '
+    'bracket expressions, "." and class escapes count 0; ^ and $ count 1). Immutable; used by the trigger that fills '
     'ops.failure_mode_patterns.specificity.';
 
 CREATE FUNCTION ops_private.failure_mode_pattern_facts() RETURNS trigger

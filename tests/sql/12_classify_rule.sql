@@ -1,7 +1,7 @@
 -- The classification rule (issue 9): canonical form, per-pattern specificity, wrappers, and
 -- ops.classify_candidates as the one ranking that ops.classify_error answers from.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 -- canonical form
 SELECT is(ops.canonical_text('UNAUTHORIZED_INVALID_JWT_FORMAT'), 'unauthorized invalid jwt format',
@@ -19,6 +19,8 @@ SELECT is(ops_private.regex_literal_length('^exit status \d+$'), 14, 'class esca
 SELECT is(ops_private.regex_literal_length('dead letter(?! exchange)'), 11,
     'a negative lookahead counts nothing: its text is what a match must not contain');
 SELECT is(ops_private.regex_literal_length('a(?=b(c|d)e)(x|yz)'), 2, 'a positive lookahead, nested groups and all, counts nothing');
+SELECT is(ops_private.regex_literal_length('(?<!lock: )(?<=[a-z] \()timeout'), 7,
+    'a lookbehind, negative or positive, counts nothing: its text comes before the match');
 
 -- Test-owned codes; the marker words appear nowhere in the taxonomy.
 INSERT INTO ops.failure_modes (code, position, title, category, severity, retryable, runbook, remediate_kind,
