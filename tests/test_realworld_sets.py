@@ -372,6 +372,11 @@ SETS = {
     # password prompt at a line's end, 2026-12-07, found by this set.) vercel and supabase_fn hold none
     # (tests/fixtures/realworld/blind89/README.md).
     "blind89": (215, 144, {"gha-b89-renovate-config-help-192", "gha-b89pair-03"}),
+    # The reporter's own mask in Ory Hydra's DSN (`postgres://*:*@postgres…`) replaced by ours. (Cloudflare's provider's
+    # `error creating access service token: HTTP status 405: …` lost `HTTP`, read as the token's value, until
+    # secret_assignment left `HTTP status <n>` as it left `HTTP <n>`, 2026-12-07, found by this set.) vercel and
+    # supabase_fn hold none (tests/fixtures/realworld/blind90/README.md).
+    "blind90": (191, 93, {"ops-b90-c-reaction-dev-platform-107", "ops-b90pair-58"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

@@ -425,6 +425,9 @@ def test_a_value_that_only_starts_like_a_sentence_is_still_redacted(conn, text, 
     "CANNOT READ TOKEN: UNABLE TO OPEN FILE",
     # lego's ACME error with the provider's answer (blind55)
     "acme: Error presenting token: HTTP 403: forbidden",
+    # Cloudflare's provider, the status spelt out (blind90)
+    "error creating access service token: HTTP status 405: POST method with API Tokens is not supported by this API (10000)",
+    "token: HTTP status code: 401 Unauthorized",
     # a documentation link after a key (Buildkite's GraphQL API, blind80)
     'Please supply a valid API Access Token: https://buildkite.com/docs/apis/graphql-api#authentication',
     "api_key: https://docs.example.com/authentication",
@@ -433,8 +436,8 @@ def test_a_value_that_only_starts_like_a_sentence_is_still_redacted(conn, text, 
 ])
 def test_an_error_chains_next_link_or_a_documentation_link_after_a_key_is_not_a_value(conn, text):
     """secret_assignment leaves an error's first word (error, failed, failure, unable, cannot, could, unexpected,
-    invalid, received, got) followed by a blank and a letter, `HTTP <status>` and a documentation link alone after a
-    key; the SQL and Python rules agree."""
+    invalid, received, got) followed by a blank and a letter, `HTTP <status>` (also `HTTP status <n>`, `HTTP status code:
+    <n>`) and a documentation link alone after a key; the SQL and Python rules agree."""
     assert both(conn, text) == (text, text)
 
 
@@ -446,6 +449,8 @@ def test_an_error_chains_next_link_or_a_documentation_link_after_a_key_is_not_a_
     ("token: errors occurred", "errors"),                  # not one of the ten words
     ("token: httpx 403 x", "httpx"),
     ("api_key: http 4031", "http"),
+    ("token: HTTP status 40x", "HTTP"),
+    ("token: HTTP statuses 403 x", "HTTP"),
     ("token: https://hooks.example.com/T000/abcdef0123456789", "hooks.example.com/T000"),
     ("token: https://docsx.example.com/abcdef", "abcdef"),
     ("token: https://example.com/docsx/abcdef", "abcdef"),
