@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to eighty-ninth blind
-sets, tests/fixtures/realworld/blind2/ ... blind89/, reported as dev-blind2 ... dev-blind89).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninetieth blind
+sets, tests/fixtures/realworld/blind2/ ... blind90/, reported as dev-blind2 ... dev-blind90).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind89 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 89", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind90 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 90", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the ninety tuning splits together (15556/16265 = 0.9564 when dev-blind89 joined at its blind
+TUNED_FLOOR = 0.95  # the ninety-one tuning splits together (15743/16456 = 0.9567 when dev-blind90 joined at its blind
+                     # 0.618; the ninety before it reached 15625/16265 = 0.961 after blind89's round, the lookbehind and
+                     # decision 39; 15556/16265 = 0.9564 when dev-blind89 joined at its blind
                      # 0.716; the eighty-nine before it reached 15402/16050 = 0.960 after blind88's round; 15358/16050 = 0.9569 when dev-blind88 joined at its blind
                      # 0.679; the eighty-eight before it reached 15244/15882 = 0.960 after blind87's round; 15206/15882 = 0.9574 when dev-blind87 joined at its blind
                      # 0.764; the eighty-seven before it reached 15070/15704 = 0.960 after blind86's round; 15024/15704 = 0.9567 when dev-blind86 joined at its blind
@@ -51,6 +53,7 @@ TUNED_FLOOR = 0.95  # the ninety tuning splits together (15556/16265 = 0.9564 wh
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind90": 0.955,  # the ninety tuned before blind90: 15625/16265 = 0.961 after blind89's round, the lookbehind and decision 39
     "blind89": 0.955,  # the eighty-nine tuned before blind89: 15402/16050 = 0.960 after blind88's round
     "blind88": 0.955,  # the eighty-eight tuned before blind88: 15244/15882 = 0.960 after blind87's round
     "blind87": 0.955,  # the eighty-seven tuned before blind87: 15070/15704 = 0.960 after blind86's round
@@ -150,7 +153,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 90)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 91)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
