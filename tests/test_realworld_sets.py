@@ -377,6 +377,11 @@ SETS = {
     # secret_assignment left `HTTP status <n>` as it left `HTTP <n>`, 2026-12-07, found by this set.) vercel and
     # supabase_fn hold none (tests/fixtures/realworld/blind90/README.md).
     "blind90": (191, 93, {"ops-b90-c-reaction-dev-platform-107", "ops-b90pair-58"}),
+    # The reporter's own mask in JuiceFS's meta address (`postgres://jfs:****@…`) replaced by ours. (SonarCloud's action's
+    # unset `SONAR_TOKEN: ` lost its next line's `##[warning]Running`, read as the token's value, until secret_assignment
+    # left the runner's `##[<word>]` annotation, 2026-12-07, found by this set.) supabase_fn holds none
+    # (tests/fixtures/realworld/blind91/README.md).
+    "blind91": (234, 102, {"ops-b91-juicefs-csi-1016"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

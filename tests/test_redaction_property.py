@@ -489,6 +489,29 @@ def test_a_value_that_only_holds_a_frame_character_is_still_redacted(conn, text,
 
 
 @pytest.mark.parametrize("text", [
+    # SonarCloud's action with an unset SONAR_TOKEN: the runner's annotation opens the next line (blind91)
+    "SONAR_TOKEN: \n##[warning]Running this GitHub Action without SONAR_TOKEN is not recommended",
+    "GITHUB_TOKEN:\n##[error]Process completed with exit code 1.",
+    "api_key = ##[group]Run actions/checkout@v4",
+])
+def test_a_runner_annotation_after_a_key_is_not_a_value(conn, text):
+    """secret_assignment reads no value that starts with the GitHub Actions runner's log annotation (`##[warning]`,
+    `##[error]`, `##[group]`); the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("token: ##[x", "##[x"),                        # no closing bracket: no annotation
+    ("token: ##x9fake", "##x9fake"),
+    ("secret: a##[warning]b", "a##[warning]b"),     # an annotation inside a value
+])
+def test_a_value_that_only_looks_like_a_runner_annotation_is_still_redacted(conn, text, value):
+    """Only a value that starts with a whole `##[<word>]` is left; anything else is redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted
+
+
+@pytest.mark.parametrize("text", [
     # oauth2-proxy's code exchange (blind85): net/http quotes the endpoint, whose last path segment is named like a key
     'Error redeeming code during OAuth2 callback: Post "https://github.com/login/oauth/access_token": dial tcp: i/o timeout',
     'token exchange failed: Post "https://sso.example.com/realms/main/protocol/openid-connect/token": EOF',
