@@ -1,11 +1,11 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
 holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninetieth blind
-sets, tests/fixtures/realworld/blind2/ ... blind90/, reported as dev-blind2 ... dev-blind90).
+sets, tests/fixtures/realworld/blind2/ ... blind91/, reported as dev-blind2 ... dev-blind91).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind90 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+holdout and blind2 ... blind91 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
 ... "Blind set 90", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the ninety-one tuning splits together (15743/16456 = 0.9567 when dev-blind90 joined at its blind
+TUNED_FLOOR = 0.95  # the ninety-two tuning splits together (16000/16690 = 0.9587 when dev-blind91 joined at its blind
+                     # 0.803; the ninety-one before it reached 15812/16456 = 0.961 after blind90's round and decisions 40
+                     # to 44; 15743/16456 = 0.9567 when dev-blind90 joined at its blind
                      # 0.618; the ninety before it reached 15625/16265 = 0.961 after blind89's round, the lookbehind and
                      # decision 39; 15556/16265 = 0.9564 when dev-blind89 joined at its blind
                      # 0.716; the eighty-nine before it reached 15402/16050 = 0.960 after blind88's round; 15358/16050 = 0.9569 when dev-blind88 joined at its blind
@@ -53,6 +55,7 @@ TUNED_FLOOR = 0.95  # the ninety-one tuning splits together (15743/16456 = 0.956
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind91": 0.955,  # the ninety-one tuned before blind91: 15812/16456 = 0.961 after blind90's round and decisions 40 to 44
     "blind90": 0.955,  # the ninety tuned before blind90: 15625/16265 = 0.961 after blind89's round, the lookbehind and decision 39
     "blind89": 0.955,  # the eighty-nine tuned before blind89: 15402/16050 = 0.960 after blind88's round
     "blind88": 0.955,  # the eighty-eight tuned before blind88: 15244/15882 = 0.960 after blind87's round
@@ -153,7 +156,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 91)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 92)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 
