@@ -382,6 +382,10 @@ SETS = {
     # left the runner's `##[<word>]` annotation, 2026-12-07, found by this set.) supabase_fn holds none
     # (tests/fixtures/realworld/blind91/README.md).
     "blind91": (234, 102, {"ops-b91-juicefs-csi-1016"}),
+    # No text holds a secret or a reporter's mask. (Crossplane's `cannot get provider secret: Secret "<name>" not found`
+    # lost `Secret`, read as the secret's value, until secret_assignment left Kubernetes' `Secret "<name>" not found`,
+    # 2026-12-07, found by this set.) vercel and supabase_fn hold none (tests/fixtures/realworld/blind92/README.md).
+    "blind92": (215, 105, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}

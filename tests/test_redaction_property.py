@@ -512,6 +512,31 @@ def test_a_value_that_only_looks_like_a_runner_annotation_is_still_redacted(conn
 
 
 @pytest.mark.parametrize("text", [
+    # Crossplane's provider (blind92): the API server's NotFound names the Secret object after a key named like it
+    'connect failed: cannot get provider secret: Secret "alibaba-creds" not found',
+    'failed to read secret: secrets "db-credentials" is forbidden: User "system:serviceaccount:x:y" cannot get resource',
+    'create token: secrets "ci-token" already exists',
+])
+def test_kubernetes_error_about_a_secret_object_is_not_a_value(conn, text):
+    """secret_assignment reads no value in the API server's `Secret "<name>" not found` (or `secrets "<name>" is
+    forbidden`, `already exists`) after a key; the SQL and Python rules agree."""
+    assert both(conn, text) == (text, text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ('secret: Secret "x"', "Secret"),                       # no NotFound phrase after the name
+    ('secret: Secrets1 "x" not found', "Secrets1"),         # not the kind's word
+    ('token: secret x', "secret"),
+    ('secret: secrets "x" not foundation', "secrets"),      # the phrase run into a word
+])
+def test_a_value_that_only_looks_like_a_kubernetes_secret_error_is_still_redacted(conn, text, value):
+    """Only `Secret` or `secrets`, a quoted name and one of the three NotFound/Forbidden/AlreadyExists phrases are
+    left; anything else is redacted."""
+    for redacted in both(conn, text):
+        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "").split(":", 1)[1]
+
+
+@pytest.mark.parametrize("text", [
     # oauth2-proxy's code exchange (blind85): net/http quotes the endpoint, whose last path segment is named like a key
     'Error redeeming code during OAuth2 callback: Post "https://github.com/login/oauth/access_token": dial tcp: i/o timeout',
     'token exchange failed: Post "https://sso.example.com/realms/main/protocol/openid-connect/token": EOF',
