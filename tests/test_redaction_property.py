@@ -533,7 +533,7 @@ def test_a_value_that_only_looks_like_a_kubernetes_secret_error_is_still_redacte
     """Only `Secret` or `secrets`, a quoted name and one of the three NotFound/Forbidden/AlreadyExists phrases are
     left; anything else is redacted."""
     for redacted in both(conn, text):
-        assert "[REDACTED]" in redacted and value not in redacted.replace("[REDACTED]", "").split(":", 1)[1]
+        assert "[REDACTED]" in redacted and value not in redacted
 
 
 @pytest.mark.parametrize("text", [
