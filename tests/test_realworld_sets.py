@@ -386,6 +386,9 @@ SETS = {
     # lost `Secret`, read as the secret's value, until secret_assignment left Kubernetes' `Secret "<name>" not found`,
     # 2026-12-07, found by this set.) vercel and supabase_fn hold none (tests/fixtures/realworld/blind92/README.md).
     "blind92": (215, 105, set()),
+    # No text holds a secret or a reporter's mask, and redaction changes none. vercel and supabase_fn hold none
+    # (tests/fixtures/realworld/blind93/README.md).
+    "blind93": (224, 98, set()),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
