@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninety-second blind
-sets, tests/fixtures/realworld/blind2/ ... blind92/, reported as dev-blind2 ... dev-blind92).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninety-third blind
+sets, tests/fixtures/realworld/blind2/ ... blind93/, reported as dev-blind2 ... dev-blind93).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind92 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 92", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind93 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 93", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the ninety-three tuning splits together (16214/16905 = 0.9591 when dev-blind92 joined at its blind
+TUNED_FLOOR = 0.95  # the ninety-four tuning splits together (16424/17129 = 0.9588 when dev-blind93 joined at its blind
+                     # 0.799; the ninety-three before it reached 16245/16905 = 0.961 after blind92's round, decisions 46 and
+                     # 47 and the narrowing of `error while updating`; 16214/16905 = 0.9591 when dev-blind92 joined at its blind
                      # 0.814; the ninety-two before it reached 16039/16690 = 0.961 after blind91's round and decision 45;
                      # 16000/16690 = 0.9587 when dev-blind91 joined at its blind
                      # 0.803; the ninety-one before it reached 15812/16456 = 0.961 after blind90's round and decisions 40
@@ -57,6 +59,7 @@ TUNED_FLOOR = 0.95  # the ninety-three tuning splits together (16214/16905 = 0.9
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind93": 0.955,  # the ninety-three tuned before blind93: 16245/16905 = 0.961 after blind92's round and decisions 46, 47
     "blind92": 0.955,  # the ninety-two tuned before blind92: 16039/16690 = 0.961 after blind91's round and decision 45
     "blind91": 0.955,  # the ninety-one tuned before blind91: 15812/16456 = 0.961 after blind90's round and decisions 40 to 44
     "blind90": 0.955,  # the ninety tuned before blind90: 15625/16265 = 0.961 after blind89's round, the lookbehind and decision 39
@@ -159,7 +162,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 93)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 94)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

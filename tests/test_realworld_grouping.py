@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all ninety-three tuning splits (5577/7246 = 0.7697 when blind92 joined them at its blind 77/105;
+TUNED_FLOOR = 0.765  # all ninety-four tuning splits (5659/7344 = 0.7706 when blind93 joined them at its blind 79/98;
+                     # the ninety-three before it 5580/7246 = 0.7701 after blind92's round and decisions 46, 47; 5577/7246 = 0.7697 when blind92 joined them at its blind 77/105;
                      # the ninety-two before it 5500/7141 = 0.7702 after blind91's round and decision 45; 5497/7141 = 0.7698 when blind91 joined them at its blind 76/102;
                      # the ninety-one before it 5421/7039 = 0.7701 after blind90's round and decision 44's code; 5416/7039 = 0.7694 when blind90 joined them at its blind 70/93;
                      # the ninety before it 5346/6946 = 0.7697 after blind89's round and the lookbehind; 5339/6946 = 0.7686 when blind89 joined them at its blind 102/144;
@@ -58,7 +59,8 @@ TUNED_FLOOR = 0.765  # all ninety-three tuning splits (5577/7246 = 0.7697 when b
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all ninety-three without the disputed labels (5577/7228 = 0.7716 when blind92 joined;
+UNDISPUTED_FLOOR = 0.765  # all ninety-four without the disputed labels (5659/7326 = 0.7725 when blind93 joined;
+                         # 5580/7228 = 0.7720 before it, after blind92's round and decisions 46, 47; 5577/7228 = 0.7716 when blind92 joined;
                          # 5500/7123 = 0.7721 before it, after blind91's round and decision 45; 5497/7123 = 0.7717 when blind91 joined;
                          # 5421/7021 = 0.7721 before it, after blind90's round and decision 44's code; 5416/7021 = 0.7714 when blind90 joined;
                          # 5346/6928 = 0.7716 before it, after blind89's round; 5339/6928 = 0.7706 when blind89 joined;
@@ -75,6 +77,7 @@ UNDISPUTED_FLOOR = 0.765  # all ninety-three without the disputed labels (5577/7
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind93": (0.765, 0.77),  # 5580/7246 with version 35 after blind92's round and decisions 46, 47; 5580/7228 undisputed
     "blind92": (0.765, 0.77),  # 5500/7141 with version 35 after blind91's round and decision 45; 5500/7123 undisputed
     "blind91": (0.765, 0.77),  # 5421/7039 with version 35 after blind90's round and decision 44's code; 5421/7021 undisputed
     "blind90": (0.765, 0.77),  # 5346/6946 with version 35 after blind89's round and the lookbehind; 5346/6928 undisputed
@@ -228,7 +231,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 93)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 94)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -249,7 +252,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 7246
+    assert len(tuned) >= 7344
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
