@@ -389,6 +389,16 @@ SETS = {
     # No text holds a secret or a reporter's mask, and redaction changes none. vercel and supabase_fn hold none
     # (tests/fixtures/realworld/blind93/README.md).
     "blind93": (224, 98, set()),
+    # The reporters' own masks in Logstash's Elasticsearch URLs (`http://<user>:xxxxxx@…`, three reports and the pairs
+    # quoting them) replaced by ours. Three over-redactions found by this set and left (the rule errs toward masking):
+    # an empty `VOYAGE_API_KEY=` before `). If …` loses the `).`; External Secrets' JSON log `"ExternalSecret":"<ns>/<name>"`
+    # loses the object's name; Terraform's `resource github_actions_secret: All fields …` loses `All`. vercel and
+    # supabase_fn hold none new (tests/fixtures/realworld/blind94/README.md).
+    "blind94": (204, 104, {
+        "agent-b94-comfyuigriptape-79", "agent-b94pair-04", "agent-b94pair-05", "ops-b94-tfawsiam-305",
+        "ops-b94-c-logstashes-750", "ops-b94-c-logstash-12658", "ops-b94-c-websoft9-1054", "ops-b94pair-64",
+        "ops-b94pair-65", "ops-b94pair-66", "tf-b94-c-tfgithub-2910", "tf-b94-c-tfgithub-2905", "tf-b94pair-03",
+    }),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
