@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all ninety-four tuning splits (5659/7344 = 0.7706 when blind93 joined them at its blind 79/98;
+TUNED_FLOOR = 0.765  # all ninety-five tuning splits (5731/7448 = 0.7695 when blind94 joined them at its blind 65/104;
+                     # the ninety-four before it 5666/7344 = 0.7715 after blind93's round and decisions 48 to 51; 5659/7344 = 0.7706 when blind93 joined them at its blind 79/98;
                      # the ninety-three before it 5580/7246 = 0.7701 after blind92's round and decisions 46, 47; 5577/7246 = 0.7697 when blind92 joined them at its blind 77/105;
                      # the ninety-two before it 5500/7141 = 0.7702 after blind91's round and decision 45; 5497/7141 = 0.7698 when blind91 joined them at its blind 76/102;
                      # the ninety-one before it 5421/7039 = 0.7701 after blind90's round and decision 44's code; 5416/7039 = 0.7694 when blind90 joined them at its blind 70/93;
@@ -59,7 +60,8 @@ TUNED_FLOOR = 0.765  # all ninety-four tuning splits (5659/7344 = 0.7706 when bl
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all ninety-four without the disputed labels (5659/7326 = 0.7725 when blind93 joined;
+UNDISPUTED_FLOOR = 0.765  # all ninety-five without the disputed labels (5731/7430 = 0.7713 when blind94 joined;
+                         # 5666/7326 = 0.7734 before it, after blind93's round and decisions 48 to 51; 5659/7326 = 0.7725 when blind93 joined;
                          # 5580/7228 = 0.7720 before it, after blind92's round and decisions 46, 47; 5577/7228 = 0.7716 when blind92 joined;
                          # 5500/7123 = 0.7721 before it, after blind91's round and decision 45; 5497/7123 = 0.7717 when blind91 joined;
                          # 5421/7021 = 0.7721 before it, after blind90's round and decision 44's code; 5416/7021 = 0.7714 when blind90 joined;
@@ -77,6 +79,7 @@ UNDISPUTED_FLOOR = 0.765  # all ninety-four without the disputed labels (5659/73
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind94": (0.765, 0.77),  # 5666/7344 with version 35 after blind93's round and decisions 48 to 51; 5666/7326 undisputed
     "blind93": (0.765, 0.77),  # 5580/7246 with version 35 after blind92's round and decisions 46, 47; 5580/7228 undisputed
     "blind92": (0.765, 0.77),  # 5500/7141 with version 35 after blind91's round and decision 45; 5500/7123 undisputed
     "blind91": (0.765, 0.77),  # 5421/7039 with version 35 after blind90's round and decision 44's code; 5421/7021 undisputed
@@ -231,7 +234,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 94)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 95)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -252,7 +255,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 7344
+    assert len(tuned) >= 7448
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -618,7 +621,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     code) and tf-b89pair-11 (Terraformer's `exec: no command` for two providers, which the text never names).
     One of blind21's, merged since AGENT.ITERATION_LIMIT (labelling decision 44, 2026-12-07) groups by pattern:
     agent-b21pair-09 (the OpenAI Agents SDK's `Max turns (10) exceeded` in its Go port and in Python, which the label
-    calls two deployments; the text names neither)."""
+    calls two deployments; the text names neither).
+    Two of blind94's, merged at its blind measure: dns-b94pair-06 (UxPlay's `dnssd_register_raop failed with error code
+    <n>` for two DNS-SD errors, the code a number the normalization drops) and vercel-b94pair-02 (two Vercel rate
+    limits, deployments per day and log writes, INFRA.RATE_LIMITED grouped by code)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07", "agent-b21pair-09",
@@ -635,7 +641,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
                       "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
                       "dns-b4pair-03", "dns-b58pair-10", "dns-b71pair-04", "dns-b7pair-07", "dns-b7pair-09",
-                      "dns-b82pair-12", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03",
+                      "dns-b82pair-12", "dns-b94pair-06", "gha-b12pair-03", "gha-b15pair-04", "gha-b18pair-03",
                       "gha-b19pair-01", "gha-b19pair-04", "gha-b19pair-09", "gha-b21pair-05", "gha-b22pair-01",
                       "gha-b23pair-08", "gha-b25pair-04", "gha-b25pair-05", "gha-b26pair-05", "gha-b27pair-05",
                       "gha-b27pair-06", "gha-b27pair-07", "gha-b29pair-04", "gha-b29pair-05", "gha-b30pair-11",
@@ -666,4 +672,4 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "vercel-b24pair-10", "vercel-b27pair-02", "vercel-b27pair-09", "vercel-b28pair-01",
                       "vercel-b32pair-02", "vercel-b33pair-08", "vercel-b33pair-10", "vercel-b35pair-01",
                       "vercel-b36pair-02", "vercel-b4pair-05", "vercel-b4pair-06", "vercel-b6pair-01",
-                      "vercel-b8pair-04"]
+                      "vercel-b8pair-04", "vercel-b94pair-02"]
