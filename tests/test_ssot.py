@@ -399,14 +399,16 @@ def test_not_sources_excludes_a_source_without_restricting_the_pattern(conn, tre
     for those sources' events and counts as no restriction on step 3 for the others; refused beside `sources:` and with
     an unknown source name; the sync writes it, and a sync without it gives the source the pattern back."""
     path = "ssot/errors/failure_modes.yaml"
-    pattern = "        - {regex: '(^|[^a-z])internal ?server ?error(?![^\\n]*no matches for kind)', not_sources: [odoo]}"
+    # the pattern as the file spells it today (its lookahead grows with the round that adds an exclusion)
+    pattern = next(line for line in (tree / path).read_text().splitlines()
+                   if "- {regex: '(^|[^a-z])internal ?server ?error" in line and line.endswith("not_sources: [odoo]}"))
+    regex = pattern.split("regex: '", 1)[1].split("', not_sources", 1)[0]
     page = "500: Internal Server Error\nThe server encountered an internal error and was unable to complete your request."
     classify = "SELECT code FROM ops.classify_error(%s, 'runtime', %s)"
     assert conn.execute(classify, ("odoo", page)).fetchone()[0] == "UNKNOWN.ODOO"
     assert conn.execute(classify, ("ops", page)).fetchone()[0] == "NET.UPSTREAM_ERROR"
-    restriction = ("SELECT restriction FROM ops.classify_candidates('ops', 'runtime', %s, false) "
-                   "WHERE pattern = '(^|[^a-z])internal ?server ?error(?![^\\n]*no matches for kind)'")
-    assert conn.execute(restriction, (page,)).fetchone()[0] == 0, "not_sources is no restriction"
+    restriction = "SELECT restriction FROM ops.classify_candidates('ops', 'runtime', %s, false) WHERE pattern = %s"
+    assert conn.execute(restriction, (page, regex)).fetchone()[0] == 0, "not_sources is no restriction"
 
     edit(tree, path, pattern, pattern.replace("not_sources: [odoo]", "not_sources: [odo]"))
     assert any("NET.UPSTREAM_ERROR: pattern" in m and "unknown source 'odo'" in m
