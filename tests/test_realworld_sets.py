@@ -399,6 +399,7 @@ SETS = {
         "ops-b94-c-logstashes-750", "ops-b94-c-logstash-12658", "ops-b94-c-websoft9-1054", "ops-b94pair-64",
         "ops-b94pair-65", "ops-b94pair-66", "tf-b94-c-tfgithub-2910", "tf-b94-c-tfgithub-2905", "tf-b94pair-03",
     }),
+    "blind95": (193, 91, {"ops-b95-velero-3049", "ops-b95pair-27"}),
 }
 SOURCES = {"github_actions", "terraform", "vercel", "supabase_fn", "odoo", "dns", "agent_runner", "ops", "stratt"}
 TUNED_SPLIT = {name: split for name, split, _ in realworld.TUNED}
