@@ -1,12 +1,12 @@
 """Classification on real failure messages we did not write (tests/fixtures/realworld/*.yaml and the first
-holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninety-fourth blind
-sets, tests/fixtures/realworld/blind2/ ... blind94/, reported as dev-blind2 ... dev-blind94).
+holdout, tests/fixtures/realworld/holdout/, reported as the split dev-holdout1, and the second to ninety-fifth blind
+sets, tests/fixtures/realworld/blind2/ ... blind95/, reported as dev-blind2 ... dev-blind95).
 
 Every message goes through the real ops.classify_error on one read-only database. The figures are
 printed (run with -s to see them): per split and per source n and accuracy, and the confusion
 pairs. The dev split and the tuned sets' splits (realworld.TUNED_SPLITS) are where patterns are tuned (the first
-holdout and blind2 ... blind94 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
-... "Blind set 94", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
+holdout and blind2 ... blind95 were each measured blind once, docs/realworld.md "Holdout (blind)", "Blind set 2"
+... "Blind set 95", and are tuning data since); TUNED_FLOOR guards them together, BEFORE the splits tuned
 before each later set joined.
 
 The issue's target for the test split is 0.95; it is not met yet (0.927 when this was written, and that
@@ -26,7 +26,9 @@ from worker import realworld
 
 FLOOR = 0.95        # dev, and the target for test
 TEST_FLOOR = 0.94   # what test reaches today (182/193 = 0.943 after blind9's round; 180/193 after blind8's; target: FLOOR)
-TUNED_FLOOR = 0.95  # the ninety-five tuning splits together (16645/17333 = 0.9603 when dev-blind94 joined at its blind
+TUNED_FLOOR = 0.95  # the ninety-six tuning splits together (16837/17526 = 0.9607 when dev-blind95 joined at its blind
+                     # 0.834; the ninety-five before it reached 16676/17333 = 0.962 after blind94's round and decision 52;
+                     # 16645/17333 = 0.9603 when dev-blind94 joined at its blind
                      # 0.843; the ninety-four before it reached 16473/17129 = 0.962 after blind93's round and decisions 48 to
                      # 51; 16424/17129 = 0.9588 when dev-blind93 joined at its blind
                      # 0.799; the ninety-three before it reached 16245/16905 = 0.961 after blind92's round, decisions 46 and
@@ -61,6 +63,7 @@ TUNED_FLOOR = 0.95  # the ninety-five tuning splits together (16645/17333 = 0.96
                      # decision 33, BEFORE)
 # The splits tuned before each later set joined keep what they reached: {set that joined: floor}.
 BEFORE = {
+    "blind95": 0.955,  # the ninety-five tuned before blind95: 16676/17333 = 0.962 after blind94's round and decision 52
     "blind94": 0.955,  # the ninety-four tuned before blind94: 16473/17129 = 0.962 after blind93's round and decisions 48 to 51
     "blind93": 0.955,  # the ninety-three tuned before blind93: 16245/16905 = 0.961 after blind92's round and decisions 46, 47
     "blind92": 0.955,  # the ninety-two tuned before blind92: 16039/16690 = 0.961 after blind91's round and decision 45
@@ -165,7 +168,7 @@ def figures(module_db_url):
 
 def test_corpus_has_both_splits_and_every_source():
     assert {m.split for m in MESSAGES} == {*realworld.TUNED_SPLITS, "test"} == {
-        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 95)), "test"}
+        "dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 96)), "test"}
     assert len({m.source for m in MESSAGES}) >= 8, "every source of the taxonomy but stratt"
 
 

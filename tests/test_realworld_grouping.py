@@ -28,7 +28,8 @@ TARGET = 0.95
 FLOOR = 0.865       # test split (36/46 with version 3, 37/46 with version 4, 38/46 with AGENT.CONTEXT_LIMIT by code, 39/46
                     # with version 7 and blind6's patterns, 40/46 = 0.870 since the forty-second round's classification)
 TUNED_TARGET = 0.90
-TUNED_FLOOR = 0.765  # all ninety-five tuning splits (5731/7448 = 0.7695 when blind94 joined them at its blind 65/104;
+TUNED_FLOOR = 0.765  # all ninety-six tuning splits (5805/7539 = 0.7700 when blind95 joined them at its blind 69/91;
+                     # the ninety-five before it 5736/7448 = 0.7701 after blind94's round and decision 52; 5731/7448 = 0.7695 when blind94 joined them at its blind 65/104;
                      # the ninety-four before it 5666/7344 = 0.7715 after blind93's round and decisions 48 to 51; 5659/7344 = 0.7706 when blind93 joined them at its blind 79/98;
                      # the ninety-three before it 5580/7246 = 0.7701 after blind92's round and decisions 46, 47; 5577/7246 = 0.7697 when blind92 joined them at its blind 77/105;
                      # the ninety-two before it 5500/7141 = 0.7702 after blind91's round and decision 45; 5497/7141 = 0.7698 when blind91 joined them at its blind 76/102;
@@ -60,7 +61,8 @@ TUNED_FLOOR = 0.765  # all ninety-five tuning splits (5731/7448 = 0.7695 when bl
                      # pattern when blind73 and blind74 joined them at their blind 75/97 and 81/104; the seventy-three
                      # before them 3810/5048 = 0.7548 with the six codes grouped by pattern, 3783/5048 = 0.7494 before;
                      # 2777/3819 = 0.7271 when blind59 joined)
-UNDISPUTED_FLOOR = 0.765  # all ninety-five without the disputed labels (5731/7430 = 0.7713 when blind94 joined;
+UNDISPUTED_FLOOR = 0.765  # all ninety-six without the disputed labels (5805/7521 = 0.7718 when blind95 joined;
+                         # 5736/7430 = 0.7720 before it, after blind94's round and decision 52; 5731/7430 = 0.7713 when blind94 joined;
                          # 5666/7326 = 0.7734 before it, after blind93's round and decisions 48 to 51; 5659/7326 = 0.7725 when blind93 joined;
                          # 5580/7228 = 0.7720 before it, after blind92's round and decisions 46, 47; 5577/7228 = 0.7716 when blind92 joined;
                          # 5500/7123 = 0.7721 before it, after blind91's round and decision 45; 5497/7123 = 0.7717 when blind91 joined;
@@ -79,6 +81,7 @@ UNDISPUTED_FLOOR = 0.765  # all ninety-five without the disputed labels (5731/74
 # The splits tuned before each later set joined keep what they reached, so a change that helps a newer set at an older
 # one's cost fails: {set that joined: (floor, floor without the disputed labels)}, figures with version 8 unless said (blind9's with version 9, blind10's with version 10).
 BEFORE = {
+    "blind95": (0.765, 0.77),  # 5736/7448 with version 35 after blind94's round and decision 52; 5736/7430 undisputed
     "blind94": (0.765, 0.77),  # 5666/7344 with version 35 after blind93's round and decisions 48 to 51; 5666/7326 undisputed
     "blind93": (0.765, 0.77),  # 5580/7246 with version 35 after blind92's round and decisions 46, 47; 5580/7228 undisputed
     "blind92": (0.765, 0.77),  # 5500/7141 with version 35 after blind91's round and decision 45; 5500/7123 undisputed
@@ -234,7 +237,7 @@ def test_corpus_has_enough_pairs_of_both_kinds():
     pairs = realworld.load_tuned_pairs()
     assert len(pairs) >= 90
     assert {p.same for p in pairs} == {True, False}
-    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 95)), "test"}
+    assert {p.split for p in pairs} == {"dev", "dev-holdout1", *(f"dev-blind{n}" for n in range(2, 96)), "test"}
 
 
 def test_grouping_pairs_test_split_floor(outcomes, capsys):
@@ -255,7 +258,7 @@ def test_grouping_pairs_test_split_floor(outcomes, capsys):
 
 def test_grouping_pairs_tuning_data_floor(outcomes):
     tuned = [(p, ok) for p, ok in outcomes if p.split in realworld.TUNED_SPLITS]
-    assert len(tuned) >= 7448
+    assert len(tuned) >= 7539
     right = sum(ok for _, ok in tuned)
     assert right / len(tuned) >= TUNED_FLOOR, (f"grouping on the tuning data fell to {right}/{len(tuned)} "
                                                f"(floor {TUNED_FLOOR}, target {TUNED_TARGET})")
@@ -624,7 +627,10 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
     calls two deployments; the text names neither).
     Two of blind94's, merged at its blind measure: dns-b94pair-06 (UxPlay's `dnssd_register_raop failed with error code
     <n>` for two DNS-SD errors, the code a number the normalization drops) and vercel-b94pair-02 (two Vercel rate
-    limits, deployments per day and log writes, INFRA.RATE_LIMITED grouped by code)."""
+    limits, deployments per day and log writes, INFRA.RATE_LIMITED grouped by code).
+    Two of blind95's, merged at its blind measure: agent-b95pair-04 (two OpenAI 404s logged by httpx, one for a path
+    missing `/v1`; the status line is all either side prints) and ops-b95pair-08 (Istio's and Linkerd's sidecar
+    injectors' webhooks that the API server could not call, each a bare deadline)."""
     merged = sorted(p.id for p, ok in outcomes if not ok and not p.same and p.split in realworld.TUNED_SPLITS)
     assert merged == ["agent-b10pair-07", "agent-b11pair-05", "agent-b19pair-04", "agent-b19pair-07",
                       "agent-b19pair-09", "agent-b20pair-05", "agent-b21pair-01", "agent-b21pair-07", "agent-b21pair-09",
@@ -636,7 +642,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "agent-b30pair-08", "agent-b30pair-09", "agent-b31pair-03", "agent-b31pair-04",
                       "agent-b31pair-05", "agent-b31pair-06", "agent-b33pair-07", "agent-b34pair-04",
                       "agent-b35pair-05", "agent-b55pair-06", "agent-b57pair-09", "agent-b65pair-12",
-                      "agent-b79pair-11", "agent-b7pair-06", "agent-b87pair-09", "agent-b89pair-09", "agent-b8pair-06",
+                      "agent-b79pair-11", "agent-b7pair-06", "agent-b87pair-09", "agent-b89pair-09", "agent-b8pair-06", "agent-b95pair-04",
                       "agent-b9pair-07",
                       "agent_runner-b13pair-05", "dns-b11pair-03", "dns-b15pair-03", "dns-b16pair-04", "dns-b21pair-04",
                       "dns-b24pair-06", "dns-b25pair-04", "dns-b28pair-05", "dns-b30pair-07", "dns-b33pair-04",
@@ -662,7 +668,7 @@ def test_different_failures_stay_apart_on_the_tuning_data(outcomes):
                       "ops-b62pair-30", "ops-b62pair-60", "ops-b64pair-23", "ops-b67pair-33", "ops-b6pair-05",
                       "ops-b70pair-08", "ops-b71pair-06", "ops-b71pair-08", "ops-b71pair-16", "ops-b72pair-30",
                       "ops-b7pair-05", "ops-b80pair-09", "ops-b81pair-28", "ops-b81pair-30", "ops-b82pair-32",
-                      "ops-b84pair-27", "ops-b85pair-31", "ops-b89pair-20", "ops-b89pair-62", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
+                      "ops-b84pair-27", "ops-b85pair-31", "ops-b89pair-20", "ops-b89pair-62", "ops-b95pair-08", "terraform-b5pair-05", "tf-b10pair-05", "tf-b10pair-07", "tf-b14pair-03",
                       "tf-b15pair-05", "tf-b16pair-05", "tf-b18pair-02", "tf-b18pair-09", "tf-b24pair-06",
                       "tf-b25pair-05", "tf-b26pair-04", "tf-b28pair-03", "tf-b28pair-08", "tf-b29pair-03",
                       "tf-b30pair-02", "tf-b31pair-02", "tf-b32pair-03", "tf-b34pair-04", "tf-b51pair-03",
